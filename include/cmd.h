@@ -1,0 +1,70 @@
+/*
+ * cmd.h - commands: one file each (cmd-NAME.c) with one const struct
+ * cmd_entry; cmd.c collects them in a table that drives dispatch, help
+ * and completion (the tmux way).
+ *
+ * The dispatcher opens the command's output object (em_begin) before
+ * exec and closes it after; exec adds fields and returns 0, or -1 with an
+ * hd error, which the dispatcher turns into the command's error output.
+ */
+#ifndef HEAPDBG_CMD_H
+#define HEAPDBG_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "session.h"
+
+#define CMD_NEEDS_TARGET	0x1	/* fails without a target */
+#define CMD_NEEDS_LIVE		0x2	/* fails unless the target is live */
+
+struct cmd_entry {
+	const char *name;
+	const char *alias;		/* or NULL */
+	const char *usage;		/* "bt [TID|all]" */
+	const char *summary;		/* one line */
+	const char *help;		/* full description */
+	const char *const *options;	/* option names, for completion */
+	const char *const *words;	/* other completion words (subcommands) */
+	unsigned flags;
+	int (*exec)(struct session *s, int argc, char **argv);
+};
+
+extern const struct cmd_entry *const cmd_table[];
+extern const size_t cmd_count;
+
+/* Exact name, alias, or a unique prefix of a name. NULL if none/ambiguous. */
+const struct cmd_entry *cmd_find(const char *name, bool *ambiguous);
+/* Run one command line.  Blank lines and # comments do nothing.
+ * Returns 0 or -1 (the command failed; its error was emitted). */
+int cmd_run_line(struct session *s, const char *line);
+/* Split a line into words (quotes and backslashes); caller frees with
+ * cmd_free_words.  -1 on unbalanced quotes. */
+int cmd_split(const char *line, int *argc, char ***argv);
+void cmd_free_words(int argc, char **argv);
+
+/* Completion candidates for the word being typed: state 0 starts. */
+char *cmd_complete(const char *line_so_far, const char *text, int state);
+
+/* Option parsing for commands. */
+enum opt_kind { OPT_FLAG, OPT_STR, OPT_U64, OPT_DOUBLE };
+struct opt_spec {
+	const char *name;	/* "--state" */
+	enum opt_kind kind;
+	void *out;		/* bool*, const char**, uint64_t*, double* */
+	bool *seen;		/* optional */
+};
+/* Parse argv[1..] in place: options are removed, positionals are left in
+ * argv[1..*npos]; "--name=value" and "--name value" both work. 0 or -1. */
+int cmd_parse_opts(int argc, char **argv, const struct opt_spec *specs, int *npos);
+
+/* Emit a stack (pcs[0] the pc, the rest return addresses) as a "frames"
+ * list, resolved to functions and file:line; text lines start with indent. */
+void cmd_emit_frames(struct session *s, const uint64_t *pcs, int n, const char *indent);
+
+/* Each command. */
+extern const struct cmd_entry cmd_info_entry, cmd_bt_entry, cmd_x_entry,
+	cmd_continue_entry, cmd_detach_entry, cmd_kill_entry, cmd_quit_entry,
+	cmd_help_entry;
+
+#endif

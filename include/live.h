@@ -1,0 +1,124 @@
+/*
+ * live.h - process control for a live target: attach, launch, stop every
+ * thread, run until something happens, detach, kill.
+ *
+ * One place owns ptrace's wait loop (as strace's strace.c does): every
+ * waitpid status is decoded here.  Layers above that need to see
+ * breakpoint traps, new threads, forks and execs (the tracer) register
+ * hooks; everything else (signals for the target, job-control stops, the
+ * process exiting) is handled here so the target behaves exactly as it
+ * would without heapdbg.
+ *
+ * Attachment uses PTRACE_SEIZE on every thread (never PTRACE_O_EXITKILL:
+ * if heapdbg dies the target lives on).  Detach puts back the run state the
+ * process had at attach: a job that was stopped stays stopped.
+ */
+#ifndef HEAPDBG_LIVE_H
+#define HEAPDBG_LIVE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "target.h"
+
+/* Attach to every thread of PID and stop them all.  NULL with an hd
+ * error: HD_ENOPROC (no such process, zombie, kernel thread), HD_EPERM
+ * (with the reason: another tracer, other user, Yama, heapdbg itself). */
+struct target *live_attach(pid_t pid);
+
+/* Start argv[0] (searched in PATH) and stop it at its entry point, after
+ * the dynamic loader has loaded and initialised libc, before main.  The
+ * program runs in its own process group.  NULL with an hd error. */
+struct target *live_launch(char *const argv[]);
+
+/* What a hook wants done with the thread that trapped. */
+enum trap_action {
+	TRAP_NOT_MINE,		/* not ours: deliver SIGTRAP to the target */
+	TRAP_RESUME,		/* handled: resume the thread (no signal) */
+	TRAP_HOLD,		/* handled: leave it stopped, the hook resumes it */
+};
+
+struct live_hooks {
+	void *ctx;
+	/* A SIGTRAP stop that is not a ptrace event (int3, single step). */
+	enum trap_action (*on_trap)(void *ctx, struct target *t,
+				    struct target_thread *th, const siginfo_t *si);
+	/* A thread was created (it is stopped or about to report its start). */
+	void (*on_thread_new)(void *ctx, struct target *t, struct target_thread *th);
+	/* A thread is gone; called before it is removed. */
+	void (*on_thread_exit)(void *ctx, struct target *t, struct target_thread *th);
+	/* fork/vfork: the child is attached and stopped; the hook must make it
+	 * clean (remove breakpoints); the loop detaches it afterwards. */
+	void (*on_fork)(void *ctx, struct target *t, pid_t child, bool is_vfork);
+	/* execve happened: the image is new; maps and auxv are re-read. */
+	void (*on_exec)(void *ctx, struct target *t);
+	/* Before the loop waits again; return true to end the run (RUN_HOOK). */
+	bool (*want_stop)(void *ctx, struct target *t);
+};
+
+enum run_end {
+	RUN_TIMEOUT,		/* the time given ran out */
+	RUN_INTERRUPTED,	/* Ctrl-C */
+	RUN_EXITED,		/* the process is exiting; stopped with memory intact */
+	RUN_GONE,		/* the process no longer exists */
+	RUN_TERMINATE,		/* heapdbg got SIGTERM or SIGHUP: clean up and exit */
+	RUN_HOOK,		/* a hook asked to stop */
+};
+
+struct run_result {
+	enum run_end end;
+	int wait_status;	/* RUN_EXITED/RUN_GONE: how it ended, when known */
+	bool have_status;
+	double seconds;		/* time spent running */
+	unsigned long signals;	/* signals passed on to the target */
+	unsigned long new_threads, exited_threads, forks, execs;
+};
+
+const char *run_end_name(enum run_end e);
+
+/* Resume every thread and handle events until SECONDS pass (<= 0: no
+ * limit), Ctrl-C, exit, or a hook's want_stop.  On return every thread is
+ * stopped again (or the process is gone).  0, or -1 with an hd error. */
+int live_run(struct target *t, double seconds, const struct live_hooks *hooks,
+	     struct run_result *res);
+
+/* Stop every running thread (PTRACE_INTERRUPT) and wait for each. */
+int live_stop_all(struct target *t);
+/* Resume one stopped thread, delivering its pending signal. */
+int live_resume(struct target *t, struct target_thread *th);
+/* Single-step one stopped thread and wait for the step to finish (other
+ * events for that thread that arrive meanwhile are handled). 0 or -1. */
+int live_step(struct target *t, struct target_thread *th);
+/* Write registers of a stopped thread. */
+int live_set_regs(struct target *t, struct target_thread *th, const hd_regs_t *regs);
+
+/* Detach from every thread, leaving the process as it was found (a stopped
+ * job stays stopped); a process stopped at its exit finishes exiting.
+ * The target is closed afterwards by target_close(). 0 or -1. */
+int live_detach(struct target *t);
+/* Kill the process (SIGKILL) and reap what we can. */
+int live_kill(struct target *t);
+
+/* The process is stopped at its exit (memory intact). */
+bool live_at_exit(const struct target *t);
+/* The process no longer exists. */
+bool live_gone(const struct target *t);
+/* Exit wait-status recorded for an exited process; false if unknown. */
+bool live_exit_status(const struct target *t, int *status);
+/* We started this process (launch mode). */
+bool live_launched(const struct target *t);
+/* Let a process stopped at its exit finish, reap it, record its status. */
+int live_finish(struct target *t);
+
+/* Describe a wait status: "exited with status 3", "killed by SIGSEGV". */
+const char *wait_status_str(int status, char buf[64]);
+
+/* Hooks the tracer installs while active, used by stop/resume paths that
+ * are not live_run (detach, the front end's emergency cleanup). */
+void live_set_hooks(struct target *t, const struct live_hooks *hooks);
+
+/* Number of ptrace stops handled so far (statistics). */
+unsigned long live_stop_count(const struct target *t);
+
+#endif

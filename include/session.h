@@ -1,0 +1,55 @@
+/*
+ * session.h - the state one heapdbg run carries between commands: the
+ * target, its symbols and unwinder (opened on first use), the output
+ * emitter, and what the analyses cached (the last heap walk, the tracer,
+ * snapshots).
+ */
+#ifndef HEAPDBG_SESSION_H
+#define HEAPDBG_SESSION_H
+
+#include <stdbool.h>
+
+#include "emit.h"
+#include "symbols.h"
+#include "target.h"
+#include "unwind.h"
+
+struct session {
+	struct target *t;		/* NULL when no target */
+	struct symbols *sym;		/* lazily opened */
+	struct unwinder *unw;		/* lazily opened */
+	struct emitter *em;
+	char *debug_dir;		/* --debug-file-directory */
+	bool batch, json, quiet, interactive;
+	int error_exitcode;		/* --error-exitcode=N, 0 if unset */
+	bool found_problem;		/* a definite/indirect leak or corruption seen */
+	int status;			/* 0, or 1 once a command failed */
+	bool quit;			/* quit requested */
+	double started;			/* wall time the session started */
+};
+
+struct session *session_new(void);
+/* Detach or close the target and free everything. */
+void session_free(struct session *s);
+/* Attach a target to the session (takes ownership). */
+void session_set_target(struct session *s, struct target *t);
+/* Close the target (live: detach first). */
+void session_drop_target(struct session *s);
+/* Symbols and unwinder, opened on first use; NULL with an hd error. */
+struct symbols *session_symbols(struct session *s);
+struct unwinder *session_unwinder(struct session *s);
+/* The target ran (or its memory may have changed): drop cached analyses,
+ * refresh symbols when modules may have changed. */
+void session_target_ran(struct session *s);
+/* Emergency cleanup for signals and fatal errors: restore every byte the
+ * tracer patched, resume and detach.  Safe to call more than once. */
+void session_emergency_cleanup(struct session *s);
+
+/* Fail unless there is a target (and, when live is true, a live one). */
+int session_need_target(struct session *s, bool live);
+
+/* Parse an address expression: a number, a symbol, symbol+off, or a
+ * register of the first thread ($rsp, $pc).  0 or -1. */
+int session_parse_addr(struct session *s, const char *expr, uint64_t *out);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * signals.h - how heapdbg notices SIGINT, SIGTERM, SIGHUP and SIGCHLD.
+ *
+ * The handlers only set flags and write a byte to a self-pipe, so any wait
+ * (the live event loop polls the pipe while the target runs) wakes up at
+ * once and no signal is lost between a flag check and a blocking call.
+ * SIGPIPE is ignored: a write to a closed stdout fails with EPIPE and the
+ * front end turns that into a clean shutdown (restore target, exit).
+ */
+#ifndef HEAPDBG_SIGNALS_H
+#define HEAPDBG_SIGNALS_H
+
+#include <stdbool.h>
+
+/* Install the handlers (idempotent).  Returns 0 or -1. */
+int sig_setup(void);
+/* The read end of the self-pipe (readable when any signal arrived). */
+int sig_fd(void);
+/* Drain the pipe (call after waking up). */
+void sig_drain(void);
+/* Ctrl-C seen since the last sig_clear_interrupt(). */
+bool sig_interrupted(void);
+void sig_clear_interrupt(void);
+/* SIGTERM or SIGHUP seen: heapdbg must clean up and exit; returns the
+ * signal number or 0. */
+int sig_terminating(void);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * cmd-kill.c - `kill`: kill the live process (SIGKILL).
+ */
+#include "config.h"
+#include "cmd.h"
+#include "live.h"
+
+static int
+kill_exec(struct session *s, int argc, char **argv)
+{
+	int status;
+	char b[64];
+	pid_t pid = s->t->pid;
+
+	if (argc > 1)
+		return hd_fail(HD_EUSAGE, "usage: %s", cmd_kill_entry.usage);
+	if (live_kill(s->t) < 0)
+		return -1;
+	em_fmt(s->em, "Process {pid:%d} ", (int)pid);
+	if (live_exit_status(s->t, &status))
+		em_fmt(s->em, "{status:%s}\n", wait_status_str(status, b));
+	else
+		em_fmt(s->em, "{status:%s}\n", "killed");
+	session_drop_target(s);
+	return 0;
+}
+
+const struct cmd_entry cmd_kill_entry = {
+	.name = "kill",
+	.usage = "kill",
+	.summary = "kill the process",
+	.help = "Sends SIGKILL to the process and waits until it is gone.",
+	.flags = CMD_NEEDS_LIVE,
+	.exec = kill_exec,
+};

@@ -1,0 +1,303 @@
+/*
+ * main.c - the front end: gdb-style options, opening the target, running
+ * -ex/-x commands, the shell, and the exit status.  The only code that
+ * exits.
+ *
+ * Exit status: 0 every command succeeded; 1 a command failed; 2 the
+ * target could not be attached or opened; 64 usage error; N from
+ * --error-exitcode=N when a leak or heap corruption was reported.
+ */
+#include "config.h"
+#include "cmd.h"
+#include "live.h"
+#include "session.h"
+#include "shell.h"
+#include "signals.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 64
+#define EXIT_TARGET 2
+
+static struct session *g_session;
+
+struct script_item {
+	bool is_file;
+	const char *text;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"Usage: heapdbg [OPTIONS] -p PID                 attach to a running process\n"
+"       heapdbg [OPTIONS] -c CORE [EXE]          open a core file\n"
+"       heapdbg [OPTIONS] --args PROG [ARG...]   start PROG under heapdbg\n"
+"       heapdbg [OPTIONS]                        no target (saved snapshots)\n"
+"\n"
+"A heap debugger for glibc malloc: walks arenas and chunks, checks heap\n"
+"integrity, finds leaks by reachability, traces allocations, snapshots\n"
+"and diffs heaps, on a live process without restarting it or on a core.\n"
+"\n"
+"Options:\n"
+"  -ex CMD, --eval-command=CMD   run CMD (repeatable, in order)\n"
+"  -x FILE, --command=FILE       run the commands in FILE\n"
+"  -batch, --batch               exit after the -ex/-x commands; a live\n"
+"                                target is detached and left running\n"
+"  --json                        one JSON object per command on stdout\n"
+"  -q, --quiet                   no banner\n"
+"  --error-exitcode=N            exit N if a leak or heap corruption was found\n"
+"  --debug-file-directory=DIR    look for separate debug files in DIR\n"
+"  --version, --help\n"
+"\n"
+"Exit status: 0 ok; 1 a command failed; 2 cannot attach or open the target;\n"
+"64 usage error; N as set by --error-exitcode.  See heapdbg(1).\n");
+}
+
+static void
+fatal_hook(void)
+{
+	session_emergency_cleanup(g_session);
+}
+
+/* gdb accepts -opt, --opt, -opt=VAL, --opt=VAL and -opt VAL. */
+static bool
+opt_is(const char *arg, const char *name, const char **val, int *i, int argc, char **argv,
+       bool takes_value)
+{
+	const char *a = arg;
+	size_t nl = strlen(name);
+
+	if (a[0] != '-')
+		return false;
+	a++;
+	if (a[0] == '-')
+		a++;
+	if (strncmp(a, name, nl))
+		return false;
+	if (!takes_value)
+		return a[nl] == 0;
+	if (a[nl] == '=') {
+		*val = a + nl + 1;
+		return true;
+	}
+	if (a[nl] != 0)
+		return false;
+	if (*i + 1 >= argc) {
+		error_msg("option '%s' needs a value", arg);
+		exit(EXIT_USAGE);
+	}
+	*val = argv[++*i];
+	return true;
+}
+
+static void
+report_exit(struct session *s)
+{
+	int status;
+	char b[64];
+	if (s->t && s->t->kind == TARGET_LIVE && live_exit_status(s->t, &status) && !s->quiet)
+		fprintf(stderr, "heapdbg: process %d %s\n", (int)s->t->pid, wait_status_str(status, b));
+}
+
+/* End the session: let a program held at its exit finish, detach from a
+ * live one, close a core. */
+static void
+finish_target(struct session *s)
+{
+	if (!s->t)
+		return;
+	if (s->t->kind == TARGET_LIVE) {
+		if (live_at_exit(s->t) && live_launched(s->t))
+			live_finish(s->t);
+		report_exit(s);
+	}
+	session_drop_target(s);
+}
+
+int
+main(int argc, char **argv)
+{
+	VEC(struct script_item) script = { 0 };
+	const char *pid_arg = NULL, *core = NULL, *exe = NULL, *val;
+	char **prog_argv = NULL;
+	bool batch = false, json = false, quiet = false;
+	uint64_t errcode = 0;
+	const char *debug_dir = NULL;
+	struct session *s;
+	struct target *t = NULL;
+	int rc, term;
+
+	if (getenv("HEAPDBG_DEBUG"))
+		hd_debug = 1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (opt_is(a, "p", &pid_arg, &i, argc, argv, true) ||
+		    opt_is(a, "pid", &pid_arg, &i, argc, argv, true))
+			continue;
+		if (opt_is(a, "c", &core, &i, argc, argv, true) ||
+		    opt_is(a, "core", &core, &i, argc, argv, true))
+			continue;
+		if (opt_is(a, "ex", &val, &i, argc, argv, true) ||
+		    opt_is(a, "eval-command", &val, &i, argc, argv, true)) {
+			struct script_item it = { false, val };
+			vec_push(&script, it);
+			continue;
+		}
+		if (opt_is(a, "x", &val, &i, argc, argv, true) ||
+		    opt_is(a, "command", &val, &i, argc, argv, true)) {
+			struct script_item it = { true, val };
+			vec_push(&script, it);
+			continue;
+		}
+		if (opt_is(a, "batch", NULL, &i, argc, argv, false)) {
+			batch = true;
+			continue;
+		}
+		if (opt_is(a, "json", NULL, &i, argc, argv, false)) {
+			json = true;
+			continue;
+		}
+		if (opt_is(a, "q", NULL, &i, argc, argv, false) || opt_is(a, "quiet", NULL, &i, argc, argv, false) ||
+		    opt_is(a, "silent", NULL, &i, argc, argv, false)) {
+			quiet = true;
+			continue;
+		}
+		if (opt_is(a, "error-exitcode", &val, &i, argc, argv, true)) {
+			if (parse_u64(val, &errcode, false) < 0 || errcode > 255) {
+				error_msg("--error-exitcode: '%s' is not an exit status (0-255)", val);
+				return EXIT_USAGE;
+			}
+			continue;
+		}
+		if (opt_is(a, "debug-file-directory", &debug_dir, &i, argc, argv, true))
+			continue;
+		if (opt_is(a, "version", NULL, &i, argc, argv, false)) {
+			printf("heapdbg %s\n", HEAPDBG_VERSION);
+			return 0;
+		}
+		if (opt_is(a, "help", NULL, &i, argc, argv, false) || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (opt_is(a, "args", NULL, &i, argc, argv, false)) {
+			if (i + 1 >= argc) {
+				error_msg("--args needs a program");
+				return EXIT_USAGE;
+			}
+			prog_argv = &argv[i + 1];
+			break;
+		}
+		if (a[0] != '-' && core && !exe) {
+			exe = a;
+			continue;
+		}
+		error_msg("unrecognized argument '%s' (see --help)", a);
+		return EXIT_USAGE;
+	}
+	if (!!pid_arg + !!core + !!prog_argv > 1) {
+		error_msg("give only one of -p PID, -c CORE and --args PROG");
+		return EXIT_USAGE;
+	}
+
+	s = session_new();
+	g_session = s;
+	s->batch = batch;
+	s->json = json;
+	s->quiet = quiet;
+	s->error_exitcode = (int)errcode;
+	s->debug_dir = debug_dir ? xstrdup(debug_dir) : NULL;
+	s->em = em_new(stdout, json ? EM_JSON : EM_TEXT);
+	hd_set_fatal_hook(fatal_hook);
+	if (sig_setup() < 0) {
+		error_msg("%s", hd_errmsg());
+		return 1;
+	}
+
+	if (pid_arg) {
+		uint64_t pid;
+		if (parse_u64(pid_arg, &pid, false) < 0 || pid == 0 || pid > 0x7fffffff) {
+			error_msg("-p: '%s' is not a process id", pid_arg);
+			session_free(s);
+			return EXIT_USAGE;
+		}
+		t = live_attach((pid_t)pid);
+	} else if (core) {
+		t = target_open_core(core, exe);
+	} else if (prog_argv) {
+		t = live_launch(prog_argv);
+	}
+	if ((pid_arg || core || prog_argv) && !t) {
+		error_msg("%s", hd_errmsg());
+		session_free(s);
+		vec_free(&script);
+		return EXIT_TARGET;
+	}
+	if (t)
+		session_set_target(s, t);
+	if (!quiet && !json) {
+		if (!t)
+			fprintf(stderr, "heapdbg %s: no target\n", HEAPDBG_VERSION);
+		else if (t->kind == TARGET_CORE)
+			fprintf(stderr, "heapdbg %s: core file %s of process %d (%s), %zu thread%s\n",
+				HEAPDBG_VERSION, core, (int)t->pid, t->exe ? t->exe : "?", t->nthreads,
+				t->nthreads == 1 ? "" : "s");
+		else
+			fprintf(stderr, "heapdbg %s: %s process %d (%s), %zu thread%s, stopped%s\n",
+				HEAPDBG_VERSION, prog_argv ? "started" : "attached to", (int)t->pid,
+				t->exe ? t->exe : "?", t->nthreads, t->nthreads == 1 ? "" : "s",
+				prog_argv ? " before main" : "");
+	}
+
+	for (size_t i = 0; i < script.n && !s->quit && !sig_terminating(); i++) {
+		if (script.v[i].is_file) {
+			FILE *f = fopen(script.v[i].text, "r");
+			if (!f) {
+				em_begin(s->em, "source");
+				hd_fail_errno(HD_ENOENT, errno, "%s", script.v[i].text);
+				em_error(s->em, hd_errmsg());
+				s->status = 1;
+				continue;
+			}
+			shell_run_script(s, f);
+			fclose(f);
+		} else {
+			cmd_run_line(s, script.v[i].text);
+		}
+	}
+	vec_free(&script);
+
+	if (!batch && !s->quit && !sig_terminating()) {
+		s->interactive = isatty(STDIN_FILENO);
+		if (s->interactive)
+			shell_run_interactive(s);
+		else
+			shell_run_script(s, stdin);
+	}
+
+	term = sig_terminating();
+	if (term) {
+		/* restore the target, then die the way we were asked to */
+		session_emergency_cleanup(s);
+		finish_target(s);
+		session_free(s);
+		signal(term, SIG_DFL);
+		raise(term);
+		return 128 + term;
+	}
+	finish_target(s);
+	if (s->error_exitcode && s->found_problem)
+		rc = s->error_exitcode;
+	else
+		rc = s->status ? 1 : 0;
+	session_free(s);
+	g_session = NULL;
+	if (fflush(stdout) != 0 && errno == EPIPE)
+		rc = rc ? rc : 1;
+	return rc;
+}

@@ -1,0 +1,186 @@
+/*
+ * session.c - the state of one heapdbg run between commands.
+ */
+#include "config.h"
+#include "session.h"
+#include "live.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct session *
+session_new(void)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	s->started = hd_wall_time();
+	return s;
+}
+
+void
+session_set_target(struct session *s, struct target *t)
+{
+	session_drop_target(s);
+	s->t = t;
+}
+
+static void
+drop_analyses(struct session *s)
+{
+	(void)s;
+}
+
+void
+session_drop_target(struct session *s)
+{
+	drop_analyses(s);
+	if (s->unw) {
+		unwinder_free(s->unw);
+		s->unw = NULL;
+	}
+	if (s->sym) {
+		symbols_close(s->sym);
+		s->sym = NULL;
+	}
+	if (s->t) {
+		target_close(s->t);	/* a live target is detached first */
+		s->t = NULL;
+	}
+}
+
+void
+session_free(struct session *s)
+{
+	if (!s)
+		return;
+	session_drop_target(s);
+	em_free(s->em);
+	free(s->debug_dir);
+	free(s);
+}
+
+int
+session_need_target(struct session *s, bool live)
+{
+	if (!s->t)
+		return hd_fail(HD_EUSAGE, "no target (start heapdbg with -p PID, -c CORE or --args PROG)");
+	if (s->t->kind == TARGET_LIVE && live_gone(s->t))
+		return hd_fail(HD_EGONE, "the process has exited");
+	if (live && s->t->kind != TARGET_LIVE)
+		return hd_fail(HD_ENOTSUP, "this command needs a live process (the target is a %s)",
+			       target_kind_name(s->t->kind));
+	return 0;
+}
+
+struct symbols *
+session_symbols(struct session *s)
+{
+	if (!s->t) {
+		hd_fail(HD_EUSAGE, "no target");
+		return NULL;
+	}
+	if (!s->sym)
+		s->sym = symbols_open(s->t, s->debug_dir);
+	return s->sym;
+}
+
+struct unwinder *
+session_unwinder(struct session *s)
+{
+	struct symbols *sym = session_symbols(s);
+	if (!sym)
+		return NULL;
+	if (!s->unw) {
+		s->unw = unwinder_new(s->t, sym);
+		if (!s->unw)
+			hd_fail(HD_EGENERIC, "no unwinder available for this target");
+	}
+	return s->unw;
+}
+
+void
+session_target_ran(struct session *s)
+{
+	drop_analyses(s);
+	if (s->sym && s->t && s->t->kind == TARGET_LIVE && !live_gone(s->t)) {
+		/* libraries may have been loaded or unloaded */
+		symbols_refresh(s->sym);
+		if (s->unw) {
+			unwinder_free(s->unw);
+			s->unw = NULL;
+		}
+	}
+}
+
+void
+session_emergency_cleanup(struct session *s)
+{
+	if (!s)
+		return;
+	if (s->t && s->t->kind == TARGET_LIVE && !live_gone(s->t))
+		live_detach(s->t);
+}
+
+static int
+parse_reg(struct session *s, const char *name, uint64_t *out)
+{
+	static const struct { const char *n; size_t off; } regs[] = {
+#define R(x) { #x, offsetof(hd_regs_t, x) }
+		R(rax), R(rbx), R(rcx), R(rdx), R(rsi), R(rdi), R(rbp), R(rsp),
+		R(r8), R(r9), R(r10), R(r11), R(r12), R(r13), R(r14), R(r15),
+		R(rip), R(fs_base), R(gs_base), R(eflags),
+#undef R
+		{ "pc", offsetof(hd_regs_t, rip) }, { "sp", offsetof(hd_regs_t, rsp) },
+		{ "fp", offsetof(hd_regs_t, rbp) },
+	};
+	const hd_regs_t *r;
+	if (!s->t || s->t->nthreads == 0)
+		return hd_fail(HD_EUSAGE, "no thread to read $%s from", name);
+	r = target_regs(s->t, s->t->threads[0]);
+	if (!r)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(regs); i++)
+		if (!strcmp(regs[i].n, name)) {
+			memcpy(out, (const char *)r + regs[i].off, sizeof(uint64_t));
+			return 0;
+		}
+	return hd_fail(HD_EUSAGE, "unknown register $%s", name);
+}
+
+int
+session_parse_addr(struct session *s, const char *expr, uint64_t *out)
+{
+	char *copy = xstrdup(expr), *plus, *base = copy;
+	uint64_t off = 0, v;
+	int sign = 1, rc = -1;
+
+	while (*base == '*' || *base == '&')
+		base++;	/* gdb habits: accept and ignore */
+	plus = strpbrk(base + 1, "+-");
+	if (plus && *base) {
+		sign = *plus == '-' ? -1 : 1;
+		*plus = 0;
+		if (parse_u64(plus + 1, &off, false) < 0)
+			goto out;
+	}
+	if (base[0] == '$') {
+		if (parse_reg(s, base + 1, &v) < 0)
+			goto out;
+	} else if (isdigit((unsigned char)base[0])) {
+		if (parse_u64(base, &v, false) < 0)
+			goto out;
+	} else {
+		struct symbols *sym = session_symbols(s);
+		struct sym_info si;
+		if (!sym || symbols_lookup(sym, NULL, base, &si) < 0) {
+			hd_fail(HD_EUSAGE, "'%s' is neither an address nor a known symbol", base);
+			goto out;
+		}
+		v = si.addr;
+	}
+	*out = sign > 0 ? v + off : v - off;
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}

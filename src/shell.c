@@ -1,0 +1,188 @@
+/*
+ * shell.c - the interactive shell and the script reader.
+ *
+ * The interactive shell uses readline's callback interface and waits with
+ * poll() on both the terminal and heapdbg's signal pipe, so Ctrl-C at the
+ * prompt clears the line and SIGTERM/SIGHUP end the session cleanly
+ * instead of being lost inside readline.
+ */
+#include "config.h"
+#include "shell.h"
+#include "cmd.h"
+#include "signals.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if HAVE_READLINE
+#include <readline/history.h>
+#include <readline/readline.h>
+#endif
+
+#define PROMPT "(heapdbg) "
+
+static bool
+should_stop(struct session *s)
+{
+	return s->quit || sig_terminating();
+}
+
+void
+shell_run_script(struct session *s, FILE *f)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	while (!should_stop(s)) {
+		errno = 0;
+		n = getline(&line, &cap, f);
+		if (n < 0) {
+			if (errno == EINTR && !sig_terminating()) {
+				clearerr(f);
+				continue;
+			}
+			break;
+		}
+		if (n > 0 && line[n - 1] == '\n')
+			line[n - 1] = 0;
+		cmd_run_line(s, line);
+	}
+	free(line);
+}
+
+#if HAVE_READLINE
+
+static struct session *shell_session;
+static bool shell_done;
+static char *history_path;
+
+static void
+shell_line(char *line)
+{
+	if (!line) {
+		/* Ctrl-D */
+		shell_done = true;
+		printf("\n");
+		return;
+	}
+	if (*line) {
+		HIST_ENTRY *last = history_length ? history_get(history_base + history_length - 1) : NULL;
+		if (!last || strcmp(last->line, line))
+			add_history(line);
+	}
+	/* the command may print a lot; take readline off the terminal */
+	rl_callback_handler_remove();
+	cmd_run_line(shell_session, line);
+	free(line);
+	if (!should_stop(shell_session))
+		rl_callback_handler_install(PROMPT, shell_line);
+}
+
+static char *
+shell_generator(const char *text, int state)
+{
+	return cmd_complete(rl_line_buffer, text, state);
+}
+
+static char **
+shell_complete(const char *text, int start, int end)
+{
+	rl_attempted_completion_over = 1;
+	return rl_completion_matches(text, shell_generator);
+}
+
+void
+shell_run_interactive(struct session *s)
+{
+	const char *home = getenv("HOME");
+
+	shell_session = s;
+	shell_done = false;
+	rl_readline_name = "heapdbg";
+	rl_catch_signals = 0;
+	rl_catch_sigwinch = 1;
+	rl_attempted_completion_function = shell_complete;
+	if (home) {
+		history_path = xasprintf("%s/.heapdbg_history", home);
+		using_history();
+		stifle_history(1000);
+		read_history(history_path);
+	}
+	rl_callback_handler_install(PROMPT, shell_line);
+	while (!shell_done && !should_stop(s)) {
+		struct pollfd pfd[2] = { { STDIN_FILENO, POLLIN, 0 }, { sig_fd(), POLLIN, 0 } };
+		int r = poll(pfd, 2, -1);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (sig_interrupted()) {
+			/* Ctrl-C at the prompt: drop the line, new prompt */
+			sig_clear_interrupt();
+			sig_drain();
+			rl_free_line_state();
+			rl_callback_sigcleanup();
+			rl_replace_line("", 0);
+			printf("^C\n");
+			rl_on_new_line();
+			rl_redisplay();
+			continue;
+		}
+		if (pfd[1].revents & POLLIN)
+			sig_drain();
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+			rl_callback_read_char();
+	}
+	rl_callback_handler_remove();
+	if (history_path) {
+		write_history(history_path);
+		free(history_path);
+		history_path = NULL;
+	}
+}
+
+#else /* !HAVE_READLINE */
+
+void
+shell_run_interactive(struct session *s)
+{
+	char *line = NULL;
+	size_t cap = 0;
+
+	while (!should_stop(s)) {
+		struct pollfd pfd[2] = { { STDIN_FILENO, POLLIN, 0 }, { sig_fd(), POLLIN, 0 } };
+		ssize_t n;
+		fputs(PROMPT, stdout);
+		fflush(stdout);
+		for (;;) {
+			int r = poll(pfd, 2, -1);
+			if (should_stop(s))
+				goto out;
+			if (sig_interrupted()) {
+				sig_clear_interrupt();
+				sig_drain();
+				printf("^C\n" PROMPT);
+				fflush(stdout);
+				continue;
+			}
+			if (r > 0 && (pfd[1].revents & POLLIN))
+				sig_drain();
+			if (r > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+				break;
+		}
+		n = getline(&line, &cap, stdin);
+		if (n < 0) {
+			printf("\n");
+			break;
+		}
+		if (n > 0 && line[n - 1] == '\n')
+			line[n - 1] = 0;
+		cmd_run_line(s, line);
+	}
+out:
+	free(line);
+}
+
+#endif

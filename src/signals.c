@@ -1,0 +1,86 @@
+/*
+ * signals.c - self-pipe signal handling (see signals.h).
+ */
+#include "config.h"
+#include "signals.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static int pipefd[2] = { -1, -1 };
+static volatile sig_atomic_t got_int, got_term;
+
+static void
+handler(int sig)
+{
+	int e = errno;
+	if (sig == SIGINT)
+		got_int = 1;
+	else if (sig == SIGTERM || sig == SIGHUP)
+		got_term = sig;
+	if (pipefd[1] >= 0) {
+		char c = (char)sig;
+		(void)!write(pipefd[1], &c, 1);
+	}
+	errno = e;
+}
+
+int
+sig_setup(void)
+{
+	struct sigaction sa;
+
+	if (pipefd[0] >= 0)
+		return 0;
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
+		return hd_fail_errno(HD_EGENERIC, errno, "pipe");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: blocking calls return EINTR */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/* SIGCHLD keeps sa_flags 0 too: ptrace stops must wake the loop */
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int
+sig_fd(void)
+{
+	return pipefd[0];
+}
+
+void
+sig_drain(void)
+{
+	char buf[64];
+	if (pipefd[0] < 0)
+		return;
+	while (read(pipefd[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+bool
+sig_interrupted(void)
+{
+	return got_int != 0;
+}
+
+void
+sig_clear_interrupt(void)
+{
+	got_int = 0;
+}
+
+int
+sig_terminating(void)
+{
+	return got_term;
+}

@@ -1,0 +1,529 @@
+/*
+ * target-core.c - the core-file backend: an ELF core read with libelf.
+ *
+ * PT_LOAD segments give the memory; NT_PRSTATUS one thread each (the
+ * first is the thread that crashed); NT_FILE names the mapped files;
+ * NT_AUXV and NT_PRPSINFO the rest.  Bytes the kernel did not dump
+ * (file-backed text) are read from the mapped files, or from the
+ * executable given on the command line when the core's one moved.
+ * Everything in the file is validated before use: a truncated or foreign
+ * core is an error, never a crash.
+ */
+#include "config.h"
+#include "target.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef NT_FILE
+#define NT_FILE 0x46494c45
+#endif
+#ifndef NT_SIGINFO
+#define NT_SIGINFO 0x53494749
+#endif
+
+/* x86-64 struct elf_prstatus layout */
+#define PRSTATUS_SIZE 336
+#define PRSTATUS_CURSIG 12
+#define PRSTATUS_PID 32
+#define PRSTATUS_REG 112
+#define PRPSINFO_SIZE 136
+#define PRPSINFO_FNAME 40
+#define PRPSINFO_PSARGS 56
+
+struct core_seg {
+	uint64_t vaddr, memsz;
+	uint64_t offset, filesz;	/* filesz: bytes present in the core */
+};
+
+struct core_file {
+	uint64_t start, end, pgoff;	/* pgoff in bytes */
+	char *path;			/* as recorded */
+	int fd;				/* -1 not tried, -2 unavailable */
+};
+
+struct core_priv {
+	int fd;
+	Elf *elf;
+	unsigned char *map;
+	size_t size;
+	VEC(struct core_seg) segs;	/* sorted by vaddr */
+	VEC(struct core_file) files;
+	char *exe_override;
+	char *exe_recorded;
+	int signal;
+};
+
+static struct core_priv *
+CP(const struct target *t)
+{
+	return t->priv;
+}
+
+void *
+target_core_elf(struct target *t)
+{
+	return t && t->kind == TARGET_CORE ? CP(t)->elf : NULL;
+}
+
+int
+target_core_signal(struct target *t)
+{
+	return t && t->kind == TARGET_CORE ? CP(t)->signal : 0;
+}
+
+static int
+file_fd(struct core_priv *cp, struct core_file *f)
+{
+	if (f->fd == -1) {
+		const char *path = f->path;
+		if (cp->exe_override && cp->exe_recorded && !strcmp(f->path, cp->exe_recorded))
+			path = cp->exe_override;
+		f->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (f->fd < 0 && cp->exe_override) {
+			/* a moved library: look beside the executable given */
+			const char *base = strrchr(f->path, '/');
+			char *dir = xstrdup(cp->exe_override), *slash = strrchr(dir, '/');
+			if (base && slash) {
+				char *alt;
+				*slash = 0;
+				alt = xasprintf("%s/%s", dir, base + 1);
+				f->fd = open(alt, O_RDONLY | O_CLOEXEC);
+				free(alt);
+			}
+			free(dir);
+		}
+		if (f->fd < 0)
+			f->fd = -2;
+	}
+	return f->fd;
+}
+
+/* Read bytes of addr that the core does not hold from the mapped file. */
+static size_t
+read_from_file(struct core_priv *cp, uint64_t addr, void *buf, size_t len)
+{
+	for (size_t i = 0; i < cp->files.n; i++) {
+		struct core_file *f = &cp->files.v[i];
+		int fd;
+		ssize_t n;
+		if (addr < f->start || addr >= f->end)
+			continue;
+		fd = file_fd(cp, f);
+		if (fd < 0)
+			return 0;
+		len = MIN(len, f->end - addr);
+		n = pread(fd, buf, len, (off_t)(f->pgoff + (addr - f->start)));
+		if (n <= 0)
+			return 0;
+		if ((size_t)n < len) {
+			/* beyond the file's end inside the mapping: zero fill, as
+			 * the kernel maps it */
+			memset((char *)buf + n, 0, len - n);
+		}
+		return len;
+	}
+	return 0;
+}
+
+static struct core_seg *
+find_seg(struct core_priv *cp, uint64_t addr)
+{
+	size_t lo = 0, hi = cp->segs.n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct core_seg *s = &cp->segs.v[mid];
+		if (addr < s->vaddr)
+			hi = mid;
+		else if (addr - s->vaddr >= s->memsz)
+			lo = mid + 1;
+		else
+			return s;
+	}
+	return NULL;
+}
+
+static ssize_t
+core_read(struct target *t, uint64_t addr, void *buf, size_t len)
+{
+	struct core_priv *cp = CP(t);
+	size_t done = 0;
+
+	while (done < len) {
+		uint64_t a = addr + done;
+		struct core_seg *s = find_seg(cp, a);
+		uint64_t off;
+		size_t n;
+
+		if (!s)
+			break;
+		off = a - s->vaddr;
+		if (off < s->filesz) {
+			n = MIN(len - done, s->filesz - off);
+			memcpy((char *)buf + done, cp->map + s->offset + off, n);
+		} else {
+			size_t want = MIN(len - done, s->memsz - off);
+			n = read_from_file(cp, a, (char *)buf + done, want);
+			if (n == 0)
+				break;
+		}
+		done += n;
+	}
+	if (done == 0)
+		return hd_fail(HD_EIO, "cannot access memory at 0x%" PRIx64 " (not in the core file)", addr);
+	return done;
+}
+
+static int
+core_get_regs(struct target *t, struct target_thread *th)
+{
+	return hd_fail(HD_ENOTSUP, "no registers for thread %d in the core", th->tid);
+}
+
+static void
+core_destroy(struct target *t)
+{
+	struct core_priv *cp = CP(t);
+	if (!cp)
+		return;
+	for (size_t i = 0; i < cp->files.n; i++) {
+		if (cp->files.v[i].fd >= 0)
+			close(cp->files.v[i].fd);
+		free(cp->files.v[i].path);
+	}
+	vec_free(&cp->files);
+	vec_free(&cp->segs);
+	if (cp->elf)
+		elf_end(cp->elf);
+	if (cp->map && cp->map != MAP_FAILED)
+		munmap(cp->map, cp->size);
+	if (cp->fd >= 0)
+		close(cp->fd);
+	free(cp->exe_override);
+	free(cp->exe_recorded);
+	free(cp);
+	t->priv = NULL;
+}
+
+static const struct target_ops core_ops = {
+	.name = "core",
+	.read = core_read,
+	.get_regs = core_get_regs,
+	.destroy = core_destroy,
+};
+
+static const char *
+machine_name(unsigned m)
+{
+	switch (m) {
+	case EM_386: return "i386";
+	case EM_X86_64: return "x86-64";
+	case EM_AARCH64: return "aarch64";
+	case EM_ARM: return "arm";
+	case EM_PPC64: return "ppc64";
+	case EM_S390: return "s390";
+	case EM_RISCV: return "riscv";
+	case EM_MIPS: return "mips";
+	}
+	return "an unknown machine";
+}
+
+static int
+parse_nt_file(struct core_priv *cp, const unsigned char *d, size_t sz)
+{
+	uint64_t count, pagesz;
+	size_t tab, p;
+
+	if (sz < 16)
+		return hd_fail(HD_EFORMAT, "corrupted NT_FILE note");
+	memcpy(&count, d, 8);
+	memcpy(&pagesz, d + 8, 8);
+	if (count > sz / 24 || pagesz == 0 || pagesz > (1u << 30))
+		return hd_fail(HD_EFORMAT, "corrupted NT_FILE note");
+	tab = 16;
+	p = tab + count * 24;
+	for (uint64_t i = 0; i < count; i++) {
+		struct core_file f;
+		uint64_t v[3];
+		size_t l;
+		memcpy(v, d + tab + i * 24, 24);
+		if (p >= sz)
+			return hd_fail(HD_EFORMAT, "corrupted NT_FILE note (names)");
+		l = strnlen((const char *)d + p, sz - p);
+		if (p + l >= sz)
+			return hd_fail(HD_EFORMAT, "corrupted NT_FILE note (names)");
+		if (v[1] < v[0] || v[2] > UINT64_MAX / pagesz)
+			return hd_fail(HD_EFORMAT, "corrupted NT_FILE note (ranges)");
+		f.start = v[0];
+		f.end = v[1];
+		f.pgoff = v[2] * pagesz;
+		f.path = xstrndup((const char *)d + p, l);
+		f.fd = -1;
+		vec_push(&cp->files, f);
+		p += l + 1;
+	}
+	return 0;
+}
+
+static int
+parse_notes(struct target *t, const unsigned char *d, size_t sz)
+{
+	struct core_priv *cp = CP(t);
+	size_t off = 0;
+
+	while (off + 12 <= sz) {
+		uint32_t namesz, descsz, type;
+		size_t name_off, desc_off, next;
+		const unsigned char *desc;
+
+		memcpy(&namesz, d + off, 4);
+		memcpy(&descsz, d + off + 4, 4);
+		memcpy(&type, d + off + 8, 4);
+		name_off = off + 12;
+		desc_off = name_off + ALIGN_UP((uint64_t)namesz, 4);
+		next = desc_off + ALIGN_UP((uint64_t)descsz, 4);
+		if (namesz > sz || descsz > sz || desc_off > sz || next > sz || desc_off + descsz > sz)
+			return hd_fail(HD_ETRUNC, "truncated or corrupted note in the core file");
+		desc = d + desc_off;
+		/* only "CORE" and "LINUX" notes */
+		if (namesz >= 5 && !memcmp(d + name_off, "CORE", 4)) {
+			switch (type) {
+			case NT_PRSTATUS: {
+				struct target_thread *th;
+				int32_t pid;
+				int16_t cursig;
+				if (descsz < PRSTATUS_REG + sizeof(hd_regs_t))
+					return hd_fail(HD_EFORMAT, "NT_PRSTATUS note has %u bytes, expected %d "
+						       "(a core for another architecture?)", descsz, PRSTATUS_SIZE);
+				memcpy(&pid, desc + PRSTATUS_PID, 4);
+				memcpy(&cursig, desc + PRSTATUS_CURSIG, 2);
+				if (target_find_thread(t, pid))
+					break;	/* duplicate: keep the first */
+				th = target_add_thread(t, pid);
+				memcpy(&th->regs, desc + PRSTATUS_REG, sizeof(hd_regs_t));
+				th->regs_valid = true;
+				th->signal = cursig;
+				if (t->nthreads == 1) {
+					t->pid = pid;
+					cp->signal = cursig;
+				}
+				break;
+			}
+			case NT_PRPSINFO:
+				if (descsz >= PRPSINFO_SIZE) {
+					free(t->cmdline);
+					t->cmdline = xstrndup((const char *)desc + PRPSINFO_PSARGS, 80);
+					for (char *c = t->cmdline + strlen(t->cmdline); c > t->cmdline && c[-1] == ' ';)
+						*--c = 0;
+				}
+				break;
+			case NT_AUXV: {
+				size_t n = descsz / 16;
+				free(t->auxv);
+				t->auxv = xreallocarray(NULL, n ? n * 2 : 1, sizeof(uint64_t));
+				memcpy(t->auxv, desc, n * 16);
+				t->nauxv = n;
+				for (size_t i = 0; i < n; i++)
+					if (t->auxv[2 * i] == AT_NULL) {
+						t->nauxv = i;
+						break;
+					}
+				break;
+			}
+			case NT_FILE:
+				if (parse_nt_file(cp, desc, descsz) < 0)
+					return -1;
+				break;
+			}
+		}
+		off = next;
+	}
+	return 0;
+}
+
+static int
+seg_cmp(const void *a, const void *b)
+{
+	const struct core_seg *x = a, *y = b;
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+struct target *
+target_open_core(const char *path, const char *exe_override)
+{
+	struct target *t;
+	struct core_priv *cp;
+	struct stat st;
+	GElf_Ehdr eh;
+	size_t phnum;
+	uint64_t missing = 0, needed = 0;
+	unsigned char ident[EI_NIDENT];
+
+	elf_version(EV_CURRENT);
+	t = xmalloc(sizeof(*t));
+	target_init(t, &core_ops, TARGET_CORE);
+	cp = xcalloc(1, sizeof(*cp));
+	cp->fd = -1;
+	t->priv = cp;
+
+	cp->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (cp->fd < 0) {
+		hd_fail_errno(errno == ENOENT ? HD_ENOENT : errno == EACCES ? HD_EPERM : HD_EGENERIC,
+			      errno, "%s", path);
+		goto fail;
+	}
+	if (fstat(cp->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		hd_fail(HD_ENOTCORE, "%s: not a regular file", path);
+		goto fail;
+	}
+	cp->size = st.st_size;
+	if (cp->size < EI_NIDENT || pread(cp->fd, ident, EI_NIDENT, 0) != EI_NIDENT ||
+	    memcmp(ident, ELFMAG, SELFMAG)) {
+		hd_fail(HD_ENOTCORE, "%s: not a core file (not an ELF file)", path);
+		goto fail;
+	}
+	if (ident[EI_CLASS] != ELFCLASS64) {
+		hd_fail(HD_ENOTCORE, "%s: a 32-bit ELF file; heapdbg reads x86-64 core files", path);
+		goto fail;
+	}
+	if (ident[EI_DATA] != ELFDATA2LSB) {
+		hd_fail(HD_ENOTCORE, "%s: a big-endian ELF file; heapdbg reads x86-64 core files", path);
+		goto fail;
+	}
+	cp->map = mmap(NULL, cp->size, PROT_READ, MAP_PRIVATE, cp->fd, 0);
+	if (cp->map == MAP_FAILED) {
+		cp->map = NULL;
+		hd_fail_errno(HD_EGENERIC, errno, "%s: mmap", path);
+		goto fail;
+	}
+	cp->elf = elf_memory((char *)cp->map, cp->size);
+	if (!cp->elf || elf_kind(cp->elf) != ELF_K_ELF || !gelf_getehdr(cp->elf, &eh)) {
+		hd_fail(HD_ENOTCORE, "%s: not a core file (%s)", path,
+			cp->elf ? elf_errmsg(-1) : "unreadable ELF header");
+		goto fail;
+	}
+	if (eh.e_type != ET_CORE) {
+		hd_fail(HD_ENOTCORE, "%s: not a core file (an ELF %s)", path,
+			eh.e_type == ET_EXEC ? "executable" : eh.e_type == ET_DYN ? "shared object or PIE executable" :
+			eh.e_type == ET_REL ? "object file" : "file of another type");
+		goto fail;
+	}
+	if (eh.e_machine != EM_X86_64) {
+		hd_fail(HD_ENOTCORE, "%s: a core file for %s; heapdbg reads x86-64 core files", path,
+			machine_name(eh.e_machine));
+		goto fail;
+	}
+	if (eh.e_phoff > cp->size || elf_getphdrnum(cp->elf, &phnum) < 0 ||
+	    eh.e_phoff + (uint64_t)phnum * sizeof(Elf64_Phdr) > cp->size) {
+		hd_fail(HD_ETRUNC, "%s: truncated core file (program headers missing)", path);
+		goto fail;
+	}
+	if (phnum == 0) {
+		hd_fail(HD_ENOTCORE, "%s: core file with no program headers", path);
+		goto fail;
+	}
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(cp->elf, (int)i, &ph)) {
+			hd_fail(HD_EFORMAT, "%s: corrupted program header %zu", path, i);
+			goto fail;
+		}
+		if (ph.p_type == PT_LOAD) {
+			struct core_seg s = { ph.p_vaddr, ph.p_memsz, ph.p_offset, ph.p_filesz };
+			struct mapping m;
+			if (ph.p_filesz > ph.p_memsz || ph.p_vaddr + ph.p_memsz < ph.p_vaddr) {
+				hd_fail(HD_EFORMAT, "%s: corrupted PT_LOAD segment at 0x%" PRIx64, path,
+					(uint64_t)ph.p_vaddr);
+				goto fail;
+			}
+			needed = MAX(needed, ph.p_offset + ph.p_filesz);
+			if (ph.p_offset >= cp->size) {
+				missing += ph.p_filesz;
+				s.filesz = 0;
+			} else if (ph.p_offset + ph.p_filesz > cp->size) {
+				missing += ph.p_offset + ph.p_filesz - cp->size;
+				s.filesz = cp->size - ph.p_offset;
+			}
+			if (ph.p_memsz == 0)
+				continue;
+			vec_push(&cp->segs, s);
+			memset(&m, 0, sizeof(m));
+			m.start = ph.p_vaddr;
+			m.end = ph.p_vaddr + ph.p_memsz;
+			m.perms = (ph.p_flags & PF_R ? MAP_PERM_R : 0) | (ph.p_flags & PF_W ? MAP_PERM_W : 0) |
+				  (ph.p_flags & PF_X ? MAP_PERM_X : 0) | MAP_PERM_P;
+			m.dumped = ph.p_filesz;
+			maps_insert(&t->maps, &t->nmaps, &m);
+		} else if (ph.p_type == PT_NOTE) {
+			if (ph.p_offset > cp->size || ph.p_filesz > cp->size - ph.p_offset) {
+				hd_fail(HD_ETRUNC, "%s: truncated core file: notes end at byte %" PRIu64
+					" but the file has %zu bytes", path, (uint64_t)(ph.p_offset + ph.p_filesz), cp->size);
+				goto fail;
+			}
+			if (parse_notes(t, cp->map + ph.p_offset, ph.p_filesz) < 0) {
+				hd_fail_context("%s", path);
+				goto fail;
+			}
+		}
+	}
+	if (missing) {
+		hd_fail(HD_ETRUNC, "%s: truncated core file: %zu bytes, %" PRIu64 " expected (%" PRIu64
+			" bytes of memory missing)", path, cp->size, needed, missing);
+		goto fail;
+	}
+	if (t->nthreads == 0) {
+		hd_fail(HD_EFORMAT, "%s: core file without any thread (no NT_PRSTATUS note)", path);
+		goto fail;
+	}
+	qsort(cp->segs.v, cp->segs.n, sizeof(*cp->segs.v), seg_cmp);
+
+	/* names and file offsets of the mappings, from NT_FILE */
+	for (size_t i = 0; i < t->nmaps; i++) {
+		struct mapping *m = &t->maps[i];
+		for (size_t j = 0; j < cp->files.n; j++) {
+			struct core_file *f = &cp->files.v[j];
+			if (m->start >= f->start && m->start < f->end) {
+				m->path = xstrdup(f->path);
+				m->offset = f->pgoff + (m->start - f->start);
+				break;
+			}
+		}
+	}
+	/* the executable: the file mapping holding AT_PHDR (or AT_ENTRY) */
+	{
+		uint64_t a = 0;
+		if (target_auxv(t, AT_PHDR, &a) || target_auxv(t, AT_ENTRY, &a)) {
+			for (size_t j = 0; j < cp->files.n; j++)
+				if (a >= cp->files.v[j].start && a < cp->files.v[j].end) {
+					cp->exe_recorded = xstrdup(cp->files.v[j].path);
+					break;
+				}
+		}
+		if (!cp->exe_recorded && cp->files.n)
+			cp->exe_recorded = xstrdup(cp->files.v[0].path);
+	}
+	if (exe_override) {
+		if (access(exe_override, R_OK) < 0) {
+			hd_fail_errno(errno == ENOENT ? HD_ENOENT : HD_EPERM, errno, "%s", exe_override);
+			goto fail;
+		}
+		cp->exe_override = xstrdup(exe_override);
+		t->exe = xstrdup(exe_override);
+	} else if (cp->exe_recorded) {
+		t->exe = xstrdup(cp->exe_recorded);
+	}
+	return t;
+fail:
+	target_close(t);
+	return NULL;
+}

@@ -1,0 +1,1387 @@
+/*
+ * target-live.c - the live-process backend: PTRACE_SEIZE on every thread,
+ * memory through process_vm_readv (falling back to /proc/PID/mem), writes
+ * through /proc/PID/mem, registers through PTRACE_GETREGS, and the one
+ * wait loop that decodes every ptrace stop (see live.h).
+ */
+#include "config.h"
+#include "live.h"
+#include "signals.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef PTRACE_EVENT_STOP
+#define PTRACE_EVENT_STOP 128
+#endif
+
+#define SEIZE_OPTIONS (PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | \
+		       PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_TRACESYSGOOD)
+
+/* How long stop_all waits for a thread before giving up on it. */
+#define STOP_TIMEOUT_MS 5000
+
+struct live_priv {
+	int memfd;		/* /proc/PID/mem, O_RDWR (or O_RDONLY) */
+	bool pvr_ok;		/* process_vm_readv works */
+	bool was_stopped;	/* job-control stopped when we attached */
+	bool launched;
+	bool exited;		/* stopped at its exit, memory intact */
+	bool gone;
+	bool have_status;
+	int status;		/* wait status of the process */
+	bool maps_stale;
+	const struct live_hooks *hooks;
+	unsigned long stops;
+	struct run_result *res;	/* statistics of the current run, or NULL */
+};
+
+static struct live_priv *
+LP(const struct target *t)
+{
+	return t->priv;
+}
+
+const char *
+run_end_name(enum run_end e)
+{
+	switch (e) {
+	case RUN_TIMEOUT: return "timeout";
+	case RUN_INTERRUPTED: return "interrupted";
+	case RUN_EXITED: return "exited";
+	case RUN_GONE: return "gone";
+	case RUN_TERMINATE: return "terminated";
+	case RUN_HOOK: return "stopped";
+	}
+	return "?";
+}
+
+const char *
+wait_status_str(int status, char buf[64])
+{
+	if (WIFEXITED(status))
+		snprintf(buf, 64, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, 64, "killed by %s%s", sigabbrev_np(WTERMSIG(status)) ?
+			 "SIG" : "signal ", sigabbrev_np(WTERMSIG(status)) ?
+			 sigabbrev_np(WTERMSIG(status)) : "?");
+	else
+		snprintf(buf, 64, "status 0x%x", status);
+	return buf;
+}
+
+/* ---- /proc helpers ---- */
+
+static char
+proc_state(pid_t pid)
+{
+	char path[64], *s, *p;
+	char st = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	s = read_file(path, NULL);
+	if (!s)
+		return 0;
+	p = strrchr(s, ')');
+	if (p && p[1] == ' ')
+		st = p[2];
+	free(s);
+	return st;
+}
+
+/* A field of /proc/PID/status, as a string (caller frees) or NULL. */
+static char *
+proc_status_field(pid_t pid, const char *field)
+{
+	char path[64], *s, *line, *ret = NULL;
+	size_t fl = strlen(field);
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	s = read_file(path, NULL);
+	if (!s)
+		return NULL;
+	for (line = s; line && *line;) {
+		char *eol = strchr(line, '\n');
+		if (!strncmp(line, field, fl) && line[fl] == ':') {
+			char *v = line + fl + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			ret = xstrndup(v, eol ? (size_t)(eol - v) : strlen(v));
+			break;
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	free(s);
+	return ret;
+}
+
+static bool
+is_kernel_thread(pid_t pid)
+{
+	char path[64], *s, *p;
+	unsigned long flags = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	s = read_file(path, NULL);
+	if (!s)
+		return false;
+	p = strrchr(s, ')');
+	/* fields after ')': state ppid pgrp session tty tpgid flags */
+	if (p)
+		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %lu", &flags);
+	free(s);
+	return (flags & 0x00200000) != 0;	/* PF_KTHREAD */
+}
+
+static char *
+proc_comm(pid_t pid)
+{
+	char path[64], *s;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	s = read_file(path, NULL);
+	if (s) {
+		char *nl = strchr(s, '\n');
+		if (nl)
+			*nl = 0;
+	}
+	return s;
+}
+
+/* Explain why attaching failed, strace's diagnose_attach_eperm in spirit. */
+static int
+diagnose_attach(pid_t pid, int err)
+{
+	char *tracer, *uids, *comm;
+	long tpid;
+
+	if (err == ESRCH || proc_state(pid) == 0)
+		return hd_fail(HD_ENOPROC, "no such process %d", pid);
+	if (proc_state(pid) == 'Z' || proc_state(pid) == 'X')
+		return hd_fail(HD_ENOPROC, "process %d is a zombie (it has exited; its parent has not reaped it)", pid);
+	if (is_kernel_thread(pid))
+		return hd_fail(HD_ENOPROC, "process %d is a kernel thread, it has no user-space heap", pid);
+	if (pid == getpid())
+		return hd_fail(HD_EPERM, "process %d is heapdbg itself", pid);
+	tracer = proc_status_field(pid, "TracerPid");
+	tpid = tracer ? strtol(tracer, NULL, 10) : 0;
+	free(tracer);
+	if (tpid > 0) {
+		comm = proc_comm((pid_t)tpid);
+		hd_fail(HD_EPERM, "cannot attach to process %d: it is already traced by process %ld (%s)",
+			pid, tpid, comm ? comm : "?");
+		free(comm);
+		return -1;
+	}
+	uids = proc_status_field(pid, "Uid");
+	if (uids) {
+		unsigned long ruid = 0, euid = 0;
+		sscanf(uids, "%lu %lu", &ruid, &euid);
+		free(uids);
+		if (geteuid() != 0 && (ruid != geteuid() || euid != geteuid()))
+			return hd_fail(HD_EPERM, "cannot attach to process %d: it belongs to another user (uid %lu); "
+				       "ptrace needs the same user or CAP_SYS_PTRACE", pid, euid);
+	}
+	{
+		char *yama = read_file("/proc/sys/kernel/yama/ptrace_scope", NULL);
+		int scope = yama ? atoi(yama) : 0;
+		free(yama);
+		if (scope == 1 && geteuid() != 0)
+			return hd_fail(HD_EPERM, "cannot attach to process %d: Yama ptrace_scope is 1 (only descendants "
+				       "may be traced); run as root or set kernel.yama.ptrace_scope=0", pid);
+		if (scope == 2)
+			return hd_fail(HD_EPERM, "cannot attach to process %d: Yama ptrace_scope is 2 (only "
+				       "CAP_SYS_PTRACE may trace)", pid);
+		if (scope == 3)
+			return hd_fail(HD_EPERM, "cannot attach to process %d: Yama ptrace_scope is 3 (ptrace disabled)", pid);
+	}
+	if (err == EPERM || err == EACCES)
+		return hd_fail(HD_EPERM, "cannot attach to process %d: ptrace not permitted (the process may be "
+			       "non-dumpable or setuid, or heapdbg lacks CAP_SYS_PTRACE)", pid);
+	return hd_fail_errno(HD_EPERM, err, "cannot attach to process %d", pid);
+}
+
+/* ---- memory, registers, maps ---- */
+
+static ssize_t
+live_read(struct target *t, uint64_t addr, void *buf, size_t len)
+{
+	struct live_priv *lp = LP(t);
+	size_t done = 0;
+
+	if (lp->gone)
+		return hd_fail(HD_EGONE, "process %d has exited", t->pid);
+#if HAVE_PROCESS_VM_READV
+	if (lp->pvr_ok) {
+		while (done < len) {
+			struct iovec local = { (char *)buf + done, len - done };
+			struct iovec remote = { (void *)(uintptr_t)(addr + done), len - done };
+			ssize_t n = process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
+			if (n > 0) {
+				done += n;
+				continue;
+			}
+			if (n == 0)
+				break;
+			if (errno == EINTR)
+				continue;
+			if (errno == ESRCH) {
+				return hd_fail(HD_EGONE, "process %d has exited", t->pid);
+			}
+			if (errno == ENOSYS || errno == EPERM) {
+				lp->pvr_ok = false;	/* fall back to /proc/PID/mem */
+				break;
+			}
+			break;	/* EFAULT: unmapped at addr+done */
+		}
+		if (done > 0 || lp->pvr_ok)
+			return done ? (ssize_t)done : hd_fail(HD_EIO, "cannot access memory at 0x%" PRIx64, addr);
+	}
+#endif
+	while (done < len) {
+		ssize_t n = pread(lp->memfd, (char *)buf + done, len - done, (off_t)(addr + done));
+		if (n > 0) {
+			done += n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		break;
+	}
+	if (done == 0)
+		return hd_fail(HD_EIO, "cannot access memory at 0x%" PRIx64, addr);
+	return done;
+}
+
+static int
+live_write(struct target *t, uint64_t addr, const void *buf, size_t len)
+{
+	struct live_priv *lp = LP(t);
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pwrite(lp->memfd, (const char *)buf + done, len - done, (off_t)(addr + done));
+		if (n > 0) {
+			done += n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		return hd_fail_errno(HD_EIO, n < 0 ? errno : EIO, "cannot write memory at 0x%" PRIx64, addr + done);
+	}
+	return 0;
+}
+
+static int
+live_get_regs(struct target *t, struct target_thread *th)
+{
+	if (th->state != THREAD_STOPPED)
+		return hd_fail(HD_EGENERIC, "thread %d is not stopped", th->tid);
+	if (ptrace(PTRACE_GETREGS, th->tid, 0, &th->regs) < 0)
+		return hd_fail_errno(errno == ESRCH ? HD_EGONE : HD_EGENERIC, errno,
+				     "cannot read registers of thread %d", th->tid);
+	return 0;
+}
+
+int
+live_set_regs(struct target *t, struct target_thread *th, const hd_regs_t *regs)
+{
+	if (ptrace(PTRACE_SETREGS, th->tid, 0, regs) < 0)
+		return hd_fail_errno(HD_EGENERIC, errno, "cannot set registers of thread %d", th->tid);
+	th->regs = *regs;
+	th->regs_valid = true;
+	return 0;
+}
+
+static int
+live_refresh_maps(struct target *t)
+{
+	char path[64], *text;
+	struct mapping *maps;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", t->pid);
+	text = read_file(path, NULL);
+	if (!text)
+		return hd_fail_context("reading mappings of process %d", t->pid);
+	if (maps_parse(text, &maps, &n) < 0) {
+		free(text);
+		return -1;
+	}
+	free(text);
+	maps_free(t->maps, t->nmaps);
+	t->maps = maps;
+	t->nmaps = n;
+	LP(t)->maps_stale = false;
+	target_invalidate(t);
+	return 0;
+}
+
+static int
+read_auxv(struct target *t)
+{
+	char path[64];
+	size_t len;
+	char *data;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", t->pid);
+	data = read_file(path, &len);
+	if (!data)
+		return -1;
+	free(t->auxv);
+	t->auxv = (uint64_t *)(void *)data;
+	t->nauxv = len / 16;
+	/* drop the AT_NULL terminator from the count */
+	for (size_t i = 0; i < t->nauxv; i++)
+		if (t->auxv[2 * i] == AT_NULL) {
+			t->nauxv = i;
+			break;
+		}
+	return 0;
+}
+
+static void
+read_identity(struct target *t)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	char *cl;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", t->pid);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	free(t->exe);
+	t->exe = NULL;
+	if (n > 0) {
+		buf[n] = 0;
+		t->exe = xstrdup(buf);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", t->pid);
+	cl = read_file(path, &len);
+	free(t->cmdline);
+	t->cmdline = NULL;
+	if (cl) {
+		for (size_t i = 0; i + 1 < len; i++)
+			if (!cl[i])
+				cl[i] = ' ';
+		t->cmdline = cl;
+	}
+}
+
+static void
+refresh_thread_names(struct target *t)
+{
+	for (size_t i = 0; i < t->nthreads; i++) {
+		char path[96], *s;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", t->pid, t->threads[i]->tid);
+		s = read_file(path, NULL);
+		if (s) {
+			char *nl = strchr(s, '\n');
+			if (nl)
+				*nl = 0;
+			snprintf(t->threads[i]->name, sizeof(t->threads[i]->name), "%s", s);
+			free(s);
+		}
+	}
+}
+
+/* ---- the event decoder ---- */
+
+enum mode { MODE_RUN, MODE_STOP };
+
+static void
+mark_stopped(struct target *t, struct target_thread *th)
+{
+	th->state = THREAD_STOPPED;
+	th->regs_valid = false;
+	th->interrupt_sent = false;
+	LP(t)->stops++;
+}
+
+static int
+resume_raw(struct target *t, struct target_thread *th, int req)
+{
+	int sig = th->pending_sig;
+	th->pending_sig = 0;
+	th->regs_valid = false;
+	th->listening = false;
+	if (ptrace(req, th->tid, 0, (void *)(long)sig) < 0) {
+		if (errno == ESRCH) {
+			/* died under us (SIGKILL); its exit status will come */
+			th->state = THREAD_RUNNING;
+			return 0;
+		}
+		return hd_fail_errno(HD_EGENERIC, errno, "cannot resume thread %d", th->tid);
+	}
+	th->state = THREAD_RUNNING;
+	if (req == PTRACE_CONT && sig && LP(t)->res)
+		LP(t)->res->signals++;
+	return 0;
+}
+
+int
+live_resume(struct target *t, struct target_thread *th)
+{
+	if (th->state != THREAD_STOPPED)
+		return 0;
+	target_invalidate(t);
+	LP(t)->maps_stale = true;
+	return resume_raw(t, th, PTRACE_CONT);
+}
+
+static int live_threads_alive(const struct target *t);
+
+static void
+thread_gone(struct target *t, struct target_thread *th)
+{
+	struct live_priv *lp = LP(t);
+	if (lp->hooks && lp->hooks->on_thread_exit)
+		lp->hooks->on_thread_exit(lp->hooks->ctx, t, th);
+	if (lp->res)
+		lp->res->exited_threads++;
+	if (th->tid == t->pid) {
+		/* the leader is reaped last: the process is gone */
+		th->state = THREAD_EXITED;
+	} else {
+		target_remove_thread(t, th->tid);
+	}
+}
+
+static bool
+tid_in_process(pid_t tgid, pid_t tid)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", tgid, tid);
+	return access(path, F_OK) == 0;
+}
+
+/* A fork/vfork child was auto-attached: wait for its first stop, let the
+ * hook clean it, detach it so it runs free. */
+static void
+handle_fork_child(struct target *t, pid_t child, bool is_vfork)
+{
+	struct live_priv *lp = LP(t);
+	int st;
+	pid_t r;
+
+	do
+		r = waitpid(child, &st, __WALL);
+	while (r < 0 && errno == EINTR);
+	if (r != child || !WIFSTOPPED(st))
+		return;	/* already gone */
+	if (lp->hooks && lp->hooks->on_fork)
+		lp->hooks->on_fork(lp->hooks->ctx, t, child, is_vfork);
+	/* A stop other than the initial one carries a signal to deliver. */
+	{
+		int sig = WSTOPSIG(st);
+		if ((st >> 16) == PTRACE_EVENT_STOP || sig == SIGSTOP || sig == SIGTRAP)
+			sig = 0;
+		ptrace(PTRACE_DETACH, child, 0, (void *)(long)sig);
+	}
+	if (lp->res)
+		lp->res->forks++;
+}
+
+/*
+ * Decode one wait status.  In MODE_RUN, threads are put back to running
+ * unless the event is one that ends the run; in MODE_STOP every stop
+ * leaves the thread stopped.  Returns true when the run must end (the
+ * process is exiting or gone).
+ */
+static bool
+handle_status(struct target *t, pid_t tid, int status, enum mode mode)
+{
+	struct live_priv *lp = LP(t);
+	struct target_thread *th = target_find_thread(t, tid);
+	int sig, event;
+
+	if (!th) {
+		if (WIFSTOPPED(status) && tid_in_process(t->pid, tid)) {
+			/* a new thread reporting before its parent's clone event */
+			th = target_add_thread(t, tid);
+			th->state = THREAD_RUNNING;
+			if (lp->res)
+				lp->res->new_threads++;
+			if (lp->hooks && lp->hooks->on_thread_new)
+				lp->hooks->on_thread_new(lp->hooks->ctx, t, th);
+		} else if (WIFSTOPPED(status)) {
+			/* an auto-attached fork child whose event we have not
+			 * seen yet, or a stranger: never keep it */
+			if (lp->hooks && lp->hooks->on_fork)
+				lp->hooks->on_fork(lp->hooks->ctx, t, tid, false);
+			ptrace(PTRACE_DETACH, tid, 0, 0);
+			return false;
+		} else {
+			return false;
+		}
+	}
+
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		bool leader = tid == t->pid;
+		if (leader) {
+			lp->status = status;
+			lp->have_status = true;
+		}
+		thread_gone(t, th);
+		if (leader) {	/* reported once the whole group is gone */
+			lp->gone = true;
+			lp->exited = false;
+			return true;
+		}
+		return false;
+	}
+	if (!WIFSTOPPED(status))
+		return false;
+
+	sig = WSTOPSIG(status);
+	event = status >> 16;
+	th->state = THREAD_STOPPED;	/* whatever it is, it is in a ptrace-stop */
+	th->regs_valid = false;
+	lp->stops++;
+
+	switch (event) {
+	case PTRACE_EVENT_STOP:
+		th->interrupt_sent = false;
+		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+			/* job-control stop: honour it, keep listening for SIGCONT */
+			th->group_stop = true;
+			if (mode == MODE_RUN) {
+				if (ptrace(PTRACE_LISTEN, tid, 0, 0) == 0) {
+					th->state = THREAD_RUNNING;
+					th->listening = true;
+				}
+			}
+			return false;
+		}
+		/* our interrupt, a new thread's first stop, or SIGCONT after
+		 * LISTEN */
+		th->group_stop = false;
+		if (mode == MODE_RUN)
+			resume_raw(t, th, PTRACE_CONT);
+		return false;
+
+	case PTRACE_EVENT_CLONE: {
+		unsigned long msg = 0;
+		ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg);
+		if (msg && !target_find_thread(t, (pid_t)msg)) {
+			struct target_thread *nt = target_add_thread(t, (pid_t)msg);
+			nt->state = THREAD_RUNNING;	/* its first stop will come */
+			if (lp->res)
+				lp->res->new_threads++;
+			if (lp->hooks && lp->hooks->on_thread_new)
+				lp->hooks->on_thread_new(lp->hooks->ctx, t, nt);
+		}
+		if (mode == MODE_RUN)
+			resume_raw(t, th, PTRACE_CONT);
+		return false;
+	}
+
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK: {
+		unsigned long msg = 0;
+		ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg);
+		if (msg)
+			handle_fork_child(t, (pid_t)msg, event == PTRACE_EVENT_VFORK);
+		if (mode == MODE_RUN)
+			resume_raw(t, th, PTRACE_CONT);
+		return false;
+	}
+
+	case PTRACE_EVENT_VFORK_DONE:
+		if (mode == MODE_RUN)
+			resume_raw(t, th, PTRACE_CONT);
+		return false;
+
+	case PTRACE_EVENT_EXEC: {
+		unsigned long former = 0;
+		ptrace(PTRACE_GETEVENTMSG, tid, 0, &former);
+		/* every other thread is gone; the exec'ing thread now has the
+		 * leader's tid */
+		for (size_t i = t->nthreads; i-- > 0;) {
+			struct target_thread *o = t->threads[i];
+			if (o->tid != tid)
+				target_remove_thread(t, o->tid);
+		}
+		read_identity(t);
+		read_auxv(t);
+		live_refresh_maps(t);
+		if (lp->res)
+			lp->res->execs++;
+		if (lp->hooks && lp->hooks->on_exec)
+			lp->hooks->on_exec(lp->hooks->ctx, t);
+		if (mode == MODE_RUN)
+			resume_raw(t, th, PTRACE_CONT);
+		return false;
+	}
+
+	case PTRACE_EVENT_EXIT: {
+		unsigned long msg = 0;
+		ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg);
+		th->at_exit = true;
+		if (live_threads_alive(t) == 0) {
+			/* the last thread: the process is exiting; keep it here
+			 * with its memory intact */
+			lp->exited = true;
+			lp->status = (int)msg;
+			lp->have_status = true;
+			return true;
+		}
+		/* one thread among others: let it go */
+		if (mode == MODE_RUN) {
+			resume_raw(t, th, PTRACE_CONT);
+			th->state = THREAD_EXITED;
+		}
+		return false;
+	}
+
+	case 0:
+		break;
+	default:
+		/* an event we did not ask for: resume */
+		if (mode == MODE_RUN)
+			resume_raw(t, th, PTRACE_CONT);
+		return false;
+	}
+
+	/* a signal-delivery-stop (or an int3 / single-step SIGTRAP) */
+	if (sig == (SIGTRAP | 0x80))
+		sig = SIGTRAP;	/* syscall stop; we never ask for them */
+	if (sig == SIGTRAP && lp->hooks && lp->hooks->on_trap) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		ptrace(PTRACE_GETSIGINFO, tid, 0, &si);
+		switch (lp->hooks->on_trap(lp->hooks->ctx, t, th, &si)) {
+		case TRAP_RESUME:
+			if (mode == MODE_RUN)
+				resume_raw(t, th, PTRACE_CONT);
+			return false;
+		case TRAP_HOLD:
+			return false;
+		case TRAP_NOT_MINE:
+			break;
+		}
+	}
+	th->pending_sig = sig;
+	if (mode == MODE_RUN)
+		resume_raw(t, th, PTRACE_CONT);
+	return false;
+}
+
+/* Threads that are neither gone nor parked in their exit stop: when none
+ * is left, the process as a whole is exiting. */
+static int
+live_threads_alive(const struct target *t)
+{
+	int n = 0;
+	for (size_t i = 0; i < t->nthreads; i++) {
+		const struct target_thread *th = t->threads[i];
+		if (th->state != THREAD_EXITED && !th->at_exit)
+			n++;
+	}
+	return n;
+}
+
+static int
+wait_one(pid_t *tid, int *status, int flags)
+{
+	pid_t r;
+	for (;;) {
+		r = waitpid(-1, status, __WALL | flags);
+		if (r < 0 && errno == EINTR) {
+			if (flags & WNOHANG)
+				continue;
+			return -2;	/* interrupted: caller decides */
+		}
+		break;
+	}
+	if (r < 0)
+		return -1;
+	*tid = r;
+	return r == 0 ? 0 : 1;
+}
+
+int
+live_stop_all(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	uint64_t start = hd_now_ns();
+	bool pending;
+
+	if (lp->gone)
+		return 0;
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct target_thread *th = t->threads[i];
+		if (th->state == THREAD_RUNNING && !th->interrupt_sent) {
+			if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) == 0)
+				th->interrupt_sent = true;
+			else if (errno == ESRCH)
+				th->interrupt_sent = true;	/* its exit will come */
+		}
+	}
+	for (;;) {
+		pid_t tid;
+		int st, r;
+
+		pending = false;
+		for (size_t i = 0; i < t->nthreads; i++)
+			if (t->threads[i]->state == THREAD_RUNNING)
+				pending = true;
+		if (!pending || lp->gone)
+			break;
+		r = wait_one(&tid, &st, WNOHANG);
+		if (r == 1) {
+			handle_status(t, tid, st, MODE_STOP);
+			/* threads created meanwhile must be interrupted too */
+			for (size_t i = 0; i < t->nthreads; i++) {
+				struct target_thread *th = t->threads[i];
+				if (th->state == THREAD_RUNNING && !th->interrupt_sent &&
+				    ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) == 0)
+					th->interrupt_sent = true;
+			}
+			continue;
+		}
+		if (r < 0) {
+			if (errno == ECHILD) {
+				lp->gone = true;
+				break;
+			}
+			return hd_fail_errno(HD_EGENERIC, errno, "waitpid");
+		}
+		if ((hd_now_ns() - start) / 1000000 > STOP_TIMEOUT_MS) {
+			for (size_t i = 0; i < t->nthreads; i++)
+				if (t->threads[i]->state == THREAD_RUNNING)
+					return hd_fail(HD_EGENERIC, "thread %d did not stop within %d ms",
+						       t->threads[i]->tid, STOP_TIMEOUT_MS);
+		}
+		{
+			struct pollfd pfd = { sig_fd(), POLLIN, 0 };
+			poll(&pfd, pfd.fd >= 0 ? 1 : 0, 20);
+			sig_drain();
+		}
+	}
+	/* exited threads parked in their exit stop: resumed-to-exit ones are
+	 * already THREAD_EXITED; drop them from the list */
+	for (size_t i = t->nthreads; i-- > 0;)
+		if (t->threads[i]->state == THREAD_EXITED && t->threads[i]->tid != t->pid)
+			target_remove_thread(t, t->threads[i]->tid);
+	if (!lp->gone && lp->maps_stale)
+		live_refresh_maps(t);
+	target_invalidate(t);
+	return 0;
+}
+
+static int
+resume_all(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	target_invalidate(t);
+	lp->maps_stale = true;
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct target_thread *th = t->threads[i];
+		if (th->state != THREAD_STOPPED)
+			continue;
+		if (th->at_exit)
+			th->state = THREAD_EXITED;	/* about to finish exiting */
+		if (resume_raw(t, th, PTRACE_CONT) < 0)
+			return -1;
+		if (th->at_exit)
+			th->state = THREAD_EXITED;
+	}
+	return 0;
+}
+
+int
+live_run(struct target *t, double seconds, const struct live_hooks *hooks, struct run_result *res)
+{
+	struct live_priv *lp = LP(t);
+	uint64_t start = hd_now_ns();
+	uint64_t deadline = seconds > 0 ? start + (uint64_t)(seconds * 1e9) : 0;
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (lp->gone)
+		return hd_fail(HD_EGONE, "the process has exited");
+	if (lp->exited) {
+		/* continuing from the exit stop lets it finish */
+		if (live_finish(t) < 0)
+			return -1;
+		res->end = RUN_GONE;
+		res->have_status = lp->have_status;
+		res->wait_status = lp->status;
+		return 0;
+	}
+	if (hooks)
+		lp->hooks = hooks;
+	lp->res = res;
+	sig_setup();
+	sig_clear_interrupt();
+	sig_drain();
+	if (resume_all(t) < 0) {
+		rc = -1;
+		goto stop;
+	}
+	for (;;) {
+		pid_t tid;
+		int st, r;
+
+		if (sig_terminating()) {
+			res->end = RUN_TERMINATE;
+			break;
+		}
+		if (sig_interrupted()) {
+			sig_clear_interrupt();
+			res->end = RUN_INTERRUPTED;
+			break;
+		}
+		if (deadline && hd_now_ns() >= deadline) {
+			res->end = RUN_TIMEOUT;
+			break;
+		}
+		if (lp->hooks && lp->hooks->want_stop && lp->hooks->want_stop(lp->hooks->ctx, t)) {
+			res->end = RUN_HOOK;
+			break;
+		}
+		r = wait_one(&tid, &st, WNOHANG);
+		if (r == 1) {
+			if (handle_status(t, tid, st, MODE_RUN)) {
+				res->end = lp->gone ? RUN_GONE : RUN_EXITED;
+				break;
+			}
+			continue;
+		}
+		if (r < 0) {
+			if (errno == ECHILD) {
+				lp->gone = true;
+				res->end = RUN_GONE;
+				break;
+			}
+			rc = hd_fail_errno(HD_EGENERIC, errno, "waitpid");
+			break;
+		}
+		{
+			struct pollfd pfd = { sig_fd(), POLLIN, 0 };
+			int timeout = -1;
+			if (deadline) {
+				uint64_t now = hd_now_ns();
+				timeout = now >= deadline ? 0 : (int)((deadline - now) / 1000000) + 1;
+			}
+			if (lp->hooks && lp->hooks->want_stop && (timeout < 0 || timeout > 100))
+				timeout = 100;
+			poll(&pfd, 1, timeout);
+			sig_drain();
+		}
+	}
+stop:
+	if (!lp->gone) {
+		if (live_stop_all(t) < 0 && rc == 0)
+			rc = -1;
+	}
+	if (lp->gone && res->end != RUN_GONE)
+		res->end = RUN_GONE;
+	res->seconds = (hd_now_ns() - start) / 1e9;
+	res->have_status = lp->have_status;
+	res->wait_status = lp->status;
+	lp->res = NULL;
+	return rc;
+}
+
+int
+live_step(struct target *t, struct target_thread *th)
+{
+	struct live_priv *lp = LP(t);
+	int sig = th->pending_sig;
+
+	th->pending_sig = 0;
+	target_invalidate(t);
+	if (ptrace(PTRACE_SINGLESTEP, th->tid, 0, (void *)(long)sig) < 0)
+		return hd_fail_errno(HD_EGENERIC, errno, "cannot single-step thread %d", th->tid);
+	th->state = THREAD_RUNNING;
+	th->regs_valid = false;
+	for (;;) {
+		int st;
+		pid_t r = waitpid(th->tid, &st, __WALL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return hd_fail_errno(HD_EGONE, errno, "waiting for thread %d", th->tid);
+		if (WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP && (st >> 16) == 0) {
+			mark_stopped(t, th);
+			return 0;
+		}
+		/* something else happened first (exit, a signal): decode it
+		 * keeping the thread stopped */
+		if (handle_status(t, th->tid, st, MODE_STOP) || lp->gone)
+			return hd_fail(HD_EGONE, "thread %d exited during a single step", th->tid);
+		if (th->state == THREAD_STOPPED && th->pending_sig)
+			return 0;	/* a signal arrived instead; caller redelivers */
+	}
+}
+
+/* ---- attach ---- */
+
+static const struct target_ops live_ops;
+
+static struct target *
+live_new(pid_t pid)
+{
+	struct target *t = xmalloc(sizeof(*t));
+	struct live_priv *lp = xcalloc(1, sizeof(*lp));
+	target_init(t, &live_ops, TARGET_LIVE);
+	t->pid = pid;
+	t->priv = lp;
+	lp->memfd = -1;
+	lp->pvr_ok = HAVE_PROCESS_VM_READV;
+	lp->maps_stale = true;
+	return t;
+}
+
+static int
+open_mem(struct target *t)
+{
+	char path[64];
+	struct live_priv *lp = LP(t);
+	snprintf(path, sizeof(path), "/proc/%d/mem", t->pid);
+	lp->memfd = open(path, O_RDWR | O_CLOEXEC);
+	if (lp->memfd < 0)
+		lp->memfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (lp->memfd < 0)
+		return hd_fail_errno(HD_EPERM, errno, "cannot open %s", path);
+	return 0;
+}
+
+static int
+seize_thread(struct target *t, pid_t tid)
+{
+	struct target_thread *th;
+	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)SEIZE_OPTIONS) < 0)
+		return -errno;
+	th = target_add_thread(t, tid);
+	th->state = THREAD_RUNNING;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0)
+		th->interrupt_sent = true;
+	return 0;
+}
+
+/* Seize every thread listed in /proc/PID/task, repeating until no new one
+ * appears (threads created meanwhile by unseized threads). */
+static int
+seize_all(struct target *t)
+{
+	char path[64];
+	bool added;
+	int first_err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", t->pid);
+	do {
+		DIR *d = opendir(path);
+		struct dirent *de;
+		added = false;
+		if (!d)
+			return t->nthreads ? 0 : -ESRCH;
+		while ((de = readdir(d))) {
+			pid_t tid = (pid_t)atoi(de->d_name);
+			int r;
+			if (tid <= 0 || target_find_thread(t, tid))
+				continue;
+			r = seize_thread(t, tid);
+			if (r == 0)
+				added = true;
+			else if (tid == t->pid && !first_err)
+				first_err = r;
+		}
+		closedir(d);
+		if (first_err)
+			return first_err;
+	} while (added);
+	return 0;
+}
+
+struct target *
+live_attach(pid_t pid)
+{
+	struct target *t;
+	struct live_priv *lp;
+	char st;
+	int r;
+
+	if (pid <= 0)
+		return hd_fail(HD_ENOPROC, "no such process %d", pid), NULL;
+	st = proc_state(pid);
+	if (st == 0)
+		return hd_fail(HD_ENOPROC, "no such process %d", pid), NULL;
+	if (st == 'Z' || st == 'X' || is_kernel_thread(pid) || pid == getpid()) {
+		diagnose_attach(pid, EPERM);
+		return NULL;
+	}
+	{
+		/* attach to the process, not a thread of it */
+		char *tgid = proc_status_field(pid, "Tgid");
+		long tg = tgid ? strtol(tgid, NULL, 10) : pid;
+		free(tgid);
+		if (tg != pid) {
+			hd_fail(HD_ENOPROC, "%d is a thread of process %ld; attach to the process", pid, tg);
+			return NULL;
+		}
+	}
+	t = live_new(pid);
+	lp = LP(t);
+	lp->was_stopped = (st == 'T');
+	r = seize_all(t);
+	if (r < 0) {
+		diagnose_attach(pid, -r);
+		/* undo the threads we did seize */
+		live_detach(t);
+		target_close(t);
+		return NULL;
+	}
+	if (open_mem(t) < 0 || live_stop_all(t) < 0) {
+		hd_fail_context("attaching to process %d", pid);
+		live_detach(t);
+		target_close(t);
+		return NULL;
+	}
+	if (lp->gone) {
+		hd_fail(HD_ENOPROC, "process %d exited while heapdbg attached", pid);
+		target_close(t);
+		return NULL;
+	}
+	read_identity(t);
+	read_auxv(t);
+	refresh_thread_names(t);
+	/* main thread first */
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i]->tid == pid && i) {
+			struct target_thread *tmp = t->threads[0];
+			t->threads[0] = t->threads[i];
+			t->threads[i] = tmp;
+		}
+	return t;
+}
+
+/* ---- launch ---- */
+
+struct target *
+live_launch(char *const argv[])
+{
+	int errpipe[2], st, err = 0;
+	pid_t pid, r;
+	struct target *t;
+	struct target_thread *th;
+	uint64_t entry = 0;
+	unsigned char orig, trap = 0xcc;
+
+	if (!argv || !argv[0])
+		return hd_fail(HD_EUSAGE, "--args needs a program"), NULL;
+	if (pipe2(errpipe, O_CLOEXEC) < 0)
+		return hd_fail_errno(HD_EGENERIC, errno, "pipe"), NULL;
+	pid = fork();
+	if (pid < 0) {
+		close(errpipe[0]);
+		close(errpipe[1]);
+		return hd_fail_errno(HD_EGENERIC, errno, "fork"), NULL;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);	/* Ctrl-C at the terminal is for heapdbg */
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		raise(SIGSTOP);	/* wait for the tracer to seize us */
+		execvp(argv[0], argv);
+		err = errno;
+		(void)!write(errpipe[1], &err, sizeof(err));
+		_exit(127);
+	}
+	close(errpipe[1]);
+	do
+		r = waitpid(pid, &st, WUNTRACED);
+	while (r < 0 && errno == EINTR);
+	if (r != pid || !WIFSTOPPED(st)) {
+		close(errpipe[0]);
+		return hd_fail(HD_EGENERIC, "cannot start %s", argv[0]), NULL;
+	}
+	t = live_new(pid);
+	LP(t)->launched = true;
+	if (ptrace(PTRACE_SEIZE, pid, 0, (void *)(long)SEIZE_OPTIONS) < 0) {
+		hd_fail_errno(HD_EPERM, errno, "cannot trace %s", argv[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		close(errpipe[0]);
+		target_close(t);
+		return NULL;
+	}
+	th = target_add_thread(t, pid);
+	th->state = THREAD_RUNNING;
+	kill(pid, SIGCONT);
+	/* run to the exec event */
+	for (;;) {
+		do
+			r = waitpid(pid, &st, __WALL);
+		while (r < 0 && errno == EINTR);
+		if (r != pid || WIFEXITED(st) || WIFSIGNALED(st)) {
+			ssize_t n = read(errpipe[0], &err, sizeof(err));
+			close(errpipe[0]);
+			if (n == sizeof(err))
+				hd_fail_errno(err == ENOENT ? HD_ENOENT : HD_EGENERIC, err, "cannot execute %s", argv[0]);
+			else
+				hd_fail(HD_EGENERIC, "%s exited before it started", argv[0]);
+			LP(t)->gone = true;
+			target_close(t);
+			return NULL;
+		}
+		if ((st >> 16) == PTRACE_EVENT_EXEC)
+			break;
+		/* the initial SIGSTOP group-stop, SIGCONT: keep it going */
+		{
+			int sig = WSTOPSIG(st);
+			if ((st >> 16) != 0 || sig == SIGSTOP || sig == SIGCONT)
+				sig = 0;
+			ptrace(PTRACE_CONT, pid, 0, (void *)(long)sig);
+		}
+	}
+	close(errpipe[0]);
+	th->state = THREAD_STOPPED;
+	if (open_mem(t) < 0 || read_auxv(t) < 0 || live_refresh_maps(t) < 0)
+		goto fail;
+	read_identity(t);
+	if (!target_auxv(t, AT_ENTRY, &entry) || !entry) {
+		hd_fail(HD_EGENERIC, "%s: no entry point in its auxiliary vector", argv[0]);
+		goto fail;
+	}
+	/* run to the entry point: the loader has mapped and initialised
+	 * every library, main has not run */
+	if (target_read(t, entry, &orig, 1) < 0 || target_write(t, entry, &trap, 1) < 0)
+		goto fail;
+	for (;;) {
+		if (ptrace(PTRACE_CONT, pid, 0, (void *)(long)th->pending_sig) < 0) {
+			hd_fail_errno(HD_EGENERIC, errno, "cannot run %s", argv[0]);
+			goto fail;
+		}
+		th->pending_sig = 0;
+		do
+			r = waitpid(pid, &st, __WALL);
+		while (r < 0 && errno == EINTR);
+		if (r != pid || WIFEXITED(st) || WIFSIGNALED(st)) {
+			char b[64];
+			hd_fail(HD_EGENERIC, "%s %s before reaching its entry point", argv[0],
+				r == pid ? wait_status_str(st, b) : "vanished");
+			LP(t)->gone = true;
+			target_close(t);
+			return NULL;
+		}
+		if (WIFSTOPPED(st) && (st >> 16) == 0 && WSTOPSIG(st) == SIGTRAP) {
+			hd_regs_t regs;
+			th->state = THREAD_STOPPED;
+			if (ptrace(PTRACE_GETREGS, pid, 0, &regs) == 0 && regs.rip == entry + 1) {
+				regs.rip = entry;
+				if (target_write(t, entry, &orig, 1) < 0 || live_set_regs(t, th, &regs) < 0)
+					goto fail;
+				break;
+			}
+		}
+		if (WIFSTOPPED(st) && (st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP)
+			th->pending_sig = WSTOPSIG(st);
+		if (WIFSTOPPED(st) && (st >> 16) == PTRACE_EVENT_CLONE) {
+			unsigned long msg = 0;
+			ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg);
+			/* a constructor started a thread; it will be seized
+			 * automatically and reported to live_stop_all */
+			if (msg)
+				target_add_thread(t, (pid_t)msg)->state = THREAD_RUNNING;
+		}
+	}
+	th->state = THREAD_STOPPED;
+	if (live_stop_all(t) < 0)
+		goto fail;
+	live_refresh_maps(t);
+	refresh_thread_names(t);
+	return t;
+fail:
+	hd_fail_context("starting %s", argv[0]);
+	kill(pid, SIGKILL);
+	LP(t)->gone = true;
+	while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
+		;
+	target_close(t);
+	return NULL;
+}
+
+/* ---- detach, kill, finish ---- */
+
+int
+live_finish(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	if (lp->gone)
+		return 0;
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct target_thread *th = t->threads[i];
+		if (th->state == THREAD_STOPPED) {
+			th->pending_sig = 0;
+			resume_raw(t, th, PTRACE_CONT);
+		}
+	}
+	lp->exited = false;
+	for (;;) {
+		pid_t tid;
+		int st, r = wait_one(&tid, &st, 0);
+		if (r == -2)
+			continue;
+		if (r < 0) {
+			lp->gone = true;
+			break;
+		}
+		if (handle_status(t, tid, st, MODE_RUN) && lp->gone)
+			break;
+	}
+	return 0;
+}
+
+int
+live_detach(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	int rc = 0;
+
+	if (lp->gone)
+		return 0;
+	if (lp->exited && lp->launched)
+		return live_finish(t);
+	if (live_stop_all(t) < 0)
+		rc = -1;
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct target_thread *th = t->threads[i];
+		int sig = th->pending_sig;
+		if (th->state == THREAD_EXITED)
+			continue;
+		if (ptrace(PTRACE_DETACH, th->tid, 0, (void *)(long)sig) < 0 && errno != ESRCH) {
+			/* not in a ptrace-stop: interrupt and retry once */
+			if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) == 0) {
+				int st;
+				waitpid(th->tid, &st, __WALL);
+				ptrace(PTRACE_DETACH, th->tid, 0, (void *)(long)sig);
+			} else {
+				rc = hd_fail_errno(HD_EGENERIC, errno, "cannot detach from thread %d", th->tid);
+			}
+		}
+		th->state = THREAD_EXITED;
+	}
+	/* a job that was stopped when we came stays stopped */
+	if (lp->was_stopped && !lp->exited) {
+		char st = proc_state(t->pid);
+		if (st && st != 'T' && st != 't')
+			kill(t->pid, SIGSTOP);
+	}
+	lp->gone = true;	/* no longer ours */
+	if (lp->launched) {
+		/* our child: reap it later if it finishes while we live */
+		lp->launched = false;
+	}
+	return rc;
+}
+
+int
+live_kill(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	if (lp->gone)
+		return 0;
+	kill(t->pid, SIGKILL);
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct target_thread *th = t->threads[i];
+		if (th->state == THREAD_STOPPED) {
+			th->pending_sig = 0;
+			resume_raw(t, th, PTRACE_CONT);
+		}
+	}
+	lp->exited = false;
+	for (;;) {
+		pid_t tid;
+		int st, r = wait_one(&tid, &st, 0);
+		if (r == -2)
+			continue;
+		if (r < 0)
+			break;
+		if (WIFSTOPPED(st)) {
+			ptrace(PTRACE_CONT, tid, 0, 0);
+			continue;
+		}
+		if (tid == t->pid && (WIFEXITED(st) || WIFSIGNALED(st))) {
+			lp->status = st;
+			lp->have_status = true;
+			break;
+		}
+	}
+	lp->gone = true;
+	return 0;
+}
+
+bool
+live_at_exit(const struct target *t)
+{
+	return t->kind == TARGET_LIVE && LP(t)->exited && !LP(t)->gone;
+}
+
+bool
+live_gone(const struct target *t)
+{
+	return t->kind == TARGET_LIVE && LP(t)->gone;
+}
+
+bool
+live_exit_status(const struct target *t, int *status)
+{
+	if (t->kind != TARGET_LIVE || !LP(t)->have_status)
+		return false;
+	*status = LP(t)->status;
+	return true;
+}
+
+bool
+live_launched(const struct target *t)
+{
+	return t->kind == TARGET_LIVE && LP(t)->launched;
+}
+
+void
+live_set_hooks(struct target *t, const struct live_hooks *hooks)
+{
+	LP(t)->hooks = hooks;
+}
+
+unsigned long
+live_stop_count(const struct target *t)
+{
+	return LP(t)->stops;
+}
+
+static void
+live_destroy(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	if (!lp)
+		return;
+	if (!lp->gone)
+		live_detach(t);
+	if (lp->memfd >= 0)
+		close(lp->memfd);
+	free(lp);
+	t->priv = NULL;
+}
+
+static const struct target_ops live_ops = {
+	.name = "live",
+	.read = live_read,
+	.write = live_write,
+	.get_regs = live_get_regs,
+	.refresh_maps = live_refresh_maps,
+	.destroy = live_destroy,
+};

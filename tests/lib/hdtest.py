@@ -1,0 +1,269 @@
+"""hdtest - helpers for heapdbg's integration tests (TAP for prove).
+
+A test starts small target programs from tests/targets (each prints
+"ready PID" once it is in the state the test wants), runs heapdbg in batch
+mode with --json, and compares what heapdbg reports with what the target
+itself printed, or with an oracle (gdb, valgrind, mallinfo2).
+"""
+import atexit
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+TOP = os.environ.get("TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HEAPDBG = os.environ.get("HEAPDBG") or os.path.join(TOP, "heapdbg")
+TARGETS = os.path.join(TOP, "tests", "targets")
+SANITIZERS = os.environ.get("HEAPDBG_SANITIZERS") == "yes"
+TMP = os.path.join(TOP, "tests", "tmp")
+
+_n = 0
+_failed = 0
+_planned = None
+_children = []
+
+
+def plan(n):
+    global _planned
+    _planned = n
+    print("1..%d" % n, flush=True)
+
+
+def skip_all(reason):
+    print("1..0 # SKIP %s" % reason, flush=True)
+    sys.exit(0)
+
+
+def diag(msg):
+    for line in str(msg).splitlines() or [""]:
+        print("# " + line, flush=True)
+
+
+def ok(cond, name, detail=None):
+    global _n, _failed
+    _n += 1
+    if not cond:
+        _failed += 1
+    print("%sok %d - %s" % ("" if cond else "not ", _n, name), flush=True)
+    if not cond and detail is not None:
+        diag(detail)
+    return bool(cond)
+
+
+def is_(got, want, name):
+    return ok(got == want, name, "got:  %r\nwant: %r" % (got, want))
+
+
+def skip(name, reason):
+    global _n
+    _n += 1
+    print("ok %d - %s # skip %s" % (_n, name, reason), flush=True)
+
+
+def done():
+    cleanup()
+    if _planned is None:
+        print("1..%d" % _n, flush=True)
+    elif _planned != _n:
+        diag("planned %d tests, ran %d" % (_planned, _n))
+        sys.exit(1)
+    sys.exit(1 if _failed else 0)
+
+
+def tmpdir(name):
+    d = os.path.join(TMP, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    return d
+
+
+class Target:
+    """A target program started for a test."""
+
+    def __init__(self, name, args=(), env=None, ready=True, timeout=20, stdin=None):
+        path = name if os.path.isabs(name) else os.path.join(TARGETS, name)
+        e = dict(os.environ)
+        e.pop("GLIBC_TUNABLES", None)
+        if env:
+            e.update(env)
+        self.proc = subprocess.Popen([path] + [str(a) for a in args], stdout=subprocess.PIPE,
+                                     stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                     env=e, text=True)
+        self.pid = self.proc.pid
+        self.lines = []
+        _children.append(self)
+        if ready:
+            line = self.readline(timeout)
+            if not line or not line.startswith("ready"):
+                raise RuntimeError("target %s did not get ready (got %r)" % (name, line))
+
+    def readline(self, timeout=20):
+        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not r:
+            return None
+        line = self.proc.stdout.readline()
+        if line:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+        return line
+
+    def read_until(self, prefix, timeout=20):
+        end = time.time() + timeout
+        while time.time() < end:
+            line = self.readline(max(0.1, end - time.time()))
+            if line is None:
+                continue
+            if line == "":
+                return None
+            if line.startswith(prefix):
+                return line
+        return None
+
+    def values(self, prefix):
+        """Parse 'prefix k=v k=v' lines the target printed into a dict."""
+        for line in self.lines:
+            if line.startswith(prefix + " ") or line == prefix:
+                return parse_kv(line[len(prefix):])
+        return None
+
+    def state(self):
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return None
+
+    def tracer(self):
+        try:
+            with open("/proc/%d/status" % self.pid) as f:
+                for line in f:
+                    if line.startswith("TracerPid:"):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+
+    def signal(self, sig):
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.signal(signal.SIGKILL)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def wait(self, timeout=30):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+def parse_kv(s):
+    out = {}
+    for tok in s.split():
+        if "=" in tok:
+            k, v = tok.split("=", 1)
+            try:
+                out[k] = int(v, 0)
+            except ValueError:
+                out[k] = v
+    return out
+
+
+def cleanup():
+    for t in _children:
+        t.stop()
+
+
+atexit.register(cleanup)
+
+
+class Result:
+    def __init__(self, rc, out, err):
+        self.rc = rc
+        self.out = out
+        self.err = err
+        self.objs = []
+        self.bad_lines = []
+        for line in out.splitlines():
+            if not line.strip():
+                continue
+            try:
+                self.objs.append(json.loads(line))
+            except ValueError:
+                self.bad_lines.append(line)
+
+    def cmd(self, name, nth=0):
+        found = [o for o in self.objs if o.get("cmd") == name]
+        return found[nth] if len(found) > nth else None
+
+    def __repr__(self):
+        return "rc=%s\nstdout=%s\nstderr=%s" % (self.rc, self.out[-3000:], self.err[-3000:])
+
+
+def run(args, timeout=120, input=None, env=None, json_mode=True, valgrind=False):
+    cmd = [HEAPDBG, "-q"] + (["--json"] if json_mode else []) + list(args)
+    if valgrind:
+        cmd = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+               "--errors-for-leak-kinds=definite,indirect", "--track-fds=no"] + cmd
+    e = dict(os.environ)
+    e.pop("GLIBC_TUNABLES", None)
+    e["LC_ALL"] = "C"
+    e.pop("DEBUGINFOD_URLS", None)
+    if env:
+        e.update(env)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input, env=e)
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+def batch(target_args, *cmds, **kw):
+    args = list(target_args) + ["-batch"]
+    for c in cmds:
+        args += ["-ex", c]
+    return run(args, **kw)
+
+
+def can_ptrace():
+    """(True, None) or (False, reason): can this test run attach to a child?"""
+    if not os.path.exists(HEAPDBG):
+        return False, "heapdbg not built"
+    p = subprocess.Popen(["sleep", "30"])
+    try:
+        r = run(["-p", str(p.pid), "-batch", "-ex", "info"], timeout=30)
+        if r.rc == 2:
+            return False, "cannot ptrace here: " + r.err.strip()
+        return True, None
+    finally:
+        p.kill()
+        p.wait()
+
+
+def require_ptrace():
+    good, why = can_ptrace()
+    if not good:
+        skip_all(why)
+
+
+def have(prog):
+    return shutil.which(prog) is not None
+
+
+def norm_func(name):
+    """Reduce glibc's aliases to one spelling: __GI___nanosleep, __nanosleep,
+    nanosleep@GLIBC_2.2.5 -> nanosleep."""
+    if name is None:
+        return "??"
+    name = name.split("@")[0]
+    name = re.sub(r"^__GI_", "", name)
+    name = name.lstrip("_")
+    return name
