@@ -101,7 +101,7 @@ report_exit(struct session *s)
 {
 	int status;
 	char b[64];
-	if (s->t && s->t->kind == TARGET_LIVE && live_exit_status(s->t, &status) && !s->quiet)
+	if (s->t && s->t->kind == TARGET_LIVE && live_exit_status(s->t, &status))
 		fprintf(stderr, "heapdbg: process %d %s\n", (int)s->t->pid, wait_status_str(status, b));
 }
 

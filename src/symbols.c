@@ -540,6 +540,25 @@ symbols_addr_sym(struct symbols *s, uint64_t addr, const char **name, uint64_t *
 	return true;
 }
 
+static bool
+elf_has_section(Elf *elf, const char *name)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	if (elf_getshdrstrndx(elf, &shstrndx) < 0)
+		return false;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *n;
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		n = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (n && !strcmp(n, name))
+			return sh.sh_type != SHT_NOBITS;
+	}
+	return false;
+}
+
 static void
 fill_module(Dwfl_Module *mod, struct module_info *out)
 {
@@ -549,15 +568,12 @@ fill_module(Dwfl_Module *mod, struct module_info *out)
 	Elf *elf;
 
 	memset(out, 0, sizeof(*out));
-	/* load what can be found, so that the file names are known */
+	/* Find the files without loading DWARF: the symbol table search looks
+	 * for the separate debug file; the main file may carry .debug_info. */
 	elf = dwfl_module_getelf(mod, &bias);
-	out->has_dwarf = dwfl_module_getdwarf(mod, &bias) != NULL;
-	out->has_symtab = false;
-	if (dwfl_module_getsymtab(mod) > 0 && elf) {
-		/* a .symtab in the main file or the debug file */
-		out->has_symtab = true;
-	}
+	out->has_symtab = dwfl_module_getsymtab(mod) > 0;
 	out->name = dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, &mainfile, &debugfile);
+	out->has_dwarf = debugfile != NULL || (elf && elf_has_section(elf, ".debug_info"));
 	out->start = start;
 	out->end = end;
 	out->bias = bias;

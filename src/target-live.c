@@ -1036,16 +1036,15 @@ live_attach(pid_t pid)
 	r = seize_all(t);
 	if (r < 0) {
 		diagnose_attach(pid, -r);
-		/* undo the threads we did seize */
-		live_detach(t);
-		target_close(t);
-		return NULL;
+		goto undo;
 	}
-	if (open_mem(t) < 0 || live_stop_all(t) < 0) {
+	if (open_mem(t) < 0) {
+		diagnose_attach(pid, EPERM);
+		goto undo;
+	}
+	if (live_stop_all(t) < 0) {
 		hd_fail_context("attaching to process %d", pid);
-		live_detach(t);
-		target_close(t);
-		return NULL;
+		goto undo;
 	}
 	if (lp->gone) {
 		hd_fail(HD_ENOPROC, "process %d exited while heapdbg attached", pid);
@@ -1053,7 +1052,10 @@ live_attach(pid_t pid)
 		return NULL;
 	}
 	read_identity(t);
-	read_auxv(t);
+	if (read_auxv(t) < 0 || !t->nmaps) {
+		diagnose_attach(pid, EPERM);
+		goto undo;
+	}
 	refresh_thread_names(t);
 	/* main thread first */
 	for (size_t i = 0; i < t->nthreads; i++)
@@ -1063,6 +1065,17 @@ live_attach(pid_t pid)
 			t->threads[i] = tmp;
 		}
 	return t;
+undo:
+	/* let go of the threads we did seize, keeping the diagnosis */
+	{
+		char *msg = xstrdup(hd_errmsg());
+		enum hd_err code = hd_errcode();
+		live_detach(t);
+		target_close(t);
+		hd_fail(code, "%s", msg);
+		free(msg);
+	}
+	return NULL;
 }
 
 /* ---- launch ---- */

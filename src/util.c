@@ -59,7 +59,7 @@ hd_fail_context(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
-	snprintf(last_msg, sizeof(last_msg), "%s: %s", prefix, old);
+	snprintf(last_msg, sizeof(last_msg), "%.255s: %.760s", prefix, old);
 	if (last_code == HD_OK)
 		last_code = HD_EGENERIC;
 	return -1;

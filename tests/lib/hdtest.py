@@ -131,6 +131,31 @@ class Target:
                 return parse_kv(line[len(prefix):])
         return None
 
+    def tids(self):
+        try:
+            return sorted(int(x) for x in os.listdir("/proc/%d/task" % self.pid))
+        except OSError:
+            return []
+
+    def wait_parked(self, nthreads=None, syscall=230, timeout=20):
+        """Wait until every thread is blocked in the given system call
+        (230: clock_nanosleep, how sleep() parks on x86-64)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            tids = self.tids()
+            good = bool(tids) and (nthreads is None or len(tids) == nthreads)
+            for tid in tids:
+                try:
+                    with open("/proc/%d/task/%d/syscall" % (self.pid, tid)) as f:
+                        if f.read().split()[0] != str(syscall):
+                            good = False
+                except (OSError, IndexError):
+                    good = False
+            if good:
+                return True
+            time.sleep(0.02)
+        return False
+
     def state(self):
         try:
             with open("/proc/%d/stat" % self.pid) as f:

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""bench.py - heapdbg's benchmark: every figure is measured in one run,
+side by side with its floor or its peer, and printed as a table.
+
+Run with `make bench`.  docs/bench.md says what each figure means.
+"""
+import os
+import pty
+import resource
+import select
+import statistics
+import subprocess
+import sys
+import time
+
+TOP = os.environ.get("TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+HEAPDBG = os.environ.get("HEAPDBG") or os.path.join(TOP, "heapdbg")
+TARGETS = os.path.join(TOP, "tests", "targets")
+ROWS = []
+
+
+def row(name, value, unit, floor=None, note=""):
+    ROWS.append((name, value, unit, floor, note))
+    print("  %-44s %12s %-6s %s" % (name, fmt(value), unit, note), flush=True)
+
+
+def fmt(v):
+    if isinstance(v, float):
+        return "%.3f" % v if v < 100 else "%.0f" % v
+    return str(v)
+
+
+def start(name, args=()):
+    p = subprocess.Popen([os.path.join(TARGETS, name)] + [str(a) for a in args],
+                         stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if not line.startswith("ready"):
+        raise SystemExit("target %s did not start" % name)
+    return p
+
+
+def maxrss_children_kib():
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+def timed_batch(args):
+    """Run heapdbg; return (seconds to first stdout byte, total seconds, rc)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen([HEAPDBG, "-q"] + args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    first = None
+    while True:
+        b = p.stdout.read1(65536) if hasattr(p.stdout, "read1") else p.stdout.read(1)
+        if first is None and b:
+            first = time.perf_counter() - t0
+        if not b:
+            break
+    rc = p.wait()
+    return first, time.perf_counter() - t0, rc
+
+
+def attach_to_prompt(pid):
+    t0 = time.perf_counter()
+    cpid, fd = pty.fork()
+    if cpid == 0:
+        os.environ["HOME"] = "/nonexistent"
+        os.execv(HEAPDBG, [HEAPDBG, "-q", "-p", str(pid)])
+    buf = b""
+    elapsed = None
+    while time.perf_counter() - t0 < 30:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                buf += os.read(fd, 4096)
+            except OSError:
+                break
+            if b"(heapdbg) " in buf:
+                elapsed = time.perf_counter() - t0
+                break
+    os.write(fd, b"quit\n")
+    os.waitpid(cpid, 0)
+    return elapsed
+
+
+def bench_attach():
+    print("attach (4-thread target, libc debug info present)")
+    p = start("threads4", [300])
+    time.sleep(0.3)
+    firsts, totals = [], []
+    for _ in range(10):
+        f, t, rc = timed_batch(["--json", "-p", str(p.pid), "-batch", "-ex", "info"])
+        firsts.append(f)
+        totals.append(t)
+    prompts = [attach_to_prompt(p.pid) for _ in range(5)]
+    rss0 = maxrss_children_kib()
+    f, t, rc = timed_batch(["--json", "-p", str(p.pid), "-batch", "-ex", "info", "-ex", "bt all"])
+    rss = maxrss_children_kib()
+    p.kill()
+    p.wait()
+    row("attach to first output (info), median", statistics.median(firsts) * 1000, "ms")
+    row("attach + info + detach, median", statistics.median(totals) * 1000, "ms")
+    row("attach to interactive prompt, median", statistics.median(prompts) * 1000, "ms")
+    row("peak RSS, attach + info + bt all", rss, "KiB",
+        note="" if rss >= rss0 else "(max over runs)")
+
+
+def main():
+    if not os.path.exists(HEAPDBG):
+        raise SystemExit("build heapdbg first (make)")
+    print("heapdbg benchmark: %s" % time.strftime("%Y-%m-%d %H:%M:%S"))
+    print("machine: %s, %d CPUs" % (os.uname().release, os.cpu_count()))
+    bench_attach()
+    print()
+    print("| figure | value | unit | note |")
+    print("|---|---:|---|---|")
+    for name, value, unit, floor, note in ROWS:
+        print("| %s | %s | %s | %s |" % (name, fmt(value), unit, note))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+# The same program as a core file: `-c CORE` shows the same threads and
+# the same stacks as attaching live; an executable that moved can be given
+# on the command line; the core reader rejects broken files clearly.
+import os, shutil, subprocess, sys
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from hdtest import *
+
+require_ptrace()
+if not have("gcore"):
+    skip_all("gcore (gdb) not installed")
+d = tmpdir("core")
+t = Target("threads4", [120])
+ok(t.wait_parked(4), "target parked")
+live = batch(["-p", str(t.pid)], "info", "bt all")
+core = os.path.join(d, "core")
+g = subprocess.run(["gcore", "-o", core, str(t.pid)], capture_output=True, text=True, timeout=120)
+core = "%s.%d" % (core, t.pid)
+ok(g.returncode == 0 and os.path.exists(core), "gcore wrote a core", g.stderr)
+t.stop()
+
+r = batch(["-c", core], "info", "bt all")
+ok(r.rc == 0, "heapdbg -c CORE succeeds", r)
+info = r.cmd("info") or {}
+is_(info.get("target"), "core", "info: target core")
+is_(info.get("pid"), t.pid, "info: pid of the dumped process")
+is_(info.get("threads"), 4, "info: 4 threads")
+
+
+def chains(res):
+    out = {}
+    for th in (res.cmd("bt") or {}).get("threads", []):
+        c = []
+        for f in th["frames"]:
+            c.append((norm_func(f.get("func")), f.get("line")))
+            if f.get("func") == "main":
+                break
+        out[th["tid"]] = c
+    return out
+
+
+lc, cc = chains(live), chains(r)
+is_(sorted(cc), sorted(lc), "same thread ids as live")
+for tid in sorted(lc):
+    is_(cc.get(tid), lc[tid], "thread %d: same functions and lines as live" % tid)
+
+# the executable moved: give it on the command line
+moved = os.path.join(d, "moved-threads4")
+shutil.copy(os.path.join(TARGETS, "threads4"), moved)
+r2 = batch(["-c", core, moved], "info", "bt")
+ok(r2.rc == 0, "-c CORE EXE with a moved executable", r2)
+is_((r2.cmd("info") or {}).get("exe"), moved, "info: the executable given is used")
+fr = ((r2.cmd("bt") or {}).get("threads") or [{}])[0].get("frames", [])
+ok(any(f.get("func") == "main_wait" for f in fr), "bt still resolves the program's functions", fr)
+
+# broken inputs: one clear line on stderr, exit 2, never a crash
+size = os.path.getsize(core)
+cases = [
+    ("truncated.core", lambda f: f.truncate(size // 2), "truncated"),
+    ("headers-only.core", lambda f: f.truncate(4096), "truncated"),
+    ("tiny.core", lambda f: f.truncate(10), "not a core file"),
+]
+for name, mutate, word in cases:
+    p = os.path.join(d, name)
+    shutil.copy(core, p)
+    with open(p, "r+b") as f:
+        mutate(f)
+    rr = batch(["-c", p], "info")
+    is_(rr.rc, 2, "%s: exit status 2" % name)
+    ok(word in rr.err and len(rr.err.strip().splitlines()) == 1, "%s: one line saying '%s'" % (name, word), rr.err)
+rr = batch(["-c", "/etc/passwd"], "info")
+ok(rr.rc == 2 and "not a core file" in rr.err, "a text file: not a core file", rr.err)
+rr = batch(["-c", os.path.join(TARGETS, "threads4")], "info")
+ok(rr.rc == 2 and "not a core file" in rr.err and "executable" in rr.err, "an executable: says so", rr.err)
+rr = batch(["-c", os.path.join(d, "no-such-core")], "info")
+ok(rr.rc == 2 and "No such file" in rr.err, "a missing file", rr.err)
+os.unlink(core)
+done()

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+# --args PROG: started stopped before main with libc loaded; continue runs
+# it; at its exit (or death by signal) it is held with its memory intact,
+# then let go, and its status is reported.
+import os, sys
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from hdtest import *
+
+require_ptrace()
+prog = os.path.join(TARGETS, "exitcode")
+r = run(["-batch", "-ex", "info", "-ex", "bt", "-ex", "continue", "-ex", "info", "-ex", "bt",
+         "--args", prog, "3"])
+ok(r.rc == 0, "batch run succeeds", r)
+i1, i2 = r.cmd("info", 0) or {}, r.cmd("info", 1) or {}
+is_(i1.get("state"), "stopped", "before main: stopped")
+ok(i1.get("launched") is True, "info says heapdbg started it")
+mods = [m.get("name", "") for m in i1.get("modules", [])]
+ok(any("libc.so" in m for m in mods), "libc is loaded before main runs", mods)
+f0 = ((r.cmd("bt", 0) or {}).get("threads") or [{}])[0].get("frames", [])
+is_([f.get("func") for f in f0][:1], ["_start"], "stopped at the entry point, before main")
+c = r.cmd("continue") or {}
+is_(c.get("reason"), "exited", "continue ends at the exit")
+is_(c.get("exit_code"), 3, "exit status 3")
+is_(i2.get("state"), "at-exit", "info: held at its exit")
+f1 = [f.get("func") for f in ((r.cmd("bt", 1) or {}).get("threads") or [{}])[0].get("frames", [])]
+ok(any(norm_func(x) == "exit" for x in f1), "bt at exit shows exit()", f1)
+ok("exited with status 3" in r.err, "final status reported", r.err)
+
+r = run(["-batch", "-ex", "continue", "-ex", "x kept 64", "--args", prog, "segv"])
+c = r.cmd("continue") or {}
+is_(c.get("reason"), "exited", "death by signal: held at the exit")
+is_(c.get("signal"), "SIGSEGV", "killed by SIGSEGV")
+x = r.cmd("x") or {}
+ok(len(x.get("bytes", "")) == 128, "memory still readable at the exit (x kept)", r)
+ok("killed by SIGSEGV" in r.err, "final status reported", r.err)
+
+r = run(["-batch", "-ex", "continue", "-ex", "continue", "-ex", "info", "--args", prog, "0"])
+cs = [o for o in r.objs if o.get("cmd") == "continue"]
+is_([o.get("reason") for o in cs], ["exited", "gone"], "continue again lets it finish")
+ok("error" in (r.cmd("info") or {}) and r.rc == 1, "commands after it is gone fail cleanly", r)
+
+r = run(["-batch", "-ex", "info", "--args", os.path.join(TARGETS, "no-such-program")])
+ok(r.rc == 2 and "cannot execute" in r.err, "a missing program: exit 2, clear message", r)
+done()
