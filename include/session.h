@@ -26,6 +26,8 @@ struct session {
 	int status;			/* 0, or 1 once a command failed */
 	bool quit;			/* quit requested */
 	double started;			/* wall time the session started */
+
+	struct heap *heap;		/* the last walk, valid until the target runs */
 };
 
 struct session *session_new(void);
@@ -38,6 +40,15 @@ void session_drop_target(struct session *s);
 /* Symbols and unwinder, opened on first use; NULL with an hd error. */
 struct symbols *session_symbols(struct session *s);
 struct unwinder *session_unwinder(struct session *s);
+struct heap;
+/* The heap walk of the target as it is now (cached until it runs);
+ * NULL with an hd error.  The walk fails for other allocators (with the
+ * allocator named), succeeds with initialised=false before the first
+ * malloc. */
+struct heap *session_heap(struct session *s);
+/* Same, but the walk must be of an initialised glibc heap. */
+struct heap *session_glibc_heap(struct session *s);
+
 /* The target ran (or its memory may have changed): drop cached analyses,
  * refresh symbols when modules may have changed. */
 void session_target_ran(struct session *s);

@@ -89,6 +89,13 @@ struct target_ops {
 	int (*write)(struct target *t, uint64_t addr, const void *buf, size_t len);
 	/* Fetch registers of thread t->threads[i] into .regs. 0 or -1. */
 	int (*get_regs)(struct target *t, struct target_thread *th);
+	/* Optional: read n small pieces (each bytes from addrs[i]) into out
+	 * (n*each bytes); sets ok[i]. Falls back to read() when NULL. */
+	void (*read_many)(struct target *t, const uint64_t *addrs, size_t n, size_t each,
+			  uint8_t *out, bool *ok);
+	/* Optional: a pointer to [addr, addr+len) when the backend holds it
+	 * in memory already (core files, images); NULL otherwise. */
+	const void *(*direct)(struct target *t, uint64_t addr, size_t len);
 	/* Re-read mappings (live: /proc/PID/maps). 0 or -1. */
 	int (*refresh_maps)(struct target *t);
 	/* Release backend state (live: restore and detach first). */
@@ -172,6 +179,13 @@ int target_read_u64(struct target *t, uint64_t addr, uint64_t *val);
 int target_read_u32(struct target *t, uint64_t addr, uint32_t *val);
 /* Read a NUL-terminated string of at most max bytes; caller frees. */
 char *target_read_string(struct target *t, uint64_t addr, size_t max);
+/* Read n small pieces at once (the live backend batches them into one
+ * process_vm_readv per 1024); ok[i] says which succeeded. */
+void target_read_many(struct target *t, const uint64_t *addrs, size_t n, size_t each,
+		      uint8_t *out, bool *ok);
+/* Zero-copy access for backends that hold memory (core, image): a
+ * pointer valid until the target is closed, or NULL (then read). */
+const void *target_direct(struct target *t, uint64_t addr, size_t len);
 /* Write (live only); drops the cached blocks it overlaps. */
 int target_write(struct target *t, uint64_t addr, const void *buf, size_t len);
 /* Drop every cached block (call whenever the target may have run). */

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include "cmd.h"
+#include "heap.h"
 #include "live.h"
 
 #include <inttypes.h>
@@ -62,6 +63,65 @@ emit_modules(struct session *s)
 			mi.debug_file ? mi.debug_file : mi.has_dwarf ? "(debug info in file)" : "(no debug info)");
 }
 
+/* The allocator: which one, and how heapdbg found glibc malloc's state. */
+static void
+emit_allocator(struct session *s)
+{
+	struct heap *h = session_heap(s);
+	const struct malloc_info *mi;
+
+	if (!h) {
+		em_fmt(s->em, "Allocator: {allocator:%s} ", "unknown");
+		em_fmt(s->em, "({allocator_error:%s})\n", hd_errmsg());
+		return;
+	}
+	mi = h->mi;
+	em_fmt(s->em, "Allocator: {allocator:%s}", allocator_name(mi->allocator));
+	em_fmt(s->em, ", malloc from {malloc_provider:%s}", mi->provider);
+	if (mi->allocator != ALLOC_GLIBC) {
+		em_fmt(s->em, "\n           {allocator_detail:%s}\n", mi->detail);
+		return;
+	}
+	if (mi->static_glibc)
+		em_text(s->em, " (statically linked glibc)");
+	em_bool(s->em, "static_glibc", mi->static_glibc);
+	em_text(s->em, "\n");
+	em_fmt(s->em, "glibc:     {glibc:%s}", mi->version);
+	em_fmt(s->em, ", layout {layout:%s}\n", mi->layout_desc);
+	em_fmt(s->em, "Arenas:    {arenas:%zu}", h->arenas.n);
+	em_bool(s->em, "initialised", h->initialised);
+	if (!h->initialised)
+		em_text(s->em, " (malloc not initialised yet)");
+	em_text(s->em, "\n");
+	em_obj_open(s->em, "found");
+	em_fmt(s->em, "  main_arena {main_arena:%A} by {main_arena_how:%s}\n", mi->main_arena, mi->main_arena_how);
+	em_fmt(s->em, "  mp_        {mp:%A} by {mp_how:%s}\n", mi->mp, mi->mp_how);
+	em_fmt(s->em, "  tcache     {tcache_how:%s}", mi->tcache_how ? mi->tcache_how : "n/a");
+	if (mi->have_tcache_tpoff)
+		em_fmt(s->em, " (fs_base{tcache_tpoff:%+" PRId64 "})", mi->tcache_tpoff);
+	em_text(s->em, "\n");
+	em_fmt(s->em, "  tcache_key {tcache_key_how:%s}\n", mi->have_tcache_key ? mi->tcache_key_how : "unknown");
+	em_obj_close(s->em);
+	em_fmt(s->em, "  heap size  {heap_max:%" PRIu64 "} (non-main heaps and their alignment)\n", mi->heap_max);
+	if (mi->mp) {
+		const struct malloc_layout *L = &mi->L;
+		em_obj_open(s->em, "tunables");
+		em_fmt(s->em, "  mp_        mmap_threshold {mmap_threshold:%" PRIu64 "}", mi_mp(mi, L->mp_mmap_threshold));
+		em_fmt(s->em, ", tcache_count {tcache_count:%" PRIu64 "}", mi_mp(mi, L->mp_tcache_count));
+		em_fmt(s->em, ", arena_max {arena_max:%" PRIu64 "}", mi_mp(mi, L->mp_arena_max));
+		if (mi->have_global_max_fast)
+			em_fmt(s->em, ", max_fast {max_fast:%" PRIu64 "}", mi->global_max_fast);
+		em_text(s->em, "\n");
+		em_obj_close(s->em);
+	}
+	em_list_open(s->em, "notes");
+	for (size_t i = 0; i < mi->notes.n; i++) {
+		em_str(s->em, NULL, mi->notes.v[i]);
+		em_text(s->em, "  note: %s\n", mi->notes.v[i]);
+	}
+	em_list_close(s->em);
+}
+
 static int
 info_exec(struct session *s, int argc, char **argv)
 {
@@ -107,6 +167,7 @@ info_exec(struct session *s, int argc, char **argv)
 	em_list_close(s->em);
 	em_text(s->em, "%s\n", t->nthreads ? ")" : "");
 	em_fmt(s->em, "Mappings: {mappings:%zu}\n", t->nmaps);
+	emit_allocator(s);
 	emit_modules(s);
 	return 0;
 }

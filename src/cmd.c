@@ -13,6 +13,11 @@
 
 const struct cmd_entry *const cmd_table[] = {
 	&cmd_info_entry,
+	&cmd_heap_entry,
+	&cmd_chunks_entry,
+	&cmd_chunk_entry,
+	&cmd_bins_entry,
+	&cmd_check_entry,
 	&cmd_bt_entry,
 	&cmd_x_entry,
 	&cmd_continue_entry,

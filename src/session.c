@@ -3,6 +3,7 @@
  */
 #include "config.h"
 #include "session.h"
+#include "heap.h"
 #include "live.h"
 
 #include <ctype.h>
@@ -27,7 +28,35 @@ session_set_target(struct session *s, struct target *t)
 static void
 drop_analyses(struct session *s)
 {
-	(void)s;
+	heap_free(s->heap);
+	s->heap = NULL;
+}
+
+struct heap *
+session_heap(struct session *s)
+{
+	struct symbols *sym;
+	if (s->heap)
+		return s->heap;
+	sym = session_symbols(s);
+	if (!sym)
+		return NULL;
+	if (heap_walk(s->t, sym, NULL, &s->heap) < 0)
+		return NULL;
+	return s->heap;
+}
+
+struct heap *
+session_glibc_heap(struct session *s)
+{
+	struct heap *h = session_heap(s);
+	if (!h)
+		return NULL;
+	if (h->mi->allocator != ALLOC_GLIBC) {
+		hd_fail(HD_ENOTSUP, "%s", h->mi->detail);
+		return NULL;
+	}
+	return h;
 }
 
 void

@@ -184,6 +184,16 @@ core_read(struct target *t, uint64_t addr, void *buf, size_t len)
 	return done;
 }
 
+static const void *
+core_direct(struct target *t, uint64_t addr, size_t len)
+{
+	struct core_priv *cp = CP(t);
+	struct core_seg *s = find_seg(cp, addr);
+	if (!s || addr - s->vaddr + len > s->filesz)
+		return NULL;
+	return cp->map + s->offset + (addr - s->vaddr);
+}
+
 static int
 core_get_regs(struct target *t, struct target_thread *th)
 {
@@ -218,6 +228,7 @@ core_destroy(struct target *t)
 static const struct target_ops core_ops = {
 	.name = "core",
 	.read = core_read,
+	.direct = core_direct,
 	.get_regs = core_get_regs,
 	.destroy = core_destroy,
 };

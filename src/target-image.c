@@ -53,6 +53,15 @@ image_read(struct target *t, uint64_t addr, void *buf, size_t len)
 	return done;
 }
 
+static const void *
+image_direct(struct target *t, uint64_t addr, size_t len)
+{
+	struct image_region *r = find_region(t->priv, addr);
+	if (!r || addr - r->addr + len > r->len)
+		return NULL;
+	return r->data + (addr - r->addr);
+}
+
 static int
 image_get_regs(struct target *t, struct target_thread *th)
 {
@@ -73,6 +82,7 @@ image_destroy(struct target *t)
 static const struct target_ops image_ops = {
 	.name = "image",
 	.read = image_read,
+	.direct = image_direct,
 	.get_regs = image_get_regs,
 	.destroy = image_destroy,
 };

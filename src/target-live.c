@@ -261,6 +261,44 @@ live_read(struct target *t, uint64_t addr, void *buf, size_t len)
 	return done;
 }
 
+static void
+live_read_many(struct target *t, const uint64_t *addrs, size_t n, size_t each, uint8_t *out, bool *ok)
+{
+	struct live_priv *lp = LP(t);
+	size_t i = 0;
+
+	while (i < n) {
+#if HAVE_PROCESS_VM_READV
+		if (lp->pvr_ok && !lp->gone) {
+			struct iovec local[1024], remote[1024];
+			size_t k, batch = MIN(n - i, 1024);
+			ssize_t got;
+			for (k = 0; k < batch; k++) {
+				local[k].iov_base = out + (i + k) * each;
+				local[k].iov_len = each;
+				remote[k].iov_base = (void *)(uintptr_t)addrs[i + k];
+				remote[k].iov_len = each;
+			}
+			got = process_vm_readv(t->pid, local, batch, remote, batch, 0);
+			if (got < 0)
+				got = 0;
+			/* whole pieces read before the first failure */
+			for (k = 0; k < batch && (size_t)got >= (k + 1) * each; k++)
+				ok[i + k] = true;
+			if (k < batch) {
+				/* the piece that failed: try it alone, go on after it */
+				ok[i + k] = target_read(t, addrs[i + k], out + (i + k) * each, each) == 0;
+				k++;
+			}
+			i += k;
+			continue;
+		}
+#endif
+		ok[i] = target_read(t, addrs[i], out + i * each, each) == 0;
+		i++;
+	}
+}
+
 static int
 live_write(struct target *t, uint64_t addr, const void *buf, size_t len)
 {
@@ -1393,6 +1431,7 @@ live_destroy(struct target *t)
 static const struct target_ops live_ops = {
 	.name = "live",
 	.read = live_read,
+	.read_many = live_read_many,
 	.write = live_write,
 	.get_regs = live_get_regs,
 	.refresh_maps = live_refresh_maps,

@@ -386,6 +386,25 @@ target_read_string(struct target *t, uint64_t addr, size_t max)
 	return sb_steal(&sb);
 }
 
+void
+target_read_many(struct target *t, const uint64_t *addrs, size_t n, size_t each, uint8_t *out, bool *ok)
+{
+	if (t->ops->read_many) {
+		t->ops->read_many(t, addrs, n, each, out, ok);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		ok[i] = target_read(t, addrs[i], out + i * each, each) == 0;
+}
+
+const void *
+target_direct(struct target *t, uint64_t addr, size_t len)
+{
+	if (!t->ops->direct || addr + len < addr)
+		return NULL;
+	return t->ops->direct(t, addr, len);
+}
+
 int
 target_write(struct target *t, uint64_t addr, const void *buf, size_t len)
 {

@@ -1,0 +1,158 @@
+/*
+ * heap.h - a full walk of glibc malloc's heap in a target: every arena,
+ * every heap of every arena, every chunk from each heap's start to top,
+ * every mmapped chunk, every free list (per-thread tcaches, fastbins,
+ * unsorted, small and large bins), each chunk classified exactly as
+ * glibc would see it, and integrity findings for everything glibc's own
+ * checks would abort on.
+ *
+ * Memory is copied in bulk (one read per heap region) and parsed in
+ * place; the copies stay with the walk so later analyses (leaks, refs)
+ * scan them without reading again.  A bad read or a corrupted field never
+ * aborts the walk: it becomes a finding and the walk goes on.
+ */
+#ifndef HEAPDBG_HEAP_H
+#define HEAPDBG_HEAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "locate.h"
+#include "util.h"
+#include "symbols.h"
+#include "target.h"
+
+enum chunk_state {
+	CS_USED,
+	CS_TCACHE,
+	CS_FASTBIN,
+	CS_UNSORTED,
+	CS_SMALLBIN,
+	CS_LARGEBIN,
+	CS_TOP,
+	CS_MMAPPED,
+	CS_NSTATES
+};
+
+const char *chunk_state_name(enum chunk_state s);
+/* Parse a state name; -1 if unknown. */
+int chunk_state_parse(const char *name);
+static inline bool chunk_state_free(enum chunk_state s) { return s != CS_USED && s != CS_MMAPPED; }
+
+#define HEAP_NO_ARENA 0xffff
+
+/* One chunk; 24 bytes so that a million chunks cost 24 MB. */
+struct hchunk {
+	uint64_t addr;		/* chunk header address (user pointer is addr+16) */
+	uint64_t size;		/* chunksize() */
+	uint16_t arena;		/* index into heap->arenas, HEAP_NO_ARENA for mmapped */
+	uint8_t state;		/* enum chunk_state */
+	uint8_t bits;		/* the size field's low 3 bits */
+	uint16_t list;		/* tcache/fastbin/bin index */
+	uint16_t owner;		/* tcache: index of the thread in heap->tcaches */
+};
+
+struct hcount {
+	uint64_t chunks, bytes;
+};
+
+struct hheap {
+	uint64_t info;		/* heap_info address (0 for the main sbrk heap) */
+	uint64_t start, end;	/* chunk range */
+	uint64_t size;		/* heap_info.size, or the sbrk heap's length */
+};
+
+struct harena {
+	uint64_t addr;
+	bool main;
+	uint32_t flags, mutex;
+	uint64_t system_mem, max_system_mem, attached_threads;
+	uint64_t top, top_size;
+	VEC(struct hheap) heaps;
+	struct hcount used, tcache, fastbins, bins;	/* bins = unsorted+small+large */
+	struct hcount unsorted, smallbins, largebins;
+	uint64_t fastbin_heads[16];
+	unsigned nfast;
+};
+
+struct htcache {
+	pid_t tid;
+	uint64_t addr;		/* tcache_perthread_struct, 0 if none */
+	bool known;
+	uint64_t chunks, bytes;
+};
+
+enum finding_severity { FIND_ERROR, FIND_WARNING };
+
+struct finding {
+	const char *kind;	/* short stable identifier, e.g. "invalid-size" */
+	enum finding_severity severity;
+	uint64_t chunk;		/* chunk address, 0 when not about a chunk */
+	int arena;		/* arena index or -1 */
+	char *message;
+};
+
+/* One free list in the order glibc would take from it. */
+struct hlist {
+	uint8_t state;		/* CS_TCACHE, CS_FASTBIN, CS_UNSORTED, CS_SMALLBIN, CS_LARGEBIN */
+	uint16_t index;		/* bin index */
+	uint16_t owner;		/* tcache: thread index in heap->tcaches; else arena index */
+	uint32_t first, count;	/* range in heap->list_chunks */
+	uint32_t declared;	/* tcache: counts[index]; else = count */
+	bool broken;		/* the walk stopped on a bad link or a cycle */
+};
+
+struct region {
+	uint64_t start, end;
+	const uint8_t *data;	/* copy (or direct core mapping) of [start, end) */
+	uint8_t *owned;		/* non-NULL when data was allocated here */
+};
+
+struct heap {
+	struct malloc_info *mi;		/* owned */
+	bool initialised;
+	VEC(struct harena) arenas;
+	struct hchunk *chunks;		/* sorted by address */
+	size_t nchunks;
+	VEC(struct region) regions;	/* sorted by start */
+	VEC(struct finding) findings;
+	VEC(struct htcache) tcaches;
+	VEC(struct hlist) lists;
+	VEC(uint64_t) list_chunks;	/* chunk addresses, list after list */
+	struct hcount mmapped;		/* bytes: whole mappings (prev_size + size) */
+	struct u64map mmap_offsets;	/* mmapped chunk -> its offset (prev_size), if not 0 */
+	uint64_t mmapped_expected_chunks, mmapped_expected_bytes;	/* mp_ */
+	bool mmapped_checked;
+	uint64_t bytes_read;
+	double seconds;
+	unsigned errors, warnings;
+};
+
+struct walk_opts {
+	bool keep_copies;	/* keep region copies for later analyses (default true) */
+};
+
+/* Walk the heap.  Returns 0 with *out (also when malloc is not
+ * initialised, or another allocator is in use: check out->mi), or -1 with
+ * an hd error (the target cannot be examined at all, Ctrl-C). */
+int heap_walk(struct target *t, struct symbols *s, const struct walk_opts *o, struct heap **out);
+/* The walk proper, for a malloc_info found by malloc_locate() or built by
+ * hand (unit tests over synthetic images).  Takes ownership of mi, also
+ * on failure. */
+int heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts *o, struct heap **out);
+void heap_free(struct heap *h);
+
+/* The chunk containing addr (header or user data), or NULL. */
+const struct hchunk *heap_chunk_at(const struct heap *h, uint64_t addr);
+/* Index of the first chunk with address >= addr. */
+size_t heap_chunk_lower_bound(const struct heap *h, uint64_t addr);
+/* Bytes of [addr, addr+len) from the walk's copies, or NULL. */
+const uint8_t *heap_bytes(const struct heap *h, uint64_t addr, size_t len);
+
+/* Usable bytes of a chunk, and its user pointer. */
+uint64_t hchunk_usable(const struct hchunk *c);
+static inline uint64_t hchunk_mem(const struct hchunk *c) { return c->addr + 16; }
+/* The mmapped chunk's offset from its mapping start (prev_size). */
+uint64_t hchunk_mmap_offset(const struct heap *h, const struct hchunk *c);
+
+#endif

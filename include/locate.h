@@ -1,0 +1,86 @@
+/*
+ * locate.h - find the allocator in a target and everything a heap walk
+ * needs: which module provides malloc (the link map's search order, so an
+ * interposed jemalloc or tcmalloc is named), the glibc version and struct
+ * layout (from libc's DWARF when present, else the built-in table),
+ * main_arena, mp_, each thread's tcache and tcache_key.
+ *
+ * Each address is found by the best method available and validated
+ * before use; `how` strings say which method worked, for `info`:
+ *   symbol          libc's symbol table (its separate debug file)
+ *   static-image    pwndbg's pattern in libc's .data file image (RELR/RELA)
+ *   runtime-scan    arena-shaped memory in libc's writable mappings
+ *   sbrk-base       mp_ found by its sbrk_base field equal to [heap]
+ *   tls-got         the tcache TLS variable through libc's TPOFF64 GOT slot
+ *   tls-got-scan    every TPOFF64 slot tried, the one that validates kept
+ */
+#ifndef HEAPDBG_LOCATE_H
+#define HEAPDBG_LOCATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "glibc-layout.h"
+#include "symbols.h"
+#include "target.h"
+
+enum allocator_kind {
+	ALLOC_GLIBC,
+	ALLOC_JEMALLOC,
+	ALLOC_TCMALLOC,
+	ALLOC_MIMALLOC,
+	ALLOC_MUSL,
+	ALLOC_SANITIZER,
+	ALLOC_UNKNOWN,
+};
+
+struct tcache_ref {
+	pid_t tid;
+	uint64_t tcache;	/* address of its tcache_perthread_struct, 0 if none */
+	bool known;		/* the TLS slot could be read */
+};
+
+struct malloc_info {
+	enum allocator_kind allocator;
+	char *provider;		/* path of the module that defines malloc */
+	char *detail;		/* one sentence for `info` */
+	bool static_glibc;
+	char version[32];	/* "2.36" */
+	unsigned vmajor, vminor;
+	struct malloc_layout L;
+	char layout_desc[96];
+	char *libc_path;	/* module holding main_arena */
+	uint64_t libc_bias;
+	uint64_t main_arena;
+	const char *main_arena_how;
+	uint64_t mp;
+	const char *mp_how;
+	uint8_t mp_bytes[512];	/* mp_ as read */
+	bool initialised;	/* ptmalloc_init has run */
+	uint64_t heap_max;	/* non-main heap size and alignment */
+	int64_t tcache_tpoff;
+	bool have_tcache_tpoff;
+	const char *tcache_how;
+	VEC(struct tcache_ref) tcaches;
+	uint64_t tcache_key;
+	bool have_tcache_key;
+	const char *tcache_key_how;
+	uint64_t global_max_fast;
+	bool have_global_max_fast;
+	uint64_t narenas;
+	bool have_narenas;
+	VEC(char *) notes;	/* things `info` should say (debug wrappers, ...) */
+};
+
+const char *allocator_name(enum allocator_kind k);
+
+/* Examine the target.  Returns 0 with *out set (also for other
+ * allocators: then allocator != ALLOC_GLIBC and only provider/detail are
+ * meaningful), or -1 with an hd error when the target cannot be examined. */
+int malloc_locate(struct target *t, struct symbols *s, struct malloc_info **out);
+void malloc_info_free(struct malloc_info *mi);
+
+/* mp_ fields (0 when absent from the layout). */
+uint64_t mi_mp(const struct malloc_info *mi, int32_t off);
+
+#endif

@@ -1,0 +1,962 @@
+/*
+ * locate.c - find the allocator and glibc malloc's state in a target
+ * (see locate.h).  Every candidate address is validated against the
+ * target's memory before it is used; the methods follow
+ * ../shared/ptmalloc-facts.md: symbols first, then pwndbg's static-image
+ * pattern, then runtime scans.
+ */
+#include "config.h"
+#include "locate.h"
+#include "ptmalloc.h"
+
+#include <elf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef R_X86_64_TPOFF64
+#define R_X86_64_TPOFF64 18
+#endif
+#ifndef R_X86_64_RELATIVE
+#define R_X86_64_RELATIVE 8
+#endif
+
+const char *
+allocator_name(enum allocator_kind k)
+{
+	switch (k) {
+	case ALLOC_GLIBC: return "glibc-ptmalloc";
+	case ALLOC_JEMALLOC: return "jemalloc";
+	case ALLOC_TCMALLOC: return "tcmalloc";
+	case ALLOC_MIMALLOC: return "mimalloc";
+	case ALLOC_MUSL: return "musl";
+	case ALLOC_SANITIZER: return "sanitizer";
+	case ALLOC_UNKNOWN: return "unknown";
+	}
+	return "unknown";
+}
+
+void
+malloc_info_free(struct malloc_info *mi)
+{
+	if (!mi)
+		return;
+	free(mi->provider);
+	free(mi->detail);
+	free(mi->libc_path);
+	vec_free(&mi->tcaches);
+	for (size_t i = 0; i < mi->notes.n; i++)
+		free(mi->notes.v[i]);
+	vec_free(&mi->notes);
+	free(mi);
+}
+
+uint64_t
+mi_mp(const struct malloc_info *mi, int32_t off)
+{
+	if (off < 0 || (size_t)off + 8 > sizeof(mi->mp_bytes))
+		return 0;
+	return ptm_rd64(mi->mp_bytes + off);
+}
+
+static void
+note(struct malloc_info *mi, const char *fmt, ...) PRINTF(2, 3);
+
+static void
+note(struct malloc_info *mi, const char *fmt, ...)
+{
+	struct sbuf sb;
+	va_list ap;
+	sb_init(&sb);
+	va_start(ap, fmt);
+	sb_vprintf(&sb, fmt, ap);
+	va_end(ap);
+	vec_push(&mi->notes, sb_steal(&sb));
+}
+
+/* ---- modules and ELF files ---- */
+
+struct module {
+	Dwfl_Module *mod;
+	const char *name;	/* as reported */
+	uint64_t start, end, bias;
+	Elf *elf;		/* main file (may be NULL) */
+	const unsigned char *raw;	/* the file's bytes */
+	size_t rawsize;
+};
+
+static bool
+get_module(struct symbols *s, Dwfl_Module *mod, struct module *m)
+{
+	Dwarf_Addr start, end, bias = 0;
+	memset(m, 0, sizeof(*m));
+	m->mod = mod;
+	m->name = dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, NULL, NULL);
+	m->start = start;
+	m->end = end;
+	m->elf = dwfl_module_getelf(mod, &bias);
+	m->bias = bias;
+	if (m->elf) {
+		size_t sz = 0;
+		m->raw = (const unsigned char *)elf_rawfile(m->elf, &sz);
+		m->rawsize = sz;
+	}
+	return m->elf != NULL;
+}
+
+static const char *
+base_name(const char *p)
+{
+	const char *s = p ? strrchr(p, '/') : NULL;
+	return s ? s + 1 : (p ? p : "");
+}
+
+/* Section by name: header and file bytes (NULL for NOBITS). */
+static bool
+find_section(const struct module *m, const char *name, GElf_Shdr *out, const unsigned char **data)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	if (!m->elf || elf_getshdrstrndx(m->elf, &shstrndx) < 0)
+		return false;
+	while ((scn = elf_nextscn(m->elf, scn))) {
+		GElf_Shdr sh;
+		const char *n;
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		n = elf_strptr(m->elf, shstrndx, sh.sh_name);
+		if (!n || strcmp(n, name))
+			continue;
+		*out = sh;
+		*data = NULL;
+		if (sh.sh_type != SHT_NOBITS && m->raw && sh.sh_offset <= m->rawsize &&
+		    sh.sh_size <= m->rawsize - sh.sh_offset)
+			*data = m->raw + sh.sh_offset;
+		return true;
+	}
+	return false;
+}
+
+/* Call fn for every RELA relocation in the module's SHT_RELA sections. */
+static void
+for_each_rela(const struct module *m, void (*fn)(void *arg, const Elf64_Rela *r), void *arg)
+{
+	Elf_Scn *scn = NULL;
+	if (!m->elf || !m->raw)
+		return;
+	while ((scn = elf_nextscn(m->elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || sh.sh_entsize != sizeof(Elf64_Rela))
+			continue;
+		if (sh.sh_offset > m->rawsize || sh.sh_size > m->rawsize - sh.sh_offset)
+			continue;
+		for (size_t off = 0; off + sizeof(Elf64_Rela) <= sh.sh_size; off += sizeof(Elf64_Rela)) {
+			Elf64_Rela r;
+			memcpy(&r, m->raw + sh.sh_offset + off, sizeof(r));
+			fn(arg, &r);
+		}
+	}
+}
+
+/* Does the module define (export) symbol name? Looks at .dynsym only:
+ * that is what the dynamic linker binds to. */
+static bool
+defines_dynamic(const struct module *m, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	if (!m->elf)
+		return false;
+	while ((scn = elf_nextscn(m->elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || !sh.sh_entsize)
+			continue;
+		for (size_t i = 1; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *n;
+			if (!gelf_getsym(d, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
+				continue;
+			if (GELF_ST_BIND(sym.st_info) == STB_LOCAL)
+				continue;
+			n = elf_strptr(m->elf, sh.sh_link, sym.st_name);
+			if (n && !strcmp(n, name))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Any symbol (dynsym or symtab, any binding) named name, defined. */
+static bool
+has_symbol(struct symbols *s, const struct module *m, const char *name)
+{
+	struct sym_info si;
+	const char *b = base_name(m->name);
+	return symbols_lookup(s, b[0] ? b : NULL, name, &si) == 0 && si.module_start == m->start;
+}
+
+/* ---- who provides malloc: the link map's search order ---- */
+
+struct lm_entry {
+	uint64_t l_addr;
+	char *name;
+};
+
+/* Objects in the dynamic linker's search order, from r_debug (found
+ * through the executable's DT_DEBUG).  0 entries for static programs or
+ * before the loader ran. */
+static size_t
+link_map_order(struct target *t, struct lm_entry **out)
+{
+	uint64_t phdr = 0, phnum = 0, bias = 0, dyn = 0, rdebug = 0, lm;
+	VEC(struct lm_entry) v = { 0 };
+	bool have_bias = false;
+
+	*out = NULL;
+	if (!target_auxv(t, AT_PHDR, &phdr) || !target_auxv(t, AT_PHNUM, &phnum) || phnum > 64)
+		return 0;
+	for (uint64_t i = 0; i < phnum; i++) {
+		Elf64_Phdr ph;
+		if (target_read(t, phdr + i * sizeof(ph), &ph, sizeof(ph)) < 0)
+			return 0;
+		if (ph.p_type == PT_PHDR) {
+			bias = phdr - ph.p_vaddr;
+			have_bias = true;
+		}
+	}
+	for (uint64_t i = 0; i < phnum; i++) {
+		Elf64_Phdr ph;
+		if (target_read(t, phdr + i * sizeof(ph), &ph, sizeof(ph)) < 0)
+			return 0;
+		if (ph.p_type == PT_DYNAMIC)
+			dyn = (have_bias ? bias : 0) + ph.p_vaddr;
+	}
+	if (!dyn)
+		return 0;
+	for (int i = 0; i < 512; i++) {
+		Elf64_Dyn d;
+		if (target_read(t, dyn + i * sizeof(d), &d, sizeof(d)) < 0 || d.d_tag == DT_NULL)
+			break;
+		if (d.d_tag == DT_DEBUG)
+			rdebug = d.d_un.d_val;
+	}
+	if (!rdebug || target_read_u64(t, rdebug + 8, &lm) < 0)
+		return 0;
+	for (int i = 0; lm && i < 1024; i++) {
+		uint64_t f[4];
+		struct lm_entry e;
+		if (target_read(t, lm, f, sizeof(f)) < 0)
+			break;
+		e.l_addr = f[0];
+		e.name = f[1] ? target_read_string(t, f[1], 4096) : NULL;
+		if (!e.name)
+			e.name = xstrdup("");
+		vec_push(&v, e);
+		lm = f[3];
+	}
+	*out = v.v;
+	return v.n;
+}
+
+/* The module a link-map entry refers to. */
+static bool
+lm_module(struct symbols *s, struct target *t, const struct lm_entry *e, bool first, struct module *m)
+{
+	struct module_info mi;
+	for (size_t i = 0; symbols_module(s, i, &mi); i++) {
+		Dwfl_Module *mod;
+		if (first) {
+			/* the executable: l_name is "" */
+			if (!t->exe || !mi.name || (strcmp(mi.name, t->exe) && strcmp(base_name(mi.name), base_name(t->exe))))
+				continue;
+		} else if (!e->name[0] || (strcmp(mi.name, e->name) && strcmp(base_name(mi.name), base_name(e->name)))) {
+			continue;
+		}
+		mod = dwfl_addrmodule(symbols_dwfl(s), mi.start);
+		if (mod && get_module(s, mod, m))
+			return true;
+	}
+	return false;
+}
+
+static enum allocator_kind
+classify_provider(struct symbols *s, const struct module *m, bool is_exe, struct malloc_info *mi)
+{
+	const char *b = base_name(m->name);
+
+	if (strstr(b, "libc.so") || strstr(b, "libc-2.") || !strcmp(b, "libc_malloc_debug.so.0"))
+		return ALLOC_GLIBC;
+	if (strstr(b, "jemalloc") || defines_dynamic(m, "mallctl") || defines_dynamic(m, "je_malloc"))
+		return ALLOC_JEMALLOC;
+	if (strstr(b, "tcmalloc") || defines_dynamic(m, "tc_malloc"))
+		return ALLOC_TCMALLOC;
+	if (strstr(b, "mimalloc") || defines_dynamic(m, "mi_malloc"))
+		return ALLOC_MIMALLOC;
+	if (strstr(b, "asan") || strstr(b, "tsan") || strstr(b, "msan") || strstr(b, "lsan") ||
+	    defines_dynamic(m, "__asan_init") || defines_dynamic(m, "__tsan_init") || has_symbol(s, m, "__asan_init"))
+		return ALLOC_SANITIZER;
+	if (strstr(b, "musl") || strstr(b, "ld-musl"))
+		return ALLOC_MUSL;
+	if (is_exe) {
+		/* a static program: glibc's malloc is inside it when its
+		 * symbols or its check strings are */
+		if (has_symbol(s, m, "main_arena") || has_symbol(s, m, "_int_malloc") ||
+		    (m->raw && memmem(m->raw, m->rawsize, "malloc(): corrupted top size", 28)))
+			return ALLOC_GLIBC;
+		if (has_symbol(s, m, "je_malloc") || has_symbol(s, m, "mallctl") ||
+		    (m->raw && memmem(m->raw, m->rawsize, "<jemalloc>", 10)))
+			return ALLOC_JEMALLOC;
+		if (has_symbol(s, m, "tc_malloc") || has_symbol(s, m, "TCMalloc_SystemAlloc"))
+			return ALLOC_TCMALLOC;
+		if (has_symbol(s, m, "mi_malloc"))
+			return ALLOC_MIMALLOC;
+		if (has_symbol(s, m, "__malloc_context") || has_symbol(s, m, "__libc_malloc_impl"))
+			return ALLOC_MUSL;
+	}
+	(void)mi;
+	return ALLOC_UNKNOWN;
+}
+
+/* Decide which module's malloc the program calls. */
+static int
+find_provider(struct target *t, struct symbols *s, struct malloc_info *mi, struct module *prov)
+{
+	struct lm_entry *lm;
+	size_t n = link_map_order(t, &lm);
+	bool found = false, is_exe = false;
+
+	for (size_t i = 0; i < n && !found; i++) {
+		struct module m;
+		if (!lm_module(s, t, &lm[i], i == 0, &m))
+			continue;
+		if (defines_dynamic(&m, "malloc")) {
+			*prov = m;
+			found = true;
+			is_exe = i == 0;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(lm[i].name);
+	free(lm);
+	if (!found) {
+		/* static program, or no link map: the executable if it has
+		 * malloc, else libc by name */
+		struct module_info info;
+		for (size_t i = 0; symbols_module(s, i, &info) && !found; i++) {
+			struct module m;
+			Dwfl_Module *mod = dwfl_addrmodule(symbols_dwfl(s), info.start);
+			if (!mod || !get_module(s, mod, &m))
+				continue;
+			if (i == 0 && t->exe && (has_symbol(s, &m, "malloc") || defines_dynamic(&m, "malloc"))) {
+				*prov = m;
+				found = is_exe = true;
+			} else if (strstr(base_name(m.name), "libc.so")) {
+				*prov = m;
+				found = true;
+			}
+		}
+	}
+	if (!found)
+		return hd_fail(HD_ENOTSUP, "no module of the target defines malloc");
+	mi->provider = xstrdup(prov->name ? prov->name : "?");
+	mi->allocator = classify_provider(s, prov, is_exe, mi);
+	mi->static_glibc = is_exe && mi->allocator == ALLOC_GLIBC;
+	return 0;
+}
+
+/* ---- glibc version and layout ---- */
+
+static bool
+read_version(const struct module *m, struct malloc_info *mi)
+{
+	const unsigned char *p;
+	unsigned maj, min;
+	if (!m->raw)
+		return false;
+	p = memmem(m->raw, m->rawsize, "GNU C Library", 13);
+	if (p) {
+		char buf[256];
+		size_t room = m->rawsize - (size_t)(p - m->raw);
+		size_t l = strnlen((const char *)p, MIN(room, sizeof(buf) - 1));
+		memcpy(buf, p, l);
+		buf[l] = 0;
+		if (layout_parse_version(buf, &maj, &min) == 0) {
+			mi->vmajor = maj;
+			mi->vminor = min;
+			snprintf(mi->version, sizeof(mi->version), "%u.%u", maj, min);
+			return true;
+		}
+	}
+	/* the highest GLIBC_2.x version definition */
+	{
+		unsigned best = 0;
+		const unsigned char *q = m->raw, *end = m->raw + m->rawsize;
+		while ((q = memmem(q, (size_t)(end - q), "GLIBC_2.", 8))) {
+			unsigned mn = 0;
+			const unsigned char *d = q + 8;
+			while (d < end && *d >= '0' && *d <= '9')
+				mn = mn * 10 + (unsigned)(*d++ - '0');
+			if (d < end && *d == 0 && mn > best && mn < 100)
+				best = mn;
+			q += 8;
+		}
+		if (best) {
+			mi->vmajor = 2;
+			mi->vminor = best;
+			snprintf(mi->version, sizeof(mi->version), "2.%u", best);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+choose_layout(struct malloc_info *mi, const struct module *libc)
+{
+	bool exact = false;
+	const struct malloc_layout *tab = layout_for_version(mi->vmajor ? mi->vmajor : 2, mi->vmajor ? mi->vminor : 36,
+							     LAYOUT_X86_64, &exact);
+	Dwarf_Addr bias;
+	Dwarf *dw = libc->mod ? dwfl_module_getdwarf(libc->mod, &bias) : NULL;
+	char d[64];
+
+	if (tab)
+		mi->L = *tab;
+	if (dw && layout_from_dwarf(dw, tab, &mi->L) == 0) {
+		snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s", layout_describe(&mi->L, d, sizeof(d)));
+		return;
+	}
+	if (!tab) {
+		/* older than anything we know: 2.26 is the oldest row */
+		tab = layout_for_version(2, 26, LAYOUT_X86_64, &exact);
+		mi->L = *tab;
+		exact = false;
+	}
+	snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s%s", layout_describe(&mi->L, d, sizeof(d)),
+		 exact ? "" : ", nearest known version");
+}
+
+/* ---- main_arena ---- */
+
+/* Is there a plausible malloc_state at a? (readable, next ring closes) */
+static bool
+valid_arena(struct target *t, const struct malloc_layout *L, uint64_t a, bool *initialised)
+{
+	uint8_t *ms = xmalloc(L->ms_size);
+	uint64_t cur = a;
+	bool ok = false;
+	int steps;
+
+	if (!a || (a & 7) || target_read(t, a, ms, L->ms_size) < 0)
+		goto out;
+	if (initialised)
+		*initialised = ms_top(L, ms) != 0;
+	for (steps = 0; steps < 1024; steps++) {
+		uint64_t next;
+		if (target_read_u64(t, cur + L->ms_next, &next) < 0 || !next || (next & 7))
+			goto out;
+		if (next == a) {
+			ok = true;
+			break;
+		}
+		cur = next;
+	}
+	if (ok && ms_top(L, ms)) {
+		/* initialised: top must be readable and in a sane place */
+		uint64_t top = ms_top(L, ms), sz;
+		if (target_read_u64(t, top + 8, &sz) < 0)
+			ok = false;
+	}
+out:
+	free(ms);
+	return ok;
+}
+
+struct rela_map {
+	struct u64map relative;	/* r_offset -> addend (R_X86_64_RELATIVE) */
+	VEC(Elf64_Rela) tpoff;	/* R_X86_64_TPOFF64 */
+};
+
+static void
+collect_rela(void *arg, const Elf64_Rela *r)
+{
+	struct rela_map *rm = arg;
+	unsigned type = ELF64_R_TYPE(r->r_info);
+	if (type == R_X86_64_RELATIVE)
+		u64map_put(&rm->relative, r->r_offset, (uint64_t)r->r_addend);
+	else if (type == R_X86_64_TPOFF64)
+		vec_push(&rm->tpoff, *r);
+}
+
+/* pwndbg's method: an all-zero malloc_state-sized block in .data whose
+ * `next` is its own address (in place, for RELR, or as a RELATIVE
+ * relocation's addend) and attached_threads is 1. */
+static uint64_t
+arena_static_image(const struct module *m, const struct malloc_layout *L, struct rela_map *rm)
+{
+	GElf_Shdr sh;
+	const unsigned char *data;
+	uint64_t found = 0;
+	int hits = 0;
+
+	if (!find_section(m, ".data", &sh, &data) || !data || sh.sh_size < L->ms_size)
+		return 0;
+	for (uint64_t off = 0; off + L->ms_size <= sh.sh_size; off += 8) {
+		uint64_t a = sh.sh_addr + off, next, attached, addend;
+		const unsigned char *p = data + off;
+		bool zero = true;
+
+		next = ptm_rd64(p + L->ms_next);
+		attached = ptm_rd64(p + L->ms_attached_threads);
+		if (attached != 1)
+			continue;
+		if (next != a && !(u64map_get(&rm->relative, a + L->ms_next, &addend) && addend == a))
+			continue;
+		for (uint32_t k = 0; k < L->ms_size && zero; k += 8) {
+			if ((int32_t)k == L->ms_next || (int32_t)k == L->ms_attached_threads)
+				continue;
+			if (ptm_rd64(p + k) != 0)
+				zero = false;
+		}
+		if (!zero)
+			continue;
+		found = a;
+		hits++;
+	}
+	return hits == 1 ? found + m->bias : 0;
+}
+
+/* Readable-writable memory of a module and the anonymous mapping right
+ * after it (.bss continues there). */
+static void
+module_rw_ranges(struct target *t, const struct module *m, uint64_t *lo, uint64_t *hi, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->nmaps && n < max; i++) {
+		const struct mapping *mp = &t->maps[i];
+		if (mp->start < m->start || mp->start >= m->end + 0x200000)
+			continue;
+		if ((mp->perms & (MAP_PERM_R | MAP_PERM_W)) != (MAP_PERM_R | MAP_PERM_W))
+			continue;
+		if (mp->path && m->name && strcmp(mp->path, m->name) && strcmp(base_name(mp->path), base_name(m->name)))
+			continue;
+		if (!mp->path && (i == 0 || !t->maps[i - 1].path ||
+				  strcmp(base_name(t->maps[i - 1].path), base_name(m->name))))
+			continue;
+		lo[n] = mp->start;
+		hi[n] = mp->end;
+		n++;
+	}
+	for (; n < max; n++)
+		lo[n] = hi[n] = 0;
+}
+
+/* Runtime scan: empty bins point to themselves (fd == bk == bin_at);
+ * vote for the arena start each self-pointing pair implies. */
+static uint64_t
+arena_runtime_scan(struct target *t, const struct module *m, const struct malloc_layout *L)
+{
+	uint64_t lo[4], hi[4];
+	struct u64map votes;
+	uint64_t best = 0, bestv = 0;
+
+	module_rw_ranges(t, m, lo, hi, 4);
+	u64map_init(&votes);
+	for (int r = 0; r < 4; r++) {
+		size_t len = hi[r] - lo[r];
+		uint8_t *buf;
+		if (!len || len > (64u << 20))
+			continue;
+		buf = xmalloc(len);
+		len = target_read_partial(t, lo[r], buf, len);
+		for (size_t off = 0; off + 16 <= len; off += 8) {
+			uint64_t q = lo[r] + off;
+			if (ptm_rd64(buf + off) != q - 16 || ptm_rd64(buf + off + 8) != q - 16)
+				continue;
+			for (unsigned i = 1; i < 128; i++) {
+				uint64_t a = q - L->ms_bins - 16 * (i - 1);
+				if (a < lo[r])
+					break;
+				(*u64map_slot(&votes, a, NULL))++;
+			}
+		}
+		free(buf);
+	}
+	{
+		size_t it = 0;
+		uint64_t k, v;
+		while (u64map_next(&votes, &it, &k, &v))
+			if (v > bestv && valid_arena(t, L, k, NULL)) {
+				best = k;
+				bestv = v;
+			}
+	}
+	u64map_free(&votes);
+	return bestv >= 16 ? best : 0;
+}
+
+/* ---- mp_ ---- */
+
+static bool
+valid_mp(const struct malloc_layout *L, const uint8_t *mp)
+{
+	uint64_t tb = mp_u64(mp, L->mp_tcache_bins), tc = mp_u64(mp, L->mp_tcache_count);
+	uint64_t thr = mp_u64(mp, L->mp_mmap_threshold), nmax = mp_u32(mp, L->mp_n_mmaps_max);
+	uint64_t at = mp_u64(mp, L->mp_arena_test);
+	if (L->has_tcache && (tb > 128 || tc > 65535))
+		return false;
+	if (thr > (64ULL << 20) || at > 1024 || nmax > (1u << 24))
+		return false;
+	return true;
+}
+
+/* mp_ by its sbrk_base: the one qword in libc's writable memory equal to
+ * the start of [heap]. */
+static uint64_t
+mp_by_sbrk_base(struct target *t, const struct module *m, const struct malloc_layout *L)
+{
+	uint64_t lo[4], hi[4], heap = 0, found = 0;
+	int hits = 0;
+
+	for (size_t i = 0; i < t->nmaps; i++)
+		if (t->maps[i].path && !strcmp(t->maps[i].path, "[heap]"))
+			heap = t->maps[i].start;
+	if (!heap || L->mp_sbrk_base < 0)
+		return 0;
+	module_rw_ranges(t, m, lo, hi, 4);
+	for (int r = 0; r < 4; r++) {
+		size_t len = hi[r] - lo[r];
+		uint8_t *buf;
+		if (!len || len > (64u << 20))
+			continue;
+		buf = xmalloc(len);
+		len = target_read_partial(t, lo[r], buf, len);
+		for (size_t off = 0; off + 8 <= len; off += 8) {
+			uint64_t cand = lo[r] + off - L->mp_sbrk_base;
+			uint8_t mp[512];
+			if (ptm_rd64(buf + off) != heap)
+				continue;
+			if (L->mp_size > sizeof(mp) || target_read(t, cand, mp, L->mp_size) < 0 || !valid_mp(L, mp))
+				continue;
+			found = cand;
+			hits++;
+		}
+		free(buf);
+	}
+	return hits == 1 ? found : 0;
+}
+
+/* mp_ by its static initialiser in .data (pwndbg's DEFAULT_MP_). */
+static uint64_t
+mp_static_image(const struct module *m, const struct malloc_layout *L)
+{
+	GElf_Shdr sh;
+	const unsigned char *data;
+	uint64_t found = 0;
+	int hits = 0;
+
+	if (!find_section(m, ".data", &sh, &data) || !data || sh.sh_size < L->mp_size)
+		return 0;
+	for (uint64_t off = 0; off + L->mp_size <= sh.sh_size; off += 8) {
+		const unsigned char *p = data + off;
+		if (mp_u64(p, L->mp_trim_threshold) != 0x20000 || mp_u64(p, L->mp_mmap_threshold) != 0x20000)
+			continue;
+		if (mp_u64(p, L->mp_arena_test) != 8 || mp_u32(p, L->mp_n_mmaps_max) != 65536)
+			continue;
+		if (L->has_tcache && mp_u64(p, L->mp_tcache_bins) != (L->tc_nbins == 76 ? 64 : L->tc_nbins))
+			continue;
+		found = sh.sh_addr + off;
+		hits++;
+	}
+	return hits == 1 ? found + m->bias : 0;
+}
+
+/* ---- tcache ---- */
+
+/* Does tc look like a tcache_perthread_struct? */
+static bool
+valid_tcache(struct target *t, const struct malloc_layout *L, uint64_t tc, uint64_t count_max)
+{
+	uint8_t *buf;
+	uint64_t sz;
+	bool ok = true;
+
+	if (!tc)
+		return true;	/* no tcache yet */
+	if (!ptm_aligned(tc) || target_read_u64(t, tc - 8, &sz) < 0)
+		return false;
+	if (ptm_chunksize(sz) != ptm_tcache_chunk_size(L))
+		return false;
+	buf = xmalloc(L->tc_size);
+	if (target_read(t, tc, buf, L->tc_size) < 0) {
+		free(buf);
+		return false;
+	}
+	for (unsigned i = 0; i < L->tc_nbins && ok; i++) {
+		uint64_t e = tc_entry(L, buf, i);
+		if (tc_count(L, buf, i) > count_max)
+			ok = false;
+		if (e && !ptm_aligned(e))
+			ok = false;
+	}
+	free(buf);
+	return ok;
+}
+
+static int
+tcache_per_thread(struct target *t, struct malloc_info *mi, int64_t tpoff, bool check, int *valid)
+{
+	uint64_t count_max = mi_mp(mi, mi->L.mp_tcache_count);
+	int good = 0;
+	if (count_max == 0 || count_max > 65535)
+		count_max = 65535;
+	mi->tcaches.n = 0;
+	for (size_t i = 0; i < t->nthreads; i++) {
+		const hd_regs_t *r = target_regs(t, t->threads[i]);
+		struct tcache_ref ref = { t->threads[i]->tid, 0, false };
+		if (r && REG_TP(r) && target_read_u64(t, REG_TP(r) + (uint64_t)tpoff, &ref.tcache) == 0) {
+			ref.known = true;
+			if (check && !valid_tcache(t, &mi->L, ref.tcache, count_max))
+				ref.known = false;
+		}
+		if (ref.known)
+			good++;
+		vec_push(&mi->tcaches, ref);
+	}
+	if (valid)
+		*valid = good;
+	return good;
+}
+
+static void
+find_tcaches(struct target *t, struct symbols *s, const struct module *libc, struct rela_map *rm,
+	     struct malloc_info *mi)
+{
+	struct sym_info si;
+	const char *lb = base_name(libc->name);
+
+	if (!mi->L.has_tcache)
+		return;
+	/* the TLS variable `tcache`: its offset in libc's TLS block is its
+	 * st_value; libc reaches it through a GOT slot with a TPOFF64
+	 * relocation whose addend is that offset */
+	if (!mi->static_glibc && symbols_lookup(s, lb, "tcache", &si) == 0 && si.type == STT_TLS) {
+		for (size_t i = 0; i < rm->tpoff.n; i++) {
+			const Elf64_Rela *r = &rm->tpoff.v[i];
+			uint64_t slot;
+			if (ELF64_R_SYM(r->r_info) != 0 || (uint64_t)r->r_addend != si.addr)
+				continue;
+			if (target_read_u64(t, libc->bias + r->r_offset, &slot) == 0) {
+				int good;
+				mi->tcache_tpoff = (int64_t)slot;
+				mi->have_tcache_tpoff = true;
+				mi->tcache_how = "symbol+tls-got";
+				tcache_per_thread(t, mi, mi->tcache_tpoff, true, &good);
+				return;
+			}
+		}
+	}
+	if (mi->static_glibc && symbols_lookup(s, lb, "tcache", &si) == 0 && si.type == STT_TLS) {
+		/* static program: TLS block at tp - round_up(memsz, align) */
+		Elf *elf = libc->elf;
+		size_t phnum;
+		if (elf && elf_getphdrnum(elf, &phnum) == 0) {
+			for (size_t i = 0; i < phnum; i++) {
+				GElf_Phdr ph;
+				if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_TLS) {
+					uint64_t al = ph.p_align ? ph.p_align : 1;
+					mi->tcache_tpoff = (int64_t)si.addr - (int64_t)ALIGN_UP(ph.p_memsz, al);
+					mi->have_tcache_tpoff = true;
+					mi->tcache_how = "symbol+static-tls";
+					tcache_per_thread(t, mi, mi->tcache_tpoff, true, NULL);
+					return;
+				}
+			}
+		}
+	}
+	/* without symbols: try every TPOFF64 slot of libc with a small
+	 * addend; keep the one whose values validate as tcaches for the
+	 * most threads (and at least one non-null) */
+	{
+		int64_t best = 0;
+		int bestn = -1, bestnz = 0;
+		for (size_t i = 0; i < rm->tpoff.n; i++) {
+			const Elf64_Rela *r = &rm->tpoff.v[i];
+			uint64_t slot;
+			int good, nz = 0;
+			if (ELF64_R_SYM(r->r_info) != 0 || r->r_addend < 0 || r->r_addend > 0x400)
+				continue;
+			if (target_read_u64(t, libc->bias + r->r_offset, &slot) < 0)
+				continue;
+			tcache_per_thread(t, mi, (int64_t)slot, true, &good);
+			for (size_t k = 0; k < mi->tcaches.n; k++)
+				if (mi->tcaches.v[k].known && mi->tcaches.v[k].tcache)
+					nz++;
+			if (nz == 0)
+				continue;
+			if (good > bestn || (good == bestn && nz > bestnz)) {
+				best = (int64_t)slot;
+				bestn = good;
+				bestnz = nz;
+			}
+		}
+		if (bestn > 0 && bestn == (int)t->nthreads) {
+			mi->tcache_tpoff = best;
+			mi->have_tcache_tpoff = true;
+			mi->tcache_how = "tls-got-scan";
+			tcache_per_thread(t, mi, best, true, NULL);
+			return;
+		}
+	}
+	mi->tcaches.n = 0;
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct tcache_ref ref = { t->threads[i]->tid, 0, false };
+		vec_push(&mi->tcaches, ref);
+	}
+	mi->tcache_how = "not found";
+	note(mi, "the per-thread tcache could not be located: tcache'd chunks will show as in use");
+}
+
+static bool
+read_sym_u64(struct target *t, struct symbols *s, const char *mod, const char *name, uint64_t *val,
+	     uint64_t *size)
+{
+	struct sym_info si;
+	if (symbols_lookup(s, mod, name, &si) < 0 || si.type == STT_TLS || si.type == STT_FUNC)
+		return false;
+	if (size)
+		*size = si.size;
+	if (si.size == 1) {
+		uint8_t b;
+		if (target_read(t, si.addr, &b, 1) < 0)
+			return false;
+		*val = b;
+		return true;
+	}
+	if (si.size == 4) {
+		uint32_t w;
+		if (target_read_u32(t, si.addr, &w) < 0)
+			return false;
+		*val = w;
+		return true;
+	}
+	return target_read_u64(t, si.addr, val) == 0;
+}
+
+int
+malloc_locate(struct target *t, struct symbols *s, struct malloc_info **out)
+{
+	struct malloc_info *mi = xcalloc(1, sizeof(*mi));
+	struct module prov, libc;
+	struct rela_map rm;
+	struct sym_info si;
+	const char *lb;
+	char buf[64];
+
+	u64map_init(&rm.relative);
+	memset(&rm.tpoff, 0, sizeof(rm.tpoff));
+	*out = NULL;
+	if (find_provider(t, s, mi, &prov) < 0) {
+		malloc_info_free(mi);
+		return -1;
+	}
+	if (mi->allocator != ALLOC_GLIBC) {
+		mi->detail = xasprintf("%s (%s provides malloc); heap walking is available for glibc malloc only",
+				       allocator_name(mi->allocator), base_name(mi->provider));
+		*out = mi;
+		return 0;
+	}
+	/* the module holding main_arena: libc.so.6 (also when
+	 * libc_malloc_debug.so wraps it), or the static executable */
+	libc = prov;
+	if (!mi->static_glibc && !strstr(base_name(prov.name), "libc.so")) {
+		struct module_info info;
+		for (size_t i = 0; symbols_module(s, i, &info); i++)
+			if (strstr(base_name(info.name), "libc.so")) {
+				Dwfl_Module *mod = dwfl_addrmodule(symbols_dwfl(s), info.start);
+				if (mod)
+					get_module(s, mod, &libc);
+			}
+		if (strstr(base_name(prov.name), "malloc_debug"))
+			note(mi, "libc_malloc_debug.so is preloaded: chunks carry its check bytes and the tcache is off");
+	}
+	mi->libc_path = xstrdup(libc.name ? libc.name : "?");
+	mi->libc_bias = libc.bias;
+	lb = mi->static_glibc ? NULL : base_name(libc.name);
+	if (!read_version(&libc, mi))
+		note(mi, "the glibc version could not be read from %s; assuming the newest known layout",
+		     base_name(libc.name));
+	choose_layout(mi, &libc);
+	for_each_rela(&libc, collect_rela, &rm);
+
+	/* main_arena */
+	if (symbols_lookup(s, lb, "main_arena", &si) == 0 && si.type == STT_OBJECT &&
+	    valid_arena(t, &mi->L, si.addr, &mi->initialised)) {
+		mi->main_arena = si.addr;
+		mi->main_arena_how = "symbol";
+	} else if ((mi->main_arena = arena_static_image(&libc, &mi->L, &rm)) &&
+		   valid_arena(t, &mi->L, mi->main_arena, &mi->initialised)) {
+		mi->main_arena_how = "static-image";
+	} else if ((mi->main_arena = arena_runtime_scan(t, &libc, &mi->L)) &&
+		   valid_arena(t, &mi->L, mi->main_arena, &mi->initialised)) {
+		mi->main_arena_how = "runtime-scan";
+	} else {
+		u64map_free(&rm.relative);
+		vec_free(&rm.tpoff);
+		hd_fail(HD_ENOENT, "glibc %s: main_arena not found in %s (no symbols, and neither its static image "
+			"nor its runtime shape matched)", mi->version[0] ? mi->version : "?", base_name(libc.name));
+		malloc_info_free(mi);
+		return -1;
+	}
+
+	/* mp_ */
+	if (symbols_lookup(s, lb, "mp_", &si) == 0 && si.type == STT_OBJECT) {
+		mi->mp = si.addr;
+		mi->mp_how = "symbol";
+	} else if ((mi->mp = mp_by_sbrk_base(t, &libc, &mi->L))) {
+		mi->mp_how = "sbrk-base";
+	} else if ((mi->mp = mp_static_image(&libc, &mi->L))) {
+		mi->mp_how = "static-image";
+	}
+	if (mi->mp) {
+		if (mi->L.mp_size > sizeof(mi->mp_bytes) ||
+		    target_read(t, mi->mp, mi->mp_bytes, mi->L.mp_size) < 0 || !valid_mp(&mi->L, mi->mp_bytes)) {
+			note(mi, "mp_ at 0x%" PRIx64 " does not look right; tunables are unknown", mi->mp);
+			memset(mi->mp_bytes, 0, sizeof(mi->mp_bytes));
+			mi->mp = 0;
+			mi->mp_how = "invalid";
+		}
+	} else {
+		mi->mp_how = "not found";
+		note(mi, "mp_ not found: mmapped chunks cannot be cross-checked and tunables are unknown");
+	}
+	{
+		uint64_t hp = mi_mp(mi, mi->L.mp_hp_pagesize);
+		mi->heap_max = mi->L.mp_hp_pagesize >= 0 && hp ? 4 * hp : mi->L.heap_max_default;
+		if (mi->heap_max == 0 || (mi->heap_max & (mi->heap_max - 1)))
+			mi->heap_max = mi->L.heap_max_default;
+	}
+	find_tcaches(t, s, &libc, &rm, mi);
+	if (read_sym_u64(t, s, lb, "tcache_key", &mi->tcache_key, NULL)) {
+		mi->have_tcache_key = true;
+		mi->tcache_key_how = "symbol";
+	}
+	if (read_sym_u64(t, s, lb, "global_max_fast", &mi->global_max_fast, NULL))
+		mi->have_global_max_fast = true;
+	if (read_sym_u64(t, s, lb, "narenas", &mi->narenas, NULL))
+		mi->have_narenas = true;
+	if (!mi->initialised)
+		note(mi, "malloc is not initialised yet (the program has not called malloc)");
+	(void)buf;
+	u64map_free(&rm.relative);
+	vec_free(&rm.tpoff);
+	*out = mi;
+	return 0;
+}

@@ -1,0 +1,1183 @@
+/*
+ * walker.c - the full heap walk (see heap.h).
+ *
+ * 1. Arenas: main_arena's `next` ring, bounded; each arena's heaps (the
+ *    sbrk heap for main_arena, the heap_info chain for the others).
+ * 2. One bulk copy per heap region (or a direct pointer into a core).
+ * 3. Free lists, walked in the copies: every thread's tcache (safe-linking
+ *    revealed), every arena's fastbins and bins, and top.  Each list walk
+ *    is bounded and every pointer is checked against the heap regions
+ *    before it is followed; a chunk found twice is a double free.
+ * 4. Chunks, in address order, from each heap's start to its end: each
+ *    classified by the free lists (a chunk in a tcache or a fastbin is
+ *    free though its successor's PREV_INUSE says otherwise) and checked
+ *    the way glibc checks it; a corrupted size is a finding and the walk
+ *    resynchronises on the next plausible chunk, as chap does.
+ * 5. mmapped chunks, found by scanning anonymous mappings for their
+ *    header pattern, validated against mp_.n_mmaps and mp_.mmapped_mem.
+ */
+#include "config.h"
+#include "heap.h"
+#include "ptmalloc.h"
+#include "signals.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ARENAS 4096
+#define MAX_HEAPS_PER_ARENA 65536
+#define MAX_TCACHE_LIST 65536
+#define MMAP_WINDOW (64u << 10)
+#define PAGE 4096ULL
+
+static const char *const state_names[CS_NSTATES] = {
+	"used", "tcache", "fastbin", "unsorted", "smallbin", "largebin", "top", "mmapped",
+};
+
+const char *
+chunk_state_name(enum chunk_state s)
+{
+	return s < CS_NSTATES ? state_names[s] : "?";
+}
+
+int
+chunk_state_parse(const char *name)
+{
+	for (int i = 0; i < CS_NSTATES; i++)
+		if (!strcmp(state_names[i], name))
+			return i;
+	if (!strcmp(name, "free") || !strcmp(name, "bins"))
+		return -2;	/* callers treat these as groups */
+	return -1;
+}
+
+/* membership of a chunk in a free list: packed into a u64map value */
+#define MEMB(state, list, owner, arena) \
+	((uint64_t)(state) | (uint64_t)(list) << 8 | (uint64_t)(owner) << 24 | (uint64_t)(arena) << 40)
+#define MEMB_STATE(v) ((unsigned)((v) & 0xff))
+#define MEMB_LIST(v) ((unsigned)(((v) >> 8) & 0xffff))
+#define MEMB_OWNER(v) ((unsigned)(((v) >> 24) & 0xffff))
+#define MEMB_ARENA(v) ((unsigned)(((v) >> 40) & 0xffff))
+
+struct rspan {
+	uint64_t start, end;	/* chunk range */
+	unsigned arena;
+	uint64_t info;		/* heap_info or 0 */
+	bool has_top;
+};
+
+struct walker {
+	struct target *t;
+	struct heap *h;
+	struct malloc_info *mi;
+	const struct malloc_layout *L;
+	struct u64map member;
+	uint8_t **ms;			/* arena struct bytes */
+	VEC(struct rspan) spans;
+	VEC(struct hchunk) chunks;
+	VEC(struct hchunk) mm;
+	uint64_t list_cap;		/* bound for any list walk */
+	bool interrupted;
+};
+
+static void
+finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t chunk, int arena,
+	const char *fmt, ...) PRINTF(6, 7);
+
+static void
+finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t chunk, int arena,
+	const char *fmt, ...)
+{
+	struct finding f;
+	struct sbuf sb;
+	va_list ap;
+
+	if (w->h->findings.n >= 100000)
+		return;	/* a heap that bad says enough already */
+	sb_init(&sb);
+	va_start(ap, fmt);
+	sb_vprintf(&sb, fmt, ap);
+	va_end(ap);
+	f.kind = kind;
+	f.severity = sev;
+	f.chunk = chunk;
+	f.arena = arena;
+	f.message = sb_steal(&sb);
+	vec_push(&w->h->findings, f);
+	if (sev == FIND_ERROR)
+		w->h->errors++;
+	else
+		w->h->warnings++;
+}
+
+/* ---- memory: the copies first, the target otherwise ---- */
+
+const uint8_t *
+heap_bytes(const struct heap *h, uint64_t addr, size_t len)
+{
+	size_t lo = 0, hi = h->regions.n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct region *r = &h->regions.v[mid];
+		if (addr < r->start)
+			hi = mid;
+		else if (addr >= r->end)
+			lo = mid + 1;
+		else
+			return (addr + len <= r->end && addr + len >= addr) ? r->data + (addr - r->start) : NULL;
+	}
+	return NULL;
+}
+
+static bool
+wread(struct walker *w, uint64_t addr, void *buf, size_t len)
+{
+	const uint8_t *p = heap_bytes(w->h, addr, len);
+	if (p) {
+		memcpy(buf, p, len);
+		return true;
+	}
+	return target_read(w->t, addr, buf, len) == 0;
+}
+
+static bool
+wread64(struct walker *w, uint64_t addr, uint64_t *v)
+{
+	return wread(w, addr, v, 8);
+}
+
+/* Is [addr, addr+len) inside a heap region (a chunk can live there)? */
+static bool
+in_heap(struct walker *w, uint64_t addr, size_t len)
+{
+	return heap_bytes(w->h, addr, len) != NULL;
+}
+
+/* ---- 1. arenas and heaps ---- */
+
+static int
+arena_index(struct walker *w, uint64_t addr)
+{
+	for (size_t i = 0; i < w->h->arenas.n; i++)
+		if (w->h->arenas.v[i].addr == addr)
+			return (int)i;
+	return -1;
+}
+
+static void
+add_span(struct walker *w, unsigned arena, uint64_t info, uint64_t start, uint64_t end, bool has_top)
+{
+	struct rspan s = { start, end, arena, info, has_top };
+	if (end > start)
+		vec_push(&w->spans, s);
+}
+
+static int
+collect_arenas(struct walker *w)
+{
+	const struct malloc_layout *L = w->L;
+	uint64_t a = w->mi->main_arena;
+
+	for (int n = 0; n < MAX_ARENAS; n++) {
+		struct harena ar;
+		uint8_t *ms = xmalloc(L->ms_size);
+
+		if (target_read(w->t, a, ms, L->ms_size) < 0) {
+			finding(w, FIND_ERROR, "arena-unreadable", 0, -1,
+				"arena at 0x%" PRIx64 " cannot be read (the arena ring is broken)", a);
+			free(ms);
+			break;
+		}
+		memset(&ar, 0, sizeof(ar));
+		ar.addr = a;
+		ar.main = n == 0;
+		ar.flags = ms_flags(L, ms);
+		ar.mutex = ms_mutex(L, ms);
+		ar.system_mem = ms_system_mem(L, ms);
+		ar.max_system_mem = ms_max_system_mem(L, ms);
+		ar.attached_threads = ms_attached_threads(L, ms);
+		ar.top = ms_top(L, ms);
+		ar.nfast = L->nfastbins;
+		for (unsigned i = 0; i < L->nfastbins && i < 16; i++)
+			ar.fastbin_heads[i] = ms_fastbin(L, ms, i);
+		vec_push(&w->h->arenas, ar);
+		w->ms = xreallocarray(w->ms, w->h->arenas.n, sizeof(*w->ms));
+		w->ms[w->h->arenas.n - 1] = ms;
+		if (ar.mutex)
+			finding(w, FIND_WARNING, "arena-locked", 0, n,
+				"arena 0x%" PRIx64 " is locked (a thread is inside malloc): its lists may be "
+				"mid-update", a);
+		a = ms_next(L, ms);
+		if (a == w->mi->main_arena)
+			return 0;
+		if (arena_index(w, a) >= 0) {
+			finding(w, FIND_ERROR, "arena-cycle", 0, n,
+				"arena ring loops back to 0x%" PRIx64 " without passing main_arena", a);
+			return 0;
+		}
+		if (!a || (a & 7)) {
+			finding(w, FIND_ERROR, "arena-link", 0, n, "arena %d's next pointer 0x%" PRIx64
+				" is invalid", n, a);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static uint64_t
+top_size_of(struct walker *w, struct harena *ar)
+{
+	uint64_t sf;
+	if (!ar->top || target_read_u64(w->t, ar->top + 8, &sf) < 0)
+		return 0;
+	return ptm_chunksize(sf);
+}
+
+static void
+collect_heaps(struct walker *w)
+{
+	const struct malloc_layout *L = w->L;
+	uint64_t hmask = ~(w->mi->heap_max - 1);
+
+	for (size_t ai = 0; ai < w->h->arenas.n; ai++) {
+		struct harena *ar = &w->h->arenas.v[ai];
+		ar->top_size = top_size_of(w, ar);
+		if (ar->main) {
+			uint64_t base = mi_mp(w->mi, L->mp_sbrk_base), start, end;
+			const struct mapping *tm = ar->top ? target_find_mapping(w->t, ar->top) : NULL;
+			if (!base) {
+				for (size_t i = 0; i < w->t->nmaps; i++)
+					if (w->t->maps[i].path && !strcmp(w->t->maps[i].path, "[heap]"))
+						base = w->t->maps[i].start;
+			}
+			if (!base && tm)
+				base = tm->start;
+			if (!base || !ar->top)
+				continue;
+			start = ALIGN_UP(base + 16, 16) - 16;
+			end = ar->top + ar->top_size;
+			if (ar->top < start || (tm && (start < tm->start || start >= tm->end))) {
+				/* non-contiguous: the sbrk segment, then the segment
+				 * holding top */
+				const struct mapping *bm = target_find_mapping(w->t, start);
+				if (bm) {
+					struct hheap hh = { 0, start, bm->end, bm->end - start };
+					vec_push(&ar->heaps, hh);
+					add_span(w, (unsigned)ai, 0, start, bm->end, false);
+				}
+				if (tm) {
+					uint64_t s2 = ALIGN_UP(tm->start + 16, 16) - 16;
+					struct hheap hh = { 0, s2, end, end - s2 };
+					vec_push(&ar->heaps, hh);
+					add_span(w, (unsigned)ai, 0, s2, end, true);
+				}
+				finding(w, FIND_WARNING, "main-noncontiguous", 0, (int)ai,
+					"main arena is non-contiguous (brk could not grow): segments between "
+					"its sbrk heap and top's segment are not walked");
+			} else {
+				struct hheap hh = { 0, start, end, end - start };
+				vec_push(&ar->heaps, hh);
+				add_span(w, (unsigned)ai, 0, start, end, true);
+			}
+			continue;
+		}
+		/* non-main: from the heap holding top back through prev */
+		{
+			uint64_t h = ar->top & hmask;
+			int n;
+			for (n = 0; h && n < MAX_HEAPS_PER_ARENA; n++) {
+				uint8_t hi[64];
+				uint64_t size, start, end;
+				bool first;
+				if (L->hi_size > sizeof(hi) || target_read(w->t, h, hi, L->hi_size) < 0) {
+					finding(w, FIND_ERROR, "heap-unreadable", 0, (int)ai,
+						"heap_info at 0x%" PRIx64 " of arena 0x%" PRIx64 " cannot be read", h,
+						ar->addr);
+					break;
+				}
+				if (hi_ar_ptr(L, hi) != ar->addr) {
+					finding(w, FIND_ERROR, "heap-arena", 0, (int)ai,
+						"heap_info at 0x%" PRIx64 " names arena 0x%" PRIx64 ", not 0x%" PRIx64, h,
+						hi_ar_ptr(L, hi), ar->addr);
+					break;
+				}
+				size = hi_size(L, hi);
+				if (size < L->hi_size || size > w->mi->heap_max) {
+					finding(w, FIND_ERROR, "heap-size", 0, (int)ai,
+						"heap_info at 0x%" PRIx64 " has size 0x%" PRIx64, h, size);
+					break;
+				}
+				first = h + L->hi_size == ar->addr;
+				start = first ? ptm_first_chunk_first_heap(L, h) : ptm_first_chunk_heap(L, h);
+				end = (ar->top >= h && ar->top < h + w->mi->heap_max) ? ar->top + ar->top_size : h + size;
+				{
+					struct hheap hh = { h, start, end, size };
+					vec_push(&ar->heaps, hh);
+				}
+				add_span(w, (unsigned)ai, h, start, end, ar->top >= start && ar->top < end);
+				if (first)
+					break;
+				h = hi_prev(L, hi);
+			}
+		}
+	}
+}
+
+static int
+span_cmp(const void *a, const void *b)
+{
+	const struct rspan *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int
+region_cmp(const void *a, const void *b)
+{
+	const struct region *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* ---- 2. bulk copies ---- */
+
+static void
+copy_regions(struct walker *w)
+{
+	struct heap *h = w->h;
+
+	for (size_t i = 0; i < w->spans.n; i++) {
+		struct rspan *s = &w->spans.v[i];
+		/* non-main heaps: copy from the heap_info on, so the arena
+		 * struct and heap header are in the copy too */
+		uint64_t start = s->info ? s->info : s->start, len = s->end - start;
+		struct region r = { start, s->end, NULL, NULL };
+		const void *d = target_direct(w->t, start, len);
+
+		if (s->end <= start)
+			continue;
+		if (d) {
+			r.data = d;
+		} else {
+			size_t got;
+			r.owned = malloc(len);
+			if (!r.owned) {
+				finding(w, FIND_WARNING, "no-memory", 0, (int)s->arena,
+					"cannot copy %" PRIu64 " bytes of heap at 0x%" PRIx64, len, start);
+				continue;
+			}
+			got = target_read_partial(w->t, start, r.owned, len);
+			h->bytes_read += got;
+			if (got < len) {
+				finding(w, FIND_ERROR, "heap-unreadable", 0, (int)s->arena,
+					"heap memory at 0x%" PRIx64 " cannot be read (%" PRIu64 " of %" PRIu64
+					" bytes read)", start + got, (uint64_t)got, len);
+				r.end = start + got;
+				if (s->end > r.end)
+					s->end = r.end;
+			}
+			r.data = r.owned;
+		}
+		if (r.end > r.start)
+			vec_push(&h->regions, r);
+		else
+			free(r.owned);
+	}
+	qsort(h->regions.v, h->regions.n, sizeof(*h->regions.v), region_cmp);
+	/* regions must not overlap (a corrupted heap_info could make them):
+	 * clip each one to start where the previous one ends */
+	for (size_t i = 1; i < h->regions.n; i++) {
+		struct region *r = &h->regions.v[i], *prev = &h->regions.v[i - 1];
+		if (r->start < prev->end) {
+			uint64_t cut = MIN(prev->end, r->end) - r->start;
+			r->start += cut;
+			r->data += cut;
+		}
+	}
+}
+
+/* ---- 3. free lists ---- */
+
+static struct hlist *
+list_begin(struct walker *w, enum chunk_state st, unsigned index, unsigned owner, uint32_t declared)
+{
+	struct hlist l = { (uint8_t)st, (uint16_t)index, (uint16_t)owner, (uint32_t)w->h->list_chunks.n, 0,
+			   declared, false };
+	vec_push(&w->h->lists, l);
+	return &w->h->lists.v[w->h->lists.n - 1];
+}
+
+static void
+list_add(struct walker *w, uint64_t chunk)
+{
+	vec_push(&w->h->list_chunks, chunk);
+	w->h->lists.v[w->h->lists.n - 1].count++;
+}
+
+static void
+list_end(struct walker *w, bool broken)
+{
+	struct hlist *l = &w->h->lists.v[w->h->lists.n - 1];
+	l->broken = broken;
+	if (l->count == 0 && !broken && l->declared == 0)
+		w->h->lists.n--;	/* keep only lists with something to say */
+}
+
+/* Record p as a member of a list; false (and a finding) if it is already
+ * in one. */
+static bool
+add_member(struct walker *w, uint64_t p, uint64_t memb, const char *where)
+{
+	bool created;
+	uint64_t *slot = u64map_slot(&w->member, p, &created);
+	if (!created) {
+		uint64_t old = *slot;
+		if (old == memb)
+			return false;	/* a cycle: the caller reports it */
+		finding(w, FIND_ERROR, "double-free", p, (int)MEMB_ARENA(memb),
+			"chunk 0x%" PRIx64 " is in two free lists (%s %u and %s): a double free",
+			p, chunk_state_name(MEMB_STATE(old)), MEMB_LIST(old), where);
+		return false;
+	}
+	*slot = memb;
+	return true;
+}
+
+static void
+walk_tcaches(struct walker *w)
+{
+	const struct malloc_layout *L = w->L;
+	struct malloc_info *mi = w->mi;
+	uint64_t count_max = mi_mp(mi, L->mp_tcache_count);
+	struct u64map keys;
+
+	u64map_init(&keys);
+	if (!count_max || count_max > MAX_TCACHE_LIST)
+		count_max = MAX_TCACHE_LIST;
+	for (size_t k = 0; k < mi->tcaches.n; k++) {
+		struct tcache_ref *ref = &mi->tcaches.v[k];
+		struct htcache ht = { ref->tid, ref->tcache, ref->known, 0, 0 };
+		uint8_t *tc;
+
+		vec_push(&w->h->tcaches, ht);
+		if (!ref->known || !ref->tcache)
+			continue;
+		tc = xmalloc(L->tc_size);
+		if (!wread(w, ref->tcache, tc, L->tc_size)) {
+			finding(w, FIND_ERROR, "tcache-unreadable", ref->tcache - 16, -1,
+				"thread %d's tcache at 0x%" PRIx64 " cannot be read", ref->tid, ref->tcache);
+			free(tc);
+			continue;
+		}
+		for (unsigned i = 0; i < L->tc_nbins; i++) {
+			uint64_t e = tc_entry(L, tc, i), n = 0, want = tc_count(L, tc, i);
+			uint64_t limit = MAX(want, count_max) + 1;
+			char where[64];
+			bool broken = true;
+			snprintf(where, sizeof(where), "tcache bin %u of thread %d", i, ref->tid);
+			list_begin(w, CS_TCACHE, i, (unsigned)k, (uint32_t)want);
+			while (e && n < limit) {
+				uint64_t c = e - 16, sf, next, key;
+				if (!ptm_aligned(e)) {
+					finding(w, FIND_ERROR, "tcache-misaligned", c, -1,
+						"%s: entry 0x%" PRIx64 " is misaligned (malloc(): unaligned tcache chunk "
+						"detected)", where, e);
+					break;
+				}
+				if (!in_heap(w, c, 32)) {
+					finding(w, FIND_ERROR, "tcache-outside-heap", c, -1,
+						"%s: entry 0x%" PRIx64 " points outside every heap", where, e);
+					break;
+				}
+				wread64(w, c + 8, &sf);
+				if (ptm_chunksize(sf) != ptm_tcache_size(i) && !(L->tc_nbins > 64 && i >= 64))
+					finding(w, FIND_ERROR, "tcache-size", c, -1,
+						"%s: chunk 0x%" PRIx64 " has size 0x%" PRIx64 ", the bin holds 0x%" PRIx64,
+						where, c, ptm_chunksize(sf), ptm_tcache_size(i));
+				if (!add_member(w, c, MEMB(CS_TCACHE, i, k, HEAP_NO_ARENA), where)) {
+					uint64_t old = 0;
+					u64map_get(&w->member, c, &old);
+					if (old == MEMB(CS_TCACHE, i, k, HEAP_NO_ARENA))
+						finding(w, FIND_ERROR, "tcache-cycle", c, -1,
+							"%s: the list loops back to chunk 0x%" PRIx64, where, c);
+					break;
+				}
+				list_add(w, c);
+				w->h->tcaches.v[k].chunks++;
+				w->h->tcaches.v[k].bytes += ptm_chunksize(sf);
+				if (L->te_key >= 0 && wread64(w, e + L->te_key, &key))
+					(*u64map_slot(&keys, key, NULL))++;
+				wread64(w, e + L->te_next, &next);
+				e = L->safe_linking ? ptm_reveal(e + L->te_next, next) : next;
+				n++;
+			}
+			if (!e)
+				broken = false;
+			list_end(w, broken);
+			if (e && n >= limit)
+				finding(w, FIND_ERROR, "tcache-too-long", 0, -1,
+					"%s: more than %" PRIu64 " entries (free(): too many chunks detected in tcache)",
+					where, limit - 1);
+			if (!L->tc_counts_are_free_slots && n != want && !e)
+				finding(w, FIND_ERROR, "tcache-count", ref->tcache - 16, -1,
+					"%s: counts[] says %" PRIu64 " entries, the list has %" PRIu64, where, want, n);
+		}
+		free(tc);
+	}
+	/* without the tcache_key symbol: the key every entry carries (2.34+) */
+	if (!mi->have_tcache_key && L->te_key >= 0 && !L->te_key_is_tcache_ptr) {
+		size_t it = 0, total = 0;
+		uint64_t k, v, best = 0, bestv = 0;
+		while (u64map_next(&keys, &it, &k, &v)) {
+			total += v;
+			if (v > bestv) {
+				best = k;
+				bestv = v;
+			}
+		}
+		if (bestv >= 2 && bestv * 2 > total) {
+			mi->tcache_key = best;
+			mi->have_tcache_key = true;
+			mi->tcache_key_how = "entries-vote";
+		}
+	}
+	u64map_free(&keys);
+}
+
+static void
+walk_fastbins(struct walker *w, unsigned ai)
+{
+	struct harena *ar = &w->h->arenas.v[ai];
+	const struct malloc_layout *L = w->L;
+
+	for (unsigned i = 0; i < ar->nfast && i < 16; i++) {
+		uint64_t p = ar->fastbin_heads[i], n = 0;
+		char where[64];
+		snprintf(where, sizeof(where), "fastbin %u of arena %u", i, ai);
+		list_begin(w, CS_FASTBIN, i, ai, 0);
+		while (p && n < w->list_cap) {
+			uint64_t sf, fd;
+			if (!ptm_aligned(p)) {
+				finding(w, FIND_ERROR, "fastbin-misaligned", p, (int)ai,
+					"%s: chunk 0x%" PRIx64 " is misaligned (malloc(): unaligned fastbin chunk "
+					"detected)", where, p);
+				break;
+			}
+			if (!in_heap(w, p, 32)) {
+				finding(w, FIND_ERROR, "fastbin-outside-heap", p, (int)ai,
+					"%s: pointer 0x%" PRIx64 " is outside every heap", where, p);
+				break;
+			}
+			wread64(w, p + 8, &sf);
+			if (ptm_chunksize(sf) < PTM_MINSIZE || ptm_fastbin_index(ptm_chunksize(sf)) != i)
+				finding(w, FIND_ERROR, "fastbin-size", p, (int)ai,
+					"%s: chunk 0x%" PRIx64 " has size 0x%" PRIx64 " (malloc(): memory corruption "
+					"(fast))", where, p, ptm_chunksize(sf));
+			if (!add_member(w, p, MEMB(CS_FASTBIN, i, 0, ai), where)) {
+				uint64_t old = 0;
+				u64map_get(&w->member, p, &old);
+				if (old == MEMB(CS_FASTBIN, i, 0, ai))
+					finding(w, FIND_ERROR, "fastbin-cycle", p, (int)ai,
+						"%s: the list loops back to chunk 0x%" PRIx64, where, p);
+				break;
+			}
+			list_add(w, p);
+			wread64(w, p + 16, &fd);
+			p = L->safe_linking ? ptm_reveal(p + 16, fd) : fd;
+			n++;
+		}
+		w->h->lists.v[w->h->lists.n - 1].declared = (uint32_t)n;
+		list_end(w, p != 0);
+	}
+}
+
+static void
+walk_bins(struct walker *w, unsigned ai)
+{
+	struct harena *ar = &w->h->arenas.v[ai];
+	const struct malloc_layout *L = w->L;
+	const uint8_t *ms = w->ms[ai];
+
+	for (unsigned i = 1; i < L->nbins; i++) {
+		uint64_t head = ms_bin_at(L, ar->addr, i), p = ms_bin_fd(L, ms, i), prev = head, n = 0;
+		enum chunk_state st = i == 1 ? CS_UNSORTED : i < PTM_NSMALLBINS ? CS_SMALLBIN : CS_LARGEBIN;
+		char where[64];
+
+		if (!p && !ms_bin_bk(L, ms, i))
+			continue;	/* not initialised */
+		snprintf(where, sizeof(where), "%s %u of arena %u", chunk_state_name(st), i, ai);
+		list_begin(w, st, i, ai, 0);
+		while (p != head && n < w->list_cap) {
+			uint64_t sf, fd, bk, sz;
+			if (!ptm_aligned(p) || !in_heap(w, p, 32)) {
+				finding(w, FIND_ERROR, "bin-link", prev, (int)ai,
+					"%s: forward pointer 0x%" PRIx64 " of 0x%" PRIx64 " is %s (corrupted "
+					"double-linked list)", where, p, prev, ptm_aligned(p) ? "outside every heap" :
+					"misaligned");
+				break;
+			}
+			wread64(w, p + 8, &sf);
+			wread64(w, p + 16, &fd);
+			wread64(w, p + 24, &bk);
+			sz = ptm_chunksize(sf);
+			if (bk != prev)
+				finding(w, FIND_ERROR, "bin-link", p, (int)ai,
+					"%s: chunk 0x%" PRIx64 "'s bk is 0x%" PRIx64 ", expected 0x%" PRIx64
+					" (corrupted double-linked list)", where, p, bk, prev);
+			if (sz < PTM_MINSIZE || (i > 1 && ptm_bin_index(sz) != i))
+				finding(w, FIND_ERROR, "bin-index", p, (int)ai,
+					"%s: chunk 0x%" PRIx64 " of size 0x%" PRIx64 " belongs in bin %u", where, p, sz,
+					sz >= PTM_MINSIZE ? ptm_bin_index(sz) : 0);
+			if (!add_member(w, p, MEMB(st, i, 0, ai), where)) {
+				uint64_t old = 0;
+				u64map_get(&w->member, p, &old);
+				if (old == MEMB(st, i, 0, ai))
+					finding(w, FIND_ERROR, "bin-cycle", p, (int)ai,
+						"%s: the list loops back to chunk 0x%" PRIx64, where, p);
+				break;
+			}
+			list_add(w, p);
+			prev = p;
+			p = fd;
+			n++;
+		}
+		w->h->lists.v[w->h->lists.n - 1].declared = (uint32_t)n;
+		list_end(w, p != head);
+		if (p == head && ms_bin_bk(L, ms, i) != prev)
+			finding(w, FIND_ERROR, "bin-link", prev, (int)ai,
+				"%s: the bin's bk is 0x%" PRIx64 ", its last chunk is 0x%" PRIx64
+				" (corrupted double-linked list)", where, ms_bin_bk(L, ms, i), prev);
+	}
+	if (ar->top) {
+		bool created;
+		uint64_t *slot = u64map_slot(&w->member, ar->top, &created);
+		if (!created)
+			finding(w, FIND_ERROR, "top-in-bin", ar->top, (int)ai,
+				"top chunk 0x%" PRIx64 " of arena %u is also in a free list", ar->top, ai);
+		*slot = MEMB(CS_TOP, 0, 0, ai);
+	}
+}
+
+/* ---- 4. the chunk walk ---- */
+
+static bool
+plausible_size(uint64_t sf, uint64_t at, uint64_t end)
+{
+	uint64_t sz = ptm_chunksize(sf);
+	return sz >= PTM_MINSIZE && ptm_aligned(sz) && at + sz <= end && !(sf & PTM_IS_MMAPPED);
+}
+
+/* After a corrupted size: the next address from which a chain of
+ * plausible chunks reaches the end of the span (or a known list member). */
+static uint64_t
+resync(struct walker *w, const struct rspan *s, uint64_t from)
+{
+	for (uint64_t q = ALIGN_UP(from, 16); q + 16 <= s->end; q += 16) {
+		uint64_t sf, p = q;
+		int ok = 0;
+		if (u64map_get(&w->member, q, NULL))
+			return q;
+		for (int k = 0; k < 4; k++) {
+			const uint8_t *b = heap_bytes(w->h, p, 16);
+			if (!b)
+				break;
+			sf = chunk_size_field(b);
+			if (!plausible_size(sf, p, s->end) && !(s->has_top && p == w->h->arenas.v[s->arena].top))
+				break;
+			ok++;
+			if (s->has_top && p == w->h->arenas.v[s->arena].top)
+				return q;
+			p += ptm_chunksize(sf);
+			if (p == s->end)
+				return q;
+		}
+		if (ok == 4)
+			return q;
+	}
+	return 0;
+}
+
+static void
+walk_span(struct walker *w, const struct rspan *s)
+{
+	struct harena *ar = &w->h->arenas.v[s->arena];
+	uint64_t p = s->start, prev = 0, prev_size = 0;
+	enum chunk_state prev_state = CS_USED;
+
+	while (p + 16 <= s->end) {
+		const uint8_t *b = heap_bytes(w->h, p, 16);
+		uint64_t sf, sz, memb = 0, nsf = 0, nps = 0;
+		struct hchunk c;
+		bool have_next;
+
+		if (!b)
+			break;
+		if ((w->chunks.n & 0xffff) == 0 && sig_interrupted()) {
+			w->interrupted = true;
+			return;
+		}
+		sf = chunk_size_field(b);
+		sz = ptm_chunksize(sf);
+		if (p == ar->top) {
+			c.addr = p;
+			c.size = sz;
+			c.arena = (uint16_t)s->arena;
+			c.state = CS_TOP;
+			c.bits = sf & PTM_SIZE_BITS;
+			c.list = 0;
+			c.owner = 0;
+			vec_push(&w->chunks, c);
+			if (sz > ar->system_mem && ar->system_mem)
+				finding(w, FIND_ERROR, "top-size", p, (int)s->arena,
+					"top chunk 0x%" PRIx64 " has size 0x%" PRIx64 ", more than the arena's "
+					"system_mem 0x%" PRIx64 " (malloc(): corrupted top size)", p, sz, ar->system_mem);
+			else if (p + sz != s->end)
+				finding(w, FIND_ERROR, "top-size", p, (int)s->arena,
+					"top chunk 0x%" PRIx64 " of size 0x%" PRIx64 " does not end its heap at 0x%" PRIx64,
+					p, sz, s->end);
+			return;
+		}
+		/* fenceposts close an older heap of a non-main arena */
+		if (s->info && !s->has_top && p + 0x20 >= s->end && (sz == 0x10 || sz == 0))
+			return;
+		if (!plausible_size(sf, p, s->end)) {
+			uint64_t q = resync(w, s, p + 16);
+			char resume[64] = "the rest of this heap is skipped";
+			if (q)
+				snprintf(resume, sizeof(resume), "the walk resumes at 0x%" PRIx64, q);
+			finding(w, FIND_ERROR, "invalid-size", p, (int)s->arena,
+				"chunk 0x%" PRIx64 " has an invalid size field 0x%" PRIx64 "%s; %s", p, sf,
+				(sf & PTM_IS_MMAPPED) ? " (IS_MMAPPED inside a heap)" : "", resume);
+			if (!q)
+				return;
+			p = q;
+			prev = 0;
+			continue;
+		}
+		u64map_get(&w->member, p, &memb);
+		c.addr = p;
+		c.size = sz;
+		c.arena = (uint16_t)s->arena;
+		c.bits = sf & PTM_SIZE_BITS;
+		if (memb) {
+			c.state = (uint8_t)MEMB_STATE(memb);
+			c.list = (uint16_t)MEMB_LIST(memb);
+			c.owner = (uint16_t)MEMB_OWNER(memb);
+			if (c.state != CS_TCACHE && MEMB_ARENA(memb) != s->arena)
+				finding(w, FIND_ERROR, "foreign-chunk", p, (int)s->arena,
+					"chunk 0x%" PRIx64 " of arena %u is in a free list of arena %u", p, s->arena,
+					MEMB_ARENA(memb));
+		} else {
+			c.state = CS_USED;
+			c.list = 0;
+			c.owner = 0;
+		}
+		vec_push(&w->chunks, c);
+
+		/* what the neighbours say */
+		if (!(sf & PTM_PREV_INUSE) && prev) {
+			uint64_t ps = chunk_prev_size(b);
+			if (ps != prev_size)
+				finding(w, FIND_ERROR, "prev-size", p, (int)s->arena,
+					"chunk 0x%" PRIx64 " says the previous chunk is free with size 0x%" PRIx64
+					", but it has size 0x%" PRIx64 " (corrupted size vs. prev_size while "
+					"consolidating)", p, ps, prev_size);
+			else if (prev_state == CS_USED)
+				finding(w, FIND_ERROR, "prev-inuse", p, (int)s->arena,
+					"chunk 0x%" PRIx64 " says the previous chunk 0x%" PRIx64 " is free, but it is in "
+					"no free list", p, prev);
+		}
+		if (ar->main && (sf & PTM_NON_MAIN_ARENA))
+			finding(w, FIND_ERROR, "arena-bit", p, (int)s->arena,
+				"chunk 0x%" PRIx64 " of the main arena has the NON_MAIN_ARENA bit", p);
+		have_next = p + sz + 16 <= s->end;
+		if (have_next) {
+			const uint8_t *nb = heap_bytes(w->h, p + sz, 16);
+			nps = chunk_prev_size(nb);
+			nsf = chunk_size_field(nb);
+		}
+		if (have_next) {
+			bool next_says_free = !(nsf & PTM_PREV_INUSE);
+			switch (c.state) {
+			case CS_UNSORTED:
+			case CS_SMALLBIN:
+			case CS_LARGEBIN:
+				if (!next_says_free)
+					finding(w, FIND_ERROR, "bin-chunk-inuse", p, (int)s->arena,
+						"chunk 0x%" PRIx64 " is in %s %u but the next chunk says it is in use "
+						"(double free or corruption (!prev))", p, chunk_state_name(c.state), c.list);
+				else if (nps != sz)
+					finding(w, FIND_ERROR, "size-vs-prev-size", p, (int)s->arena,
+						"free chunk 0x%" PRIx64 " has size 0x%" PRIx64 " but the next chunk's prev_size "
+						"is 0x%" PRIx64 " (corrupted size vs. prev_size)", p, sz, nps);
+				break;
+			case CS_TCACHE:
+			case CS_FASTBIN:
+				if (next_says_free)
+					finding(w, FIND_ERROR, "fast-chunk-prev-inuse", p, (int)s->arena,
+						"chunk 0x%" PRIx64 " is in a %s but the next chunk's PREV_INUSE is clear",
+						p, chunk_state_name(c.state));
+				break;
+			default:
+				/* a used chunk whose successor thinks it is free is
+				 * checked when the successor is walked (prev-inuse) */
+				break;
+			}
+		}
+		prev = p;
+		prev_size = sz;
+		prev_state = (enum chunk_state)c.state;
+		p += sz;
+	}
+}
+
+/* ---- 5. mmapped chunks ---- */
+
+static bool
+excluded_mapping(struct walker *w, const struct mapping *m)
+{
+	if (!(m->perms & MAP_PERM_R) || !(m->perms & MAP_PERM_W))
+		return true;
+	if (m->path && strncmp(m->path, "[anon:", 6) != 0)
+		return true;	/* files, [heap], [stack], [vvar] ... */
+	for (size_t i = 0; i < w->spans.n; i++) {
+		uint64_t base = w->spans.v[i].info ? w->spans.v[i].info : w->spans.v[i].start;
+		if (m->start < w->spans.v[i].end && m->end > base)
+			return true;
+	}
+	for (size_t i = 0; i < w->t->nthreads; i++) {
+		struct target_thread *th = w->t->threads[i];
+		if (th->regs_valid && REG_SP(&th->regs) >= m->start && REG_SP(&th->regs) < m->end)
+			return true;	/* a thread stack */
+	}
+	return false;
+}
+
+/* An mmapped chunk header at q for a mapping starting at base? Returns
+ * the chunk size, 0 if not. */
+static uint64_t
+mmapped_header(struct walker *w, uint64_t base, uint64_t q, uint64_t prev_size, uint64_t sf, uint64_t map_end)
+{
+	uint64_t off = prev_size, sz = ptm_chunksize(sf);
+	if (w->L->mmapped_prev_size_hugepage_bit)
+		off &= ~(uint64_t)1;
+	if ((sf & PTM_SIZE_BITS) != PTM_IS_MMAPPED || off != q - base || sz < PTM_MINSIZE || !ptm_aligned(sz))
+		return 0;
+	if (q + sz > map_end)
+		return 0;
+	if (((off + sz) & (PAGE - 1)) != 0 &&
+	    !(w->L->mmapped_size_excludes_hdr && ((off + sz + 16) & (PAGE - 1)) == 0))
+		return 0;
+	return sz;
+}
+
+static void
+add_mmapped(struct walker *w, uint64_t q, uint64_t sz, uint64_t off, uint64_t sf)
+{
+	struct hchunk c = { q, sz, HEAP_NO_ARENA, CS_MMAPPED, (uint8_t)(sf & PTM_SIZE_BITS), 0, 0 };
+	vec_push(&w->mm, c);
+	if (off)
+		u64map_put(&w->h->mmap_offsets, q, off);
+	w->h->mmapped.chunks++;
+	w->h->mmapped.bytes += off + sz;
+}
+
+/* Look for a chunk whose mapping starts at base: the header is at base
+ * (plain) or within the first window (memalign'd: prev_size is the
+ * offset).  Returns the mapping length used, 0 if none. */
+static uint64_t
+probe_mmapped(struct walker *w, uint64_t base, uint64_t map_end, bool window)
+{
+	uint8_t hdr[16];
+	uint64_t sz;
+
+	if (target_read(w->t, base, hdr, 16) == 0 &&
+	    (sz = mmapped_header(w, base, base, chunk_prev_size(hdr), chunk_size_field(hdr), map_end))) {
+		add_mmapped(w, base, sz, 0, chunk_size_field(hdr));
+		return ALIGN_UP(sz, PAGE);
+	}
+	if (window) {
+		size_t len = (size_t)MIN(MMAP_WINDOW, map_end - base);
+		uint8_t *buf = xmalloc(len);
+		size_t got = target_read_partial(w->t, base, buf, len);
+		for (size_t o = 16; o + 16 <= got; o += 16) {
+			uint64_t ps = chunk_prev_size(buf + o), sf = chunk_size_field(buf + o);
+			if ((sz = mmapped_header(w, base, base + o, ps, sf, map_end))) {
+				add_mmapped(w, base + o, sz, o, sf);
+				free(buf);
+				return ALIGN_UP(o + sz, PAGE);
+			}
+		}
+		free(buf);
+	}
+	return 0;
+}
+
+/* The next page start in [from, end) whose first 16 bytes look like a
+ * plain mmapped chunk header (M set, P and A clear), or 0.  Page starts are
+ * read in batches of 256 (one process_vm_readv each on a live target). */
+static uint64_t
+next_header_page(struct walker *w, uint64_t from, uint64_t end)
+{
+	uint64_t addrs[256];
+	uint8_t hdrs[256 * 16];
+	bool ok[256];
+
+	while (from + 32 <= end) {
+		size_t n = 0;
+		for (uint64_t a = from; a + 32 <= end && n < 256; a += PAGE)
+			addrs[n++] = a;
+		target_read_many(w->t, addrs, n, 16, hdrs, ok);
+		for (size_t k = 0; k < n; k++)
+			if (ok[k] && chunk_prev_size(hdrs + 16 * k) == 0 &&
+			    (chunk_size_field(hdrs + 16 * k) & PTM_SIZE_BITS) == PTM_IS_MMAPPED)
+				return addrs[k];
+		from = addrs[n - 1] + PAGE;
+	}
+	return 0;
+}
+
+static void
+scan_mmapped(struct walker *w)
+{
+	for (size_t i = 0; i < w->t->nmaps; i++) {
+		const struct mapping *m = &w->t->maps[i];
+		uint64_t pos = m->start;
+
+		if (excluded_mapping(w, m))
+			continue;
+		while (pos + 32 <= m->end) {
+			/* a mapping start, or right after a chunk: the header is at
+			 * pos, or (memalign) within the first window */
+			uint64_t used = probe_mmapped(w, pos, m->end, true);
+			if (used) {
+				pos += used;
+				continue;
+			}
+			/* another mmap user's memory merged with ours: look for the
+			 * next plain header at a page start */
+			pos = next_header_page(w, pos + PAGE, m->end);
+			if (!pos)
+				break;
+			used = probe_mmapped(w, pos, m->end, false);
+			pos += used ? used : PAGE;
+		}
+	}
+	if (w->mi->mp) {
+		const struct malloc_layout *L = w->L;
+		w->h->mmapped_expected_chunks = mi_mp(w->mi, L->mp_n_mmaps) & 0xffffffff;
+		w->h->mmapped_expected_bytes = mi_mp(w->mi, L->mp_mmapped_mem);
+		w->h->mmapped_checked = true;
+		if (w->h->mmapped.chunks != w->h->mmapped_expected_chunks ||
+		    w->h->mmapped.bytes != w->h->mmapped_expected_bytes)
+			finding(w, FIND_WARNING, "mmapped-count", 0, -1,
+				"found %" PRIu64 " mmapped chunks (%" PRIu64 " bytes); mp_ counts %" PRIu64 " (%" PRIu64
+				" bytes)", w->h->mmapped.chunks, w->h->mmapped.bytes, w->h->mmapped_expected_chunks,
+				w->h->mmapped_expected_bytes);
+	}
+}
+
+/* ---- 6. accounting ---- */
+
+static void
+account(struct walker *w)
+{
+	struct heap *h = w->h;
+	for (size_t i = 0; i < h->nchunks; i++) {
+		const struct hchunk *c = &h->chunks[i];
+		struct harena *ar;
+		if (c->arena == HEAP_NO_ARENA)
+			continue;
+		ar = &h->arenas.v[c->arena];
+		switch (c->state) {
+		case CS_USED: ar->used.chunks++; ar->used.bytes += c->size; break;
+		case CS_TCACHE: ar->tcache.chunks++; ar->tcache.bytes += c->size; break;
+		case CS_FASTBIN: ar->fastbins.chunks++; ar->fastbins.bytes += c->size; break;
+		case CS_UNSORTED: ar->unsorted.chunks++; ar->unsorted.bytes += c->size; break;
+		case CS_SMALLBIN: ar->smallbins.chunks++; ar->smallbins.bytes += c->size; break;
+		case CS_LARGEBIN: ar->largebins.chunks++; ar->largebins.bytes += c->size; break;
+		default: break;
+		}
+	}
+	for (size_t i = 0; i < h->arenas.n; i++) {
+		struct harena *ar = &h->arenas.v[i];
+		ar->bins.chunks = ar->unsorted.chunks + ar->smallbins.chunks + ar->largebins.chunks;
+		ar->bins.bytes = ar->unsorted.bytes + ar->smallbins.bytes + ar->largebins.bytes;
+	}
+	/* free-list members the chunk walk never reached */
+	{
+		size_t it = 0;
+		uint64_t k, v;
+		while (u64map_next(&w->member, &it, &k, &v)) {
+			const struct hchunk *c = heap_chunk_at(h, k);
+			if (!c || c->addr != k)
+				finding(w, FIND_ERROR, "list-not-chunk", k, MEMB_STATE(v) == CS_TCACHE ? -1 : (int)MEMB_ARENA(v),
+					"0x%" PRIx64 " is in %s %u but is not a chunk boundary of the heap walk", k,
+					chunk_state_name(MEMB_STATE(v)), MEMB_LIST(v));
+		}
+	}
+}
+
+static int
+hchunk_cmp(const void *a, const void *b)
+{
+	const struct hchunk *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+size_t
+heap_chunk_lower_bound(const struct heap *h, uint64_t addr)
+{
+	size_t lo = 0, hi = h->nchunks;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (h->chunks[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const struct hchunk *
+heap_chunk_at(const struct heap *h, uint64_t addr)
+{
+	size_t i = heap_chunk_lower_bound(h, addr + 1);
+	const struct hchunk *c;
+	if (i == 0)
+		return NULL;
+	c = &h->chunks[i - 1];
+	return addr < c->addr + c->size ? c : NULL;
+}
+
+uint64_t
+hchunk_usable(const struct hchunk *c)
+{
+	return ptm_usable(c->size, c->state == CS_MMAPPED);
+}
+
+uint64_t
+hchunk_mmap_offset(const struct heap *h, const struct hchunk *c)
+{
+	uint64_t off = 0;
+	if (c->state == CS_MMAPPED)
+		u64map_get(&h->mmap_offsets, c->addr, &off);
+	return off;
+}
+
+void
+heap_free(struct heap *h)
+{
+	if (!h)
+		return;
+	malloc_info_free(h->mi);
+	for (size_t i = 0; i < h->arenas.n; i++)
+		vec_free(&h->arenas.v[i].heaps);
+	vec_free(&h->arenas);
+	free(h->chunks);
+	for (size_t i = 0; i < h->regions.n; i++)
+		free(h->regions.v[i].owned);
+	vec_free(&h->regions);
+	for (size_t i = 0; i < h->findings.n; i++)
+		free(h->findings.v[i].message);
+	vec_free(&h->findings);
+	vec_free(&h->tcaches);
+	vec_free(&h->lists);
+	vec_free(&h->list_chunks);
+	u64map_free(&h->mmap_offsets);
+	free(h);
+}
+
+int
+heap_walk(struct target *t, struct symbols *s, const struct walk_opts *o, struct heap **out)
+{
+	struct malloc_info *mi;
+	uint64_t t0 = hd_now_ns();
+	*out = NULL;
+	if (malloc_locate(t, s, &mi) < 0)
+		return -1;
+	if (heap_walk_info(t, mi, o, out) < 0)
+		return -1;
+	(*out)->seconds = (hd_now_ns() - t0) / 1e9;
+	return 0;
+}
+
+int
+heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts *o, struct heap **out)
+{
+	struct walker w;
+	struct heap *h;
+	uint64_t t0 = hd_now_ns();
+	int rc = 0;
+
+	*out = NULL;
+	memset(&w, 0, sizeof(w));
+	h = xcalloc(1, sizeof(*h));
+	h->mi = mi;
+	if (h->mi->allocator != ALLOC_GLIBC || !h->mi->initialised) {
+		h->initialised = h->mi->initialised;
+		*out = h;
+		return 0;
+	}
+	h->initialised = true;
+	w.t = t;
+	w.h = h;
+	w.mi = h->mi;
+	w.L = &h->mi->L;
+	u64map_init(&w.member);
+	u64map_init(&h->mmap_offsets);
+	/* make sure every thread's registers are known (stack exclusion) */
+	for (size_t i = 0; i < t->nthreads; i++)
+		target_regs(t, t->threads[i]);
+
+	collect_arenas(&w);
+	collect_heaps(&w);
+	qsort(w.spans.v, w.spans.n, sizeof(*w.spans.v), span_cmp);
+	copy_regions(&w);
+	{
+		uint64_t total = 0;
+		for (size_t i = 0; i < h->regions.n; i++)
+			total += h->regions.v[i].end - h->regions.v[i].start;
+		w.list_cap = total / PTM_MINSIZE + 16;
+	}
+	walk_tcaches(&w);
+	for (size_t i = 0; i < h->arenas.n; i++) {
+		walk_fastbins(&w, (unsigned)i);
+		walk_bins(&w, (unsigned)i);
+	}
+	for (size_t i = 0; i < w.spans.n && !w.interrupted; i++)
+		walk_span(&w, &w.spans.v[i]);
+	if (w.interrupted) {
+		rc = hd_fail(HD_EINTR, "interrupted");
+		goto out;
+	}
+	scan_mmapped(&w);
+	/* merge heap chunks (address order already, spans are sorted) with
+	 * mmapped ones */
+	{
+		size_t n = w.chunks.n + w.mm.n;
+		h->chunks = xreallocarray(NULL, n ? n : 1, sizeof(*h->chunks));
+		memcpy(h->chunks, w.chunks.v, w.chunks.n * sizeof(*h->chunks));
+		memcpy(h->chunks + w.chunks.n, w.mm.v, w.mm.n * sizeof(*h->chunks));
+		h->nchunks = n;
+		qsort(h->chunks, n, sizeof(*h->chunks), hchunk_cmp);
+	}
+	account(&w);
+out:
+	for (size_t i = 0; i < h->arenas.n; i++)
+		free(w.ms[i]);
+	free(w.ms);
+	vec_free(&w.spans);
+	vec_free(&w.chunks);
+	vec_free(&w.mm);
+	u64map_free(&w.member);
+	(void)o;
+	h->seconds = (hd_now_ns() - t0) / 1e9;
+	if (rc < 0) {
+		heap_free(h);
+		return -1;
+	}
+	*out = h;
+	return 0;
+}
