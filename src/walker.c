@@ -30,7 +30,6 @@
 #define MAX_ARENAS 4096
 #define MAX_HEAPS_PER_ARENA 65536
 #define MAX_TCACHE_LIST 65536
-#define MMAP_WINDOW (64u << 10)
 #define PAGE 4096ULL
 
 static const char *const state_names[CS_NSTATES] = {
@@ -477,17 +476,20 @@ walk_tcaches(struct walker *w)
 			bool broken = true;
 			snprintf(where, sizeof(where), "tcache bin %u of thread %d", i, ref->tid);
 			list_begin(w, CS_TCACHE, i, (unsigned)k, (uint32_t)want);
+			uint64_t holder = ref->tcache - 16;	/* the chunk holding the pointer */
 			while (e && n < limit) {
 				uint64_t c = e - 16, sf, next, key;
 				if (!ptm_aligned(e)) {
-					finding(w, FIND_ERROR, "tcache-misaligned", c, -1,
-						"%s: entry 0x%" PRIx64 " is misaligned (malloc(): unaligned tcache chunk "
-						"detected)", where, e);
+					finding(w, FIND_ERROR, "tcache-misaligned", holder, -1,
+						"%s: %s 0x%" PRIx64 " points to 0x%" PRIx64 ", which is misaligned "
+						"(malloc(): unaligned tcache chunk detected)", where,
+						n ? "entry" : "the head in tcache", holder + 16, e);
 					break;
 				}
 				if (!in_heap(w, c, 32)) {
-					finding(w, FIND_ERROR, "tcache-outside-heap", c, -1,
-						"%s: entry 0x%" PRIx64 " points outside every heap", where, e);
+					finding(w, FIND_ERROR, "tcache-outside-heap", holder, -1,
+						"%s: %s 0x%" PRIx64 " points to 0x%" PRIx64 ", outside every heap", where,
+						n ? "entry" : "the head in tcache", holder + 16, e);
 					break;
 				}
 				wread64(w, c + 8, &sf);
@@ -509,6 +511,7 @@ walk_tcaches(struct walker *w)
 				if (L->te_key >= 0 && wread64(w, e + L->te_key, &key))
 					(*u64map_slot(&keys, key, NULL))++;
 				wread64(w, e + L->te_next, &next);
+				holder = c;
 				e = L->safe_linking ? ptm_reveal(e + L->te_next, next) : next;
 				n++;
 			}
@@ -556,17 +559,19 @@ walk_fastbins(struct walker *w, unsigned ai)
 		char where[64];
 		snprintf(where, sizeof(where), "fastbin %u of arena %u", i, ai);
 		list_begin(w, CS_FASTBIN, i, ai, 0);
+		uint64_t holder = 0;	/* the chunk whose fd led here (0: the head) */
 		while (p && n < w->list_cap) {
 			uint64_t sf, fd;
 			if (!ptm_aligned(p)) {
-				finding(w, FIND_ERROR, "fastbin-misaligned", p, (int)ai,
-					"%s: chunk 0x%" PRIx64 " is misaligned (malloc(): unaligned fastbin chunk "
-					"detected)", where, p);
+				finding(w, FIND_ERROR, "fastbin-misaligned", holder, (int)ai,
+					"%s: %s points to 0x%" PRIx64 ", which is misaligned (malloc(): unaligned "
+					"fastbin chunk detected)", where, holder ? "a chunk's fd" : "the head", p);
 				break;
 			}
 			if (!in_heap(w, p, 32)) {
-				finding(w, FIND_ERROR, "fastbin-outside-heap", p, (int)ai,
-					"%s: pointer 0x%" PRIx64 " is outside every heap", where, p);
+				finding(w, FIND_ERROR, "fastbin-outside-heap", holder, (int)ai,
+					"%s: %s points to 0x%" PRIx64 ", outside every heap", where,
+					holder ? "a chunk's fd" : "the head", p);
 				break;
 			}
 			wread64(w, p + 8, &sf);
@@ -584,6 +589,7 @@ walk_fastbins(struct walker *w, unsigned ai)
 			}
 			list_add(w, p);
 			wread64(w, p + 16, &fd);
+			holder = p;
 			p = L->safe_linking ? ptm_reveal(p + 16, fd) : fd;
 			n++;
 		}
@@ -834,24 +840,20 @@ walk_span(struct walker *w, const struct rspan *s)
 
 /* ---- 5. mmapped chunks ---- */
 
-static bool
+/* Why an anonymous mapping cannot hold mmapped chunks (NULL if it can). */
+static const char *
 excluded_mapping(struct walker *w, const struct mapping *m)
 {
 	if (!(m->perms & MAP_PERM_R) || !(m->perms & MAP_PERM_W))
-		return true;
+		return "not read-write";
 	if (m->path && strncmp(m->path, "[anon:", 6) != 0)
-		return true;	/* files, [heap], [stack], [vvar] ... */
-	for (size_t i = 0; i < w->spans.n; i++) {
-		uint64_t base = w->spans.v[i].info ? w->spans.v[i].info : w->spans.v[i].start;
-		if (m->start < w->spans.v[i].end && m->end > base)
-			return true;
-	}
+		return "named";	/* files, [heap], [stack], [vvar] ... */
 	for (size_t i = 0; i < w->t->nthreads; i++) {
 		struct target_thread *th = w->t->threads[i];
 		if (th->regs_valid && REG_SP(&th->regs) >= m->start && REG_SP(&th->regs) < m->end)
-			return true;	/* a thread stack */
+			return "a thread stack";
 	}
-	return false;
+	return NULL;
 }
 
 /* An mmapped chunk header at q for a mapping starting at base? Returns
@@ -883,33 +885,77 @@ add_mmapped(struct walker *w, uint64_t q, uint64_t sz, uint64_t off, uint64_t sf
 	w->h->mmapped.bytes += off + sz;
 }
 
-/* Look for a chunk whose mapping starts at base: the header is at base
- * (plain) or within the first window (memalign'd: prev_size is the
- * offset).  Returns the mapping length used, 0 if none. */
+/*
+ * A memalign'd mmapped chunk: glibc maps nb+alignment, leaves the header of
+ * that first allocation in place at the mapping start, and puts the real
+ * chunk at q with prev_size = q - base, so that q+16 is aligned.  For
+ * alignments up to a page q is in the first page; beyond that q+16 is a
+ * page boundary.  Look at exactly those places; want_total, if not 0, is
+ * the mapping length the inner chunk must account for (the stale size).
+ */
+static bool
+find_inner_header(struct walker *w, uint64_t base, uint64_t map_end, uint64_t want_total,
+		  uint64_t *q_out, uint64_t *sz_out, uint64_t *sf_out)
+{
+	uint8_t first[PAGE];
+	size_t got = target_read_partial(w->t, base, first, (size_t)MIN(PAGE, map_end - base));
+	uint64_t limit = want_total ? MIN(want_total, map_end - base) : MIN(map_end - base, 64ULL << 20);
+
+	for (size_t o = 16; o + 16 <= got; o += 16) {
+		uint64_t ps = chunk_prev_size(first + o), sf = chunk_size_field(first + o);
+		uint64_t sz = mmapped_header(w, base, base + o, ps, sf, map_end);
+		if (sz && (!want_total || o + sz == want_total)) {
+			*q_out = base + o;
+			*sz_out = sz;
+			*sf_out = sf;
+			return true;
+		}
+	}
+	for (uint64_t k = 1; k * PAGE < limit;) {
+		uint64_t addrs[256];
+		uint8_t hdrs[256 * 16];
+		bool ok[256];
+		size_t n = 0;
+		for (; k * PAGE < limit && n < 256; k++)
+			addrs[n++] = base + k * PAGE - 16;
+		target_read_many(w->t, addrs, n, 16, hdrs, ok);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t ps = chunk_prev_size(hdrs + 16 * i), sf = chunk_size_field(hdrs + 16 * i), sz;
+			if (!ok[i])
+				continue;
+			sz = mmapped_header(w, base, addrs[i], ps, sf, map_end);
+			if (sz && (!want_total || addrs[i] - base + sz == want_total)) {
+				*q_out = addrs[i];
+				*sz_out = sz;
+				*sf_out = sf;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Look for a chunk whose mapping starts at base.  Returns the mapping
+ * length it uses, 0 if there is none. */
 static uint64_t
 probe_mmapped(struct walker *w, uint64_t base, uint64_t map_end, bool window)
 {
 	uint8_t hdr[16];
-	uint64_t sz;
+	uint64_t sz, q, isz, isf;
 
 	if (target_read(w->t, base, hdr, 16) == 0 &&
 	    (sz = mmapped_header(w, base, base, chunk_prev_size(hdr), chunk_size_field(hdr), map_end))) {
+		/* a plain chunk, or the stale header of a memalign'd one */
+		if (find_inner_header(w, base, map_end, sz, &q, &isz, &isf)) {
+			add_mmapped(w, q, isz, q - base, isf);
+			return ALIGN_UP(q - base + isz, PAGE);
+		}
 		add_mmapped(w, base, sz, 0, chunk_size_field(hdr));
 		return ALIGN_UP(sz, PAGE);
 	}
-	if (window) {
-		size_t len = (size_t)MIN(MMAP_WINDOW, map_end - base);
-		uint8_t *buf = xmalloc(len);
-		size_t got = target_read_partial(w->t, base, buf, len);
-		for (size_t o = 16; o + 16 <= got; o += 16) {
-			uint64_t ps = chunk_prev_size(buf + o), sf = chunk_size_field(buf + o);
-			if ((sz = mmapped_header(w, base, base + o, ps, sf, map_end))) {
-				add_mmapped(w, base + o, sz, o, sf);
-				free(buf);
-				return ALIGN_UP(o + sz, PAGE);
-			}
-		}
-		free(buf);
+	if (window && find_inner_header(w, base, map_end, 0, &q, &isz, &isf)) {
+		add_mmapped(w, q, isz, q - base, isf);
+		return ALIGN_UP(q - base + isz, PAGE);
 	}
 	return 0;
 }
@@ -938,31 +984,58 @@ next_header_page(struct walker *w, uint64_t from, uint64_t end)
 	return 0;
 }
 
+/* Scan [start, end) of an anonymous mapping for mmapped chunks. */
+static void
+scan_range(struct walker *w, uint64_t start, uint64_t end)
+{
+	uint64_t pos = start;
+
+	debug_msg("mmapped scan: 0x%" PRIx64 "-0x%" PRIx64, start, end);
+	while (pos + 32 <= end) {
+		/* a mapping start, or right after a chunk: the header is at
+		 * pos, or (memalign) further in */
+		uint64_t used = probe_mmapped(w, pos, end, true);
+		if (used) {
+			pos += used;
+			continue;
+		}
+		/* another mmap user's memory merged with ours: look for the
+		 * next plain header at a page start */
+		pos = next_header_page(w, pos + PAGE, end);
+		if (!pos)
+			break;
+		used = probe_mmapped(w, pos, end, false);
+		pos += used ? used : PAGE;
+	}
+}
+
 static void
 scan_mmapped(struct walker *w)
 {
 	for (size_t i = 0; i < w->t->nmaps; i++) {
 		const struct mapping *m = &w->t->maps[i];
 		uint64_t pos = m->start;
+		const char *why = excluded_mapping(w, m);
 
-		if (excluded_mapping(w, m))
+		if (why) {
+			if (!m->path)
+				debug_msg("mmapped scan: 0x%" PRIx64 "-0x%" PRIx64 " skipped: %s", m->start, m->end, why);
 			continue;
-		while (pos + 32 <= m->end) {
-			/* a mapping start, or right after a chunk: the header is at
-			 * pos, or (memalign) within the first window */
-			uint64_t used = probe_mmapped(w, pos, m->end, true);
-			if (used) {
-				pos += used;
-				continue;
-			}
-			/* another mmap user's memory merged with ours: look for the
-			 * next plain header at a page start */
-			pos = next_header_page(w, pos + PAGE, m->end);
-			if (!pos)
-				break;
-			used = probe_mmapped(w, pos, m->end, false);
-			pos += used ? used : PAGE;
 		}
+		/* the kernel merges neighbouring anonymous mappings: an arena's
+		 * heap may share a mapping with mmapped chunks; scan around the
+		 * heaps (spans are sorted) */
+		for (size_t k = 0; k < w->spans.n && pos < m->end; k++) {
+			const struct rspan *sp = &w->spans.v[k];
+			uint64_t lo = ALIGN_DOWN(sp->info ? sp->info : sp->start, PAGE), hi = ALIGN_UP(sp->end, PAGE);
+			if (hi <= pos || lo >= m->end)
+				continue;
+			if (lo > pos)
+				scan_range(w, pos, lo);
+			pos = MAX(pos, hi);
+		}
+		if (pos < m->end)
+			scan_range(w, pos, m->end);
 	}
 	if (w->mi->mp) {
 		const struct malloc_layout *L = w->L;
@@ -1134,6 +1207,10 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	collect_arenas(&w);
 	collect_heaps(&w);
 	qsort(w.spans.v, w.spans.n, sizeof(*w.spans.v), span_cmp);
+	for (size_t i = 0; i < w.spans.n; i++)
+		debug_msg("heap span: arena %u, 0x%" PRIx64 "-0x%" PRIx64 " (heap_info 0x%" PRIx64 ")%s",
+			  w.spans.v[i].arena, w.spans.v[i].start, w.spans.v[i].end, w.spans.v[i].info,
+			  w.spans.v[i].has_top ? ", top" : "");
 	copy_regions(&w);
 	{
 		uint64_t total = 0;

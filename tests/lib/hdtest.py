@@ -93,23 +93,40 @@ class Target:
             e.update(env)
         self.proc = subprocess.Popen([path] + [str(a) for a in args], stdout=subprocess.PIPE,
                                      stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                                     env=e, text=True)
+                                     env=e)
         self.pid = self.proc.pid
         self.lines = []
+        self._buf = b""
+        self._eof = False
         _children.append(self)
         if ready:
-            line = self.readline(timeout)
-            if not line or not line.startswith("ready"):
-                raise RuntimeError("target %s did not get ready (got %r)" % (name, line))
+            line = self.read_until("ready", timeout)
+            if not line:
+                raise RuntimeError("target %s did not get ready (got %r)" % (name, self.lines[-3:]))
 
     def readline(self, timeout=20):
-        r, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not r:
-            return None
-        line = self.proc.stdout.readline()
-        if line:
-            line = line.rstrip("\n")
-            self.lines.append(line)
+        """The next line the target printed; None on timeout, "" at EOF."""
+        end = time.time() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            if self._eof:
+                return ""
+            left = end - time.time()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                self._eof = True
+                if self._buf:
+                    self._buf += b"\n"
+                continue
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        line = line.decode(errors="replace")
+        self.lines.append(line)
         return line
 
     def read_until(self, prefix, timeout=20):
@@ -292,3 +309,53 @@ def norm_func(name):
     name = re.sub(r"^__GI_", "", name)
     name = name.lstrip("_")
     return name
+
+
+def heap_identities(heap_obj, mi):
+    """Compare heapdbg's `heap` JSON with a mallinfo2 dict (the identities
+    of docs/heap-model.md).  Returns a list of (name, got, want)."""
+    arenas = heap_obj.get("arenas", [])
+    got = {
+        "arena": sum(a["system_mem"] for a in arenas),
+        "ordblks": sum(a["bins"]["chunks"] for a in arenas) + len(arenas),
+        "smblks": sum(a["fastbins"]["chunks"] for a in arenas),
+        "fordblks": sum(a["top"]["size"] + a["bins"]["bytes"] + a["fastbins"]["bytes"] for a in arenas),
+        "fsmblks": sum(a["fastbins"]["bytes"] for a in arenas),
+        "hblks": heap_obj.get("mmapped", {}).get("chunks"),
+        "hblkhd": heap_obj.get("mmapped", {}).get("bytes"),
+    }
+    got["uordblks"] = got["arena"] - got["fordblks"]
+    return [(k, got[k], mi.get(k)) for k in ("arena", "ordblks", "smblks", "fordblks", "fsmblks",
+                                                 "uordblks", "hblks", "hblkhd")]
+
+
+def check_identities(heap_obj, mi, label):
+    rows = heap_identities(heap_obj, mi)
+    bad = [r for r in rows if r[1] != r[2]]
+    return ok(heap_obj is not None and not bad, "%s: heap totals equal mallinfo2 (%s)" % (
+        label, ", ".join("%s=%s" % (k, w) for k, g, w in rows)),
+        "mismatches: " + ", ".join("%s heapdbg=%s glibc=%s" % r for r in bad))
+
+
+def held_pointers(target):
+    out = []
+    for line in target.lines:
+        if line.startswith("held "):
+            _, addr, req = line.split()
+            out.append((int(addr, 16), int(req)))
+    return out
+
+
+def check_held(chunks_obj, held, label):
+    """Every pointer the program holds is a live chunk of at least its
+    requested size."""
+    live = {}
+    for c in (chunks_obj or {}).get("chunks", []):
+        live[int(c["addr"], 16)] = c
+    bad = []
+    for addr, req in held:
+        c = live.get(addr)
+        if c is None or c["state"] not in ("used", "mmapped") or c["usable"] < req:
+            bad.append((hex(addr), req, c and c["state"], c and c["usable"]))
+    return ok(held and not bad, "%s: all %d held pointers are live chunks of at least their size" % (
+        label, len(held)), "bad: %r" % bad[:10])

@@ -263,9 +263,15 @@ main(int argc, char **argv)
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&th[i], NULL, worker, (void *)(long)(i + 1));
 	pthread_barrier_wait(&built);
-	if (corrupt)
+	if (corrupt) {
+		/* no mallinfo2 line: glibc's own mallinfo2() loops forever on a
+		 * cyclic fastbin */
 		do_corrupt();
-	print_state();
+		for (int i = 0; i < nheld; i++)
+			printf("held %p %zu\n", held[i], held_req[i]);
+	} else {
+		print_state();
+	}
 	pthread_barrier_wait(&parked);
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
