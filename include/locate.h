@@ -70,6 +70,7 @@ struct malloc_info {
 	uint64_t narenas;
 	bool have_narenas;
 	VEC(char *) notes;	/* things `info` should say (debug wrappers, ...) */
+	struct layout_check *layout_check;	/* DWARF check running in the background */
 };
 
 const char *allocator_name(enum allocator_kind k);
@@ -79,6 +80,21 @@ const char *allocator_name(enum allocator_kind k);
  * meaningful), or -1 with an hd error when the target cannot be examined. */
 int malloc_locate(struct target *t, struct symbols *s, struct malloc_info **out);
 void malloc_info_free(struct malloc_info *mi);
+
+/* Like malloc_locate, with the struct layout given (a layout from DWARF
+ * that disagreed with the table). */
+int malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_layout *forced,
+			 struct malloc_info **out);
+
+/*
+ * When libc's version has an exact, verified row in the table and its
+ * debug file is present, malloc_locate() uses the row at once and checks
+ * it against the debug file's DWARF on a second thread (decompressing
+ * libc's DWARF takes ~80 ms).  Returns 0 when the check agreed (or there
+ * was nothing to check), 1 when DWARF gave a different layout, stored in
+ * *dwarf: the caller must locate and walk again with it.
+ */
+int malloc_layout_confirm(struct malloc_info *mi, struct malloc_layout *dwarf);
 
 /* mp_ fields (0 when absent from the layout). */
 uint64_t mi_mp(const struct malloc_info *mi, int32_t off);

@@ -4,6 +4,7 @@ side by side with its floor or its peer, and printed as a table.
 
 Run with `make bench`.  docs/bench.md says what each figure means.
 """
+import json
 import os
 import pty
 import resource
@@ -103,12 +104,60 @@ def bench_attach():
         note="" if rss >= rss0 else "(max over runs)")
 
 
+def heapdbg_json(args):
+    p = subprocess.run([HEAPDBG, "-q", "--json"] + args, capture_output=True, text=True)
+    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+
+def timed_run(args):
+    """Wall seconds and peak RSS (KiB) of one heapdbg run, via wait4."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen([HEAPDBG, "-q"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    return time.perf_counter() - t0, ru.ru_maxrss
+
+
+def bench_walk():
+    print("heap walk (bigheap: 3 threads x 400,000 chunks, 4 arenas)")
+    p = start("bigheap", [3, 400000])
+    time.sleep(0.5)
+    h = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "heap"])[0]
+    ranges = []
+    for a in h["arenas"]:
+        for x in a["heap_list"]:
+            lo = x["info"] if int(x["info"], 16) else x["start"]
+            ranges.append("%s-%s" % (lo, x["end"]))
+    raw = []
+    for _ in range(5):
+        out = subprocess.run([os.path.join(TARGETS, "rawread"), str(p.pid)] + ranges,
+                             capture_output=True, text=True).stdout
+        kv = dict(x.split("=") for x in out.split())
+        raw.append(float(kv["seconds"]))
+        nbytes = int(kv["bytes"])
+    runs = [timed_run(["-p", str(p.pid), "-batch", "-ex", "heap"]) for _ in range(5)]
+    walk = statistics.median(r[0] for r in runs)
+    rss = max(r[1] for r in runs)
+    floor = statistics.median(raw)
+    row("chunks walked", h["nchunks"], "")
+    row("heap bytes (raw read)", nbytes // (1 << 20), "MiB")
+    row("raw read of the heap (process_vm_readv 1 MiB)", floor * 1000, "ms", note="the floor")
+    row("heapdbg -p PID -batch -ex heap, whole run", walk * 1000, "ms")
+    row("walk / raw read", walk / floor, "x", note="goal: within 5x")
+    row("of which: the walk itself (walk_seconds)", h["walk_seconds"] * 1000, "ms")
+    row("heapdbg peak RSS, heap walk", rss // 1024, "MiB")
+    row("peak RSS per million chunks walked", rss / 1024 / (h["nchunks"] / 1e6), "MiB",
+        note="includes the heap copy")
+    p.kill()
+    p.wait()
+
+
 def main():
     if not os.path.exists(HEAPDBG):
         raise SystemExit("build heapdbg first (make)")
     print("heapdbg benchmark: %s" % time.strftime("%Y-%m-%d %H:%M:%S"))
     print("machine: %s, %d CPUs" % (os.uname().release, os.cpu_count()))
     bench_attach()
+    bench_walk()
     print()
     print("| figure | value | unit | note |")
     print("|---|---:|---|---|")

@@ -13,10 +13,13 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef R_X86_64_TPOFF64
 #define R_X86_64_TPOFF64 18
@@ -24,6 +27,9 @@
 #ifndef R_X86_64_RELATIVE
 #define R_X86_64_RELATIVE 8
 #endif
+
+struct layout_check;
+static void layout_check_join(struct layout_check *lc);
 
 const char *
 allocator_name(enum allocator_kind k)
@@ -45,6 +51,8 @@ malloc_info_free(struct malloc_info *mi)
 {
 	if (!mi)
 		return;
+	if (mi->layout_check)
+		layout_check_join(mi->layout_check);
 	free(mi->provider);
 	free(mi->detail);
 	free(mi->libc_path);
@@ -417,21 +425,119 @@ read_version(const struct module *m, struct malloc_info *mi)
 	return false;
 }
 
+/* The DWARF check of a table layout, on its own thread with its own libdw
+ * handle (a Dwfl is not thread-safe; a separate Dwarf on its own fd is). */
+struct layout_check {
+	pthread_t thread;
+	char *path;
+	struct malloc_layout table, dwarf;
+	int rc;			/* layout_from_dwarf's result */
+};
+
+static void *
+layout_check_run(void *arg)
+{
+	struct layout_check *lc = arg;
+	int fd = open(lc->path, O_RDONLY | O_CLOEXEC);
+	Dwarf *dw;
+
+	lc->rc = -1;
+	if (fd < 0)
+		return NULL;
+	dw = dwarf_begin(fd, DWARF_C_READ);
+	if (dw) {
+		lc->rc = layout_from_dwarf(dw, &lc->table, &lc->dwarf);
+		dwarf_end(dw);
+	}
+	close(fd);
+	return NULL;
+}
+
 static void
-choose_layout(struct malloc_info *mi, const struct module *libc)
+layout_check_join(struct layout_check *lc)
+{
+	pthread_join(lc->thread, NULL);
+	free(lc->path);
+	free(lc);
+}
+
+/* Same offsets, sizes and behaviour? (source and version aside) */
+static bool
+layouts_equal(const struct malloc_layout *a, const struct malloc_layout *b)
+{
+	struct malloc_layout x = *a, y = *b;
+	x.source = y.source = LAYOUT_FROM_TABLE;
+	x.version = y.version = 0;
+	x.uncertain = y.uncertain = false;
+	x.tcache_count_default = y.tcache_count_default = 0;
+	x.tcache_max_bytes_default = y.tcache_max_bytes_default = 0;
+	return !memcmp(&x, &y, sizeof(x));
+}
+
+int
+malloc_layout_confirm(struct malloc_info *mi, struct malloc_layout *dwarf)
+{
+	struct layout_check *lc = mi->layout_check;
+	char d[64];
+	int r = 0;
+
+	if (!lc)
+		return 0;
+	mi->layout_check = NULL;
+	pthread_join(lc->thread, NULL);
+	if (lc->rc == 0) {
+		if (layouts_equal(&lc->dwarf, &mi->L)) {
+			snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s, confirmed by DWARF",
+				 layout_describe(&mi->L, d, sizeof(d)));
+		} else {
+			*dwarf = lc->dwarf;
+			r = 1;
+		}
+	}
+	free(lc->path);
+	free(lc);
+	return r;
+}
+
+static void
+choose_layout(struct malloc_info *mi, const struct module *libc, const struct malloc_layout *forced)
 {
 	bool exact = false;
 	const struct malloc_layout *tab = layout_for_version(mi->vmajor ? mi->vmajor : 2, mi->vmajor ? mi->vminor : 36,
 							     LAYOUT_X86_64, &exact);
-	Dwarf_Addr bias;
-	Dwarf *dw = libc->mod ? dwfl_module_getdwarf(libc->mod, &bias) : NULL;
+	const char *debugfile = NULL, *mainfile = NULL;
 	char d[64];
 
+	if (forced) {
+		mi->L = *forced;
+		snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s (the table row differed)",
+			 layout_describe(&mi->L, d, sizeof(d)));
+		return;
+	}
 	if (tab)
 		mi->L = *tab;
-	if (dw && layout_from_dwarf(dw, tab, &mi->L) == 0) {
-		snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s", layout_describe(&mi->L, d, sizeof(d)));
-		return;
+	if (libc->mod)
+		dwfl_module_info(libc->mod, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);
+	if (tab && exact && !tab->uncertain && debugfile) {
+		/* use the verified row now, check it against DWARF meanwhile */
+		struct layout_check *lc = xcalloc(1, sizeof(*lc));
+		lc->path = xstrdup(debugfile);
+		lc->table = *tab;
+		if (pthread_create(&lc->thread, NULL, layout_check_run, lc) == 0) {
+			mi->layout_check = lc;
+			snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s", layout_describe(&mi->L, d, sizeof(d)));
+			return;
+		}
+		free(lc->path);
+		free(lc);
+	}
+	{
+		Dwarf_Addr bias;
+		Dwarf *dw = libc->mod ? dwfl_module_getdwarf(libc->mod, &bias) : NULL;
+		if (dw && layout_from_dwarf(dw, tab, &mi->L) == 0) {
+			snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s", layout_describe(&mi->L, d, sizeof(d)));
+			return;
+		}
 	}
 	if (!tab) {
 		/* older than anything we know: 2.26 is the oldest row */
@@ -853,6 +959,13 @@ read_sym_u64(struct target *t, struct symbols *s, const char *mod, const char *n
 int
 malloc_locate(struct target *t, struct symbols *s, struct malloc_info **out)
 {
+	return malloc_locate_layout(t, s, NULL, out);
+}
+
+int
+malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_layout *forced,
+		     struct malloc_info **out)
+{
 	struct malloc_info *mi = xcalloc(1, sizeof(*mi));
 	struct module prov, libc;
 	struct rela_map rm;
@@ -893,7 +1006,7 @@ malloc_locate(struct target *t, struct symbols *s, struct malloc_info **out)
 	if (!read_version(&libc, mi))
 		note(mi, "the glibc version could not be read from %s; assuming the newest known layout",
 		     base_name(libc.name));
-	choose_layout(mi, &libc);
+	choose_layout(mi, &libc, forced);
 	for_each_rela(&libc, collect_rela, &rm);
 
 	/* main_arena */

@@ -133,6 +133,8 @@ main(int argc, char **argv)
 	struct target *t = NULL;
 	int rc, term;
 
+	uint64_t t_start = hd_now_ns();
+
 	if (getenv("HEAPDBG_DEBUG"))
 		hd_debug = 1;
 	for (int i = 1; i < argc; i++) {
@@ -240,6 +242,7 @@ main(int argc, char **argv)
 	}
 	if (t)
 		session_set_target(s, t);
+	debug_msg("target open after %.1f ms", (hd_now_ns() - t_start) / 1e6);
 	if (!quiet && !json) {
 		if (!t)
 			fprintf(stderr, "heapdbg %s: no target\n", HEAPDBG_VERSION);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MAX_ARENAS 4096
 #define MAX_HEAPS_PER_ARENA 65536
@@ -68,6 +69,10 @@ struct rspan {
 	bool has_top;
 };
 
+struct member {
+	uint64_t addr, memb;
+};
+
 struct walker {
 	struct target *t;
 	struct heap *h;
@@ -78,6 +83,9 @@ struct walker {
 	VEC(struct rspan) spans;
 	VEC(struct hchunk) chunks;
 	VEC(struct hchunk) mm;
+	struct member *members;		/* free-list members sorted by address */
+	size_t nmembers, next_member;	/* the merge position of the chunk walk */
+	bool unsorted;			/* a chunk was walked below its predecessor */
 	uint64_t list_cap;		/* bound for any list walk */
 	bool interrupted;
 };
@@ -341,6 +349,35 @@ region_cmp(const void *a, const void *b)
 
 /* ---- 2. bulk copies ---- */
 
+/* Copy buffers are their own mappings, with transparent huge pages when
+ * the kernel offers them: a 400 MB heap copy then costs a few hundred
+ * page faults instead of a hundred thousand. */
+static uint8_t *
+region_alloc(size_t len)
+{
+	size_t maplen = ALIGN_UP(len + 16, 4096);
+	uint8_t *p = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	if (len >= (2u << 20))
+		madvise(p, maplen, MADV_HUGEPAGE);
+#endif
+	/* remember the length in front of the data for region_free */
+	memcpy(p, &maplen, sizeof(maplen));
+	return p + 16;
+}
+
+static void
+region_free(uint8_t *owned)
+{
+	size_t maplen;
+	if (!owned)
+		return;
+	memcpy(&maplen, owned - 16, sizeof(maplen));
+	munmap(owned - 16, maplen);
+}
+
 static void
 copy_regions(struct walker *w)
 {
@@ -360,7 +397,7 @@ copy_regions(struct walker *w)
 			r.data = d;
 		} else {
 			size_t got;
-			r.owned = malloc(len);
+			r.owned = region_alloc(len);
 			if (!r.owned) {
 				finding(w, FIND_WARNING, "no-memory", 0, (int)s->arena,
 					"cannot copy %" PRIu64 " bytes of heap at 0x%" PRIx64, len, start);
@@ -381,7 +418,7 @@ copy_regions(struct walker *w)
 		if (r.end > r.start)
 			vec_push(&h->regions, r);
 		else
-			free(r.owned);
+			region_free(r.owned);
 	}
 	qsort(h->regions.v, h->regions.n, sizeof(*h->regions.v), region_cmp);
 	/* regions must not overlap (a corrupted heap_info could make them):
@@ -667,6 +704,56 @@ walk_bins(struct walker *w, unsigned ai)
 
 /* ---- 4. the chunk walk ---- */
 
+static void
+not_a_chunk(struct walker *w, const struct member *m)
+{
+	unsigned st = MEMB_STATE(m->memb);
+	finding(w, FIND_ERROR, "list-not-chunk", m->addr, st == CS_TCACHE ? -1 : (int)MEMB_ARENA(m->memb),
+		"0x%" PRIx64 " is in %s %u but is not a chunk boundary of the heap walk", m->addr,
+		chunk_state_name(st), MEMB_LIST(m->memb));
+}
+
+/* The membership map as an array sorted by address: an LSD radix sort
+ * on 11-bit digits of the address (chunks are 16-aligned: bits 4..63). */
+static void
+sort_members(struct walker *w)
+{
+	size_t it = 0, n = 0;
+	uint64_t k, v, all = 0;
+	struct member *tmp;
+
+	w->members = xreallocarray(NULL, w->member.n ? w->member.n : 1, sizeof(*w->members));
+	while (u64map_next(&w->member, &it, &k, &v)) {
+		w->members[n].addr = k;
+		w->members[n].memb = v;
+		all |= k;
+		n++;
+	}
+	tmp = xreallocarray(NULL, n ? n : 1, sizeof(*tmp));
+	for (unsigned shift = 0; shift < 64 && (all >> shift); shift += 11) {
+		size_t count[2048] = { 0 }, pos = 0;
+		for (size_t i = 0; i < n; i++)
+			count[(w->members[i].addr >> shift) & 2047]++;
+		if (count[(w->members[0].addr >> shift) & 2047] == n)
+			continue;	/* one bucket: nothing to move */
+		for (size_t b = 0; b < 2048; b++) {
+			size_t c = count[b];
+			count[b] = pos;
+			pos += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(w->members[i].addr >> shift) & 2047]++] = w->members[i];
+		{
+			struct member *x = w->members;
+			w->members = tmp;
+			tmp = x;
+		}
+	}
+	free(tmp);
+	w->nmembers = n;
+	w->next_member = 0;
+}
+
 static bool
 plausible_size(uint64_t sf, uint64_t at, uint64_t end)
 {
@@ -705,17 +792,44 @@ resync(struct walker *w, const struct rspan *s, uint64_t from)
 }
 
 static void
+count_chunk(struct harena *ar, const struct hchunk *c)
+{
+	struct hcount *k;
+	switch (c->state) {
+	case CS_USED: k = &ar->used; break;
+	case CS_TCACHE: k = &ar->tcache; break;
+	case CS_FASTBIN: k = &ar->fastbins; break;
+	case CS_UNSORTED: k = &ar->unsorted; break;
+	case CS_SMALLBIN: k = &ar->smallbins; break;
+	case CS_LARGEBIN: k = &ar->largebins; break;
+	default: return;
+	}
+	k->chunks++;
+	k->bytes += c->size;
+}
+
+/* Bytes of the span at p: from the span's copy when it is one piece (the
+ * usual case), else looked up. */
+static inline const uint8_t *
+span_bytes(struct walker *w, const struct rspan *s, const uint8_t *base, uint64_t p, size_t len)
+{
+	if (base)
+		return p + len <= s->end ? base + (p - s->start) : NULL;
+	return heap_bytes(w->h, p, len);
+}
+
+static void
 walk_span(struct walker *w, const struct rspan *s)
 {
 	struct harena *ar = &w->h->arenas.v[s->arena];
+	const uint8_t *base = heap_bytes(w->h, s->start, s->end - s->start);
 	uint64_t p = s->start, prev = 0, prev_size = 0;
 	enum chunk_state prev_state = CS_USED;
 
 	while (p + 16 <= s->end) {
-		const uint8_t *b = heap_bytes(w->h, p, 16);
-		uint64_t sf, sz, memb = 0, nsf = 0, nps = 0;
+		const uint8_t *b = span_bytes(w, s, base, p, 16), *nb;
+		uint64_t sf, sz, memb = 0;
 		struct hchunk c;
-		bool have_next;
 
 		if (!b)
 			break;
@@ -725,14 +839,22 @@ walk_span(struct walker *w, const struct rspan *s)
 		}
 		sf = chunk_size_field(b);
 		sz = ptm_chunksize(sf);
+		c.addr = p;
+		c.size = sz;
+		c.arena = (uint16_t)s->arena;
+		c.bits = sf & PTM_SIZE_BITS;
+		c.list = 0;
+		c.owner = 0;
+		/* list members are visited in address order, as chunks are:
+		 * members passed over are not chunk boundaries */
+		while (w->next_member < w->nmembers && w->members[w->next_member].addr < p)
+			not_a_chunk(w, &w->members[w->next_member++]);
+		if (w->next_member < w->nmembers && w->members[w->next_member].addr == p)
+			memb = w->members[w->next_member++].memb;
 		if (p == ar->top) {
-			c.addr = p;
-			c.size = sz;
-			c.arena = (uint16_t)s->arena;
 			c.state = CS_TOP;
-			c.bits = sf & PTM_SIZE_BITS;
-			c.list = 0;
-			c.owner = 0;
+			if (w->chunks.n && w->chunks.v[w->chunks.n - 1].addr >= p)
+				w->unsorted = true;
 			vec_push(&w->chunks, c);
 			if (sz > ar->system_mem && ar->system_mem)
 				finding(w, FIND_ERROR, "top-size", p, (int)s->arena,
@@ -761,11 +883,6 @@ walk_span(struct walker *w, const struct rspan *s)
 			prev = 0;
 			continue;
 		}
-		u64map_get(&w->member, p, &memb);
-		c.addr = p;
-		c.size = sz;
-		c.arena = (uint16_t)s->arena;
-		c.bits = sf & PTM_SIZE_BITS;
 		if (memb) {
 			c.state = (uint8_t)MEMB_STATE(memb);
 			c.list = (uint16_t)MEMB_LIST(memb);
@@ -776,10 +893,11 @@ walk_span(struct walker *w, const struct rspan *s)
 					MEMB_ARENA(memb));
 		} else {
 			c.state = CS_USED;
-			c.list = 0;
-			c.owner = 0;
 		}
+		if (w->chunks.n && w->chunks.v[w->chunks.n - 1].addr >= p)
+			w->unsorted = true;
 		vec_push(&w->chunks, c);
+		count_chunk(ar, &c);
 
 		/* what the neighbours say */
 		if (!(sf & PTM_PREV_INUSE) && prev) {
@@ -797,13 +915,8 @@ walk_span(struct walker *w, const struct rspan *s)
 		if (ar->main && (sf & PTM_NON_MAIN_ARENA))
 			finding(w, FIND_ERROR, "arena-bit", p, (int)s->arena,
 				"chunk 0x%" PRIx64 " of the main arena has the NON_MAIN_ARENA bit", p);
-		have_next = p + sz + 16 <= s->end;
-		if (have_next) {
-			const uint8_t *nb = heap_bytes(w->h, p + sz, 16);
-			nps = chunk_prev_size(nb);
-			nsf = chunk_size_field(nb);
-		}
-		if (have_next) {
+		if (c.state != CS_USED && (nb = span_bytes(w, s, base, p + sz, 16))) {
+			uint64_t nps = chunk_prev_size(nb), nsf = chunk_size_field(nb);
 			bool next_says_free = !(nsf & PTM_PREV_INUSE);
 			switch (c.state) {
 			case CS_UNSORTED:
@@ -826,11 +939,11 @@ walk_span(struct walker *w, const struct rspan *s)
 						p, chunk_state_name(c.state));
 				break;
 			default:
-				/* a used chunk whose successor thinks it is free is
-				 * checked when the successor is walked (prev-inuse) */
 				break;
 			}
 		}
+		/* (a used chunk whose successor thinks it is free is caught when
+		 * the successor is walked: prev-inuse) */
 		prev = p;
 		prev_size = sz;
 		prev_state = (enum chunk_state)c.state;
@@ -1057,39 +1170,15 @@ static void
 account(struct walker *w)
 {
 	struct heap *h = w->h;
-	for (size_t i = 0; i < h->nchunks; i++) {
-		const struct hchunk *c = &h->chunks[i];
-		struct harena *ar;
-		if (c->arena == HEAP_NO_ARENA)
-			continue;
-		ar = &h->arenas.v[c->arena];
-		switch (c->state) {
-		case CS_USED: ar->used.chunks++; ar->used.bytes += c->size; break;
-		case CS_TCACHE: ar->tcache.chunks++; ar->tcache.bytes += c->size; break;
-		case CS_FASTBIN: ar->fastbins.chunks++; ar->fastbins.bytes += c->size; break;
-		case CS_UNSORTED: ar->unsorted.chunks++; ar->unsorted.bytes += c->size; break;
-		case CS_SMALLBIN: ar->smallbins.chunks++; ar->smallbins.bytes += c->size; break;
-		case CS_LARGEBIN: ar->largebins.chunks++; ar->largebins.bytes += c->size; break;
-		default: break;
-		}
-	}
+	/* (chunks were counted per arena as they were walked) */
 	for (size_t i = 0; i < h->arenas.n; i++) {
 		struct harena *ar = &h->arenas.v[i];
 		ar->bins.chunks = ar->unsorted.chunks + ar->smallbins.chunks + ar->largebins.chunks;
 		ar->bins.bytes = ar->unsorted.bytes + ar->smallbins.bytes + ar->largebins.bytes;
 	}
-	/* free-list members the chunk walk never reached */
-	{
-		size_t it = 0;
-		uint64_t k, v;
-		while (u64map_next(&w->member, &it, &k, &v)) {
-			const struct hchunk *c = heap_chunk_at(h, k);
-			if (!c || c->addr != k)
-				finding(w, FIND_ERROR, "list-not-chunk", k, MEMB_STATE(v) == CS_TCACHE ? -1 : (int)MEMB_ARENA(v),
-					"0x%" PRIx64 " is in %s %u but is not a chunk boundary of the heap walk", k,
-					chunk_state_name(MEMB_STATE(v)), MEMB_LIST(v));
-		}
-	}
+	/* free-list members beyond the last chunk walked */
+	while (w->next_member < w->nmembers)
+		not_a_chunk(w, &w->members[w->next_member++]);
 }
 
 static int
@@ -1150,7 +1239,7 @@ heap_free(struct heap *h)
 	vec_free(&h->arenas);
 	free(h->chunks);
 	for (size_t i = 0; i < h->regions.n; i++)
-		free(h->regions.v[i].owned);
+		region_free(h->regions.v[i].owned);
 	vec_free(&h->regions);
 	for (size_t i = 0; i < h->findings.n; i++)
 		free(h->findings.v[i].message);
@@ -1167,11 +1256,25 @@ heap_walk(struct target *t, struct symbols *s, const struct walk_opts *o, struct
 {
 	struct malloc_info *mi;
 	uint64_t t0 = hd_now_ns();
+	struct malloc_layout dwarf;
+
 	*out = NULL;
 	if (malloc_locate(t, s, &mi) < 0)
 		return -1;
+	debug_msg("walk: locate %.1f ms", (hd_now_ns() - t0) / 1e6);
 	if (heap_walk_info(t, mi, o, out) < 0)
 		return -1;
+	if (malloc_layout_confirm((*out)->mi, &dwarf) == 1) {
+		/* libc's DWARF disagrees with the table: trust DWARF, again */
+		debug_msg("walk: the table layout differs from DWARF; walking again");
+		heap_free(*out);
+		*out = NULL;
+		if (malloc_locate_layout(t, s, &dwarf, &mi) < 0)
+			return -1;
+		if (heap_walk_info(t, mi, o, out) < 0)
+			return -1;
+	}
+	debug_msg("walk: layout confirmed %.1f ms", (hd_now_ns() - t0) / 1e6);
 	(*out)->seconds = (hd_now_ns() - t0) / 1e9;
 	return 0;
 }
@@ -1204,6 +1307,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	for (size_t i = 0; i < t->nthreads; i++)
 		target_regs(t, t->threads[i]);
 
+#define PHASE(name) debug_msg("walk: %-12s %.1f ms", name, (hd_now_ns() - t0) / 1e6)
 	collect_arenas(&w);
 	collect_heaps(&w);
 	qsort(w.spans.v, w.spans.n, sizeof(*w.spans.v), span_cmp);
@@ -1212,6 +1316,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 			  w.spans.v[i].arena, w.spans.v[i].start, w.spans.v[i].end, w.spans.v[i].info,
 			  w.spans.v[i].has_top ? ", top" : "");
 	copy_regions(&w);
+	PHASE("copied");
 	{
 		uint64_t total = 0;
 		for (size_t i = 0; i < h->regions.n; i++)
@@ -1223,24 +1328,52 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		walk_fastbins(&w, (unsigned)i);
 		walk_bins(&w, (unsigned)i);
 	}
+	PHASE("free lists");
+	sort_members(&w);
+	/* room for the chunks: a guess from the heap's size saves the
+	 * array's growth copies (untouched room costs no memory) */
+	{
+		uint64_t bytes = 0;
+		for (size_t i = 0; i < w.spans.n; i++)
+			bytes += w.spans.v[i].end - w.spans.v[i].start;
+		vec_reserve(&w.chunks, (size_t)MIN(bytes / 256 + 64, 1ULL << 28));
+	}
+	PHASE("members");
 	for (size_t i = 0; i < w.spans.n && !w.interrupted; i++)
 		walk_span(&w, &w.spans.v[i]);
+	PHASE("chunks");
 	if (w.interrupted) {
 		rc = hd_fail(HD_EINTR, "interrupted");
 		goto out;
 	}
 	scan_mmapped(&w);
+	PHASE("mmapped");
 	/* merge heap chunks (address order already, spans are sorted) with
 	 * mmapped ones */
 	{
-		size_t n = w.chunks.n + w.mm.n;
-		h->chunks = xreallocarray(NULL, n ? n : 1, sizeof(*h->chunks));
-		memcpy(h->chunks, w.chunks.v, w.chunks.n * sizeof(*h->chunks));
-		memcpy(h->chunks + w.chunks.n, w.mm.v, w.mm.n * sizeof(*h->chunks));
+		/* both lists are in address order already (spans are sorted and
+		 * each is walked upwards; mappings are sorted): merge them */
+		size_t n = w.chunks.n + w.mm.n, i = w.chunks.n, j = w.mm.n, k = n;
+		bool sorted = !w.unsorted;
+		for (size_t x = 1; x < w.mm.n && sorted; x++)
+			sorted = w.mm.v[x - 1].addr < w.mm.v[x].addr;
+		/* merge the (few) mmapped chunks in from the back, in place */
+		vec_reserve(&w.chunks, n + 1);
+		while (j > 0) {
+			if (i > 0 && w.chunks.v[i - 1].addr > w.mm.v[j - 1].addr)
+				w.chunks.v[--k] = w.chunks.v[--i];
+			else
+				w.chunks.v[--k] = w.mm.v[--j];
+		}
+		h->chunks = w.chunks.v;
 		h->nchunks = n;
-		qsort(h->chunks, n, sizeof(*h->chunks), hchunk_cmp);
+		w.chunks.v = NULL;
+		w.chunks.n = 0;
+		if (!sorted)	/* overlapping spans of a corrupted heap */
+			qsort(h->chunks, n, sizeof(*h->chunks), hchunk_cmp);
 	}
 	account(&w);
+	PHASE("accounted");
 out:
 	for (size_t i = 0; i < h->arenas.n; i++)
 		free(w.ms[i]);
@@ -1248,6 +1381,7 @@ out:
 	vec_free(&w.spans);
 	vec_free(&w.chunks);
 	vec_free(&w.mm);
+	free(w.members);
 	u64map_free(&w.member);
 	(void)o;
 	h->seconds = (hd_now_ns() - t0) / 1e9;
