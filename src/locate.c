@@ -213,7 +213,7 @@ has_symbol(struct symbols *s, const struct module *m, const char *name)
 /* ---- who provides malloc: the link map's search order ---- */
 
 struct lm_entry {
-	uint64_t l_addr;
+	uint64_t l_addr, l_ld;
 	char *name;
 };
 
@@ -263,6 +263,7 @@ link_map_order(struct target *t, struct lm_entry **out)
 		if (target_read(t, lm, f, sizeof(f)) < 0)
 			break;
 		e.l_addr = f[0];
+		e.l_ld = f[2];
 		e.name = f[1] ? target_read_string(t, f[1], 4096) : NULL;
 		if (!e.name)
 			e.name = xstrdup("");
@@ -273,25 +274,15 @@ link_map_order(struct target *t, struct lm_entry **out)
 	return v.n;
 }
 
-/* The module a link-map entry refers to. */
+/* The module a link-map entry refers to: the one holding its dynamic
+ * section (names differ: a preloaded libfoo.so.4 maps libfoo.so.4.5.10). */
 static bool
 lm_module(struct symbols *s, struct target *t, const struct lm_entry *e, bool first, struct module *m)
 {
-	struct module_info mi;
-	for (size_t i = 0; symbols_module(s, i, &mi); i++) {
-		Dwfl_Module *mod;
-		if (first) {
-			/* the executable: l_name is "" */
-			if (!t->exe || !mi.name || (strcmp(mi.name, t->exe) && strcmp(base_name(mi.name), base_name(t->exe))))
-				continue;
-		} else if (!e->name[0] || (strcmp(mi.name, e->name) && strcmp(base_name(mi.name), base_name(e->name)))) {
-			continue;
-		}
-		mod = dwfl_addrmodule(symbols_dwfl(s), mi.start);
-		if (mod && get_module(s, mod, m))
-			return true;
-	}
-	return false;
+	Dwfl_Module *mod = e->l_ld ? dwfl_addrmodule(symbols_dwfl(s), e->l_ld) : NULL;
+	(void)t;
+	(void)first;
+	return mod && get_module(s, mod, m);
 }
 
 static enum allocator_kind
@@ -372,7 +363,8 @@ find_provider(struct target *t, struct symbols *s, struct malloc_info *mi, struc
 		}
 	}
 	if (!found)
-		return hd_fail(HD_ENOTSUP, "no module of the target defines malloc");
+		return hd_fail(HD_ENOTSUP, "no module of the target defines malloc (the program does not "
+			       "allocate with malloc)");
 	mi->provider = xstrdup(prov->name ? prov->name : "?");
 	mi->allocator = classify_provider(s, prov, is_exe, mi);
 	mi->static_glibc = is_exe && mi->allocator == ALLOC_GLIBC;
@@ -550,6 +542,89 @@ choose_layout(struct malloc_info *mi, const struct module *libc, const struct ma
 }
 
 /* ---- main_arena ---- */
+
+static bool valid_arena(struct target *t, const struct malloc_layout *L, uint64_t a, bool *initialised);
+static bool layouts_equal(const struct malloc_layout *a, const struct malloc_layout *b);
+static bool valid_mp(const struct malloc_layout *L, const uint8_t *mp);
+
+/* Static glibc carries no banner; gnu_get_libc_version's string does. */
+static bool
+read_version_symbol(struct target *t, struct symbols *s, const char *lb, struct malloc_info *mi)
+{
+	struct sym_info si;
+	char *v;
+	unsigned maj, min;
+	if (symbols_lookup(s, lb, "__libc_version", &si) < 0 || si.type == STT_TLS)
+		return false;
+	v = target_read_string(t, si.addr, 16);
+	if (!v)
+		return false;
+	if (layout_parse_version(v, &maj, &min) == 0) {
+		mi->vmajor = maj;
+		mi->vminor = min;
+		snprintf(mi->version, sizeof(mi->version), "%u.%u", maj, min);
+		free(v);
+		return true;
+	}
+	free(v);
+	return false;
+}
+
+/* Does layout L fit what is in memory: main_arena and mp_ (found by
+ * symbol) and, once malloc ran, the size of the first chunk of the main
+ * heap, which is the main thread's tcache? */
+static bool
+layout_fits(struct target *t, const struct malloc_layout *L, const struct sym_info *arena,
+	    const struct sym_info *mp)
+{
+	uint8_t buf[512];
+	uint64_t base, sf;
+	bool init = false;
+
+	if (arena->size && arena->size != L->ms_size)
+		return false;
+	if (mp->size && mp->size != L->mp_size)
+		return false;
+	if (!valid_arena(t, L, arena->addr, &init))
+		return false;
+	if (L->mp_size > sizeof(buf) || target_read(t, mp->addr, buf, L->mp_size) < 0 || !valid_mp(L, buf))
+		return false;
+	base = mp_u64(buf, L->mp_sbrk_base);
+	if (init && base && L->has_tcache && mp_u64(buf, L->mp_tcache_count) &&
+	    target_read_u64(t, ALIGN_UP(base + 16, 16) - 16 + 8, &sf) == 0 &&
+	    ptm_chunksize(sf) != ptm_tcache_chunk_size(L))
+		return false;
+	return true;
+}
+
+/* Version unknown (a static program without the banner): the newest table
+ * layout that fits; *oldest is the oldest version with the same layout
+ * that fits too, so the version can be given as a range. */
+static const struct malloc_layout *
+guess_layout(struct target *t, struct symbols *s, const struct module *libc, const char *lb, unsigned *oldest)
+{
+	size_t n;
+	const struct malloc_layout *tab = layout_table(LAYOUT_X86_64, &n), *best = NULL;
+	struct sym_info arena, mp;
+
+	(void)libc;
+	if (symbols_lookup(s, lb, "main_arena", &arena) < 0 || symbols_lookup(s, lb, "mp_", &mp) < 0)
+		return NULL;
+	for (size_t i = n; i-- > 0;) {
+		const struct malloc_layout *L = &tab[i];
+		if (best) {
+			if (!layouts_equal(best, L) || !layout_fits(t, L, &arena, &mp))
+				break;
+			*oldest = L->version;
+			continue;
+		}
+		if (layout_fits(t, L, &arena, &mp)) {
+			best = L;
+			*oldest = L->version;
+		}
+	}
+	return best;
+}
 
 /* Is there a plausible malloc_state at a? (readable, next ring closes) */
 static bool
@@ -1003,9 +1078,24 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 	mi->libc_path = xstrdup(libc.name ? libc.name : "?");
 	mi->libc_bias = libc.bias;
 	lb = mi->static_glibc ? NULL : base_name(libc.name);
-	if (!read_version(&libc, mi))
-		note(mi, "the glibc version could not be read from %s; assuming the newest known layout",
-		     base_name(libc.name));
+	if (!read_version(&libc, mi) && !read_version_symbol(t, s, lb, mi)) {
+		unsigned oldest = 0;
+		const struct malloc_layout *L = guess_layout(t, s, &libc, lb, &oldest);
+		if (L) {
+			mi->vmajor = L->version / 100;
+			mi->vminor = L->version % 100;
+			if (oldest != L->version)
+				snprintf(mi->version, sizeof(mi->version), "%u.%u-%u.%u", oldest / 100, oldest % 100,
+					 mi->vmajor, mi->vminor);
+			else
+				snprintf(mi->version, sizeof(mi->version), "%u.%u", mi->vmajor, mi->vminor);
+			note(mi, "the glibc version could not be read from %s; its memory fits the layout of "
+			     "glibc %s", base_name(libc.name), mi->version);
+		} else {
+			note(mi, "the glibc version could not be read from %s, and no known layout fits; "
+			     "assuming the newest", base_name(libc.name));
+		}
+	}
 	choose_layout(mi, &libc, forced);
 	for_each_rela(&libc, collect_rela, &rm);
 
