@@ -28,6 +28,7 @@ struct session {
 	double started;			/* wall time the session started */
 
 	struct heap *heap;		/* the last walk, valid until the target runs */
+	struct reach *reach;		/* the last leak check, same lifetime */
 };
 
 struct session *session_new(void);
@@ -48,6 +49,10 @@ struct heap;
 struct heap *session_heap(struct session *s);
 /* Same, but the walk must be of an initialised glibc heap. */
 struct heap *session_glibc_heap(struct session *s);
+
+struct reach;
+/* The leak check of the current heap (cached like the walk). */
+struct reach *session_reach(struct session *s);
 
 /* The target ran (or its memory may have changed): drop cached analyses,
  * refresh symbols when modules may have changed. */

@@ -80,6 +80,11 @@ bool symbols_module(struct symbols *s, size_t i, struct module_info *out);
 /* The module containing addr, or false. */
 bool symbols_module_at(struct symbols *s, uint64_t addr, struct module_info *out);
 
+/* A C++ name demangled ("_ZTV3Foo" -> "vtable for Foo"), or the name as
+ * given when it is not mangled or no demangler is available (libstdc++'s
+ * __cxa_demangle is loaded at run time).  The result is owned by s. */
+const char *symbols_demangle(struct symbols *s, const char *name);
+
 /* The underlying Dwfl (for DWARF type lookups and the libdw unwinder). */
 Dwfl *symbols_dwfl(struct symbols *s);
 struct target *symbols_target(struct symbols *s);

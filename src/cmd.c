@@ -18,6 +18,8 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_chunk_entry,
 	&cmd_bins_entry,
 	&cmd_check_entry,
+	&cmd_leaks_entry,
+	&cmd_refs_entry,
 	&cmd_bt_entry,
 	&cmd_x_entry,
 	&cmd_continue_entry,

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "session.h"
 #include "heap.h"
+#include "reach.h"
 #include "live.h"
 
 #include <ctype.h>
@@ -28,8 +29,25 @@ session_set_target(struct session *s, struct target *t)
 static void
 drop_analyses(struct session *s)
 {
+	reach_free(s->reach);
+	s->reach = NULL;
 	heap_free(s->heap);
 	s->heap = NULL;
+}
+
+struct reach *
+session_reach(struct session *s)
+{
+	struct heap *h;
+	struct reach_opts o = { NULL, true };
+	if (s->reach)
+		return s->reach;
+	h = session_glibc_heap(s);
+	if (!h)
+		return NULL;
+	if (reach_run(s->t, h, &o, &s->reach) < 0)
+		return NULL;
+	return s->reach;
 }
 
 struct heap *

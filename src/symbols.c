@@ -7,6 +7,7 @@
 #include "config.h"
 #include "symbols.h"
 
+#include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -192,6 +193,46 @@ symbols_close(struct symbols *s)
 	free(s);
 }
 
+typedef char *(*demangle_fn)(const char *, char *, size_t *, int *);
+
+static demangle_fn
+demangler(void)
+{
+	static bool tried;
+	static demangle_fn fn;
+	if (!tried) {
+		void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+		tried = true;
+		if (h)
+			fn = (demangle_fn)(uintptr_t)dlsym(h, "__cxa_demangle");
+		/* the handle stays open for the life of the process */
+	}
+	return fn;
+}
+
+const char *
+symbols_demangle(struct symbols *s, const char *name)
+{
+	demangle_fn fn;
+	char *d;
+	int status = -1;
+	const char *r;
+
+	if (!name || strncmp(name, "_Z", 2))
+		return name;
+	fn = demangler();
+	if (!fn)
+		return name;
+	d = fn(name, NULL, NULL, &status);
+	if (!d || status != 0) {
+		free(d);
+		return name;
+	}
+	r = intern(s, d);
+	free(d);
+	return r;
+}
+
 Dwfl *
 symbols_dwfl(struct symbols *s)
 {
@@ -262,7 +303,8 @@ static void
 add_frame(struct symbols *s, uint64_t pc, const char *func, uint64_t off, const char *file,
 	  int line, const char *module, bool inlined)
 {
-	struct frame_info f = { pc, intern(s, func), off, intern(s, file), line, intern(s, module), inlined };
+	struct frame_info f = { pc, intern(s, symbols_demangle(s, func)), off, intern(s, file), line,
+				intern(s, module), inlined };
 	vec_push(&s->frames, f);
 }
 

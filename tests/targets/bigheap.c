@@ -1,9 +1,11 @@
 /*
  * bigheap [NTHREADS [CHUNKS_PER_THREAD]] - the benchmark heap: NTHREADS
  * threads (default 3, each with its own arena) allocate CHUNKS_PER_THREAD
- * chunks each (default 400000) of mixed sizes, free one in ten (so every
- * free list has members) and drop the only pointer to one in a hundred
- * (leaks), then park.  Prints "ready PID" when all are parked.
+ * chunks each (default 400000) of mixed sizes, each block's first word
+ * pointing to the block before it, free one in ten (so every free list has
+ * members) and forget one in a hundred from the array (still reachable
+ * through its neighbour), then park.  Prints "ready PID" when all are
+ * parked.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -41,7 +43,7 @@ worker(void *arg)
 		v[i] = NULL;
 	}
 	for (long i = 5; i < per_thread; i += 100)
-		v[i] = NULL;	/* lost: reachable only from v[i+1] */
+		v[i] = NULL;	/* reachable only from v[i+1] now */
 	pthread_barrier_wait(&built);
 	for (;;)
 		pause();

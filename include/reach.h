@@ -1,0 +1,118 @@
+/*
+ * reach.h - leaks by reachability: a conservative mark-and-sweep over the
+ * walked heap, with valgrind memcheck's categories and rules, on a live
+ * process or a core file.
+ *
+ * Blocks are the chunks in use (glibc's own tcache_perthread_structs
+ * excluded: valgrind never sees them).  Roots are every thread's general
+ * registers and every readable-writable mapping that is not heap: stacks
+ * (from the stack pointer less the 128-byte red zone upwards, the part
+ * memcheck considers defined), .data and .bss of every object, TLS, and
+ * anonymous mappings that are neither arena heaps nor mmapped chunks.
+ * Free chunks are never roots and never blocks.
+ *
+ * As memcheck: a start pointer from a root or a reachable block makes a
+ * block reachable; an interior pointer (or any pointer from a possibly
+ * lost block) makes it possibly lost; memcheck's default heuristics
+ * (stdstring, length64, newarray, multipleinheritance) turn some interior
+ * pointers into start pointers.  Unreached blocks form cliques: the leader
+ * is definitely lost, every block reachable from it is indirectly lost.
+ */
+#ifndef HEAPDBG_REACH_H
+#define HEAPDBG_REACH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "heap.h"
+#include "target.h"
+
+enum leak_kind {
+	LEAK_DEFINITE,
+	LEAK_INDIRECT,
+	LEAK_POSSIBLE,
+	LEAK_REACHABLE,
+	LEAK_NKINDS
+};
+
+const char *leak_kind_name(enum leak_kind k);
+
+enum leak_heuristic {
+	HEUR_NONE,
+	HEUR_STDSTRING,
+	HEUR_LENGTH64,
+	HEUR_NEWARRAY,
+	HEUR_MULTIPLE_INHERITANCE,
+};
+
+/* What the tracer knows about a block (optional). */
+struct alloc_lookup {
+	void *ctx;
+	/* true when user_addr was traced: its requested size and stack id */
+	bool (*lookup)(void *ctx, uint64_t user_addr, uint64_t *req, uint32_t *stack);
+};
+
+struct reach_opts {
+	const struct alloc_lookup *alloc;	/* NULL: sizes are usable sizes */
+	bool heuristics;			/* memcheck's default: true */
+};
+
+/* Where a pointer to a block was found. */
+enum ref_region {
+	REF_REGISTER,
+	REF_STACK,
+	REF_GLOBAL,	/* .data/.bss of a module */
+	REF_ANON,	/* other anonymous memory (TLS of the main thread, pools) */
+	REF_HEAP,	/* inside another block */
+};
+
+const char *ref_region_name(enum ref_region r);
+
+struct reach {
+	const struct heap *h;
+	size_t n;		/* blocks */
+	uint64_t *start;	/* user address, sorted */
+	uint64_t *len;		/* scanned size: requested size when traced, else usable */
+	uint32_t *chunk;	/* index into h->chunks */
+	uint32_t *stack;	/* allocation stack id, or 0 */
+	uint8_t *state;		/* enum leak_kind */
+	uint8_t *heur;		/* enum leak_heuristic that made it reachable */
+	int32_t *clique;	/* indirect: the block whose clique holds it */
+	uint64_t *indirect;	/* definite leaders: bytes indirectly lost below */
+	int32_t *parent;	/* first block it was reached from, -1: a root */
+	uint64_t *via;		/* the address holding the pointer that reached it */
+	uint64_t blocks[LEAK_NKINDS], bytes[LEAK_NKINDS];
+	uint64_t root_bytes;	/* root memory scanned */
+	uint64_t heap_bytes;	/* block memory scanned */
+	unsigned root_regions;
+	bool traced;		/* sizes are requested sizes */
+	double seconds;
+	/* the block index: per region of memory holding blocks, the first
+	 * block at or below each page */
+	struct reach_index {
+		uint64_t lo, hi;	/* page-aligned */
+		uint32_t *first;	/* per page */
+	} *idx;
+	size_t nidx;
+};
+
+/* Run the leak check over a walk.  0, or -1 with an hd error (HD_EINTR). */
+int reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, struct reach **out);
+void reach_free(struct reach *r);
+/* The block containing addr (user data only), or -1. */
+long reach_block_at(const struct reach *r, uint64_t addr);
+
+/* Every place that points into [lo, hi): roots (registers, stacks,
+ * globals, anonymous memory) and blocks in use.  Calls fn for each. */
+struct ref {
+	uint64_t from;		/* address holding the pointer (0 for registers) */
+	uint64_t value;		/* the pointer */
+	enum ref_region region;
+	pid_t tid;		/* REF_REGISTER, REF_STACK */
+	const char *reg;	/* REF_REGISTER */
+	long block;		/* REF_HEAP: the block holding the pointer */
+};
+int reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
+	       void (*fn)(void *arg, const struct ref *ref), void *arg);
+
+#endif

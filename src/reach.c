@@ -1,0 +1,655 @@
+/*
+ * reach.c - the leak check (see reach.h): memcheck's mark phase from the
+ * roots, then its clique phase over what was not reached.  Block contents
+ * are read from the walk's bulk copies; roots are read in large pieces.
+ */
+#include "config.h"
+#include "reach.h"
+#include "ptmalloc.h"
+#include "signals.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RED_ZONE 128		/* x86-64 ABI red zone below the stack pointer */
+#define ROOT_PIECE (1u << 20)
+#define VTABLE_MAX_CHECK 20
+
+const char *
+leak_kind_name(enum leak_kind k)
+{
+	switch (k) {
+	case LEAK_DEFINITE: return "definite";
+	case LEAK_INDIRECT: return "indirect";
+	case LEAK_POSSIBLE: return "possible";
+	case LEAK_REACHABLE: return "reachable";
+	default: return "?";
+	}
+}
+
+const char *
+ref_region_name(enum ref_region r)
+{
+	switch (r) {
+	case REF_REGISTER: return "register";
+	case REF_STACK: return "stack";
+	case REF_GLOBAL: return "global";
+	case REF_ANON: return "anonymous";
+	case REF_HEAP: return "heap";
+	}
+	return "?";
+}
+
+/* ---- the state of one run ---- */
+
+struct rc {
+	struct target *t;
+	struct reach *r;
+	const struct reach_opts *o;
+	uint64_t lo, hi;		/* [lowest block start, highest block end) */
+	VEC(uint32_t) stack;		/* mark stack */
+	uint8_t *pending;
+	uint8_t *buf;			/* scratch for reads */
+	size_t bufcap;
+	int clique;			/* -1: marking from roots; else the leader */
+	uint32_t scanning;		/* the block being scanned */
+	bool interrupted;
+};
+
+/* The index: blocks sit in a few dense regions (arena heaps, mmapped
+ * chunks); for each region, the first block starting in or before each
+ * of its pages.  A lookup is a search among the regions, one array read
+ * and a short forward scan: no binary search over a million blocks. */
+static void
+build_index(struct reach *r)
+{
+	VEC(struct reach_index) v = { 0 };
+	size_t i = 0;
+
+	while (i < r->n) {
+		/* a region: blocks no more than a page apart */
+		size_t j = i + 1;
+		struct reach_index x;
+		uint64_t end = r->start[i] + MAX(r->len[i], 1);
+		while (j < r->n && r->start[j] < ALIGN_UP(end, 4096) + 4096) {
+			end = MAX(end, r->start[j] + MAX(r->len[j], 1));
+			j++;
+		}
+		x.lo = ALIGN_DOWN(r->start[i], 4096);
+		x.hi = ALIGN_UP(end, 4096);
+		x.first = xreallocarray(NULL, (size_t)((x.hi - x.lo) >> 12) + 1, sizeof(uint32_t));
+		for (size_t k = i, page = 0; page <= (x.hi - x.lo) >> 12; page++) {
+			uint64_t pa = x.lo + (page << 12);
+			while (k + 1 < j && r->start[k + 1] <= pa)
+				k++;
+			x.first[page] = (uint32_t)k;
+		}
+		vec_push(&v, x);
+		i = j;
+	}
+	r->idx = v.v;
+	r->nidx = v.n;
+}
+
+long
+reach_block_at(const struct reach *r, uint64_t v)
+{
+	size_t lo = 0, hi = r->nidx, b;
+	const struct reach_index *x;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v < r->idx[mid].lo)
+			hi = mid;
+		else if (v >= r->idx[mid].hi)
+			lo = mid + 1;
+		else
+			break;
+	}
+	if (lo >= hi)
+		return -1;
+	x = &r->idx[lo + (hi - lo) / 2];
+	b = x->first[(v - x->lo) >> 12];
+	if (r->start[b] > v)
+		return -1;	/* before the region's first block */
+	while (b + 1 < r->n && r->start[b + 1] <= v)
+		b++;
+	if (v - r->start[b] < (r->len[b] ? r->len[b] : 1))
+		return (long)b;
+	return -1;
+}
+
+/* Bytes of [addr, addr+len): the walk's copy, a core's memory, or a read
+ * into the scratch buffer.  *got says how many are valid. */
+static const uint8_t *
+memory(struct rc *c, uint64_t addr, size_t len, size_t *got)
+{
+	const uint8_t *p = heap_bytes(c->r->h, addr, len);
+	if (!p)
+		p = target_direct(c->t, addr, len);
+	if (p) {
+		*got = len;
+		return p;
+	}
+	if (len > c->bufcap) {
+		free(c->buf);
+		c->bufcap = MAX(len, (size_t)ROOT_PIECE);
+		c->buf = xmalloc(c->bufcap);
+	}
+	*got = target_read_partial(c->t, addr, c->buf, len);
+	return c->buf;
+}
+
+/* ---- memcheck's heuristics ---- */
+
+static bool
+is_vtable(struct rc *c, uint64_t p)
+{
+	const struct mapping *m = target_find_mapping(c->t, p);
+	uint64_t words[VTABLE_MAX_CHECK];
+	size_t n, got;
+	int fns = 0;
+
+	if (!m || !m->path || m->path[0] != '/' || !(m->perms & MAP_PERM_R) || (p & 7))
+		return false;
+	n = (size_t)MIN((uint64_t)VTABLE_MAX_CHECK, (m->end - p) / 8);
+	got = target_read_partial(c->t, p, words, n * 8) / 8;
+	for (size_t i = 0; i < got; i++) {
+		const struct mapping *fm;
+		if (!words[i])
+			continue;
+		fm = target_find_mapping(c->t, words[i]);
+		if (!fm || !fm->path || fm->path[0] != '/' || !(fm->perms & MAP_PERM_X))
+			return false;
+		if (++fns == 2)
+			return true;
+	}
+	return false;
+}
+
+static enum leak_heuristic
+heuristic(struct rc *c, uint64_t ptr, uint32_t b)
+{
+	uint64_t start = c->r->start[b], sz = c->r->len[b], w[3];
+	size_t got;
+	const uint8_t *d = memory(c, start, MIN(sz, 24), &got);
+
+	memset(w, 0, sizeof(w));
+	memcpy(w, d, MIN(got, sizeof(w)));
+	if (ptr == start + 24 && got >= 16) {
+		uint64_t capacity = w[1], length = w[0];
+		if (3 * 8 + capacity + 1 == sz && length <= capacity)
+			return HEUR_STDSTRING;
+	}
+	if (ptr == start + 8 && got >= 8 && w[0] > 0 && sz - 8 == w[0])
+		return HEUR_LENGTH64;
+	if (ptr == start + 8 && got >= 8 && w[0] > 0 && (sz - 8) % w[0] == 0)
+		return HEUR_NEWARRAY;
+	if (!(ptr & 7) && got >= 8) {
+		uint64_t inner = 0;
+		if (target_read_u64(c->t, ptr, &inner) == 0 && !(inner & 7) && inner >= 4096 &&
+		    !(w[0] & 7) && w[0] >= 4096 && is_vtable(c, inner) && is_vtable(c, w[0]))
+			return HEUR_MULTIPLE_INHERITANCE;
+	}
+	return HEUR_NONE;
+}
+
+/* ---- marking ---- */
+
+static void
+push(struct rc *c, uint32_t b)
+{
+	if (!c->pending[b]) {
+		c->pending[b] = 1;
+		vec_push(&c->stack, b);
+	}
+}
+
+/* A word found at `from` (0 for a register) while scanning memory whose
+ * provenance is definite (a root, a reachable block) or not. */
+static inline void
+found(struct rc *c, uint64_t v, uint64_t from, bool definite, long src)
+{
+	struct reach *r = c->r;
+	long b;
+	uint8_t via;
+
+	if (v < c->lo || v >= c->hi)
+		return;
+	b = reach_block_at(r, v);
+	if (b < 0)
+		return;
+	if (c->clique >= 0) {
+		/* clique phase: everything unreached below the leader is
+		 * indirectly lost, start or interior pointer alike */
+		if (r->state[b] == LEAK_DEFINITE && b != c->clique) {
+			push(c, (uint32_t)b);
+			r->indirect[c->clique] += r->len[b] + r->indirect[b];
+			r->indirect[b] = 0;
+			r->state[b] = LEAK_INDIRECT;
+			r->clique[b] = (int32_t)c->scanning;
+		}
+		return;
+	}
+	if (r->state[b] == LEAK_REACHABLE) {
+		if (r->heur[b] && v == r->start[b])
+			r->heur[b] = HEUR_NONE;
+		return;
+	}
+	if (v == r->start[b]) {
+		via = LEAK_REACHABLE;
+	} else if (c->o && c->o->heuristics && (r->heur[b] = (uint8_t)heuristic(c, v, (uint32_t)b))) {
+		via = LEAK_REACHABLE;
+	} else {
+		via = LEAK_POSSIBLE;
+	}
+	if (via == LEAK_REACHABLE && definite) {
+		r->state[b] = LEAK_REACHABLE;
+		r->parent[b] = (int32_t)src;
+		r->via[b] = from;
+		push(c, (uint32_t)b);
+	} else if (r->state[b] == LEAK_DEFINITE) {
+		r->state[b] = LEAK_POSSIBLE;
+		r->parent[b] = (int32_t)src;
+		r->via[b] = from;
+		push(c, (uint32_t)b);
+	}
+}
+
+static void
+scan_words(struct rc *c, uint64_t addr, const uint8_t *data, size_t len, bool definite, long src)
+{
+	uint64_t a = ALIGN_UP(addr, 8);
+	size_t off = (size_t)(a - addr);
+
+	for (; off + 8 <= len; off += 8)
+		found(c, ptm_rd64(data + off), addr + off, definite, src);
+}
+
+static void
+scan_block(struct rc *c, uint32_t b)
+{
+	struct reach *r = c->r;
+	size_t got;
+	const uint8_t *d = memory(c, r->start[b], r->len[b], &got);
+	bool definite = r->state[b] != LEAK_POSSIBLE;
+
+	c->scanning = b;
+	r->heap_bytes += got;
+	scan_words(c, r->start[b], d, got, definite, (long)b);
+}
+
+static void
+process_stack(struct rc *c)
+{
+	while (c->stack.n) {
+		uint32_t b = c->stack.v[--c->stack.n];
+		c->pending[b] = 0;
+		scan_block(c, b);
+		if ((c->stack.n & 0xfff) == 0 && sig_interrupted()) {
+			c->interrupted = true;
+			return;
+		}
+	}
+}
+
+/* ---- roots ---- */
+
+struct range {
+	uint64_t lo, hi;
+};
+
+struct range_vec {
+	struct range *v;
+	size_t n, cap;
+};
+
+static int
+range_cmp(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Memory that is heap, never a root: arena heaps (whole reservations),
+ * the sbrk heap, mmapped chunks. */
+static void
+heap_ranges(const struct heap *h, struct range_vec *out)
+{
+	for (size_t i = 0; i < h->arenas.n; i++) {
+		const struct harena *a = &h->arenas.v[i];
+		for (size_t k = 0; k < a->heaps.n; k++) {
+			struct range rg;
+			if (a->heaps.v[k].info) {
+				rg.lo = a->heaps.v[k].info;
+				rg.hi = a->heaps.v[k].info + h->mi->heap_max;
+			} else {
+				rg.lo = a->heaps.v[k].start;
+				rg.hi = a->heaps.v[k].end;
+			}
+			vec_push(out, rg);
+		}
+	}
+	for (size_t i = 0; i < h->nchunks; i++) {
+		const struct hchunk *c = &h->chunks[i];
+		if (c->state == CS_MMAPPED) {
+			struct range rg = { c->addr - hchunk_mmap_offset(h, c),
+					    ALIGN_UP(c->addr + c->size, 4096) };
+			vec_push(out, rg);
+		}
+	}
+	qsort(out->v, out->n, sizeof(*out->v), range_cmp);
+}
+
+/* Each root range, clipped: fn(arg, lo, hi, region, tid). */
+typedef void (*root_fn)(struct rc *c, uint64_t lo, uint64_t hi, enum ref_region region, pid_t tid, void *arg);
+
+static void
+for_each_root(struct rc *c, root_fn fn, void *arg)
+{
+	struct target *t = c->t;
+	struct range_vec heap = { 0 };
+
+	heap_ranges(c->r->h, &heap);
+	for (size_t i = 0; i < t->nmaps; i++) {
+		const struct mapping *m = &t->maps[i];
+		uint64_t lo = m->start, hi = m->end;
+		enum ref_region region = REF_ANON;
+		pid_t tid = 0;
+
+		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) != (MAP_PERM_R | MAP_PERM_W))
+			continue;
+		if (m->path && (!strcmp(m->path, "[heap]") || !strncmp(m->path, "/dev/", 5)))
+			continue;
+		if (m->path && m->path[0] == '/')
+			region = REF_GLOBAL;
+		else if (!m->path && i > 0 && t->maps[i - 1].end == m->start && t->maps[i - 1].path &&
+			 t->maps[i - 1].path[0] == '/')
+			region = REF_GLOBAL;	/* .bss continuing a module's data */
+		/* a thread's stack: only from its stack pointer up */
+		for (size_t k = 0; k < t->nthreads; k++) {
+			const hd_regs_t *regs = target_regs(t, t->threads[k]);
+			if (regs && REG_SP(regs) >= lo && REG_SP(regs) < hi) {
+				lo = MAX(lo, REG_SP(regs) - RED_ZONE);
+				region = REF_STACK;
+				tid = t->threads[k]->tid;
+			}
+		}
+		/* minus the heap */
+		for (size_t k = 0; k < heap.n && lo < hi; k++) {
+			if (heap.v[k].hi <= lo || heap.v[k].lo >= hi)
+				continue;
+			if (heap.v[k].lo > lo)
+				fn(c, lo, heap.v[k].lo, region, tid, arg);
+			lo = MAX(lo, heap.v[k].hi);
+		}
+		if (lo < hi)
+			fn(c, lo, hi, region, tid, arg);
+	}
+	vec_free(&heap);
+}
+
+/* Call fn on each readable piece of [lo, hi); unreadable pages are
+ * skipped. */
+static void
+for_each_piece(struct rc *c, uint64_t lo, uint64_t hi,
+	       void (*fn)(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg), void *arg)
+{
+	uint64_t a = lo;
+	while (a < hi && !c->interrupted) {
+		size_t len = (size_t)MIN((uint64_t)ROOT_PIECE, hi - a), got;
+		const uint8_t *d = memory(c, a, len, &got);
+		if (got)
+			fn(c, a, d, got, arg);
+		a = got == len ? a + len : ALIGN_DOWN(a + got, 4096) + 4096;
+	}
+}
+
+static void
+root_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	(void)arg;
+	c->r->root_bytes += len;
+	scan_words(c, addr, d, len, true, -1);
+	process_stack(c);
+}
+
+static void
+scan_root(struct rc *c, uint64_t lo, uint64_t hi, enum ref_region region, pid_t tid, void *arg)
+{
+	(void)region;
+	(void)tid;
+	(void)arg;
+	c->r->root_regions++;
+	for_each_piece(c, lo, hi, root_piece, NULL);
+}
+
+static const char *const reg_names[] = {
+	"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+};
+
+static uint64_t
+reg_value(const hd_regs_t *r, size_t i)
+{
+	const uint64_t v[] = {
+		r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp, r->rsp,
+		r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
+	};
+	return v[i];
+}
+
+/* ---- the run ---- */
+
+static bool
+is_tcache_struct(const struct heap *h, uint64_t chunk)
+{
+	for (size_t i = 0; i < h->tcaches.n; i++)
+		if (h->tcaches.v[i].addr && h->tcaches.v[i].addr - 16 == chunk)
+			return true;
+	return false;
+}
+
+static void
+build_blocks(struct reach *r, const struct reach_opts *o)
+{
+	const struct heap *h = r->h;
+	size_t n = 0;
+
+	for (size_t i = 0; i < h->nchunks; i++)
+		if (h->chunks[i].state == CS_USED || h->chunks[i].state == CS_MMAPPED)
+			n++;
+	r->start = xreallocarray(NULL, n ? n : 1, sizeof(*r->start));
+	r->len = xreallocarray(NULL, n ? n : 1, sizeof(*r->len));
+	r->chunk = xreallocarray(NULL, n ? n : 1, sizeof(*r->chunk));
+	r->stack = xcalloc(n ? n : 1, sizeof(*r->stack));
+	n = 0;
+	for (size_t i = 0; i < h->nchunks; i++) {
+		const struct hchunk *c = &h->chunks[i];
+		uint64_t req;
+		uint32_t st;
+		if (c->state != CS_USED && c->state != CS_MMAPPED)
+			continue;
+		if (is_tcache_struct(h, c->addr))
+			continue;	/* glibc's own: not the program's block */
+		r->start[n] = hchunk_mem(c);
+		r->len[n] = hchunk_usable(c);
+		r->chunk[n] = (uint32_t)i;
+		if (o && o->alloc && o->alloc->lookup(o->alloc->ctx, r->start[n], &req, &st)) {
+			if (req <= r->len[n])
+				r->len[n] = req;
+			r->stack[n] = st;
+		}
+		n++;
+	}
+	r->n = n;
+	r->traced = o && o->alloc;
+	r->state = xcalloc(n ? n : 1, 1);	/* all LEAK_DEFINITE (unreached) */
+	r->heur = xcalloc(n ? n : 1, 1);
+	r->clique = xreallocarray(NULL, n ? n : 1, sizeof(*r->clique));
+	r->indirect = xcalloc(n ? n : 1, sizeof(*r->indirect));
+	r->parent = xreallocarray(NULL, n ? n : 1, sizeof(*r->parent));
+	r->via = xcalloc(n ? n : 1, sizeof(*r->via));
+	for (size_t i = 0; i < n; i++) {
+		r->clique[i] = -1;
+		r->parent[i] = -1;
+	}
+}
+
+int
+reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, struct reach **out)
+{
+	struct reach *r = xcalloc(1, sizeof(*r));
+	struct rc c;
+	uint64_t t0 = hd_now_ns();
+
+	*out = NULL;
+	memset(&c, 0, sizeof(c));
+	c.t = t;
+	c.r = r;
+	c.o = o;
+	c.clique = -1;
+	r->h = h;
+	build_blocks(r, o);
+	build_index(r);
+	c.pending = xcalloc(r->n ? r->n : 1, 1);
+	if (r->n) {
+		c.lo = r->start[0];
+		c.hi = r->start[r->n - 1] + MAX(r->len[r->n - 1], 1);
+	}
+
+	/* roots: registers, then memory */
+	for (size_t i = 0; i < t->nthreads; i++) {
+		const hd_regs_t *regs = target_regs(t, t->threads[i]);
+		if (!regs)
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(reg_names); k++)
+			found(&c, reg_value(regs, k), 0, true, -1);
+	}
+	process_stack(&c);
+	for_each_root(&c, scan_root, NULL);
+	process_stack(&c);
+
+	/* cliques of what no root reaches */
+	for (size_t i = 0; i < r->n && !c.interrupted; i++) {
+		if (r->state[i] != LEAK_DEFINITE)
+			continue;
+		c.clique = (int)i;
+		push(&c, (uint32_t)i);
+		process_stack(&c);
+	}
+	free(c.pending);
+	free(c.buf);
+	vec_free(&c.stack);
+	if (c.interrupted) {
+		reach_free(r);
+		return hd_fail(HD_EINTR, "interrupted");
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		r->blocks[r->state[i]]++;
+		r->bytes[r->state[i]] += r->len[i];
+	}
+	r->seconds = (hd_now_ns() - t0) / 1e9;
+	*out = r;
+	return 0;
+}
+
+void
+reach_free(struct reach *r)
+{
+	if (!r)
+		return;
+	free(r->start);
+	free(r->len);
+	free(r->chunk);
+	free(r->stack);
+	free(r->state);
+	free(r->heur);
+	free(r->clique);
+	free(r->indirect);
+	free(r->parent);
+	free(r->via);
+	for (size_t i = 0; i < r->nidx; i++)
+		free(r->idx[i].first);
+	free(r->idx);
+	free(r);
+}
+
+/* ---- refs: who points into [lo, hi) ---- */
+
+struct refs_arg {
+	uint64_t lo, hi;
+	void (*fn)(void *arg, const struct ref *ref);
+	void *arg;
+};
+
+struct refs_region {
+	struct refs_arg *ra;
+	enum ref_region region;
+	pid_t tid;
+};
+
+static void
+refs_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct refs_region *rr = arg;
+	(void)c;
+	for (size_t off = 0; off + 8 <= len; off += 8) {
+		uint64_t v = ptm_rd64(d + off);
+		if (v >= rr->ra->lo && v < rr->ra->hi) {
+			struct ref ref = { addr + off, v, rr->region, rr->tid, NULL, -1 };
+			rr->ra->fn(rr->ra->arg, &ref);
+		}
+	}
+}
+
+static void
+refs_scan(struct rc *c, uint64_t lo, uint64_t hi, enum ref_region region, pid_t tid, void *arg)
+{
+	struct refs_region rr = { arg, region, tid };
+	for_each_piece(c, ALIGN_UP(lo, 8), hi, refs_piece, &rr);
+}
+
+int
+reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
+	   void (*fn)(void *arg, const struct ref *ref), void *arg)
+{
+	struct rc c;
+	struct refs_arg ra = { lo, hi, fn, arg };
+
+	memset(&c, 0, sizeof(c));
+	c.t = t;
+	c.r = (struct reach *)r;
+	for (size_t i = 0; i < t->nthreads; i++) {
+		const hd_regs_t *regs = target_regs(t, t->threads[i]);
+		if (!regs)
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(reg_names); k++) {
+			uint64_t v = reg_value(regs, k);
+			if (v >= lo && v < hi) {
+				struct ref ref = { 0, v, REF_REGISTER, t->threads[i]->tid, reg_names[k], -1 };
+				fn(arg, &ref);
+			}
+		}
+	}
+	for_each_root(&c, refs_scan, &ra);
+	for (size_t b = 0; b < r->n; b++) {
+		size_t got;
+		const uint8_t *d = memory(&c, r->start[b], r->len[b], &got);
+		for (size_t off = 0; off + 8 <= got; off += 8) {
+			uint64_t v = ptm_rd64(d + off);
+			if (v >= lo && v < hi) {
+				struct ref ref = { r->start[b] + off, v, REF_HEAP, 0, NULL, (long)b };
+				fn(arg, &ref);
+			}
+		}
+		if ((b & 0xffff) == 0 && sig_interrupted()) {
+			free(c.buf);
+			return hd_fail(HD_EINTR, "interrupted");
+		}
+	}
+	free(c.buf);
+	return 0;
+}
