@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "allocinfo.h"
 #include "heap.h"
 #include "target.h"
 
@@ -45,15 +46,8 @@ enum leak_heuristic {
 	HEUR_MULTIPLE_INHERITANCE,
 };
 
-/* What the tracer knows about a block (optional). */
-struct alloc_lookup {
-	void *ctx;
-	/* true when user_addr was traced: its requested size and stack id */
-	bool (*lookup)(void *ctx, uint64_t user_addr, uint64_t *req, uint32_t *stack);
-};
-
 struct reach_opts {
-	const struct alloc_lookup *alloc;	/* NULL: sizes are usable sizes */
+	const struct alloc_source *alloc;	/* NULL: sizes are usable sizes */
 	bool heuristics;			/* memcheck's default: true */
 };
 

@@ -50,6 +50,9 @@ struct heap *session_heap(struct session *s);
 /* Same, but the walk must be of an initialised glibc heap. */
 struct heap *session_glibc_heap(struct session *s);
 
+/* What the tracer knows about blocks, or NULL when nothing is traced. */
+const struct alloc_source *session_alloc_source(struct session *s);
+
 struct reach;
 /* The leak check of the current heap (cached like the walk). */
 struct reach *session_reach(struct session *s);

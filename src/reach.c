@@ -468,8 +468,7 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	n = 0;
 	for (size_t i = 0; i < h->nchunks; i++) {
 		const struct hchunk *c = &h->chunks[i];
-		uint64_t req;
-		uint32_t st;
+		struct alloc_record ar;
 		if (c->state != CS_USED && c->state != CS_MMAPPED)
 			continue;
 		if (is_tcache_struct(h, c->addr))
@@ -477,10 +476,10 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 		r->start[n] = hchunk_mem(c);
 		r->len[n] = hchunk_usable(c);
 		r->chunk[n] = (uint32_t)i;
-		if (o && o->alloc && o->alloc->lookup(o->alloc->ctx, r->start[n], &req, &st)) {
-			if (req <= r->len[n])
-				r->len[n] = req;
-			r->stack[n] = st;
+		if (o && alloc_lookup(o->alloc, r->start[n], &ar)) {
+			if (ar.req <= r->len[n])
+				r->len[n] = ar.req;
+			r->stack[n] = ar.stack;
 		}
 		n++;
 	}

@@ -35,11 +35,18 @@ drop_analyses(struct session *s)
 	s->heap = NULL;
 }
 
+const struct alloc_source *
+session_alloc_source(struct session *s)
+{
+	(void)s;	/* the tracer fills this in when it is running */
+	return NULL;
+}
+
 struct reach *
 session_reach(struct session *s)
 {
 	struct heap *h;
-	struct reach_opts o = { NULL, true };
+	struct reach_opts o = { session_alloc_source(s), true };
 	if (s->reach)
 		return s->reach;
 	h = session_glibc_heap(s);
