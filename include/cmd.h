@@ -66,6 +66,6 @@ void cmd_emit_frames(struct session *s, const uint64_t *pcs, int n, const char *
 extern const struct cmd_entry cmd_info_entry, cmd_bt_entry, cmd_x_entry,
 	cmd_continue_entry, cmd_detach_entry, cmd_kill_entry, cmd_quit_entry,
 	cmd_help_entry, cmd_heap_entry, cmd_chunks_entry, cmd_chunk_entry, cmd_bins_entry,
-	cmd_check_entry, cmd_leaks_entry, cmd_refs_entry;
+	cmd_check_entry, cmd_leaks_entry, cmd_refs_entry, cmd_trace_entry, cmd_top_entry;
 
 #endif

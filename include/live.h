@@ -48,9 +48,15 @@ struct live_hooks {
 	void (*on_thread_new)(void *ctx, struct target *t, struct target_thread *th);
 	/* A thread is gone; called before it is removed. */
 	void (*on_thread_exit)(void *ctx, struct target *t, struct target_thread *th);
-	/* fork/vfork: the child is attached and stopped; the hook must make it
-	 * clean (remove breakpoints); the loop detaches it afterwards. */
-	void (*on_fork)(void *ctx, struct target *t, pid_t child, bool is_vfork);
+	/* fork/vfork: the child is attached and stopped (parent: the thread
+	 * that forked, or NULL when unknown).  The hook must make the child
+	 * clean (remove breakpoints).  Return true to keep it traced instead
+	 * of detaching it: a vfork child shares the parent's memory, so its
+	 * traps are handed to on_foreign_trap until it execs or exits. */
+	bool (*on_fork)(void *ctx, struct target *t, struct target_thread *parent, pid_t child, bool is_vfork);
+	/* A SIGTRAP in a kept child: adjust *regs and return true if it was a
+	 * breakpoint of ours; false delivers the SIGTRAP. */
+	bool (*on_foreign_trap)(void *ctx, struct target *t, pid_t pid, hd_regs_t *regs);
 	/* execve happened: the image is new; maps and auxv are re-read. */
 	void (*on_exec)(void *ctx, struct target *t);
 	/* Before the loop waits again; return true to end the run (RUN_HOOK). */
@@ -117,6 +123,10 @@ const char *wait_status_str(int status, char buf[64]);
 /* Hooks the tracer installs while active, used by stop/resume paths that
  * are not live_run (detach, the front end's emergency cleanup). */
 void live_set_hooks(struct target *t, const struct live_hooks *hooks);
+
+/* True while live_stop_all() is stopping every thread (hooks must then
+ * leave the thread they handle stopped). */
+bool live_stopping(const struct target *t);
 
 /* Number of ptrace stops handled so far (statistics). */
 unsigned long live_stop_count(const struct target *t);

@@ -96,6 +96,14 @@ int malloc_locate_layout(struct target *t, struct symbols *s, const struct mallo
  */
 int malloc_layout_confirm(struct malloc_info *mi, struct malloc_layout *dwarf);
 
+/* The definition of function `name` the program calls: the first object
+ * in the dynamic linker's search order that defines it in its dynamic
+ * symbol table (the executable's own symbols for a static program).
+ * *addr is its run-time address; *module (may be NULL) its path (owned
+ * by the symbols).  0, or -1 with HD_ENOENT. */
+int locate_dynamic_symbol(struct target *t, struct symbols *s, const char *name, uint64_t *addr,
+			  const char **module);
+
 /* mp_ fields (0 when absent from the layout). */
 uint64_t mi_mp(const struct malloc_info *mi, int32_t off);
 

@@ -29,6 +29,7 @@ struct session {
 
 	struct heap *heap;		/* the last walk, valid until the target runs */
 	struct reach *reach;		/* the last leak check, same lifetime */
+	struct tracer *tracer;		/* allocation tracer (active or stopped) */
 };
 
 struct session *session_new(void);
@@ -63,6 +64,9 @@ void session_target_ran(struct session *s);
 /* Emergency cleanup for signals and fatal errors: restore every byte the
  * tracer patched, resume and detach.  Safe to call more than once. */
 void session_emergency_cleanup(struct session *s);
+
+/* The hooks live_run() must use now (the tracer's while it runs). */
+const struct live_hooks *session_hooks(struct session *s);
 
 /* Fail unless there is a target (and, when live is true, a live one). */
 int session_need_target(struct session *s, bool live);

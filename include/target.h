@@ -177,6 +177,10 @@ int target_read(struct target *t, uint64_t addr, void *buf, size_t len);
 size_t target_read_partial(struct target *t, uint64_t addr, void *buf, size_t len);
 int target_read_u64(struct target *t, uint64_t addr, uint64_t *val);
 int target_read_u32(struct target *t, uint64_t addr, uint32_t *val);
+/* Read straight from the backend, bypassing the block cache (no 64 KiB
+ * block fill for a small read of memory that is about to change); returns
+ * the bytes read. */
+size_t target_read_uncached(struct target *t, uint64_t addr, void *buf, size_t len);
 /* Read a NUL-terminated string of at most max bytes; caller frees. */
 char *target_read_string(struct target *t, uint64_t addr, size_t max);
 /* Read n small pieces at once (the live backend batches them into one

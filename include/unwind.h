@@ -16,16 +16,30 @@
 
 struct unwinder;
 
+/* A copy of the top of a thread's stack, taken when it stopped, so the
+ * thread can run again while heapdbg unwinds (the tracer does this). */
+struct stack_copy {
+	const uint8_t *data;
+	uint64_t addr;		/* the stack pointer the copy starts at */
+	size_t len;
+};
+
 struct unwind_ops {
 	const char *name;
 	void *(*init)(struct target *t, struct symbols *s);
-	/* Unwind from regs; memory through mem_read.  pcs[0] is the pc, the
-	 * rest are return addresses.  Returns the number of frames (>= 1 if
-	 * regs are valid) or -1. */
-	int (*unwind)(void *state, pid_t tid, const hd_regs_t *regs,
+	/* Unwind from regs; stack memory from sc when given, other memory
+	 * through the target.  pcs[0] is the pc, the rest are return
+	 * addresses.  Returns the number of frames (>= 1 if regs are valid)
+	 * or -1. */
+	int (*unwind)(void *state, pid_t tid, const hd_regs_t *regs, const struct stack_copy *sc,
 		      uint64_t *pcs, int max);
 	void (*fini)(void *state);
 };
+
+/* Memory reads for unwinders: the stack copy first; read-only file-backed
+ * memory (text, eh_frame) from a cache that outlives target resumes; the
+ * rest from the target.  0 or -1. */
+int unwind_read(struct target *t, const struct stack_copy *sc, uint64_t addr, void *buf, size_t len);
 
 extern const struct unwind_ops unwind_libunwind_ops;
 extern const struct unwind_ops unwind_libdw_ops;
@@ -36,7 +50,9 @@ void unwinder_free(struct unwinder *u);
 const char *unwinder_name(const struct unwinder *u);
 /* Unwind a thread of the target. Returns frame count or -1. */
 int unwind_thread(struct unwinder *u, struct target_thread *th, uint64_t *pcs, int max);
-/* Unwind from a register set (e.g. captured at a breakpoint). */
-int unwind_regs(struct unwinder *u, pid_t tid, const hd_regs_t *regs, uint64_t *pcs, int max);
+/* Unwind from a register set (e.g. captured at a breakpoint), with the
+ * top of the stack copied (sc may be NULL). */
+int unwind_regs(struct unwinder *u, pid_t tid, const hd_regs_t *regs, const struct stack_copy *sc,
+		uint64_t *pcs, int max);
 
 #endif

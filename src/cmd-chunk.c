@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "heap.h"
 #include "ptmalloc.h"
+#include "allocinfo.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -123,6 +124,21 @@ chunk_exec(struct session *s, int argc, char **argv)
 			       h->mi->have_tcache_key && bk == h->mi->tcache_key ? " (tcache_key)" : "");
 		else if (c->state != CS_FASTBIN)
 			em_fmt(s->em, "  bk         {bk:%A}\n", bk);
+	}
+	{
+		/* what the tracer knows */
+		struct alloc_record ar;
+		const struct alloc_source *src = session_alloc_source(s);
+		if (alloc_lookup(src, hchunk_mem(c), &ar)) {
+			int np;
+			const uint64_t *pcs = stack_pcs(src->stacks, ar.stack, &np);
+			em_obj_open(s->em, "alloc");
+			em_fmt(s->em, "  allocated {req:%" PRIu64 "} bytes requested", ar.req);
+			em_fmt(s->em, ", allocation #{seq:%" PRIu64 "}", ar.seq);
+			em_fmt(s->em, ", {age:%.1f} s ago, at:\n", hd_wall_time() - ar.time);
+			cmd_emit_frames(s, pcs, np, "    ");
+			em_obj_close(s->em);
+		}
 	}
 	idx = heap_chunk_lower_bound(h, c->addr);
 	if (idx > 0 && h->chunks[idx - 1].addr + h->chunks[idx - 1].size == c->addr)

@@ -27,7 +27,7 @@ continue_exec(struct session *s, int argc, char **argv)
 		return hd_fail(HD_EUSAGE, "SECONDS must be a non-negative number");
 	if (s->batch && secs == 0 && !live_launched(s->t) && !live_at_exit(s->t))
 		warn_msg("continue without SECONDS runs until the process exits or Ctrl-C");
-	rc = live_run(s->t, secs, NULL, &res);
+	rc = live_run(s->t, secs, session_hooks(s), &res);
 	session_target_ran(s);
 	if (rc < 0)
 		return -1;

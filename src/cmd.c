@@ -20,6 +20,8 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_check_entry,
 	&cmd_leaks_entry,
 	&cmd_refs_entry,
+	&cmd_trace_entry,
+	&cmd_top_entry,
 	&cmd_bt_entry,
 	&cmd_x_entry,
 	&cmd_continue_entry,

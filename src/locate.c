@@ -201,6 +201,39 @@ defines_dynamic(const struct module *m, const char *name)
 	return false;
 }
 
+/* The value (link-time address) of a defined, exported symbol in .dynsym;
+ * false if absent. */
+static bool
+dynamic_value(const struct module *m, const char *name, uint64_t *value)
+{
+	Elf_Scn *scn = NULL;
+	if (!m->elf)
+		return false;
+	while ((scn = elf_nextscn(m->elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || !sh.sh_entsize)
+			continue;
+		for (size_t i = 1; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *n;
+			if (!gelf_getsym(d, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
+				continue;
+			if (GELF_ST_BIND(sym.st_info) == STB_LOCAL || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
+				continue;
+			n = elf_strptr(m->elf, sh.sh_link, sym.st_name);
+			if (n && !strcmp(n, name)) {
+				*value = sym.st_value;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 /* Any symbol (dynsym or symtab, any binding) named name, defined. */
 static bool
 has_symbol(struct symbols *s, const struct module *m, const char *name)
@@ -321,6 +354,41 @@ classify_provider(struct symbols *s, const struct module *m, bool is_exe, struct
 	}
 	(void)mi;
 	return ALLOC_UNKNOWN;
+}
+
+int
+locate_dynamic_symbol(struct target *t, struct symbols *s, const char *name, uint64_t *addr, const char **module)
+{
+	struct lm_entry *lm;
+	size_t n = link_map_order(t, &lm);
+	int rc = -1;
+
+	for (size_t i = 0; i < n && rc < 0; i++) {
+		struct module m;
+		uint64_t v;
+		if (lm_module(s, t, &lm[i], i == 0, &m) && dynamic_value(&m, name, &v)) {
+			*addr = m.bias + v;
+			if (module)
+				*module = m.name;
+			rc = 0;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(lm[i].name);
+	free(lm);
+	if (rc == 0)
+		return 0;
+	if (n == 0) {
+		/* a static program: its own symbol table */
+		struct sym_info si;
+		if (symbols_lookup(s, NULL, name, &si) == 0 && si.type == STT_FUNC) {
+			*addr = si.addr;
+			if (module)
+				*module = si.module;
+			return 0;
+		}
+	}
+	return hd_fail(HD_ENOENT, "no definition of %s in the program", name);
 }
 
 /* Decide which module's malloc the program calls. */

@@ -5,6 +5,7 @@
 #include "session.h"
 #include "heap.h"
 #include "reach.h"
+#include "tracer.h"
 #include "live.h"
 
 #include <ctype.h>
@@ -38,8 +39,13 @@ drop_analyses(struct session *s)
 const struct alloc_source *
 session_alloc_source(struct session *s)
 {
-	(void)s;	/* the tracer fills this in when it is running */
-	return NULL;
+	return s->tracer ? tracer_source(s->tracer) : NULL;
+}
+
+const struct live_hooks *
+session_hooks(struct session *s)
+{
+	return s->tracer ? tracer_hooks(s->tracer) : NULL;
 }
 
 struct reach *
@@ -84,9 +90,25 @@ session_glibc_heap(struct session *s)
 	return h;
 }
 
+/* Stop the tracer: every thread must be stopped first (it is between
+ * commands; after a signal, stop them). */
+static void
+stop_tracer(struct session *s)
+{
+	if (!s->tracer || !tracer_active(s->tracer))
+		return;
+	if (s->t && s->t->kind == TARGET_LIVE && !live_gone(s->t))
+		live_stop_all(s->t);
+	if (tracer_stop(s->tracer) < 0)
+		error_msg("%s", hd_errmsg());
+}
+
 void
 session_drop_target(struct session *s)
 {
+	stop_tracer(s);
+	tracer_free(s->tracer);
+	s->tracer = NULL;
 	drop_analyses(s);
 	if (s->unw) {
 		unwinder_free(s->unw);
@@ -171,6 +193,7 @@ session_emergency_cleanup(struct session *s)
 {
 	if (!s)
 		return;
+	stop_tracer(s);
 	if (s->t && s->t->kind == TARGET_LIVE && !live_gone(s->t))
 		live_detach(s->t);
 }

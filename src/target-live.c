@@ -44,6 +44,8 @@ struct live_priv {
 	int status;		/* wait status of the process */
 	bool maps_stale;
 	const struct live_hooks *hooks;
+	VEC(pid_t) foreign;	/* kept vfork children (they share our breakpoints) */
+	int stopping;		/* inside live_stop_all */
 	unsigned long stops;
 	struct run_result *res;	/* statistics of the current run, or NULL */
 };
@@ -501,12 +503,13 @@ tid_in_process(pid_t tgid, pid_t tid)
 }
 
 /* A fork/vfork child was auto-attached: wait for its first stop, let the
- * hook clean it, detach it so it runs free. */
+ * hook clean it, detach it so it runs free (or keep it, see on_fork). */
 static void
-handle_fork_child(struct target *t, pid_t child, bool is_vfork)
+handle_fork_child(struct target *t, struct target_thread *parent, pid_t child, bool is_vfork)
 {
 	struct live_priv *lp = LP(t);
-	int st;
+	bool keep = false;
+	int st, sig;
 	pid_t r;
 
 	do
@@ -515,16 +518,90 @@ handle_fork_child(struct target *t, pid_t child, bool is_vfork)
 	if (r != child || !WIFSTOPPED(st))
 		return;	/* already gone */
 	if (lp->hooks && lp->hooks->on_fork)
-		lp->hooks->on_fork(lp->hooks->ctx, t, child, is_vfork);
+		keep = lp->hooks->on_fork(lp->hooks->ctx, t, parent, child, is_vfork);
 	/* A stop other than the initial one carries a signal to deliver. */
-	{
-		int sig = WSTOPSIG(st);
-		if ((st >> 16) == PTRACE_EVENT_STOP || sig == SIGSTOP || sig == SIGTRAP)
-			sig = 0;
+	sig = WSTOPSIG(st);
+	if ((st >> 16) == PTRACE_EVENT_STOP || sig == SIGSTOP || sig == SIGTRAP)
+		sig = 0;
+	if (keep) {
+		vec_push(&lp->foreign, child);
+		ptrace(PTRACE_CONT, child, 0, (void *)(long)sig);
+	} else {
 		ptrace(PTRACE_DETACH, child, 0, (void *)(long)sig);
 	}
 	if (lp->res)
 		lp->res->forks++;
+}
+
+static bool
+forget_foreign(struct live_priv *lp, pid_t pid)
+{
+	for (size_t i = 0; i < lp->foreign.n; i++)
+		if (lp->foreign.v[i] == pid) {
+			lp->foreign.v[i] = lp->foreign.v[--lp->foreign.n];
+			return true;
+		}
+	return false;
+}
+
+static bool
+is_foreign(struct live_priv *lp, pid_t pid)
+{
+	for (size_t i = 0; i < lp->foreign.n; i++)
+		if (lp->foreign.v[i] == pid)
+			return true;
+	return false;
+}
+
+/* A kept vfork child stopped: its traps go to the hook; at its exec it
+ * no longer shares our memory and is let go. */
+static void
+handle_foreign(struct target *t, pid_t pid, int status)
+{
+	struct live_priv *lp = LP(t);
+	int sig = WSTOPSIG(status), event = status >> 16;
+
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		forget_foreign(lp, pid);
+		return;
+	}
+	if (!WIFSTOPPED(status))
+		return;
+	if (event == PTRACE_EVENT_EXEC) {
+		forget_foreign(lp, pid);
+		ptrace(PTRACE_DETACH, pid, 0, 0);
+		return;
+	}
+	if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) {
+		unsigned long msg = 0;
+		ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg);
+		if (msg)
+			handle_fork_child(t, NULL, (pid_t)msg, event == PTRACE_EVENT_VFORK);
+		sig = 0;
+	} else if (event) {
+		sig = 0;
+	} else if (sig == SIGTRAP && lp->hooks && lp->hooks->on_foreign_trap) {
+		hd_regs_t regs;
+		if (ptrace(PTRACE_GETREGS, pid, 0, &regs) == 0 &&
+		    lp->hooks->on_foreign_trap(lp->hooks->ctx, t, pid, &regs)) {
+			ptrace(PTRACE_SETREGS, pid, 0, &regs);
+			sig = 0;
+		}
+	}
+	ptrace(PTRACE_CONT, pid, 0, (void *)(long)sig);
+}
+
+/* Let every kept child go (stop it first: detach needs a ptrace-stop). */
+static void
+release_foreign(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	while (lp->foreign.n) {
+		pid_t pid = lp->foreign.v[--lp->foreign.n];
+		int st;
+		if (ptrace(PTRACE_INTERRUPT, pid, 0, 0) == 0 && waitpid(pid, &st, __WALL) == pid && WIFSTOPPED(st))
+			ptrace(PTRACE_DETACH, pid, 0, 0);
+	}
 }
 
 /*
@@ -540,6 +617,10 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 	struct target_thread *th = target_find_thread(t, tid);
 	int sig, event;
 
+	if (!th && is_foreign(lp, tid)) {
+		handle_foreign(t, tid, status);
+		return false;
+	}
 	if (!th) {
 		if (WIFSTOPPED(status) && tid_in_process(t->pid, tid)) {
 			/* a new thread reporting before its parent's clone event */
@@ -552,9 +633,15 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 		} else if (WIFSTOPPED(status)) {
 			/* an auto-attached fork child whose event we have not
 			 * seen yet, or a stranger: never keep it */
+			bool keep = false;
 			if (lp->hooks && lp->hooks->on_fork)
-				lp->hooks->on_fork(lp->hooks->ctx, t, tid, false);
-			ptrace(PTRACE_DETACH, tid, 0, 0);
+				keep = lp->hooks->on_fork(lp->hooks->ctx, t, NULL, tid, false);
+			if (keep) {
+				vec_push(&lp->foreign, tid);
+				ptrace(PTRACE_CONT, tid, 0, 0);
+			} else {
+				ptrace(PTRACE_DETACH, tid, 0, 0);
+			}
 			return false;
 		} else {
 			return false;
@@ -626,7 +713,7 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 		unsigned long msg = 0;
 		ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg);
 		if (msg)
-			handle_fork_child(t, (pid_t)msg, event == PTRACE_EVENT_VFORK);
+			handle_fork_child(t, th, (pid_t)msg, event == PTRACE_EVENT_VFORK);
 		if (mode == MODE_RUN)
 			resume_raw(t, th, PTRACE_CONT);
 		return false;
@@ -745,8 +832,27 @@ wait_one(pid_t *tid, int *status, int flags)
 	return r == 0 ? 0 : 1;
 }
 
+static int stop_all(struct target *t);
+
 int
 live_stop_all(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	int rc;
+	lp->stopping++;
+	rc = stop_all(t);
+	lp->stopping--;
+	return rc;
+}
+
+bool
+live_stopping(const struct target *t)
+{
+	return t->kind == TARGET_LIVE && LP(t)->stopping > 0;
+}
+
+static int
+stop_all(struct target *t)
 {
 	struct live_priv *lp = LP(t);
 	uint64_t start = hd_now_ns();
@@ -1304,6 +1410,7 @@ live_detach(struct target *t)
 
 	if (lp->gone)
 		return 0;
+	release_foreign(t);
 	if (lp->exited && lp->launched)
 		return live_finish(t);
 	if (live_stop_all(t) < 0)
@@ -1424,6 +1531,7 @@ live_destroy(struct target *t)
 		live_detach(t);
 	if (lp->memfd >= 0)
 		close(lp->memfd);
+	vec_free(&lp->foreign);
 	free(lp);
 	t->priv = NULL;
 }

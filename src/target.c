@@ -336,6 +336,13 @@ target_read_partial(struct target *t, uint64_t addr, void *buf, size_t len)
 	return done;
 }
 
+size_t
+target_read_uncached(struct target *t, uint64_t addr, void *buf, size_t len)
+{
+	ssize_t n = t->ops->read(t, addr, buf, len);
+	return n > 0 ? (size_t)n : 0;
+}
+
 int
 target_read(struct target *t, uint64_t addr, void *buf, size_t len)
 {

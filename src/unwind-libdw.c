@@ -19,6 +19,7 @@ struct dw_state {
 	/* the unwind in progress */
 	pid_t tid;
 	const hd_regs_t *regs;
+	const struct stack_copy *sc;
 	uint64_t *pcs;
 	int max, n;
 };
@@ -44,7 +45,7 @@ dw_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
 {
 	struct dw_state *st = arg;
 	uint64_t v;
-	if (target_read(st->t, addr, &v, sizeof(v)) < 0)
+	if (unwind_read(st->t, st->sc, addr, &v, sizeof(v)) < 0)
 		return false;
 	*result = v;
 	return true;
@@ -100,7 +101,7 @@ dw_frame(Dwfl_Frame *frame, void *arg)
 }
 
 static int
-dw_unwind(void *state, pid_t tid, const hd_regs_t *regs, uint64_t *pcs, int max)
+dw_unwind(void *state, pid_t tid, const hd_regs_t *regs, const struct stack_copy *sc, uint64_t *pcs, int max)
 {
 	struct dw_state *st = state;
 
@@ -114,6 +115,7 @@ dw_unwind(void *state, pid_t tid, const hd_regs_t *regs, uint64_t *pcs, int max)
 	}
 	st->tid = tid;
 	st->regs = regs;
+	st->sc = sc;
 	st->pcs = pcs;
 	st->max = max;
 	st->n = 0;

@@ -26,6 +26,7 @@ struct lu_state {
 /* the unwind in progress */
 static struct lu_state *cur_state;
 static const hd_regs_t *cur_regs;
+static const struct stack_copy *cur_stack;
 
 static int
 lu_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi, int need, void *arg)
@@ -50,7 +51,7 @@ lu_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write, 
 {
 	if (write)
 		return -UNW_EINVAL;
-	if (target_read(cur_state->t, addr, val, sizeof(*val)) < 0)
+	if (unwind_read(cur_state->t, cur_stack, addr, val, sizeof(*val)) < 0)
 		return -UNW_EINVAL;
 	return 0;
 }
@@ -139,7 +140,7 @@ lu_init(struct target *t, struct symbols *s)
 }
 
 static int
-lu_unwind(void *state, pid_t tid, const hd_regs_t *regs, uint64_t *pcs, int max)
+lu_unwind(void *state, pid_t tid, const hd_regs_t *regs, const struct stack_copy *sc, uint64_t *pcs, int max)
 {
 	struct lu_state *st = state;
 	unw_cursor_t cursor;
@@ -156,6 +157,7 @@ lu_unwind(void *state, pid_t tid, const hd_regs_t *regs, uint64_t *pcs, int max)
 	}
 	cur_state = st;
 	cur_regs = regs;
+	cur_stack = sc;
 	pcs[n++] = regs->rip;
 	if (unw_init_remote(&cursor, st->as, st) < 0)
 		goto out;
@@ -176,6 +178,7 @@ lu_unwind(void *state, pid_t tid, const hd_regs_t *regs, uint64_t *pcs, int max)
 out:
 	cur_state = NULL;
 	cur_regs = NULL;
+	cur_stack = NULL;
 	return n;
 }
 

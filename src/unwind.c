@@ -5,6 +5,7 @@
 #include "unwind.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct unwinder {
 	const struct unwind_ops *ops;
@@ -48,9 +49,83 @@ unwinder_name(const struct unwinder *u)
 }
 
 int
-unwind_regs(struct unwinder *u, pid_t tid, const hd_regs_t *regs, uint64_t *pcs, int max)
+unwind_regs(struct unwinder *u, pid_t tid, const hd_regs_t *regs, const struct stack_copy *sc, uint64_t *pcs,
+	    int max)
 {
-	return u->ops->unwind(u->state, tid, regs, pcs, max);
+	return u->ops->unwind(u->state, tid, regs, sc, pcs, max);
+}
+
+/*
+ * The read-only page cache: pages of file-backed mappings without write
+ * permission (code, eh_frame) never change while a process runs, so they
+ * are kept across resumes, unlike the target's block cache.  At most
+ * RO_PAGES pages; the oldest are dropped.
+ */
+#define RO_PAGES 4096
+
+struct ro_cache {
+	struct target *t;
+	pid_t pid;
+	struct u64map pages;	/* page address -> index in data */
+	uint8_t (*data)[4096];
+	uint64_t *addr;
+	size_t n, next;
+};
+
+static struct ro_cache ro;
+
+static const uint8_t *
+ro_page(struct target *t, uint64_t page)
+{
+	uint64_t idx;
+	if (ro.t != t || ro.pid != t->pid) {
+		u64map_free(&ro.pages);
+		free(ro.data);
+		free(ro.addr);
+		memset(&ro, 0, sizeof(ro));
+		ro.t = t;
+		ro.pid = t->pid;
+		ro.data = xcalloc(RO_PAGES, 4096);
+		ro.addr = xcalloc(RO_PAGES, sizeof(uint64_t));
+	}
+	if (u64map_get(&ro.pages, page, &idx))
+		return ro.data[idx];
+	idx = ro.next;
+	if (ro.n == RO_PAGES)
+		u64map_del(&ro.pages, ro.addr[idx]);
+	else
+		ro.n++;
+	ro.next = (ro.next + 1) % RO_PAGES;
+	if (target_read_partial(t, page, ro.data[idx], 4096) != 4096) {
+		if (ro.n)
+			ro.n--;
+		ro.next = idx;
+		return NULL;
+	}
+	ro.addr[idx] = page;
+	u64map_put(&ro.pages, page, idx);
+	return ro.data[idx];
+}
+
+int
+unwind_read(struct target *t, const struct stack_copy *sc, uint64_t addr, void *buf, size_t len)
+{
+	const struct mapping *m;
+
+	if (sc && addr >= sc->addr && addr + len <= sc->addr + sc->len) {
+		memcpy(buf, sc->data + (addr - sc->addr), len);
+		return 0;
+	}
+	m = target_find_mapping(t, addr);
+	if (t->kind == TARGET_LIVE && m && m->path && m->path[0] == '/' && !(m->perms & MAP_PERM_W) &&
+	    (addr & 4095) + len <= 4096) {
+		const uint8_t *p = ro_page(t, addr & ~4095ULL);
+		if (p) {
+			memcpy(buf, p + (addr & 4095), len);
+			return 0;
+		}
+	}
+	return target_read(t, addr, buf, len);
 }
 
 int
@@ -59,5 +134,5 @@ unwind_thread(struct unwinder *u, struct target_thread *th, uint64_t *pcs, int m
 	const hd_regs_t *regs = target_regs(u->t, th);
 	if (!regs)
 		return -1;
-	return unwind_regs(u, th->tid, regs, pcs, max);
+	return unwind_regs(u, th->tid, regs, NULL, pcs, max);
 }

@@ -1,0 +1,106 @@
+/*
+ * tracer.h - allocation tracing with breakpoints in a live process.
+ *
+ * An int3 goes on the first byte of each allocator entry point the
+ * program calls (malloc, free, calloc, realloc, reallocarray, memalign,
+ * aligned_alloc, posix_memalign, valloc, pvalloc, cfree; one breakpoint
+ * per address), resolved in the dynamic linker's search order, so an
+ * interposed allocator is traced too.  The breakpoint is never lifted
+ * while any thread may run: the displaced first instruction runs out of
+ * line from a scratch page mapped next to the allocator (one stop per
+ * call entry).  Allocations also stop once on return: their return address
+ * is replaced by a trampoline (an int3 in the scratch page) and kept on a
+ * per-thread shadow stack.  So: at most 2 stops per allocation, 1 per free.
+ *
+ * At each allocation entry the registers and the top of the stack are
+ * copied in one read, the thread is resumed, and the stack is unwound from
+ * the copy and interned.  Nested and tail calls (realloc(NULL, n) into
+ * malloc, realloc(p, 0) into free, reallocarray into realloc) are counted
+ * once, as the caller made them.
+ *
+ * Stopping the tracer (trace stop, detach, quit, SIGINT/SIGTERM/SIGHUP, a
+ * failed command, the end of a batch run, or a fatal error) puts back every
+ * patched byte and every return address it replaced.  SIGKILL of heapdbg
+ * cannot be survived by any breakpoint design: a thread that then reaches
+ * a breakpoint dies of SIGTRAP.
+ */
+#ifndef HEAPDBG_TRACER_H
+#define HEAPDBG_TRACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "allocinfo.h"
+#include "live.h"
+#include "stacks.h"
+#include "symbols.h"
+#include "target.h"
+#include "unwind.h"
+
+enum tfunc {
+	TF_MALLOC,
+	TF_CALLOC,
+	TF_REALLOC,
+	TF_REALLOCARRAY,
+	TF_FREE,
+	TF_CFREE,
+	TF_MEMALIGN,
+	TF_ALIGNED_ALLOC,
+	TF_POSIX_MEMALIGN,
+	TF_VALLOC,
+	TF_PVALLOC,
+	TF_NFUNCS
+};
+
+const char *tfunc_name(enum tfunc f);
+
+struct tracer;
+
+struct trace_opts {
+	int depth;		/* frames per stack (default 32) */
+};
+
+/* Place the breakpoints; every thread must be stopped.  NULL with an hd
+ * error (the process is left untouched on failure). */
+struct tracer *tracer_start(struct target *t, struct symbols *s, struct unwinder *u,
+			    const struct trace_opts *o);
+/* Put every byte and return address back (all threads must be stopped);
+ * the records stay for `top`.  Safe to call twice. */
+int tracer_stop(struct tracer *tr);
+void tracer_free(struct tracer *tr);
+/* The hooks live_run() must use while the tracer is active. */
+const struct live_hooks *tracer_hooks(struct tracer *tr);
+bool tracer_active(const struct tracer *tr);
+/* Why tracing ended by itself (exec), or NULL. */
+const char *tracer_end_reason(const struct tracer *tr);
+/* What the tracer knows about blocks (for leaks, snapshots, chunk). */
+const struct alloc_source *tracer_source(struct tracer *tr);
+const struct stack_table *tracer_stacks(const struct tracer *tr);
+
+struct trace_status {
+	bool active;
+	unsigned nbreakpoints;
+	unsigned long events[TF_NFUNCS];	/* calls, as the program made them */
+	unsigned long stops;		/* ptrace stops handled */
+	unsigned long stepall;		/* stops that needed a stop-all single step */
+	unsigned long nested;		/* inner/tail calls not counted as calls */
+	unsigned long untracked_frees;	/* frees of blocks allocated before tracing */
+	unsigned long failed;		/* allocations that returned NULL */
+	uint64_t outstanding_blocks, outstanding_bytes;
+	size_t stacks;
+	size_t memory;			/* bytes heapdbg holds for records and stacks */
+	double seconds;			/* since trace start */
+	int depth;
+};
+
+void tracer_status(const struct tracer *tr, struct trace_status *st);
+
+/* One outstanding (allocated, not freed) block. */
+struct trace_block {
+	uint64_t addr;
+	struct alloc_record rec;
+};
+/* Iterate outstanding blocks: for (size_t i = 0; tracer_next(tr, &i, &b);) */
+bool tracer_next(const struct tracer *tr, size_t *iter, struct trace_block *out);
+
+#endif

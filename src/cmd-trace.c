@@ -1,0 +1,155 @@
+/*
+ * cmd-trace.c - `trace start [--depth N]`, `trace stop`, `trace status`:
+ * allocation tracing with breakpoints on every allocator entry point the
+ * program calls (see tracer.h).
+ */
+#include "config.h"
+#include "cmd.h"
+#include "live.h"
+#include "tracer.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+static int
+trace_start(struct session *s, int argc, char **argv)
+{
+	uint64_t depth = 32;
+	int npos;
+	const struct opt_spec opts[] = {
+		{ "--depth", OPT_U64, &depth, NULL },
+		{ NULL, 0, NULL, NULL },
+	};
+	struct trace_opts o;
+	struct symbols *sym;
+	struct unwinder *u;
+	struct tracer *tr;
+
+	if (cmd_parse_opts(argc, argv, opts, &npos) < 0)
+		return -1;
+	if (npos)
+		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N]");
+	if (depth > 256)
+		return hd_fail(HD_EUSAGE, "--depth: at most 256 frames");
+	if (s->tracer && tracer_active(s->tracer))
+		return hd_fail(HD_EUSAGE, "tracing is already on (trace stop first)");
+	if (live_at_exit(s->t))
+		return hd_fail(HD_ENOTSUP, "the process is exiting: nothing left to trace");
+	sym = session_symbols(s);
+	if (!sym)
+		return -1;
+	u = session_unwinder(s);
+	o.depth = (int)depth;
+	tr = tracer_start(s->t, sym, u, &o);
+	if (!tr)
+		return -1;
+	tracer_free(s->tracer);	/* the records of an earlier trace */
+	s->tracer = tr;
+	{
+		struct trace_status st;
+		tracer_status(tr, &st);
+		em_fmt(s->em, "Tracing {breakpoints:%u} allocator entry points", st.nbreakpoints);
+		em_fmt(s->em, ", stacks of up to {depth:%d} frames", st.depth);
+		em_text(s->em, "; `continue` lets the program run.\n");
+		em_bool(s->em, "active", true);
+	}
+	return 0;
+}
+
+static int
+trace_stop(struct session *s)
+{
+	if (!s->tracer || !tracer_active(s->tracer))
+		return hd_fail(HD_EUSAGE, "tracing is not on");
+	if (tracer_stop(s->tracer) < 0)
+		return -1;
+	em_text(s->em, "Tracing stopped: every breakpoint and return address is back; the records stay for "
+		"`top` and `leaks`.\n");
+	em_bool(s->em, "active", false);
+	return 0;
+}
+
+static int
+trace_status(struct session *s)
+{
+	struct trace_status st;
+	char b[32];
+
+	if (!s->tracer)
+		return hd_fail(HD_EUSAGE, "tracing was never started (trace start)");
+	tracer_status(s->tracer, &st);
+	em_fmt(s->em, "Tracing {state:%s}", st.active ? "on" : "off");
+	em_bool(s->em, "active", st.active);
+	if (tracer_end_reason(s->tracer))
+		em_fmt(s->em, " ({end_reason:%s})", tracer_end_reason(s->tracer));
+	em_fmt(s->em, " for {seconds:%.1f} s", st.seconds);
+	em_fmt(s->em, ", {breakpoints:%u} breakpoints\n", st.nbreakpoints);
+	em_obj_open(s->em, "events");
+	em_text(s->em, "Calls:");
+	for (int f = 0; f < TF_NFUNCS; f++) {
+		em_uint(s->em, tfunc_name((enum tfunc)f), st.events[f]);
+		if (st.events[f])
+			em_text(s->em, " %s %lu", tfunc_name((enum tfunc)f), st.events[f]);
+	}
+	em_obj_close(s->em);
+	em_text(s->em, "\n");
+	em_fmt(s->em, "Stops: {stops:%lu}", st.stops);
+	em_fmt(s->em, " ({stepall:%lu} needed a stop-all step)", st.stepall);
+	em_fmt(s->em, "; inner and tail calls not counted: {nested:%lu}\n", st.nested);
+	em_obj_open(s->em, "outstanding");
+	em_fmt(s->em, "Outstanding: {blocks:%" PRIu64 "} blocks", st.outstanding_blocks);
+	em_fmt(s->em, ", {bytes:%" PRIu64 "} bytes requested", st.outstanding_bytes);
+	em_obj_close(s->em);
+	em_text(s->em, "\n");
+	em_fmt(s->em, "Frees of blocks allocated before tracing: {untracked_frees:%lu}", st.untracked_frees);
+	em_fmt(s->em, "; failed allocations: {failed:%lu}\n", st.failed);
+	em_fmt(s->em, "Stacks: {stacks:%zu} distinct, depth {depth:%d}", st.stacks, st.depth);
+	em_fmt(s->em, "; heapdbg's memory for the records: {memory:%zu}", st.memory);
+	em_text(s->em, " (%s)\n", fmt_bytes(st.memory, b));
+	return 0;
+}
+
+static int
+trace_exec(struct session *s, int argc, char **argv)
+{
+	if (argc < 2)
+		return hd_fail(HD_EUSAGE, "usage: %s", cmd_trace_entry.usage);
+	em_str(s->em, "action", argv[1]);
+	if (!strcmp(argv[1], "start")) {
+		if (session_need_target(s, true) < 0)
+			return -1;
+		return trace_start(s, argc - 1, argv + 1);
+	}
+	if (argc != 2)
+		return hd_fail(HD_EUSAGE, "usage: %s", cmd_trace_entry.usage);
+	if (!strcmp(argv[1], "stop"))
+		return trace_stop(s);
+	if (!strcmp(argv[1], "status"))
+		return trace_status(s);
+	return hd_fail(HD_EUSAGE, "trace: '%s' is not start, stop or status", argv[1]);
+}
+
+static const char *const trace_words[] = { "start", "stop", "status", NULL };
+static const char *const trace_opts[] = { "--depth", NULL };
+
+const struct cmd_entry cmd_trace_entry = {
+	.name = "trace",
+	.usage = "trace start [--depth N] | trace stop | trace status",
+	.summary = "trace every allocation with its stack (breakpoints on the allocator)",
+	.help = "trace start places a breakpoint on every allocator entry point the program\n"
+		"calls (malloc, free, calloc, realloc, reallocarray, memalign,\n"
+		"aligned_alloc, posix_memalign, valloc, pvalloc), resolved as the dynamic\n"
+		"linker does, so an interposed allocator is traced too.  The breakpoints\n"
+		"are never lifted while threads run: the displaced instruction runs out of\n"
+		"line, so no call of any thread is missed.  Each allocation is recorded\n"
+		"with its requested size and its stack (--depth frames, default 32); frees\n"
+		"remove them.  At most 2 stops per allocation and 1 per free.\n"
+		"trace stop puts every byte back; the records stay for `top` and `leaks`.\n"
+		"trace status: calls per entry point, stops, outstanding blocks and bytes.\n"
+		"If heapdbg is killed with SIGKILL while tracing, the program dies of\n"
+		"SIGTRAP at its next allocation: no breakpoint design survives that.",
+	.options = trace_opts,
+	.words = trace_words,
+	.flags = CMD_NEEDS_TARGET,
+	.exec = trace_exec,
+};

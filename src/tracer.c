@@ -1,0 +1,996 @@
+/*
+ * tracer.c - allocation tracing with never-lifted breakpoints, out-of-line
+ * execution of the displaced instruction, a return trampoline and a
+ * per-thread shadow stack (see tracer.h).
+ *
+ * The scratch page, mapped next to the allocator by a system call run in
+ * a stopped thread of the target:
+ *
+ *	+0	int3                      the return trampoline
+ *	+16	slot 0: displaced instruction of entry point 0, jmp back
+ *	+48	slot 1: ...
+ */
+#include "config.h"
+#include "tracer.h"
+#include "x86dec.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <elfutils/libdwfl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "locate.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+#define SCRATCH_SIZE 4096
+#define SLOT_BASE 16
+#define SLOT_SIZE 32
+#define STACK_COPY 8192
+#define MAX_BPS 16
+
+static const struct {
+	const char *name;
+	enum tfunc func;
+} entry_points[] = {
+	{ "malloc", TF_MALLOC },
+	{ "free", TF_FREE },
+	{ "calloc", TF_CALLOC },
+	{ "realloc", TF_REALLOC },
+	{ "reallocarray", TF_REALLOCARRAY },
+	{ "memalign", TF_MEMALIGN },
+	{ "aligned_alloc", TF_ALIGNED_ALLOC },
+	{ "posix_memalign", TF_POSIX_MEMALIGN },
+	{ "valloc", TF_VALLOC },
+	{ "pvalloc", TF_PVALLOC },
+	{ "cfree", TF_CFREE },
+};
+
+const char *
+tfunc_name(enum tfunc f)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(entry_points); i++)
+		if (entry_points[i].func == f)
+			return entry_points[i].name;
+	return "?";
+}
+
+struct bp {
+	uint64_t addr;
+	enum tfunc func;	/* the first name found at this address */
+	const char *module;	/* the module defining it */
+	uint8_t orig[16];	/* original bytes at addr */
+	uint8_t len;		/* length of the displaced instruction */
+	uint64_t slot;		/* its out-of-line copy, or 0: single-step it */
+	bool armed;
+};
+
+struct shadow {
+	enum tfunc func;
+	uint64_t ret;		/* the real return address */
+	uint64_t rsp;		/* the stack pointer at entry (holds ret) */
+	uint64_t arg[3];
+	uint32_t stack;
+	double time;
+};
+
+struct tthread {
+	VEC(struct shadow) sh;
+	uint64_t expect_free;	/* realloc(p, 0) recorded: its inner free(p) is not a call */
+};
+
+struct trec {
+	uint64_t addr;
+	struct alloc_record rec;
+	bool used;
+};
+
+struct tracer {
+	struct target *t;
+	struct symbols *s;
+	struct unwinder *u;
+	int depth;
+	bool active;
+	const char *end_reason;
+	struct bp bps[MAX_BPS];
+	unsigned nbps;
+	struct bp *by_func[TF_NFUNCS];	/* NULL when not traced */
+	bool glibc_chain;		/* malloc, free, realloc, reallocarray from one module */
+	uint64_t scratch;		/* 0 when not mapped */
+	uint64_t syscall_insn;		/* a `syscall` instruction in the target */
+	struct live_hooks hooks;
+	struct alloc_source source;
+	struct stack_table *stacks;
+	struct u64map live;		/* user address -> index in recs */
+	VEC(struct trec) recs;
+	VEC(uint32_t) free_recs;
+	uint64_t seq;
+	uint8_t stackbuf[STACK_COPY];
+	uint64_t *pcs;
+	struct trace_status st;
+	double started;
+};
+
+/* ---- records ---- */
+
+static void
+rec_add(struct tracer *tr, uint64_t addr, uint64_t req, uint32_t stack, double time)
+{
+	uint64_t *slot, idx;
+	bool created;
+	struct trec *r;
+
+	if (!addr)
+		return;
+	slot = u64map_slot(&tr->live, addr, &created);
+	if (created) {
+		if (tr->free_recs.n) {
+			idx = tr->free_recs.v[--tr->free_recs.n];
+		} else {
+			struct trec z;
+			memset(&z, 0, sizeof(z));
+			vec_push(&tr->recs, z);
+			idx = tr->recs.n - 1;
+		}
+		*slot = idx;
+		tr->st.outstanding_blocks++;
+	} else {
+		/* an address we thought live came back: its free went by
+		 * unseen (an untraced path); replace the record */
+		idx = *slot;
+		tr->st.outstanding_bytes -= tr->recs.v[idx].rec.req;
+	}
+	r = &tr->recs.v[idx];
+	r->addr = addr;
+	r->used = true;
+	r->rec.req = req;
+	r->rec.stack = stack;
+	r->rec.seq = ++tr->seq;
+	r->rec.time = time;
+	tr->st.outstanding_bytes += req;
+}
+
+static void
+rec_free(struct tracer *tr, uint64_t addr)
+{
+	uint64_t idx;
+	if (!addr)
+		return;
+	if (!u64map_get(&tr->live, addr, &idx)) {
+		tr->st.untracked_frees++;
+		return;
+	}
+	u64map_del(&tr->live, addr);
+	tr->recs.v[idx].used = false;
+	tr->st.outstanding_blocks--;
+	tr->st.outstanding_bytes -= tr->recs.v[idx].rec.req;
+	vec_push(&tr->free_recs, (uint32_t)idx);
+}
+
+static bool
+source_lookup(void *ctx, uint64_t addr, struct alloc_record *out)
+{
+	struct tracer *tr = ctx;
+	uint64_t idx;
+	if (!u64map_get(&tr->live, addr, &idx))
+		return false;
+	*out = tr->recs.v[idx].rec;
+	return true;
+}
+
+bool
+tracer_next(const struct tracer *tr, size_t *iter, struct trace_block *out)
+{
+	while (*iter < tr->recs.n) {
+		const struct trec *r = &tr->recs.v[(*iter)++];
+		if (r->used) {
+			out->addr = r->addr;
+			out->rec = r->rec;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- threads ---- */
+
+static struct tthread *
+tthread(struct target_thread *th)
+{
+	if (!th->priv)
+		th->priv = xcalloc(1, sizeof(struct tthread));
+	return th->priv;
+}
+
+static void
+tthread_free(struct target_thread *th)
+{
+	struct tthread *tt = th->priv;
+	if (tt) {
+		vec_free(&tt->sh);
+		free(tt);
+		th->priv = NULL;
+	}
+}
+
+/* ---- the events ---- */
+
+static struct bp *
+bp_at(struct tracer *tr, uint64_t addr)
+{
+	for (unsigned i = 0; i < tr->nbps; i++)
+		if (tr->bps[i].addr == addr && tr->bps[i].armed)
+			return &tr->bps[i];
+	return NULL;
+}
+
+static bool
+is_allocation(enum tfunc f)
+{
+	return f != TF_FREE && f != TF_CFREE;
+}
+
+/* Run the displaced instruction of bp out of line, or single-step it
+ * with every other thread stopped when it could not be relocated. */
+static int
+step_over(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *regs)
+{
+	struct target *t = tr->t;
+	uint8_t int3 = 0xcc;
+
+	if (bp->slot) {
+		regs->rip = bp->slot;
+		return live_set_regs(t, th, regs);
+	}
+	/* stop-all single step: nothing else may run while the original
+	 * byte is back */
+	{
+		VEC(struct target_thread *) running = { 0 };
+		int rc;
+		for (size_t i = 0; i < t->nthreads; i++)
+			if (t->threads[i] != th && t->threads[i]->state == THREAD_RUNNING)
+				vec_push(&running, t->threads[i]);
+		live_stop_all(t);
+		regs->rip = bp->addr;
+		rc = live_set_regs(t, th, regs);
+		if (rc == 0 && target_write(t, bp->addr, bp->orig, 1) == 0) {
+			rc = live_step(t, th);
+			if (target_write(t, bp->addr, &int3, 1) < 0)
+				rc = -1;
+		}
+		for (size_t i = 0; i < running.n; i++)
+			live_resume(t, running.v[i]);
+		vec_free(&running);
+		tr->st.stepall++;
+		return rc;
+	}
+}
+
+/* The result of a traced call, now that it returned. */
+static void
+record_return(struct tracer *tr, const struct shadow *e, const hd_regs_t *regs)
+{
+	uint64_t r = regs->rax;
+	switch (e->func) {
+	case TF_MALLOC:
+	case TF_VALLOC:
+		if (!r)
+			tr->st.failed++;
+		rec_add(tr, r, e->arg[0], e->stack, e->time);
+		break;
+	case TF_PVALLOC: {
+		uint64_t sz = ALIGN_UP(e->arg[0] ? e->arg[0] : 1, 4096);
+		if (!r)
+			tr->st.failed++;
+		rec_add(tr, r, sz, e->stack, e->time);
+		break;
+	}
+	case TF_CALLOC:
+		if (!r)
+			tr->st.failed++;
+		rec_add(tr, r, e->arg[0] * e->arg[1], e->stack, e->time);
+		break;
+	case TF_MEMALIGN:
+	case TF_ALIGNED_ALLOC:
+		if (!r)
+			tr->st.failed++;
+		rec_add(tr, r, e->arg[1], e->stack, e->time);
+		break;
+	case TF_POSIX_MEMALIGN: {
+		uint64_t p = 0;
+		if ((int)r == 0 && target_read_uncached(tr->t, e->arg[0], &p, 8) == 8)
+			rec_add(tr, p, e->arg[2], e->stack, e->time);
+		else
+			tr->st.failed++;
+		break;
+	}
+	case TF_REALLOC:
+	case TF_REALLOCARRAY: {
+		uint64_t old = e->arg[0], size = e->func == TF_REALLOC ? e->arg[1] : e->arg[1] * e->arg[2];
+		if (r) {
+			if (old)
+				rec_free(tr, old);
+			rec_add(tr, r, size, e->stack, e->time);
+		} else if (old && size == 0) {
+			rec_free(tr, old);	/* realloc(p, 0) freed p */
+		} else {
+			tr->st.failed++;	/* p is untouched */
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static enum trap_action
+on_return(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
+{
+	struct tthread *tt = tthread(th);
+	struct shadow e;
+	size_t k;
+
+	/* after ret, rsp is one word above the entry's; entries above it
+	 * were left by longjmp and the like */
+	for (k = tt->sh.n; k > 0; k--)
+		if (tt->sh.v[k - 1].rsp + 8 == regs->rsp)
+			break;
+	if (k == 0) {
+		warn_msg("thread %d returned to the trampoline without a matching call; "
+			 "its state is unknown", th->tid);
+		return TRAP_NOT_MINE;
+	}
+	e = tt->sh.v[k - 1];
+	tt->sh.n = k - 1;
+	tr->st.stops++;
+	record_return(tr, &e, regs);
+	regs->rip = e.ret;
+	if (live_set_regs(tr->t, th, regs) < 0)
+		return TRAP_NOT_MINE;
+	return TRAP_RESUME;
+}
+
+/*
+ * glibc's realloc(NULL, n) tail-jumps into malloc, realloc(p, 0) calls
+ * free(p), reallocarray(p, n, m) tail-calls realloc(p, n*m).  Letting them
+ * would cost a third stop for one call; when all of them come from one
+ * module (glibc), take the inner call directly at the outer entry, with
+ * the arguments glibc passes it: into the inner function's out-of-line
+ * copy, never past a breakpoint, so the semantics are glibc's own.
+ * Returns the bp whose displaced instruction runs next.
+ */
+static struct bp *
+shortcut(struct tracer *tr, struct tthread *tt, struct bp *bp, hd_regs_t *regs, enum tfunc *as)
+{
+	struct bp *m = tr->by_func[TF_MALLOC], *r = tr->by_func[TF_REALLOC];
+
+	*as = bp->func;
+	if (!tr->glibc_chain)
+		return bp;
+	if (bp->func == TF_REALLOCARRAY && r && r->slot) {
+		unsigned __int128 bytes = (unsigned __int128)regs->rsi * regs->rdx;
+		if (bytes >> 64)
+			return bp;	/* overflow: it fails by itself, no realloc */
+		regs->rsi = (uint64_t)bytes;
+		bp = r;		/* now a realloc(p, n*m) */
+	}
+	if (bp->func == TF_REALLOC && !regs->rdi && m && m->slot) {
+		regs->rdi = regs->rsi;	/* realloc(NULL, n) = malloc(n) */
+		*as = TF_MALLOC;
+		return m;
+	}
+	if (bp->func == TF_REALLOC && regs->rdi && !regs->rsi) {
+		*as = TF_FREE;		/* realloc(p, 0) frees p, returns NULL */
+		tt->expect_free = regs->rdi;
+		return bp;
+	}
+	if (bp->func == TF_REALLOC)
+		*as = TF_REALLOC;
+	return bp;
+}
+
+static enum trap_action
+on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *regs)
+{
+	struct target *t = tr->t;
+	struct tthread *tt = tthread(th);
+	uint64_t tramp = tr->scratch;
+	struct shadow e;
+	enum tfunc as;
+	size_t got;
+	hd_regs_t at_entry;
+
+	tr->st.stops++;
+	regs->rip = bp->addr;	/* back from the int3 */
+	if (tt->sh.n || ((bp->func == TF_FREE || bp->func == TF_CFREE) && tt->expect_free &&
+			 tt->expect_free == regs->rdi)) {
+		/* inside a traced call: a tail call or an inner call, counted
+		 * once, as the caller made it */
+		tt->expect_free = 0;
+		tr->st.nested++;
+		return step_over(tr, th, bp, regs) < 0 ? TRAP_NOT_MINE : TRAP_RESUME;
+	}
+	tt->expect_free = 0;
+	tr->st.events[bp->func]++;
+	at_entry = *regs;	/* as the program called it: for the stack */
+	bp = shortcut(tr, tt, bp, regs, &as);
+	if (!is_allocation(as)) {
+		rec_free(tr, at_entry.rdi);
+		return step_over(tr, th, bp, regs) < 0 ? TRAP_NOT_MINE : TRAP_RESUME;
+	}
+	/* the top of the stack, once: the return address and the frames */
+	got = target_read_uncached(t, regs->rsp, tr->stackbuf, sizeof(tr->stackbuf));
+	if (got < 8) {
+		warn_msg("thread %d: cannot read its stack at 0x%" PRIx64 "; call not traced", th->tid, (uint64_t)regs->rsp);
+		return step_over(tr, th, bp, regs) < 0 ? TRAP_NOT_MINE : TRAP_RESUME;
+	}
+	memset(&e, 0, sizeof(e));
+	e.func = as;		/* how to read the result */
+	memcpy(&e.ret, tr->stackbuf, 8);
+	e.rsp = regs->rsp;
+	e.arg[0] = regs->rdi;
+	e.arg[1] = regs->rsi;
+	e.arg[2] = regs->rdx;
+	e.time = hd_wall_time();
+	if (target_write(t, regs->rsp, &tramp, 8) < 0) {
+		warn_msg("thread %d: cannot redirect its return; call not traced", th->tid);
+		return step_over(tr, th, bp, regs) < 0 ? TRAP_NOT_MINE : TRAP_RESUME;
+	}
+	vec_push(&tt->sh, e);
+	if (step_over(tr, th, bp, regs) < 0)
+		return TRAP_NOT_MINE;
+	/* let it run, then unwind from the copy (unless everything is being
+	 * stopped: then it stays stopped where it is, in the scratch page) */
+	if (!live_stopping(t))
+		live_resume(t, th);
+	if (tr->u && tr->depth > 0) {
+		struct stack_copy sc = { tr->stackbuf, at_entry.rsp, got };
+		int n = unwind_regs(tr->u, th->tid, &at_entry, &sc, tr->pcs, tr->depth);
+		if (n > 0) {
+			uint32_t id = stack_intern(tr->stacks, tr->pcs, n);
+			/* the entry may have moved if the vector grew: find it */
+			for (size_t i = tt->sh.n; i-- > 0;)
+				if (tt->sh.v[i].rsp == at_entry.rsp) {
+					tt->sh.v[i].stack = id;
+					break;
+				}
+		}
+	}
+	return live_stopping(t) ? TRAP_RESUME : TRAP_HOLD;
+}
+
+static enum trap_action
+tr_on_trap(void *ctx, struct target *t, struct target_thread *th, const siginfo_t *si)
+{
+	struct tracer *tr = ctx;
+	const hd_regs_t *cur;
+	hd_regs_t regs;
+	struct bp *bp;
+
+	(void)si;
+	if (!tr->active)
+		return TRAP_NOT_MINE;
+	cur = target_regs(t, th);
+	if (!cur)
+		return TRAP_NOT_MINE;
+	regs = *cur;
+	if (regs.rip - 1 == tr->scratch)
+		return on_return(tr, th, &regs);
+	bp = bp_at(tr, regs.rip - 1);
+	if (!bp)
+		return TRAP_NOT_MINE;
+	return on_entry(tr, th, bp, &regs);
+}
+
+static void
+tr_on_thread_exit(void *ctx, struct target *t, struct target_thread *th)
+{
+	tthread_free(th);
+}
+
+/* A forked child has the breakpoints in its copy of memory: put the
+ * original bytes and return addresses back there, then it goes free.  A
+ * vfork child shares our memory: keep it traced until it execs. */
+static bool
+tr_on_fork(void *ctx, struct target *t, struct target_thread *parent, pid_t child, bool is_vfork)
+{
+	struct tracer *tr = ctx;
+	char path[64];
+	int fd;
+
+	if (!tr->active)
+		return false;
+	if (is_vfork)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)child);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		warn_msg("cannot clean the breakpoints out of forked child %d: %s", (int)child, strerror(errno));
+		return false;
+	}
+	for (unsigned i = 0; i < tr->nbps; i++)
+		if (tr->bps[i].armed && pwrite(fd, tr->bps[i].orig, 1, (off_t)tr->bps[i].addr) != 1)
+			warn_msg("cannot clean breakpoint at 0x%" PRIx64 " in child %d", tr->bps[i].addr, (int)child);
+	if (parent && parent->priv) {
+		struct tthread *tt = parent->priv;
+		for (size_t i = 0; i < tt->sh.n; i++)
+			(void)!pwrite(fd, &tt->sh.v[i].ret, 8, (off_t)tt->sh.v[i].rsp);
+	}
+	close(fd);
+	return false;
+}
+
+static bool
+tr_on_foreign_trap(void *ctx, struct target *t, pid_t pid, hd_regs_t *regs)
+{
+	struct tracer *tr = ctx;
+	struct bp *bp = tr->active ? bp_at(tr, regs->rip - 1) : NULL;
+	if (!bp || !bp->slot)
+		return false;
+	regs->rip = bp->slot;	/* run it, record nothing */
+	return true;
+}
+
+static void
+tr_on_exec(void *ctx, struct target *t)
+{
+	struct tracer *tr = ctx;
+	/* a new image: our breakpoints and scratch page went with the old */
+	tr->active = false;
+	tr->scratch = 0;
+	for (unsigned i = 0; i < tr->nbps; i++)
+		tr->bps[i].armed = false;
+	for (size_t i = 0; i < t->nthreads; i++)
+		tthread_free(t->threads[i]);
+	tr->end_reason = "the process executed a new program; tracing ended";
+	warn_msg("%s", tr->end_reason);
+}
+
+/* ---- setting up ---- */
+
+/* A `syscall` instruction in the allocator's module, to run injected
+ * system calls with. */
+static uint64_t
+find_syscall_insn(struct tracer *tr, Dwfl_Module *mod)
+{
+	Dwarf_Addr bias = 0;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	size_t phnum, rawsz = 0;
+	const unsigned char *raw = elf ? (const unsigned char *)elf_rawfile(elf, &rawsz) : NULL;
+
+	if (!raw || elf_getphdrnum(elf, &phnum) < 0)
+		return 0;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		if (ph.p_offset > rawsz || ph.p_filesz > rawsz - ph.p_offset)
+			continue;
+		for (uint64_t o = 0; o + 3 <= ph.p_filesz; o++) {
+			const unsigned char *q = raw + ph.p_offset + o;
+			if (q[0] == 0x0f && q[1] == 0x05 && q[2] == 0xc3) {
+				uint64_t a = bias + ph.p_vaddr + o;
+				uint8_t mem[2];
+				if (target_read_uncached(tr->t, a, mem, 2) == 2 && mem[0] == 0x0f && mem[1] == 0x05)
+					return a;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Run a system call in a stopped thread of the target. */
+static int
+inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
+{
+	struct target *t = tr->t;
+	struct target_thread *th = NULL;
+	const hd_regs_t *cur;
+	hd_regs_t saved, r;
+	int pending, rc = -1;
+
+	for (size_t i = 0; i < t->nthreads && !th; i++)
+		if (t->threads[i]->state == THREAD_STOPPED && !t->threads[i]->at_exit)
+			th = t->threads[i];
+	if (!th || !tr->syscall_insn)
+		return hd_fail(HD_ENOTSUP, "no stopped thread to run a system call in");
+	cur = target_regs(t, th);
+	if (!cur)
+		return -1;
+	saved = *cur;
+	r = saved;
+	r.rip = tr->syscall_insn;
+	r.rax = (uint64_t)nr;
+	r.rdi = a[0];
+	r.rsi = a[1];
+	r.rdx = a[2];
+	r.r10 = a[3];
+	r.r8 = a[4];
+	r.r9 = a[5];
+	r.orig_rax = (uint64_t)-1;	/* no syscall restart on the way back */
+	pending = th->pending_sig;
+	th->pending_sig = 0;
+	if (live_set_regs(t, th, &r) == 0 && live_step(t, th) == 0) {
+		const hd_regs_t *after = target_regs(t, th);
+		if (after && after->rip == tr->syscall_insn + 2) {
+			*ret = after->rax;
+			rc = 0;
+		} else {
+			hd_fail(HD_EGENERIC, "the injected system call did not complete");
+		}
+	}
+	th->pending_sig = pending;
+	if (live_set_regs(t, th, &saved) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Map the scratch page within reach of rel32 jumps from every entry
+ * point: the free page closest below the lowest of them. */
+static int
+map_scratch(struct tracer *tr, uint64_t lo, uint64_t hi)
+{
+	struct target *t = tr->t;
+	target_refresh_maps(t);
+	for (size_t i = t->nmaps; i-- > 0;) {
+		/* gaps below lo, nearest first */
+		uint64_t gap_hi = t->maps[i].start, gap_lo = i ? t->maps[i - 1].end : 0x10000;
+		uint64_t cand, ret = 0, a[6];
+		if (gap_hi > lo || gap_hi - gap_lo < 2 * SCRATCH_SIZE)
+			continue;
+		cand = gap_hi - 2 * SCRATCH_SIZE;	/* leave a guard page */
+		if (hi - cand > (1ULL << 31) - 4096)
+			break;	/* out of reach */
+		a[0] = cand;
+		a[1] = SCRATCH_SIZE;
+		a[2] = PROT_READ | PROT_EXEC;
+		a[3] = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
+		a[4] = (uint64_t)-1;
+		a[5] = 0;
+		if (inject_syscall(tr, SYS_mmap, a, &ret) < 0)
+			return -1;
+		if (ret == cand) {
+			tr->scratch = ret;
+			target_refresh_maps(t);
+			return 0;
+		}
+		if (ret < (uint64_t)-4096) {
+			/* an old kernel took it as a hint elsewhere: give it back */
+			uint64_t u[6] = { ret, SCRATCH_SIZE, 0, 0, 0, 0 }, dummy;
+			inject_syscall(tr, SYS_munmap, u, &dummy);
+		}
+	}
+	return hd_fail(HD_EGENERIC, "no free page within 2 GiB of the allocator for the scratch page");
+}
+
+static void
+unmap_scratch(struct tracer *tr)
+{
+	uint64_t a[6] = { tr->scratch, SCRATCH_SIZE, 0, 0, 0, 0 }, ret;
+	if (!tr->scratch)
+		return;
+	if (inject_syscall(tr, SYS_munmap, a, &ret) == 0 && ret == 0)
+		tr->scratch = 0;
+	else
+		debug_msg("scratch page at 0x%" PRIx64 " left mapped (no trap is reachable in it)", tr->scratch);
+}
+
+/* The original bytes of [addr, addr+len) from the module's file. */
+static bool
+file_bytes(Dwfl_Module *mod, uint64_t addr, uint8_t *out, size_t len)
+{
+	Dwarf_Addr bias = 0;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	size_t phnum, rawsz = 0;
+	const unsigned char *raw = elf ? (const unsigned char *)elf_rawfile(elf, &rawsz) : NULL;
+	uint64_t v = addr - bias;
+
+	if (!raw || elf_getphdrnum(elf, &phnum) < 0)
+		return false;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (v >= ph.p_vaddr && v + len <= ph.p_vaddr + ph.p_filesz &&
+		    ph.p_offset + (v - ph.p_vaddr) + len <= rawsz) {
+			memcpy(out, raw + ph.p_offset + (v - ph.p_vaddr), len);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Prepare bp: verify its bytes against the file, relocate its first
+ * instruction into its slot. */
+static int
+prepare_bp(struct tracer *tr, struct bp *bp, unsigned slotno, bool force_step)
+{
+	struct target *t = tr->t;
+	Dwfl_Module *mod = dwfl_addrmodule(symbols_dwfl(tr->s), bp->addr);
+	uint8_t disk[16], code[16 + 8];
+	struct x86_insn in;
+	size_t outlen = 0;
+	const char *name = tfunc_name(bp->func);
+
+	if (target_read_uncached(t, bp->addr, bp->orig, sizeof(bp->orig)) != sizeof(bp->orig))
+		return hd_fail(HD_EIO, "cannot read %s at 0x%" PRIx64, name, bp->addr);
+	if (bp->orig[0] == 0xcc)
+		return hd_fail(HD_EGENERIC, "%s at 0x%" PRIx64 " already starts with a breakpoint (another "
+			       "debugger or tracer?)", name, bp->addr);
+	if (!mod || !file_bytes(mod, bp->addr, disk, sizeof(disk)))
+		return hd_fail(HD_EGENERIC, "cannot read %s's bytes from its file: not patching it", name);
+	if (memcmp(disk, bp->orig, sizeof(disk)))
+		return hd_fail(HD_EGENERIC, "%s at 0x%" PRIx64 " differs from its file on disk (patched by "
+			       "someone else, or the file changed): not patching it", name, bp->addr);
+	if (x86_decode(bp->orig, sizeof(bp->orig), &in) < 0)
+		return hd_fail(HD_EGENERIC, "cannot decode the first instruction of %s", name);
+	bp->len = in.len;
+	bp->slot = tr->scratch + SLOT_BASE + (uint64_t)slotno * SLOT_SIZE;
+	if (force_step ||
+	    x86_relocate(bp->orig, &in, bp->addr, bp->slot, code, &outlen) < 0 || outlen > SLOT_SIZE - 5) {
+		bp->slot = 0;	/* single-step it with all threads stopped */
+		return 0;
+	}
+	{
+		/* jmp rel32 back to the instruction after it */
+		int64_t rel = (int64_t)(bp->addr + bp->len) - (int64_t)(bp->slot + outlen + 5);
+		int32_t r32 = (int32_t)rel;
+		if (rel != r32) {
+			bp->slot = 0;
+			return 0;
+		}
+		code[outlen] = 0xe9;
+		memcpy(code + outlen + 1, &r32, 4);
+		if (target_write(t, bp->slot, code, outlen + 5) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct tracer *
+tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const struct trace_opts *o)
+{
+	struct tracer *tr;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	uint8_t int3 = 0xcc;
+	bool force_step = getenv("HEAPDBG_TRACE_STEPALL") != NULL;
+	const char *first_module = NULL;
+
+	if (t->kind != TARGET_LIVE)
+		return hd_fail(HD_ENOTSUP, "tracing needs a live process"), NULL;
+	tr = xcalloc(1, sizeof(*tr));
+	tr->t = t;
+	tr->s = s;
+	tr->u = u;
+	tr->depth = o && o->depth > 0 ? o->depth : 32;
+	tr->pcs = xreallocarray(NULL, (size_t)tr->depth, sizeof(uint64_t));
+	tr->stacks = stack_table_new();
+	u64map_init(&tr->live);
+
+	/* the definitions the program calls, one breakpoint per address */
+	for (size_t i = 0; i < ARRAY_SIZE(entry_points); i++) {
+		uint64_t addr;
+		const char *mod;
+		unsigned k;
+		if (locate_dynamic_symbol(t, s, entry_points[i].name, &addr, &mod) < 0)
+			continue;
+		if (!first_module)
+			first_module = mod;
+		for (k = 0; k < tr->nbps; k++)
+			if (tr->bps[k].addr == addr)
+				break;
+		if (k < tr->nbps) {
+			if (!tr->by_func[entry_points[i].func])
+				tr->by_func[entry_points[i].func] = &tr->bps[k];
+			continue;	/* an alias (aligned_alloc = memalign) */
+		}
+		if (tr->nbps == MAX_BPS)
+			continue;
+		tr->by_func[entry_points[i].func] = &tr->bps[tr->nbps];
+		tr->bps[tr->nbps].addr = addr;
+		tr->bps[tr->nbps].func = entry_points[i].func;
+		tr->bps[tr->nbps].module = mod;
+		tr->nbps++;
+		lo = MIN(lo, addr);
+		hi = MAX(hi, addr);
+	}
+	if (!tr->nbps) {
+		hd_fail(HD_ENOTSUP, "no allocator entry point found in the program");
+		goto fail;
+	}
+	{
+		const struct bp *m = tr->by_func[TF_MALLOC], *f = tr->by_func[TF_FREE];
+		const struct bp *r = tr->by_func[TF_REALLOC], *ra = tr->by_func[TF_REALLOCARRAY];
+		tr->glibc_chain = m && f && r && m->module && f->module == m->module && r->module == m->module &&
+				  (!ra || ra->module == m->module) && strstr(m->module, "libc.so");
+	}
+	tr->syscall_insn = find_syscall_insn(tr, dwfl_addrmodule(symbols_dwfl(s), lo));
+	if (!tr->syscall_insn) {
+		hd_fail(HD_ENOTSUP, "no syscall instruction found to map the scratch page with");
+		goto fail;
+	}
+	if (map_scratch(tr, lo, hi) < 0)
+		goto fail;
+	if (target_write(t, tr->scratch, &int3, 1) < 0)
+		goto fail_unmap;
+	for (unsigned i = 0; i < tr->nbps; i++)
+		if (prepare_bp(tr, &tr->bps[i], i, force_step) < 0)
+			goto fail_unmap;
+	/* all checked: arm them */
+	for (unsigned i = 0; i < tr->nbps; i++) {
+		if (target_write(t, tr->bps[i].addr, &int3, 1) < 0) {
+			for (unsigned k = 0; k < i; k++) {
+				target_write(t, tr->bps[k].addr, tr->bps[k].orig, 1);
+				tr->bps[k].armed = false;
+			}
+			goto fail_unmap;
+		}
+		tr->bps[i].armed = true;
+	}
+	tr->active = true;
+	tr->started = hd_wall_time();
+	tr->hooks.ctx = tr;
+	tr->hooks.on_trap = tr_on_trap;
+	tr->hooks.on_thread_exit = tr_on_thread_exit;
+	tr->hooks.on_fork = tr_on_fork;
+	tr->hooks.on_foreign_trap = tr_on_foreign_trap;
+	tr->hooks.on_exec = tr_on_exec;
+	tr->source.ctx = tr;
+	tr->source.lookup = source_lookup;
+	tr->source.stacks = tr->stacks;
+	live_set_hooks(t, &tr->hooks);
+	(void)first_module;
+	return tr;
+fail_unmap:
+	{
+		char *msg = xstrdup(hd_errmsg());
+		enum hd_err code = hd_errcode();
+		unmap_scratch(tr);
+		hd_fail(code, "%s", msg);
+		free(msg);
+	}
+fail:
+	tracer_free(tr);
+	return NULL;
+}
+
+/* Put a thread that is somewhere in our machinery back on its own path. */
+static void
+unwind_thread_state(struct tracer *tr, struct target_thread *th)
+{
+	struct target *t = tr->t;
+	struct tthread *tt = th->priv;
+	const hd_regs_t *cur;
+	hd_regs_t regs;
+	bool changed = false;
+
+	if (th->state != THREAD_STOPPED)
+		return;
+	cur = target_regs(t, th);
+	if (!cur)
+		return;
+	regs = *cur;
+	if (tr->scratch && regs.rip >= tr->scratch && regs.rip < tr->scratch + SCRATCH_SIZE) {
+		if (regs.rip == tr->scratch && tt && tt->sh.n) {
+			/* returned to the trampoline, int3 not yet run */
+			regs.rip = tt->sh.v[--tt->sh.n].ret;
+			changed = true;
+		}
+		for (unsigned i = 0; i < tr->nbps && !changed; i++) {
+			struct bp *bp = &tr->bps[i];
+			if (!bp->slot || regs.rip < bp->slot || regs.rip >= bp->slot + SLOT_SIZE)
+				continue;
+			/* before the displaced instruction: redo it in place;
+			 * after it (at the jmp back): go on after it */
+			regs.rip = regs.rip == bp->slot ? bp->addr : bp->addr + bp->len;
+			changed = true;
+		}
+	}
+	if (changed)
+		live_set_regs(t, th, &regs);
+	/* return addresses we replaced */
+	if (tt) {
+		for (size_t i = tt->sh.n; i-- > 0;) {
+			uint64_t v = 0;
+			if (target_read_uncached(t, tt->sh.v[i].rsp, &v, 8) == 8 && v == tr->scratch)
+				target_write(t, tt->sh.v[i].rsp, &tt->sh.v[i].ret, 8);
+		}
+		tt->sh.n = 0;
+	}
+}
+
+int
+tracer_stop(struct tracer *tr)
+{
+	struct target *t;
+	int rc = 0;
+
+	if (!tr || !tr->active)
+		return 0;
+	t = tr->t;
+	tr->st.seconds = hd_wall_time() - tr->started;
+	if (!live_gone(t)) {
+		for (size_t i = 0; i < t->nthreads; i++)
+			unwind_thread_state(tr, t->threads[i]);
+		for (unsigned i = 0; i < tr->nbps; i++) {
+			if (tr->bps[i].armed && target_write(t, tr->bps[i].addr, tr->bps[i].orig, 1) < 0)
+				rc = hd_fail(HD_EIO, "cannot restore %s at 0x%" PRIx64, tfunc_name(tr->bps[i].func),
+					     tr->bps[i].addr);
+			tr->bps[i].armed = false;
+		}
+		unmap_scratch(tr);
+	}
+	for (size_t i = 0; i < t->nthreads; i++)
+		tthread_free(t->threads[i]);
+	tr->active = false;
+	live_set_hooks(t, NULL);
+	return rc;
+}
+
+void
+tracer_free(struct tracer *tr)
+{
+	if (!tr)
+		return;
+	if (tr->active)
+		tracer_stop(tr);
+	stack_table_free(tr->stacks);
+	u64map_free(&tr->live);
+	vec_free(&tr->recs);
+	vec_free(&tr->free_recs);
+	free(tr->pcs);
+	free(tr);
+}
+
+const struct live_hooks *
+tracer_hooks(struct tracer *tr)
+{
+	return tr && tr->active ? &tr->hooks : NULL;
+}
+
+bool
+tracer_active(const struct tracer *tr)
+{
+	return tr && tr->active;
+}
+
+const char *
+tracer_end_reason(const struct tracer *tr)
+{
+	return tr ? tr->end_reason : NULL;
+}
+
+const struct alloc_source *
+tracer_source(struct tracer *tr)
+{
+	return tr ? &tr->source : NULL;
+}
+
+const struct stack_table *
+tracer_stacks(const struct tracer *tr)
+{
+	return tr ? tr->stacks : NULL;
+}
+
+void
+tracer_status(const struct tracer *tr, struct trace_status *st)
+{
+	*st = tr->st;
+	st->active = tr->active;
+	st->nbreakpoints = tr->nbps;
+	st->stacks = stack_count(tr->stacks);
+	st->memory = stack_memory(tr->stacks) + tr->recs.cap * sizeof(struct trec) +
+		     tr->live.cap * 2 * sizeof(uint64_t) + tr->free_recs.cap * sizeof(uint32_t);
+	st->depth = tr->depth;
+	if (tr->active)
+		st->seconds = hd_wall_time() - tr->started;
+}
