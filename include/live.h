@@ -96,6 +96,14 @@ int live_resume(struct target *t, struct target_thread *th);
 /* Single-step one stopped thread and wait for the step to finish (other
  * events for that thread that arrive meanwhile are handled). 0 or -1. */
 int live_step(struct target *t, struct target_thread *th);
+/* A stopped thread that executed an int3 whose SIGTRAP the kernel has
+ * not reported yet (an interrupt stop came first) still has it pending:
+ * take it out, so it is never delivered.  The thread stays stopped and
+ * runs no instruction.  0, or -1 with an hd error. */
+int live_drain_signal(struct target *t, struct target_thread *th, int sig);
+/* Is sig pending for the thread (its private pending set)? */
+bool live_signal_pending(const struct target *t, pid_t tid, int sig);
+
 /* Write registers of a stopped thread. */
 int live_set_regs(struct target *t, struct target_thread *th, const hd_regs_t *regs);
 

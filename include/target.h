@@ -212,6 +212,12 @@ const char *mapping_basename(const struct mapping *m);
 /* --- threads, registers, auxv --- */
 
 struct target_thread *target_find_thread(struct target *t, pid_t tid);
+/* The id to use for per-process access (/proc/ID/maps, memory): a thread
+ * that still has the address space.  The leader is a zombie with an empty
+ * /proc/PID/maps once it has exited (pthread_exit in main, or past its
+ * exit while other threads are still being held at theirs). */
+pid_t target_mem_pid(const struct target *t);
+
 /* Registers of a thread, fetched on first use. NULL with error. */
 const hd_regs_t *target_regs(struct target *t, struct target_thread *th);
 /* Look up an auxv entry; returns true if present. */

@@ -151,6 +151,64 @@ def bench_walk():
     p.wait()
 
 
+def parse_kv(text):
+    out = {}
+    for tok in text.split():
+        if "=" in tok:
+            k, v = tok.split("=", 1)
+            try:
+                out[k] = float(v) if "." in v else int(v, 0)
+            except ValueError:
+                out[k] = v
+    return out
+
+
+def bench_trace():
+    print("allocation tracer (churn: 4 threads, every entry point)")
+    floor = parse_kv(subprocess.run([os.path.join(TARGETS, "ptrace_floor"), "200000"], capture_output=True,
+                                    text=True).stdout)
+    iters = 20000
+    base = []
+    for _ in range(3):
+        out = subprocess.run([os.path.join(TARGETS, "churn"), str(iters), "nowait"], capture_output=True,
+                             text=True).stdout
+        base.append(parse_kv(out.split("seconds=")[1] and "seconds=" + out.split("seconds=")[1])["seconds"])
+    untraced = statistics.median(base)
+    p = start("churn", [iters])
+    r = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "trace start", "-ex", "continue 600",
+                      "-ex", "trace status"])
+    rest = p.stdout.read()
+    p.wait()
+    traced = parse_kv(rest.split("seconds=")[1] and "seconds=" + rest.split("seconds=")[1])["seconds"]
+    st = [o for o in r if o.get("cmd") == "trace" and "events" in o][0]
+    calls = sum(st["events"].values())
+    stops = st["stops"]
+    per_stop = (traced - untraced) / stops * 1e9
+    row("bare ptrace stop (int3, waitpid, PTRACE_CONT)", floor["stop_ns"] / 1000, "us", note="the floor")
+    row("ptrace stop with GETREGS+SETREGS", floor["stop_regs_ns"] / 1000, "us")
+    row("traced calls (churn, 4 threads)", calls, "")
+    row("stops per call", stops / calls, "", note="goal: <= 2 per allocation, 1 per free")
+    row("added cost per traced call", (traced - untraced) / calls * 1e6, "us")
+    row("added cost per stop", per_stop / 1000, "us")
+    row("cost per stop / bare stop", per_stop / floor["stop_ns"], "x", note="goal: within 1.3x")
+    row("malloc+free pair, traced (3 stops)", 3 * per_stop / 1000, "us",
+        note="prototype floor 56-60 us, memleax 440-770 us")
+
+    # heapdbg's memory per traced live block: 100,000 blocks traced from
+    # the start of a program that keeps them
+    pr = subprocess.Popen([HEAPDBG, "-q", "--json", "-batch", "-ex", "trace start", "-ex", "continue 300",
+                           "-ex", "trace status", "--args", os.path.join(TARGETS, "bigheap"), "1", "100000",
+                           "exit"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out, _ = pr.communicate()
+    objs = [json.loads(l) for l in out.splitlines() if l.strip()]
+    st2 = [o for o in objs if o.get("cmd") == "trace" and "events" in o]
+    if st2:
+        blocks = st2[0]["outstanding"]["blocks"]
+        row("traced live blocks (bigheap 1 x 100,000)", blocks, "")
+        row("tracer memory per live block", st2[0]["memory"] / max(blocks, 1), "bytes",
+            note="records + index + stacks")
+
+
 def main():
     if not os.path.exists(HEAPDBG):
         raise SystemExit("build heapdbg first (make)")
@@ -158,6 +216,7 @@ def main():
     print("machine: %s, %d CPUs" % (os.uname().release, os.cpu_count()))
     bench_attach()
     bench_walk()
+    bench_trace()
     print()
     print("| figure | value | unit | note |")
     print("|---|---:|---|---|")

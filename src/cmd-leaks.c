@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "heap.h"
 #include "reach.h"
+#include "stacks.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -196,6 +197,15 @@ leaks_exec(struct session *s, int argc, char **argv)
 		em_addr(s->em, "sample", rec->sample);
 		if (rec->what)
 			em_str(s->em, "what", rec->what);
+		if (rec->stack && !text) {
+			int np;
+			const struct alloc_source *src = session_alloc_source(s);
+			const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, rec->stack, &np);
+			em_obj_open(s->em, "stack");
+			if (em_json(s->em))
+				cmd_emit_frames(s, pcs, np, "   ");
+			em_obj_close(s->em);
+		}
 		if (text) {
 			shown++;
 			if (rec->kind == LEAK_DEFINITE && rec->indirect)
@@ -208,8 +218,18 @@ leaks_exec(struct session *s, int argc, char **argv)
 				rec->kind == LEAK_DEFINITE ? "definitely lost" : rec->kind == LEAK_INDIRECT ?
 				"indirectly lost" : rec->kind == LEAK_POSSIBLE ? "possibly lost" : "still reachable",
 				shown, total);
-			em_text(s->em, "   %s, e.g. at 0x%" PRIx64 "\n\n", rec->what ? rec->what : "allocated at",
-				rec->sample);
+			if (rec->stack) {
+				int np;
+				const struct alloc_source *src = session_alloc_source(s);
+				const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, rec->stack, &np);
+				em_text(s->em, "   e.g. at 0x%" PRIx64 ", allocated at\n", rec->sample);
+				em_obj_open(s->em, "stack");
+				cmd_emit_frames(s, pcs, np, "   ");
+				em_obj_close(s->em);
+				em_text(s->em, "\n");
+			} else {
+				em_text(s->em, "   %s, e.g. at 0x%" PRIx64 "\n\n", rec->what, rec->sample);
+			}
 		}
 		em_item_close(s->em);
 	}

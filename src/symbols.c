@@ -87,7 +87,7 @@ report(struct symbols *s)
 	dwfl_report_begin(s->dwfl);
 	switch (t->kind) {
 	case TARGET_LIVE:
-		r = dwfl_linux_proc_report(s->dwfl, t->pid);
+		r = dwfl_linux_proc_report(s->dwfl, target_mem_pid(t));
 		if (r != 0) {
 			dwfl_report_end(s->dwfl, NULL, NULL);
 			return hd_fail(HD_EGENERIC, "cannot report modules of process %d: %s", t->pid,

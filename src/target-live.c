@@ -226,7 +226,7 @@ live_read(struct target *t, uint64_t addr, void *buf, size_t len)
 		while (done < len) {
 			struct iovec local = { (char *)buf + done, len - done };
 			struct iovec remote = { (void *)(uintptr_t)(addr + done), len - done };
-			ssize_t n = process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
+			ssize_t n = process_vm_readv(target_mem_pid(t), &local, 1, &remote, 1, 0);
 			if (n > 0) {
 				done += n;
 				continue;
@@ -235,10 +235,9 @@ live_read(struct target *t, uint64_t addr, void *buf, size_t len)
 				break;
 			if (errno == EINTR)
 				continue;
-			if (errno == ESRCH) {
-				return hd_fail(HD_EGONE, "process %d has exited", t->pid);
-			}
-			if (errno == ENOSYS || errno == EPERM) {
+			if (errno == ESRCH || errno == ENOSYS || errno == EPERM) {
+				/* (ESRCH: that thread just went; /proc/PID/mem holds
+				 * the address space as long as it exists) */
 				lp->pvr_ok = false;	/* fall back to /proc/PID/mem */
 				break;
 			}
@@ -281,7 +280,7 @@ live_read_many(struct target *t, const uint64_t *addrs, size_t n, size_t each, u
 				remote[k].iov_base = (void *)(uintptr_t)addrs[i + k];
 				remote[k].iov_len = each;
 			}
-			got = process_vm_readv(t->pid, local, batch, remote, batch, 0);
+			got = process_vm_readv(target_mem_pid(t), local, batch, remote, batch, 0);
 			if (got < 0)
 				got = 0;
 			/* whole pieces read before the first failure */
@@ -347,7 +346,7 @@ live_refresh_maps(struct target *t)
 	struct mapping *maps;
 	size_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", t->pid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", target_mem_pid(t));
 	text = read_file(path, NULL);
 	if (!text)
 		return hd_fail_context("reading mappings of process %d", t->pid);
@@ -371,7 +370,7 @@ read_auxv(struct target *t)
 	size_t len;
 	char *data;
 
-	snprintf(path, sizeof(path), "/proc/%d/auxv", t->pid);
+	snprintf(path, sizeof(path), "/proc/%d/auxv", target_mem_pid(t));
 	data = read_file(path, &len);
 	if (!data)
 		return -1;
@@ -395,7 +394,7 @@ read_identity(struct target *t)
 	char *cl;
 	size_t len;
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", t->pid);
+	snprintf(path, sizeof(path), "/proc/%d/exe", target_mem_pid(t));
 	n = readlink(path, buf, sizeof(buf) - 1);
 	free(t->exe);
 	t->exe = NULL;
@@ -1036,6 +1035,51 @@ stop:
 	return rc;
 }
 
+bool
+live_signal_pending(const struct target *t, pid_t tid, int sig)
+{
+	char path[96];
+	char *v;
+	unsigned long long mask = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)t->pid, (int)tid);
+	v = read_file(path, NULL);
+	if (v) {
+		char *p = strstr(v, "\nSigPnd:");
+		if (p)
+			mask = strtoull(p + 8, NULL, 16);
+		free(v);
+	}
+	return (mask >> (sig - 1)) & 1;
+}
+
+int
+live_drain_signal(struct target *t, struct target_thread *th, int sig)
+{
+	for (int tries = 0; tries < 4 && live_signal_pending(t, th->tid, sig); tries++) {
+		int st;
+		pid_t r;
+		/* resumed, it reports the pending signal before running any
+		 * instruction (no PTRACE_INTERRUPT here: a job-control trap is
+		 * always reported before signals, and would hide it) */
+		if (ptrace(PTRACE_CONT, th->tid, 0, 0) < 0)
+			return hd_fail_errno(HD_EGENERIC, errno, "thread %d", th->tid);
+		do
+			r = waitpid(th->tid, &st, __WALL);
+		while (r < 0 && errno == EINTR);
+		if (r != th->tid)
+			return hd_fail(HD_EGONE, "thread %d is gone", th->tid);
+		th->state = THREAD_STOPPED;
+		th->regs_valid = false;
+		if (WIFSTOPPED(st) && (st >> 16) == 0 && WSTOPSIG(st) == sig)
+			continue;	/* the signal: dropped */
+		if (!WIFSTOPPED(st) || (st >> 16) != PTRACE_EVENT_STOP) {
+			/* anything else: the normal decoding, kept stopped */
+			handle_status(t, th->tid, st, MODE_STOP);
+		}
+	}
+	return 0;
+}
+
 int
 live_step(struct target *t, struct target_thread *th)
 {
@@ -1071,6 +1115,7 @@ live_step(struct target *t, struct target_thread *th)
 /* ---- attach ---- */
 
 static const struct target_ops live_ops;
+static int live_task_count(pid_t pid);
 
 static struct target *
 live_new(pid_t pid)
@@ -1091,13 +1136,27 @@ open_mem(struct target *t)
 {
 	char path[64];
 	struct live_priv *lp = LP(t);
-	snprintf(path, sizeof(path), "/proc/%d/mem", t->pid);
+	snprintf(path, sizeof(path), "/proc/%d/mem", target_mem_pid(t));
 	lp->memfd = open(path, O_RDWR | O_CLOEXEC);
 	if (lp->memfd < 0)
 		lp->memfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (lp->memfd < 0)
 		return hd_fail_errno(HD_EPERM, errno, "cannot open %s", path);
 	return 0;
+}
+
+static bool
+leader_is_zombie(pid_t pid)
+{
+	char path[64], *s, *p;
+	bool z = false;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, pid);
+	s = read_file(path, NULL);
+	p = s ? strrchr(s, ')') : NULL;
+	if (p && p[1] == ' ')
+		z = p[2] == 'Z';
+	free(s);
+	return z;
 }
 
 static int
@@ -1113,8 +1172,37 @@ seize_thread(struct target *t, pid_t tid)
 	return 0;
 }
 
+/* Tasks of pid that are not zombies. */
+static int
+live_task_count(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+		char sp[96], *s, *p;
+		if (tid <= 0)
+			continue;
+		snprintf(sp, sizeof(sp), "/proc/%d/task/%d/stat", pid, tid);
+		s = read_file(sp, NULL);
+		p = s ? strrchr(s, ')') : NULL;
+		if (p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X')
+			n++;
+		free(s);
+	}
+	closedir(d);
+	return n;
+}
+
 /* Seize every thread listed in /proc/PID/task, repeating until no new one
- * appears (threads created meanwhile by unseized threads). */
+ * appears (threads created meanwhile by unseized threads).  A leader that
+ * has exited while others run is skipped: it cannot be traced. */
 static int
 seize_all(struct target *t)
 {
@@ -1137,7 +1225,8 @@ seize_all(struct target *t)
 			r = seize_thread(t, tid);
 			if (r == 0)
 				added = true;
-			else if (tid == t->pid && !first_err)
+			else if (tid == t->pid && !first_err && !(r == -EPERM && live_task_count(t->pid) > 0 &&
+								    leader_is_zombie(t->pid)))
 				first_err = r;
 		}
 		closedir(d);
@@ -1160,6 +1249,8 @@ live_attach(pid_t pid)
 	st = proc_state(pid);
 	if (st == 0)
 		return hd_fail(HD_ENOPROC, "no such process %d", pid), NULL;
+	if (st == 'Z' && live_task_count(pid) > 0)
+		st = 'S';	/* only the leader has exited (pthread_exit in main) */
 	if (st == 'Z' || st == 'X' || is_kernel_thread(pid) || pid == getpid()) {
 		diagnose_attach(pid, EPERM);
 		return NULL;
@@ -1420,6 +1511,7 @@ live_detach(struct target *t)
 		int sig = th->pending_sig;
 		if (th->state == THREAD_EXITED)
 			continue;
+
 		if (ptrace(PTRACE_DETACH, th->tid, 0, (void *)(long)sig) < 0 && errno != ESRCH) {
 			/* not in a ptrace-stop: interrupt and retry once */
 			if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) == 0) {

@@ -96,6 +96,20 @@ target_find_thread(struct target *t, pid_t tid)
 	return NULL;
 }
 
+pid_t
+target_mem_pid(const struct target *t)
+{
+	if (t->kind != TARGET_LIVE)
+		return t->pid;
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i]->tid == t->pid && t->threads[i]->state != THREAD_EXITED)
+			return t->pid;
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i]->state != THREAD_EXITED)
+			return t->threads[i]->tid;
+	return t->pid;
+}
+
 const hd_regs_t *
 target_regs(struct target *t, struct target_thread *th)
 {

@@ -20,6 +20,7 @@
 #include <gelf.h>
 #include <elfutils/libdwfl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -448,10 +449,8 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 	vec_push(&tt->sh, e);
 	if (step_over(tr, th, bp, regs) < 0)
 		return TRAP_NOT_MINE;
-	/* let it run, then unwind from the copy (unless everything is being
-	 * stopped: then it stays stopped where it is, in the scratch page) */
-	if (!live_stopping(t))
-		live_resume(t, th);
+	/* let it run, then unwind from the copy */
+	live_resume(t, th);
 	if (tr->u && tr->depth > 0) {
 		struct stack_copy sc = { tr->stackbuf, at_entry.rsp, got };
 		int n = unwind_regs(tr->u, th->tid, &at_entry, &sc, tr->pcs, tr->depth);
@@ -465,7 +464,7 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 				}
 		}
 	}
-	return live_stopping(t) ? TRAP_RESUME : TRAP_HOLD;
+	return TRAP_HOLD;
 }
 
 static enum trap_action
@@ -483,11 +482,19 @@ tr_on_trap(void *ctx, struct target *t, struct target_thread *th, const siginfo_
 	if (!cur)
 		return TRAP_NOT_MINE;
 	regs = *cur;
-	if (regs.rip - 1 == tr->scratch)
-		return on_return(tr, th, &regs);
 	bp = bp_at(tr, regs.rip - 1);
-	if (!bp)
+	if (!bp && regs.rip - 1 != tr->scratch)
 		return TRAP_NOT_MINE;
+	if (live_stopping(t)) {
+		/* everything is being stopped: put the thread back on its int3
+		 * and leave it; it traps again when it runs (or, once tracing
+		 * stops, runs the restored instruction) */
+		regs.rip--;
+		live_set_regs(t, th, &regs);
+		return TRAP_HOLD;
+	}
+	if (!bp)
+		return on_return(tr, th, &regs);
 	return on_entry(tr, th, bp, &regs);
 }
 
@@ -546,6 +553,7 @@ tr_on_exec(void *ctx, struct target *t)
 	struct tracer *tr = ctx;
 	/* a new image: our breakpoints and scratch page went with the old */
 	tr->active = false;
+	tr->st.seconds = hd_wall_time() - tr->started;
 	tr->scratch = 0;
 	for (unsigned i = 0; i < tr->nbps; i++)
 		tr->bps[i].armed = false;
@@ -873,12 +881,26 @@ unwind_thread_state(struct tracer *tr, struct target_thread *th)
 	hd_regs_t regs;
 	bool changed = false;
 
-	if (th->state != THREAD_STOPPED)
+	if (th->state != THREAD_STOPPED) {
+		debug_msg("trace stop: thread %d is not stopped (state %d)", th->tid, th->state);
 		return;
+	}
 	cur = target_regs(t, th);
 	if (!cur)
 		return;
 	regs = *cur;
+	/* right after one of our int3s, its SIGTRAP not reported yet (an
+	 * interrupt stop came first): back onto it, and drop the signal */
+	if (regs.rip - 1 == tr->scratch || bp_at(tr, regs.rip - 1)) {
+		regs.rip--;
+		live_set_regs(t, th, &regs);
+		if (live_drain_signal(t, th, SIGTRAP) < 0)
+			warn_msg("thread %d: %s", th->tid, hd_errmsg());
+		cur = target_regs(t, th);
+		if (cur)
+			regs = *cur;
+		changed = false;
+	}
 	if (tr->scratch && regs.rip >= tr->scratch && regs.rip < tr->scratch + SCRATCH_SIZE) {
 		if (regs.rip == tr->scratch && tt && tt->sh.n) {
 			/* returned to the trampoline, int3 not yet run */
@@ -895,6 +917,8 @@ unwind_thread_state(struct tracer *tr, struct target_thread *th)
 			changed = true;
 		}
 	}
+	debug_msg("trace stop: thread %d at 0x%llx, %zu shadow entries%s", th->tid, regs.rip,
+		  tt ? tt->sh.n : 0, changed ? " (moved out of the scratch page)" : "");
 	if (changed)
 		live_set_regs(t, th, &regs);
 	/* return addresses we replaced */
@@ -903,6 +927,9 @@ unwind_thread_state(struct tracer *tr, struct target_thread *th)
 			uint64_t v = 0;
 			if (target_read_uncached(t, tt->sh.v[i].rsp, &v, 8) == 8 && v == tr->scratch)
 				target_write(t, tt->sh.v[i].rsp, &tt->sh.v[i].ret, 8);
+			else
+				debug_msg("trace stop: thread %d: slot 0x%" PRIx64 " holds 0x%" PRIx64 ", not the "
+					  "trampoline", th->tid, tt->sh.v[i].rsp, v);
 		}
 		tt->sh.n = 0;
 	}

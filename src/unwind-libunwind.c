@@ -129,13 +129,13 @@ lu_init(struct target *t, struct symbols *s)
 		return NULL;
 	}
 	unw_set_caching_policy(st->as, UNW_CACHE_GLOBAL);
-	st->upt = _UPT_create(t->pid);
+	st->upt = _UPT_create(target_mem_pid(t));
 	if (!st->upt) {
 		unw_destroy_addr_space(st->as);
 		free(st);
 		return NULL;
 	}
-	st->upt_pid = t->pid;
+	st->upt_pid = target_mem_pid(t);
 	return st;
 }
 
@@ -148,12 +148,11 @@ lu_unwind(void *state, pid_t tid, const hd_regs_t *regs, const struct stack_copy
 
 	if (max <= 0)
 		return 0;
-	if (st->upt_pid != st->t->pid) {
-		/* exec'd into a new image: forget cached tables */
+	if (st->upt_pid != target_mem_pid(st->t)) {
+		/* the thread we read /proc through is gone: a new one */
 		_UPT_destroy(st->upt);
-		st->upt = _UPT_create(st->t->pid);
-		st->upt_pid = st->t->pid;
-		unw_flush_cache(st->as, 0, 0);
+		st->upt = _UPT_create(target_mem_pid(st->t));
+		st->upt_pid = target_mem_pid(st->t);
 	}
 	cur_state = st;
 	cur_regs = regs;

@@ -1,5 +1,5 @@
 /*
- * bigheap [NTHREADS [CHUNKS_PER_THREAD]] - the benchmark heap: NTHREADS
+ * bigheap [NTHREADS [CHUNKS_PER_THREAD [exit]]] - the benchmark heap: NTHREADS
  * threads (default 3, each with its own arena) allocate CHUNKS_PER_THREAD
  * chunks each (default 400000) of mixed sizes, each block's first word
  * pointing to the block before it, free one in ten (so every free list has
@@ -58,6 +58,7 @@ main(int argc, char **argv)
 
 	if (argc > 2)
 		per_thread = atol(argv[2]);
+	int at_exit = argc > 3 && !strcmp(argv[3], "exit");
 	if (n < 1 || n > 64)
 		n = 3;
 	pthread_barrier_init(&built, NULL, (unsigned)n + 1);
@@ -66,6 +67,8 @@ main(int argc, char **argv)
 	pthread_barrier_wait(&built);
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
+	if (at_exit)
+		exit(0);	/* "exit": end here, the heap intact (benchmarks) */
 	for (;;)
 		pause();
 }

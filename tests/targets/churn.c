@@ -12,6 +12,8 @@
  * prints
  *   calls malloc=.. calloc=.. ...
  *   held blocks=.. bytes=..
+ *   malloc-byte=0x..       (0xcc would be a breakpoint left behind)
+ *   seconds=S              how long the traced phase took
  * and exits (heapdbg then sees it at its exit).  "ready PID" comes first.
  * With "nowait" it does not wait for a breakpoint (untraced timing).
  */
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NTHREADS 4
@@ -38,6 +41,7 @@ static long iterations = 20000;
 static int nowait;
 static pthread_barrier_t go;
 static atomic_int done;
+static double phase_seconds;
 static void *volatile null_ptr;	/* realloc(NULL, n) through a variable: with a
 				 * literal NULL the compiler calls malloc */
 static char outbuf[1 << 14];
@@ -157,13 +161,21 @@ main(int argc, char **argv)
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
 	pthread_barrier_wait(&go);
-	while (atomic_load(&done) < NTHREADS)
-		usleep(1000);
+	{
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		while (atomic_load(&done) < NTHREADS)
+			usleep(200);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		phase_seconds = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+	}
 	(void)th;
 	printf("calls");
 	for (int i = 0; i < C_N; i++)
 		printf(" %s=%lu", names[i], (unsigned long)calls[i]);
 	printf("\nheld blocks=%lu bytes=%lu\n", (unsigned long)held_blocks, (unsigned long)held_bytes);
+	printf("malloc-byte=0x%02x\n", *(volatile unsigned char *)(uintptr_t)&malloc);
+	printf("seconds=%.6f\n", phase_seconds);
 	fflush(stdout);
 	exit(0);	/* exit_group: the parked workers go with it */
 }

@@ -1,0 +1,74 @@
+/*
+ * ptrace_floor [N] - the floor for the tracer benchmark: what one ptrace
+ * stop costs on this machine.  A child executes int3 N times (default
+ * 200000); the parent, its tracer, takes each stop and resumes it.
+ * Prints
+ *   stop_ns=X        waitpid + PTRACE_CONT per stop (the bare round trip)
+ *   stop_regs_ns=Y   the same plus PTRACE_GETREGS and PTRACE_SETREGS (what
+ *                    any breakpoint tracer needs at each stop)
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double
+run(long n, int regs)
+{
+	pid_t pid = fork();
+	int st;
+	double t0, t1;
+
+	if (pid == 0) {
+		raise(SIGSTOP);
+		for (long i = 0; i < n; i++)
+			__asm__ volatile("int3");
+		_exit(0);
+	}
+	waitpid(pid, &st, WUNTRACED);
+	ptrace(PTRACE_SEIZE, pid, 0, 0);
+	kill(pid, SIGCONT);
+	/* the SIGCONT and group-stop bookkeeping first */
+	for (;;) {
+		waitpid(pid, &st, __WALL);
+		if (WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP && (st >> 16) == 0)
+			break;
+		ptrace(PTRACE_CONT, pid, 0, 0);
+	}
+	t0 = now();
+	for (long i = 0; i < n; i++) {
+		if (regs) {
+			struct user_regs_struct r;
+			ptrace(PTRACE_GETREGS, pid, 0, &r);
+			ptrace(PTRACE_SETREGS, pid, 0, &r);
+		}
+		ptrace(PTRACE_CONT, pid, 0, 0);
+		if (i + 1 < n)
+			waitpid(pid, &st, __WALL);
+	}
+	t1 = now();
+	ptrace(PTRACE_CONT, pid, 0, 0);
+	waitpid(pid, &st, __WALL);
+	return (t1 - t0) / n * 1e9;
+}
+
+int
+main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 200000;
+	double a = run(n, 0), b = run(n, 1);
+	printf("stop_ns=%.0f stop_regs_ns=%.0f\n", a, b);
+	return 0;
+}
