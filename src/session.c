@@ -6,6 +6,7 @@
 #include "heap.h"
 #include "reach.h"
 #include "live.h"
+#include "snapshot.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -40,6 +41,14 @@ session_alloc_source(struct session *s)
 {
 	(void)s;	/* the tracer fills this in when it is running */
 	return NULL;
+}
+
+struct snapset *
+session_snapshots(struct session *s)
+{
+	if (!s->snaps)
+		s->snaps = snapset_new();
+	return s->snaps;
 }
 
 struct reach *
@@ -108,6 +117,7 @@ session_free(struct session *s)
 	if (!s)
 		return;
 	session_drop_target(s);
+	snapset_free(s->snaps);
 	em_free(s->em);
 	free(s->debug_dir);
 	free(s);
