@@ -67,5 +67,7 @@ extern const struct cmd_entry cmd_info_entry, cmd_bt_entry, cmd_x_entry,
 	cmd_continue_entry, cmd_detach_entry, cmd_kill_entry, cmd_quit_entry,
 	cmd_help_entry, cmd_heap_entry, cmd_chunks_entry, cmd_chunk_entry, cmd_bins_entry,
 	cmd_check_entry, cmd_leaks_entry, cmd_refs_entry;
+extern const struct cmd_entry cmd_snapshot_entry, cmd_snapshots_entry, cmd_diff_entry,
+	cmd_save_entry, cmd_load_entry, cmd_export_entry, cmd_monitor_entry;
 
 #endif

@@ -27,6 +27,13 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_kill_entry,
 	&cmd_help_entry,
 	&cmd_quit_entry,
+	&cmd_snapshot_entry,
+	&cmd_snapshots_entry,
+	&cmd_diff_entry,
+	&cmd_save_entry,
+	&cmd_load_entry,
+	&cmd_export_entry,
+	&cmd_monitor_entry,
 };
 const size_t cmd_count = ARRAY_SIZE(cmd_table);
 
