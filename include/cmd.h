@@ -54,8 +54,9 @@ struct opt_spec {
 	void *out;		/* bool*, const char**, uint64_t*, double* */
 	bool *seen;		/* optional */
 };
-/* Parse argv[1..] in place: options are removed, positionals are left in
- * argv[1..*npos]; "--name=value" and "--name value" both work. 0 or -1. */
+/* Parse argv[1..] in place: positionals are left in argv[1..*npos], the
+ * option words after them (every word stays in argv, for cmd_free_words);
+ * "--name=value" and "--name value" both work. 0 or -1 (argv as it was). */
 int cmd_parse_opts(int argc, char **argv, const struct opt_spec *specs, int *npos);
 
 /* Emit a stack (pcs[0] the pc, the rest return addresses) as a "frames"
