@@ -196,8 +196,11 @@ int pprof_export(const struct snapshot *sn, const char *path, struct export_stat
 /* Folded stacks ("root;...;leaf BYTES" per line) for FlameGraph. */
 void folded_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st);
 int folded_export(const struct snapshot *sn, const char *path, struct export_stats *st);
-/* Write buf to path (mode: 0600 or 0666 less the umask), via a temporary
- * file in the same directory renamed into place.  0 or -1. */
+/* Write buf to path (mode: 0600 or 0666 less the umask): a new or plain
+ * file via a temporary file in the same directory renamed into place;
+ * anything else (a symlink, /dev/stdout, a FIFO) is written through,
+ * never replaced (a regular file behind it is made 0600 when private).
+ * 0 or -1. */
 int snap_write_file(const char *path, const void *buf, size_t len, bool private_mode);
 
 /* --- the named snapshots of a session --- */

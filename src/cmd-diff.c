@@ -70,8 +70,10 @@ emit_stack(struct session *s, const struct snapshot *sn, uint32_t stack)
 			em_fmt(s->em, " from {module:%s}", mod);
 			em_uint(s->em, "module_off", f->module_off);
 		}
-		if (f->inlined)
+		if (f->inlined) {
 			em_bool(s->em, "inlined", true);
+			em_text(s->em, " [inlined]");
+		}
 		em_text(s->em, "\n");
 		em_item_close(s->em);
 	}

@@ -628,13 +628,58 @@ snapshot_decode(const void *buf, size_t len)
 
 /* ---- files ---- */
 
+static int
+write_all(int fd, const char *p, size_t len, const char *path)
+{
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return hd_fail_errno(HD_EGENERIC, w < 0 ? errno : ENOSPC, "%s", path);
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Not a plain file (a symlink, /dev/stdout, a FIFO): write through it,
+ * never replace it. */
+static int
+write_through(const char *path, const void *buf, size_t len, bool private_mode)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, private_mode ? 0600 : 0666);
+
+	if (fd < 0)
+		return hd_fail_errno(errno == EACCES ? HD_EPERM : HD_ENOENT, errno, "%s", path);
+	if (private_mode && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fchmod(fd, 0600) < 0) {
+		hd_fail_errno(HD_EPERM, errno, "%s", path);
+		close(fd);
+		return -1;
+	}
+	if (write_all(fd, buf, len, path) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (close(fd) < 0)
+		return hd_fail_errno(HD_EGENERIC, errno, "%s", path);
+	return 0;
+}
+
 int
 snap_write_file(const char *path, const void *buf, size_t len, bool private_mode)
 {
-	char *tmp = xasprintf("%s.XXXXXX", path);
-	const char *p = buf;
-	int fd = mkstemp(tmp), rc = -1;
+	struct stat st;
+	char *tmp;
+	int fd, rc = -1;
 
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return write_through(path, buf, len, private_mode);
+	/* a new or plain file: write a temporary file beside it (mkstemp
+	 * makes it 0600) and rename it into place */
+	tmp = xasprintf("%s.XXXXXX", path);
+	fd = mkstemp(tmp);
 	if (fd < 0) {
 		hd_fail_errno(errno == EACCES ? HD_EPERM : HD_ENOENT, errno, "%s", path);
 		free(tmp);
@@ -648,17 +693,8 @@ snap_write_file(const char *path, const void *buf, size_t len, bool private_mode
 			goto out;
 		}
 	}
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			hd_fail_errno(HD_EGENERIC, w < 0 ? errno : ENOSPC, "%s", path);
-			goto out;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
+	if (write_all(fd, buf, len, path) < 0)
+		goto out;
 	if (close(fd) < 0) {
 		fd = -1;
 		hd_fail_errno(HD_EGENERIC, errno, "%s", path);
@@ -734,13 +770,8 @@ snapshot_load(const char *path)
 		hd_fail_errno(HD_EGENERIC, errno, "%s", path);
 		goto out;
 	}
-	if ((size_t)n < sizeof(head) || (uint64_t)st.st_size > SIZE_MAX / 2) {
-		sn = snapshot_decode(head, (size_t)n);
-		if (sn) {
-			snapshot_free(sn);
-			sn = NULL;
-			hd_fail(HD_EFORMAT, "not a snapshot");
-		}
+	if ((size_t)n < sizeof(head)) {
+		snapshot_decode(head, (size_t)n);	/* fails: says why */
 		hd_fail_context("%s", path);
 		goto out;
 	}

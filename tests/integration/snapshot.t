@@ -60,6 +60,7 @@ ok(cont.get("signals_passed", 0) >= 1, "continue passed the signal on", cont)
 snap_b = cmd_line(h, "snapshot b")
 diff = cmd_line(h, "diff a b")
 diff_now = cmd_line(h, "diff a")
+diff_lim = cmd_line(h, "diff --limit 1 -- a b")
 lst = cmd_line(h, "snapshots")
 h.proc.stdin.close()
 h.wait(30)
@@ -78,6 +79,8 @@ ok(diff and diff["groups"] and diff["groups"][0].get("size") == 208 and diff["gr
 ok(diff_now and diff_now.get("to") == "now" and diff_now.get("new") == diff.get("new") and
    diff_now.get("freed") == diff.get("freed"), "diff a (B = the heap now) is the same", diff_now)
 is_([x["name"] for x in (lst or {}).get("snapshots", [])], ["a", "b"], "snapshots lists a and b")
+ok(diff_lim and diff_lim.get("listed") == 1 and len(diff_lim.get("groups", [])) == 1 and
+   diff_lim.get("changed_groups") == 2, "diff --limit 1 -- a b: options before positionals", diff_lim)
 
 # --- 2. saved while attached, diffed against a later core of the process
 f_a = os.path.join(d, "a.snap")
@@ -128,6 +131,13 @@ ok((r.cmd("export") or {}).get("samples", 0) > 0 and os.path.exists(os.path.join
    "no target: a loaded snapshot exports")
 ok("error" in (r.cmd("diff", 1) or {}) and "no target" in (r.cmd("diff", 1) or {}).get("error", ""),
    "no target: `diff A` says the heap now needs a target", r.cmd("diff", 1))
+
+# snapshots are data: they outlive the target
+f_d = os.path.join(d, "d.snap")
+r = batch(["-p", str(t.pid)], "snapshot d", "detach", "snapshots", "save d " + f_d, "diff d d")
+ok(r.rc == 0 and [x["name"] for x in (r.cmd("snapshots") or {}).get("snapshots", [])] == ["d"] and
+   os.path.exists(f_d) and (r.cmd("diff") or {}).get("kept", {}).get("chunks") == (r.cmd("snapshot") or {}).get("chunks"),
+   "after detach the snapshot is still there: listed, saved, diffed", r)
 
 # --- 4. corrupted and foreign files
 trunc = os.path.join(d, "trunc.snap")

@@ -547,6 +547,15 @@ test_format(void)
 			fclose(f);
 		}
 		ok(!snapshot_load(path) && strstr(hd_errmsg(), "truncated"), "load of a 10-byte file: %s", hd_errmsg());
+		{
+			char link[256], target[256];
+			struct stat lst;
+			snprintf(target, sizeof(target), "%s/target.snap", dir);
+			snprintf(link, sizeof(link), "%s/link.snap", dir);
+			ok(symlink(target, link) == 0 && snapshot_save(a, link) == 0 && lstat(link, &lst) == 0 &&
+			   S_ISLNK(lst.st_mode) && stat(target, &st) == 0 && (st.st_mode & 0777) == 0600,
+			   "save through a symlink: written through it (0600), the link stays");
+		}
 		snprintf(path, sizeof(path), "%s/nodir/x.snap", dir);
 		ok(snapshot_save(a, path) < 0 && strstr(hd_errmsg(), "nodir"), "save into a missing directory: %s",
 		   hd_errmsg());
