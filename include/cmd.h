@@ -54,8 +54,9 @@ struct opt_spec {
 	void *out;		/* bool*, const char**, uint64_t*, double* */
 	bool *seen;		/* optional */
 };
-/* Parse argv[1..] in place: options are removed, positionals are left in
- * argv[1..*npos]; "--name=value" and "--name value" both work. 0 or -1. */
+/* Parse argv[1..] in place: positionals are left in argv[1..*npos], the
+ * option words after them (every word stays in argv, for cmd_free_words);
+ * "--name=value" and "--name value" both work. 0 or -1 (argv as it was). */
 int cmd_parse_opts(int argc, char **argv, const struct opt_spec *specs, int *npos);
 
 /* Emit a stack (pcs[0] the pc, the rest return addresses) as a "frames"
@@ -67,5 +68,7 @@ extern const struct cmd_entry cmd_info_entry, cmd_bt_entry, cmd_x_entry,
 	cmd_continue_entry, cmd_detach_entry, cmd_kill_entry, cmd_quit_entry,
 	cmd_help_entry, cmd_heap_entry, cmd_chunks_entry, cmd_chunk_entry, cmd_bins_entry,
 	cmd_check_entry, cmd_leaks_entry, cmd_refs_entry, cmd_trace_entry, cmd_top_entry;
+extern const struct cmd_entry cmd_snapshot_entry, cmd_snapshots_entry, cmd_diff_entry,
+	cmd_save_entry, cmd_load_entry, cmd_export_entry, cmd_monitor_entry;
 
 #endif

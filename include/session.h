@@ -30,6 +30,7 @@ struct session {
 	struct heap *heap;		/* the last walk, valid until the target runs */
 	struct reach *reach;		/* the last leak check, same lifetime */
 	struct tracer *tracer;		/* allocation tracer (active or stopped) */
+	struct snapset *snaps;		/* named snapshots: data, they outlive the target */
 };
 
 struct session *session_new(void);
@@ -57,6 +58,11 @@ const struct alloc_source *session_alloc_source(struct session *s);
 struct reach;
 /* The leak check of the current heap (cached like the walk). */
 struct reach *session_reach(struct session *s);
+
+struct snapset;
+/* The session's named snapshots (created on first use, freed by
+ * session_free; detaching or running the target leaves them alone). */
+struct snapset *session_snapshots(struct session *s);
 
 /* The target ran (or its memory may have changed): drop cached analyses,
  * refresh symbols when modules may have changed. */

@@ -12,7 +12,11 @@
 #include <string.h>
 
 const struct cmd_entry *const cmd_table[] = {
+	/* the target */
 	&cmd_info_entry,
+	&cmd_bt_entry,
+	&cmd_x_entry,
+	/* the heap */
 	&cmd_heap_entry,
 	&cmd_chunks_entry,
 	&cmd_chunk_entry,
@@ -20,10 +24,17 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_check_entry,
 	&cmd_leaks_entry,
 	&cmd_refs_entry,
+	/* allocations over time */
 	&cmd_trace_entry,
 	&cmd_top_entry,
-	&cmd_bt_entry,
-	&cmd_x_entry,
+	&cmd_snapshot_entry,
+	&cmd_snapshots_entry,
+	&cmd_diff_entry,
+	&cmd_save_entry,
+	&cmd_load_entry,
+	&cmd_export_entry,
+	&cmd_monitor_entry,
+	/* running */
 	&cmd_continue_entry,
 	&cmd_detach_entry,
 	&cmd_kill_entry,
@@ -120,9 +131,15 @@ cmd_split(const char *line, int *argcp, char ***argvp)
 int
 cmd_parse_opts(int argc, char **argv, const struct opt_spec *specs, int *npos)
 {
-	int out = 1;
+	/* every word stays in argv (cmd_free_words frees them all):
+	 * positionals first, then the option words; argv is left as it
+	 * was when parsing fails */
+	char **pos = xcalloc((size_t)argc + 1, sizeof(*pos));
+	char **rest = xcalloc((size_t)argc + 1, sizeof(*rest));
+	int out = 1, nrest = 0, rc = -1;
 	bool no_more = false;
 
+	pos[0] = argv[0];
 	for (int i = 1; i < argc; i++) {
 		char *a = argv[i];
 		const struct opt_spec *sp = NULL;
@@ -132,50 +149,67 @@ cmd_parse_opts(int argc, char **argv, const struct opt_spec *specs, int *npos)
 		if (no_more || a[0] != '-' || a[1] != '-' || (a[1] == '-' && a[2] == 0)) {
 			if (!no_more && !strcmp(a, "--")) {
 				no_more = true;
+				rest[nrest++] = a;
 				continue;
 			}
-			argv[out++] = a;
+			pos[out++] = a;
 			continue;
 		}
 		nl = strcspn(a, "=");
 		for (const struct opt_spec *o = specs; o && o->name; o++)
 			if (strlen(o->name) == nl && !strncmp(o->name, a, nl))
 				sp = o;
-		if (!sp)
-			return hd_fail(HD_EUSAGE, "unknown option '%.*s'", (int)nl, a);
+		if (!sp) {
+			hd_fail(HD_EUSAGE, "unknown option '%.*s'", (int)nl, a);
+			goto out;
+		}
+		rest[nrest++] = a;
 		if (sp->seen)
 			*sp->seen = true;
 		if (sp->kind == OPT_FLAG) {
-			if (a[nl])
-				return hd_fail(HD_EUSAGE, "option '%s' takes no value", sp->name);
+			if (a[nl]) {
+				hd_fail(HD_EUSAGE, "option '%s' takes no value", sp->name);
+				goto out;
+			}
 			*(bool *)sp->out = true;
 			continue;
 		}
 		if (a[nl] == '=')
 			val = a + nl + 1;
 		else if (i + 1 < argc)
-			val = argv[++i];
-		else
-			return hd_fail(HD_EUSAGE, "option '%s' needs a value", sp->name);
+			val = rest[nrest++] = argv[++i];
+		else {
+			hd_fail(HD_EUSAGE, "option '%s' needs a value", sp->name);
+			goto out;
+		}
 		switch (sp->kind) {
 		case OPT_STR:
 			*(const char **)sp->out = val;
 			break;
 		case OPT_U64:
-			if (parse_u64(val, sp->out, true) < 0)
-				return hd_fail_context("%s", sp->name);
+			if (parse_u64(val, sp->out, true) < 0) {
+				hd_fail_context("%s", sp->name);
+				goto out;
+			}
 			break;
 		case OPT_DOUBLE:
-			if (parse_double(val, sp->out) < 0)
-				return hd_fail_context("%s", sp->name);
+			if (parse_double(val, sp->out) < 0) {
+				hd_fail_context("%s", sp->name);
+				goto out;
+			}
 			break;
 		case OPT_FLAG:
 			break;
 		}
 	}
-	argv[out] = NULL;
+	memcpy(argv, pos, (size_t)out * sizeof(*argv));
+	memcpy(argv + out, rest, (size_t)nrest * sizeof(*argv));
 	*npos = out - 1;
-	return 0;
+	rc = 0;
+out:
+	free(pos);
+	free(rest);
+	return rc;
 }
 
 int

@@ -7,6 +7,7 @@
 #include "reach.h"
 #include "tracer.h"
 #include "live.h"
+#include "snapshot.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -46,6 +47,14 @@ const struct live_hooks *
 session_hooks(struct session *s)
 {
 	return s->tracer ? tracer_hooks(s->tracer) : NULL;
+}
+
+struct snapset *
+session_snapshots(struct session *s)
+{
+	if (!s->snaps)
+		s->snaps = snapset_new();
+	return s->snaps;
 }
 
 struct reach *
@@ -130,6 +139,7 @@ session_free(struct session *s)
 	if (!s)
 		return;
 	session_drop_target(s);
+	snapset_free(s->snaps);
 	em_free(s->em);
 	free(s->debug_dir);
 	free(s);

@@ -1,0 +1,229 @@
+/*
+ * snapshot.h - heap snapshots: the set of live chunks at one moment
+ * (user address, chunk size, state, arena) and, for chunks the tracer
+ * saw, the allocation's requested size, sequence number, time and stack.
+ * Stacks are stored with their pcs and symbolically (module + offset,
+ * function, file, line per frame), so snapshots of different processes
+ * (other ASLR) or of other heapdbg runs compare by call site.
+ *
+ * A snapshot is data: it never refers to the target, survives `detach`
+ * and the target running, and can be saved to a file and loaded into a
+ * heapdbg that has no target at all.  No heap contents are recorded.
+ *
+ * Also here: diffs between two snapshots, the file format
+ * (docs/snapshot-format.md), exports (pprof, folded stacks) and the named
+ * set of snapshots a session keeps.
+ */
+#ifndef HEAPDBG_SNAPSHOT_H
+#define HEAPDBG_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "allocinfo.h"
+#include "heap.h"
+#include "symbols.h"
+#include "util.h"
+
+/* One live chunk: 24 bytes. */
+struct snap_chunk {
+	uint64_t addr;		/* user pointer (chunk header + 16) */
+	uint64_t size;		/* chunksize() */
+	uint16_t arena;		/* arena index, HEAP_NO_ARENA for mmapped */
+	uint8_t state;		/* CS_USED or CS_MMAPPED */
+	uint8_t pad;
+	uint32_t trace;		/* 1 + index into traces, 0 when not traced */
+};
+
+/* What the tracer knew about a chunk's allocation. */
+struct snap_trace {
+	uint64_t req;		/* requested size */
+	uint64_t seq;		/* allocation number in its tracing run */
+	double time;		/* wall-clock time of the allocation */
+	uint32_t stack;		/* 1 + index into stacks, 0 when no stack */
+};
+
+/* One source-level frame; inlined calls are frames of their own, before
+ * the frame of the function they were inlined into (same pc). */
+struct snap_frame {
+	uint64_t pc;
+	uint64_t module_off;	/* pc - module start (module != 0) */
+	uint64_t func_off;	/* pc - function start (func != 0, not inlined) */
+	uint32_t module;	/* 1 + index into modules, 0 if unknown */
+	uint32_t func, file;	/* string ids, 0 if unknown */
+	int32_t line;		/* 0 if unknown */
+	bool inlined;
+};
+
+struct snap_stack {
+	uint32_t first, n;	/* frames[first .. first + n), innermost first */
+	uint64_t key;		/* snapshot_frame_key() of the frames, combined */
+};
+
+struct snap_module {
+	uint32_t name;		/* string id: the module's path */
+	uint32_t build_id;	/* string id: hex, or 0 */
+	uint64_t start, end;	/* address range in the process */
+};
+
+struct snapshot {
+	char *name;
+	char *file;		/* the file it was loaded from, or NULL */
+	double time;		/* wall-clock time it was taken */
+	char *target;		/* "live", "core", ... or NULL */
+	int64_t pid;		/* 0 if unknown */
+	char *exe, *cmdline;	/* or NULL */
+	char *glibc;		/* glibc version, or NULL */
+	char *version;		/* heapdbg version that took it */
+	uint32_t narenas;
+
+	struct snap_chunk *chunks;	/* sorted by address, no duplicates */
+	size_t nchunks;
+	uint64_t bytes;			/* sum of the chunk sizes */
+	VEC(struct snap_trace) traces;
+	VEC(struct snap_frame) frames;
+	VEC(struct snap_stack) stacks;
+	VEC(struct snap_module) modules;
+	VEC(char *) strings;		/* strings.v[0] is "" */
+	struct u64map string_index;	/* hash -> id, for interning */
+};
+
+/* --- building --- */
+
+/* An empty snapshot (no chunks, no strings but ""). */
+struct snapshot *snapshot_new(void);
+void snapshot_free(struct snapshot *sn);
+/* The id of string s in sn's table (interned; "" and NULL are 0). */
+uint32_t snapshot_intern(struct snapshot *sn, const char *s);
+static inline const char *
+snapshot_str(const struct snapshot *sn, uint32_t id)
+{
+	return id < sn->strings.n ? sn->strings.v[id] : "";
+}
+/* "live process 1234 (/usr/bin/prog)" into buf, for people. */
+const char *snapshot_describe(const struct snapshot *sn, char *buf, size_t size);
+/* The module's base name ("libc.so.6"), or NULL. */
+const char *snapshot_module_name(const struct snapshot *sn, uint32_t module);
+
+/* The live chunks of walk h (states used and mmapped), with what src
+ * knows about each (src may be NULL), stacks resolved with sym (may be
+ * NULL: pcs only).  Metadata (name, time, target) is left to the caller.
+ * Never fails (runs out of memory fatally, like every allocation). */
+struct snapshot *snapshot_capture(const struct heap *h, const struct alloc_source *src,
+				  struct symbols *sym);
+
+/* The symbolic identity of a frame, the same in every process running the
+ * same code: module base name with function, file and line (function
+ * offset when there is no line), else module and offset, else the pc. */
+uint64_t snapshot_frame_key(const struct snapshot *sn, const struct snap_frame *f);
+/* Recompute every stack's key (after loading or building by hand). */
+void snapshot_rekey(struct snapshot *sn);
+
+/* Size classes for grouping untraced chunks: each size up to 1024 is a
+ * class of its own; above, four classes per power of two. */
+void snapshot_size_class(uint64_t size, uint64_t *lo, uint64_t *hi);
+/* "208 B", "1024..1279 B" into buf (64 bytes). */
+const char *snapshot_size_class_name(uint64_t lo, uint64_t hi, char buf[64]);
+
+/* --- diffs --- */
+
+struct snap_count {
+	uint64_t chunks, bytes;
+};
+
+struct snap_group {
+	uint64_t key;
+	bool has_stack;			/* grouped by stack, else by size class */
+	uint64_t size_lo, size_hi;	/* the size class (no stack) */
+	const struct snapshot *sn;	/* where the stack is (has_stack) */
+	uint32_t stack;			/* 1 + index into sn->stacks */
+	struct snap_count new_, freed;	/* chunks only in B, only in A */
+	struct snap_count from, to;	/* all of the group's chunks in A, in B */
+};
+
+struct snap_diff {
+	const struct snapshot *a, *b;
+	struct snap_count new_, freed, kept;
+	bool traced;			/* some group is a stack */
+	VEC(struct snap_group) groups;	/* biggest growth (bytes) first */
+};
+
+/*
+ * What changed from a to b.  A chunk of a and a chunk of b are the same
+ * allocation when they have the same address and size and, if both were
+ * traced, the same sequence number and time (so an address reused by
+ * another allocation is a free plus a new).  Chunks are grouped by their
+ * symbolic stack when traced, else by size class.
+ */
+void snapshot_diff(const struct snapshot *a, const struct snapshot *b, struct snap_diff *out);
+void snap_diff_free(struct snap_diff *d);
+
+/* --- files (docs/snapshot-format.md) --- */
+
+#define SNAPFILE_MAGIC "\x89HDSNAP\n"
+#define SNAPFILE_VERSION 1
+#define SNAPFILE_HEADER 20	/* magic, version, flags, message length */
+#define SNAPFILE_TRAILER 4	/* CRC-32 */
+
+/* The file's bytes, appended to out. */
+void snapshot_encode(const struct snapshot *sn, struct sbuf *out);
+/* Parse a whole file held in memory.  NULL with an hd error (HD_EFORMAT:
+ * not a snapshot, corrupted, unsupported version; HD_ETRUNC: truncated)
+ * whose message says what is wrong. */
+struct snapshot *snapshot_decode(const void *buf, size_t len);
+/* Write to path (created with mode 0600, replaced atomically). 0 or -1. */
+int snapshot_save(const struct snapshot *sn, const char *path);
+/* Read path; NULL with an hd error naming the file. */
+struct snapshot *snapshot_load(const char *path);
+/* CRC-32 (IEEE 802.3, as zlib and gzip compute it). */
+uint32_t snap_crc32(uint32_t crc, const void *p, size_t n);
+
+/* --- exports --- */
+
+struct export_stats {
+	uint64_t samples, locations, functions;
+	uint64_t bytes;			/* file size */
+	bool compressed;
+};
+
+/* The snapshot as a pprof profile (profile.proto: inuse_objects and
+ * inuse_space by stack; a synthetic frame per size class for untraced
+ * chunks), uncompressed, appended to out. */
+void pprof_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st);
+/* Write it gzip'd (uncompressed without zlib) to path.  0 or -1. */
+int pprof_export(const struct snapshot *sn, const char *path, struct export_stats *st);
+/* Folded stacks ("root;...;leaf BYTES" per line) for FlameGraph. */
+void folded_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st);
+int folded_export(const struct snapshot *sn, const char *path, struct export_stats *st);
+/* Write buf to path (mode: 0600 or 0666 less the umask): a new or plain
+ * file via a temporary file in the same directory renamed into place;
+ * anything else (a symlink, /dev/stdout, a FIFO) is written through,
+ * never replaced (a regular file behind it is made 0600 when private).
+ * 0 or -1. */
+int snap_write_file(const char *path, const void *buf, size_t len, bool private_mode);
+
+/* --- the named snapshots of a session --- */
+
+struct snapset {
+	VEC(struct snapshot *) v;	/* in the order taken or loaded */
+	unsigned next;			/* for automatic names s1, s2, ... */
+};
+
+struct snapset *snapset_new(void);
+void snapset_free(struct snapset *ss);
+struct snapshot *snapset_find(const struct snapset *ss, const char *name);
+/* Add sn (owned from now on), replacing a snapshot of the same name;
+ * returns true if one was replaced. */
+bool snapset_put(struct snapset *ss, struct snapshot *sn);
+/* A name no snapshot has: s1, s2, ... (caller frees). */
+char *snapset_auto_name(struct snapset *ss);
+/* Names a user may give: not empty, not "now", printable, no spaces. */
+int snapshot_check_name(const char *name);
+
+struct session;
+/* A snapshot of the session's target as it is now, named name (NULL: no
+ * name yet), with the target's metadata.  NULL with an hd error. */
+struct snapshot *snapshot_take(struct session *s, const char *name);
+
+#endif

@@ -1,0 +1,248 @@
+/*
+ * cmd-diff.c - `diff A [B]`: what changed between two snapshots, or
+ * between a snapshot and the heap now: new and freed chunks with counts
+ * and bytes, grouped by allocation stack where traced (so an address
+ * reused by another allocation is a free plus a new), else by size
+ * class; groups biggest growth first, each line as tracemalloc's
+ * compare_to prints it (size=... (+...), count=... (+...), average=...).
+ */
+#include "config.h"
+#include "cmd.h"
+#include "snapshot.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEXT_GROUPS 20	/* groups shown in text mode without --limit */
+
+static const char *
+sbytes(int64_t v, char buf[40])
+{
+	char b[32];
+
+	snprintf(buf, 40, "%s%s", v < 0 ? "-" : "+", fmt_bytes(v < 0 ? (uint64_t)-v : (uint64_t)v, b));
+	return buf;
+}
+
+static void
+count_obj(struct emitter *em, const char *key, const struct snap_count *c)
+{
+	em_obj_open(em, key);
+	em_uint(em, "chunks", c->chunks);
+	em_uint(em, "bytes", c->bytes);
+	em_obj_close(em);
+}
+
+static void
+net_obj(struct emitter *em, const struct snap_count *n, const struct snap_count *f)
+{
+	em_obj_open(em, "net");
+	em_int(em, "chunks", (int64_t)(n->chunks - f->chunks));
+	em_int(em, "bytes", (int64_t)(n->bytes - f->bytes));
+	em_obj_close(em);
+}
+
+static void
+emit_stack(struct session *s, const struct snapshot *sn, uint32_t stack)
+{
+	const struct snap_stack *st = &sn->stacks.v[stack - 1];
+
+	em_list_open(s->em, "stack");
+	for (uint32_t i = 0; i < st->n; i++) {
+		const struct snap_frame *f = &sn->frames.v[st->first + i];
+		const char *mod = snapshot_module_name(sn, f->module);
+
+		em_item_open(s->em);
+		em_fmt(s->em, "      #%-3u {pc:%A} in ", i, f->pc);
+		if (f->func) {
+			em_fmt(s->em, "{func:%s}", snapshot_str(sn, f->func));
+			if (!f->inlined)
+				em_uint(s->em, "off", f->func_off);
+		} else {
+			em_text(s->em, "??");
+		}
+		if (f->file)
+			em_fmt(s->em, " at {file:%s}", snapshot_str(sn, f->file));
+		if (f->line)
+			em_fmt(s->em, ":{line:%d}", (int)f->line);
+		if (mod) {
+			em_fmt(s->em, " from {module:%s}", mod);
+			em_uint(s->em, "module_off", f->module_off);
+		}
+		if (f->inlined) {
+			em_bool(s->em, "inlined", true);
+			em_text(s->em, " [inlined]");
+		}
+		em_text(s->em, "\n");
+		em_item_close(s->em);
+	}
+	em_list_close(s->em);
+}
+
+static void
+emit_group(struct session *s, const struct snap_group *g)
+{
+	int64_t dbytes = (int64_t)(g->to.bytes - g->from.bytes);
+	int64_t dchunks = (int64_t)(g->to.chunks - g->from.chunks);
+	char b1[32], b2[40], b3[32], cls[64];
+
+	em_item_open(s->em);
+	count_obj(s->em, "new", &g->new_);
+	count_obj(s->em, "freed", &g->freed);
+	net_obj(s->em, &g->new_, &g->freed);
+	count_obj(s->em, "from", &g->from);
+	count_obj(s->em, "to", &g->to);
+	{
+		if (g->has_stack)
+			em_text(s->em, "  allocated at:");
+		else
+			em_text(s->em, "  [%s chunks]:", snapshot_size_class_name(g->size_lo, g->size_hi, cls));
+		em_text(s->em, " size=%s (%s), count=%" PRIu64 " (%+" PRId64 "), average=%s;"
+			" new %" PRIu64 ", freed %" PRIu64 "\n", fmt_bytes(g->to.bytes, b1), sbytes(dbytes, b2),
+			g->to.chunks, dchunks, fmt_bytes(g->to.chunks ? g->to.bytes / g->to.chunks : 0, b3),
+			g->new_.chunks, g->freed.chunks);
+	}
+	if (g->has_stack) {
+		emit_stack(s, g->sn, g->stack);
+	} else {
+		em_uint(s->em, "size", g->size_lo);
+		em_uint(s->em, "size_max", g->size_hi);
+	}
+	em_item_close(s->em);
+}
+
+/* A snapshot by name; "now" takes one of the target (into *tmp). */
+static const struct snapshot *
+resolve(struct session *s, const char *name, struct snapshot **tmp)
+{
+	const struct snapshot *sn;
+
+	if (strcmp(name, "now")) {
+		sn = snapset_find(session_snapshots(s), name);
+		if (!sn)
+			hd_fail(HD_ENOENT, "no snapshot named '%s' (see `snapshots`)", name);
+		return sn;
+	}
+	if (*tmp)
+		return *tmp;
+	if (!s->t) {
+		hd_fail(HD_EUSAGE, "no target, so no heap now: give two snapshots (`diff A B`)");
+		return NULL;
+	}
+	if (session_need_target(s, false) < 0)
+		return NULL;
+	*tmp = snapshot_take(s, "now");
+	return *tmp;
+}
+
+static void
+count_line(struct session *s, const char *label, const struct snap_count *c)
+{
+	char b[32];
+
+	em_text(s->em, "  %-6s %10" PRIu64 " chunks %14" PRIu64 " bytes (%s)\n", label, c->chunks, c->bytes,
+		fmt_bytes(c->bytes, b));
+}
+
+static int
+diff_exec(struct session *s, int argc, char **argv)
+{
+	uint64_t limit = UINT64_MAX;
+	bool limit_seen = false;
+	const struct opt_spec opts[] = {
+		{ "--limit", OPT_U64, &limit, &limit_seen },
+		{ NULL, 0, NULL, NULL },
+	};
+	const struct snapshot *a, *b;
+	struct snapshot *now = NULL;
+	struct snap_diff d;
+	int npos;
+	size_t shown;
+	char b1[40], of[512];
+
+	if (cmd_parse_opts(argc, argv, opts, &npos) < 0)
+		return -1;
+	if (npos < 1 || npos > 2)
+		return hd_fail(HD_EUSAGE, "usage: %s", cmd_diff_entry.usage);
+	a = resolve(s, argv[1], &now);
+	b = a ? resolve(s, npos == 2 ? argv[2] : "now", &now) : NULL;
+	if (!a || !b) {
+		snapshot_free(now);
+		return -1;
+	}
+	snapshot_diff(a, b, &d);
+	if (!limit_seen && !em_json(s->em))
+		limit = TEXT_GROUPS;
+
+	em_fmt(s->em, "Heap diff {from:%s}", a->name);
+	em_fmt(s->em, " -> {to:%s}", b->name);
+	em_text(s->em, " (%s)\n", snapshot_describe(b, of, sizeof(of)));
+	count_obj(s->em, "new", &d.new_);
+	count_obj(s->em, "freed", &d.freed);
+	net_obj(s->em, &d.new_, &d.freed);
+	count_obj(s->em, "kept", &d.kept);
+	count_line(s, "new", &d.new_);
+	count_line(s, "freed", &d.freed);
+	em_text(s->em, "  %-6s %+10" PRId64 " chunks %+14" PRId64 " bytes (%s)\n", "net",
+		(int64_t)(d.new_.chunks - d.freed.chunks), (int64_t)(d.new_.bytes - d.freed.bytes),
+		sbytes((int64_t)(d.new_.bytes - d.freed.bytes), b1));
+	count_line(s, "kept", &d.kept);
+	em_bool(s->em, "traced", d.traced);
+	em_uint(s->em, "ngroups", d.groups.n);
+	shown = 0;
+	for (size_t i = 0; i < d.groups.n; i++)
+		if (d.groups.v[i].new_.chunks || d.groups.v[i].freed.chunks) {
+			em_text(s->em, "\nGrowth by %s, biggest first:\n",
+				d.traced ? "allocation stack (untraced chunks by size class)" : "size class");
+			break;
+		}
+	em_list_open(s->em, "groups");
+	for (size_t i = 0; i < d.groups.n && shown < limit; i++) {
+		const struct snap_group *g = &d.groups.v[i];
+		if (!g->new_.chunks && !g->freed.chunks)
+			continue;	/* unchanged groups are not differences */
+		emit_group(s, g);
+		shown++;
+	}
+	em_list_close(s->em);
+	em_uint(s->em, "listed", shown);
+	{
+		size_t changed = 0;
+		for (size_t i = 0; i < d.groups.n; i++)
+			if (d.groups.v[i].new_.chunks || d.groups.v[i].freed.chunks)
+				changed++;
+		em_uint(s->em, "changed_groups", changed);
+		if (changed > shown)
+			em_text(s->em, "  ... %zu more group%s (diff --limit N shows more)\n", changed - shown,
+				changed - shown == 1 ? "" : "s");
+		if (!changed)
+			em_text(s->em, "\nNo differences.\n");
+	}
+	snap_diff_free(&d);
+	snapshot_free(now);
+	return 0;
+}
+
+static const char *const diff_opts[] = { "--limit", NULL };
+
+const struct cmd_entry cmd_diff_entry = {
+	.name = "diff",
+	.usage = "diff [--limit N] A [B]",
+	.summary = "what grew between snapshots A and B (B: the heap now)",
+	.help = "Compares snapshot A with snapshot B, or with the heap as it is now\n"
+		"when B is not given (or is `now`).  A chunk in both with the same\n"
+		"address and size is kept, unless both were traced with different\n"
+		"allocation numbers: an address reused by another allocation is a free\n"
+		"plus a new.  Prints the new and freed chunks (counts, bytes), then the\n"
+		"groups that changed, biggest growth first: by allocation stack for\n"
+		"traced chunks (symbolic, so snapshots of different processes group by\n"
+		"call site), else by size class, each as `size=TOTAL (+CHANGE),\n"
+		"count=N (+CHANGE), average=SIZE` like tracemalloc's compare_to.\n"
+		"Text mode shows 20 groups unless --limit N is given.\n"
+		"JSON: from, to, new, freed, net, kept ({chunks, bytes}), traced,\n"
+		"ngroups, changed_groups, listed, groups: [{new, freed, net, from,\n"
+		"to, and stack (frames) or size and size_max}].",
+	.options = diff_opts,
+	.exec = diff_exec,
+};

@@ -1,0 +1,289 @@
+/*
+ * cmd-monitor.c - `monitor INTERVAL [COUNT]`: let a live target run and,
+ * every INTERVAL seconds, stop it, read its RSS and walk the heap for its
+ * totals; print a growth line per sample and, at the end, a plot of the
+ * series in the terminal.  Ctrl-C (or the process exiting) ends it early
+ * with the series so far.
+ */
+#include "config.h"
+#include "cmd.h"
+#include "heap.h"
+#include "live.h"
+#include "signals.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PLOT_ROWS 8
+#define PLOT_COLS 60
+
+struct sample {
+	double t;		/* seconds since monitor started */
+	uint64_t rss;		/* bytes; 0 if unknown */
+	bool have_heap;
+	uint64_t system_mem;
+	struct hcount in_use;	/* used + mmapped chunks */
+	struct hcount mmapped;
+	uint64_t free_bytes;	/* tcache, fastbins, bins, top */
+};
+
+static uint64_t
+read_rss(pid_t pid)
+{
+	char path[64], *text;
+	unsigned long long size = 0, resident = 0;
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	text = read_file(path, &len);
+	if (!text)
+		return 0;
+	if (sscanf(text, "%llu %llu", &size, &resident) != 2)
+		resident = 0;
+	free(text);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* One sample of the stopped target; false if the walk was interrupted. */
+static bool
+take(struct session *s, double t, struct sample *out, bool *warned)
+{
+	struct heap *h;
+
+	memset(out, 0, sizeof(*out));
+	out->t = t;
+	out->rss = read_rss(s->t->pid);
+	h = session_glibc_heap(s);
+	if (!h) {
+		if (hd_errcode() == HD_EINTR)
+			return false;
+		if (!*warned)
+			warn_msg("monitor: no heap totals (%s); RSS only", hd_errmsg());
+		*warned = true;
+		hd_clear_error();
+		return true;
+	}
+	out->have_heap = true;
+	for (size_t i = 0; i < h->arenas.n; i++) {
+		const struct harena *a = &h->arenas.v[i];
+		out->system_mem += a->system_mem;
+		out->in_use.chunks += a->used.chunks;
+		out->in_use.bytes += a->used.bytes;
+		out->free_bytes += a->tcache.bytes + a->fastbins.bytes + a->bins.bytes + a->top_size;
+	}
+	out->mmapped = h->mmapped;
+	out->in_use.chunks += h->mmapped.chunks;
+	out->in_use.bytes += h->mmapped.bytes;
+	return true;
+}
+
+static const char *
+signed_bytes(int64_t v, char buf[40])
+{
+	char b[32];
+
+	snprintf(buf, 40, "%s%s", v < 0 ? "-" : "+", fmt_bytes(v < 0 ? (uint64_t)-v : (uint64_t)v, b));
+	return buf;
+}
+
+static void
+text_line(struct session *s, const struct sample *x, const struct sample *prev)
+{
+	char b1[32], b2[40], b3[32], b4[40], b5[32];
+
+	em_text(s->em, "%8.1f s  rss %10s (%9s)", x->t, fmt_bytes(x->rss, b1),
+		signed_bytes(prev ? (int64_t)(x->rss - prev->rss) : 0, b2));
+	if (x->have_heap)
+		em_text(s->em, "  in use %10s (%9s) in %" PRIu64 " chunks (%+" PRId64 ")  free %s",
+			fmt_bytes(x->in_use.bytes, b3),
+			signed_bytes(prev && prev->have_heap ? (int64_t)(x->in_use.bytes - prev->in_use.bytes) : 0, b4),
+			x->in_use.chunks,
+			prev && prev->have_heap ? (int64_t)(x->in_use.chunks - prev->in_use.chunks) : 0,
+			fmt_bytes(x->free_bytes, b5));
+	em_text(s->em, "\n");
+	fflush(stdout);		/* one line per sample as it comes */
+}
+
+/* A bar chart of one series: PLOT_ROWS rows, at most PLOT_COLS columns
+ * (each the last sample of its stretch of the series). */
+static void
+plot(struct session *s, const char *title, const struct sample *v, size_t n, bool heap)
+{
+	size_t cols = MIN(n, (size_t)PLOT_COLS);
+	uint64_t val[PLOT_COLS], lo = UINT64_MAX, hi = 0;
+	int level[PLOT_COLS];
+	char b[32];
+
+	if (n < 2)
+		return;
+	for (size_t c = 0; c < cols; c++) {
+		const struct sample *x = &v[((c + 1) * n) / cols - 1];
+		val[c] = heap ? x->in_use.bytes : x->rss;
+		lo = MIN(lo, val[c]);
+		hi = MAX(hi, val[c]);
+	}
+	for (size_t c = 0; c < cols; c++)
+		level[c] = hi > lo ? (int)(((val[c] - lo) * (PLOT_ROWS - 1) + (hi - lo) / 2) / (hi - lo)) : 0;
+	em_text(s->em, "\n%s, %.1f s:\n", title, v[n - 1].t);
+	for (int row = PLOT_ROWS - 1; row >= 0; row--) {
+		const char *label = row == PLOT_ROWS - 1 ? fmt_bytes(hi, b) : row == 0 ? fmt_bytes(lo, b) : "";
+		em_text(s->em, "%11s |", label);
+		for (size_t c = 0; c < cols; c++)
+			em_text(s->em, "%c", level[c] >= row ? (level[c] == row ? '*' : ':') : ' ');
+		em_text(s->em, "\n");
+	}
+	em_text(s->em, "%11s +", "");
+	for (size_t c = 0; c < cols; c++)
+		em_text(s->em, "-");
+	em_text(s->em, "\n%11s  0 s%*s%.1f s\n", "", (int)cols > 12 ? (int)cols - 10 : 2, "", v[n - 1].t);
+}
+
+static void
+count_obj(struct emitter *em, const char *key, const struct hcount *c)
+{
+	em_obj_open(em, key);
+	em_uint(em, "chunks", c->chunks);
+	em_uint(em, "bytes", c->bytes);
+	em_obj_close(em);
+}
+
+static int
+monitor_exec(struct session *s, int argc, char **argv)
+{
+	double interval;
+	uint64_t count = 0;
+	VEC(struct sample) v = { 0 };
+	struct sample x;
+	const char *reason = "done";
+	uint64_t t0 = hd_now_ns();
+	bool warned = false;
+	int rc = 0;
+	char b1[40], b2[40];
+
+	if (argc < 2 || argc > 3)
+		return hd_fail(HD_EUSAGE, "usage: %s", cmd_monitor_entry.usage);
+	if (parse_double(argv[1], &interval) < 0 || !(interval > 0) || interval > 86400)
+		return hd_fail(HD_EUSAGE, "INTERVAL must be a number of seconds above 0");
+	if (argc == 3 && (parse_u64(argv[2], &count, false) < 0 || count == 0))
+		return hd_fail(HD_EUSAGE, "COUNT must be a positive number of samples");
+	if (s->batch && !count)
+		warn_msg("monitor without COUNT runs until the process exits or Ctrl-C");
+	em_text(s->em, "Monitoring process %d every %g s%s (Ctrl-C ends):\n", (int)s->t->pid, interval,
+		count ? "" : " until it exits");
+	if (!take(s, 0, &x, &warned)) {
+		reason = "interrupted";
+	} else {
+		vec_push(&v, x);
+		text_line(s, &x, NULL);
+	}
+	for (uint64_t i = 0; !strcmp(reason, "done") && (!count || i < count); i++) {
+		struct run_result res;
+
+		if (sig_interrupted()) {
+			reason = "interrupted";
+			break;
+		}
+		rc = live_run(s->t, interval, NULL, &res);
+		session_target_ran(s);
+		if (rc < 0)
+			break;
+		if (res.end == RUN_GONE) {
+			reason = "gone";
+			break;
+		}
+		if (res.end == RUN_TERMINATE) {
+			reason = "terminated";
+			s->quit = true;
+			break;
+		}
+		if (res.end == RUN_INTERRUPTED)
+			sig_clear_interrupt();	/* the sample is still taken */
+		if (!take(s, (hd_now_ns() - t0) / 1e9, &x, &warned)) {
+			reason = "interrupted";
+			break;
+		}
+		text_line(s, &x, v.n ? &v.v[v.n - 1] : NULL);
+		vec_push(&v, x);
+		if (res.end == RUN_INTERRUPTED)
+			reason = "interrupted";
+		else if (res.end == RUN_EXITED)
+			reason = "exited";
+	}
+	if (rc < 0 && !v.n) {
+		vec_free(&v);
+		return -1;
+	}
+	if (rc < 0) {
+		warn_msg("monitor: %s", hd_errmsg());
+		reason = "error";
+	}
+	hd_clear_error();
+
+	em_double(s->em, "interval", interval);
+	em_uint(s->em, "count", count);
+	em_str(s->em, "reason", reason);
+	em_uint(s->em, "samples", v.n);
+	em_int(s->em, "pid", s->t->pid);
+	em_list_open(s->em, "series");
+	for (size_t i = 0; i < v.n; i++) {
+		em_item_open(s->em);
+		em_double(s->em, "t", v.v[i].t);
+		em_uint(s->em, "rss", v.v[i].rss);
+		if (v.v[i].have_heap) {
+			em_uint(s->em, "system_mem", v.v[i].system_mem);
+			count_obj(s->em, "in_use", &v.v[i].in_use);
+			count_obj(s->em, "mmapped", &v.v[i].mmapped);
+			em_obj_open(s->em, "free");
+			em_uint(s->em, "bytes", v.v[i].free_bytes);
+			em_obj_close(s->em);
+		}
+		em_item_close(s->em);
+	}
+	em_list_close(s->em);
+	if (v.n) {
+		const struct sample *f = &v.v[0], *l = &v.v[v.n - 1];
+		em_obj_open(s->em, "growth");
+		em_double(s->em, "seconds", l->t - f->t);
+		em_int(s->em, "rss", (int64_t)(l->rss - f->rss));
+		if (f->have_heap && l->have_heap) {
+			em_int(s->em, "in_use_bytes", (int64_t)(l->in_use.bytes - f->in_use.bytes));
+			em_int(s->em, "in_use_chunks", (int64_t)(l->in_use.chunks - f->in_use.chunks));
+		}
+		em_obj_close(s->em);
+		em_text(s->em, "\n%zu samples over %.1f s (%s): rss %s", v.n, l->t - f->t, reason,
+			signed_bytes((int64_t)(l->rss - f->rss), b1));
+		if (f->have_heap && l->have_heap)
+			em_text(s->em, ", heap in use %s (%+" PRId64 " chunks)",
+				signed_bytes((int64_t)(l->in_use.bytes - f->in_use.bytes), b2),
+				(int64_t)(l->in_use.chunks - f->in_use.chunks));
+		if (l->t > f->t && f->have_heap && l->have_heap)
+			em_text(s->em, ", %s/s", signed_bytes((int64_t)((double)(int64_t)(l->in_use.bytes -
+				f->in_use.bytes) / (l->t - f->t)), b1));
+		em_text(s->em, "\n");
+		if (f->have_heap && l->have_heap)
+			plot(s, "Heap in use", v.v, v.n, true);
+		plot(s, "RSS", v.v, v.n, false);
+	}
+	vec_free(&v);
+	return 0;
+}
+
+const struct cmd_entry cmd_monitor_entry = {
+	.name = "monitor",
+	.usage = "monitor INTERVAL [COUNT]",
+	.summary = "sample RSS and heap totals every INTERVAL seconds while the process runs",
+	.help = "Samples the process (RSS, and from a heap walk: bytes and chunks in\n"
+		"use, free, system memory), then lets it run INTERVAL seconds, COUNT\n"
+		"times (or until it exits, or Ctrl-C); the target is stopped only for\n"
+		"each walk.  Prints a growth line per sample and, at the end, a plot of\n"
+		"each series.  Ctrl-C ends it with the series so far.\n"
+		"JSON: interval, count, reason (done, interrupted, exited, gone,\n"
+		"terminated), samples, pid, series: [{t, rss, system_mem, in_use\n"
+		"{chunks, bytes}, mmapped {chunks, bytes}, free {bytes}}], growth\n"
+		"{seconds, rss, in_use_bytes, in_use_chunks}.",
+	.flags = CMD_NEEDS_LIVE,
+	.exec = monitor_exec,
+};
