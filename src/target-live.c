@@ -477,19 +477,30 @@ live_resume(struct target *t, struct target_thread *th)
 
 static int live_threads_alive(const struct target *t);
 
+/* Forget a thread (it exited, or vanished at an exec): the hooks hear of
+ * it first, so that no per-thread state is left behind. */
 static void
-thread_gone(struct target *t, struct target_thread *th)
+drop_thread(struct target *t, struct target_thread *th)
 {
 	struct live_priv *lp = LP(t);
 	if (lp->hooks && lp->hooks->on_thread_exit)
 		lp->hooks->on_thread_exit(lp->hooks->ctx, t, th);
+	target_remove_thread(t, th->tid);
+}
+
+static void
+thread_gone(struct target *t, struct target_thread *th)
+{
+	struct live_priv *lp = LP(t);
 	if (lp->res)
 		lp->res->exited_threads++;
 	if (th->tid == t->pid) {
 		/* the leader is reaped last: the process is gone */
+		if (lp->hooks && lp->hooks->on_thread_exit)
+			lp->hooks->on_thread_exit(lp->hooks->ctx, t, th);
 		th->state = THREAD_EXITED;
 	} else {
-		target_remove_thread(t, th->tid);
+		drop_thread(t, th);
 	}
 }
 
@@ -731,7 +742,7 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 		for (size_t i = t->nthreads; i-- > 0;) {
 			struct target_thread *o = t->threads[i];
 			if (o->tid != tid)
-				target_remove_thread(t, o->tid);
+				drop_thread(t, o);
 		}
 		read_identity(t);
 		read_auxv(t);
@@ -913,7 +924,7 @@ stop_all(struct target *t)
 	 * already THREAD_EXITED; drop them from the list */
 	for (size_t i = t->nthreads; i-- > 0;)
 		if (t->threads[i]->state == THREAD_EXITED && t->threads[i]->tid != t->pid)
-			target_remove_thread(t, t->threads[i]->tid);
+			drop_thread(t, t->threads[i]);
 	if (!lp->gone && lp->maps_stale)
 		live_refresh_maps(t);
 	target_invalidate(t);
