@@ -461,7 +461,8 @@ copy_regions(struct walker *w)
 		else
 			free(r.owned);
 	}
-	qsort(h->regions.v, h->regions.n, sizeof(*h->regions.v), region_cmp);
+	if (h->regions.n > 1)
+		qsort(h->regions.v, h->regions.n, sizeof(*h->regions.v), region_cmp);
 	/* regions must not overlap (a corrupted heap_info could make them):
 	 * clip each one to start where the previous one ends */
 	for (size_t i = 1; i < h->regions.n; i++) {
@@ -1347,7 +1348,8 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 
 	collect_arenas(&w);
 	collect_heaps(&w);
-	qsort(w.spans.v, w.spans.n, sizeof(*w.spans.v), span_cmp);
+	if (w.spans.n > 1)	/* (qsort and memcpy want non-NULL arrays) */
+		qsort(w.spans.v, w.spans.n, sizeof(*w.spans.v), span_cmp);
 	drop_overlaps(&w);
 	copy_regions(&w);
 	{
@@ -1373,10 +1375,13 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	{
 		size_t n = w.chunks.n + w.mm.n;
 		h->chunks = xreallocarray(NULL, n ? n : 1, sizeof(*h->chunks));
-		memcpy(h->chunks, w.chunks.v, w.chunks.n * sizeof(*h->chunks));
-		memcpy(h->chunks + w.chunks.n, w.mm.v, w.mm.n * sizeof(*h->chunks));
+		if (w.chunks.n)
+			memcpy(h->chunks, w.chunks.v, w.chunks.n * sizeof(*h->chunks));
+		if (w.mm.n)
+			memcpy(h->chunks + w.chunks.n, w.mm.v, w.mm.n * sizeof(*h->chunks));
 		h->nchunks = n;
-		qsort(h->chunks, n, sizeof(*h->chunks), hchunk_cmp);
+		if (n > 1)
+			qsort(h->chunks, n, sizeof(*h->chunks), hchunk_cmp);
 	}
 	account(&w);
 out:
