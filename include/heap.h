@@ -98,7 +98,8 @@ struct hlist {
 	uint16_t index;		/* bin index */
 	uint16_t owner;		/* tcache: thread index in heap->tcaches; else arena index */
 	uint32_t first, count;	/* range in heap->list_chunks */
-	uint32_t declared;	/* tcache: counts[index]; else = count */
+	uint32_t declared;	/* tcache: the entries counts[index] declares (2.42+:
+				 * tcache_count - num_slots[index]); else = count */
 	bool broken;		/* the walk stopped on a bad link or a cycle */
 };
 

@@ -174,10 +174,41 @@ arena_index(struct walker *w, uint64_t addr)
 	return -1;
 }
 
-static void
-add_span(struct walker *w, unsigned arena, uint64_t info, uint64_t start, uint64_t end, bool has_top)
+/* The end of the readable memory that starts at addr (across adjacent
+ * readable mappings), or addr when addr is not mapped. */
+static uint64_t
+readable_end(struct walker *w, uint64_t addr)
 {
-	struct rspan s = { start, end, arena, info, has_top };
+	const struct mapping *m = target_find_mapping(w->t, addr);
+	uint64_t end;
+
+	if (!m || !(m->perms & MAP_PERM_R))
+		return addr;
+	end = m->end;
+	for (size_t i = (size_t)(m - w->t->maps) + 1; i < w->t->nmaps; i++) {
+		if (w->t->maps[i].start != end || !(w->t->maps[i].perms & MAP_PERM_R))
+			break;
+		end = w->t->maps[i].end;
+	}
+	return end;
+}
+
+/* A chunk range to walk.  Its end comes from top's size or heap_info,
+ * which a corruption can make anything: it is clipped to the memory
+ * that is there, so a bad size costs a finding, not a huge copy. */
+static void
+add_span(struct walker *w, unsigned arena, uint64_t info, uint64_t start, uint64_t end, uint64_t top)
+{
+	uint64_t lim = readable_end(w, info ? info : start);
+	struct rspan s;
+
+	if (end > lim)
+		end = lim;
+	s.start = start;
+	s.end = end;
+	s.arena = arena;
+	s.info = info;
+	s.has_top = top && top >= start && top < end;
 	if (end > start)
 		vec_push(&w->spans, s);
 }
@@ -248,6 +279,9 @@ collect_heaps(struct walker *w)
 {
 	const struct malloc_layout *L = w->L;
 	uint64_t hmask = ~(w->mi->heap_max - 1);
+	struct u64map seen;	/* heap_info addresses already taken */
+
+	u64map_init(&seen);
 
 	for (size_t ai = 0; ai < w->h->arenas.n; ai++) {
 		struct harena *ar = &w->h->arenas.v[ai];
@@ -273,13 +307,13 @@ collect_heaps(struct walker *w)
 				if (bm) {
 					struct hheap hh = { 0, start, bm->end, bm->end - start };
 					vec_push(&ar->heaps, hh);
-					add_span(w, (unsigned)ai, 0, start, bm->end, false);
+					add_span(w, (unsigned)ai, 0, start, bm->end, 0);
 				}
 				if (tm) {
 					uint64_t s2 = ALIGN_UP(tm->start + 16, 16) - 16;
 					struct hheap hh = { 0, s2, end, end - s2 };
 					vec_push(&ar->heaps, hh);
-					add_span(w, (unsigned)ai, 0, s2, end, true);
+					add_span(w, (unsigned)ai, 0, s2, end, ar->top);
 				}
 				finding(w, FIND_WARNING, "main-noncontiguous", 0, (int)ai,
 					"main arena is non-contiguous (brk could not grow): segments between "
@@ -287,7 +321,7 @@ collect_heaps(struct walker *w)
 			} else {
 				struct hheap hh = { 0, start, end, end - start };
 				vec_push(&ar->heaps, hh);
-				add_span(w, (unsigned)ai, 0, start, end, true);
+				add_span(w, (unsigned)ai, 0, start, end, ar->top);
 			}
 			continue;
 		}
@@ -298,7 +332,21 @@ collect_heaps(struct walker *w)
 			for (n = 0; h && n < MAX_HEAPS_PER_ARENA; n++) {
 				uint8_t hi[64];
 				uint64_t size, start, end;
-				bool first;
+				bool first, holds_top;
+				bool created;
+				if (h & ~hmask) {
+					finding(w, FIND_ERROR, "heap-link", 0, (int)ai,
+						"heap_info.prev 0x%" PRIx64 " of arena 0x%" PRIx64 " is not aligned to the "
+						"heap size 0x%" PRIx64, h, ar->addr, w->mi->heap_max);
+					break;
+				}
+				u64map_slot(&seen, h, &created);
+				if (!created) {
+					finding(w, FIND_ERROR, "heap-cycle", 0, (int)ai,
+						"heap 0x%" PRIx64 " of arena 0x%" PRIx64 " is reached twice (the heap_info "
+						"prev chain loops)", h, ar->addr);
+					break;
+				}
 				if (L->hi_size > sizeof(hi) || target_read(w->t, h, hi, L->hi_size) < 0) {
 					finding(w, FIND_ERROR, "heap-unreadable", 0, (int)ai,
 						"heap_info at 0x%" PRIx64 " of arena 0x%" PRIx64 " cannot be read", h,
@@ -319,18 +367,47 @@ collect_heaps(struct walker *w)
 				}
 				first = h + L->hi_size == ar->addr;
 				start = first ? ptm_first_chunk_first_heap(L, h) : ptm_first_chunk_heap(L, h);
-				end = (ar->top >= h && ar->top < h + w->mi->heap_max) ? ar->top + ar->top_size : h + size;
+				holds_top = ar->top >= h && ar->top < h + w->mi->heap_max;
+				end = holds_top ? ar->top + ar->top_size : h + size;
+				if (holds_top && end != h + size)
+					finding(w, FIND_ERROR, "top-size", ar->top, (int)ai,
+						"top chunk 0x%" PRIx64 " of size 0x%" PRIx64 " ends at 0x%" PRIx64
+						", but its heap_info says the heap ends at 0x%" PRIx64, ar->top, ar->top_size,
+						end, h + size);
 				{
 					struct hheap hh = { h, start, end, size };
 					vec_push(&ar->heaps, hh);
 				}
-				add_span(w, (unsigned)ai, h, start, end, ar->top >= start && ar->top < end);
+				add_span(w, (unsigned)ai, h, start, end, ar->top);
 				if (first)
 					break;
 				h = hi_prev(L, hi);
 			}
 		}
 	}
+	u64map_free(&seen);
+}
+
+/* Heaps must not overlap (corrupted top or heap_info pointers can make
+ * them): a span that starts inside the previous one is not walked. */
+static void
+drop_overlaps(struct walker *w)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->spans.n; i++) {
+		struct rspan *s = &w->spans.v[i];
+		uint64_t base = s->info ? s->info : s->start;
+		if (n && base < w->spans.v[n - 1].end) {
+			finding(w, FIND_ERROR, "heap-overlap", 0, (int)s->arena,
+				"heap 0x%" PRIx64 "-0x%" PRIx64 " of arena %u overlaps heap 0x%" PRIx64 "-0x%" PRIx64
+				" of arena %u: not walked", base, s->end, s->arena, w->spans.v[n - 1].start,
+				w->spans.v[n - 1].end, w->spans.v[n - 1].arena);
+			continue;
+		}
+		w->spans.v[n++] = *s;
+	}
+	w->spans.n = n;
 }
 
 static int
@@ -420,7 +497,8 @@ copy_regions(struct walker *w)
 		else
 			region_free(r.owned);
 	}
-	qsort(h->regions.v, h->regions.n, sizeof(*h->regions.v), region_cmp);
+	if (h->regions.n > 1)
+		qsort(h->regions.v, h->regions.n, sizeof(*h->regions.v), region_cmp);
 	/* regions must not overlap (a corrupted heap_info could make them):
 	 * clip each one to start where the previous one ends */
 	for (size_t i = 1; i < h->regions.n; i++) {
@@ -480,6 +558,16 @@ add_member(struct walker *w, uint64_t p, uint64_t memb, const char *where)
 	return true;
 }
 
+/* Every counter and every list head zero? */
+static bool
+tcache_all_zero(const struct malloc_layout *L, const uint8_t *tc)
+{
+	for (unsigned i = 0; i < L->tc_nbins; i++)
+		if (tc_count(L, tc, i) || tc_entry(L, tc, i))
+			return false;
+	return true;
+}
+
 static void
 walk_tcaches(struct walker *w)
 {
@@ -506,12 +594,34 @@ walk_tcaches(struct walker *w)
 			free(tc);
 			continue;
 		}
+		if (L->tc_counts_are_free_slots && tcache_all_zero(L, tc)) {
+			/* 2.43+: the static dummy a thread's tcache pointer holds
+			 * before its tcache exists (or once it is disabled) */
+			free(tc);
+			continue;
+		}
 		for (unsigned i = 0; i < L->tc_nbins; i++) {
 			uint64_t e = tc_entry(L, tc, i), n = 0, want = tc_count(L, tc, i);
-			uint64_t limit = MAX(want, count_max) + 1;
+			uint64_t limit;
 			char where[64];
 			bool broken = true;
+			if (!e && want == (L->tc_counts_are_free_slots ? mi_mp(mi, L->mp_tcache_count) : 0))
+				continue;	/* empty and declared empty */
 			snprintf(where, sizeof(where), "tcache bin %u of thread %d", i, ref->tid);
+			if (L->tc_counts_are_free_slots) {
+				/* num_slots[] counts the free slots left of
+				 * mp_.tcache_count: the entries are the rest */
+				uint64_t cap = mi_mp(mi, L->mp_tcache_count);
+				if (want > cap) {
+					finding(w, FIND_ERROR, "tcache-count", ref->tcache - 16, -1,
+						"%s: num_slots[] says %" PRIu64 " free slots, more than tcache_count %"
+						PRIu64, where, want, cap);
+					want = 0;
+				} else {
+					want = cap - want;
+				}
+			}
+			limit = MAX(want, count_max) + 1;
 			list_begin(w, CS_TCACHE, i, (unsigned)k, (uint32_t)want);
 			uint64_t holder = ref->tcache - 16;	/* the chunk holding the pointer */
 			while (e && n < limit) {
@@ -559,7 +669,7 @@ walk_tcaches(struct walker *w)
 				finding(w, FIND_ERROR, "tcache-too-long", 0, -1,
 					"%s: more than %" PRIu64 " entries (free(): too many chunks detected in tcache)",
 					where, limit - 1);
-			if (!L->tc_counts_are_free_slots && n != want && !e)
+			if (n != want && !e)
 				finding(w, FIND_ERROR, "tcache-count", ref->tcache - 16, -1,
 					"%s: counts[] says %" PRIu64 " entries, the list has %" PRIu64, where, want, n);
 		}
@@ -594,6 +704,8 @@ walk_fastbins(struct walker *w, unsigned ai)
 	for (unsigned i = 0; i < ar->nfast && i < 16; i++) {
 		uint64_t p = ar->fastbin_heads[i], n = 0;
 		char where[64];
+		if (!p)
+			continue;	/* empty */
 		snprintf(where, sizeof(where), "fastbin %u of arena %u", i, ai);
 		list_begin(w, CS_FASTBIN, i, ai, 0);
 		uint64_t holder = 0;	/* the chunk whose fd led here (0: the head) */
@@ -649,6 +761,8 @@ walk_bins(struct walker *w, unsigned ai)
 
 		if (!p && !ms_bin_bk(L, ms, i))
 			continue;	/* not initialised */
+		if (p == head && ms_bin_bk(L, ms, i) == head)
+			continue;	/* empty */
 		snprintf(where, sizeof(where), "%s %u of arena %u", chunk_state_name(st), i, ai);
 		list_begin(w, st, i, ai, 0);
 		while (p != head && n < w->list_cap) {
@@ -758,7 +872,8 @@ static bool
 plausible_size(uint64_t sf, uint64_t at, uint64_t end)
 {
 	uint64_t sz = ptm_chunksize(sf);
-	return sz >= PTM_MINSIZE && ptm_aligned(sz) && at + sz <= end && !(sf & PTM_IS_MMAPPED);
+	/* sz <= end - at: a huge size must not wrap around to a lower address */
+	return sz >= PTM_MINSIZE && ptm_aligned(sz) && at <= end && sz <= end - at && !(sf & PTM_IS_MMAPPED);
 }
 
 /* After a corrupted size: the next address from which a chain of
@@ -970,32 +1085,37 @@ excluded_mapping(struct walker *w, const struct mapping *m)
 }
 
 /* An mmapped chunk header at q for a mapping starting at base? Returns
- * the chunk size, 0 if not. */
+ * the chunk size (and in *map_len the length of its mapping: offset +
+ * size, or from 2.43 offset + size + 16), 0 if not. */
 static uint64_t
-mmapped_header(struct walker *w, uint64_t base, uint64_t q, uint64_t prev_size, uint64_t sf, uint64_t map_end)
+mmapped_header(struct walker *w, uint64_t base, uint64_t q, uint64_t prev_size, uint64_t sf, uint64_t map_end,
+	       uint64_t *map_len)
 {
 	uint64_t off = prev_size, sz = ptm_chunksize(sf);
 	if (w->L->mmapped_prev_size_hugepage_bit)
 		off &= ~(uint64_t)1;
 	if ((sf & PTM_SIZE_BITS) != PTM_IS_MMAPPED || off != q - base || sz < PTM_MINSIZE || !ptm_aligned(sz))
 		return 0;
-	if (q + sz > map_end)
+	if (q >= map_end || sz > map_end - q)	/* (no wrap-around) */
 		return 0;
-	if (((off + sz) & (PAGE - 1)) != 0 &&
-	    !(w->L->mmapped_size_excludes_hdr && ((off + sz + 16) & (PAGE - 1)) == 0))
+	if (((off + sz) & (PAGE - 1)) == 0)
+		*map_len = off + sz;
+	else if (w->L->mmapped_size_excludes_hdr && ((off + sz + 16) & (PAGE - 1)) == 0)
+		*map_len = off + sz + 16;
+	else
 		return 0;
 	return sz;
 }
 
 static void
-add_mmapped(struct walker *w, uint64_t q, uint64_t sz, uint64_t off, uint64_t sf)
+add_mmapped(struct walker *w, uint64_t q, uint64_t sz, uint64_t off, uint64_t sf, uint64_t map_len)
 {
 	struct hchunk c = { q, sz, HEAP_NO_ARENA, CS_MMAPPED, (uint8_t)(sf & PTM_SIZE_BITS), 0, 0 };
 	vec_push(&w->mm, c);
 	if (off)
 		u64map_put(&w->h->mmap_offsets, q, off);
 	w->h->mmapped.chunks++;
-	w->h->mmapped.bytes += off + sz;
+	w->h->mmapped.bytes += map_len;
 }
 
 /*
@@ -1007,20 +1127,21 @@ add_mmapped(struct walker *w, uint64_t q, uint64_t sz, uint64_t off, uint64_t sf
  * the mapping length the inner chunk must account for (the stale size).
  */
 static bool
-find_inner_header(struct walker *w, uint64_t base, uint64_t map_end, uint64_t want_total,
-		  uint64_t *q_out, uint64_t *sz_out, uint64_t *sf_out)
+find_inner_header(struct walker *w, uint64_t base, uint64_t map_end, uint64_t want_len,
+		  uint64_t *q_out, uint64_t *sz_out, uint64_t *sf_out, uint64_t *len_out)
 {
 	uint8_t first[PAGE];
 	size_t got = target_read_partial(w->t, base, first, (size_t)MIN(PAGE, map_end - base));
-	uint64_t limit = want_total ? MIN(want_total, map_end - base) : MIN(map_end - base, 64ULL << 20);
+	uint64_t limit = want_len ? MIN(want_len, map_end - base) : MIN(map_end - base, 64ULL << 20);
 
 	for (size_t o = 16; o + 16 <= got; o += 16) {
-		uint64_t ps = chunk_prev_size(first + o), sf = chunk_size_field(first + o);
-		uint64_t sz = mmapped_header(w, base, base + o, ps, sf, map_end);
-		if (sz && (!want_total || o + sz == want_total)) {
+		uint64_t ps = chunk_prev_size(first + o), sf = chunk_size_field(first + o), len = 0;
+		uint64_t sz = mmapped_header(w, base, base + o, ps, sf, map_end, &len);
+		if (sz && (!want_len || len == want_len)) {
 			*q_out = base + o;
 			*sz_out = sz;
 			*sf_out = sf;
+			*len_out = len;
 			return true;
 		}
 	}
@@ -1033,14 +1154,15 @@ find_inner_header(struct walker *w, uint64_t base, uint64_t map_end, uint64_t wa
 			addrs[n++] = base + k * PAGE - 16;
 		target_read_many(w->t, addrs, n, 16, hdrs, ok);
 		for (size_t i = 0; i < n; i++) {
-			uint64_t ps = chunk_prev_size(hdrs + 16 * i), sf = chunk_size_field(hdrs + 16 * i), sz;
+			uint64_t ps = chunk_prev_size(hdrs + 16 * i), sf = chunk_size_field(hdrs + 16 * i), sz, len = 0;
 			if (!ok[i])
 				continue;
-			sz = mmapped_header(w, base, addrs[i], ps, sf, map_end);
-			if (sz && (!want_total || addrs[i] - base + sz == want_total)) {
+			sz = mmapped_header(w, base, addrs[i], ps, sf, map_end, &len);
+			if (sz && (!want_len || len == want_len)) {
 				*q_out = addrs[i];
 				*sz_out = sz;
 				*sf_out = sf;
+				*len_out = len;
 				return true;
 			}
 		}
@@ -1048,27 +1170,28 @@ find_inner_header(struct walker *w, uint64_t base, uint64_t map_end, uint64_t wa
 	return false;
 }
 
-/* Look for a chunk whose mapping starts at base.  Returns the mapping
- * length it uses, 0 if there is none. */
+/* Look for a chunk whose mapping starts at base: the header is at base
+ * (or, memalign'd, further in).  Returns the bytes the mapping accounts
+ * for, 0 if there is no chunk. */
 static uint64_t
 probe_mmapped(struct walker *w, uint64_t base, uint64_t map_end, bool window)
 {
 	uint8_t hdr[16];
-	uint64_t sz, q, isz, isf;
+	uint64_t sz, q, isz, isf, len = 0, ilen = 0;
 
 	if (target_read(w->t, base, hdr, 16) == 0 &&
-	    (sz = mmapped_header(w, base, base, chunk_prev_size(hdr), chunk_size_field(hdr), map_end))) {
+	    (sz = mmapped_header(w, base, base, chunk_prev_size(hdr), chunk_size_field(hdr), map_end, &len))) {
 		/* a plain chunk, or the stale header of a memalign'd one */
-		if (find_inner_header(w, base, map_end, sz, &q, &isz, &isf)) {
-			add_mmapped(w, q, isz, q - base, isf);
-			return ALIGN_UP(q - base + isz, PAGE);
+		if (find_inner_header(w, base, map_end, len, &q, &isz, &isf, &ilen)) {
+			add_mmapped(w, q, isz, q - base, isf, ilen);
+			return ALIGN_UP(ilen, PAGE);
 		}
-		add_mmapped(w, base, sz, 0, chunk_size_field(hdr));
-		return ALIGN_UP(sz, PAGE);
+		add_mmapped(w, base, sz, 0, chunk_size_field(hdr), len);
+		return ALIGN_UP(len, PAGE);
 	}
-	if (window && find_inner_header(w, base, map_end, 0, &q, &isz, &isf)) {
-		add_mmapped(w, q, isz, q - base, isf);
-		return ALIGN_UP(q - base + isz, PAGE);
+	if (window && find_inner_header(w, base, map_end, 0, &q, &isz, &isf, &ilen)) {
+		add_mmapped(w, q, isz, q - base, isf, ilen);
+		return ALIGN_UP(ilen, PAGE);
 	}
 	return 0;
 }
@@ -1088,10 +1211,13 @@ next_header_page(struct walker *w, uint64_t from, uint64_t end)
 		for (uint64_t a = from; a + 32 <= end && n < 256; a += PAGE)
 			addrs[n++] = a;
 		target_read_many(w->t, addrs, n, 16, hdrs, ok);
-		for (size_t k = 0; k < n; k++)
-			if (ok[k] && chunk_prev_size(hdrs + 16 * k) == 0 &&
-			    (chunk_size_field(hdrs + 16 * k) & PTM_SIZE_BITS) == PTM_IS_MMAPPED)
+		for (size_t k = 0; k < n; k++) {
+			uint64_t ps = chunk_prev_size(hdrs + 16 * k);
+			if (w->L->mmapped_prev_size_hugepage_bit)
+				ps &= ~(uint64_t)1;	/* a huge-page mapping */
+			if (ok[k] && ps == 0 && (chunk_size_field(hdrs + 16 * k) & PTM_SIZE_BITS) == PTM_IS_MMAPPED)
 				return addrs[k];
+		}
 		from = addrs[n - 1] + PAGE;
 	}
 	return 0;
@@ -1279,6 +1405,49 @@ heap_walk(struct target *t, struct symbols *s, const struct walk_opts *o, struct
 	return 0;
 }
 
+/* A layout read from a target's DWARF is input too: every field the walk
+ * reads must lie inside the copy of its structure.  NULL if it does, else
+ * what does not. */
+static const char *
+layout_problem(const struct malloc_layout *L)
+{
+	const int32_t ms8[] = { L->ms_top, L->ms_next, L->ms_attached_threads, L->ms_system_mem,
+				L->ms_max_system_mem };
+	const int32_t ms4[] = { L->ms_mutex, L->ms_flags };
+	const int32_t hi8[] = { L->hi_ar_ptr, L->hi_prev, L->hi_size_field };
+
+	for (size_t i = 0; i < ARRAY_SIZE(ms8); i++)
+		if (ms8[i] >= 0 && (uint64_t)ms8[i] + 8 > L->ms_size)
+			return "a malloc_state field lies outside the structure";
+	for (size_t i = 0; i < ARRAY_SIZE(ms4); i++)
+		if (ms4[i] >= 0 && (uint64_t)ms4[i] + 4 > L->ms_size)
+			return "a malloc_state field lies outside the structure";
+	if (L->ms_bins < 0 || L->nbins < 2 || L->nbins > 1024 ||
+	    (uint64_t)L->ms_bins + 16 * (uint64_t)(L->nbins - 1) > L->ms_size)
+		return "malloc_state.bins does not fit the structure";
+	if (L->nfastbins && (L->ms_fastbins < 0 || L->nfastbins > 16 ||
+			     (uint64_t)L->ms_fastbins + 8 * (uint64_t)L->nfastbins > L->ms_size))
+		return "malloc_state.fastbinsY does not fit the structure";
+	if (L->hi_size > 64)
+		return "heap_info is larger than any glibc's";
+	for (size_t i = 0; i < ARRAY_SIZE(hi8); i++)
+		if (hi8[i] >= 0 && (uint64_t)hi8[i] + 8 > L->hi_size)
+			return "a heap_info field lies outside the structure";
+	if (L->has_tcache) {
+		if (L->tc_count_width != 1 && L->tc_count_width != 2)
+			return "tcache counters are neither 8 nor 16 bits";
+		if (L->tc_nbins > 4096 ||
+		    L->tc_counts_off + (uint64_t)L->tc_count_width * L->tc_nbins > L->tc_size ||
+		    L->tc_entries_off + 8 * (uint64_t)L->tc_nbins > L->tc_size)
+			return "tcache_perthread_struct's arrays do not fit the structure";
+		/* the walk reads a tcache_entry from the 16 bytes after a chunk
+		 * header (an offset of -1, unknown, stays inside the chunk) */
+		if (L->te_next < -1 || L->te_next > 8 || L->te_key < -1 || L->te_key > 8)
+			return "tcache_entry's fields are not where glibc has them";
+	}
+	return NULL;
+}
+
 int
 heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts *o, struct heap **out)
 {
@@ -1296,6 +1465,13 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		*out = h;
 		return 0;
 	}
+	{
+		const char *why = layout_problem(&mi->L);
+		if (why) {
+			heap_free(h);
+			return hd_fail(HD_EFORMAT, "cannot walk the heap with this malloc layout: %s", why);
+		}
+	}
 	h->initialised = true;
 	w.t = t;
 	w.h = h;
@@ -1310,7 +1486,9 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 #define PHASE(name) debug_msg("walk: %-12s %.1f ms", name, (hd_now_ns() - t0) / 1e6)
 	collect_arenas(&w);
 	collect_heaps(&w);
-	qsort(w.spans.v, w.spans.n, sizeof(*w.spans.v), span_cmp);
+	if (w.spans.n > 1)	/* (qsort and memcpy want non-NULL arrays) */
+		qsort(w.spans.v, w.spans.n, sizeof(*w.spans.v), span_cmp);
+	drop_overlaps(&w);
 	for (size_t i = 0; i < w.spans.n; i++)
 		debug_msg("heap span: arena %u, 0x%" PRIx64 "-0x%" PRIx64 " (heap_info 0x%" PRIx64 ")%s",
 			  w.spans.v[i].arena, w.spans.v[i].start, w.spans.v[i].end, w.spans.v[i].info,
