@@ -80,6 +80,8 @@ const char *allocator_name(enum allocator_kind k);
  * meaningful), or -1 with an hd error when the target cannot be examined. */
 int malloc_locate(struct target *t, struct symbols *s, struct malloc_info **out);
 void malloc_info_free(struct malloc_info *mi);
+/* The arenas in main_arena's ring (at most 4096; stops at a bad link). */
+size_t malloc_count_arenas(struct target *t, const struct malloc_info *mi);
 
 /* Like malloc_locate, with the struct layout given (a layout from DWARF
  * that disagreed with the table). */

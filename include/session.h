@@ -28,6 +28,7 @@ struct session {
 	double started;			/* wall time the session started */
 
 	struct heap *heap;		/* the last walk, valid until the target runs */
+	struct malloc_info *mi;		/* a look at malloc without a walk (info), same lifetime */
 	struct reach *reach;		/* the last leak check, same lifetime */
 	struct tracer *tracer;		/* allocation tracer (active or stopped) */
 	struct snapset *snaps;		/* named snapshots: data, they outlive the target */
@@ -49,6 +50,11 @@ struct heap;
  * allocator named), succeeds with initialised=false before the first
  * malloc. */
 struct heap *session_heap(struct session *s);
+/* How malloc is found in the target, without walking the heap (the
+ * walk's if there is one): a quick look for `info`.  NULL with an hd
+ * error. */
+struct malloc_info;
+const struct malloc_info *session_malloc_info(struct session *s);
 /* Same, but the walk must be of an initialised glibc heap. */
 struct heap *session_glibc_heap(struct session *s);
 

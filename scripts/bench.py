@@ -9,6 +9,7 @@ import os
 import pty
 import resource
 import select
+import shutil
 import statistics
 import subprocess
 import sys
@@ -106,7 +107,7 @@ def bench_attach():
 
 def heapdbg_json(args):
     p = subprocess.run([HEAPDBG, "-q", "--json"] + args, capture_output=True, text=True)
-    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    return [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
 
 
 def timed_run(args):
@@ -147,8 +148,84 @@ def bench_walk():
     row("heapdbg peak RSS, heap walk", rss // 1024, "MiB")
     row("peak RSS per million chunks walked", rss / 1024 / (h["nchunks"] / 1e6), "MiB",
         note="includes the heap copy")
+    bench_leaks(p, floor, h["nchunks"])
+    bench_snapshots(p, floor, h["nchunks"])
     p.kill()
     p.wait()
+    bench_valgrind()
+
+
+def bench_leaks(p, floor, nchunks):
+    print("leak check (the same heap)")
+    runs, checks = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        objs = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "leaks"])
+        runs.append(time.perf_counter() - t0)
+        lk = [o for o in objs if o.get("cmd") == "leaks"]
+        if lk and "seconds" in lk[0]:
+            checks.append(lk[0]["seconds"])
+    whole = statistics.median(runs)
+    row("heapdbg -p PID -batch -ex leaks, whole run", whole * 1000, "ms")
+    if checks:
+        row("of which: the reachability check", statistics.median(checks) * 1000, "ms")
+    row("leak check run / raw read", whole / floor, "x")
+    row("leak check per million chunks", whole / (nchunks / 1e6), "s", note="goal: whole run < 2 s")
+
+
+def bench_snapshots(p, floor, nchunks):
+    print("snapshots and diff (the same heap)")
+    d = os.path.join(TOP, "build", "bench")
+    os.makedirs(d, exist_ok=True)
+    f = os.path.join(d, "bench.snap")
+    t0 = time.perf_counter()
+    objs = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "snapshot a", "-ex", "continue 0.1",
+                         "-ex", "snapshot b", "-ex", "diff a b", "-ex", "save a " + f])
+    whole = time.perf_counter() - t0
+    by = {}
+    for o in objs:
+        by.setdefault(o.get("cmd"), []).append(o)
+    snaps = by.get("snapshot", [])
+    t1 = time.perf_counter()
+    objs2 = heapdbg_json(["-batch", "-ex", "load " + f + " x", "-ex", "load " + f + " y", "-ex", "diff x y"])
+    offline = time.perf_counter() - t1
+    row("attach, 2 snapshots (2 walks), diff, save: whole run", whole * 1000, "ms",
+        note="continue 0.1 s between the snapshots included")
+    if len(snaps) == 2 and all("seconds" in x for x in snaps):
+        row("first snapshot (the heap already walked by attach)", snaps[0]["seconds"] * 1000, "ms")
+        row("second snapshot, after the target ran (walk + record)", snaps[1]["seconds"] * 1000, "ms")
+    if by.get("save"):
+        sv = by["save"][0]
+        row("snapshot file, bytes per chunk", sv["file_bytes"] / max(sv["chunks"], 1), "B")
+    row("offline: load 2 snapshot files + diff", offline * 1000, "ms",
+        note="%d-chunk snapshots" % (snaps[0]["chunks"] if snaps else 0))
+    ok = any(o.get("cmd") == "diff" and "error" not in o for o in objs2)
+    if not ok:
+        row("offline diff", 0, "", note="FAILED: %s" % objs2)
+    os.unlink(f)
+
+
+def bench_valgrind():
+    """The peer for the leak check: valgrind memcheck runs the same program
+    (launch only) and checks at exit; compared with the program's native
+    run and heapdbg's attach + leaks."""
+    print("peer: valgrind memcheck --leak-check=full on the same program")
+    vg = shutil.which("valgrind")
+    if not vg:
+        row("valgrind leak check", 0, "", note="skipped: valgrind is not installed")
+        return
+    args = [os.path.join(TARGETS, "bigheap"), "3", "400000", "exit"]
+    t0 = time.perf_counter()
+    subprocess.run(args, stdout=subprocess.DEVNULL)
+    native = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    r = subprocess.run([vg, "-q", "--leak-check=full", "--show-leak-kinds=definite", "--error-exitcode=0"] + args,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    under = time.perf_counter() - t0
+    row("native run of the program (build heap, exit)", native * 1000, "ms")
+    row("the same under valgrind, leak check at exit", under * 1000, "ms",
+        note="rc %d" % r.returncode)
+    row("valgrind / native", under / native, "x", note="heapdbg adds nothing until it attaches")
 
 
 def parse_kv(text):
@@ -199,14 +276,40 @@ def bench_trace():
     pr = subprocess.Popen([HEAPDBG, "-q", "--json", "-batch", "-ex", "trace start", "-ex", "continue 300",
                            "-ex", "trace status", "--args", os.path.join(TARGETS, "bigheap"), "1", "100000",
                            "exit"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out, _ = pr.communicate()
-    objs = [json.loads(l) for l in out.splitlines() if l.strip()]
+    out = pr.stdout.read()
+    _, _, ru = os.wait4(pr.pid, 0)
+    objs = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     st2 = [o for o in objs if o.get("cmd") == "trace" and "events" in o]
     if st2:
         blocks = st2[0]["outstanding"]["blocks"]
         row("traced live blocks (bigheap 1 x 100,000)", blocks, "")
         row("tracer memory per live block", st2[0]["memory"] / max(blocks, 1), "bytes",
             note="records + index + stacks")
+        row("heapdbg peak RSS per thousand traced live blocks", ru.ru_maxrss / max(blocks / 1000, 1), "KiB",
+            note="peak %d MiB, symbols and unwinder included" % (ru.ru_maxrss // 1024))
+    bench_heaptrack(iters, untraced, calls)
+
+
+def bench_heaptrack(iters, untraced, calls):
+    """The tracing peer: heaptrack (GOT/PLT interposition, launch mode) on
+    the same churn run."""
+    ht = shutil.which("heaptrack")
+    if not ht:
+        row("heaptrack added cost per call", 0, "", note="skipped: heaptrack is not installed")
+        return
+    d = os.path.join(TOP, "build", "bench")
+    os.makedirs(d, exist_ok=True)
+    r = subprocess.run([ht, "-o", os.path.join(d, "heaptrack.churn"), os.path.join(TARGETS, "churn"), str(iters),
+                        "nowait"], capture_output=True, text=True)
+    if "seconds=" not in r.stdout:
+        row("heaptrack added cost per call", 0, "", note="heaptrack run failed")
+        return
+    t = parse_kv("seconds=" + r.stdout.split("seconds=")[1])["seconds"]
+    row("heaptrack (launch) added cost per call", (t - untraced) / calls * 1e6, "us",
+        note="peer: in-process interposition, no stops")
+    for f in os.listdir(d):
+        if f.startswith("heaptrack.churn"):
+            os.unlink(os.path.join(d, f))
 
 
 def main():
@@ -217,6 +320,8 @@ def main():
     bench_attach()
     bench_walk()
     bench_trace()
+    print("not installed here, not measured: chap, gef, pwndbg, gdb-heap, memleax, bcc memleak "
+          "(docs/bench.md quotes their figures from peers.md)")
     print()
     print("| figure | value | unit | note |")
     print("|---|---:|---|---|")

@@ -67,15 +67,18 @@ emit_modules(struct session *s)
 static void
 emit_allocator(struct session *s)
 {
-	struct heap *h = session_heap(s);
-	const struct malloc_info *mi;
+	const struct malloc_info *mi = session_malloc_info(s);
+	size_t narenas;
+	bool initialised;
 
-	if (!h) {
+	if (!mi) {
 		em_fmt(s->em, "Allocator: {allocator:%s} ", "unknown");
 		em_fmt(s->em, "({allocator_error:%s})\n", hd_errmsg());
 		return;
 	}
-	mi = h->mi;
+	/* no walk for info: the arena ring is enough (the walk's, if done) */
+	narenas = s->heap ? s->heap->arenas.n : mi->initialised ? malloc_count_arenas(s->t, mi) : 0;
+	initialised = s->heap ? s->heap->initialised : mi->initialised;
 	em_fmt(s->em, "Allocator: {allocator:%s}", allocator_name(mi->allocator));
 	em_fmt(s->em, ", malloc from {malloc_provider:%s}", mi->provider);
 	if (mi->allocator != ALLOC_GLIBC) {
@@ -88,9 +91,9 @@ emit_allocator(struct session *s)
 	em_text(s->em, "\n");
 	em_fmt(s->em, "glibc:     {glibc:%s}", mi->version);
 	em_fmt(s->em, ", layout {layout:%s}\n", mi->layout_desc);
-	em_fmt(s->em, "Arenas:    {arenas:%zu}", h->arenas.n);
-	em_bool(s->em, "initialised", h->initialised);
-	if (!h->initialised)
+	em_fmt(s->em, "Arenas:    {arenas:%zu}", narenas);
+	em_bool(s->em, "initialised", initialised);
+	if (!initialised)
 		em_text(s->em, " (malloc not initialised yet)");
 	em_text(s->em, "\n");
 	em_obj_open(s->em, "found");

@@ -46,6 +46,30 @@ allocator_name(enum allocator_kind k)
 	return "unknown";
 }
 
+size_t
+malloc_count_arenas(struct target *t, const struct malloc_info *mi)
+{
+	uint64_t a = mi->main_arena, seen[64];
+	size_t n = 0;
+
+	if (mi->allocator != ALLOC_GLIBC || !a || mi->L.ms_next < 0)
+		return 0;
+	for (;;) {
+		uint64_t next;
+		n++;
+		if (n >= 4096 || target_read_u64(t, a + (uint64_t)mi->L.ms_next, &next) < 0 || !next || (next & 7) ||
+		    next == mi->main_arena)
+			return n;
+		/* a ring that loops without passing main_arena: stop at a
+		 * repeat among the last 64 arenas */
+		for (size_t i = 0; i < MIN(n - 1, ARRAY_SIZE(seen)); i++)
+			if (seen[i] == next)
+				return n;
+		seen[(n - 1) % ARRAY_SIZE(seen)] = next;
+		a = next;
+	}
+}
+
 void
 malloc_info_free(struct malloc_info *mi)
 {
@@ -576,8 +600,12 @@ choose_layout(struct malloc_info *mi, const struct module *libc, const struct ma
 	}
 	if (tab)
 		mi->L = *tab;
-	if (libc->mod)
+	if (libc->mod) {
+		/* the symbol table (main_arena, mp_ are looked up there next)
+		 * finds the separate debug file: its path is known after */
+		dwfl_module_getsymtab(libc->mod);
 		dwfl_module_info(libc->mod, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);
+	}
 	if (tab && exact && !tab->uncertain && debugfile) {
 		/* use the verified row now, check it against DWARF meanwhile */
 		struct layout_check *lc = xcalloc(1, sizeof(*lc));

@@ -35,6 +35,8 @@ drop_analyses(struct session *s)
 	s->reach = NULL;
 	heap_free(s->heap);
 	s->heap = NULL;
+	malloc_info_free(s->mi);
+	s->mi = NULL;
 }
 
 const struct alloc_source *
@@ -84,6 +86,20 @@ session_heap(struct session *s)
 	if (heap_walk(s->t, sym, NULL, &s->heap) < 0)
 		return NULL;
 	return s->heap;
+}
+
+const struct malloc_info *
+session_malloc_info(struct session *s)
+{
+	struct symbols *sym;
+	if (s->heap)
+		return s->heap->mi;
+	if (s->mi)
+		return s->mi;
+	sym = session_symbols(s);
+	if (!sym || malloc_locate(s->t, sym, &s->mi) < 0)
+		return NULL;
+	return s->mi;
 }
 
 struct heap *
