@@ -67,7 +67,19 @@ struct rspan {
 	unsigned arena;
 	uint64_t info;		/* heap_info or 0 */
 	bool has_top;
+	/* the copy, filled as the chunk walk reaches it (see span_fill) */
+	uint8_t *buf;		/* the region's buffer (from info, or start), or NULL */
+	uint64_t rstart;	/* the target address of buf[0] */
+	uint64_t filled;	/* the copy holds [rstart, filled) */
+	uint64_t resume;	/* the walk stopped at a bad size here (0: it did not) */
 };
+
+/* Bits the chunk walk leaves in hchunk.list for classify_chunks (which
+ * sets list properly): facts from the chunk's header, read while it was
+ * in the cache. */
+#define CF_HAS_PREV	0x1	/* walked right after the chunk before it */
+#define CF_PS_EQ	0x2	/* its prev_size is that chunk's size */
+#define CF_PREV_FREE	0x4	/* PREV_INUSE clear and prev_size right: the chunk before must be free */
 
 struct member {
 	uint64_t addr, memb;
@@ -209,6 +221,10 @@ add_span(struct walker *w, unsigned arena, uint64_t info, uint64_t start, uint64
 	s.arena = arena;
 	s.info = info;
 	s.has_top = top && top >= start && top < end;
+	s.buf = NULL;
+	s.rstart = info ? info : start;
+	s.filled = s.rstart;
+	s.resume = 0;
 	if (end > start)
 		vec_push(&w->spans, s);
 }
@@ -455,16 +471,19 @@ region_free(uint8_t *owned)
 	munmap(owned - 16, maplen);
 }
 
+/* A buffer for every span's region (from heap_info on, so the arena
+ * struct and heap header are in the copy too).  Nothing is read yet: the
+ * chunk walk fills each buffer as it gets there (span_fill), so the
+ * headers it reads are still in the cache.  Core files and images are
+ * used in place. */
 static void
-copy_regions(struct walker *w)
+plan_regions(struct walker *w)
 {
 	struct heap *h = w->h;
 
 	for (size_t i = 0; i < w->spans.n; i++) {
 		struct rspan *s = &w->spans.v[i];
-		/* non-main heaps: copy from the heap_info on, so the arena
-		 * struct and heap header are in the copy too */
-		uint64_t start = s->info ? s->info : s->start, len = s->end - start;
+		uint64_t start = s->rstart, len = s->end - start;
 		struct region r = { start, s->end, NULL, NULL };
 		const void *d = target_direct(w->t, start, len);
 
@@ -472,30 +491,20 @@ copy_regions(struct walker *w)
 			continue;
 		if (d) {
 			r.data = d;
+			s->buf = (uint8_t *)(uintptr_t)d;	/* (never written: filled already) */
+			s->filled = s->end;
 		} else {
-			size_t got;
 			r.owned = region_alloc(len);
 			if (!r.owned) {
 				finding(w, FIND_WARNING, "no-memory", 0, (int)s->arena,
 					"cannot copy %" PRIu64 " bytes of heap at 0x%" PRIx64, len, start);
+				s->end = s->start;	/* not walked */
 				continue;
 			}
-			got = target_read_partial(w->t, start, r.owned, len);
-			h->bytes_read += got;
-			if (got < len) {
-				finding(w, FIND_ERROR, "heap-unreadable", 0, (int)s->arena,
-					"heap memory at 0x%" PRIx64 " cannot be read (%" PRIu64 " of %" PRIu64
-					" bytes read)", start + got, (uint64_t)got, len);
-				r.end = start + got;
-				if (s->end > r.end)
-					s->end = r.end;
-			}
 			r.data = r.owned;
+			s->buf = r.owned;
 		}
-		if (r.end > r.start)
-			vec_push(&h->regions, r);
-		else
-			region_free(r.owned);
+		vec_push(&h->regions, r);
 	}
 	if (h->regions.n > 1)
 		qsort(h->regions.v, h->regions.n, sizeof(*h->regions.v), region_cmp);
@@ -511,6 +520,35 @@ copy_regions(struct walker *w)
 	}
 }
 
+#define FILL_WINDOW (512u << 10)	/* fits in L2 with room to spare */
+
+/* Copy the span's region up to at least upto (a window at a time).  A
+ * read that comes up short ends the region and the span there. */
+static void
+span_fill(struct walker *w, struct rspan *s, uint64_t upto)
+{
+	while (s->filled < upto && s->filled < s->end) {
+		uint64_t to = MIN(s->end, MAX(upto, s->filled + FILL_WINDOW));
+		size_t want = (size_t)(to - s->filled);
+		size_t got = target_read_partial(w->t, s->filled, s->buf + (s->filled - s->rstart), want);
+		w->h->bytes_read += got;
+		if (got < want) {
+			uint64_t stop = s->filled + got;
+			finding(w, FIND_ERROR, "heap-unreadable", 0, (int)s->arena,
+				"heap memory at 0x%" PRIx64 " cannot be read (%" PRIu64 " of %" PRIu64
+				" bytes read)", stop, stop - s->rstart, s->end - s->rstart);
+			for (size_t i = 0; i < w->h->regions.n; i++) {
+				struct region *r = &w->h->regions.v[i];
+				if (r->owned == s->buf)
+					r->end = MAX(stop, r->start);
+			}
+			s->end = MAX(stop, s->start);
+			s->filled = stop;
+			return;
+		}
+		s->filled = to;
+	}
+}
 /* ---- 3. free lists ---- */
 
 static struct hlist *
@@ -923,27 +961,32 @@ count_chunk(struct harena *ar, const struct hchunk *c)
 	k->bytes += c->size;
 }
 
-/* Bytes of the span at p: from the span's copy when it is one piece (the
- * usual case), else looked up. */
+/* The 16-byte header at p, copied in if the walk just got there. */
 static inline const uint8_t *
-span_bytes(struct walker *w, const struct rspan *s, const uint8_t *base, uint64_t p, size_t len)
+span_header(struct walker *w, struct rspan *s, uint64_t p)
 {
-	if (base)
-		return p + len <= s->end ? base + (p - s->start) : NULL;
-	return heap_bytes(w->h, p, len);
+	if (p + 16 > s->filled)
+		span_fill(w, s, p + 16);
+	return p + 16 <= s->filled && p + 16 <= s->end ? s->buf + (p - s->rstart) : NULL;
 }
 
+/*
+ * The chunk walk proper: chunk boundaries from `from` to the end of the
+ * span, as the copy comes in.  Only what a chunk's own header says is
+ * checked here; the states (the free lists are walked after this) and what
+ * neighbours say about each other are settled by classify_chunks.  A bad
+ * size stops the first pass (s->resume): the walk resumes once the free
+ * lists are known, since their members are trusted chunk boundaries.
+ */
 static void
-walk_span(struct walker *w, const struct rspan *s)
+walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 {
 	struct harena *ar = &w->h->arenas.v[s->arena];
-	const uint8_t *base = heap_bytes(w->h, s->start, s->end - s->start);
-	uint64_t p = s->start, prev = 0, prev_size = 0;
-	enum chunk_state prev_state = CS_USED;
+	uint64_t p = from, prev = 0, prev_size = 0;
 
 	while (p + 16 <= s->end) {
-		const uint8_t *b = span_bytes(w, s, base, p, 16), *nb;
-		uint64_t sf, sz, memb = 0;
+		const uint8_t *b = span_header(w, s, p);
+		uint64_t sf, sz, ps;
 		struct hchunk c;
 
 		if (!b)
@@ -953,6 +996,7 @@ walk_span(struct walker *w, const struct rspan *s)
 			return;
 		}
 		sf = chunk_size_field(b);
+		ps = chunk_prev_size(b);
 		sz = ptm_chunksize(sf);
 		c.addr = p;
 		c.size = sz;
@@ -960,16 +1004,16 @@ walk_span(struct walker *w, const struct rspan *s)
 		c.bits = sf & PTM_SIZE_BITS;
 		c.list = 0;
 		c.owner = 0;
-		/* list members are visited in address order, as chunks are:
-		 * members passed over are not chunk boundaries */
-		while (w->next_member < w->nmembers && w->members[w->next_member].addr < p)
-			not_a_chunk(w, &w->members[w->next_member++]);
-		if (w->next_member < w->nmembers && w->members[w->next_member].addr == p)
-			memb = w->members[w->next_member++].memb;
+		c.state = CS_USED;
+		if (prev) {
+			c.list |= CF_HAS_PREV;
+			if (ps == prev_size)
+				c.list |= CF_PS_EQ;
+		}
+		if (w->chunks.n && w->chunks.v[w->chunks.n - 1].addr >= p)
+			w->unsorted = true;
 		if (p == ar->top) {
 			c.state = CS_TOP;
-			if (w->chunks.n && w->chunks.v[w->chunks.n - 1].addr >= p)
-				w->unsorted = true;
 			vec_push(&w->chunks, c);
 			if (sz > ar->system_mem && ar->system_mem)
 				finding(w, FIND_ERROR, "top-size", p, (int)s->arena,
@@ -985,8 +1029,14 @@ walk_span(struct walker *w, const struct rspan *s)
 		if (s->info && !s->has_top && p + 0x20 >= s->end && (sz == 0x10 || sz == 0))
 			return;
 		if (!plausible_size(sf, p, s->end)) {
-			uint64_t q = resync(w, s, p + 16);
+			uint64_t q;
 			char resume[64] = "the rest of this heap is skipped";
+			if (!lists_known) {
+				s->resume = p;
+				return;
+			}
+			span_fill(w, s, s->end);
+			q = resync(w, s, p + 16);
 			if (q)
 				snprintf(resume, sizeof(resume), "the walk resumes at 0x%" PRIx64, q);
 			finding(w, FIND_ERROR, "invalid-size", p, (int)s->arena,
@@ -998,74 +1048,136 @@ walk_span(struct walker *w, const struct rspan *s)
 			prev = 0;
 			continue;
 		}
-		if (memb) {
-			c.state = (uint8_t)MEMB_STATE(memb);
-			c.list = (uint16_t)MEMB_LIST(memb);
-			c.owner = (uint16_t)MEMB_OWNER(memb);
-			if (c.state != CS_TCACHE && MEMB_ARENA(memb) != s->arena)
-				finding(w, FIND_ERROR, "foreign-chunk", p, (int)s->arena,
-					"chunk 0x%" PRIx64 " of arena %u is in a free list of arena %u", p, s->arena,
-					MEMB_ARENA(memb));
-		} else {
-			c.state = CS_USED;
-		}
-		if (w->chunks.n && w->chunks.v[w->chunks.n - 1].addr >= p)
-			w->unsorted = true;
-		vec_push(&w->chunks, c);
-		count_chunk(ar, &c);
-
-		/* what the neighbours say */
+		/* what the header says of the chunk before it */
 		if (!(sf & PTM_PREV_INUSE) && prev) {
-			uint64_t ps = chunk_prev_size(b);
 			if (ps != prev_size)
 				finding(w, FIND_ERROR, "prev-size", p, (int)s->arena,
 					"chunk 0x%" PRIx64 " says the previous chunk is free with size 0x%" PRIx64
 					", but it has size 0x%" PRIx64 " (corrupted size vs. prev_size while "
 					"consolidating)", p, ps, prev_size);
-			else if (prev_state == CS_USED)
-				finding(w, FIND_ERROR, "prev-inuse", p, (int)s->arena,
-					"chunk 0x%" PRIx64 " says the previous chunk 0x%" PRIx64 " is free, but it is in "
-					"no free list", p, prev);
+			else
+				c.list |= CF_PREV_FREE;
 		}
 		if (ar->main && (sf & PTM_NON_MAIN_ARENA))
 			finding(w, FIND_ERROR, "arena-bit", p, (int)s->arena,
 				"chunk 0x%" PRIx64 " of the main arena has the NON_MAIN_ARENA bit", p);
-		if (c.state != CS_USED && (nb = span_bytes(w, s, base, p + sz, 16))) {
-			uint64_t nps = chunk_prev_size(nb), nsf = chunk_size_field(nb);
-			bool next_says_free = !(nsf & PTM_PREV_INUSE);
-			switch (c.state) {
-			case CS_UNSORTED:
-			case CS_SMALLBIN:
-			case CS_LARGEBIN:
-				if (!next_says_free)
-					finding(w, FIND_ERROR, "bin-chunk-inuse", p, (int)s->arena,
-						"chunk 0x%" PRIx64 " is in %s %u but the next chunk says it is in use "
-						"(double free or corruption (!prev))", p, chunk_state_name(c.state), c.list);
-				else if (nps != sz)
-					finding(w, FIND_ERROR, "size-vs-prev-size", p, (int)s->arena,
-						"free chunk 0x%" PRIx64 " has size 0x%" PRIx64 " but the next chunk's prev_size "
-						"is 0x%" PRIx64 " (corrupted size vs. prev_size)", p, sz, nps);
-				break;
-			case CS_TCACHE:
-			case CS_FASTBIN:
-				if (next_says_free)
-					finding(w, FIND_ERROR, "fast-chunk-prev-inuse", p, (int)s->arena,
-						"chunk 0x%" PRIx64 " is in a %s but the next chunk's PREV_INUSE is clear",
-						p, chunk_state_name(c.state));
-				break;
-			default:
-				break;
-			}
-		}
-		/* (a used chunk whose successor thinks it is free is caught when
-		 * the successor is walked: prev-inuse) */
+		vec_push(&w->chunks, c);
 		prev = p;
 		prev_size = sz;
-		prev_state = (enum chunk_state)c.state;
 		p += sz;
 	}
 }
 
+static int hchunk_cmp(const void *a, const void *b);
+
+/* What the chunk after a free chunk c says of it. */
+static void
+check_free_neighbour(struct walker *w, const struct hchunk *c, bool next_says_free, bool ps_eq, uint64_t next)
+{
+	switch (c->state) {
+	case CS_UNSORTED:
+	case CS_SMALLBIN:
+	case CS_LARGEBIN:
+		if (!next_says_free) {
+			finding(w, FIND_ERROR, "bin-chunk-inuse", c->addr, (int)c->arena,
+				"chunk 0x%" PRIx64 " is in %s %u but the next chunk says it is in use "
+				"(double free or corruption (!prev))", c->addr, chunk_state_name(c->state), c->list);
+		} else if (!ps_eq) {
+			const uint8_t *nb = heap_bytes(w->h, next, 16);
+			finding(w, FIND_ERROR, "size-vs-prev-size", c->addr, (int)c->arena,
+				"free chunk 0x%" PRIx64 " has size 0x%" PRIx64 " but the next chunk's prev_size "
+				"is 0x%" PRIx64 " (corrupted size vs. prev_size)", c->addr, c->size,
+				nb ? chunk_prev_size(nb) : 0);
+		}
+		break;
+	case CS_TCACHE:
+	case CS_FASTBIN:
+		if (next_says_free)
+			finding(w, FIND_ERROR, "fast-chunk-prev-inuse", c->addr, (int)c->arena,
+				"chunk 0x%" PRIx64 " is in a %s but the next chunk's PREV_INUSE is clear",
+				c->addr, chunk_state_name(c->state));
+		break;
+	default:
+		break;
+	}
+}
+
+/* The chunk after c, if the walk went straight from c to it. */
+static inline const struct hchunk *
+next_walked(const struct hchunk *v, size_t n, size_t i)
+{
+	if (i + 1 < n && (v[i + 1].list & CF_HAS_PREV) && v[i + 1].addr == v[i].addr + v[i].size)
+		return &v[i + 1];
+	return NULL;
+}
+
+/*
+ * Every chunk's state from the free lists (chunks and members both in
+ * address order, merged in step), the counts, and the checks between
+ * neighbours: a free chunk's successor must say it is free (and its size),
+ * a tcache or fastbin chunk's successor that it is in use; a chunk that
+ * says its predecessor is free must have a free predecessor.
+ */
+static void
+classify_chunks(struct walker *w)
+{
+	struct hchunk *v = w->chunks.v;
+	size_t n = w->chunks.n;
+
+	if (w->unsorted && n > 1) {
+		qsort(v, n, sizeof(*v), hchunk_cmp);
+		w->unsorted = false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct hchunk *c = &v[i];
+		struct harena *ar = &w->h->arenas.v[c->arena];
+		unsigned flags = c->list;
+		uint64_t memb = 0;
+
+		c->list = 0;
+		while (w->next_member < w->nmembers && w->members[w->next_member].addr < c->addr)
+			not_a_chunk(w, &w->members[w->next_member++]);
+		if (w->next_member < w->nmembers && w->members[w->next_member].addr == c->addr)
+			memb = w->members[w->next_member++].memb;
+		if (c->state == CS_TOP)
+			continue;
+		if (memb) {
+			c->state = (uint8_t)MEMB_STATE(memb);
+			c->list = (uint16_t)MEMB_LIST(memb);
+			c->owner = (uint16_t)MEMB_OWNER(memb);
+			if (c->state != CS_TCACHE && MEMB_ARENA(memb) != c->arena)
+				finding(w, FIND_ERROR, "foreign-chunk", c->addr, (int)c->arena,
+					"chunk 0x%" PRIx64 " of arena %u is in a free list of arena %u", c->addr,
+					c->arena, MEMB_ARENA(memb));
+		}
+		count_chunk(ar, c);
+		if ((flags & CF_PREV_FREE) && i > 0 && v[i - 1].state == CS_USED &&
+		    v[i - 1].addr + v[i - 1].size == c->addr)
+			finding(w, FIND_ERROR, "prev-inuse", c->addr, (int)c->arena,
+				"chunk 0x%" PRIx64 " says the previous chunk 0x%" PRIx64 " is free, but it is in "
+				"no free list", c->addr, v[i - 1].addr);
+		if (c->state != CS_USED) {
+			const struct hchunk *nx = next_walked(v, n, i);
+			bool have = nx != NULL, next_says_free = false, ps_eq = false;
+			if (nx) {
+				next_says_free = !(nx->bits & PTM_PREV_INUSE);
+				ps_eq = (nx->list & CF_PS_EQ) != 0;
+			} else {
+				const uint8_t *nb = heap_bytes(w->h, c->addr + c->size, 16);
+				if (nb) {
+					have = true;
+					next_says_free = !(chunk_size_field(nb) & PTM_PREV_INUSE);
+					ps_eq = chunk_prev_size(nb) == c->size;
+				}
+			}
+			if (have)
+				check_free_neighbour(w, c, next_says_free, ps_eq, nx ? nx->addr : c->addr + c->size);
+		}
+	}
+	/* free-list members beyond the last chunk walked */
+	while (w->next_member < w->nmembers)
+		not_a_chunk(w, &w->members[w->next_member++]);
+}
 /* ---- 5. mmapped chunks ---- */
 
 /* Why an anonymous mapping cannot hold mmapped chunks (NULL if it can). */
@@ -1296,15 +1408,12 @@ static void
 account(struct walker *w)
 {
 	struct heap *h = w->h;
-	/* (chunks were counted per arena as they were walked) */
+	/* (chunks were counted per arena by classify_chunks) */
 	for (size_t i = 0; i < h->arenas.n; i++) {
 		struct harena *ar = &h->arenas.v[i];
 		ar->bins.chunks = ar->unsorted.chunks + ar->smallbins.chunks + ar->largebins.chunks;
 		ar->bins.bytes = ar->unsorted.bytes + ar->smallbins.bytes + ar->largebins.bytes;
 	}
-	/* free-list members beyond the last chunk walked */
-	while (w->next_member < w->nmembers)
-		not_a_chunk(w, &w->members[w->next_member++]);
 }
 
 static int
@@ -1493,21 +1602,13 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		debug_msg("heap span: arena %u, 0x%" PRIx64 "-0x%" PRIx64 " (heap_info 0x%" PRIx64 ")%s",
 			  w.spans.v[i].arena, w.spans.v[i].start, w.spans.v[i].end, w.spans.v[i].info,
 			  w.spans.v[i].has_top ? ", top" : "");
-	copy_regions(&w);
-	PHASE("copied");
+	plan_regions(&w);
 	{
 		uint64_t total = 0;
 		for (size_t i = 0; i < h->regions.n; i++)
 			total += h->regions.v[i].end - h->regions.v[i].start;
 		w.list_cap = total / PTM_MINSIZE + 16;
 	}
-	walk_tcaches(&w);
-	for (size_t i = 0; i < h->arenas.n; i++) {
-		walk_fastbins(&w, (unsigned)i);
-		walk_bins(&w, (unsigned)i);
-	}
-	PHASE("free lists");
-	sort_members(&w);
 	/* room for the chunks: a guess from the heap's size saves the
 	 * array's growth copies (untouched room costs no memory) */
 	{
@@ -1516,10 +1617,32 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 			bytes += w.spans.v[i].end - w.spans.v[i].start;
 		vec_reserve(&w.chunks, (size_t)MIN(bytes / 256 + 64, 1ULL << 28));
 	}
-	PHASE("members");
+	/* the chunks, as the copy comes in; then the rest of the copy (past
+	 * a bad size, or a last chunk that ends early) */
 	for (size_t i = 0; i < w.spans.n && !w.interrupted; i++)
-		walk_span(&w, &w.spans.v[i]);
-	PHASE("chunks");
+		walk_span(&w, &w.spans.v[i], w.spans.v[i].start, false);
+	for (size_t i = 0; i < w.spans.n && !w.interrupted; i++)
+		span_fill(&w, &w.spans.v[i], w.spans.v[i].end);
+	PHASE("copy+chunks");
+	if (w.interrupted) {
+		rc = hd_fail(HD_EINTR, "interrupted");
+		goto out;
+	}
+	walk_tcaches(&w);
+	for (size_t i = 0; i < h->arenas.n; i++) {
+		walk_fastbins(&w, (unsigned)i);
+		walk_bins(&w, (unsigned)i);
+	}
+	PHASE("free lists");
+	sort_members(&w);
+	PHASE("members");
+	/* a walk stopped by a bad size resumes where a chain of chunks (or a
+	 * free-list member) starts again */
+	for (size_t i = 0; i < w.spans.n && !w.interrupted; i++)
+		if (w.spans.v[i].resume)
+			walk_span(&w, &w.spans.v[i], w.spans.v[i].resume, true);
+	classify_chunks(&w);
+	PHASE("classified");
 	if (w.interrupted) {
 		rc = hd_fail(HD_EINTR, "interrupted");
 		goto out;
