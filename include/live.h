@@ -41,9 +41,11 @@ enum trap_action {
 
 struct live_hooks {
 	void *ctx;
-	/* A SIGTRAP stop that is not a ptrace event (int3, single step). */
-	enum trap_action (*on_trap)(void *ctx, struct target *t,
-				    struct target_thread *th, const siginfo_t *si);
+	/* A SIGTRAP stop that is not a ptrace event (int3, single step, or a
+	 * SIGTRAP sent to the target).  No siginfo is fetched (a ptrace call
+	 * at every traced allocation): the hook tells its traps by where the
+	 * thread stopped. */
+	enum trap_action (*on_trap)(void *ctx, struct target *t, struct target_thread *th);
 	/* A thread was created (it is stopped or about to report its start). */
 	void (*on_thread_new)(void *ctx, struct target *t, struct target_thread *th);
 	/* A thread is gone; called before it is removed. */

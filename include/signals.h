@@ -10,12 +10,19 @@
 #ifndef HEAPDBG_SIGNALS_H
 #define HEAPDBG_SIGNALS_H
 
+#include <poll.h>
 #include <stdbool.h>
 
 /* Install the handlers (idempotent).  Returns 0 or -1. */
 int sig_setup(void);
 /* The read end of the self-pipe (readable when any signal arrived). */
 int sig_fd(void);
+/* poll(2) with SIGCHLD let through (it is blocked everywhere else):
+ * every wait for the target's events goes through here. */
+int sig_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
+/* In a child about to exec: unblock SIGCHLD again (the mask is
+ * inherited across exec). */
+void sig_child_mask(void);
 /* Drain the pipe (call after waking up). */
 void sig_drain(void);
 /* Ctrl-C seen since the last sig_clear_interrupt(). */

@@ -7,11 +7,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 static int pipefd[2] = { -1, -1 };
+static sigset_t wait_mask;	/* the mask while waiting: SIGCHLD open */
 static volatile sig_atomic_t got_int, got_term;
 
 static void
@@ -45,10 +48,41 @@ sig_setup(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	/* SIGCHLD keeps sa_flags 0 too: ptrace stops must wake the loop */
+	/* SIGCHLD keeps sa_flags 0 too: ptrace stops must wake the loop.  It
+	 * stays blocked except inside sig_poll, so a stop that comes while
+	 * heapdbg is busy costs no signal delivery (at a traced allocation
+	 * that is most of them): it is found by the next waitpid */
 	sigaction(SIGCHLD, &sa, NULL);
+	{
+		sigset_t chld;
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		pthread_sigmask(SIG_BLOCK, &chld, &wait_mask);
+		sigdelset(&wait_mask, SIGCHLD);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
+}
+
+int
+sig_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+	struct timespec ts, *tp = NULL;
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+		tp = &ts;
+	}
+	return ppoll(fds, n, tp, pipefd[0] >= 0 ? &wait_mask : NULL);
+}
+
+void
+sig_child_mask(void)
+{
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_UNBLOCK, &chld, NULL);
 }
 
 int

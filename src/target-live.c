@@ -789,10 +789,7 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 	if (sig == (SIGTRAP | 0x80))
 		sig = SIGTRAP;	/* syscall stop; we never ask for them */
 	if (sig == SIGTRAP && lp->hooks && lp->hooks->on_trap) {
-		siginfo_t si;
-		memset(&si, 0, sizeof(si));
-		ptrace(PTRACE_GETSIGINFO, tid, 0, &si);
-		switch (lp->hooks->on_trap(lp->hooks->ctx, t, th, &si)) {
+		switch (lp->hooks->on_trap(lp->hooks->ctx, t, th)) {
 		case TRAP_RESUME:
 			if (mode == MODE_RUN)
 				resume_raw(t, th, PTRACE_CONT);
@@ -916,7 +913,7 @@ stop_all(struct target *t)
 		}
 		{
 			struct pollfd pfd = { sig_fd(), POLLIN, 0 };
-			poll(&pfd, pfd.fd >= 0 ? 1 : 0, 20);
+			sig_poll(&pfd, pfd.fd >= 0 ? 1 : 0, 20);
 			sig_drain();
 		}
 	}
@@ -1028,7 +1025,7 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 			}
 			if (lp->hooks && lp->hooks->want_stop && (timeout < 0 || timeout > 100))
 				timeout = 100;
-			poll(&pfd, 1, timeout);
+			sig_poll(&pfd, 1, timeout);
 			sig_drain();
 		}
 	}
@@ -1353,6 +1350,7 @@ live_launch(char *const argv[])
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
+		sig_child_mask();
 		raise(SIGSTOP);	/* wait for the tracer to seize us */
 		execvp(argv[0], argv);
 		err = errno;

@@ -468,14 +468,13 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 }
 
 static enum trap_action
-tr_on_trap(void *ctx, struct target *t, struct target_thread *th, const siginfo_t *si)
+tr_on_trap(void *ctx, struct target *t, struct target_thread *th)
 {
 	struct tracer *tr = ctx;
 	const hd_regs_t *cur;
 	hd_regs_t regs;
 	struct bp *bp;
 
-	(void)si;
 	if (!tr->active)
 		return TRAP_NOT_MINE;
 	cur = target_regs(t, th);
