@@ -340,7 +340,8 @@ heap_ranges(const struct heap *h, struct range_vec *out)
 			vec_push(out, rg);
 		}
 	}
-	qsort(out->v, out->n, sizeof(*out->v), range_cmp);
+	if (out->n > 1)	/* (qsort wants a non-NULL array) */
+		qsort(out->v, out->n, sizeof(*out->v), range_cmp);
 }
 
 /* Each root range, clipped: fn(arg, lo, hi, region, tid). */
