@@ -288,6 +288,27 @@ machine_name(unsigned m)
 	return "an unknown machine";
 }
 
+/*
+ * libdwfl (symbols.c) opens the files NT_FILE names itself, with a plain
+ * open(): a path that is a FIFO would block it forever, a device would
+ * never end.  Such a name is cut to "" in our private copy-on-write
+ * mapping of the core, which is what libdwfl reads; we keep the name.
+ */
+static void
+hide_from_libdwfl(const char *name)
+{
+	struct stat st;
+	uintptr_t page = (uintptr_t)name & ~(uintptr_t)4095;
+	size_t len = (uintptr_t)name + 1 - page;
+
+	if (name[0] != '/' || stat(name, &st) < 0 || S_ISREG(st.st_mode))
+		return;
+	if (mprotect((void *)page, len, PROT_READ | PROT_WRITE) < 0)
+		return;
+	*(char *)name = 0;
+	mprotect((void *)page, len, PROT_READ);
+}
+
 static int
 parse_nt_file(struct core_priv *cp, const unsigned char *d, size_t sz)
 {
@@ -320,6 +341,7 @@ parse_nt_file(struct core_priv *cp, const unsigned char *d, size_t sz)
 		f.path = xstrndup((const char *)d + p, l);
 		f.fd = -1;
 		vec_push(&cp->files, f);
+		hide_from_libdwfl((const char *)d + p);
 		p += l + 1;
 	}
 	return 0;
