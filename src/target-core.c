@@ -309,6 +309,56 @@ hide_from_libdwfl(const char *name)
 	mprotect((void *)page, len, PROT_READ);
 }
 
+/* The same for the names in the dynamic linker's list of loaded objects
+ * (r_debug through the executable's DT_DEBUG), which libdwfl reads from
+ * the core's memory and opens too.  Bounded like locate.c's walk. */
+static void
+hide_link_map_names(struct target *t)
+{
+	uint64_t phdr = 0, phnum = 0, bias = 0, dyn = 0, rdebug = 0, lm;
+
+	if (!target_auxv(t, AT_PHDR, &phdr) || !target_auxv(t, AT_PHNUM, &phnum) || phnum > 64)
+		return;
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint64_t i = 0; i < phnum; i++) {
+			Elf64_Phdr ph;
+			if (target_read(t, phdr + i * sizeof(ph), &ph, sizeof(ph)) < 0)
+				return;
+			if (pass == 0 && ph.p_type == PT_PHDR)
+				bias = phdr - ph.p_vaddr;
+			if (pass == 1 && ph.p_type == PT_DYNAMIC)
+				dyn = bias + ph.p_vaddr;
+		}
+	}
+	for (int i = 0; dyn && i < 512; i++) {
+		Elf64_Dyn d;
+		if (target_read(t, dyn + i * sizeof(d), &d, sizeof(d)) < 0 || d.d_tag == DT_NULL)
+			break;
+		if (d.d_tag == DT_DEBUG)
+			rdebug = d.d_un.d_val;
+	}
+	if (!rdebug || target_read_u64(t, rdebug + 8, &lm) < 0)
+		return;
+	for (int i = 0; lm && i < 1024; i++) {
+		uint64_t f[4];
+		const char *name;
+		size_t avail;
+		const struct mapping *m;
+
+		if (target_read(t, lm, f, sizeof(f)) < 0)
+			break;
+		lm = f[3];
+		/* only a name held in the core itself, NUL-terminated there */
+		m = target_find_mapping(t, f[1]);
+		if (!m || f[1] - m->start >= m->dumped)
+			continue;
+		avail = MIN(m->dumped - (f[1] - m->start), 4096);
+		name = target_direct(t, f[1], avail);
+		if (name && memchr(name, 0, avail))
+			hide_from_libdwfl(name);
+	}
+}
+
 static int
 parse_nt_file(struct core_priv *cp, const unsigned char *d, size_t sz)
 {
@@ -637,6 +687,7 @@ target_open_core(const char *path, const char *exe_override)
 	} else if (cp->exe_recorded) {
 		t->exe = xstrdup(cp->exe_recorded);
 	}
+	hide_link_map_names(t);
 	return t;
 fail:
 	vec_free(&maps);

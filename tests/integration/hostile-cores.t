@@ -4,7 +4,7 @@
 # it -- bit flips (fixed seeds), zeroed program header fields, zeroed
 # bytes across the notes, truncation at many offsets, a foreign
 # architecture (e_machine patched to aarch64), a 32-bit ELF class, a
-# non-core ELF, garbage, a mapped file replaced by a FIFO -- and cores of
+# non-core ELF, garbage, mapped files replaced by FIFOs -- and cores of
 # programs that do not use glibc malloc (static musl, jemalloc preloaded).
 # For every one, `heapdbg -q --json -c CORE -batch -ex info -ex bt -ex
 # heap -ex leaks` must not die by a signal, must not print a sanitizer
@@ -230,17 +230,27 @@ os.rename(moved, exe)
 LIBDIR = "/usr/lib/x86_64-linux-gnu"
 jemalloc = os.path.join(LIBDIR, "libjemalloc.so.2")
 if os.path.exists(jemalloc):
-    jcore, err = make_core(exe, "jemalloc.core", env={"LD_PRELOAD": jemalloc})
+    # a copy, so that it can be replaced by a FIFO below
+    jcopy = os.path.join(d, "libjemalloc.so.2")
+    shutil.copy(jemalloc, jcopy)
+    jcore, err = make_core(exe, "jemalloc.core", env={"LD_PRELOAD": jcopy})
     if jcore:
         r = check(jcore, "a core of a jemalloc-preloaded program")
         is_(((r and r.cmd("info")) or {}).get("allocator"), "jemalloc", "jemalloc core: allocator named")
         herr = ((r and r.cmd("heap")) or {}).get("error", "")
         ok("jemalloc" in herr and "glibc malloc only" in herr, "jemalloc core: heap refuses clearly", herr)
+        # the library is named by NT_FILE and by the link map in the
+        # core's memory: libdwfl opens both names
+        os.rename(jcopy, jcopy + ".real")
+        os.mkfifo(jcopy)
+        check(jcore, "the preloaded library replaced by a FIFO")
+        os.unlink(jcopy)
+        os.rename(jcopy + ".real", jcopy)
     else:
-        for n in ("jemalloc core", "jemalloc allocator", "jemalloc heap"):
+        for n in ("jemalloc core", "jemalloc allocator", "jemalloc heap", "jemalloc FIFO"):
             ok(False, n, "gcore failed: %s" % err)
 else:
-    for n in ("jemalloc core", "jemalloc allocator", "jemalloc heap"):
+    for n in ("jemalloc core", "jemalloc allocator", "jemalloc heap", "jemalloc FIFO"):
         skip(n, "libjemalloc2 not installed")
 
 if have("musl-gcc"):
