@@ -364,6 +364,11 @@ for_each_root(struct rc *c, root_fn fn, void *arg)
 			continue;
 		if (m->path && (!strcmp(m->path, "[heap]") || !strncmp(m->path, "/dev/", 5)))
 			continue;
+		/* a core holds only the first m->dumped bytes of an anonymous
+		 * mapping: the rest (beyond what the kernel dumped, terabytes
+		 * of reserved memory at times) cannot be read, page by page */
+		if (!m->path)
+			hi = MIN(hi, m->start + m->dumped);
 		if (m->path && m->path[0] == '/')
 			region = REF_GLOBAL;
 		else if (!m->path && i > 0 && t->maps[i - 1].end == m->start && t->maps[i - 1].path &&

@@ -177,6 +177,22 @@ def patch_load(path, index, **fields):
         f.write(d)
 
 
+def add_load(src, dst, vaddr, memsz, flags):
+    """A copy of a core with one more PT_LOAD segment, none of it dumped."""
+    with open(src, "rb") as f:
+        d = f.read()
+    phoff, = struct.unpack_from("<Q", d, 32)
+    phnum, = struct.unpack_from("<H", d, 56)
+    nd, loads = b"", []
+    for i in range(phnum):
+        typ, fl, off, va, _, fs, ms, _ = struct.unpack_from("<IIQQQQQQ", d, phoff + 56 * i)
+        if typ == PT_NOTE:
+            nd += d[off:off + fs]
+        elif typ == PT_LOAD:
+            loads.append((va, ms, fl, d[off:off + fs]))
+    write_core(dst, nd, sorted(loads + [(vaddr, memsz, flags, b"")]))
+
+
 def crafted(outdir):
     """Inputs for bugs found by reading the reader, each named after it."""
     # p_offset + p_filesz wrapped past 2^64: the size check passed and
@@ -188,6 +204,12 @@ def crafted(outdir):
     # (sorted, never overlapping) was not
     minimal_core(outdir, "overlapping-loads.core",
                  [(0x400000, 2 * PAGE, 6, bytes(PAGE)), (0x401000, PAGE, 6, bytes(PAGE))])
+    # a terabyte of anonymous read-write memory the kernel did not dump
+    # (reserved address space): the walker's scan for mmapped chunks and
+    # the leak check's root scan went through it page by page (minutes)
+    static = os.path.join(outdir, "static.core")
+    if os.path.exists(static):
+        add_load(static, os.path.join(outdir, "undumped-terabyte.core"), 0x600000000000, 1 << 40, 6)
 
 
 def main():

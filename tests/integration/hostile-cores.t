@@ -4,7 +4,8 @@
 # it -- bit flips (fixed seeds), zeroed program header fields, zeroed
 # bytes across the notes, truncation at many offsets, a foreign
 # architecture (e_machine patched to aarch64), a 32-bit ELF class, a
-# non-core ELF, garbage, mapped files replaced by FIFOs -- and cores of
+# non-core ELF, garbage, mapped files replaced by FIFOs, a terabyte of
+# memory not dumped -- and cores of
 # programs that do not use glibc malloc (static musl, jemalloc preloaded).
 # For every one, `heapdbg -q --json -c CORE -batch -ex info -ex bt -ex
 # heap -ex leaks` must not die by a signal, must not print a sanitizer
@@ -195,6 +196,11 @@ ends = [0, 1, 4, 16, 52, 63, 64, 64 + 56, notes[0][0] + 8, note_off - 1, note_of
         note_off + note_len, loads[len(loads) // 2][3] + 100, len(core) // 2, len(core) - 4096, len(core) - 1]
 for n in sorted(set(e for e in ends if 0 <= e < len(core))):
     later(mutant("trunc-%d.core" % n, core[:n]), "truncated to %d bytes" % n, want_rc=2)
+
+# a terabyte of anonymous memory that was not dumped (address space
+# reserved read-write): nothing may walk it page by page
+seeds.add_load(base, os.path.join(d, "terabyte.core"), 0x600000000000, 1 << 40, 6)
+later(os.path.join(d, "terabyte.core"), "a terabyte of undumped anonymous memory")
 
 # foreign and wrong ELF files
 m = bytearray(core)
