@@ -403,13 +403,22 @@ static void
 for_each_piece(struct rc *c, uint64_t lo, uint64_t hi,
 	       void (*fn)(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg), void *arg)
 {
-	uint64_t a = lo;
+	uint64_t a = lo, next;
 	while (a < hi && !c->interrupted) {
 		size_t len = (size_t)MIN((uint64_t)ROOT_PIECE, hi - a), got;
 		const uint8_t *d = memory(c, a, len, &got);
 		if (got)
 			fn(c, a, d, got, arg);
-		a = got == len ? a + len : ALIGN_DOWN(a + got, 4096) + 4096;
+		if (got == len) {
+			a += len;
+			continue;
+		}
+		/* past the unreadable page, and past the whole hole when the
+		 * target knows it (a core's undumped memory) */
+		next = ALIGN_DOWN(a + got, 4096) + 4096;
+		if (next <= a)
+			break;	/* the last page of the address space */
+		a = target_skip_unreadable(c->t, next, hi);
 	}
 }
 

@@ -50,6 +50,7 @@ struct core_file {
 	uint64_t start, end, pgoff;	/* pgoff in bytes */
 	char *path;			/* as recorded */
 	int fd;				/* -1 not tried, -2 unavailable */
+	uint64_t size;			/* of the file, once open */
 };
 
 struct core_priv {
@@ -86,7 +87,7 @@ target_core_signal(struct target *t)
 /* Open a mapped file the core names: only a regular file (the path comes
  * from the core, and a FIFO would block, a device never end). */
 static int
-open_mapped(const char *path)
+open_mapped(const char *path, uint64_t *size)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -96,6 +97,7 @@ open_mapped(const char *path)
 		close(fd);
 		return -1;
 	}
+	*size = (uint64_t)st.st_size;
 	return fd;
 }
 
@@ -106,7 +108,7 @@ file_fd(struct core_priv *cp, struct core_file *f)
 		const char *path = f->path;
 		if (cp->exe_override && cp->exe_recorded && !strcmp(f->path, cp->exe_recorded))
 			path = cp->exe_override;
-		f->fd = open_mapped(path);
+		f->fd = open_mapped(path, &f->size);
 		if (f->fd < 0 && cp->exe_override) {
 			/* a moved library: look beside the executable given */
 			const char *base = strrchr(f->path, '/');
@@ -115,7 +117,7 @@ file_fd(struct core_priv *cp, struct core_file *f)
 				char *alt;
 				*slash = 0;
 				alt = xasprintf("%s/%s", dir, base + 1);
-				f->fd = open_mapped(alt);
+				f->fd = open_mapped(alt, &f->size);
 				free(alt);
 			}
 			free(dir);
@@ -222,6 +224,74 @@ core_read(struct target *t, uint64_t addr, void *buf, size_t len)
 	return done;
 }
 
+/* The first segment ending after addr, or NULL. */
+static struct core_seg *
+seg_at_or_after(struct core_priv *cp, uint64_t addr)
+{
+	size_t lo = 0, hi = cp->segs.n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct core_seg *s = &cp->segs.v[mid];
+		if (addr - s->vaddr < s->memsz || addr < s->vaddr)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo < cp->segs.n ? &cp->segs.v[lo] : NULL;
+}
+
+/* Bytes are readable where a segment has them or a mapped file that
+ * opens covers them (up to the file's end); everything else is a hole,
+ * skipped in one step. */
+static uint64_t
+core_skip_unreadable(struct target *t, uint64_t addr, uint64_t hi)
+{
+	struct core_priv *cp = CP(t);
+
+	while (addr < hi) {
+		struct core_seg *s = seg_at_or_after(cp, addr);
+		struct core_file *f;
+		uint64_t next;
+
+		if (!s)
+			return hi;
+		if (addr < s->vaddr) {
+			addr = s->vaddr;
+			continue;
+		}
+		if (addr - s->vaddr < s->filesz)
+			return addr;
+		f = find_file(cp, addr);
+		if (f && file_fd(cp, f) >= 0) {
+			/* the file's bytes, to its end (page-rounded) */
+			uint64_t off = f->pgoff + (addr - f->start);
+			if (off >= f->pgoff && off < ALIGN_UP(f->size, 4096))
+				return addr;
+			next = MIN(f->end, s->vaddr + s->memsz);	/* > addr */
+			addr = next;
+			continue;
+		}
+		/* up to the end of the segment or the next file in it */
+		next = s->vaddr + s->memsz;
+		{
+			size_t lo = 0, n = cp->files.n;
+			while (lo < n) {	/* first file starting after addr */
+				size_t mid = lo + (n - lo) / 2;
+				if (cp->files.v[mid].start <= addr)
+					lo = mid + 1;
+				else
+					n = mid;
+			}
+			if (lo < cp->files.n)
+				next = MIN(next, cp->files.v[lo].start);
+		}
+		if (next <= addr)
+			return hi;	/* (a segment reaching 2^64) */
+		addr = next;
+	}
+	return hi;
+}
+
 static const void *
 core_direct(struct target *t, uint64_t addr, size_t len)
 {
@@ -268,6 +338,7 @@ static const struct target_ops core_ops = {
 	.name = "core",
 	.read = core_read,
 	.direct = core_direct,
+	.skip_unreadable = core_skip_unreadable,
 	.get_regs = core_get_regs,
 	.destroy = core_destroy,
 };
@@ -390,6 +461,7 @@ parse_nt_file(struct core_priv *cp, const unsigned char *d, size_t sz)
 		f.pgoff = v[2] * pagesz;
 		f.path = xstrndup((const char *)d + p, l);
 		f.fd = -1;
+		f.size = 0;
 		vec_push(&cp->files, f);
 		hide_from_libdwfl((const char *)d + p);
 		p += l + 1;

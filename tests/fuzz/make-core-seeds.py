@@ -177,8 +177,9 @@ def patch_load(path, index, **fields):
         f.write(d)
 
 
-def add_load(src, dst, vaddr, memsz, flags):
-    """A copy of a core with one more PT_LOAD segment, none of it dumped."""
+def add_load(src, dst, vaddr, memsz, flags, path=None, offset=0):
+    """A copy of a core with one more PT_LOAD segment, none of it dumped;
+    with path, NT_FILE says it maps that file from offset on."""
     with open(src, "rb") as f:
         d = f.read()
     phoff, = struct.unpack_from("<Q", d, 32)
@@ -187,7 +188,13 @@ def add_load(src, dst, vaddr, memsz, flags):
     for i in range(phnum):
         typ, fl, off, va, _, fs, ms, _ = struct.unpack_from("<IIQQQQQQ", d, phoff + 56 * i)
         if typ == PT_NOTE:
-            nd += d[off:off + fs]
+            for name, ntype, desc in notes(d[off:off + fs]):
+                if path and ntype == NT_FILE:
+                    count, pagesz = struct.unpack_from("<QQ", desc, 0)
+                    ents = desc[16:16 + 24 * count] + struct.pack("<QQQ", vaddr, vaddr + memsz, offset // pagesz)
+                    desc = struct.pack("<QQ", count + 1, pagesz) + ents + desc[16 + 24 * count:] + \
+                        path.encode() + b"\0"
+                nd += note(name.rstrip(b"\0"), ntype, desc)
         elif typ == PT_LOAD:
             loads.append((va, ms, fl, d[off:off + fs]))
     write_core(dst, nd, sorted(loads + [(vaddr, memsz, flags, b"")]))
@@ -210,6 +217,11 @@ def crafted(outdir):
     static = os.path.join(outdir, "static.core")
     if os.path.exists(static):
         add_load(static, os.path.join(outdir, "undumped-terabyte.core"), 0x600000000000, 1 << 40, 6)
+        # the same as a mapping of a file from past its end (every
+        # machine has /etc/passwd, none a gigabyte long): the root scan
+        # tried every page of it
+        add_load(static, os.path.join(outdir, "file-past-eof.core"), 0x600000000000, 1 << 42, 6,
+                 "/etc/passwd", 1 << 30)
 
 
 def main():

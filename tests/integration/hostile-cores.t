@@ -202,6 +202,30 @@ for n in sorted(set(e for e in ends if 0 <= e < len(core))):
 seeds.add_load(base, os.path.join(d, "terabyte.core"), 0x600000000000, 1 << 40, 6)
 later(os.path.join(d, "terabyte.core"), "a terabyte of undumped anonymous memory")
 
+# a file mapping grown past its NT_FILE entry up to the next segment
+# (hundreds of GiB; the leak check's root scan went through it a page at
+# a time): the bytes after the entry are in no file and not dumped
+files = []
+for name, typ, desc in seeds.notes(core[note_off:note_off + note_len]):
+    if typ == seeds.NT_FILE:
+        count, = struct.unpack_from("<Q", desc, 0)
+        files = [struct.unpack_from("<QQ", desc, 16 + 24 * i) for i in range(count)]
+srt = sorted(loads, key=lambda p: p[4])
+grow = [(srt[i + 1][4] - p[4], p) for i, p in enumerate(srt[:-1]) if p[2] & 2
+        and any(a <= p[4] < b for a, b in files) and srt[i + 1][4] - (p[4] + p[7]) > (1 << 36)]
+if grow:
+    size, p = max(grow)
+    m = bytearray(core)
+    struct.pack_into("<Q", m, p[0] + 40, size)
+    later(mutant("file-hole.core", m), "a file mapping grown by %d GiB past its file" % ((size - p[7]) >> 30))
+else:
+    skip("a file mapping grown past its file", "no writable file mapping with room after it")
+
+# 4 TiB mapping a file from past its end: the file opens, nothing of it
+# can be read
+seeds.add_load(base, os.path.join(d, "past-eof.core"), 0x600000000000, 1 << 42, 6, exe, 1 << 30)
+later(os.path.join(d, "past-eof.core"), "4 TiB mapping a file from past its end")
+
 # foreign and wrong ELF files
 m = bytearray(core)
 struct.pack_into("<H", m, 18, EM_AARCH64)
