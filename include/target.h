@@ -96,6 +96,10 @@ struct target_ops {
 	/* Optional: a pointer to [addr, addr+len) when the backend holds it
 	 * in memory already (core files, images); NULL otherwise. */
 	const void *(*direct)(struct target *t, uint64_t addr, size_t len);
+	/* Optional: the first address in [addr, hi) that may be readable,
+	 * or hi; for backends that know where their holes are (core files:
+	 * bytes neither dumped nor in a mapped file).  NULL: addr. */
+	uint64_t (*skip_unreadable)(struct target *t, uint64_t addr, uint64_t hi);
 	/* Re-read mappings (live: /proc/PID/maps). 0 or -1. */
 	int (*refresh_maps)(struct target *t);
 	/* Release backend state (live: restore and detach first). */
@@ -187,6 +191,11 @@ char *target_read_string(struct target *t, uint64_t addr, size_t max);
  * process_vm_readv per 1024); ok[i] says which succeeded. */
 void target_read_many(struct target *t, const uint64_t *addrs, size_t n, size_t each,
 		      uint8_t *out, bool *ok);
+/* Where a scan that could not read addr should go on: the first address
+ * in [addr, hi) that may be readable (hi if none).  Core files know their
+ * holes (a terabyte of reserved memory the kernel did not dump is skipped
+ * in one step); other backends return addr. */
+uint64_t target_skip_unreadable(struct target *t, uint64_t addr, uint64_t hi);
 /* Zero-copy access for backends that hold memory (core, image): a
  * pointer valid until the target is closed, or NULL (then read). */
 const void *target_direct(struct target *t, uint64_t addr, size_t len);

@@ -167,7 +167,8 @@ leaks_exec(struct session *s, int argc, char **argv)
 			rec->indirect += r->indirect[b];
 	}
 	u64map_free(&index);
-	qsort(recs.v, recs.n, sizeof(*recs.v), record_cmp);
+	if (recs.n > 1)
+		qsort(recs.v, recs.n, sizeof(*recs.v), record_cmp);
 	for (size_t i = 0; i < recs.n; i++)
 		if (!recs.v[i].stack)
 			recs.v[i].what = look_text(s, recs.v[i].look, recs.v[i].value);

@@ -72,7 +72,8 @@ top_exec(struct session *s, int argc, char **argv)
 		total_bytes += b.rec.req;
 	}
 	u64map_free(&index);
-	qsort(groups.v, groups.n, sizeof(*groups.v), group_cmp);
+	if (groups.n > 1)
+		qsort(groups.v, groups.n, sizeof(*groups.v), group_cmp);
 	em_obj_open(s->em, "outstanding");
 	em_fmt(s->em, "Outstanding: {blocks:%" PRIu64 "} blocks, ", total_blocks);
 	em_fmt(s->em, "{bytes:%" PRIu64 "} bytes", total_bytes);

@@ -340,7 +340,8 @@ heap_ranges(const struct heap *h, struct range_vec *out)
 			vec_push(out, rg);
 		}
 	}
-	qsort(out->v, out->n, sizeof(*out->v), range_cmp);
+	if (out->n > 1)	/* (qsort wants a non-NULL array) */
+		qsort(out->v, out->n, sizeof(*out->v), range_cmp);
 }
 
 /* Each root range, clipped: fn(arg, lo, hi, region, tid). */
@@ -363,6 +364,11 @@ for_each_root(struct rc *c, root_fn fn, void *arg)
 			continue;
 		if (m->path && (!strcmp(m->path, "[heap]") || !strncmp(m->path, "/dev/", 5)))
 			continue;
+		/* a core holds only the first m->dumped bytes of an anonymous
+		 * mapping: the rest (beyond what the kernel dumped, terabytes
+		 * of reserved memory at times) cannot be read, page by page */
+		if (!m->path)
+			hi = MIN(hi, m->start + m->dumped);
 		if (m->path && m->path[0] == '/')
 			region = REF_GLOBAL;
 		else if (!m->path && i > 0 && t->maps[i - 1].end == m->start && t->maps[i - 1].path &&
@@ -397,13 +403,22 @@ static void
 for_each_piece(struct rc *c, uint64_t lo, uint64_t hi,
 	       void (*fn)(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg), void *arg)
 {
-	uint64_t a = lo;
+	uint64_t a = lo, next;
 	while (a < hi && !c->interrupted) {
 		size_t len = (size_t)MIN((uint64_t)ROOT_PIECE, hi - a), got;
 		const uint8_t *d = memory(c, a, len, &got);
 		if (got)
 			fn(c, a, d, got, arg);
-		a = got == len ? a + len : ALIGN_DOWN(a + got, 4096) + 4096;
+		if (got == len) {
+			a += len;
+			continue;
+		}
+		/* past the unreadable page, and past the whole hole when the
+		 * target knows it (a core's undumped memory) */
+		next = ALIGN_DOWN(a + got, 4096) + 4096;
+		if (next <= a)
+			break;	/* the last page of the address space */
+		a = target_skip_unreadable(c->t, next, hi);
 	}
 }
 

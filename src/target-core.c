@@ -50,6 +50,7 @@ struct core_file {
 	uint64_t start, end, pgoff;	/* pgoff in bytes */
 	char *path;			/* as recorded */
 	int fd;				/* -1 not tried, -2 unavailable */
+	uint64_t size;			/* of the file, once open */
 };
 
 struct core_priv {
@@ -62,6 +63,7 @@ struct core_priv {
 	char *exe_override;
 	char *exe_recorded;
 	int signal;
+	struct u64map tids;		/* threads seen while reading the notes */
 };
 
 static struct core_priv *
@@ -82,6 +84,23 @@ target_core_signal(struct target *t)
 	return t && t->kind == TARGET_CORE ? CP(t)->signal : 0;
 }
 
+/* Open a mapped file the core names: only a regular file (the path comes
+ * from the core, and a FIFO would block, a device never end). */
+static int
+open_mapped(const char *path, uint64_t *size)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
 static int
 file_fd(struct core_priv *cp, struct core_file *f)
 {
@@ -89,7 +108,7 @@ file_fd(struct core_priv *cp, struct core_file *f)
 		const char *path = f->path;
 		if (cp->exe_override && cp->exe_recorded && !strcmp(f->path, cp->exe_recorded))
 			path = cp->exe_override;
-		f->fd = open(path, O_RDONLY | O_CLOEXEC);
+		f->fd = open_mapped(path, &f->size);
 		if (f->fd < 0 && cp->exe_override) {
 			/* a moved library: look beside the executable given */
 			const char *base = strrchr(f->path, '/');
@@ -98,7 +117,7 @@ file_fd(struct core_priv *cp, struct core_file *f)
 				char *alt;
 				*slash = 0;
 				alt = xasprintf("%s/%s", dir, base + 1);
-				f->fd = open(alt, O_RDONLY | O_CLOEXEC);
+				f->fd = open_mapped(alt, &f->size);
 				free(alt);
 			}
 			free(dir);
@@ -109,31 +128,52 @@ file_fd(struct core_priv *cp, struct core_file *f)
 	return f->fd;
 }
 
+/* The NT_FILE entry holding addr (files sorted by start), or NULL.  With
+ * overlapping entries (only a corrupted core has them) one that holds
+ * addr is found when the one starting last before addr does. */
+static struct core_file *
+find_file(struct core_priv *cp, uint64_t addr)
+{
+	size_t lo = 0, hi = cp->files.n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cp->files.v[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || addr >= cp->files.v[lo - 1].end)
+		return NULL;
+	return &cp->files.v[lo - 1];
+}
+
 /* Read bytes of addr that the core does not hold from the mapped file. */
 static size_t
 read_from_file(struct core_priv *cp, uint64_t addr, void *buf, size_t len)
 {
-	for (size_t i = 0; i < cp->files.n; i++) {
-		struct core_file *f = &cp->files.v[i];
-		int fd;
-		ssize_t n;
-		if (addr < f->start || addr >= f->end)
-			continue;
-		fd = file_fd(cp, f);
-		if (fd < 0)
-			return 0;
-		len = MIN(len, f->end - addr);
-		n = pread(fd, buf, len, (off_t)(f->pgoff + (addr - f->start)));
-		if (n <= 0)
-			return 0;
-		if ((size_t)n < len) {
-			/* beyond the file's end inside the mapping: zero fill, as
-			 * the kernel maps it */
-			memset((char *)buf + n, 0, len - n);
-		}
-		return len;
+	struct core_file *f = find_file(cp, addr);
+	uint64_t off;
+	int fd;
+	ssize_t n;
+
+	if (!f)
+		return 0;
+	fd = file_fd(cp, f);
+	if (fd < 0)
+		return 0;
+	len = MIN(len, f->end - addr);
+	off = f->pgoff + (addr - f->start);
+	if (off < f->pgoff || off > INT64_MAX || len > INT64_MAX - off)
+		return 0;	/* no file is that long */
+	n = pread(fd, buf, len, (off_t)off);
+	if (n <= 0)
+		return 0;
+	if ((size_t)n < len) {
+		/* beyond the file's end inside the mapping: zero fill, as
+		 * the kernel maps it */
+		memset((char *)buf + n, 0, len - n);
 	}
-	return 0;
+	return len;
 }
 
 static struct core_seg *
@@ -184,6 +224,74 @@ core_read(struct target *t, uint64_t addr, void *buf, size_t len)
 	return done;
 }
 
+/* The first segment ending after addr, or NULL. */
+static struct core_seg *
+seg_at_or_after(struct core_priv *cp, uint64_t addr)
+{
+	size_t lo = 0, hi = cp->segs.n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct core_seg *s = &cp->segs.v[mid];
+		if (addr - s->vaddr < s->memsz || addr < s->vaddr)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo < cp->segs.n ? &cp->segs.v[lo] : NULL;
+}
+
+/* Bytes are readable where a segment has them or a mapped file that
+ * opens covers them (up to the file's end); everything else is a hole,
+ * skipped in one step. */
+static uint64_t
+core_skip_unreadable(struct target *t, uint64_t addr, uint64_t hi)
+{
+	struct core_priv *cp = CP(t);
+
+	while (addr < hi) {
+		struct core_seg *s = seg_at_or_after(cp, addr);
+		struct core_file *f;
+		uint64_t next;
+
+		if (!s)
+			return hi;
+		if (addr < s->vaddr) {
+			addr = s->vaddr;
+			continue;
+		}
+		if (addr - s->vaddr < s->filesz)
+			return addr;
+		f = find_file(cp, addr);
+		if (f && file_fd(cp, f) >= 0) {
+			/* the file's bytes, to its end (page-rounded) */
+			uint64_t off = f->pgoff + (addr - f->start);
+			if (off >= f->pgoff && off < ALIGN_UP(f->size, 4096))
+				return addr;
+			next = MIN(f->end, s->vaddr + s->memsz);	/* > addr */
+			addr = next;
+			continue;
+		}
+		/* up to the end of the segment or the next file in it */
+		next = s->vaddr + s->memsz;
+		{
+			size_t lo = 0, n = cp->files.n;
+			while (lo < n) {	/* first file starting after addr */
+				size_t mid = lo + (n - lo) / 2;
+				if (cp->files.v[mid].start <= addr)
+					lo = mid + 1;
+				else
+					n = mid;
+			}
+			if (lo < cp->files.n)
+				next = MIN(next, cp->files.v[lo].start);
+		}
+		if (next <= addr)
+			return hi;	/* (a segment reaching 2^64) */
+		addr = next;
+	}
+	return hi;
+}
+
 static const void *
 core_direct(struct target *t, uint64_t addr, size_t len)
 {
@@ -213,6 +321,7 @@ core_destroy(struct target *t)
 	}
 	vec_free(&cp->files);
 	vec_free(&cp->segs);
+	u64map_free(&cp->tids);
 	if (cp->elf)
 		elf_end(cp->elf);
 	if (cp->map && cp->map != MAP_FAILED)
@@ -229,6 +338,7 @@ static const struct target_ops core_ops = {
 	.name = "core",
 	.read = core_read,
 	.direct = core_direct,
+	.skip_unreadable = core_skip_unreadable,
 	.get_regs = core_get_regs,
 	.destroy = core_destroy,
 };
@@ -247,6 +357,77 @@ machine_name(unsigned m)
 	case EM_MIPS: return "mips";
 	}
 	return "an unknown machine";
+}
+
+/*
+ * libdwfl (symbols.c) opens the files NT_FILE names itself, with a plain
+ * open(): a path that is a FIFO would block it forever, a device would
+ * never end.  Such a name is cut to "" in our private copy-on-write
+ * mapping of the core, which is what libdwfl reads; we keep the name.
+ */
+static void
+hide_from_libdwfl(const char *name)
+{
+	struct stat st;
+	uintptr_t page = (uintptr_t)name & ~(uintptr_t)4095;
+	size_t len = (uintptr_t)name + 1 - page;
+
+	if (name[0] != '/' || stat(name, &st) < 0 || S_ISREG(st.st_mode))
+		return;
+	if (mprotect((void *)page, len, PROT_READ | PROT_WRITE) < 0)
+		return;
+	*(char *)name = 0;
+	mprotect((void *)page, len, PROT_READ);
+}
+
+/* The same for the names in the dynamic linker's list of loaded objects
+ * (r_debug through the executable's DT_DEBUG), which libdwfl reads from
+ * the core's memory and opens too.  Bounded like locate.c's walk. */
+static void
+hide_link_map_names(struct target *t)
+{
+	uint64_t phdr = 0, phnum = 0, bias = 0, dyn = 0, rdebug = 0, lm;
+
+	if (!target_auxv(t, AT_PHDR, &phdr) || !target_auxv(t, AT_PHNUM, &phnum) || phnum > 64)
+		return;
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint64_t i = 0; i < phnum; i++) {
+			Elf64_Phdr ph;
+			if (target_read(t, phdr + i * sizeof(ph), &ph, sizeof(ph)) < 0)
+				return;
+			if (pass == 0 && ph.p_type == PT_PHDR)
+				bias = phdr - ph.p_vaddr;
+			if (pass == 1 && ph.p_type == PT_DYNAMIC)
+				dyn = bias + ph.p_vaddr;
+		}
+	}
+	for (int i = 0; dyn && i < 512; i++) {
+		Elf64_Dyn d;
+		if (target_read(t, dyn + i * sizeof(d), &d, sizeof(d)) < 0 || d.d_tag == DT_NULL)
+			break;
+		if (d.d_tag == DT_DEBUG)
+			rdebug = d.d_un.d_val;
+	}
+	if (!rdebug || target_read_u64(t, rdebug + 8, &lm) < 0)
+		return;
+	for (int i = 0; lm && i < 1024; i++) {
+		uint64_t f[4];
+		const char *name;
+		size_t avail;
+		const struct mapping *m;
+
+		if (target_read(t, lm, f, sizeof(f)) < 0)
+			break;
+		lm = f[3];
+		/* only a name held in the core itself, NUL-terminated there */
+		m = target_find_mapping(t, f[1]);
+		if (!m || f[1] - m->start >= m->dumped)
+			continue;
+		avail = MIN(m->dumped - (f[1] - m->start), 4096);
+		name = target_direct(t, f[1], avail);
+		if (name && memchr(name, 0, avail))
+			hide_from_libdwfl(name);
+	}
 }
 
 static int
@@ -280,7 +461,9 @@ parse_nt_file(struct core_priv *cp, const unsigned char *d, size_t sz)
 		f.pgoff = v[2] * pagesz;
 		f.path = xstrndup((const char *)d + p, l);
 		f.fd = -1;
+		f.size = 0;
 		vec_push(&cp->files, f);
+		hide_from_libdwfl((const char *)d + p);
 		p += l + 1;
 	}
 	return 0;
@@ -311,6 +494,7 @@ parse_notes(struct target *t, const unsigned char *d, size_t sz)
 			switch (type) {
 			case NT_PRSTATUS: {
 				struct target_thread *th;
+				bool created;
 				int32_t pid;
 				int16_t cursig;
 				if (descsz < PRSTATUS_REG + sizeof(hd_regs_t))
@@ -318,7 +502,8 @@ parse_notes(struct target *t, const unsigned char *d, size_t sz)
 						       "(a core for another architecture?)", descsz, PRSTATUS_SIZE);
 				memcpy(&pid, desc + PRSTATUS_PID, 4);
 				memcpy(&cursig, desc + PRSTATUS_CURSIG, 2);
-				if (target_find_thread(t, pid))
+				u64map_slot(&cp->tids, (uint32_t)pid, &created);
+				if (!created)
 					break;	/* duplicate: keep the first */
 				th = target_add_thread(t, pid);
 				memcpy(&th->regs, desc + PRSTATUS_REG, sizeof(hd_regs_t));
@@ -369,6 +554,23 @@ seg_cmp(const void *a, const void *b)
 	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
 }
 
+static int
+map_cmp(const void *a, const void *b)
+{
+	const struct mapping *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* NT_FILE entries by start; equal starts keep the note's order. */
+static int
+file_cmp(const void *a, const void *b)
+{
+	const struct core_file *x = a, *y = b;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
 struct target *
 target_open_core(const char *path, const char *exe_override)
 {
@@ -379,12 +581,14 @@ target_open_core(const char *path, const char *exe_override)
 	size_t phnum;
 	uint64_t missing = 0, needed = 0;
 	unsigned char ident[EI_NIDENT];
+	VEC(struct mapping) maps = { 0 };
 
 	elf_version(EV_CURRENT);
 	t = xmalloc(sizeof(*t));
 	target_init(t, &core_ops, TARGET_CORE);
 	cp = xcalloc(1, sizeof(*cp));
 	cp->fd = -1;
+	u64map_init(&cp->tids);
 	t->priv = cp;
 
 	cp->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -457,11 +661,16 @@ target_open_core(const char *path, const char *exe_override)
 					(uint64_t)ph.p_vaddr);
 				goto fail;
 			}
+			if (ph.p_offset > UINT64_MAX - ph.p_filesz) {
+				hd_fail(HD_EFORMAT, "%s: corrupted PT_LOAD segment at 0x%" PRIx64
+					" (offset and size beyond 2^64)", path, (uint64_t)ph.p_vaddr);
+				goto fail;
+			}
 			needed = MAX(needed, ph.p_offset + ph.p_filesz);
 			if (ph.p_offset >= cp->size) {
 				missing += ph.p_filesz;
 				s.filesz = 0;
-			} else if (ph.p_offset + ph.p_filesz > cp->size) {
+			} else if (ph.p_filesz > cp->size - ph.p_offset) {
 				missing += ph.p_offset + ph.p_filesz - cp->size;
 				s.filesz = cp->size - ph.p_offset;
 			}
@@ -473,8 +682,8 @@ target_open_core(const char *path, const char *exe_override)
 			m.end = ph.p_vaddr + ph.p_memsz;
 			m.perms = (ph.p_flags & PF_R ? MAP_PERM_R : 0) | (ph.p_flags & PF_W ? MAP_PERM_W : 0) |
 				  (ph.p_flags & PF_X ? MAP_PERM_X : 0) | MAP_PERM_P;
-			m.dumped = ph.p_filesz;
-			maps_insert(&t->maps, &t->nmaps, &m);
+			m.dumped = s.filesz;
+			vec_push(&maps, m);
 		} else if (ph.p_type == PT_NOTE) {
 			if (ph.p_offset > cp->size || ph.p_filesz > cp->size - ph.p_offset) {
 				hd_fail(HD_ETRUNC, "%s: truncated core file: notes end at byte %" PRIu64
@@ -496,32 +705,49 @@ target_open_core(const char *path, const char *exe_override)
 		hd_fail(HD_EFORMAT, "%s: core file without any thread (no NT_PRSTATUS note)", path);
 		goto fail;
 	}
-	qsort(cp->segs.v, cp->segs.n, sizeof(*cp->segs.v), seg_cmp);
+	/* sorted once (a core may have tens of thousands of segments), and
+	 * never overlapping: every reader of the mapping table relies on it */
+	if (cp->segs.n > 1)
+		qsort(cp->segs.v, cp->segs.n, sizeof(*cp->segs.v), seg_cmp);
+	if (maps.n > 1)
+		qsort(maps.v, maps.n, sizeof(*maps.v), map_cmp);
+	for (size_t i = 1; i < maps.n; i++) {
+		if (maps.v[i].start < maps.v[i - 1].end) {
+			hd_fail(HD_EFORMAT, "%s: corrupted core file: PT_LOAD segments at 0x%" PRIx64
+				" and 0x%" PRIx64 " overlap", path, maps.v[i - 1].start, maps.v[i].start);
+			goto fail;
+		}
+	}
+	t->maps = maps.v;
+	t->nmaps = maps.n;
+	maps.v = NULL;
+	maps.n = 0;
+	if (cp->files.n) {
+		/* the first file mapping is the executable when auxv does not say */
+		cp->exe_recorded = xstrdup(cp->files.v[0].path);
+		if (cp->files.n > 1)
+			qsort(cp->files.v, cp->files.n, sizeof(*cp->files.v), file_cmp);
+	}
 
 	/* names and file offsets of the mappings, from NT_FILE */
 	for (size_t i = 0; i < t->nmaps; i++) {
 		struct mapping *m = &t->maps[i];
-		for (size_t j = 0; j < cp->files.n; j++) {
-			struct core_file *f = &cp->files.v[j];
-			if (m->start >= f->start && m->start < f->end) {
-				m->path = xstrdup(f->path);
-				m->offset = f->pgoff + (m->start - f->start);
-				break;
-			}
+		struct core_file *f = find_file(cp, m->start);
+		if (f) {
+			m->path = xstrdup(f->path);
+			m->offset = f->pgoff + (m->start - f->start);
 		}
 	}
 	/* the executable: the file mapping holding AT_PHDR (or AT_ENTRY) */
 	{
 		uint64_t a = 0;
-		if (target_auxv(t, AT_PHDR, &a) || target_auxv(t, AT_ENTRY, &a)) {
-			for (size_t j = 0; j < cp->files.n; j++)
-				if (a >= cp->files.v[j].start && a < cp->files.v[j].end) {
-					cp->exe_recorded = xstrdup(cp->files.v[j].path);
-					break;
-				}
+		struct core_file *f = NULL;
+		if (target_auxv(t, AT_PHDR, &a) || target_auxv(t, AT_ENTRY, &a))
+			f = find_file(cp, a);
+		if (f) {
+			free(cp->exe_recorded);
+			cp->exe_recorded = xstrdup(f->path);
 		}
-		if (!cp->exe_recorded && cp->files.n)
-			cp->exe_recorded = xstrdup(cp->files.v[0].path);
 	}
 	if (exe_override) {
 		if (access(exe_override, R_OK) < 0) {
@@ -533,8 +759,10 @@ target_open_core(const char *path, const char *exe_override)
 	} else if (cp->exe_recorded) {
 		t->exe = xstrdup(cp->exe_recorded);
 	}
+	hide_link_map_names(t);
 	return t;
 fail:
+	vec_free(&maps);
 	target_close(t);
 	return NULL;
 }

@@ -418,6 +418,16 @@ target_read_many(struct target *t, const uint64_t *addrs, size_t n, size_t each,
 		ok[i] = target_read(t, addrs[i], out + i * each, each) == 0;
 }
 
+uint64_t
+target_skip_unreadable(struct target *t, uint64_t addr, uint64_t hi)
+{
+	if (addr >= hi)
+		return hi;
+	if (!t->ops->skip_unreadable)
+		return addr;
+	return MIN(t->ops->skip_unreadable(t, addr, hi), hi);
+}
+
 const void *
 target_direct(struct target *t, uint64_t addr, size_t len)
 {

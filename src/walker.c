@@ -1366,6 +1366,10 @@ scan_mmapped(struct walker *w)
 	for (size_t i = 0; i < w->t->nmaps; i++) {
 		const struct mapping *m = &w->t->maps[i];
 		uint64_t pos = m->start;
+		/* a core holds only the first m->dumped bytes of an anonymous
+		 * mapping: never probe the rest page by page (terabytes of
+		 * reserved memory the kernel did not dump, at times) */
+		uint64_t end = m->start + MIN(m->end - m->start, m->dumped);
 		const char *why = excluded_mapping(w, m);
 
 		if (why) {
@@ -1376,17 +1380,17 @@ scan_mmapped(struct walker *w)
 		/* the kernel merges neighbouring anonymous mappings: an arena's
 		 * heap may share a mapping with mmapped chunks; scan around the
 		 * heaps (spans are sorted) */
-		for (size_t k = 0; k < w->spans.n && pos < m->end; k++) {
+		for (size_t k = 0; k < w->spans.n && pos < end; k++) {
 			const struct rspan *sp = &w->spans.v[k];
 			uint64_t lo = ALIGN_DOWN(sp->info ? sp->info : sp->start, PAGE), hi = ALIGN_UP(sp->end, PAGE);
-			if (hi <= pos || lo >= m->end)
+			if (hi <= pos || lo >= end)
 				continue;
 			if (lo > pos)
 				scan_range(w, pos, lo);
 			pos = MAX(pos, hi);
 		}
-		if (pos < m->end)
-			scan_range(w, pos, m->end);
+		if (pos < end)
+			scan_range(w, pos, end);
 	}
 	if (w->mi->mp) {
 		const struct malloc_layout *L = w->L;

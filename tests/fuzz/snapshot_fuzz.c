@@ -8,15 +8,10 @@
  * against itself, encoded again (and that must decode to the same
  * chunks), exported as pprof and folded stacks.
  *
- * Build (from the top of the tree, after ./configure):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -I. -D_GNU_SOURCE \
- *     tests/fuzz/snapshot_fuzz.c LIBRARY_SOURCES \
- *     -ldw -lelf -lunwind-ptrace -lunwind-generic -lunwind -lz -lreadline -ldl -lpthread \
- *     -o snapshot_fuzz
- * where LIBRARY_SOURCES is every src .c file but src/main.c; then
- *   mkdir corpus && SNAPSHOT_SEEDS=corpus tests/unit/snapshot.t >/dev/null
- *   ./snapshot_fuzz -max_total_time=300 corpus
- * (the unit test writes a traced and a symbolic snapshot as seeds).
+ * Build with `make fuzz`, run with scripts/fuzz.sh snapshot.  The seeds in
+ * tests/fuzz/corpus-snapshot: traced.snap and symbolic.snap from
+ * `SNAPSHOT_SEEDS=DIR tests/unit/snapshot.t`, dynamic-core.snap saved by
+ * heapdbg from tests/fuzz/corpus-core/dynamic.core.
  */
 #include "config.h"
 #include "snapshot.h"
