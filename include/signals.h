@@ -28,6 +28,9 @@ void sig_drain(void);
 /* Ctrl-C seen since the last sig_clear_interrupt(). */
 bool sig_interrupted(void);
 void sig_clear_interrupt(void);
+/* Ctrl-C, SIGTERM or SIGHUP seen: long work (a walk, a leak check) stops
+ * early so heapdbg can answer the interrupt or restore the target. */
+bool sig_stop_work(void);
 /* SIGTERM or SIGHUP seen: heapdbg must clean up and exit; returns the
  * signal number or 0. */
 int sig_terminating(void);

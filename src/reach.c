@@ -288,7 +288,7 @@ process_stack(struct rc *c)
 		uint32_t b = c->stack.v[--c->stack.n];
 		c->pending[b] = 0;
 		scan_block(c, b);
-		if ((c->stack.n & 0xfff) == 0 && sig_interrupted()) {
+		if ((c->stack.n & 0xfff) == 0 && sig_stop_work()) {
 			c->interrupted = true;
 			return;
 		}
@@ -659,7 +659,7 @@ reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
 				fn(arg, &ref);
 			}
 		}
-		if ((b & 0xffff) == 0 && sig_interrupted()) {
+		if ((b & 0xffff) == 0 && sig_stop_work()) {
 			free(c.buf);
 			return hd_fail(HD_EINTR, "interrupted");
 		}

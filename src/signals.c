@@ -118,3 +118,9 @@ sig_terminating(void)
 {
 	return got_term;
 }
+
+bool
+sig_stop_work(void)
+{
+	return got_int != 0 || got_term != 0;
+}

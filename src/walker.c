@@ -991,7 +991,7 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 
 		if (!b)
 			break;
-		if ((w->chunks.n & 0xffff) == 0 && sig_interrupted()) {
+		if ((w->chunks.n & 0xffff) == 0 && sig_stop_work()) {
 			w->interrupted = true;
 			return;
 		}
