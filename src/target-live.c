@@ -679,6 +679,14 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 	event = status >> 16;
 	th->state = THREAD_STOPPED;	/* whatever it is, it is in a ptrace-stop */
 	th->regs_valid = false;
+	/* Any ptrace-stop consumes a PTRACE_INTERRUPT still pending (the
+	 * kernel clears JOBCTL_TRAP_STOP on every trap): one that came as a
+	 * breakpoint, a clone event or a signal instead of its own
+	 * PTRACE_EVENT_STOP must not count as sent, or the next stop_all
+	 * would wait in vain for a thread it never interrupted.  (An
+	 * interrupt that reached a thread already stopped stays pending and
+	 * makes one more PTRACE_EVENT_STOP later: harmless.) */
+	th->interrupt_sent = false;
 	lp->stops++;
 
 	switch (event) {
