@@ -713,7 +713,12 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 	case PTRACE_EVENT_CLONE: {
 		unsigned long msg = 0;
 		ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg);
-		if (msg && !target_find_thread(t, (pid_t)msg)) {
+		/* The new thread may have reported first (newer tracees are
+		 * waited for first): then it is known already, or it has even
+		 * run to its end and been reaped -- adding that one back would
+		 * leave a thread that never reports (stop_all would wait for
+		 * it in vain). */
+		if (msg && !target_find_thread(t, (pid_t)msg) && tid_in_process(t->pid, (pid_t)msg)) {
 			struct target_thread *nt = target_add_thread(t, (pid_t)msg);
 			nt->state = THREAD_RUNNING;	/* its first stop will come */
 			if (lp->res)
