@@ -828,6 +828,7 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 	}
 	if (map_scratch(tr, lo, hi) < 0)
 		goto fail;
+	hd_test_pause("trace-start");	/* scratch page mapped, nothing armed */
 	if (target_write(t, tr->scratch, &int3, 1) < 0)
 		goto fail_unmap;
 	for (unsigned i = 0; i < tr->nbps; i++)
@@ -945,6 +946,7 @@ tracer_stop(struct tracer *tr)
 		return 0;
 	t = tr->t;
 	tr->st.seconds = hd_wall_time() - tr->started;
+	hd_test_pause("trace-stop");	/* every breakpoint still armed */
 	if (!live_gone(t)) {
 		for (size_t i = 0; i < t->nthreads; i++)
 			unwind_thread_state(tr, t->threads[i]);
