@@ -22,7 +22,8 @@
  * failed command, the end of a batch run, or a fatal error) puts back every
  * patched byte and every return address it replaced.  SIGKILL of heapdbg
  * cannot be survived by any breakpoint design: a thread that then reaches
- * a breakpoint dies of SIGTRAP.
+ * a breakpoint dies of SIGTRAP (one that was stopped on it may also die of
+ * SIGSEGV or SIGILL: the kernel resumes it past the int3).
  */
 #ifndef HEAPDBG_TRACER_H
 #define HEAPDBG_TRACER_H

@@ -1140,6 +1140,7 @@ wait_thread(struct target *t, pid_t tid, int *status)
 				return 0;
 			}
 			/* a leader in its exit, waiting for the others */
+			debug_msg("thread %d ran into its exit while heapdbg waited for it", (int)tid);
 			th = target_find_thread(t, tid);
 			if (th)
 				th->state = THREAD_EXITED;
