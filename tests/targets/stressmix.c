@@ -16,9 +16,9 @@
  *                all the time (their arenas are recycled)
  *   exit=MS:CODE main calls exit(CODE) after MS milliseconds, the workers
  *                still churning (no final check)
- *   exitslow=MS:CODE  the same, but an atexit handler keeps allocating
- *                (inside exit(), the workers still running) until
- *                SIGUSR1, then the process ends with CODE
+ *   exitslow=MS:CODE  the same, but an atexit handler says "exiting CODE"
+ *                and keeps allocating (inside exit(), the workers still
+ *                running) until SIGUSR1; then the process ends with CODE
  * It prints
  *   entry malloc=0x.. free=0x.. ...   where the entry points are
  *   ready PID
@@ -62,6 +62,7 @@ static atomic_uint_fast64_t ring_sum;	/* checksum of the blocks in the ring */
 static uint64_t held_sum[MAXTHREADS], mem_sum[MAXTHREADS];
 static unsigned long held_blocks[MAXTHREADS], held_bytes[MAXTHREADS];
 static size_t page;
+static int exit_ms = -1, exit_code, exit_slow;
 
 static const struct {
 	const char *name;
@@ -378,7 +379,6 @@ spawner(void *arg)
 	return NULL;
 }
 
-static int exit_ms = -1, exit_code, exit_slow;
 
 __attribute__((noinline)) static void
 slow_atexit(void)
@@ -387,6 +387,8 @@ slow_atexit(void)
 	 * most a minute) */
 	uint64_t s = 12345;
 	time_t end = time(NULL) + 60;
+	printf("exiting %d\n", exit_code);	/* from inside exit() */
+	fflush(stdout);
 	while (!atomic_load(&stop) && time(NULL) < end) {
 		size_t n = pick_size(&s);
 		unsigned char *p = malloc(n);
@@ -444,10 +446,12 @@ main(int argc, char **argv)
 		struct timespec ts = { exit_ms / 1000, (exit_ms % 1000) * 1000000L };
 		while (nanosleep(&ts, &ts))
 			;
-		if (exit_slow)
-			atexit(slow_atexit);
-		printf("exiting %d\n", exit_code);
-		fflush(stdout);
+		if (exit_slow) {
+			atexit(slow_atexit);	/* it says "exiting" */
+		} else {
+			printf("exiting %d\n", exit_code);
+			fflush(stdout);
+		}
 		exit(exit_code);
 	}
 	while (!atomic_load(&stop))
