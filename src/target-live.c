@@ -814,7 +814,13 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 		siginfo_t si;
 		memset(&si, 0, sizeof(si));
 		ptrace(PTRACE_GETSIGINFO, tid, 0, &si);
-		switch (lp->hooks->on_trap(lp->hooks->ctx, t, th, &si)) {
+		enum trap_action a = lp->hooks->on_trap(lp->hooks->ctx, t, th, &si);
+		/* the hook may have waited for threads (a stop-all step) and
+		 * seen this one die: it may be gone from the list */
+		th = target_find_thread(t, tid);
+		if (!th || lp->gone)
+			return lp->gone;
+		switch (a) {
 		case TRAP_RESUME:
 			if (mode == MODE_RUN)
 				resume_raw(t, th, PTRACE_CONT);

@@ -253,23 +253,34 @@ step_over(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t 
 		return live_set_regs(t, th, regs);
 	}
 	/* stop-all single step: nothing else may run while the original
-	 * byte is back */
+	 * byte is back.  Threads are remembered by tid: stopping them (and
+	 * the step) decodes whatever they report, their deaths included,
+	 * and a dead thread is freed. */
 	{
-		VEC(struct target_thread *) running = { 0 };
+		VEC(pid_t) running = { 0 };
+		pid_t tid = th->tid;
 		int rc;
 		for (size_t i = 0; i < t->nthreads; i++)
 			if (t->threads[i] != th && t->threads[i]->state == THREAD_RUNNING)
-				vec_push(&running, t->threads[i]);
+				vec_push(&running, t->threads[i]->tid);
 		live_stop_all(t);
-		regs->rip = bp->addr;
-		rc = live_set_regs(t, th, regs);
-		if (rc == 0 && target_write(t, bp->addr, bp->orig, 1) == 0) {
-			rc = live_step(t, th);
-			if (target_write(t, bp->addr, &int3, 1) < 0)
-				rc = -1;
+		th = target_find_thread(t, tid);
+		if (th && th->state == THREAD_STOPPED) {
+			regs->rip = bp->addr;
+			rc = live_set_regs(t, th, regs);
+			if (rc == 0 && target_write(t, bp->addr, bp->orig, 1) == 0) {
+				rc = live_step(t, th);
+				if (target_write(t, bp->addr, &int3, 1) < 0)
+					rc = -1;
+			}
+		} else {
+			rc = hd_fail(HD_EGONE, "thread %d is gone", (int)tid);
 		}
-		for (size_t i = 0; i < running.n; i++)
-			live_resume(t, running.v[i]);
+		for (size_t i = 0; i < running.n; i++) {
+			struct target_thread *o = target_find_thread(t, running.v[i]);
+			if (o)
+				live_resume(t, o);
+		}
 		vec_free(&running);
 		tr->st.stepall++;
 		return rc;
@@ -605,6 +616,7 @@ inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
 	const hd_regs_t *cur;
 	hd_regs_t saved, r;
 	int pending, rc = -1;
+	pid_t tid;
 
 	for (size_t i = 0; i < t->nthreads && !th; i++)
 		if (t->threads[i]->state == THREAD_STOPPED && !t->threads[i]->at_exit)
@@ -627,6 +639,7 @@ inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
 	r.orig_rax = (uint64_t)-1;	/* no syscall restart on the way back */
 	pending = th->pending_sig;
 	th->pending_sig = 0;
+	tid = th->tid;
 	if (live_set_regs(t, th, &r) == 0 && live_step(t, th) == 0) {
 		const hd_regs_t *after = target_regs(t, th);
 		if (after && after->rip == tr->syscall_insn + 2) {
@@ -636,6 +649,10 @@ inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
 			hd_fail(HD_EGENERIC, "the injected system call did not complete");
 		}
 	}
+	/* a thread that died during the step is freed */
+	th = target_find_thread(t, tid);
+	if (!th)
+		return rc;
 	th->pending_sig = pending;
 	if (live_set_regs(t, th, &saved) < 0)
 		rc = -1;
@@ -893,10 +910,16 @@ unwind_thread_state(struct tracer *tr, struct target_thread *th)
 	/* right after one of our int3s, its SIGTRAP not reported yet (an
 	 * interrupt stop came first): back onto it, and drop the signal */
 	if (regs.rip - 1 == tr->scratch || bp_at(tr, regs.rip - 1)) {
+		pid_t tid = th->tid;
 		regs.rip--;
 		live_set_regs(t, th, &regs);
 		if (live_drain_signal(t, th, SIGTRAP) < 0)
-			warn_msg("thread %d: %s", th->tid, hd_errmsg());
+			warn_msg("thread %d: %s", tid, hd_errmsg());
+		/* (a thread that died meanwhile is freed, its state too) */
+		th = target_find_thread(t, tid);
+		if (!th || th->state != THREAD_STOPPED)
+			return;
+		tt = th->priv;
 		cur = target_regs(t, th);
 		if (cur)
 			regs = *cur;
@@ -948,8 +971,17 @@ tracer_stop(struct tracer *tr)
 	tr->st.seconds = hd_wall_time() - tr->started;
 	hd_test_pause("trace-stop");	/* every breakpoint still armed */
 	if (!live_gone(t)) {
+		/* by tid: putting one thread back may see another die, and
+		 * the list shrink under the loop */
+		VEC(pid_t) tids = { 0 };
 		for (size_t i = 0; i < t->nthreads; i++)
-			unwind_thread_state(tr, t->threads[i]);
+			vec_push(&tids, t->threads[i]->tid);
+		for (size_t i = 0; i < tids.n; i++) {
+			struct target_thread *th = target_find_thread(t, tids.v[i]);
+			if (th)
+				unwind_thread_state(tr, th);
+		}
+		vec_free(&tids);
 		for (unsigned i = 0; i < tr->nbps; i++) {
 			if (tr->bps[i].armed && target_write(t, tr->bps[i].addr, tr->bps[i].orig, 1) < 0)
 				rc = hd_fail(HD_EIO, "cannot restore %s at 0x%" PRIx64, tfunc_name(tr->bps[i].func),
