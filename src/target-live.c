@@ -484,6 +484,9 @@ live_resume(struct target *t, struct target_thread *th)
 }
 
 static int live_threads_alive(const struct target *t);
+static bool thread_dead(pid_t tgid, pid_t tid);
+static void notice_dead_threads(struct target *t);
+static void settle_exit(struct target *t);
 
 /* Forget a thread (it exited, or vanished at an exec): the hooks hear of
  * it first, so that no per-thread state is left behind. */
@@ -936,6 +939,7 @@ stop_all(struct target *t)
 			}
 			return hd_fail_errno(HD_EGENERIC, errno, "waitpid");
 		}
+		notice_dead_threads(t);
 		if ((hd_now_ns() - start) / 1000000 > STOP_TIMEOUT_MS) {
 			for (size_t i = 0; i < t->nthreads; i++)
 				if (t->threads[i]->state == THREAD_RUNNING)
@@ -1013,6 +1017,13 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 		pid_t tid;
 		int st, r;
 
+		/* a hook that waited for threads (a stop-all step) may have
+		 * seen the process end: the last threads are in their exit
+		 * stops and nothing more will come */
+		if (lp->gone || lp->exited) {
+			res->end = lp->gone ? RUN_GONE : RUN_EXITED;
+			break;
+		}
 		if (sig_terminating()) {
 			res->end = RUN_TERMINATE;
 			break;
@@ -1088,6 +1099,35 @@ thread_dead(pid_t tgid, pid_t tid)
 		dead = p[2] == 'Z' || p[2] == 'X';
 	free(s);
 	return dead;
+}
+
+/* Threads we believe running that are dead (zombies): a thread killed
+ * can skip its exit stop, and a dead leader has no status to report
+ * until every other thread is reaped -- which may never happen while
+ * they are held in their exit stops.  A dead thread's status is taken
+ * when there is one; a dead leader is marked exited. */
+static void
+notice_dead_threads(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	for (size_t i = 0; i < t->nthreads && !lp->gone; i++) {
+		struct target_thread *th = t->threads[i];
+		pid_t tid = th->tid;
+		int st;
+		if (th->state != THREAD_RUNNING || !thread_dead(t->pid, tid))
+			continue;
+		if (waitpid(tid, &st, __WALL | WNOHANG) == tid) {
+			handle_status(t, tid, st, MODE_STOP);
+			i = (size_t)-1;	/* the list may have changed: again */
+			continue;
+		}
+		if (tid == t->pid) {
+			debug_msg("thread %d is dead, its status held back", (int)tid);
+			th->state = THREAD_EXITED;
+			lp->leader_zombie = true;
+		}
+	}
+	settle_exit(t);
 }
 
 /* Every thread is in its exit stop or dead, though no exit event found
@@ -1189,6 +1229,8 @@ live_poll(struct target *t)
 		}
 		/* nothing more queued; once one thread reported its death
 		 * the others follow: wait for them */
+		if (dying)
+			notice_dead_threads(t);
 		if (!dying || lp->gone || lp->exited || live_threads_alive(t) == 0)
 			break;
 		if ((hd_now_ns() - start) / 1000000 > STOP_TIMEOUT_MS)

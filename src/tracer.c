@@ -253,16 +253,18 @@ step_over(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t 
 		return live_set_regs(t, th, regs);
 	}
 	/* stop-all single step: nothing else may run while the original
-	 * byte is back.  Threads are remembered by tid: stopping them (and
-	 * the step) decodes whatever they report, their deaths included,
-	 * and a dead thread is freed. */
+	 * byte is back.  Afterwards every thread the stop stopped runs
+	 * again, those created meanwhile too (remembered by tid: stopping
+	 * and stepping decode whatever the threads report, their deaths
+	 * included, and a dead thread is freed) -- unless the process is
+	 * ending. */
 	{
-		VEC(pid_t) running = { 0 };
+		VEC(pid_t) stopped = { 0 };
 		pid_t tid = th->tid;
 		int rc;
 		for (size_t i = 0; i < t->nthreads; i++)
-			if (t->threads[i] != th && t->threads[i]->state == THREAD_RUNNING)
-				vec_push(&running, t->threads[i]->tid);
+			if (t->threads[i]->state == THREAD_STOPPED)
+				vec_push(&stopped, t->threads[i]->tid);
 		live_stop_all(t);
 		th = target_find_thread(t, tid);
 		if (th && th->state == THREAD_STOPPED) {
@@ -276,12 +278,15 @@ step_over(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t 
 		} else {
 			rc = hd_fail(HD_EGONE, "thread %d is gone", (int)tid);
 		}
-		for (size_t i = 0; i < running.n; i++) {
-			struct target_thread *o = target_find_thread(t, running.v[i]);
-			if (o)
+		for (size_t i = 0; i < t->nthreads && !live_at_exit(t) && !live_gone(t); i++) {
+			struct target_thread *o = t->threads[i];
+			bool was = o->tid == tid;
+			for (size_t k = 0; k < stopped.n && !was; k++)
+				was = stopped.v[k] == o->tid;
+			if (!was && o->state == THREAD_STOPPED)
 				live_resume(t, o);
 		}
-		vec_free(&running);
+		vec_free(&stopped);
 		tr->st.stepall++;
 		return rc;
 	}
