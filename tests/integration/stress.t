@@ -13,7 +13,8 @@
 #    on the same kind of program, threads coming and going, also with the
 #    stop-all single-step fallback: same guarantees.
 # 3. The process dies under heapdbg: SIGKILL while heapdbg is idle in a
-#    batch `continue`, while tracing, in the middle of a heap walk, of
+#    batch `continue`, while tracing (with the stop-all step too), in the
+#    middle of a heap walk, of
 #    trace start, of trace stop (HEAPDBG_TEST_PAUSE stops heapdbg at that
 #    point), and between the commands of a session fed on stdin; it exits
 #    by itself mid-trace; it is stopped inside exit().  heapdbg says so in
@@ -258,17 +259,23 @@ else:
     ok(r.rc == 1, "continue: later commands fail: the process is gone", r)
 died_cleanly(r, t, "continue")
 
-# (b) tracing
-t = Target("stressmix", [4])
-p = start(["-p", str(t.pid), "-batch", "-ex", "trace start", "-ex", "continue 60", "-ex", "trace status",
-           "-ex", "top 3"])
-ok(wait_for(lambda: t.tracer() == p.pid and t.state() in ("S", "R")), "tracing: heapdbg runs the process")
-time.sleep(0.5)
-t.signal(signal.SIGKILL)
-r = finish(p)
-c = r.cmd("continue") or {}
-ok(c.get("reason") in ("exited", "gone") and c.get("signal") == "SIGKILL", "tracing: continue ends: killed", r)
-died_cleanly(r, t, "tracing")
+# (b) tracing; and with the stop-all step, threads coming and going (a
+# thread's death decoded inside the step once freed what the step still
+# used: heapdbg aborted, its heap corrupted)
+for label, args, env in (("tracing", [4], None),
+                         ("tracing, stop-all step", [4, "spawn"], dict(os.environ, HEAPDBG_TRACE_STEPALL="1"))):
+    for delay in (0.3, 0.9):
+        t = Target("stressmix", args)
+        p = start(["-p", str(t.pid), "-batch", "-ex", "trace start", "-ex", "continue 60", "-ex", "trace status",
+                   "-ex", "top 3", "-ex", "trace stop"], env=env)
+        ok(wait_for(lambda: t.tracer() == p.pid and t.state() in ("S", "R")), "%s: heapdbg runs the process" % label)
+        time.sleep(delay)
+        t.signal(signal.SIGKILL)
+        r = finish(p)
+        c = r.cmd("continue") or {}
+        ok(c.get("reason") in ("exited", "gone") and c.get("signal") == "SIGKILL",
+           "%s: continue ends: killed" % label, r)
+        died_cleanly(r, t, "%s, killed after %.1f s" % (label, delay))
 
 # (c) in the middle of a heap walk, of trace start, of trace stop
 for point, prog, args, cmds in (
