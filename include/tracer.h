@@ -69,6 +69,10 @@ struct tracer *tracer_start(struct target *t, struct symbols *s, struct unwinder
  * the records stay for `top`.  Safe to call twice. */
 int tracer_stop(struct tracer *tr);
 void tracer_free(struct tracer *tr);
+/* The unwinder to take allocation stacks with from now on (the session
+ * replaces its unwinder when the target has run: modules may have
+ * changed); NULL: no stacks. */
+void tracer_set_unwinder(struct tracer *tr, struct unwinder *u);
 /* The hooks live_run() must use while the tracer is active. */
 const struct live_hooks *tracer_hooks(struct tracer *tr);
 bool tracer_active(const struct tracer *tr);

@@ -200,6 +200,10 @@ session_target_ran(struct session *s)
 		if (s->unw) {
 			unwinder_free(s->unw);
 			s->unw = NULL;
+			/* the tracer took its stacks with that one: give it
+			 * the new one (it would unwind with freed memory) */
+			if (s->tracer)
+				tracer_set_unwinder(s->tracer, session_unwinder(s));
 		}
 	}
 }

@@ -1017,6 +1017,13 @@ tracer_free(struct tracer *tr)
 	free(tr);
 }
 
+void
+tracer_set_unwinder(struct tracer *tr, struct unwinder *u)
+{
+	if (tr)
+		tr->u = u;
+}
+
 const struct live_hooks *
 tracer_hooks(struct tracer *tr)
 {
