@@ -116,6 +116,14 @@ int live_detach(struct target *t);
 /* Kill the process (SIGKILL) and reap what we can. */
 int live_kill(struct target *t);
 
+/* Collect what happened to a stopped process behind heapdbg's back: a
+ * SIGKILL from outside ends it even while every thread is held stopped.
+ * Statuses already queued are decoded, every thread kept stopped; once
+ * one thread reported its death, the others are waited for (bounded).
+ * Never blocks otherwise.  True when the process is now at its exit
+ * (memory intact) or gone; live_exit_status() tells how it ended. */
+bool live_poll(struct target *t);
+
 /* The process is stopped at its exit (memory intact). */
 bool live_at_exit(const struct target *t);
 /* The process no longer exists. */

@@ -25,6 +25,8 @@ struct session {
 	bool found_problem;		/* a definite/indirect leak or corruption seen */
 	int status;			/* 0, or 1 once a command failed */
 	bool quit;			/* quit requested */
+	bool end_seen;			/* the process's end was reported (continue, or a note) */
+	bool end_noted;			/* how it ended was said on stderr */
 	double started;			/* wall time the session started */
 
 	struct heap *heap;		/* the last walk, valid until the target runs */
@@ -73,6 +75,15 @@ struct snapset *session_snapshots(struct session *s);
 /* The target ran (or its memory may have changed): drop cached analyses,
  * refresh symbols when modules may have changed. */
 void session_target_ran(struct session *s);
+/* Before a command: a live process may have been killed while heapdbg
+ * held it stopped (SIGKILL cannot be held off), or during the last
+ * command.  Finds out, drops what was cached, and, unless a command
+ * already reported the end (continue), says so once on stderr. */
+void session_poll_target(struct session *s);
+/* Say once on stderr how a live process ended ("process N killed by
+ * SIGKILL"), if it did; held: it is held at its exit. */
+void session_note_end(struct session *s, bool held);
+
 /* Emergency cleanup for signals and fatal errors: restore every byte the
  * tracer patched, resume and detach.  Safe to call more than once. */
 void session_emergency_cleanup(struct session *s);

@@ -22,7 +22,8 @@
  * failed command, the end of a batch run, or a fatal error) puts back every
  * patched byte and every return address it replaced.  SIGKILL of heapdbg
  * cannot be survived by any breakpoint design: a thread that then reaches
- * a breakpoint dies of SIGTRAP.
+ * a breakpoint dies of SIGTRAP (one that was stopped on it may also die of
+ * SIGSEGV or SIGILL: the kernel resumes it past the int3).
  */
 #ifndef HEAPDBG_TRACER_H
 #define HEAPDBG_TRACER_H
@@ -68,6 +69,10 @@ struct tracer *tracer_start(struct target *t, struct symbols *s, struct unwinder
  * the records stay for `top`.  Safe to call twice. */
 int tracer_stop(struct tracer *tr);
 void tracer_free(struct tracer *tr);
+/* The unwinder to take allocation stacks with from now on (the session
+ * replaces its unwinder when the target has run: modules may have
+ * changed); NULL: no stacks. */
+void tracer_set_unwinder(struct tracer *tr, struct unwinder *u);
 /* The hooks live_run() must use while the tracer is active. */
 const struct live_hooks *tracer_hooks(struct tracer *tr);
 bool tracer_active(const struct tracer *tr);

@@ -71,6 +71,12 @@ void hd_set_fatal_hook(hd_fatal_hook hook);
 void hd_run_fatal_hook(void);
 __attribute__((noreturn)) void hd_fatal(const char *fmt, ...) PRINTF(1, 2);
 
+/* Fault injection for the test suite: when HEAPDBG_TEST_PAUSE names this
+ * point ("walk", "trace-start", "trace-stop"), heapdbg stops itself
+ * (SIGSTOP) there, so a test can do something to the target at exactly
+ * that moment and then let heapdbg go on (SIGCONT). */
+void hd_test_pause(const char *point);
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

@@ -29,6 +29,8 @@ continue_exec(struct session *s, int argc, char **argv)
 		warn_msg("continue without SECONDS runs until the process exits or Ctrl-C");
 	rc = live_run(s->t, secs, session_hooks(s), &res);
 	session_target_ran(s);
+	if (res.end == RUN_EXITED || res.end == RUN_GONE)
+		s->end_seen = true;	/* our output says so */
 	if (rc < 0)
 		return -1;
 	em_fmt(s->em, "{reason:%s}", run_end_name(res.end));

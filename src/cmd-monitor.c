@@ -188,6 +188,8 @@ monitor_exec(struct session *s, int argc, char **argv)
 		}
 		rc = live_run(s->t, interval, NULL, &res);
 		session_target_ran(s);
+		if (res.end == RUN_EXITED || res.end == RUN_GONE)
+			s->end_seen = true;	/* our output says so */
 		if (rc < 0)
 			break;
 		if (res.end == RUN_GONE) {

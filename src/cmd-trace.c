@@ -147,7 +147,9 @@ const struct cmd_entry cmd_trace_entry = {
 		"trace stop puts every byte back; the records stay for `top` and `leaks`.\n"
 		"trace status: calls per entry point, stops, outstanding blocks and bytes.\n"
 		"If heapdbg is killed with SIGKILL while tracing, the program dies of\n"
-		"SIGTRAP at its next allocation: no breakpoint design survives that.",
+		"SIGTRAP at its next allocation (or of SIGSEGV or SIGILL, for a thread\n"
+		"that was stopped on a breakpoint): no breakpoint design survives that.\n"
+		"SIGTERM, SIGINT and SIGHUP put everything back first.",
 	.options = trace_opts,
 	.words = trace_words,
 	.flags = CMD_NEEDS_TARGET,

@@ -243,6 +243,7 @@ cmd_run_line(struct session *s, const char *line)
 	}
 	em_begin(s->em, c->name);
 	sig_clear_interrupt();
+	session_poll_target(s);
 	rc = 0;
 	if ((c->flags & (CMD_NEEDS_TARGET | CMD_NEEDS_LIVE)) &&
 	    session_need_target(s, (c->flags & CMD_NEEDS_LIVE) != 0) < 0)

@@ -96,26 +96,19 @@ opt_is(const char *arg, const char *name, const char **val, int *i, int argc, ch
 	return true;
 }
 
-static void
-report_exit(struct session *s)
-{
-	int status;
-	char b[64];
-	if (s->t && s->t->kind == TARGET_LIVE && live_exit_status(s->t, &status))
-		fprintf(stderr, "heapdbg: process %d %s\n", (int)s->t->pid, wait_status_str(status, b));
-}
-
 /* End the session: let a program held at its exit finish, detach from a
- * live one, close a core. */
+ * live one, close a core; say how a live process ended, if it did (once:
+ * a death noticed between commands was said then). */
 static void
 finish_target(struct session *s)
 {
 	if (!s->t)
 		return;
 	if (s->t->kind == TARGET_LIVE) {
+		live_poll(s->t);
 		if (live_at_exit(s->t) && live_launched(s->t))
 			live_finish(s->t);
-		report_exit(s);
+		session_note_end(s, false);
 	}
 	session_drop_target(s);
 }

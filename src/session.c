@@ -26,6 +26,7 @@ session_set_target(struct session *s, struct target *t)
 {
 	session_drop_target(s);
 	s->t = t;
+	s->end_seen = s->end_noted = false;
 }
 
 static void
@@ -166,8 +167,13 @@ session_need_target(struct session *s, bool live)
 {
 	if (!s->t)
 		return hd_fail(HD_EUSAGE, "no target (start heapdbg with -p PID, -c CORE or --args PROG)");
-	if (s->t->kind == TARGET_LIVE && live_gone(s->t))
-		return hd_fail(HD_EGONE, "the process has exited");
+	if (s->t->kind == TARGET_LIVE && live_gone(s->t)) {
+		int status;
+		char b[64];
+		if (live_exit_status(s->t, &status))
+			return hd_fail(HD_EGONE, "process %d is gone (%s)", (int)s->t->pid, wait_status_str(status, b));
+		return hd_fail(HD_EGONE, "process %d is gone", (int)s->t->pid);
+	}
 	if (live && s->t->kind != TARGET_LIVE)
 		return hd_fail(HD_ENOTSUP, "this command needs a live process (the target is a %s)",
 			       target_kind_name(s->t->kind));
@@ -210,8 +216,37 @@ session_target_ran(struct session *s)
 		if (s->unw) {
 			unwinder_free(s->unw);
 			s->unw = NULL;
+			/* the tracer took its stacks with that one: give it
+			 * the new one (it would unwind with freed memory) */
+			if (s->tracer)
+				tracer_set_unwinder(s->tracer, session_unwinder(s));
 		}
 	}
+}
+
+void
+session_note_end(struct session *s, bool held)
+{
+	int status;
+	char b[64];
+
+	if (s->end_noted || !s->t || s->t->kind != TARGET_LIVE || !live_exit_status(s->t, &status))
+		return;
+	s->end_noted = true;
+	error_msg("process %d %s%s", (int)s->t->pid, wait_status_str(status, b),
+		  held ? "; it is held at its exit, its memory intact" : "");
+}
+
+void
+session_poll_target(struct session *s)
+{
+	if (!s->t || s->t->kind != TARGET_LIVE || s->end_seen)
+		return;
+	if (!live_poll(s->t))
+		return;
+	s->end_seen = true;
+	session_target_ran(s);
+	session_note_end(s, live_at_exit(s->t));
 }
 
 void

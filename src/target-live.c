@@ -42,6 +42,8 @@ struct live_priv {
 	bool gone;
 	bool have_status;
 	int status;		/* wait status of the process */
+	int exit_msg;		/* the last exit event's status (-1: none yet) */
+	bool leader_zombie;	/* the leader died out of turn, still traced */
 	bool maps_stale;
 	const struct live_hooks *hooks;
 	VEC(pid_t) foreign;	/* kept vfork children (they share our breakpoints) */
@@ -255,6 +257,12 @@ live_read(struct target *t, uint64_t addr, void *buf, size_t len)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0 && done == 0 && !lp->res && live_poll(t) && lp->gone) {
+			/* (end of file: the address space is gone) */
+			char b[64];
+			return hd_fail(HD_EGONE, "process %d is gone (%s)", t->pid,
+				       lp->have_status ? wait_status_str(lp->status, b) : "its memory is gone");
+		}
 		break;
 	}
 	if (done == 0)
@@ -476,6 +484,9 @@ live_resume(struct target *t, struct target_thread *th)
 }
 
 static int live_threads_alive(const struct target *t);
+static bool thread_dead(pid_t tgid, pid_t tid);
+static void notice_dead_threads(struct target *t);
+static void settle_exit(struct target *t);
 
 /* Forget a thread (it exited, or vanished at an exec): the hooks hear of
  * it first, so that no per-thread state is left behind. */
@@ -679,6 +690,14 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 	event = status >> 16;
 	th->state = THREAD_STOPPED;	/* whatever it is, it is in a ptrace-stop */
 	th->regs_valid = false;
+	/* Any ptrace-stop consumes a PTRACE_INTERRUPT still pending (the
+	 * kernel clears JOBCTL_TRAP_STOP on every trap): one that came as a
+	 * breakpoint, a clone event or a signal instead of its own
+	 * PTRACE_EVENT_STOP must not count as sent, or the next stop_all
+	 * would wait in vain for a thread it never interrupted.  (An
+	 * interrupt that reached a thread already stopped stays pending and
+	 * makes one more PTRACE_EVENT_STOP later: harmless.) */
+	th->interrupt_sent = false;
 	lp->stops++;
 
 	switch (event) {
@@ -705,7 +724,12 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 	case PTRACE_EVENT_CLONE: {
 		unsigned long msg = 0;
 		ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg);
-		if (msg && !target_find_thread(t, (pid_t)msg)) {
+		/* The new thread may have reported first (newer tracees are
+		 * waited for first): then it is known already, or it has even
+		 * run to its end and been reaped -- adding that one back would
+		 * leave a thread that never reports (stop_all would wait for
+		 * it in vain). */
+		if (msg && !target_find_thread(t, (pid_t)msg) && tid_in_process(t->pid, (pid_t)msg)) {
 			struct target_thread *nt = target_add_thread(t, (pid_t)msg);
 			nt->state = THREAD_RUNNING;	/* its first stop will come */
 			if (lp->res)
@@ -760,6 +784,7 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 		unsigned long msg = 0;
 		ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg);
 		th->at_exit = true;
+		lp->exit_msg = (int)msg;
 		if (live_threads_alive(t) == 0) {
 			/* the last thread: the process is exiting; keep it here
 			 * with its memory intact */
@@ -789,7 +814,13 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 	if (sig == (SIGTRAP | 0x80))
 		sig = SIGTRAP;	/* syscall stop; we never ask for them */
 	if (sig == SIGTRAP && lp->hooks && lp->hooks->on_trap) {
-		switch (lp->hooks->on_trap(lp->hooks->ctx, t, th)) {
+		enum trap_action a = lp->hooks->on_trap(lp->hooks->ctx, t, th);
+		/* the hook may have waited for threads (a stop-all step) and
+		 * seen this one die: it may be gone from the list */
+		th = target_find_thread(t, tid);
+		if (!th || lp->gone)
+			return lp->gone;
+		switch (a) {
 		case TRAP_RESUME:
 			if (mode == MODE_RUN)
 				resume_raw(t, th, PTRACE_CONT);
@@ -905,6 +936,7 @@ stop_all(struct target *t)
 			}
 			return hd_fail_errno(HD_EGENERIC, errno, "waitpid");
 		}
+		notice_dead_threads(t);
 		if ((hd_now_ns() - start) / 1000000 > STOP_TIMEOUT_MS) {
 			for (size_t i = 0; i < t->nthreads; i++)
 				if (t->threads[i]->state == THREAD_RUNNING)
@@ -982,6 +1014,13 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 		pid_t tid;
 		int st, r;
 
+		/* a hook that waited for threads (a stop-all step) may have
+		 * seen the process end: the last threads are in their exit
+		 * stops and nothing more will come */
+		if (lp->gone || lp->exited) {
+			res->end = lp->gone ? RUN_GONE : RUN_EXITED;
+			break;
+		}
 		if (sig_terminating()) {
 			res->end = RUN_TERMINATE;
 			break;
@@ -1043,6 +1082,168 @@ stop:
 	return rc;
 }
 
+/* Has the thread run into its end (zombie or dead)?  A group leader's
+ * exit is reported only once every other thread has been reaped. */
+static bool
+thread_dead(pid_t tgid, pid_t tid)
+{
+	char path[96], *s, *p;
+	bool dead = true;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)tgid, (int)tid);
+	s = read_file(path, NULL);
+	p = s ? strrchr(s, ')') : NULL;
+	if (p && p[1] == ' ')
+		dead = p[2] == 'Z' || p[2] == 'X';
+	free(s);
+	return dead;
+}
+
+/* Threads we believe running that are dead (zombies): a thread killed
+ * can skip its exit stop, and a dead leader has no status to report
+ * until every other thread is reaped -- which may never happen while
+ * they are held in their exit stops.  A dead thread's status is taken
+ * when there is one; a dead leader is marked exited. */
+static void
+notice_dead_threads(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	for (size_t i = 0; i < t->nthreads && !lp->gone; i++) {
+		struct target_thread *th = t->threads[i];
+		pid_t tid = th->tid;
+		int st;
+		if (th->state != THREAD_RUNNING || !thread_dead(t->pid, tid))
+			continue;
+		if (waitpid(tid, &st, __WALL | WNOHANG) == tid) {
+			handle_status(t, tid, st, MODE_STOP);
+			i = (size_t)-1;	/* the list may have changed: again */
+			continue;
+		}
+		if (tid == t->pid) {
+			debug_msg("thread %d is dead, its status held back", (int)tid);
+			th->state = THREAD_EXITED;
+			lp->leader_zombie = true;
+		}
+	}
+	settle_exit(t);
+}
+
+/* Every thread is in its exit stop or dead, though no exit event found
+ * the process exiting (a leader died first, out of turn): it is at its
+ * exit, and the exit events tell how it ended. */
+static void
+settle_exit(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	if (lp->gone || lp->exited || lp->exit_msg < 0 || live_threads_alive(t) > 0)
+		return;
+	lp->exited = true;
+	lp->status = lp->exit_msg;
+	lp->have_status = true;
+}
+
+/*
+ * Wait for the next wait status of one thread that was resumed (a single
+ * step, a signal drained) while every other thread stays stopped.  What
+ * the others report meanwhile (their deaths: a SIGKILL from outside) is
+ * decoded with them kept stopped.  Never blocks on a thread that cannot
+ * report any more: a leader that ran into its exit stays a zombie, without
+ * a status, until every other thread is reaped -- and they are held in
+ * their exit stops.  0 with *status, or -1 with HD_EGONE.
+ */
+static int
+wait_thread(struct target *t, pid_t tid, int *status)
+{
+	struct live_priv *lp = LP(t);
+
+	for (;;) {
+		int st;
+		pid_t r = waitpid(-1, &st, __WALL | WNOHANG);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			if (errno == ECHILD)
+				lp->gone = true;
+			return hd_fail_errno(HD_EGONE, errno, "waiting for thread %d", (int)tid);
+		}
+		if (r == tid) {
+			*status = st;
+			return 0;
+		}
+		if (r > 0) {
+			handle_status(t, r, st, MODE_STOP);
+			if (lp->gone || !target_find_thread(t, tid))
+				return hd_fail(HD_EGONE, "thread %d is gone", (int)tid);
+			continue;
+		}
+		if (thread_dead(t->pid, tid)) {
+			struct target_thread *th;
+			r = waitpid(tid, &st, __WALL | WNOHANG);
+			if (r == tid) {
+				*status = st;
+				return 0;
+			}
+			/* a leader in its exit, waiting for the others */
+			debug_msg("thread %d ran into its exit while heapdbg waited for it", (int)tid);
+			th = target_find_thread(t, tid);
+			if (th)
+				th->state = THREAD_EXITED;
+			if (tid == t->pid)
+				lp->leader_zombie = true;
+			settle_exit(t);
+			return hd_fail(HD_EGONE, "thread %d exited", (int)tid);
+		}
+		{
+			struct pollfd pfd = { sig_fd(), POLLIN, 0 };
+			sig_poll(&pfd, pfd.fd >= 0 ? 1 : 0, 20);
+			sig_drain();
+		}
+	}
+}
+
+bool
+live_poll(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	uint64_t start = hd_now_ns();
+	bool dying = false;
+
+	if (lp->gone)
+		return true;
+	for (;;) {
+		pid_t tid;
+		int st, r = wait_one(&tid, &st, WNOHANG);
+		if (r == 1) {
+			if (target_find_thread(t, tid) &&
+			    (WIFEXITED(st) || WIFSIGNALED(st) || (WIFSTOPPED(st) && (st >> 16) == PTRACE_EVENT_EXIT)))
+				dying = true;
+			handle_status(t, tid, st, MODE_STOP);
+			continue;
+		}
+		if (r < 0) {
+			if (errno == ECHILD)
+				lp->gone = true;
+			break;
+		}
+		/* nothing more queued; once one thread reported its death
+		 * the others follow: wait for them */
+		if (dying)
+			notice_dead_threads(t);
+		if (!dying || lp->gone || lp->exited || live_threads_alive(t) == 0)
+			break;
+		if ((hd_now_ns() - start) / 1000000 > STOP_TIMEOUT_MS)
+			break;
+		{
+			struct pollfd pfd = { sig_fd(), POLLIN, 0 };
+			sig_poll(&pfd, pfd.fd >= 0 ? 1 : 0, 20);
+			sig_drain();
+		}
+	}
+	settle_exit(t);
+	if (lp->gone || lp->exited)
+		target_invalidate(t);
+	return lp->gone || lp->exited;
+}
+
 bool
 live_signal_pending(const struct target *t, pid_t tid, int sig)
 {
@@ -1065,17 +1266,19 @@ live_drain_signal(struct target *t, struct target_thread *th, int sig)
 {
 	for (int tries = 0; tries < 4 && live_signal_pending(t, th->tid, sig); tries++) {
 		int st;
-		pid_t r;
 		/* resumed, it reports the pending signal before running any
 		 * instruction (no PTRACE_INTERRUPT here: a job-control trap is
 		 * always reported before signals, and would hide it) */
-		if (ptrace(PTRACE_CONT, th->tid, 0, 0) < 0)
-			return hd_fail_errno(HD_EGENERIC, errno, "thread %d", th->tid);
-		do
-			r = waitpid(th->tid, &st, __WALL);
-		while (r < 0 && errno == EINTR);
-		if (r != th->tid)
-			return hd_fail(HD_EGONE, "thread %d is gone", th->tid);
+		pid_t tid = th->tid;
+		if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
+			return hd_fail_errno(errno == ESRCH ? HD_EGONE : HD_EGENERIC, errno, "thread %d", tid);
+		th->state = THREAD_RUNNING;
+		if (wait_thread(t, tid, &st) < 0)
+			return -1;
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			handle_status(t, tid, st, MODE_STOP);
+			return hd_fail(HD_EGONE, "thread %d is gone", tid);
+		}
 		th->state = THREAD_STOPPED;
 		th->regs_valid = false;
 		if (WIFSTOPPED(st) && (st >> 16) == 0 && WSTOPSIG(st) == sig)
@@ -1102,19 +1305,21 @@ live_step(struct target *t, struct target_thread *th)
 	th->regs_valid = false;
 	for (;;) {
 		int st;
-		pid_t r = waitpid(th->tid, &st, __WALL);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return hd_fail_errno(HD_EGONE, errno, "waiting for thread %d", th->tid);
+		pid_t tid = th->tid;
+		if (wait_thread(t, tid, &st) < 0)
+			return hd_fail_context("single-stepping thread %d", tid);
+		th = target_find_thread(t, tid);
+		if (!th)
+			return hd_fail(HD_EGONE, "thread %d is gone", tid);
 		if (WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP && (st >> 16) == 0) {
 			mark_stopped(t, th);
 			return 0;
 		}
 		/* something else happened first (exit, a signal): decode it
 		 * keeping the thread stopped */
-		if (handle_status(t, th->tid, st, MODE_STOP) || lp->gone)
-			return hd_fail(HD_EGONE, "thread %d exited during a single step", th->tid);
+		if (handle_status(t, tid, st, MODE_STOP) || lp->gone || !(th = target_find_thread(t, tid)) ||
+		    th->state == THREAD_EXITED || th->at_exit)
+			return hd_fail(HD_EGONE, "thread %d exited during a single step", tid);
 		if (th->state == THREAD_STOPPED && th->pending_sig)
 			return 0;	/* a signal arrived instead; caller redelivers */
 	}
@@ -1136,6 +1341,7 @@ live_new(pid_t pid)
 	lp->memfd = -1;
 	lp->pvr_ok = HAVE_PROCESS_VM_READV;
 	lp->maps_stale = true;
+	lp->exit_msg = -1;
 	return t;
 }
 
@@ -1517,21 +1723,37 @@ live_detach(struct target *t)
 		rc = -1;
 	for (size_t i = 0; i < t->nthreads; i++) {
 		struct target_thread *th = t->threads[i];
+		pid_t tid = th->tid;
 		int sig = th->pending_sig;
 		if (th->state == THREAD_EXITED)
 			continue;
-
-		if (ptrace(PTRACE_DETACH, th->tid, 0, (void *)(long)sig) < 0 && errno != ESRCH) {
-			/* not in a ptrace-stop: interrupt and retry once */
-			if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) == 0) {
-				int st;
-				waitpid(th->tid, &st, __WALL);
-				ptrace(PTRACE_DETACH, th->tid, 0, (void *)(long)sig);
-			} else {
-				rc = hd_fail_errno(HD_EGENERIC, errno, "cannot detach from thread %d", th->tid);
-			}
-		}
 		th->state = THREAD_EXITED;
+		if (ptrace(PTRACE_DETACH, tid, 0, (void *)(long)sig) == 0 || errno == ESRCH)
+			continue;
+		/* not in a ptrace-stop: interrupt and retry once */
+		if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0) {
+			int st;
+			if (wait_thread(t, tid, &st) == 0 && WIFSTOPPED(st))
+				ptrace(PTRACE_DETACH, tid, 0, (void *)(long)sig);
+			i = (size_t)-1;	/* the list may have changed: again */
+		} else {
+			rc = hd_fail_errno(HD_EGENERIC, errno, "cannot detach from thread %d", tid);
+		}
+	}
+	/* a leader that died out of turn (see wait_thread) is a zombie still
+	 * traced by us: its status comes once the others are gone; take it,
+	 * or its parent could not reap it while heapdbg lives */
+	if (lp->leader_zombie) {
+		uint64_t start = hd_now_ns();
+		int st;
+		pid_t r;
+		while ((r = waitpid(t->pid, &st, __WALL | WNOHANG)) == 0 &&
+		       (hd_now_ns() - start) / 1000000 < STOP_TIMEOUT_MS)
+			usleep(2000);
+		if (r == t->pid && (WIFEXITED(st) || WIFSIGNALED(st))) {
+			lp->status = st;
+			lp->have_status = true;
+		}
 	}
 	/* a job that was stopped when we came stays stopped */
 	if (lp->was_stopped && !lp->exited) {

@@ -253,24 +253,40 @@ step_over(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t 
 		return live_set_regs(t, th, regs);
 	}
 	/* stop-all single step: nothing else may run while the original
-	 * byte is back */
+	 * byte is back.  Afterwards every thread the stop stopped runs
+	 * again, those created meanwhile too (remembered by tid: stopping
+	 * and stepping decode whatever the threads report, their deaths
+	 * included, and a dead thread is freed) -- unless the process is
+	 * ending. */
 	{
-		VEC(struct target_thread *) running = { 0 };
+		VEC(pid_t) stopped = { 0 };
+		pid_t tid = th->tid;
 		int rc;
 		for (size_t i = 0; i < t->nthreads; i++)
-			if (t->threads[i] != th && t->threads[i]->state == THREAD_RUNNING)
-				vec_push(&running, t->threads[i]);
+			if (t->threads[i]->state == THREAD_STOPPED)
+				vec_push(&stopped, t->threads[i]->tid);
 		live_stop_all(t);
-		regs->rip = bp->addr;
-		rc = live_set_regs(t, th, regs);
-		if (rc == 0 && target_write(t, bp->addr, bp->orig, 1) == 0) {
-			rc = live_step(t, th);
-			if (target_write(t, bp->addr, &int3, 1) < 0)
-				rc = -1;
+		th = target_find_thread(t, tid);
+		if (th && th->state == THREAD_STOPPED) {
+			regs->rip = bp->addr;
+			rc = live_set_regs(t, th, regs);
+			if (rc == 0 && target_write(t, bp->addr, bp->orig, 1) == 0) {
+				rc = live_step(t, th);
+				if (target_write(t, bp->addr, &int3, 1) < 0)
+					rc = -1;
+			}
+		} else {
+			rc = hd_fail(HD_EGONE, "thread %d is gone", (int)tid);
 		}
-		for (size_t i = 0; i < running.n; i++)
-			live_resume(t, running.v[i]);
-		vec_free(&running);
+		for (size_t i = 0; i < t->nthreads && !live_at_exit(t) && !live_gone(t); i++) {
+			struct target_thread *o = t->threads[i];
+			bool was = o->tid == tid;
+			for (size_t k = 0; k < stopped.n && !was; k++)
+				was = stopped.v[k] == o->tid;
+			if (!was && o->state == THREAD_STOPPED)
+				live_resume(t, o);
+		}
+		vec_free(&stopped);
 		tr->st.stepall++;
 		return rc;
 	}
@@ -604,6 +620,7 @@ inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
 	const hd_regs_t *cur;
 	hd_regs_t saved, r;
 	int pending, rc = -1;
+	pid_t tid;
 
 	for (size_t i = 0; i < t->nthreads && !th; i++)
 		if (t->threads[i]->state == THREAD_STOPPED && !t->threads[i]->at_exit)
@@ -626,6 +643,7 @@ inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
 	r.orig_rax = (uint64_t)-1;	/* no syscall restart on the way back */
 	pending = th->pending_sig;
 	th->pending_sig = 0;
+	tid = th->tid;
 	if (live_set_regs(t, th, &r) == 0 && live_step(t, th) == 0) {
 		const hd_regs_t *after = target_regs(t, th);
 		if (after && after->rip == tr->syscall_insn + 2) {
@@ -635,6 +653,10 @@ inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
 			hd_fail(HD_EGENERIC, "the injected system call did not complete");
 		}
 	}
+	/* a thread that died during the step is freed */
+	th = target_find_thread(t, tid);
+	if (!th)
+		return rc;
 	th->pending_sig = pending;
 	if (live_set_regs(t, th, &saved) < 0)
 		rc = -1;
@@ -827,6 +849,7 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 	}
 	if (map_scratch(tr, lo, hi) < 0)
 		goto fail;
+	hd_test_pause("trace-start");	/* scratch page mapped, nothing armed */
 	if (target_write(t, tr->scratch, &int3, 1) < 0)
 		goto fail_unmap;
 	for (unsigned i = 0; i < tr->nbps; i++)
@@ -891,10 +914,16 @@ unwind_thread_state(struct tracer *tr, struct target_thread *th)
 	/* right after one of our int3s, its SIGTRAP not reported yet (an
 	 * interrupt stop came first): back onto it, and drop the signal */
 	if (regs.rip - 1 == tr->scratch || bp_at(tr, regs.rip - 1)) {
+		pid_t tid = th->tid;
 		regs.rip--;
 		live_set_regs(t, th, &regs);
 		if (live_drain_signal(t, th, SIGTRAP) < 0)
-			warn_msg("thread %d: %s", th->tid, hd_errmsg());
+			warn_msg("thread %d: %s", tid, hd_errmsg());
+		/* (a thread that died meanwhile is freed, its state too) */
+		th = target_find_thread(t, tid);
+		if (!th || th->state != THREAD_STOPPED)
+			return;
+		tt = th->priv;
 		cur = target_regs(t, th);
 		if (cur)
 			regs = *cur;
@@ -944,9 +973,19 @@ tracer_stop(struct tracer *tr)
 		return 0;
 	t = tr->t;
 	tr->st.seconds = hd_wall_time() - tr->started;
+	hd_test_pause("trace-stop");	/* every breakpoint still armed */
 	if (!live_gone(t)) {
+		/* by tid: putting one thread back may see another die, and
+		 * the list shrink under the loop */
+		VEC(pid_t) tids = { 0 };
 		for (size_t i = 0; i < t->nthreads; i++)
-			unwind_thread_state(tr, t->threads[i]);
+			vec_push(&tids, t->threads[i]->tid);
+		for (size_t i = 0; i < tids.n; i++) {
+			struct target_thread *th = target_find_thread(t, tids.v[i]);
+			if (th)
+				unwind_thread_state(tr, th);
+		}
+		vec_free(&tids);
 		for (unsigned i = 0; i < tr->nbps; i++) {
 			if (tr->bps[i].armed && target_write(t, tr->bps[i].addr, tr->bps[i].orig, 1) < 0)
 				rc = hd_fail(HD_EIO, "cannot restore %s at 0x%" PRIx64, tfunc_name(tr->bps[i].func),
@@ -975,6 +1014,13 @@ tracer_free(struct tracer *tr)
 	vec_free(&tr->free_recs);
 	free(tr->pcs);
 	free(tr);
+}
+
+void
+tracer_set_unwinder(struct tracer *tr, struct unwinder *u)
+{
+	if (tr)
+		tr->u = u;
 }
 
 const struct live_hooks *

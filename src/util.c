@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,17 @@ hd_fatal(const char *fmt, ...)
 	va_end(ap);
 	hd_run_fatal_hook();
 	_exit(2);
+}
+
+void
+hd_test_pause(const char *point)
+{
+	static bool done;
+	const char *want = getenv("HEAPDBG_TEST_PAUSE");
+	if (!done && want && !strcmp(want, point)) {
+		done = true;	/* once per run */
+		raise(SIGSTOP);
+	}
 }
 
 void *

@@ -1602,6 +1602,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	if (w.spans.n > 1)	/* (qsort and memcpy want non-NULL arrays) */
 		qsort(w.spans.v, w.spans.n, sizeof(*w.spans.v), span_cmp);
 	drop_overlaps(&w);
+	hd_test_pause("walk");	/* arenas found, heap memory not read yet */
 	for (size_t i = 0; i < w.spans.n; i++)
 		debug_msg("heap span: arena %u, 0x%" PRIx64 "-0x%" PRIx64 " (heap_info 0x%" PRIx64 ")%s",
 			  w.spans.v[i].arena, w.spans.v[i].start, w.spans.v[i].end, w.spans.v[i].info,
