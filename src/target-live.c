@@ -340,6 +340,33 @@ live_get_regs(struct target *t, struct target_thread *th)
 int
 live_set_regs(struct target *t, struct target_thread *th, const hd_regs_t *regs)
 {
+	/* At a traced call usually only rip changes (two or three registers
+	 * at most): poking those is much cheaper in the kernel than
+	 * PTRACE_SETREGS, which validates and writes all 27. */
+	enum { NW = sizeof(hd_regs_t) / sizeof(unsigned long), MAX_POKES = 3 };
+	if (th->regs_valid) {
+		const unsigned long *a = (const unsigned long *)(const void *)&th->regs;
+		const unsigned long *b = (const unsigned long *)(const void *)regs;
+		unsigned diff[MAX_POKES];
+		unsigned n = 0, i;
+		for (i = 0; i < NW && n <= MAX_POKES; i++)
+			if (a[i] != b[i]) {
+				if (n < MAX_POKES)
+					diff[n] = i;
+				n++;
+			}
+		if (n <= MAX_POKES) {
+			for (i = 0; i < n; i++)
+				if (ptrace(PTRACE_POKEUSER, th->tid, (void *)(diff[i] * sizeof(unsigned long)),
+					   (void *)b[diff[i]]) < 0)
+					break;
+			if (i == n) {
+				th->regs = *regs;
+				return 0;
+			}
+			th->regs_valid = false;	/* partly written: SETREGS does it all */
+		}
+	}
 	if (ptrace(PTRACE_SETREGS, th->tid, 0, regs) < 0)
 		return hd_fail_errno(HD_EGENERIC, errno, "cannot set registers of thread %d", th->tid);
 	th->regs = *regs;
@@ -1303,7 +1330,7 @@ live_step(struct target *t, struct target_thread *th)
 		return hd_fail_errno(HD_EGENERIC, errno, "cannot single-step thread %d", th->tid);
 	th->state = THREAD_RUNNING;
 	th->regs_valid = false;
-	for (;;) {
+	for (int again = 0;; again++) {
 		int st;
 		pid_t tid = th->tid;
 		if (wait_thread(t, tid, &st) < 0)
@@ -1322,6 +1349,19 @@ live_step(struct target *t, struct target_thread *th)
 			return hd_fail(HD_EGONE, "thread %d exited during a single step", tid);
 		if (th->state == THREAD_STOPPED && th->pending_sig)
 			return 0;	/* a signal arrived instead; caller redelivers */
+		if (th->state == THREAD_STOPPED) {
+			/* an event stop came before the step (an interrupt
+			 * still pending from an earlier stop_all, a group
+			 * stop): the thread has not moved; step it again, or
+			 * wait for a status it will never send */
+			if (again >= 16)
+				return hd_fail(HD_EGENERIC, "thread %d does not single-step", tid);
+			th->regs_valid = false;
+			if (ptrace(PTRACE_SINGLESTEP, tid, 0, 0) < 0)
+				return hd_fail_errno(errno == ESRCH ? HD_EGONE : HD_EGENERIC, errno,
+						     "cannot single-step thread %d", tid);
+			th->state = THREAD_RUNNING;
+		}
 	}
 }
 
