@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -611,7 +612,15 @@ choose_layout(struct malloc_info *mi, const struct module *libc, const struct ma
 		struct layout_check *lc = xcalloc(1, sizeof(*lc));
 		lc->path = xstrdup(debugfile);
 		lc->table = *tab;
-		if (pthread_create(&lc->thread, NULL, layout_check_run, lc) == 0) {
+		sigset_t all, old;
+		int prc;
+		/* the thread takes no signal: they all go to the main thread,
+		 * whose waits they must end */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		prc = pthread_create(&lc->thread, NULL, layout_check_run, lc);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (prc == 0) {
 			mi->layout_check = lc;
 			snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s", layout_describe(&mi->L, d, sizeof(d)));
 			return;

@@ -16,6 +16,7 @@
 static int pipefd[2] = { -1, -1 };
 static sigset_t wait_mask;	/* the mask while waiting: SIGCHLD open */
 static volatile sig_atomic_t got_int, got_term;
+static volatile sig_atomic_t pipe_dirty;	/* a byte may wait in the pipe */
 
 static void
 handler(int sig)
@@ -25,8 +26,12 @@ handler(int sig)
 		got_int = 1;
 	else if (sig == SIGTERM || sig == SIGHUP)
 		got_term = sig;
-	if (pipefd[1] >= 0) {
+	/* SIGCHLD is open only inside sig_poll's ppoll, in this thread
+	 * (other threads block it): its delivery ends that ppoll by itself.
+	 * The others may reach any thread: the pipe wakes whoever polls. */
+	if (sig != SIGCHLD && pipefd[1] >= 0) {
 		char c = (char)sig;
+		pipe_dirty = 1;
 		(void)!write(pipefd[1], &c, 1);
 	}
 	errno = e;
@@ -95,8 +100,9 @@ void
 sig_drain(void)
 {
 	char buf[64];
-	if (pipefd[0] < 0)
-		return;
+	if (pipefd[0] < 0 || !pipe_dirty)
+		return;	/* (the common case at a traced stop: no syscall) */
+	pipe_dirty = 0;
 	while (read(pipefd[0], buf, sizeof(buf)) > 0)
 		;
 }
