@@ -22,6 +22,10 @@ struct stack_copy {
 	const uint8_t *data;
 	uint64_t addr;		/* the stack pointer the copy starts at */
 	size_t len;
+	/* if set: raised to the end of the furthest read of the stack
+	 * above addr, inside the copy or not (how much the next copy of
+	 * this thread's stack should hold) */
+	uint64_t *reach;
 };
 
 struct unwind_ops {

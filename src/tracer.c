@@ -36,7 +36,10 @@
 #define SCRATCH_SIZE 4096
 #define SLOT_BASE 16
 #define SLOT_SIZE 32
+/* an allocation's stack copy: the first of each thread, then what its
+ * unwinds have needed, up to STACK_COPY_MAX */
 #define STACK_COPY 8192
+#define STACK_COPY_MAX 65536
 #define MAX_BPS 16
 
 static const struct {
@@ -87,6 +90,10 @@ struct shadow {
 struct tthread {
 	VEC(struct shadow) sh;
 	uint64_t expect_free;	/* realloc(p, 0) recorded: its inner free(p) is not a call */
+	/* how much of its stack to copy at an allocation: what its
+	 * unwinds have needed so far, plus a margin (0: not known yet,
+	 * copy STACK_COPY) */
+	uint32_t stack_need;
 };
 
 struct trec {
@@ -115,7 +122,7 @@ struct tracer {
 	VEC(struct trec) recs;
 	VEC(uint32_t) free_recs;
 	uint64_t seq;
-	uint8_t stackbuf[STACK_COPY];
+	uint8_t stackbuf[STACK_COPY_MAX];
 	uint64_t *pcs;
 	struct trace_status st;
 	double started;
@@ -444,8 +451,13 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 		rec_free(tr, at_entry.rdi);
 		return step_over(tr, th, bp, regs) < 0 ? TRAP_NOT_MINE : TRAP_RESUME;
 	}
-	/* the top of the stack, once: the return address and the frames */
-	got = target_read_uncached(t, regs->rsp, tr->stackbuf, sizeof(tr->stackbuf));
+	/* the top of the stack, once: the return address and the frames.
+	 * As much as this thread's unwinds have needed (its first copies
+	 * STACK_COPY): copying pins and copies pages, the biggest cost of
+	 * a stop after ptrace's own.  A call deeper than any before reads
+	 * the rest from the running thread, once; the next copy holds it. */
+	got = target_read_uncached(t, regs->rsp, tr->stackbuf,
+				   tr->u && tr->depth > 0 && tt->stack_need ? tt->stack_need : STACK_COPY);
 	if (got < 8) {
 		warn_msg("thread %d: cannot read its stack at 0x%" PRIx64 "; call not traced", th->tid, (uint64_t)regs->rsp);
 		return step_over(tr, th, bp, regs) < 0 ? TRAP_NOT_MINE : TRAP_RESUME;
@@ -468,8 +480,18 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 	/* let it run, then unwind from the copy */
 	live_resume(t, th);
 	if (tr->u && tr->depth > 0) {
-		struct stack_copy sc = { tr->stackbuf, at_entry.rsp, got };
+		uint64_t reach = at_entry.rsp + 8;
+		struct stack_copy sc = { tr->stackbuf, at_entry.rsp, got, &reach };
 		int n = unwind_regs(tr->u, th->tid, &at_entry, &sc, tr->pcs, tr->depth);
+		/* what it used, a margin for a deeper call next time, in
+		 * 512-byte steps; never less than before */
+		uint64_t need = ((reach - at_entry.rsp) + 1024 + 511) & ~(uint64_t)511;
+		if (need < 1024)
+			need = 1024;
+		if (need > sizeof(tr->stackbuf))
+			need = sizeof(tr->stackbuf);
+		if (need > tt->stack_need)
+			tt->stack_need = (uint32_t)need;
 		if (n > 0) {
 			uint32_t id = stack_intern(tr->stacks, tr->pcs, n);
 			/* the entry may have moved if the vector grew: find it */

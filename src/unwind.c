@@ -107,11 +107,18 @@ ro_page(struct target *t, uint64_t page)
 	return ro.data[idx];
 }
 
+/* reads this far above the stack pointer are stack reads (a thread's
+ * stack is 8 MiB by default) */
+#define STACK_REACH_MAX (8ULL << 20)
+
 int
 unwind_read(struct target *t, const struct stack_copy *sc, uint64_t addr, void *buf, size_t len)
 {
 	const struct mapping *m;
 
+	if (sc && sc->reach && addr >= sc->addr && addr - sc->addr < STACK_REACH_MAX &&
+	    addr + len > *sc->reach)
+		*sc->reach = addr + len;
 	if (sc && addr >= sc->addr && addr + len <= sc->addr + sc->len) {
 		memcpy(buf, sc->data + (addr - sc->addr), len);
 		return 0;
