@@ -89,6 +89,7 @@ struct trace_status {
 	unsigned long stops;		/* ptrace stops handled */
 	unsigned long stepall;		/* stops that needed a stop-all single step */
 	unsigned long nested;		/* inner/tail calls not counted as calls */
+	unsigned long in_place;		/* stops resumed behind the int3 (endbr64) */
 	unsigned long untracked_frees;	/* frees of blocks allocated before tracing */
 	unsigned long failed;		/* allocations that returned NULL */
 	uint64_t outstanding_blocks, outstanding_bytes;
@@ -96,6 +97,7 @@ struct trace_status {
 	size_t memory;			/* bytes heapdbg holds for records and stacks */
 	double seconds;			/* since trace start */
 	int depth;
+	struct unwind_stats unwind;	/* how the allocation stacks were unwound */
 };
 
 void tracer_status(const struct tracer *tr, struct trace_status *st);

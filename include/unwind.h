@@ -28,6 +28,15 @@ struct stack_copy {
 	uint64_t *reach;
 };
 
+/* Stacks unwound from a stack copy (the tracer's): by cached CFI rules,
+ * or by the full unwinder where the rules were not simple.  With
+ * HEAPDBG_UNWIND_VERIFY set in the environment, every fast unwind is
+ * checked against the full unwinder and differences are counted. */
+struct unwind_stats {
+	uint64_t fast, full, verified, mismatches;
+	size_t cached_pcs;
+};
+
 struct unwind_ops {
 	const char *name;
 	void *(*init)(struct target *t, struct symbols *s);
@@ -38,6 +47,8 @@ struct unwind_ops {
 	int (*unwind)(void *state, pid_t tid, const hd_regs_t *regs, const struct stack_copy *sc,
 		      uint64_t *pcs, int max);
 	void (*fini)(void *state);
+	/* optional: how the stacks given with a stack copy were unwound */
+	void (*stats)(void *state, struct unwind_stats *out);
 };
 
 /* Memory reads for unwinders: the stack copy first; read-only file-backed
@@ -56,6 +67,7 @@ const char *unwinder_name(const struct unwinder *u);
 int unwind_thread(struct unwinder *u, struct target_thread *th, uint64_t *pcs, int max);
 /* Unwind from a register set (e.g. captured at a breakpoint), with the
  * top of the stack copied (sc may be NULL). */
+void unwinder_stats(const struct unwinder *u, struct unwind_stats *out);
 int unwind_regs(struct unwinder *u, pid_t tid, const hd_regs_t *regs, const struct stack_copy *sc,
 		uint64_t *pcs, int max);
 

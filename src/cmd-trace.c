@@ -94,7 +94,8 @@ trace_status(struct session *s)
 	em_obj_close(s->em);
 	em_text(s->em, "\n");
 	em_fmt(s->em, "Stops: {stops:%lu}", st.stops);
-	em_fmt(s->em, " ({stepall:%lu} needed a stop-all step)", st.stepall);
+	em_fmt(s->em, " ({stepall:%lu} needed a stop-all step, {in_place:%lu} resumed in place)", st.stepall,
+	       st.in_place);
 	em_fmt(s->em, "; inner and tail calls not counted: {nested:%lu}\n", st.nested);
 	em_obj_open(s->em, "outstanding");
 	em_fmt(s->em, "Outstanding: {blocks:%" PRIu64 "} blocks", st.outstanding_blocks);
@@ -106,6 +107,15 @@ trace_status(struct session *s)
 	em_fmt(s->em, "Stacks: {stacks:%zu} distinct, depth {depth:%d}", st.stacks, st.depth);
 	em_fmt(s->em, "; heapdbg's memory for the records: {memory:%zu}", st.memory);
 	em_text(s->em, " (%s)\n", fmt_bytes(st.memory, b));
+	em_obj_open(s->em, "unwind");
+	em_fmt(s->em, "Unwound: {fast:%" PRIu64 "} by cached CFI rules", st.unwind.fast);
+	em_fmt(s->em, ", {full:%" PRIu64 "} by libunwind", st.unwind.full);
+	if (st.unwind.verified || st.unwind.mismatches) {
+		em_fmt(s->em, "; {verified:%" PRIu64 "} checked against libunwind", st.unwind.verified);
+		em_fmt(s->em, ", {mismatches:%" PRIu64 "} differed", st.unwind.mismatches);
+	}
+	em_obj_close(s->em);
+	em_text(s->em, "\n");
 	return 0;
 }
 

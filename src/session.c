@@ -214,6 +214,8 @@ session_target_ran(struct session *s)
 		/* libraries may have been loaded or unloaded */
 		symbols_refresh(s->sym);
 		if (s->unw) {
+			if (s->tracer)
+				tracer_set_unwinder(s->tracer, NULL);
 			unwinder_free(s->unw);
 			s->unw = NULL;
 			/* the tracer took its stacks with that one: give it

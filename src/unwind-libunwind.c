@@ -11,6 +11,7 @@
  */
 #include "config.h"
 #include "unwind.h"
+#include "unwind-cfi.h"
 
 #include <libunwind-ptrace.h>
 #include <stdlib.h>
@@ -21,6 +22,9 @@ struct lu_state {
 	unw_addr_space_t as;
 	void *upt;		/* _UPT_create(pid) */
 	pid_t upt_pid;
+	struct cfi_cache *cfi;	/* the fast path for stacks with a copy */
+	bool verify;		/* HEAPDBG_UNWIND_VERIFY: check it against libunwind */
+	struct unwind_stats st;
 };
 
 /* the unwind in progress */
@@ -136,13 +140,57 @@ lu_init(struct target *t, struct symbols *s)
 		return NULL;
 	}
 	st->upt_pid = target_mem_pid(t);
+	if (s)
+		st->cfi = cfi_cache_new(t, s);
+	st->verify = getenv("HEAPDBG_UNWIND_VERIFY") != NULL;
 	return st;
 }
+
+static int lu_unwind_full(struct lu_state *st, const hd_regs_t *regs, const struct stack_copy *sc, uint64_t *pcs,
+			  int max);
 
 static int
 lu_unwind(void *state, pid_t tid, const hd_regs_t *regs, const struct stack_copy *sc, uint64_t *pcs, int max)
 {
 	struct lu_state *st = state;
+	int n;
+
+	if (!sc || !st->cfi)
+		return lu_unwind_full(st, regs, sc, pcs, max);
+	/* a traced call: the cached rules, libunwind where they decline */
+	n = cfi_unwind(st->cfi, regs, sc, pcs, max);
+	if (n < 0) {
+		st->st.full++;
+		return lu_unwind_full(st, regs, sc, pcs, max);
+	}
+	st->st.fast++;
+	if (st->verify && max > 0) {
+		uint64_t *chk = xcalloc((size_t)max, sizeof(*chk));
+		int m = lu_unwind_full(st, regs, sc, chk, max);
+		st->st.verified++;
+		if (m != n || memcmp(chk, pcs, (size_t)n * sizeof(*pcs)) != 0) {
+			st->st.mismatches++;
+			debug_msg("unwind: cached CFI gave %d frames, libunwind %d (first pc 0x%" PRIx64 ")", n, m,
+				  pcs[0]);
+			for (int i = 0; i < n || i < m; i++)
+				debug_msg("  #%d 0x%" PRIx64 " 0x%" PRIx64, i, i < n ? pcs[i] : 0, i < m ? chk[i] : 0);
+		}
+		free(chk);
+	}
+	return n;
+}
+
+static void
+lu_stats(void *state, struct unwind_stats *out)
+{
+	struct lu_state *st = state;
+	*out = st->st;
+	out->cached_pcs = cfi_cache_size(st->cfi);
+}
+
+static int
+lu_unwind_full(struct lu_state *st, const hd_regs_t *regs, const struct stack_copy *sc, uint64_t *pcs, int max)
+{
 	unw_cursor_t cursor;
 	int n = 0;
 
@@ -189,6 +237,7 @@ lu_fini(void *state)
 		return;
 	_UPT_destroy(st->upt);
 	unw_destroy_addr_space(st->as);
+	cfi_cache_free(st->cfi);
 	free(st);
 }
 
@@ -197,4 +246,5 @@ const struct unwind_ops unwind_libunwind_ops = {
 	.init = lu_init,
 	.unwind = lu_unwind,
 	.fini = lu_fini,
+	.stats = lu_stats,
 };

@@ -48,6 +48,14 @@ unwinder_name(const struct unwinder *u)
 	return u->ops->name;
 }
 
+void
+unwinder_stats(const struct unwinder *u, struct unwind_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (u && u->ops->stats)
+		u->ops->stats(u->state, out);
+}
+
 int
 unwind_regs(struct unwinder *u, pid_t tid, const hd_regs_t *regs, const struct stack_copy *sc, uint64_t *pcs,
 	    int max)
