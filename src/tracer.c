@@ -75,6 +75,10 @@ struct bp {
 	uint8_t orig[16];	/* original bytes at addr */
 	uint8_t len;		/* length of the displaced instruction */
 	uint64_t slot;		/* its out-of-line copy, or 0: single-step it */
+	/* it is endbr64 (f3 0f 1e fa): behind our int3 its last three bytes
+	 * are `nop edx`, so the thread resumes right there -- no register
+	 * to change, the cheapest possible stop */
+	bool in_place;
 	bool armed;
 };
 
@@ -106,6 +110,7 @@ struct tracer {
 	struct target *t;
 	struct symbols *s;
 	struct unwinder *u;
+	struct unwind_stats unw_acc;	/* of the unwinders before u */
 	int depth;
 	bool active;
 	const char *end_reason;
@@ -256,7 +261,8 @@ step_over(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t 
 	uint8_t int3 = 0xcc;
 
 	if (bp->slot) {
-		regs->rip = bp->slot;
+		regs->rip = bp->in_place ? bp->addr + 1 : bp->slot;
+		tr->st.in_place += bp->in_place;
 		return live_set_regs(t, th, regs);
 	}
 	/* stop-all single step: nothing else may run while the original
@@ -804,7 +810,24 @@ prepare_bp(struct tracer *tr, struct bp *bp, unsigned slotno, bool force_step)
 		if (target_write(t, bp->slot, code, outlen + 5) < 0)
 			return -1;
 	}
+	{
+		static const uint8_t endbr64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
+		bp->in_place = bp->len == 4 && !memcmp(bp->orig, endbr64, 4) && !getenv("HEAPDBG_TRACE_NO_INPLACE");
+	}
 	return 0;
+}
+
+struct syscall_search {
+	struct tracer *tr;
+	uint64_t found;
+};
+
+static int
+syscall_search_cb(Dwfl_Module *mod, void **user, const char *name, Dwarf_Addr start, void *arg)
+{
+	struct syscall_search *ss = arg;
+	ss->found = find_syscall_insn(ss->tr, mod);
+	return ss->found ? DWARF_CB_ABORT : DWARF_CB_OK;
 }
 
 struct tracer *
@@ -836,6 +859,13 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 			continue;
 		if (!first_module)
 			first_module = mod;
+		/* cfree is glibc's compat alias of its own free: when free is
+		 * interposed, a wrapper that forwards to glibc (__libc_free)
+		 * would count every free twice; and nothing else may call
+		 * glibc's free for the interposer's blocks */
+		if (entry_points[i].func == TF_CFREE && tr->by_func[TF_FREE] &&
+		    (!mod || !tr->by_func[TF_FREE]->module || strcmp(mod, tr->by_func[TF_FREE]->module)))
+			continue;
 		for (k = 0; k < tr->nbps; k++)
 			if (tr->bps[k].addr == addr)
 				break;
@@ -865,6 +895,13 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 				  (!ra || ra->module == m->module) && strstr(m->module, "libc.so");
 	}
 	tr->syscall_insn = find_syscall_insn(tr, dwfl_addrmodule(symbols_dwfl(s), lo));
+	if (!tr->syscall_insn) {
+		/* an interposed allocator may hold none (a small wrapper):
+		 * any module's will do */
+		struct syscall_search ss = { tr, 0 };
+		dwfl_getmodules(symbols_dwfl(s), syscall_search_cb, &ss, 0);
+		tr->syscall_insn = ss.found;
+	}
 	if (!tr->syscall_insn) {
 		hd_fail(HD_ENOTSUP, "no syscall instruction found to map the scratch page with");
 		goto fail;
@@ -1041,8 +1078,16 @@ tracer_free(struct tracer *tr)
 void
 tracer_set_unwinder(struct tracer *tr, struct unwinder *u)
 {
-	if (tr)
-		tr->u = u;
+	struct unwind_stats o;
+	if (!tr)
+		return;
+	/* the counts so far stay with the tracer */
+	unwinder_stats(tr->u, &o);
+	tr->unw_acc.fast += o.fast;
+	tr->unw_acc.full += o.full;
+	tr->unw_acc.verified += o.verified;
+	tr->unw_acc.mismatches += o.mismatches;
+	tr->u = u;
 }
 
 const struct live_hooks *
@@ -1085,6 +1130,11 @@ tracer_status(const struct tracer *tr, struct trace_status *st)
 	st->memory = stack_memory(tr->stacks) + tr->recs.cap * sizeof(struct trec) +
 		     tr->live.cap * 2 * sizeof(uint64_t) + tr->free_recs.cap * sizeof(uint32_t);
 	st->depth = tr->depth;
+	unwinder_stats(tr->u, &st->unwind);
+	st->unwind.fast += tr->unw_acc.fast;
+	st->unwind.full += tr->unw_acc.full;
+	st->unwind.verified += tr->unw_acc.verified;
+	st->unwind.mismatches += tr->unw_acc.mismatches;
 	if (tr->active)
 		st->seconds = hd_wall_time() - tr->started;
 }
