@@ -268,7 +268,7 @@ def bench_trace():
     row("added cost per traced call", (traced - untraced) / calls * 1e6, "us")
     row("added cost per stop", per_stop / 1000, "us")
     row("bare ptrace stop, 4 threads at once (per stop)", floor["mt_stop_ns"] / 1000, "us",
-        note="the floor for churn's 4 threads: waitpid(-1)+GETREGS+SETREGS+CONT")
+        note="the floor for churn's 4 threads: waitpid(-1)+CONT")
     row("cost per stop / bare stop (1 thread)", per_stop / floor["stop_ns"], "x")
     row("cost per stop / bare stop (4 threads)", per_stop / floor["mt_stop_ns"], "x", note="goal: within 1.3x")
     row("malloc+free pair, traced (3 stops)", 3 * per_stop / 1000, "us",
