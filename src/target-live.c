@@ -513,6 +513,7 @@ live_resume(struct target *t, struct target_thread *th)
 static int live_threads_alive(const struct target *t);
 static bool thread_dead(pid_t tgid, pid_t tid);
 static void notice_dead_threads(struct target *t);
+static bool others_dying(const struct target *t, const struct target_thread *th);
 static void settle_exit(struct target *t);
 
 /* Forget a thread (it exited, or vanished at an exec): the hooks hear of
@@ -708,6 +709,18 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 			lp->exited = false;
 			return true;
 		}
+		/* it died without an exit stop, the last one of a group exit
+		 * whose other threads are parked in theirs: the process is at
+		 * its exit */
+		if (!lp->exited && lp->exit_msg >= 0 && live_threads_alive(t) == 0) {
+			for (size_t i = 0; i < t->nthreads; i++)
+				if (t->threads[i]->at_exit && t->threads[i]->state == THREAD_STOPPED) {
+					lp->exited = true;
+					lp->status = lp->exit_msg;
+					lp->have_status = true;
+					return true;
+				}
+		}
 		return false;
 	}
 	if (!WIFSTOPPED(status))
@@ -820,7 +833,13 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 			lp->have_status = true;
 			return true;
 		}
-		/* one thread among others: let it go */
+		/* The whole group exiting: park this one in its exit stop.
+		 * A thread killed by the group exit can die without an exit
+		 * stop of its own, and if every thread that does stop were let
+		 * go, none would be left to hold the process at its exit. */
+		if (mode == MODE_RUN && others_dying(t, th))
+			return false;
+		/* one thread among others (pthread_exit): let it go */
 		if (mode == MODE_RUN) {
 			resume_raw(t, th, PTRACE_CONT);
 			th->state = THREAD_EXITED;
@@ -1123,6 +1142,50 @@ thread_dead(pid_t tgid, pid_t tid)
 		dead = p[2] == 'Z' || p[2] == 'X';
 	free(s);
 	return dead;
+}
+
+/* Is the thread on its way out: dead, exiting (PF_EXITING), or with a
+ * SIGKILL pending (what exit_group sends every other thread)? */
+static bool
+thread_dying(pid_t tgid, pid_t tid)
+{
+	char path[96], *s, *p;
+	bool dying = true;
+	unsigned long flags = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)tgid, (int)tid);
+	s = read_file(path, NULL);
+	p = s ? strrchr(s, ')') : NULL;
+	if (p && p[1] == ' ' && p[2]) {
+		/* ") S ppid pgrp session tty_nr tpgid flags" */
+		dying = p[2] == 'Z' || p[2] == 'X';
+		if (!dying && sscanf(p + 3, "%*d %*d %*d %*d %*d %lu", &flags) == 1 && (flags & 0x4))
+			dying = true;	/* PF_EXITING */
+	}
+	free(s);
+	if (!dying) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)tgid, (int)tid);
+		s = read_file(path, NULL);
+		p = s ? strstr(s, "\nSigPnd:") : NULL;
+		if (p && (strtoull(p + 8, NULL, 16) >> (SIGKILL - 1)) & 1)
+			dying = true;
+		free(s);
+	}
+	return dying;
+}
+
+/* Every thread still alive (by our list) is dying besides th: the whole
+ * group is exiting (exit_group, a fatal signal). */
+static bool
+others_dying(const struct target *t, const struct target_thread *th)
+{
+	for (size_t i = 0; i < t->nthreads; i++) {
+		const struct target_thread *o = t->threads[i];
+		if (o == th || o->at_exit || o->state == THREAD_EXITED)
+			continue;
+		if (!thread_dying(t->pid, o->tid))
+			return false;
+	}
+	return true;
 }
 
 /* Threads we believe running that are dead (zombies): a thread killed
