@@ -214,14 +214,14 @@ session_target_ran(struct session *s)
 		/* libraries may have been loaded or unloaded */
 		symbols_refresh(s->sym);
 		if (s->unw) {
-			if (s->tracer)
-				tracer_set_unwinder(s->tracer, NULL);
-			unwinder_free(s->unw);
+			struct unwinder *old = s->unw;
 			s->unw = NULL;
-			/* the tracer took its stacks with that one: give it
-			 * the new one (it would unwind with freed memory) */
+			/* the tracer took its stacks with the old one: it moves
+			 * to a new one (keeping the old one's counts) before the
+			 * old is freed */
 			if (s->tracer)
 				tracer_set_unwinder(s->tracer, session_unwinder(s));
+			unwinder_free(old);
 		}
 	}
 }

@@ -1130,47 +1130,45 @@ stop:
 
 /* Has the thread run into its end (zombie or dead)?  A group leader's
  * exit is reported only once every other thread has been reaped. */
+/* A thread's state letter and kernel flags from /proc (false: no such
+ * thread any more). */
 static bool
-thread_dead(pid_t tgid, pid_t tid)
+task_stat(pid_t tgid, pid_t tid, char *state, unsigned long *flags)
 {
 	char path[96], *s, *p;
-	bool dead = true;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)tgid, (int)tid);
-	s = read_file(path, NULL);
-	p = s ? strrchr(s, ')') : NULL;
-	if (p && p[1] == ' ')
-		dead = p[2] == 'Z' || p[2] == 'X';
-	free(s);
-	return dead;
-}
-
-/* Is the thread on its way out: dead, exiting (PF_EXITING), or with a
- * SIGKILL pending (what exit_group sends every other thread)? */
-static bool
-thread_dying(pid_t tgid, pid_t tid)
-{
-	char path[96], *s, *p;
-	bool dying = true;
-	unsigned long flags = 0;
+	bool ok = false;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)tgid, (int)tid);
 	s = read_file(path, NULL);
 	p = s ? strrchr(s, ')') : NULL;
 	if (p && p[1] == ' ' && p[2]) {
 		/* ") S ppid pgrp session tty_nr tpgid flags" */
-		dying = p[2] == 'Z' || p[2] == 'X';
-		if (!dying && sscanf(p + 3, "%*d %*d %*d %*d %*d %lu", &flags) == 1 && (flags & 0x4))
-			dying = true;	/* PF_EXITING */
+		*state = p[2];
+		*flags = 0;
+		sscanf(p + 3, "%*d %*d %*d %*d %*d %lu", flags);
+		ok = true;
 	}
 	free(s);
-	if (!dying) {
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)tgid, (int)tid);
-		s = read_file(path, NULL);
-		p = s ? strstr(s, "\nSigPnd:") : NULL;
-		if (p && (strtoull(p + 8, NULL, 16) >> (SIGKILL - 1)) & 1)
-			dying = true;
-		free(s);
-	}
-	return dying;
+	return ok;
+}
+
+static bool
+thread_dead(pid_t tgid, pid_t tid)
+{
+	char state;
+	unsigned long flags;
+	return !task_stat(tgid, tid, &state, &flags) || state == 'Z' || state == 'X';
+}
+
+/* Is the thread on its way out: dead, exiting (PF_EXITING), or with a
+ * SIGKILL pending (what exit_group sends every other thread)? */
+static bool
+thread_dying(const struct target *t, pid_t tid)
+{
+	char state;
+	unsigned long flags;
+	if (!task_stat(t->pid, tid, &state, &flags) || state == 'Z' || state == 'X' || (flags & 0x4 /* PF_EXITING */))
+		return true;
+	return live_signal_pending(t, tid, SIGKILL);
 }
 
 /* Every thread still alive (by our list) is dying besides th: the whole
@@ -1182,7 +1180,7 @@ others_dying(const struct target *t, const struct target_thread *th)
 		const struct target_thread *o = t->threads[i];
 		if (o == th || o->at_exit || o->state == THREAD_EXITED)
 			continue;
-		if (!thread_dying(t->pid, o->tid))
+		if (!thread_dying(t, o->tid))
 			return false;
 	}
 	return true;

@@ -812,7 +812,7 @@ prepare_bp(struct tracer *tr, struct bp *bp, unsigned slotno, bool force_step)
 	}
 	{
 		static const uint8_t endbr64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
-		bp->in_place = bp->len == 4 && !memcmp(bp->orig, endbr64, 4) && !getenv("HEAPDBG_TRACE_NO_INPLACE");
+		bp->in_place = bp->len == 4 && !memcmp(bp->orig, endbr64, 4);
 	}
 	return 0;
 }
@@ -1075,18 +1075,26 @@ tracer_free(struct tracer *tr)
 	free(tr);
 }
 
+/* a's counts plus those of unwinder u (cached_pcs: u's own) */
+static void
+unwind_stats_sum(struct unwind_stats *out, const struct unwind_stats *a, const struct unwinder *u)
+{
+	struct unwind_stats b;
+	unwinder_stats(u, &b);
+	out->fast = a->fast + b.fast;
+	out->full = a->full + b.full;
+	out->verified = a->verified + b.verified;
+	out->mismatches = a->mismatches + b.mismatches;
+	out->cached_pcs = b.cached_pcs;
+}
+
 void
 tracer_set_unwinder(struct tracer *tr, struct unwinder *u)
 {
-	struct unwind_stats o;
 	if (!tr)
 		return;
 	/* the counts so far stay with the tracer */
-	unwinder_stats(tr->u, &o);
-	tr->unw_acc.fast += o.fast;
-	tr->unw_acc.full += o.full;
-	tr->unw_acc.verified += o.verified;
-	tr->unw_acc.mismatches += o.mismatches;
+	unwind_stats_sum(&tr->unw_acc, &tr->unw_acc, tr->u);
 	tr->u = u;
 }
 
@@ -1130,11 +1138,7 @@ tracer_status(const struct tracer *tr, struct trace_status *st)
 	st->memory = stack_memory(tr->stacks) + tr->recs.cap * sizeof(struct trec) +
 		     tr->live.cap * 2 * sizeof(uint64_t) + tr->free_recs.cap * sizeof(uint32_t);
 	st->depth = tr->depth;
-	unwinder_stats(tr->u, &st->unwind);
-	st->unwind.fast += tr->unw_acc.fast;
-	st->unwind.full += tr->unw_acc.full;
-	st->unwind.verified += tr->unw_acc.verified;
-	st->unwind.mismatches += tr->unw_acc.mismatches;
+	unwind_stats_sum(&st->unwind, &tr->unw_acc, tr->u);
 	if (tr->active)
 		st->seconds = hd_wall_time() - tr->started;
 }
