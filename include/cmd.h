@@ -63,6 +63,10 @@ int cmd_parse_opts(int argc, char **argv, const struct opt_spec *specs, int *npo
  * list, resolved to functions and file:line; text lines start with indent. */
 void cmd_emit_frames(struct session *s, const uint64_t *pcs, int n, const char *indent);
 
+/* Emit {chunks, bytes} as the JSON object KEY. */
+struct hcount;
+void cmd_emit_count(struct emitter *em, const char *key, const struct hcount *c);
+
 /* Each command. */
 extern const struct cmd_entry cmd_info_entry, cmd_bt_entry, cmd_x_entry,
 	cmd_continue_entry, cmd_detach_entry, cmd_kill_entry, cmd_quit_entry,

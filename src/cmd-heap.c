@@ -11,15 +11,6 @@
 #include <string.h>
 
 static void
-count_obj(struct emitter *em, const char *key, const struct hcount *c)
-{
-	em_obj_open(em, key);
-	em_uint(em, "chunks", c->chunks);
-	em_uint(em, "bytes", c->bytes);
-	em_obj_close(em);
-}
-
-static void
 count_line(struct emitter *em, const char *label, const struct hcount *c)
 {
 	char b[32];
@@ -131,13 +122,13 @@ heap_exec(struct session *s, int argc, char **argv)
 		em_addr(s->em, "chunk", a->top);
 		em_uint(s->em, "size", a->top_size);
 		em_obj_close(s->em);
-		count_obj(s->em, "used", &a->used);
-		count_obj(s->em, "tcache", &a->tcache);
-		count_obj(s->em, "fastbins", &a->fastbins);
-		count_obj(s->em, "bins", &a->bins);
-		count_obj(s->em, "unsorted", &a->unsorted);
-		count_obj(s->em, "smallbins", &a->smallbins);
-		count_obj(s->em, "largebins", &a->largebins);
+		cmd_emit_count(s->em, "used", &a->used);
+		cmd_emit_count(s->em, "tcache", &a->tcache);
+		cmd_emit_count(s->em, "fastbins", &a->fastbins);
+		cmd_emit_count(s->em, "bins", &a->bins);
+		cmd_emit_count(s->em, "unsorted", &a->unsorted);
+		cmd_emit_count(s->em, "smallbins", &a->smallbins);
+		cmd_emit_count(s->em, "largebins", &a->largebins);
 		em_list_open(s->em, "heap_list");
 		for (size_t k = 0; k < a->heaps.n; k++) {
 			em_item_open(s->em);
@@ -164,7 +155,7 @@ heap_exec(struct session *s, int argc, char **argv)
 		sysmem += a->system_mem;
 	}
 	em_list_close(s->em);
-	count_obj(s->em, "mmapped", &h->mmapped);
+	cmd_emit_count(s->em, "mmapped", &h->mmapped);
 	em_text(s->em, "\nmmapped    %9" PRIu64 " chunks %12s", h->mmapped.chunks, fmt_bytes(h->mmapped.bytes, b1));
 	if (h->mmapped_checked && (h->mmapped.chunks != h->mmapped_expected_chunks ||
 				   h->mmapped.bytes != h->mmapped_expected_bytes))
@@ -173,12 +164,12 @@ heap_exec(struct session *s, int argc, char **argv)
 
 	em_obj_open(s->em, "totals");
 	em_uint(s->em, "system_mem", sysmem);
-	count_obj(s->em, "used", &used);
-	count_obj(s->em, "tcache", &tc);
-	count_obj(s->em, "fastbins", &fast);
-	count_obj(s->em, "bins", &bins);
-	count_obj(s->em, "mmapped", &h->mmapped);
-	count_obj(s->em, "top", &top);
+	cmd_emit_count(s->em, "used", &used);
+	cmd_emit_count(s->em, "tcache", &tc);
+	cmd_emit_count(s->em, "fastbins", &fast);
+	cmd_emit_count(s->em, "bins", &bins);
+	cmd_emit_count(s->em, "mmapped", &h->mmapped);
+	cmd_emit_count(s->em, "top", &top);
 	em_obj_close(s->em);
 	em_text(s->em, "\nTotals: system_mem %s; in use %" PRIu64 " chunks (%s); free %" PRIu64
 		" chunks (%s) + top %s\n", fmt_bytes(sysmem, b1), used.chunks + h->mmapped.chunks,

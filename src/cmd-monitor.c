@@ -141,15 +141,6 @@ plot(struct session *s, const char *title, const struct sample *v, size_t n, boo
 	em_text(s->em, "\n%11s  0 s%*s%.1f s\n", "", (int)cols > 12 ? (int)cols - 10 : 2, "", v[n - 1].t);
 }
 
-static void
-count_obj(struct emitter *em, const char *key, const struct hcount *c)
-{
-	em_obj_open(em, key);
-	em_uint(em, "chunks", c->chunks);
-	em_uint(em, "bytes", c->bytes);
-	em_obj_close(em);
-}
-
 static int
 monitor_exec(struct session *s, int argc, char **argv)
 {
@@ -236,8 +227,8 @@ monitor_exec(struct session *s, int argc, char **argv)
 		em_uint(s->em, "rss", v.v[i].rss);
 		if (v.v[i].have_heap) {
 			em_uint(s->em, "system_mem", v.v[i].system_mem);
-			count_obj(s->em, "in_use", &v.v[i].in_use);
-			count_obj(s->em, "mmapped", &v.v[i].mmapped);
+			cmd_emit_count(s->em, "in_use", &v.v[i].in_use);
+			cmd_emit_count(s->em, "mmapped", &v.v[i].mmapped);
 			em_obj_open(s->em, "free");
 			em_uint(s->em, "bytes", v.v[i].free_bytes);
 			em_obj_close(s->em);

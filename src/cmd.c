@@ -5,6 +5,7 @@
  */
 #include "config.h"
 #include "cmd.h"
+#include "heap.h"
 #include "signals.h"
 
 #include <ctype.h>
@@ -321,4 +322,13 @@ cmd_complete(const char *line, const char *text, int state)
 		phase++;
 		idx = 0;
 	}
+}
+
+void
+cmd_emit_count(struct emitter *em, const char *key, const struct hcount *c)
+{
+	em_obj_open(em, key);
+	em_uint(em, "chunks", c->chunks);
+	em_uint(em, "bytes", c->bytes);
+	em_obj_close(em);
 }

@@ -197,6 +197,20 @@ function_id(struct pp *pp, const char *name, const char *file)
 	return id;
 }
 
+/* The id of the location with this key in *id; true when it is new (the
+ * caller then writes its message), false when it was written before. */
+static bool
+new_location(struct pp *pp, uint64_t key, uint64_t *id)
+{
+	if (key == UINT64_MAX)
+		key = 0;
+	if (u64map_get(&pp->locations, key, id))
+		return false;
+	*id = ++pp->nlocations;
+	u64map_put(&pp->locations, key, *id);
+	return true;
+}
+
 /* The location of frames [first, first + n) of sn (one pc). */
 static uint64_t
 location_id(struct pp *pp, uint32_t first, uint32_t n)
@@ -207,12 +221,8 @@ location_id(struct pp *pp, uint32_t first, uint32_t n)
 
 	for (uint32_t i = 0; i < n; i++)
 		key = hash_u64(key ^ snapshot_frame_key(sn, &sn->frames.v[first + i]));
-	if (key == UINT64_MAX)
-		key = 0;
-	if (u64map_get(&pp->locations, key, &id))
+	if (!new_location(pp, key, &id))
 		return id;
-	id = ++pp->nlocations;
-	u64map_put(&pp->locations, key, id);
 	sb_reset(&pp->lines);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct snap_frame *f = &sn->frames.v[first + i];
@@ -244,12 +254,8 @@ class_location(struct pp *pp, uint64_t lo, uint64_t hi)
 	char *name;
 	struct sbuf ln;
 
-	if (key == UINT64_MAX)
-		key = 0;
-	if (u64map_get(&pp->locations, key, &id))
+	if (!new_location(pp, key, &id))
 		return id;
-	id = ++pp->nlocations;
-	u64map_put(&pp->locations, key, id);
 	name = class_name(lo, hi);
 	sb_init(&ln);
 	pb_put_uint(&ln, LN_FUNCTION_ID, function_id(pp, name, NULL));
