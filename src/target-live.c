@@ -1006,6 +1006,16 @@ stop_all(struct target *t)
 	return 0;
 }
 
+/* Is some thread parked in its exit stop (a group exit under way)? */
+static bool
+exit_parked(const struct target *t)
+{
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i]->at_exit && t->threads[i]->state == THREAD_STOPPED)
+			return true;
+	return false;
+}
+
 static int
 resume_all(struct target *t)
 {
@@ -1104,12 +1114,26 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 		{
 			struct pollfd pfd = { sig_fd(), POLLIN, 0 };
 			int timeout = -1;
+			bool parked = exit_parked(t);
+			/* A group exit with threads parked in their exit stops:
+			 * a thread killed without an exit stop of its own (a
+			 * leader above all, a zombie without a status until the
+			 * others are reaped) reports nothing more.  Look for
+			 * such deaths rather than wait for a report that will
+			 * not come. */
+			if (parked) {
+				notice_dead_threads(t);
+				if (lp->gone || lp->exited)
+					continue;
+			}
 			if (deadline) {
 				uint64_t now = hd_now_ns();
 				timeout = now >= deadline ? 0 : (int)((deadline - now) / 1000000) + 1;
 			}
 			if (lp->hooks && lp->hooks->want_stop && (timeout < 0 || timeout > 100))
 				timeout = 100;
+			if (parked && (timeout < 0 || timeout > 20))
+				timeout = 20;
 			sig_poll(&pfd, 1, timeout);
 			sig_drain();
 		}
