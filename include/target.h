@@ -232,6 +232,17 @@ const hd_regs_t *target_regs(struct target *t, struct target_thread *th);
 /* Look up an auxv entry; returns true if present. */
 bool target_auxv(const struct target *t, uint64_t type, uint64_t *val);
 
+/* The dynamic linker's list of loaded objects, in its search order: from
+ * the executable's program headers (AT_PHDR) to PT_DYNAMIC, DT_DEBUG,
+ * r_debug.r_map.  Each entry (l_addr, l_name's address, l_ld) goes to fn,
+ * which returns false to stop.  Bounded (1024 entries, 512 dynamic tags,
+ * 64 program headers); a bad read ends the walk.  Returns the number of
+ * entries seen: 0 for a static program or before the loader ran. */
+struct link_map_entry {
+	uint64_t l_addr, l_name, l_ld;
+};
+size_t target_link_map(struct target *t, bool (*fn)(void *ctx, const struct link_map_entry *e), void *ctx);
+
 const char *target_kind_name(enum target_kind k);
 
 /* For backends: common initialisation / teardown of the shared fields. */

@@ -275,61 +275,34 @@ struct lm_entry {
 	char *name;
 };
 
-/* Objects in the dynamic linker's search order, from r_debug (found
- * through the executable's DT_DEBUG).  0 entries for static programs or
- * before the loader ran. */
+struct lm_walk {
+	struct target *t;
+	VEC(struct lm_entry) v;
+};
+
+static bool
+lm_collect(void *ctx, const struct link_map_entry *le)
+{
+	struct lm_walk *w = ctx;
+	struct lm_entry e;
+	e.l_addr = le->l_addr;
+	e.l_ld = le->l_ld;
+	e.name = le->l_name ? target_read_string(w->t, le->l_name, 4096) : NULL;
+	if (!e.name)
+		e.name = xstrdup("");
+	vec_push(&w->v, e);
+	return true;
+}
+
+/* Objects in the dynamic linker's search order (target_link_map), with
+ * their names.  0 entries for static programs or before the loader ran. */
 static size_t
 link_map_order(struct target *t, struct lm_entry **out)
 {
-	uint64_t phdr = 0, phnum = 0, bias = 0, dyn = 0, rdebug = 0, lm;
-	VEC(struct lm_entry) v = { 0 };
-	bool have_bias = false;
-
-	*out = NULL;
-	if (!target_auxv(t, AT_PHDR, &phdr) || !target_auxv(t, AT_PHNUM, &phnum) || phnum > 64)
-		return 0;
-	for (uint64_t i = 0; i < phnum; i++) {
-		Elf64_Phdr ph;
-		if (target_read(t, phdr + i * sizeof(ph), &ph, sizeof(ph)) < 0)
-			return 0;
-		if (ph.p_type == PT_PHDR) {
-			bias = phdr - ph.p_vaddr;
-			have_bias = true;
-		}
-	}
-	for (uint64_t i = 0; i < phnum; i++) {
-		Elf64_Phdr ph;
-		if (target_read(t, phdr + i * sizeof(ph), &ph, sizeof(ph)) < 0)
-			return 0;
-		if (ph.p_type == PT_DYNAMIC)
-			dyn = (have_bias ? bias : 0) + ph.p_vaddr;
-	}
-	if (!dyn)
-		return 0;
-	for (int i = 0; i < 512; i++) {
-		Elf64_Dyn d;
-		if (target_read(t, dyn + i * sizeof(d), &d, sizeof(d)) < 0 || d.d_tag == DT_NULL)
-			break;
-		if (d.d_tag == DT_DEBUG)
-			rdebug = d.d_un.d_val;
-	}
-	if (!rdebug || target_read_u64(t, rdebug + 8, &lm) < 0)
-		return 0;
-	for (int i = 0; lm && i < 1024; i++) {
-		uint64_t f[4];
-		struct lm_entry e;
-		if (target_read(t, lm, f, sizeof(f)) < 0)
-			break;
-		e.l_addr = f[0];
-		e.l_ld = f[2];
-		e.name = f[1] ? target_read_string(t, f[1], 4096) : NULL;
-		if (!e.name)
-			e.name = xstrdup("");
-		vec_push(&v, e);
-		lm = f[3];
-	}
-	*out = v.v;
-	return v.n;
+	struct lm_walk w = { t, { 0 } };
+	target_link_map(t, lm_collect, &w);
+	*out = w.v.v;
+	return w.v.n;
 }
 
 /* The module a link-map entry refers to: the one holding its dynamic

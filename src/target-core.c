@@ -382,52 +382,29 @@ hide_from_libdwfl(const char *name)
 
 /* The same for the names in the dynamic linker's list of loaded objects
  * (r_debug through the executable's DT_DEBUG), which libdwfl reads from
- * the core's memory and opens too.  Bounded like locate.c's walk. */
+ * the core's memory and opens too. */
+static bool
+hide_link_map_name(void *ctx, const struct link_map_entry *e)
+{
+	struct target *t = ctx;
+	const struct mapping *m = target_find_mapping(t, e->l_name);
+	const char *name;
+	size_t avail;
+
+	/* only a name held in the core itself, NUL-terminated there */
+	if (!m || e->l_name - m->start >= m->dumped)
+		return true;
+	avail = MIN(m->dumped - (e->l_name - m->start), 4096);
+	name = target_direct(t, e->l_name, avail);
+	if (name && memchr(name, 0, avail))
+		hide_from_libdwfl(name);
+	return true;
+}
+
 static void
 hide_link_map_names(struct target *t)
 {
-	uint64_t phdr = 0, phnum = 0, bias = 0, dyn = 0, rdebug = 0, lm;
-
-	if (!target_auxv(t, AT_PHDR, &phdr) || !target_auxv(t, AT_PHNUM, &phnum) || phnum > 64)
-		return;
-	for (int pass = 0; pass < 2; pass++) {
-		for (uint64_t i = 0; i < phnum; i++) {
-			Elf64_Phdr ph;
-			if (target_read(t, phdr + i * sizeof(ph), &ph, sizeof(ph)) < 0)
-				return;
-			if (pass == 0 && ph.p_type == PT_PHDR)
-				bias = phdr - ph.p_vaddr;
-			if (pass == 1 && ph.p_type == PT_DYNAMIC)
-				dyn = bias + ph.p_vaddr;
-		}
-	}
-	for (int i = 0; dyn && i < 512; i++) {
-		Elf64_Dyn d;
-		if (target_read(t, dyn + i * sizeof(d), &d, sizeof(d)) < 0 || d.d_tag == DT_NULL)
-			break;
-		if (d.d_tag == DT_DEBUG)
-			rdebug = d.d_un.d_val;
-	}
-	if (!rdebug || target_read_u64(t, rdebug + 8, &lm) < 0)
-		return;
-	for (int i = 0; lm && i < 1024; i++) {
-		uint64_t f[4];
-		const char *name;
-		size_t avail;
-		const struct mapping *m;
-
-		if (target_read(t, lm, f, sizeof(f)) < 0)
-			break;
-		lm = f[3];
-		/* only a name held in the core itself, NUL-terminated there */
-		m = target_find_mapping(t, f[1]);
-		if (!m || f[1] - m->start >= m->dumped)
-			continue;
-		avail = MIN(m->dumped - (f[1] - m->start), 4096);
-		name = target_direct(t, f[1], avail);
-		if (name && memchr(name, 0, avail))
-			hide_from_libdwfl(name);
-	}
+	target_link_map(t, hide_link_map_name, t);
 }
 
 static int

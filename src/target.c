@@ -6,6 +6,7 @@
 #include "config.h"
 #include "target.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -136,6 +137,55 @@ target_auxv(const struct target *t, uint64_t type, uint64_t *val)
 		}
 	}
 	return false;
+}
+
+/* ---- the dynamic linker's link map ---- */
+
+size_t
+target_link_map(struct target *t, bool (*fn)(void *ctx, const struct link_map_entry *e), void *ctx)
+{
+	uint64_t phdr = 0, phnum = 0, bias = 0, dyn = 0, rdebug = 0, lm;
+	size_t n = 0;
+
+	if (!target_auxv(t, AT_PHDR, &phdr) || !target_auxv(t, AT_PHNUM, &phnum) || phnum > 64)
+		return 0;
+	/* PT_PHDR gives the load bias, whatever the order of the headers */
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint64_t i = 0; i < phnum; i++) {
+			Elf64_Phdr ph;
+			if (target_read(t, phdr + i * sizeof(ph), &ph, sizeof(ph)) < 0)
+				return 0;
+			if (pass == 0 && ph.p_type == PT_PHDR)
+				bias = phdr - ph.p_vaddr;
+			if (pass == 1 && ph.p_type == PT_DYNAMIC)
+				dyn = bias + ph.p_vaddr;
+		}
+	}
+	for (int i = 0; dyn && i < 512; i++) {
+		Elf64_Dyn d;
+		if (target_read(t, dyn + i * sizeof(d), &d, sizeof(d)) < 0 || d.d_tag == DT_NULL)
+			break;
+		if (d.d_tag == DT_DEBUG)
+			rdebug = d.d_un.d_val;
+	}
+	/* struct r_debug { int r_version; struct link_map *r_map; ... } */
+	if (!rdebug || target_read_u64(t, rdebug + 8, &lm) < 0)
+		return 0;
+	/* struct link_map { l_addr, l_name, l_ld, l_next, l_prev, ... } */
+	while (lm && n < 1024) {
+		uint64_t f[4];
+		struct link_map_entry e;
+		if (target_read(t, lm, f, sizeof(f)) < 0)
+			break;
+		e.l_addr = f[0];
+		e.l_name = f[1];
+		e.l_ld = f[2];
+		lm = f[3];
+		n++;
+		if (!fn(ctx, &e))
+			break;
+	}
+	return n;
 }
 
 /* ---- mappings ---- */
