@@ -67,6 +67,10 @@ void cmd_emit_frames(struct session *s, const uint64_t *pcs, int n, const char *
 struct hcount;
 void cmd_emit_count(struct emitter *em, const char *key, const struct hcount *c);
 
+/* Emit a snapshot's origin, the fields it has of target, pid and exe. */
+struct snapshot;
+void cmd_emit_origin(struct emitter *em, const struct snapshot *sn);
+
 /* Each command. */
 extern const struct cmd_entry cmd_info_entry, cmd_bt_entry, cmd_x_entry,
 	cmd_continue_entry, cmd_detach_entry, cmd_kill_entry, cmd_quit_entry,

@@ -53,12 +53,7 @@ load_exec(struct session *s, int argc, char **argv)
 			em_text(s->em, "; taken %s", w);
 	}
 	em_text(s->em, " of %s", snapshot_describe(sn, of, sizeof(of)));
-	if (sn->target)
-		em_str(s->em, "target", sn->target);
-	if (sn->pid)
-		em_int(s->em, "pid", sn->pid);
-	if (sn->exe)
-		em_str(s->em, "exe", sn->exe);
+	cmd_emit_origin(s->em, sn);
 	if (sn->glibc)
 		em_str(s->em, "glibc", sn->glibc);
 	if (sn->version)

@@ -43,12 +43,7 @@ snapshots_exec(struct session *s, int argc, char **argv)
 		em_uint(s->em, "bytes", sn->bytes);
 		em_uint(s->em, "traced", sn->traces.n);
 		em_uint(s->em, "stacks", sn->stacks.n);
-		if (sn->target)
-			em_str(s->em, "target", sn->target);
-		if (sn->pid)
-			em_int(s->em, "pid", sn->pid);
-		if (sn->exe)
-			em_str(s->em, "exe", sn->exe);
+		cmd_emit_origin(s->em, sn);
 		if (sn->file)
 			em_str(s->em, "file", sn->file);
 		em_item_close(s->em);

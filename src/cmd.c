@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "heap.h"
 #include "signals.h"
+#include "snapshot.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -322,6 +323,17 @@ cmd_complete(const char *line, const char *text, int state)
 		phase++;
 		idx = 0;
 	}
+}
+
+void
+cmd_emit_origin(struct emitter *em, const struct snapshot *sn)
+{
+	if (sn->target)
+		em_str(em, "target", sn->target);
+	if (sn->pid)
+		em_int(em, "pid", sn->pid);
+	if (sn->exe)
+		em_str(em, "exe", sn->exe);
 }
 
 void

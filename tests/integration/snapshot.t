@@ -127,6 +127,12 @@ l3, l4 = r.cmd("load", 2) or {}, r.cmd("load", 3) or {}
 ok(l3.get("name") not in ("a", "c") and l3.get("saved_name") == "a", "loading a name in use again picks a new name",
    l3)
 is_(l4.get("name"), "mine", "load FILE NAME names it")
+l1 = r.cmd("load") or {}
+ok(l1.get("target") == "live" and l1.get("pid") == t.pid and (l1.get("exe") or "").endswith("/snapgrow"),
+   "load: the snapshot's origin (target live, its pid and exe)", l1)
+s_a = ([x for x in (r.cmd("snapshots") or {}).get("snapshots", []) if x.get("name") == "a"] or [{}])[0]
+is_((s_a.get("target"), s_a.get("pid"), s_a.get("exe")), (l1.get("target"), l1.get("pid"), l1.get("exe")),
+    "snapshots: the same origin for a loaded snapshot")
 ok((r.cmd("export") or {}).get("samples", 0) > 0 and os.path.exists(os.path.join(d, "c.pb.gz")),
    "no target: a loaded snapshot exports")
 ok("error" in (r.cmd("diff", 1) or {}) and "no target" in (r.cmd("diff", 1) or {}).get("error", ""),
