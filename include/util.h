@@ -82,6 +82,10 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
+/* A string from a target (a path, a command line, a thread name) made safe
+ * for a terminal: control bytes shown as \n, \t, \r or \xNN.  NULL when
+ * there is nothing to escape (use s as it is); else the caller frees. */
+char *str_visible(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) PRINTF(1, 2);
 

@@ -21,7 +21,10 @@ help_exec(struct session *s, int argc, char **argv)
 		if (c->alias)
 			em_fmt(s->em, "Alias: {alias:%s}\n", c->alias);
 		em_fmt(s->em, "{summary:%s}\n\n", c->summary);
-		em_fmt(s->em, "{help:%s}\n", c->help);
+		/* heapdbg's own lines: text as written (a keyed field
+		 * would show its newlines escaped) */
+		em_text(s->em, "%s\n", c->help);
+		em_str(s->em, "help", c->help);
 		if (c->options && c->options[0]) {
 			em_text(s->em, "Options:");
 			em_list_open(s->em, "options");

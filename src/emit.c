@@ -334,23 +334,57 @@ em_null(struct emitter *em, const char *key)
 	sb_puts(&em->buf, "null");
 }
 
+/* Text goes out with its lines and tabs; any other control byte (one
+ * that came from the target in a path, a name, a string) is shown as
+ * \xNN, so that nothing printed can drive the terminal. */
+static void
+text_out(struct emitter *em, const char *s, size_t n)
+{
+	if (em->mode != EM_TEXT)
+		return;
+	while (n) {
+		size_t run = 0;
+		while (run < n && ((unsigned char)s[run] >= 0x20 || s[run] == '\n' || s[run] == '\t') &&
+		       (unsigned char)s[run] != 0x7f)
+			run++;
+		if (run && fwrite(s, 1, run, em->out) != run)
+			em->failed = true;
+		s += run;
+		n -= run;
+		if (n) {
+			if (fprintf(em->out, "\\x%02x", (unsigned char)*s) < 0)
+				em->failed = true;
+			s++;
+			n--;
+		}
+	}
+}
+
 void
 em_text(struct emitter *em, const char *fmt, ...)
 {
 	va_list ap;
+	char small[512], *buf = small;
+	int n;
+
 	if (em->mode != EM_TEXT)
 		return;
 	va_start(ap, fmt);
-	if (vfprintf(em->out, fmt, ap) < 0)
-		em->failed = true;
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
-}
-
-static void
-text_out(struct emitter *em, const char *s, size_t n)
-{
-	if (em->mode == EM_TEXT && n && fwrite(s, 1, n, em->out) != n)
+	if (n < 0) {
 		em->failed = true;
+		return;
+	}
+	if ((size_t)n >= sizeof(small)) {
+		buf = xmalloc((size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(buf, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	text_out(em, buf, (size_t)n);
+	if (buf != small)
+		free(buf);
 }
 
 /*
@@ -428,6 +462,11 @@ fmt_field(struct emitter *em, const char *key, const char *spec_in, size_t spec_
 	case 's': {
 		const char *v = va_arg(*ap, const char *);
 		if (em->mode == EM_TEXT) {
+			/* a keyed value may come from the target: never
+			 * let its control bytes reach the terminal */
+			char *vis = key && v ? str_visible(v) : NULL;
+			if (vis)
+				v = vis;
 			if (!v)
 				v = "";
 			if (strlen(v) < 400) {
@@ -437,6 +476,7 @@ fmt_field(struct emitter *em, const char *key, const char *spec_in, size_t spec_
 			} else {
 				text_out(em, v, strlen(v));
 			}
+			free(vis);
 		} else if (key && key[0]) {
 			em_str(em, key, v);
 		}

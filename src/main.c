@@ -237,17 +237,20 @@ main(int argc, char **argv)
 		session_set_target(s, t);
 	debug_msg("target open after %.1f ms", (hd_now_ns() - t_start) / 1e6);
 	if (!quiet && !json) {
+		char *vexe = t && t->exe ? str_visible(t->exe) : NULL;
+		const char *shown = vexe ? vexe : t && t->exe ? t->exe : "?";
 		if (!t)
 			fprintf(stderr, "heapdbg %s: no target\n", HEAPDBG_VERSION);
 		else if (t->kind == TARGET_CORE)
 			fprintf(stderr, "heapdbg %s: core file %s of process %d (%s), %zu thread%s\n",
-				HEAPDBG_VERSION, core, (int)t->pid, t->exe ? t->exe : "?", t->nthreads,
+				HEAPDBG_VERSION, core, (int)t->pid, shown, t->nthreads,
 				t->nthreads == 1 ? "" : "s");
 		else
 			fprintf(stderr, "heapdbg %s: %s process %d (%s), %zu thread%s, stopped%s\n",
 				HEAPDBG_VERSION, prog_argv ? "started" : "attached to", (int)t->pid,
-				t->exe ? t->exe : "?", t->nthreads, t->nthreads == 1 ? "" : "s",
+				shown, t->nthreads, t->nthreads == 1 ? "" : "s",
 				prog_argv ? " before main" : "");
+		free(vexe);
 	}
 
 	for (size_t i = 0; i < script.n && !s->quit && !sig_terminating(); i++) {

@@ -223,6 +223,37 @@ xstrdup(const char *s)
 }
 
 char *
+str_visible(const char *s)
+{
+	size_t n = 0, need = 0;
+	char *out, *o;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
+		if (*p < 0x20 || *p == 0x7f)
+			need++;
+	if (!need)
+		return NULL;
+	out = o = xmalloc(n + need * 3 + 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p >= 0x20 && *p != 0x7f) {
+			*o++ = (char)*p;
+			continue;
+		}
+		*o++ = '\\';
+		switch (*p) {
+		case '\n': *o++ = 'n'; break;
+		case '\t': *o++ = 't'; break;
+		case '\r': *o++ = 'r'; break;
+		default:
+			o += sprintf(o, "x%02x", *p);
+			break;
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+char *
 xstrndup(const char *s, size_t n)
 {
 	size_t l = strnlen(s, n);

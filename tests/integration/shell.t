@@ -86,4 +86,14 @@ time.sleep(0.2)
 ok(t.state() == "S" and t.tracer() == 0, "target running and untraced")
 t.signal(signal.SIGUSR2)
 is_(t.read_until("count="), "count=0", "target saw no signal")
+
+# what comes from the target never drives the terminal: control bytes in
+# its command line are shown escaped in text, JSON-escaped in JSON
+hostile = "1\x1b[2J\tz"
+r = run(["-batch", "-ex", "info", "--args", "/bin/sleep", hostile], json_mode=False)
+cmdline = [l for l in r.out.splitlines() if l.startswith("Command:")]
+ok(r.rc == 0 and cmdline and cmdline[0].endswith("/bin/sleep 1\\x1b[2J\\tz") and "\x1b" not in r.out,
+   "text: a command line's control bytes are escaped", r)
+r = run(["-batch", "-ex", "info", "--args", "/bin/sleep", hostile])
+is_((r.cmd("info") or {}).get("cmdline"), "/bin/sleep " + hostile, "JSON: the command line as it is")
 done()

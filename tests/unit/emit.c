@@ -60,6 +60,15 @@ pct(struct emitter *em)
 	em_end(em);
 }
 
+static void
+hostile(struct emitter *em)
+{
+	em_begin(em, "info");
+	em_fmt(em, "Command: {cmdline:%s}|%s\n", "a\033[2Jb\n\tc\177", "raw\t");
+	em_text(em, "module %s\tok\n", "/lib/x\033]0;title\007.so");
+	em_end(em);
+}
+
 int
 main(void)
 {
@@ -77,6 +86,14 @@ main(void)
 	free(s);
 	s = capture(EM_TEXT, pct);
 	is_str(s, "100% 7   2.2%\n", "text: %% and float conversions");
+	free(s);
+	s = capture(EM_TEXT, hostile);
+	is_str(s, "Command: a\\x1b[2Jb\\n\\tc\\x7f|raw\t\nmodule /lib/x\\x1b]0;title\\x07.so\tok\n",
+	       "text: control bytes of a keyed value are escaped; elsewhere all but lines and tabs");
+	free(s);
+	s = capture(EM_JSON, hostile);
+	is_str(s, "{\"cmd\":\"info\",\"cmdline\":\"a\\u001b[2Jb\\n\\tc\\u007f\"}\n",
+	       "JSON: the same value, JSON-escaped");
 	free(s);
 	return tap_done();
 }
