@@ -1,7 +1,8 @@
 /*
  * target.c - what every target backend shares: the block cache in front of
  * the backend's read, the sorted mapping table and its parser for
- * /proc/PID/maps, thread bookkeeping and the auxiliary vector.
+ * /proc/PID/maps, thread bookkeeping, the auxiliary vector and the dynamic
+ * linker's link map.
  */
 #include "config.h"
 #include "target.h"
