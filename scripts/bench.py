@@ -240,37 +240,62 @@ def parse_kv(text):
     return out
 
 
+def churn_seconds(out):
+    return parse_kv("seconds=" + out.split("seconds=")[1])["seconds"]
+
+
 def bench_trace():
+    """The tracer against its floor.  Both swing with the load of the
+    machine (a VM's ptrace paths: the 4-thread floor has been seen from
+    4.4 to 9.1 us in a row), so each round measures the floor, the
+    untraced churn and the traced churn back to back, and the ratios are
+    the medians of the rounds'."""
     print("allocation tracer (churn: 4 threads, every entry point)")
-    floor = parse_kv(subprocess.run([os.path.join(TARGETS, "ptrace_floor"), "200000"], capture_output=True,
-                                    text=True).stdout)
     iters = 20000
-    base = []
+    rounds = []
     for _ in range(3):
-        out = subprocess.run([os.path.join(TARGETS, "churn"), str(iters), "nowait"], capture_output=True,
-                             text=True).stdout
-        base.append(parse_kv(out.split("seconds=")[1] and "seconds=" + out.split("seconds=")[1])["seconds"])
-    untraced = statistics.median(base)
-    p = start("churn", [iters])
-    r = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "trace start", "-ex", "continue 600",
-                      "-ex", "trace status"])
-    rest = p.stdout.read()
-    p.wait()
-    traced = parse_kv(rest.split("seconds=")[1] and "seconds=" + rest.split("seconds=")[1])["seconds"]
-    st = [o for o in r if o.get("cmd") == "trace" and "events" in o][0]
-    calls = sum(st["events"].values())
-    stops = st["stops"]
-    per_stop = (traced - untraced) / stops * 1e9
-    row("bare ptrace stop (int3, waitpid, PTRACE_CONT)", floor["stop_ns"] / 1000, "us", note="the floor")
-    row("ptrace stop with GETREGS+SETREGS", floor["stop_regs_ns"] / 1000, "us")
+        floor = parse_kv(subprocess.run([os.path.join(TARGETS, "ptrace_floor"), "100000"], capture_output=True,
+                                        text=True).stdout)
+        untraced = churn_seconds(subprocess.run([os.path.join(TARGETS, "churn"), str(iters), "nowait"],
+                                                capture_output=True, text=True).stdout)
+        p = start("churn", [iters])
+        r = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "trace start", "-ex", "continue 600",
+                          "-ex", "trace status"])
+        rest = p.stdout.read()
+        p.wait()
+        traced = churn_seconds(rest)
+        st = [o for o in r if o.get("cmd") == "trace" and "events" in o][0]
+        calls = sum(st["events"].values())
+        stops = st["stops"]
+        per_stop = (traced - untraced) / stops * 1e9
+        rounds.append(dict(floor=floor, untraced=untraced, calls=calls, stops=stops, per_stop=per_stop,
+                           per_call=(traced - untraced) / calls * 1e6,
+                           r1=per_stop / floor["stop_ns"], r4=per_stop / floor["mt_stop_ns"]))
+
+    def med(f):
+        return statistics.median(f(x) for x in rounds)
+
+    def spread(f):
+        v = [f(x) for x in rounds]
+        return "rounds %s" % " ".join("%.2f" % x for x in v)
+
+    calls = rounds[-1]["calls"]
+    stops = med(lambda x: x["stops"])
+    per_stop = med(lambda x: x["per_stop"])
+    untraced = med(lambda x: x["untraced"])
+    row("bare ptrace stop (int3, waitpid, PTRACE_CONT)", med(lambda x: x["floor"]["stop_ns"]) / 1000, "us",
+        note="the floor; median of 3 rounds")
+    row("ptrace stop with GETREGS+SETREGS", med(lambda x: x["floor"]["stop_regs_ns"]) / 1000, "us")
     row("traced calls (churn, 4 threads)", calls, "")
-    row("stops per call", stops / calls, "", note="goal: <= 2 per allocation, 1 per free")
-    row("added cost per traced call", (traced - untraced) / calls * 1e6, "us")
-    row("added cost per stop", per_stop / 1000, "us")
-    row("bare ptrace stop, 4 threads at once (per stop)", floor["mt_stop_ns"] / 1000, "us",
-        note="the floor for churn's 4 threads: waitpid(-1)+CONT")
-    row("cost per stop / bare stop (1 thread)", per_stop / floor["stop_ns"], "x")
-    row("cost per stop / bare stop (4 threads)", per_stop / floor["mt_stop_ns"], "x", note="goal: within 1.3x")
+    row("stops per call", med(lambda x: x["stops"] / x["calls"]), "", note="goal: <= 2 per allocation, 1 per free")
+    row("added cost per traced call", med(lambda x: x["per_call"]), "us")
+    row("added cost per stop", per_stop / 1000, "us", note=spread(lambda x: x["per_stop"] / 1000))
+    row("bare ptrace stop, 4 threads at once (per stop)", med(lambda x: x["floor"]["mt_stop_ns"]) / 1000, "us",
+        note="the floor for churn's 4 threads: waitpid(-1)+CONT; " +
+        spread(lambda x: x["floor"]["mt_stop_ns"] / 1000))
+    row("cost per stop / bare stop (1 thread)", med(lambda x: x["r1"]), "x")
+    row("cost per stop / bare stop (4 threads)", med(lambda x: x["r4"]), "x",
+        note="goal: within 1.3x; median of the rounds' ratios, " + spread(lambda x: x["r4"]))
     row("malloc+free pair, traced (3 stops)", 3 * per_stop / 1000, "us",
         note="prototype floor 56-60 us, memleax 440-770 us")
 
