@@ -153,6 +153,13 @@ struct target *target_open_core(const char *path, const char *exe_override);
 void *target_core_elf(struct target *t);
 /* Core targets: the signal that ended the process (0 if unknown). */
 int target_core_signal(struct target *t);
+/* May a file a core names be opened (by heapdbg or libdwfl)?  The path
+ * is the core's word: only an absolute path that does not exist (libdwfl
+ * then goes by build-id), or that is a regular file whose real path is
+ * not in /proc or /sys.  A FIFO would block the open, a device never end;
+ * /proc/kmsg is a "regular" file whose read blocks, /proc/kcore one the
+ * size of the address space; /proc/PID/exe leads to the program. */
+bool target_core_path_ok(const char *path);
 
 /* An empty image target; fill it with image_add_*. */
 struct target *target_new_image(void);

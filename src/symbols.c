@@ -72,22 +72,20 @@ intern(struct symbols *s, const char *str)
 
 /* ---- opening ---- */
 
-/* Paths in a core are the core's word: libdwfl opens them as they are,
- * and a FIFO there blocks the open forever, a device never ends.  Only
- * regular files (or paths that do not exist: libdwfl then looks the
- * module up by build-id) are handed on. */
+/* Paths in a core are the core's word: libdwfl opens them as they are.
+ * Only those target_core_path_ok accepts are handed on; a name that is
+ * not a path at all ("[vdso]") is libdwfl's business. */
 static bool
-not_regular(const char *path)
+refused_path(const char *path)
 {
-	struct stat st;
-	return path && path[0] == '/' && stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+	return path && path[0] == '/' && !target_core_path_ok(path);
 }
 
 static int
 find_elf_core(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
 	      char **file_name, Elf **elfp)
 {
-	if (not_regular(modname))
+	if (refused_path(modname))
 		return -1;
 	return dwfl_build_id_find_elf(mod, userdata, modname, base, file_name, elfp);
 }
@@ -109,7 +107,7 @@ report(struct symbols *s)
 		}
 		break;
 	case TARGET_CORE:
-		r = dwfl_core_file_report(s->dwfl, target_core_elf(t), not_regular(t->exe) ? NULL : t->exe);
+		r = dwfl_core_file_report(s->dwfl, target_core_elf(t), refused_path(t->exe) ? NULL : t->exe);
 		if (r < 0) {
 			dwfl_report_end(s->dwfl, NULL, NULL);
 			return hd_fail(HD_EGENERIC, "cannot report modules of the core: %s", dwfl_errmsg(-1));

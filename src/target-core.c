@@ -84,13 +84,45 @@ target_core_signal(struct target *t)
 	return t && t->kind == TARGET_CORE ? CP(t)->signal : 0;
 }
 
-/* Open a mapped file the core names: only a regular file (the path comes
- * from the core, and a FIFO would block, a device never end). */
+static bool
+in_pseudo_fs(const char *path)
+{
+	return !strncmp(path, "/proc/", 6) || !strcmp(path, "/proc") || !strncmp(path, "/sys/", 5) ||
+	       !strcmp(path, "/sys");
+}
+
+bool
+target_core_path_ok(const char *path)
+{
+	struct stat st;
+	char *real;
+	bool ok;
+
+	if (!path || path[0] != '/')
+		return false;
+	if (stat(path, &st) < 0)
+		return true;	/* nothing there: libdwfl goes by build-id */
+	if (!S_ISREG(st.st_mode))
+		return false;
+	/* where it leads: /proc/PID/exe is the program's file, while
+	 * /proc/kmsg blocks a read (it is a "regular" file) */
+	real = realpath(path, NULL);
+	ok = real && !in_pseudo_fs(real);
+	free(real);
+	return ok;
+}
+
+/* Open a mapped file the core names: target_core_path_ok, and a regular
+ * file once open. */
 static int
 open_mapped(const char *path, uint64_t *size)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int fd;
+
+	if (!target_core_path_ok(path))
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -362,17 +394,17 @@ machine_name(unsigned m)
 /*
  * libdwfl (symbols.c) opens the files NT_FILE names itself, with a plain
  * open(): a path that is a FIFO would block it forever, a device would
- * never end.  Such a name is cut to "" in our private copy-on-write
- * mapping of the core, which is what libdwfl reads; we keep the name.
+ * never end.  A name target_core_path_ok refuses is cut to "" in our
+ * private copy-on-write mapping of the core, which is what libdwfl reads;
+ * we keep the name.
  */
 static void
 hide_from_libdwfl(const char *name)
 {
-	struct stat st;
 	uintptr_t page = (uintptr_t)name & ~(uintptr_t)4095;
 	size_t len = (uintptr_t)name + 1 - page;
 
-	if (name[0] != '/' || stat(name, &st) < 0 || S_ISREG(st.st_mode))
+	if (name[0] != '/' || target_core_path_ok(name))
 		return;
 	if (mprotect((void *)page, len, PROT_READ | PROT_WRITE) < 0)
 		return;

@@ -253,6 +253,13 @@ os.rename(exe, moved)
 os.mkfifo(exe)
 check(base, "the executable replaced by a FIFO")
 os.unlink(exe)
+# ... or by a link into /proc, /proc/kmsg (a "regular" file whose read()
+# blocks, for root).  heapdbg refuses paths that lead into /proc or /sys;
+# this guards against a hang rather than proving the refusal: libelf
+# reads with pread, which kmsg refuses at once.
+os.symlink("/proc/kmsg", exe)
+check(base, "the executable a link to /proc/kmsg")
+os.unlink(exe)
 os.rename(moved, exe)
 
 # cores of programs that do not use glibc malloc: info names the
