@@ -639,6 +639,16 @@ find_syscall_insn(struct tracer *tr, Dwfl_Module *mod)
 	return 0;
 }
 
+/* Is every thread known in its exit stop or gone? */
+static bool
+all_exiting(const struct target *t)
+{
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (!t->threads[i]->at_exit && t->threads[i]->state != THREAD_EXITED)
+			return false;
+	return true;
+}
+
 /* Run a system call in a stopped thread of the target. */
 static int
 inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
@@ -653,6 +663,9 @@ inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
 	for (size_t i = 0; i < t->nthreads && !th; i++)
 		if (t->threads[i]->state == THREAD_STOPPED && !t->threads[i]->at_exit)
 			th = t->threads[i];
+	if (!th && (live_poll(t) || all_exiting(t)))
+		/* killed meanwhile: every thread is dying or in its exit stop */
+		return hd_fail(HD_EGONE, "process %d is %s", (int)t->pid, live_gone(t) ? "gone" : "exiting");
 	if (!th || !tr->syscall_insn)
 		return hd_fail(HD_ENOTSUP, "no stopped thread to run a system call in");
 	cur = target_regs(t, th);
@@ -681,6 +694,10 @@ inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
 			hd_fail(HD_EGENERIC, "the injected system call did not complete");
 		}
 	}
+	/* killed meanwhile (a SIGKILL ends even a thread held stopped):
+	 * say so, rather than what failed on the way */
+	if (rc < 0 && (live_poll(t) || all_exiting(t)))
+		return hd_fail(HD_EGONE, "process %d is %s", (int)t->pid, live_gone(t) ? "gone" : "exiting");
 	/* a thread that died during the step is freed */
 	th = target_find_thread(t, tid);
 	if (!th)
@@ -906,6 +923,7 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 		hd_fail(HD_ENOTSUP, "no syscall instruction found to map the scratch page with");
 		goto fail;
 	}
+	hd_test_pause("trace-scratch");	/* nothing mapped or armed yet */
 	if (map_scratch(tr, lo, hi) < 0)
 		goto fail;
 	hd_test_pause("trace-start");	/* scratch page mapped, nothing armed */

@@ -277,9 +277,12 @@ for label, args, env in (("tracing", [4], None),
            "%s: continue ends: killed" % label, r)
         died_cleanly(r, t, "%s, killed after %.1f s" % (label, delay))
 
-# (c) in the middle of a heap walk, of trace start, of trace stop
+# (c) in the middle of a heap walk, of trace start (before and after the
+# scratch page is mapped: mapping it runs a system call in a thread), of
+# trace stop
 for point, prog, args, cmds in (
         ("walk", "bigheap", [3, 100000], ["heap", "check", "info"]),
+        ("trace-scratch", "stressmix", [4], ["trace start", "info"]),
         ("trace-start", "stressmix", [4], ["trace start", "continue 0.3", "trace status"]),
         ("trace-stop", "stressmix", [4], ["trace start", "continue 0.3", "trace stop", "info"])):
     t = Target(prog, args, timeout=120)
