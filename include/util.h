@@ -72,9 +72,9 @@ void hd_run_fatal_hook(void);
 __attribute__((noreturn)) void hd_fatal(const char *fmt, ...) PRINTF(1, 2);
 
 /* Fault injection for the test suite: when HEAPDBG_TEST_PAUSE names this
- * point ("walk", "trace-start", "trace-stop"), heapdbg stops itself
- * (SIGSTOP) there, so a test can do something to the target at exactly
- * that moment and then let heapdbg go on (SIGCONT). */
+ * point ("walk", "trace-scratch", "trace-start", "trace-stop"), heapdbg
+ * stops itself (SIGSTOP) there, so a test can do something to the target
+ * at exactly that moment and then let heapdbg go on (SIGCONT). */
 void hd_test_pause(const char *point);
 
 void *xmalloc(size_t n);
