@@ -31,11 +31,15 @@ cmd_emit_frames(struct session *s, const uint64_t *pcs, int n, const char *inden
 		for (int k = 0; k < nf; k++, level++) {
 			em_item_open(s->em);
 			em_fmt(s->em, "%s#%-3d ", indent, level);
-			if (f[k].inlined)
-				em_text(s->em, "%18s    ", "");
-			em_fmt(s->em, "{pc:%A}", f[k].pc);
-			if (!f[k].inlined)
-				em_text(s->em, " in ");
+			if (f[k].inlined) {
+				/* as gdb: no address for an inlined call (it has
+				 * its caller's), the name where the others have it */
+				char a[24];
+				em_text(s->em, "%*s", snprintf(a, sizeof(a), "0x%" PRIx64, f[k].pc) + 4, "");
+				em_addr(s->em, "pc", f[k].pc);
+			} else {
+				em_fmt(s->em, "{pc:%A} in ", f[k].pc);
+			}
 			if (f[k].func) {
 				em_fmt(s->em, "{func:%s}", f[k].func);
 				if (!f[k].inlined)

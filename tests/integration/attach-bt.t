@@ -51,6 +51,20 @@ for tid, frames in threads.items():
        "thread %d: file:line for frames with debug info" % tid, own)
 is_(seen, set(expect_fn.values()), "each thread in a distinct function")
 
+# an inlined call: in JSON marked and with its pc; in text as gdb shows
+# it, no address, its name in the column of the others'
+inl = [f for fs in threads.values() for f in fs if f.get("func") == "gamma_rest"]
+ok(len(inl) == 1 and inl[0].get("inlined") is True and inl[0].get("pc", "").startswith("0x") and
+   inl[0].get("file", "").endswith("threads4.c") and inl[0].get("line", 0) > 0,
+   "bt: the inlined gamma_rest is a frame of its own, marked inlined, with file:line", inl)
+rt = batch(["-p", str(t.pid)], "bt all", json_mode=False)
+lines = rt.out.splitlines()
+at = [i for i, l in enumerate(lines) if "gamma_rest" in l]
+ok(len(at) == 1 and at[0] > 0 and "0x" not in lines[at[0]] and " in " not in lines[at[0]] and
+   lines[at[0]].index("gamma_rest") == lines[at[0] - 1].index(" in ") + 4,
+   "bt text: the inlined frame has no address and lines up with its callee's name",
+   lines[at[0] - 1:at[0] + 2] if at else rt.out)
+
 # gdb as the oracle
 if have("gdb"):
     g = subprocess.run(["gdb", "-nx", "-q", "-p", str(t.pid), "-batch", "-ex", "thread apply all bt"],

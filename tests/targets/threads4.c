@@ -4,7 +4,8 @@
  * Prints "ready PID" once every thread is parked, then sleeps until
  * killed (or until it has run for the number of seconds in argv[1],
  * default 600).  Each thread allocates a little so that each has a tcache
- * and (for the workers) an arena.
+ * and (for the workers) an arena.  worker_gamma parks through an inlined
+ * function.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -38,12 +39,19 @@ worker_beta(void)
 	park();
 }
 
+/* inlined even at -O0: bt shows it as gdb does, without an address */
+static inline __attribute__((always_inline)) void
+gamma_rest(void)
+{
+	park();
+}
+
 __attribute__((noinline)) void
 worker_gamma(void)
 {
 	keep[3] = malloc(300);
 	pthread_barrier_wait(&ready);
-	park();
+	gamma_rest();
 }
 
 static void *
