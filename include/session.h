@@ -80,6 +80,10 @@ void session_target_ran(struct session *s);
  * command.  Finds out, drops what was cached, and, unless a command
  * already reported the end (continue), says so once on stderr. */
 void session_poll_target(struct session *s);
+/* After a failed command: is the live process now at its exit or gone
+ * (killed while the command ran)?  Collects what happened, says nothing;
+ * the next session_poll_target tells. */
+bool session_target_ended_now(struct session *s);
 /* Say once on stderr how a live process ended ("process N killed by
  * SIGKILL"), if it did; held: it is held at its exit. */
 void session_note_end(struct session *s, bool held);

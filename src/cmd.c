@@ -6,6 +6,7 @@
 #include "config.h"
 #include "cmd.h"
 #include "heap.h"
+#include "live.h"
 #include "signals.h"
 #include "snapshot.h"
 
@@ -220,7 +221,7 @@ cmd_run_line(struct session *s, const char *line)
 	int argc, rc;
 	char **argv;
 	const struct cmd_entry *c;
-	bool ambiguous;
+	bool ambiguous, ended;
 
 	hd_clear_error();
 	if (cmd_split(line, &argc, &argv) < 0) {
@@ -246,6 +247,7 @@ cmd_run_line(struct session *s, const char *line)
 	em_begin(s->em, c->name);
 	sig_clear_interrupt();
 	session_poll_target(s);
+	ended = s->end_seen;
 	rc = 0;
 	if ((c->flags & (CMD_NEEDS_TARGET | CMD_NEEDS_LIVE)) &&
 	    session_need_target(s, (c->flags & CMD_NEEDS_LIVE) != 0) < 0)
@@ -253,6 +255,11 @@ cmd_run_line(struct session *s, const char *line)
 	else
 		rc = c->exec(s, argc, argv);
 	if (rc < 0) {
+		/* killed while the command ran (a SIGKILL ends even a process
+		 * held stopped): that is why it failed, whatever failed on
+		 * the way; the next command tells how it ended */
+		if (!ended && hd_errcode() != HD_EGONE && session_target_ended_now(s))
+			hd_fail(HD_EGONE, "process %d is %s", (int)s->t->pid, live_gone(s->t) ? "gone" : "exiting");
 		em_error(s->em, hd_errmsg());
 		s->status = 1;
 	} else if (em_end(s->em) < 0) {

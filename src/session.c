@@ -251,6 +251,12 @@ session_poll_target(struct session *s)
 	session_note_end(s, live_at_exit(s->t));
 }
 
+bool
+session_target_ended_now(struct session *s)
+{
+	return s->t && s->t->kind == TARGET_LIVE && live_poll(s->t);
+}
+
 void
 session_emergency_cleanup(struct session *s)
 {

@@ -639,19 +639,6 @@ find_syscall_insn(struct tracer *tr, Dwfl_Module *mod)
 	return 0;
 }
 
-/* Was the process killed meanwhile (a SIGKILL ends even a thread held
- * stopped): is it now at its exit or gone, every thread known in its exit
- * stop or gone?  Then that is the error to give, -1; else 0. */
-static int
-fail_if_killed(struct target *t)
-{
-	bool killed = live_poll(t);	/* first collect what happened */
-	for (size_t i = 0; i < t->nthreads && !killed; i++)
-		if (!t->threads[i]->at_exit && t->threads[i]->state != THREAD_EXITED)
-			return 0;
-	return hd_fail(HD_EGONE, "process %d is %s", (int)t->pid, live_gone(t) ? "gone" : "exiting");
-}
-
 /* Run a system call in a stopped thread of the target. */
 static int
 inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
@@ -666,8 +653,6 @@ inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
 	for (size_t i = 0; i < t->nthreads && !th; i++)
 		if (t->threads[i]->state == THREAD_STOPPED && !t->threads[i]->at_exit)
 			th = t->threads[i];
-	if (!th && fail_if_killed(t) < 0)
-		return -1;
 	if (!th || !tr->syscall_insn)
 		return hd_fail(HD_ENOTSUP, "no stopped thread to run a system call in");
 	cur = target_regs(t, th);
@@ -696,9 +681,6 @@ inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
 			hd_fail(HD_EGENERIC, "the injected system call did not complete");
 		}
 	}
-	/* killed meanwhile: say so, rather than what failed on the way */
-	if (rc < 0 && fail_if_killed(t) < 0)
-		return -1;
 	/* a thread that died during the step is freed */
 	th = target_find_thread(t, tid);
 	if (!th)
