@@ -163,8 +163,9 @@ file_fd(struct core_priv *cp, struct core_file *f)
 /* The NT_FILE entry holding addr (files sorted by start), or NULL.  With
  * overlapping entries (only a corrupted core has them) one that holds
  * addr is found when the one starting last before addr does. */
-static struct core_file *
-find_file(struct core_priv *cp, uint64_t addr)
+/* The index of the first NT_FILE entry starting after addr. */
+static size_t
+files_after(const struct core_priv *cp, uint64_t addr)
 {
 	size_t lo = 0, hi = cp->files.n;
 	while (lo < hi) {
@@ -174,6 +175,13 @@ find_file(struct core_priv *cp, uint64_t addr)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+static struct core_file *
+find_file(struct core_priv *cp, uint64_t addr)
+{
+	size_t lo = files_after(cp, addr);
 	if (lo == 0 || addr >= cp->files.v[lo - 1].end)
 		return NULL;
 	return &cp->files.v[lo - 1];
@@ -208,21 +216,29 @@ read_from_file(struct core_priv *cp, uint64_t addr, void *buf, size_t len)
 	return len;
 }
 
+/* The first segment ending after addr, or NULL. */
 static struct core_seg *
-find_seg(struct core_priv *cp, uint64_t addr)
+seg_at_or_after(struct core_priv *cp, uint64_t addr)
 {
 	size_t lo = 0, hi = cp->segs.n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		struct core_seg *s = &cp->segs.v[mid];
-		if (addr < s->vaddr)
+		if (addr - s->vaddr < s->memsz || addr < s->vaddr)
 			hi = mid;
-		else if (addr - s->vaddr >= s->memsz)
-			lo = mid + 1;
 		else
-			return s;
+			lo = mid + 1;
 	}
-	return NULL;
+	return lo < cp->segs.n ? &cp->segs.v[lo] : NULL;
+}
+
+/* The segment holding addr, or NULL (segments are sorted and never
+ * overlap: the first one ending after addr holds it if it starts by then). */
+static struct core_seg *
+find_seg(struct core_priv *cp, uint64_t addr)
+{
+	struct core_seg *s = seg_at_or_after(cp, addr);
+	return s && addr >= s->vaddr ? s : NULL;
 }
 
 static ssize_t
@@ -254,22 +270,6 @@ core_read(struct target *t, uint64_t addr, void *buf, size_t len)
 	if (done == 0)
 		return hd_fail(HD_EIO, "cannot access memory at 0x%" PRIx64 " (not in the core file)", addr);
 	return done;
-}
-
-/* The first segment ending after addr, or NULL. */
-static struct core_seg *
-seg_at_or_after(struct core_priv *cp, uint64_t addr)
-{
-	size_t lo = 0, hi = cp->segs.n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		struct core_seg *s = &cp->segs.v[mid];
-		if (addr - s->vaddr < s->memsz || addr < s->vaddr)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return lo < cp->segs.n ? &cp->segs.v[lo] : NULL;
 }
 
 /* Bytes are readable where a segment has them or a mapped file that
@@ -306,14 +306,7 @@ core_skip_unreadable(struct target *t, uint64_t addr, uint64_t hi)
 		/* up to the end of the segment or the next file in it */
 		next = s->vaddr + s->memsz;
 		{
-			size_t lo = 0, n = cp->files.n;
-			while (lo < n) {	/* first file starting after addr */
-				size_t mid = lo + (n - lo) / 2;
-				if (cp->files.v[mid].start <= addr)
-					lo = mid + 1;
-				else
-					n = mid;
-			}
+			size_t lo = files_after(cp, addr);
 			if (lo < cp->files.n)
 				next = MIN(next, cp->files.v[lo].start);
 		}
