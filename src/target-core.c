@@ -51,6 +51,7 @@ struct core_file {
 	char *path;			/* as recorded */
 	int fd;				/* -1 not tried, -2 unavailable */
 	uint64_t size;			/* of the file, once open */
+	size_t order;			/* index in the note */
 };
 
 struct core_priv {
@@ -464,6 +465,7 @@ parse_nt_file(struct core_priv *cp, const unsigned char *d, size_t sz)
 		f.path = xstrndup((const char *)d + p, l);
 		f.fd = -1;
 		f.size = 0;
+		f.order = cp->files.n;
 		vec_push(&cp->files, f);
 		hide_from_libdwfl((const char *)d + p);
 		p += l + 1;
@@ -570,7 +572,7 @@ file_cmp(const void *a, const void *b)
 	const struct core_file *x = a, *y = b;
 	if (x->start != y->start)
 		return x->start < y->start ? -1 : 1;
-	return x < y ? -1 : x > y;
+	return x->order < y->order ? -1 : x->order > y->order;
 }
 
 struct target *
