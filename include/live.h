@@ -63,6 +63,15 @@ struct live_hooks {
 	void (*on_exec)(void *ctx, struct target *t);
 	/* Before the loop waits again; return true to end the run (RUN_HOOK). */
 	bool (*want_stop)(void *ctx, struct target *t);
+	/* The thread that vforked is back (PTRACE_EVENT_VFORK_DONE): its
+	 * child has exec'd or exited. */
+	void (*on_vfork_done)(void *ctx, struct target *t, struct target_thread *th);
+	/* Work to do while the target runs (the fast tracer drains its
+	 * ring): called by live_run's loop at least every poll_ms
+	 * milliseconds and whenever the loop wakes.  It returns how many
+	 * milliseconds it may wait until the next call (<= 0: poll_ms). */
+	int (*on_poll)(void *ctx, struct target *t);
+	int poll_ms;
 };
 
 enum run_end {

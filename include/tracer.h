@@ -59,6 +59,7 @@ struct tracer;
 
 struct trace_opts {
 	int depth;		/* frames per stack (default 32) */
+	bool breakpoints;	/* breakpoints only (no fast tracepoints) */
 };
 
 /* Place the breakpoints; every thread must be stopped.  NULL with an hd
@@ -98,6 +99,26 @@ struct trace_status {
 	double seconds;			/* since trace start */
 	int depth;
 	struct unwind_stats unwind;	/* how the allocation stacks were unwound */
+	/* fast tracepoints */
+	unsigned nfast;			/* entry points with a jump to a pad */
+	bool fast_tried;		/* they were asked for (not --breakpoints) */
+	const char *fast_error;		/* why none could be set up, or NULL */
+	uint64_t ring_events;		/* events read from the ring */
+	uint64_t ring_waits;		/* calls that waited for room in the ring */
+	uint64_t ring_lost;		/* calls that found no room and could not wait */
+	uint64_t ring_noslot;		/* calls not traced: the thread table was full */
+	uint64_t ring_hellos;		/* threads that asked for their stack range */
+	uint64_t ring_size;
+	uint32_t ring_threads;		/* threads the agent has seen */
+	bool pages_mapped;		/* the code page and ring are mapped in the target */
+	uint64_t code;			/* where the code page is (0: none) */
+	unsigned nentries;
+	struct trace_entry {
+		const char *name;
+		uint64_t addr;
+		const char *mode;	/* "fast" or "breakpoint" */
+		const char *why;	/* why a breakpoint (NULL: asked for, or fast) */
+	} entries[16];
 };
 
 void tracer_status(const struct tracer *tr, struct trace_status *st);

@@ -1,7 +1,9 @@
 /*
- * cmd-trace.c - `trace start [--depth N]`, `trace stop`, `trace status`:
- * allocation tracing with breakpoints on every allocator entry point the
- * program calls (see tracer.h).
+ * cmd-trace.c - `trace start [--depth N] [--breakpoints]`, `trace stop`,
+ * `trace status`: allocation tracing of every allocator entry point the
+ * program calls, with fast tracepoints (a jump into an in-process
+ * collector, tracer-fast.h) where they can be set and breakpoints
+ * elsewhere or when asked (see tracer.h).
  */
 #include "config.h"
 #include "cmd.h"
@@ -15,9 +17,12 @@ static int
 trace_start(struct session *s, int argc, char **argv)
 {
 	uint64_t depth = 32;
+	bool breakpoints = false, fast = false;
 	int npos;
 	const struct opt_spec opts[] = {
 		{ "--depth", OPT_U64, &depth, NULL },
+		{ "--breakpoints", OPT_FLAG, &breakpoints, NULL },
+		{ "--fast", OPT_FLAG, &fast, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
 	struct trace_opts o;
@@ -28,7 +33,7 @@ trace_start(struct session *s, int argc, char **argv)
 	if (cmd_parse_opts(argc, argv, opts, &npos) < 0)
 		return -1;
 	if (npos)
-		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N]");
+		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N] [--breakpoints]");
 	if (depth > 256)
 		return hd_fail(HD_EUSAGE, "--depth: at most 256 frames");
 	if (s->tracer && tracer_active(s->tracer))
@@ -39,7 +44,11 @@ trace_start(struct session *s, int argc, char **argv)
 	if (!sym)
 		return -1;
 	u = session_unwinder(s);
+	memset(&o, 0, sizeof(o));
 	o.depth = (int)depth;
+	/* breakpoints stay the default until the fast path has passed the
+	 * whole suite */
+	o.breakpoints = breakpoints || !fast;
 	tr = tracer_start(s->t, sym, u, &o);
 	if (!tr)
 		return -1;
@@ -48,7 +57,10 @@ trace_start(struct session *s, int argc, char **argv)
 	{
 		struct trace_status st;
 		tracer_status(tr, &st);
-		em_fmt(s->em, "Tracing {breakpoints:%u} allocator entry points", st.nbreakpoints);
+		em_fmt(s->em, "Tracing %u allocator entry points: {fast:%u} fast tracepoints", st.nentries, st.nfast);
+		em_fmt(s->em, ", {breakpoints:%u} breakpoints", st.nbreakpoints);
+		if (st.fast_error)
+			em_fmt(s->em, " ({fast_error:%s})", st.fast_error);
 		em_fmt(s->em, ", stacks of up to {depth:%d} frames", st.depth);
 		em_text(s->em, "; `continue` lets the program run.\n");
 		em_bool(s->em, "active", true);
@@ -61,11 +73,17 @@ trace_stop(struct session *s)
 {
 	if (!s->tracer || !tracer_active(s->tracer))
 		return hd_fail(HD_EUSAGE, "tracing is not on");
+	struct trace_status st;
 	if (tracer_stop(s->tracer) < 0)
 		return -1;
-	em_text(s->em, "Tracing stopped: every breakpoint and return address is back; the records stay for "
+	tracer_status(s->tracer, &st);
+	em_text(s->em, "Tracing stopped: every patched byte and return address is back; the records stay for "
 		"`top` and `leaks`.\n");
 	em_bool(s->em, "active", false);
+	em_bool(s->em, "pages_mapped", st.pages_mapped);
+	if (st.pages_mapped)
+		em_fmt(s->em, "A thread may still return into the code page at {code:%A}: it stays "
+		       "mapped until a later stop finds it unused.\n", st.code);
 	return 0;
 }
 
@@ -83,7 +101,33 @@ trace_status(struct session *s)
 	if (tracer_end_reason(s->tracer))
 		em_fmt(s->em, " ({end_reason:%s})", tracer_end_reason(s->tracer));
 	em_fmt(s->em, " for {seconds:%.1f} s", st.seconds);
+	em_fmt(s->em, ", {fast:%u} fast tracepoints", st.nfast);
 	em_fmt(s->em, ", {breakpoints:%u} breakpoints\n", st.nbreakpoints);
+	em_list_open(s->em, "entries");
+	for (unsigned i = 0; i < st.nentries; i++) {
+		const struct trace_entry *e = &st.entries[i];
+		em_item_open(s->em);
+		em_fmt(s->em, "  {name:%s}", e->name);
+		em_fmt(s->em, " at {addr:%A}", e->addr);
+		em_fmt(s->em, ": {mode:%s}", e->mode);
+		if (e->why)
+			em_fmt(s->em, " ({why:%s})", e->why);
+		em_text(s->em, "\n");
+		em_item_close(s->em);
+	}
+	em_list_close(s->em);
+	if (st.fast_tried) {
+		em_obj_open(s->em, "ring");
+		em_fmt(s->em, "Ring: {events:%" PRIu64 "} events read", st.ring_events);
+		em_fmt(s->em, ", {waits:%" PRIu64 "} calls waited for room", st.ring_waits);
+		em_fmt(s->em, ", {lost:%" PRIu64 "} lost", st.ring_lost);
+		em_fmt(s->em, ", {untraced_noslot:%" PRIu64 "} untraced (thread table full)", st.ring_noslot);
+		em_fmt(s->em, "; {threads:%u} threads", st.ring_threads);
+		em_fmt(s->em, ", {hellos:%" PRIu64 "} asked for their stack", st.ring_hellos);
+		em_fmt(s->em, "; {size:%" PRIu64 "} bytes\n", st.ring_size);
+		em_obj_close(s->em);
+		em_bool(s->em, "pages_mapped", st.pages_mapped);
+	}
 	em_obj_open(s->em, "events");
 	em_text(s->em, "Calls:");
 	for (int f = 0; f < TF_NFUNCS; f++) {
@@ -140,12 +184,12 @@ trace_exec(struct session *s, int argc, char **argv)
 }
 
 static const char *const trace_words[] = { "start", "stop", "status", NULL };
-static const char *const trace_opts[] = { "--depth", NULL };
+static const char *const trace_opts[] = { "--depth", "--breakpoints", "--fast", NULL };
 
 const struct cmd_entry cmd_trace_entry = {
 	.name = "trace",
-	.usage = "trace start [--depth N] | trace stop | trace status",
-	.summary = "trace every allocation with its stack (breakpoints on the allocator)",
+	.usage = "trace start [--depth N] [--breakpoints] | trace stop | trace status",
+	.summary = "trace every allocation with its stack (fast tracepoints on the allocator)",
 	.help = "trace start places a breakpoint on every allocator entry point the program\n"
 		"calls (malloc, free, calloc, realloc, reallocarray, memalign,\n"
 		"aligned_alloc, posix_memalign, valloc, pvalloc), resolved as the dynamic\n"

@@ -794,6 +794,8 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 	}
 
 	case PTRACE_EVENT_VFORK_DONE:
+		if (lp->hooks && lp->hooks->on_vfork_done)
+			lp->hooks->on_vfork_done(lp->hooks->ctx, t, th);
 		if (mode == MODE_RUN)
 			resume_raw(t, th, PTRACE_CONT);
 		return false;
@@ -1042,6 +1044,7 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 	struct live_priv *lp = LP(t);
 	uint64_t start = hd_now_ns();
 	uint64_t deadline = seconds > 0 ? start + (uint64_t)(seconds * 1e9) : 0;
+	uint64_t next_poll = 0;
 	int rc = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -1094,6 +1097,15 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 			res->end = RUN_HOOK;
 			break;
 		}
+		if (lp->hooks && lp->hooks->on_poll) {
+			uint64_t now = hd_now_ns();
+			if (now >= next_poll) {
+				int ms = lp->hooks->on_poll(lp->hooks->ctx, t);
+				if (ms <= 0)
+					ms = lp->hooks->poll_ms > 0 ? lp->hooks->poll_ms : 10;
+				next_poll = now + (uint64_t)ms * 1000000;
+			}
+		}
 		r = wait_one(&tid, &st, WNOHANG);
 		if (r == 1) {
 			if (handle_status(t, tid, st, MODE_RUN)) {
@@ -1132,6 +1144,12 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 			}
 			if (lp->hooks && lp->hooks->want_stop && (timeout < 0 || timeout > 100))
 				timeout = 100;
+			if (lp->hooks && lp->hooks->on_poll) {
+				uint64_t now = hd_now_ns();
+				int until = now >= next_poll ? 0 : (int)((next_poll - now + 999999) / 1000000);
+				if (timeout < 0 || timeout > until)
+					timeout = until;
+			}
 			if (parked && (timeout < 0 || timeout > 20))
 				timeout = 20;
 			sig_poll(&pfd, 1, timeout);

@@ -12,7 +12,9 @@
  */
 #include "config.h"
 #include "tracer.h"
+#include "tracer-fast.h"
 #include "x86dec.h"
+#include "agent/hdagent.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -41,6 +43,9 @@
 #define STACK_COPY 8192
 #define STACK_COPY_MAX 65536
 #define MAX_BPS 16
+/* the fast path's ring, and how often heapdbg drains it while it fills */
+#define RING_SIZE (16u << 20)
+#define POLL_MS 2
 
 static const struct {
 	const char *name;
@@ -80,6 +85,9 @@ struct bp {
 	 * to change, the cheapest possible stop */
 	bool in_place;
 	bool armed;
+	bool fast;		/* a jump to a pad, not a breakpoint */
+	bool untouched;		/* neither: its bytes changed under us */
+	const char *why;	/* a breakpoint although fast was asked: why */
 };
 
 struct shadow {
@@ -131,6 +139,13 @@ struct tracer {
 	uint64_t *pcs;
 	struct trace_status st;
 	double started;
+	/* fast tracepoints (NULL: none) */
+	struct fastpath *fp;
+	struct fast_entry fe[MAX_BPS];
+	uint64_t code;			/* the code page, mapped by us */
+	const char *fast_error;
+	unsigned narmed_bps;		/* breakpoints armed */
+	VEC(struct vforked { pid_t tid; uint64_t tp; }) vforks;
 };
 
 /* ---- records ---- */
@@ -305,9 +320,41 @@ step_over(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t 
 	}
 }
 
+/* How much of a thread's stack to copy from now on, after an unwind
+ * that read up to reach: what it used, a margin for a deeper call next
+ * time, in 512-byte steps; never less than before. */
+static uint32_t
+stack_need_after(uint64_t reach, uint64_t rsp, uint32_t before)
+{
+	uint64_t need = ((reach - rsp) + 1024 + 511) & ~(uint64_t)511;
+	if (need < 1024)
+		need = 1024;
+	if (need > STACK_COPY_MAX)
+		need = STACK_COPY_MAX;
+	return need > before ? (uint32_t)need : before;
+}
+
+/* In mixed mode (some entry points fast, some breakpoints): is the call
+ * of a breakpoint's thread an inner or tail call of a function the fast
+ * path traces (its return address in a traced function's body, or in
+ * the code page, where the pad called the body)? */
+static bool
+inner_of_fast(struct tracer *tr, uint64_t rsp)
+{
+	uint64_t ret = 0;
+	if (!tr->fp || target_read_uncached(tr->t, rsp, &ret, 8) != 8)
+		return false;
+	if (ret >= tr->code && ret < tr->code + HDA_CODE_SIZE)
+		return true;
+	for (unsigned i = 0; i < tr->nbps; i++)
+		if (tr->fe[i].body_hi && ret >= tr->fe[i].body_lo && ret < tr->fe[i].body_hi)
+			return true;
+	return false;
+}
+
 /* The result of a traced call, now that it returned. */
 static void
-record_return(struct tracer *tr, const struct shadow *e, const hd_regs_t *regs)
+record_return(struct tracer *tr, const struct shadow *e, const hd_regs_t *regs, const uint64_t *out)
 {
 	uint64_t r = regs->rax;
 	switch (e->func) {
@@ -337,7 +384,9 @@ record_return(struct tracer *tr, const struct shadow *e, const hd_regs_t *regs)
 		break;
 	case TF_POSIX_MEMALIGN: {
 		uint64_t p = 0;
-		if ((int)r == 0 && target_read_uncached(tr->t, e->arg[0], &p, 8) == 8)
+		if (out && (int)r == 0)
+			rec_add(tr, *out, e->arg[2], e->stack, e->time);
+		else if (!out && (int)r == 0 && target_read_uncached(tr->t, e->arg[0], &p, 8) == 8)
 			rec_add(tr, p, e->arg[2], e->stack, e->time);
 		else
 			tr->st.failed++;
@@ -382,7 +431,7 @@ on_return(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
 	e = tt->sh.v[k - 1];
 	tt->sh.n = k - 1;
 	tr->st.stops++;
-	record_return(tr, &e, regs);
+	record_return(tr, &e, regs, NULL);
 	regs->rip = e.ret;
 	if (live_set_regs(tr->t, th, regs) < 0)
 		return TRAP_NOT_MINE;
@@ -442,7 +491,7 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 	tr->st.stops++;
 	regs->rip = bp->addr;	/* back from the int3 */
 	if (tt->sh.n || ((bp->func == TF_FREE || bp->func == TF_CFREE) && tt->expect_free &&
-			 tt->expect_free == regs->rdi)) {
+			 tt->expect_free == regs->rdi) || inner_of_fast(tr, regs->rsp)) {
 		/* inside a traced call: a tail call or an inner call, counted
 		 * once, as the caller made it */
 		tt->expect_free = 0;
@@ -489,15 +538,7 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 		uint64_t reach = at_entry.rsp + 8;
 		struct stack_copy sc = { tr->stackbuf, at_entry.rsp, got, &reach };
 		int n = unwind_regs(tr->u, th->tid, &at_entry, &sc, tr->pcs, tr->depth);
-		/* what it used, a margin for a deeper call next time, in
-		 * 512-byte steps; never less than before */
-		uint64_t need = ((reach - at_entry.rsp) + 1024 + 511) & ~(uint64_t)511;
-		if (need < 1024)
-			need = 1024;
-		if (need > sizeof(tr->stackbuf))
-			need = sizeof(tr->stackbuf);
-		if (need > tt->stack_need)
-			tt->stack_need = (uint32_t)need;
+		tt->stack_need = stack_need_after(reach, at_entry.rsp, tt->stack_need);
 		if (n > 0) {
 			uint32_t id = stack_intern(tr->stacks, tr->pcs, n);
 			/* the entry may have moved if the vector grew: find it */
@@ -541,10 +582,71 @@ tr_on_trap(void *ctx, struct target *t, struct target_thread *th)
 	return on_entry(tr, th, bp, &regs);
 }
 
+/* ---- the fast path's events ---- */
+
+static void
+tr_fast_event(void *ctx, const struct fast_event *ev)
+{
+	struct tracer *tr = ctx;
+	struct bp *bp = &tr->bps[ev->index];
+	struct shadow e;
+	hd_regs_t r;
+
+	tr->st.events[bp->func]++;
+	if (!ev->is_call) {
+		rec_free(tr, ev->arg[0]);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.func = bp->func;
+	e.arg[0] = ev->arg[0];
+	e.arg[1] = ev->arg[1];
+	e.arg[2] = ev->arg[2];
+	e.time = ev->time;
+	if (tr->u && tr->depth > 0 && ev->stack_len >= 8) {
+		uint64_t reach = ev->regs.rsp + 8;
+		struct stack_copy sc = { ev->stack, ev->regs.rsp, ev->stack_len, &reach };
+		int n = unwind_regs(tr->u, ev->tid, &ev->regs, &sc, tr->pcs, tr->depth);
+		fast_set_need(tr->fp, ev->slot, stack_need_after(reach, ev->regs.rsp, 0));
+		if (n > 0)
+			e.stack = stack_intern(tr->stacks, tr->pcs, n);
+	}
+	memset(&r, 0, sizeof(r));
+	r.rax = ev->ret;
+	record_return(tr, &e, &r, ev->have_out ? &ev->out : NULL);
+}
+
+static int
+tr_on_poll(void *ctx, struct target *t)
+{
+	struct tracer *tr = ctx;
+	if (!tr->active || !tr->fp)
+		return 100;
+	fast_drain(tr->fp, tr_fast_event, tr);
+	/* a ring that filled up meanwhile is read again sooner */
+	return fast_fill(tr->fp) > 0.25 ? 1 : POLL_MS;
+}
+
 static void
 tr_on_thread_exit(void *ctx, struct target *t, struct target_thread *th)
 {
+	struct tracer *tr = ctx;
+	if (tr->fp && tr->active)
+		fast_thread_exit(tr->fp, th->tid);
 	tthread_free(th);
+}
+
+static void
+tr_on_vfork_done(void *ctx, struct target *t, struct target_thread *th)
+{
+	struct tracer *tr = ctx;
+	for (size_t i = 0; i < tr->vforks.n; i++)
+		if (tr->vforks.v[i].tid == th->tid) {
+			if (tr->fp && tr->active)
+				fast_pass_thread(tr->fp, tr->vforks.v[i].tp, false);
+			tr->vforks.v[i] = tr->vforks.v[--tr->vforks.n];
+			break;
+		}
 }
 
 /* A forked child has the breakpoints in its copy of memory: put the
@@ -559,8 +661,21 @@ tr_on_fork(void *ctx, struct target *t, struct target_thread *parent, pid_t chil
 
 	if (!tr->active)
 		return false;
-	if (is_vfork)
-		return true;
+	if (is_vfork) {
+		/* it runs in our memory, on the parent's stack, with the
+		 * parent thread's pointer: the parent's calls pass through
+		 * until it is back (VFORK_DONE) */
+		const hd_regs_t *r = parent ? target_regs(t, parent) : NULL;
+		if (tr->fp && r) {
+			struct vforked v = { parent->tid, REG_TP(r) };
+			fast_pass_thread(tr->fp, v.tp, true);
+			vec_push(&tr->vforks, v);
+		}
+		/* its breakpoints' traps need us until it execs */
+		return tr->narmed_bps > 0;
+	}
+	if (tr->fp)
+		fast_clean_child(tr->fp, child);
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)child);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -594,12 +709,19 @@ static void
 tr_on_exec(void *ctx, struct target *t)
 {
 	struct tracer *tr = ctx;
-	/* a new image: our breakpoints and scratch page went with the old */
+	/* a new image: our breakpoints and scratch page went with the old;
+	 * the events written before it are still in the ring */
+	if (tr->fp)
+		fast_drain(tr->fp, tr_fast_event, tr);
 	tr->active = false;
 	tr->st.seconds = hd_wall_time() - tr->started;
 	tr->scratch = 0;
 	for (unsigned i = 0; i < tr->nbps; i++)
 		tr->bps[i].armed = false;
+	tr->narmed_bps = 0;
+	if (tr->fp)
+		fast_forget_target(tr->fp);
+	tr->code = 0;
 	for (size_t i = 0; i < t->nthreads; i++)
 		tthread_free(t->threads[i]);
 	tr->end_reason = "the process executed a new program; tracing ended";
@@ -691,10 +813,10 @@ inject_syscall(struct tracer *tr, long nr, const uint64_t a[6], uint64_t *ret)
 	return rc;
 }
 
-/* Map the scratch page within reach of rel32 jumps from every entry
- * point: the free page closest below the lowest of them. */
+/* Map size bytes r-x within reach of rel32 jumps from every entry
+ * point: the free pages closest below the lowest of them. */
 static int
-map_scratch(struct tracer *tr, uint64_t lo, uint64_t hi)
+map_near(struct tracer *tr, uint64_t lo, uint64_t hi, uint64_t size, uint64_t *out)
 {
 	struct target *t = tr->t;
 	target_refresh_maps(t);
@@ -702,13 +824,13 @@ map_scratch(struct tracer *tr, uint64_t lo, uint64_t hi)
 		/* gaps below lo, nearest first */
 		uint64_t gap_hi = t->maps[i].start, gap_lo = i ? t->maps[i - 1].end : 0x10000;
 		uint64_t cand, ret = 0, a[6];
-		if (gap_hi > lo || gap_hi - gap_lo < 2 * SCRATCH_SIZE)
+		if (gap_hi > lo || gap_hi - gap_lo < size + 4096)
 			continue;
-		cand = gap_hi - 2 * SCRATCH_SIZE;	/* leave a guard page */
+		cand = gap_hi - size - 4096;	/* leave a guard page */
 		if (hi - cand > (1ULL << 31) - 4096)
 			break;	/* out of reach */
 		a[0] = cand;
-		a[1] = SCRATCH_SIZE;
+		a[1] = size;
 		a[2] = PROT_READ | PROT_EXEC;
 		a[3] = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE;
 		a[4] = (uint64_t)-1;
@@ -716,17 +838,29 @@ map_scratch(struct tracer *tr, uint64_t lo, uint64_t hi)
 		if (inject_syscall(tr, SYS_mmap, a, &ret) < 0)
 			return -1;
 		if (ret == cand) {
-			tr->scratch = ret;
+			*out = ret;
 			target_refresh_maps(t);
 			return 0;
 		}
 		if (ret < (uint64_t)-4096) {
 			/* an old kernel took it as a hint elsewhere: give it back */
-			uint64_t u[6] = { ret, SCRATCH_SIZE, 0, 0, 0, 0 }, dummy;
+			uint64_t u[6] = { ret, size, 0, 0, 0, 0 }, dummy;
 			inject_syscall(tr, SYS_munmap, u, &dummy);
 		}
 	}
 	return hd_fail(HD_EGENERIC, "no free page within 2 GiB of the allocator for the scratch page");
+}
+
+static int
+map_scratch(struct tracer *tr, uint64_t lo, uint64_t hi)
+{
+	return map_near(tr, lo, hi, SCRATCH_SIZE, &tr->scratch);
+}
+
+static int
+fast_inject(void *ctx, long nr, const uint64_t a[6], uint64_t *ret)
+{
+	return inject_syscall(ctx, nr, a, ret);
 }
 
 static void
@@ -766,16 +900,13 @@ file_bytes(Dwfl_Module *mod, uint64_t addr, uint8_t *out, size_t len)
 	return false;
 }
 
-/* Prepare bp: verify its bytes against the file, relocate its first
- * instruction into its slot. */
+/* Verify bp's bytes against the file. */
 static int
-prepare_bp(struct tracer *tr, struct bp *bp, unsigned slotno, bool force_step)
+verify_bp(struct tracer *tr, struct bp *bp)
 {
 	struct target *t = tr->t;
 	Dwfl_Module *mod = dwfl_addrmodule(symbols_dwfl(tr->s), bp->addr);
-	uint8_t disk[16], code[16 + 8];
-	struct x86_insn in;
-	size_t outlen = 0;
+	uint8_t disk[16];
 	const char *name = tfunc_name(bp->func);
 
 	if (target_read_uncached(t, bp->addr, bp->orig, sizeof(bp->orig)) != sizeof(bp->orig))
@@ -788,6 +919,19 @@ prepare_bp(struct tracer *tr, struct bp *bp, unsigned slotno, bool force_step)
 	if (memcmp(disk, bp->orig, sizeof(disk)))
 		return hd_fail(HD_EGENERIC, "%s at 0x%" PRIx64 " differs from its file on disk (patched by "
 			       "someone else, or the file changed): not patching it", name, bp->addr);
+	return 0;
+}
+
+/* Prepare bp: relocate its first instruction into its slot. */
+static int
+prepare_bp(struct tracer *tr, struct bp *bp, unsigned slotno, bool force_step)
+{
+	struct target *t = tr->t;
+	uint8_t code[16 + 8];
+	struct x86_insn in;
+	size_t outlen = 0;
+	const char *name = tfunc_name(bp->func);
+
 	if (x86_decode(bp->orig, sizeof(bp->orig), &in) < 0)
 		return hd_fail(HD_EGENERIC, "cannot decode the first instruction of %s", name);
 	bp->len = in.len;
@@ -830,6 +974,82 @@ syscall_search_cb(Dwfl_Module *mod, void **user, const char *name, Dwarf_Addr st
 	return ss->found ? DWARF_CB_ABORT : DWARF_CB_OK;
 }
 
+/* Unmap the fast path's pages in the target, if nothing can be in them
+ * any more; the code page stays otherwise (and is said to). */
+static void
+unmap_fast(struct tracer *tr)
+{
+	uint64_t a[6] = { tr->code, HDA_MAP_SIZE, 0, 0, 0, 0 }, ret;
+	if (tr->fp) {
+		struct fast_stats fs;
+		fast_stats(tr->fp, &fs);
+		if (fs.mapped && fast_unmap(tr->fp) < 0) {
+			debug_msg("fast tracepoints: pages at 0x%" PRIx64 " left mapped", tr->code);
+			return;
+		}
+		tr->code = 0;	/* fast_unmap() unmapped the code page too */
+		return;
+	}
+	if (tr->code && inject_syscall(tr, SYS_munmap, a, &ret) == 0 && ret == 0)
+		tr->code = 0;
+}
+
+/*
+ * Fast tracepoints for every entry point that can take a jump; the others
+ * stay breakpoints (bp->why says why).  When the agent cannot be set up at
+ * all (no room for a code page, no memfd in the target...), every entry
+ * point is a breakpoint and tr->fast_error says why.
+ */
+static void
+setup_fast(struct tracer *tr, uint64_t lo, uint64_t hi)
+{
+	struct fast_config cfg;
+	const char *force = getenv("HEAPDBG_TRACE_FORCE_BREAKPOINT");
+
+	if (map_near(tr, lo, hi, HDA_MAP_SIZE, &tr->code) < 0) {
+		tr->fast_error = "no room for the code page within 2 GiB of the allocator";
+		return;
+	}
+	for (unsigned i = 0; i < tr->nbps; i++) {
+		tr->fe[i].addr = tr->bps[i].addr;
+		tr->fe[i].index = i;
+		tr->fe[i].is_free = tr->bps[i].func == TF_FREE || tr->bps[i].func == TF_CFREE;
+		tr->fe[i].out_ptr = tr->bps[i].func == TF_POSIX_MEMALIGN;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.code = tr->code;
+	cfg.ring_size = RING_SIZE;
+	cfg.stack_first = STACK_COPY;
+	cfg.stack_max = STACK_COPY_MAX;
+	cfg.inject = fast_inject;
+	cfg.inject_ctx = tr;
+	tr->fp = fast_setup(tr->t, tr->s, tr->fe, tr->nbps, &cfg);
+	if (!tr->fp) {
+		uint64_t a[6] = { tr->code, HDA_MAP_SIZE, 0, 0, 0, 0 }, ret;
+		static char why[160];
+		snprintf(why, sizeof(why), "%s", hd_errmsg());
+		tr->fast_error = why;
+		warn_msg("fast tracepoints unavailable (%s): breakpoints instead", why);
+		if (inject_syscall(tr, SYS_munmap, a, &ret) == 0 && ret == 0)
+			tr->code = 0;
+		return;
+	}
+	for (unsigned i = 0; i < tr->nbps; i++) {
+		struct bp *bp = &tr->bps[i];
+		/* a test hook: the names in HEAPDBG_TRACE_FORCE_BREAKPOINT
+		 * (comma-separated) stay breakpoints */
+		if (force && tr->fe[i].patched) {
+			const char *n = tfunc_name(bp->func), *p = strstr(force, n);
+			if (p && (p == force || p[-1] == ',') && (p[strlen(n)] == 0 || p[strlen(n)] == ',')) {
+				tr->fe[i].patched = false;
+				tr->fe[i].why = "HEAPDBG_TRACE_FORCE_BREAKPOINT names it";
+			}
+		}
+		bp->fast = tr->fe[i].patched;
+		bp->why = tr->fe[i].why;
+	}
+}
+
 struct tracer *
 tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const struct trace_opts *o)
 {
@@ -838,6 +1058,7 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 	uint8_t int3 = 0xcc;
 	bool force_step = getenv("HEAPDBG_TRACE_STEPALL") != NULL;
 	const char *first_module = NULL;
+	unsigned nbp;
 
 	if (t->kind != TARGET_LIVE)
 		return hd_fail(HD_ENOTSUP, "tracing needs a live process"), NULL;
@@ -906,25 +1127,57 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 		hd_fail(HD_ENOTSUP, "no syscall instruction found to map the scratch page with");
 		goto fail;
 	}
+	for (unsigned i = 0; i < tr->nbps; i++)
+		if (verify_bp(tr, &tr->bps[i]) < 0)
+			goto fail;
 	hd_test_pause("trace-scratch");	/* nothing mapped or armed yet */
-	if (map_scratch(tr, lo, hi) < 0)
-		goto fail;
-	hd_test_pause("trace-start");	/* scratch page mapped, nothing armed */
-	if (target_write(t, tr->scratch, &int3, 1) < 0)
+	if (!(o && o->breakpoints))
+		setup_fast(tr, lo, hi);
+	nbp = 0;
+	for (unsigned i = 0; i < tr->nbps; i++)
+		nbp += !tr->bps[i].fast;
+	if (nbp) {
+		if (map_scratch(tr, lo, hi) < 0)
+			goto fail_unmap;
+		if (tr->fp)
+			fast_add_inner(tr->fp, tr->scratch, tr->scratch + SCRATCH_SIZE);
+	}
+	hd_test_pause("trace-start");	/* pages mapped, nothing armed */
+	if (tr->scratch && target_write(t, tr->scratch, &int3, 1) < 0)
 		goto fail_unmap;
 	for (unsigned i = 0; i < tr->nbps; i++)
-		if (prepare_bp(tr, &tr->bps[i], i, force_step) < 0)
+		if (!tr->bps[i].fast && prepare_bp(tr, &tr->bps[i], i, force_step) < 0)
 			goto fail_unmap;
 	/* all checked: arm them */
+	if (tr->fp) {
+		fast_prime_threads(tr->fp);
+		if (fast_arm(tr->fp) < 0)
+			goto fail_unmap;
+		/* an entry point whose bytes changed meanwhile was not
+		 * patched: it gets no breakpoint either */
+		for (unsigned i = 0; i < tr->nbps; i++)
+			if (tr->bps[i].fast && !tr->fe[i].patched) {
+				tr->bps[i].fast = false;
+				tr->bps[i].untouched = true;
+				tr->bps[i].why = tr->fe[i].why;
+				warn_msg("%s: %s; not traced", tfunc_name(tr->bps[i].func), tr->fe[i].why);
+			}
+	}
 	for (unsigned i = 0; i < tr->nbps; i++) {
+		if (tr->bps[i].fast || tr->bps[i].untouched)
+			continue;
 		if (target_write(t, tr->bps[i].addr, &int3, 1) < 0) {
 			for (unsigned k = 0; k < i; k++) {
-				target_write(t, tr->bps[k].addr, tr->bps[k].orig, 1);
+				if (tr->bps[k].armed)
+					target_write(t, tr->bps[k].addr, tr->bps[k].orig, 1);
 				tr->bps[k].armed = false;
 			}
+			if (tr->fp)
+				fast_disarm(tr->fp);
 			goto fail_unmap;
 		}
 		tr->bps[i].armed = true;
+		tr->narmed_bps++;
 	}
 	tr->active = true;
 	tr->started = hd_wall_time();
@@ -934,6 +1187,11 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 	tr->hooks.on_fork = tr_on_fork;
 	tr->hooks.on_foreign_trap = tr_on_foreign_trap;
 	tr->hooks.on_exec = tr_on_exec;
+	tr->hooks.on_vfork_done = tr_on_vfork_done;
+	if (tr->fp) {
+		tr->hooks.on_poll = tr_on_poll;
+		tr->hooks.poll_ms = POLL_MS;
+	}
 	tr->source.ctx = tr;
 	tr->source.lookup = source_lookup;
 	tr->source.stacks = tr->stacks;
@@ -945,6 +1203,7 @@ fail_unmap:
 		char *msg = xstrdup(hd_errmsg());
 		enum hd_err code = hd_errcode();
 		unmap_scratch(tr);
+		unmap_fast(tr);
 		hd_fail(code, "%s", msg);
 		free(msg);
 	}
@@ -1023,6 +1282,50 @@ unwind_thread_state(struct tracer *tr, struct target_thread *th)
 	}
 }
 
+static bool
+settle_want_stop(void *ctx, struct target *t)
+{
+	struct tracer *tr = ctx;
+	fast_drain(tr->fp, tr_fast_event, tr);
+	return !fast_busy(tr->fp);
+}
+
+/*
+ * The jumps are gone and the agent is off, but a thread may still be in
+ * the code page or inside a function a pad called, and return into the
+ * pad.  If one may, let the process run until none may (at most
+ * SETTLE_SECONDS, the threads stopped again after), then unmap the pages;
+ * else they stay mapped, harmless, and trace status says so.
+ */
+#define SETTLE_SECONDS 0.5
+static void
+settle_fast(struct tracer *tr)
+{
+	struct target *t = tr->t;
+	if (fast_busy(tr->fp)) {
+		struct live_hooks h;
+		struct run_result res;
+		memset(&h, 0, sizeof(h));
+		h.ctx = tr;
+		h.want_stop = settle_want_stop;
+		for (int round = 0; round < 5 && fast_busy(tr->fp); round++) {
+			if (live_run(t, SETTLE_SECONDS / 5, &h, &res) < 0 || res.end == RUN_GONE ||
+			    res.end == RUN_EXITED || res.end == RUN_TERMINATE || res.end == RUN_INTERRUPTED)
+				break;
+		}
+		live_set_hooks(t, NULL);
+		if (live_gone(t) || live_at_exit(t))
+			return;
+	}
+	fast_drain(tr->fp, tr_fast_event, tr);
+	if (fast_busy(tr->fp)) {
+		warn_msg("a thread may still return into heapdbg's code page at 0x%" PRIx64 ": it stays mapped "
+			 "(harmless; unmapped at the next trace stop or detach that finds it unused)", tr->code);
+		return;
+	}
+	unmap_fast(tr);
+}
+
 int
 tracer_stop(struct tracer *tr)
 {
@@ -1034,6 +1337,12 @@ tracer_stop(struct tracer *tr)
 	t = tr->t;
 	tr->st.seconds = hd_wall_time() - tr->started;
 	hd_test_pause("trace-stop");	/* every breakpoint still armed */
+	if (tr->fp) {
+		/* what the threads wrote up to now */
+		fast_drain(tr->fp, tr_fast_event, tr);
+		if (!live_gone(t) && fast_disarm(tr->fp) < 0)
+			rc = hd_fail(HD_EIO, "an entry point no longer held heapdbg's jump (left as it was)");
+	}
 	if (!live_gone(t)) {
 		/* by tid: putting one thread back may see another die, and
 		 * the list shrink under the loop */
@@ -1052,12 +1361,15 @@ tracer_stop(struct tracer *tr)
 					     tr->bps[i].addr);
 			tr->bps[i].armed = false;
 		}
+		tr->narmed_bps = 0;
 		unmap_scratch(tr);
 	}
 	for (size_t i = 0; i < t->nthreads; i++)
 		tthread_free(t->threads[i]);
 	tr->active = false;
 	live_set_hooks(t, NULL);
+	if (tr->fp && !live_gone(t) && !live_at_exit(t))
+		settle_fast(tr);
 	return rc;
 }
 
@@ -1068,6 +1380,10 @@ tracer_free(struct tracer *tr)
 		return;
 	if (tr->active)
 		tracer_stop(tr);
+	if (tr->fp && tr->code && !live_gone(tr->t) && !live_at_exit(tr->t) && !fast_busy(tr->fp))
+		unmap_fast(tr);
+	fast_free(tr->fp);
+	vec_free(&tr->vforks);
 	stack_table_free(tr->stacks);
 	u64map_free(&tr->live);
 	vec_free(&tr->recs);
@@ -1140,6 +1456,32 @@ tracer_status(const struct tracer *tr, struct trace_status *st)
 		     tr->live.cap * 2 * sizeof(uint64_t) + tr->free_recs.cap * sizeof(uint32_t);
 	st->depth = tr->depth;
 	unwind_stats_sum(&st->unwind, &tr->unw_acc, tr->u);
+	st->fast_tried = tr->fp || tr->fast_error;
+	st->fast_error = tr->fast_error;
+	st->nfast = 0;
+	st->nentries = 0;
+	for (unsigned i = 0; i < tr->nbps && i < ARRAY_SIZE(st->entries); i++) {
+		struct trace_entry *e = &st->entries[st->nentries++];
+		e->name = tfunc_name(tr->bps[i].func);
+		e->addr = tr->bps[i].addr;
+		e->mode = tr->bps[i].fast ? "fast" : tr->bps[i].untouched ? "none" : "breakpoint";
+		e->why = tr->bps[i].fast ? NULL : tr->bps[i].why ? tr->bps[i].why : tr->fast_error;
+		st->nfast += tr->bps[i].fast;
+	}
+	st->nbreakpoints = tr->nbps - st->nfast;
+	if (tr->fp) {
+		struct fast_stats fs;
+		fast_stats(tr->fp, &fs);
+		st->ring_events = fs.events;
+		st->ring_waits = fs.waits;
+		st->ring_lost = fs.lost;
+		st->ring_noslot = fs.noslot;
+		st->ring_hellos = fs.hellos;
+		st->ring_size = fs.ring_size;
+		st->ring_threads = fs.threads;
+		st->pages_mapped = fs.mapped;
+		st->code = fs.mapped ? tr->code : 0;
+	}
 	if (tr->active)
 		st->seconds = hd_wall_time() - tr->started;
 }

@@ -1,8 +1,8 @@
 /*
  * churn [ITERATIONS] - four threads churning through every allocator
  * entry point, for the tracer.  Each thread first allocates blocks while
- * untraced, then waits until heapdbg's breakpoint is on malloc (it reads
- * malloc's first byte), then runs ITERATIONS rounds (default 20000) of
+ * untraced, then waits until heapdbg has patched malloc (its first byte
+ * changes: a breakpoint or a jump), then runs ITERATIONS rounds (default 20000) of
  * malloc, calloc, realloc (grow, shrink, from NULL, to 0), reallocarray,
  * memalign, aligned_alloc, posix_memalign, valloc, pvalloc and free,
  * keeping one block in fifty, and frees the blocks it made before tracing.
@@ -12,10 +12,12 @@
  * prints
  *   calls malloc=.. calloc=.. ...
  *   held blocks=.. bytes=..
- *   malloc-byte=0x..       (0xcc would be a breakpoint left behind)
+ *   malloc-byte=0x..       (its first byte now)
+ *   malloc-intact=1        (its first 16 bytes as they were before
+ *                           heapdbg came: 0 would be a patch left behind)
  *   seconds=S              how long the traced phase took
  * and exits (heapdbg then sees it at its exit).  "ready PID" comes first.
- * With "nowait" it does not wait for a breakpoint (untraced timing).
+ * With "nowait" it does not wait for a patch (untraced timing).
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -45,6 +47,7 @@ static double phase_seconds;
 static void *volatile null_ptr;	/* realloc(NULL, n) through a variable: with a
 				 * literal NULL the compiler calls malloc */
 static char outbuf[1 << 14];
+static unsigned char malloc_orig[16];
 
 struct held {
 	void *p;
@@ -55,7 +58,7 @@ static void
 wait_for_breakpoint(void)
 {
 	volatile unsigned char *code = (volatile unsigned char *)(uintptr_t)&malloc;
-	while (!nowait && *code != 0xcc)
+	while (!nowait && *code == malloc_orig[0])
 		usleep(2000);
 }
 
@@ -148,6 +151,7 @@ main(int argc, char **argv)
 	pthread_t th[NTHREADS];
 
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	memcpy(malloc_orig, (const void *)(uintptr_t)&malloc, sizeof(malloc_orig));
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "nowait"))
 			nowait = 1;
@@ -175,6 +179,7 @@ main(int argc, char **argv)
 		printf(" %s=%lu", names[i], (unsigned long)calls[i]);
 	printf("\nheld blocks=%lu bytes=%lu\n", (unsigned long)held_blocks, (unsigned long)held_bytes);
 	printf("malloc-byte=0x%02x\n", *(volatile unsigned char *)(uintptr_t)&malloc);
+	printf("malloc-intact=%d\n", !memcmp(malloc_orig, (const void *)(uintptr_t)&malloc, sizeof(malloc_orig)));
 	printf("seconds=%.6f\n", phase_seconds);
 	fflush(stdout);
 	exit(0);	/* exit_group: the parked workers go with it */

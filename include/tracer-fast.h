@@ -1,0 +1,142 @@
+/*
+ * tracer-fast.h - fast tracepoints for the allocation tracer: a jump at
+ * each allocator entry point into a pad in a code page heapdbg maps in
+ * the target, an in-target collector (src/agent/, whose header hdagent.h
+ * is the contract for the memory both sides share) that writes every
+ * call into a ring in shared memory, and heapdbg reading that ring while
+ * the target runs.  No traced call stops the thread.
+ *
+ * The tracer (tracer.c) decides which entry points to trace and handles
+ * the events (records, stacks); this module owns the code page, the
+ * shared memory, the patched bytes and the agent's state.  Entry points
+ * it cannot patch (too short, a branch target among the first bytes, a
+ * displaced instruction that cannot move) are left to the tracer's
+ * breakpoints, with the reason.
+ *
+ * Lifetime in the target: fast_setup() maps the code page (given) with
+ * its private page and the ring, fast_arm() writes the jumps, fast_disarm()
+ * puts the original bytes back (every thread stopped, none with its pc in
+ * a patched range: a 5-byte jmp is one instruction) and turns the agent
+ * off.  A thread may still be inside a pad, or inside a function the pad
+ * called, and return into the code page later: fast_busy() says whether
+ * any may, and fast_unmap() removes the pages only when none may.
+ * If heapdbg dies without any of this, the agent finds its pipe closed
+ * the next time it would wait, and passes every call straight through.
+ */
+#ifndef HEAPDBG_TRACER_FAST_H
+#define HEAPDBG_TRACER_FAST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "symbols.h"
+#include "target.h"
+
+struct fastpath;
+
+struct fast_entry {
+	uint64_t addr;		/* the entry point */
+	unsigned index;		/* the tracer's, handed back in events (< 256) */
+	bool is_free;		/* recorded at entry, no result */
+	bool out_ptr;		/* posix_memalign: the block is *arg[0] */
+	/* set by fast_setup: */
+	bool patched;
+	const char *why;	/* why not (static text), when !patched */
+	uint64_t body_lo, body_hi;	/* the function's bounds (0: unknown) */
+	uint8_t len;		/* bytes displaced */
+};
+
+/* Run a system call in a stopped thread of the target (the tracer's). */
+typedef int (*fast_inject_fn)(void *ctx, long nr, const uint64_t a[6], uint64_t *ret);
+
+struct fast_config {
+	uint64_t code;		/* HDA_MAP_SIZE bytes mapped r-x within rel32 reach of every entry */
+	size_t ring_size;	/* bytes, a power of two */
+	uint32_t stack_first;	/* stack bytes copied while a thread's need is unknown */
+	uint32_t stack_max;
+	fast_inject_fn inject;
+	void *inject_ctx;
+};
+
+/* Set up the agent in the target (every thread stopped): the private
+ * page, the ring, the agent's code and one stub per entry point that can
+ * be patched (e[i].patched, else e[i].why).  Nothing is patched yet.
+ * NULL with an hd error; whatever was mapped is then unmapped again,
+ * except the code page (the caller's). */
+struct fastpath *fast_setup(struct target *t, struct symbols *s, struct fast_entry *e, unsigned n,
+			    const struct fast_config *cfg);
+/* Calls returning to [lo, hi) are inner calls (the breakpoint tracer's
+ * trampoline).  Before fast_arm(). */
+void fast_add_inner(struct fastpath *fp, uint64_t lo, uint64_t hi);
+/* Give the agent each stopped thread's stack range (saves each a HELLO). */
+void fast_prime_threads(struct fastpath *fp);
+/* Write the jumps and turn the agent on (every thread stopped; a thread
+ * whose pc is inside a range about to be patched is stepped out first).
+ * 0, or -1 with an hd error and nothing patched. */
+int fast_arm(struct fastpath *fp);
+
+/* One event, as fast_drain() hands it over. */
+struct fast_event {
+	bool is_call;		/* an allocation at its return; else a free at entry */
+	unsigned index;
+	pid_t tid;
+	uint32_t slot;
+	double time;		/* wall clock, from the thread's rdtsc */
+	uint64_t arg[3];
+	uint64_t ret;
+	bool have_out;
+	uint64_t out;
+	hd_regs_t regs;		/* at entry: rip, rsp, rbp, rbx, r12-r15 (the rest 0) */
+	const uint8_t *stack;	/* copied from regs.rsp up */
+	size_t stack_len;
+};
+
+typedef void (*fast_event_fn)(void *ctx, const struct fast_event *ev);
+/* Hand every committed event to fn, in order, and free their room
+ * (waking producers that wait for it); answer threads that asked for
+ * their stack range.  Never waits.  Returns the number of events. */
+size_t fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx);
+/* How full the ring is, 0..1. */
+double fast_fill(const struct fastpath *fp);
+/* The thread of slot copies need bytes of stack from now on (raised only). */
+void fast_set_need(struct fastpath *fp, uint32_t slot, uint32_t need);
+
+/* A thread is gone: forget what its slot says about it. */
+void fast_thread_exit(struct fastpath *fp, pid_t tid);
+/* The thread with thread pointer tp vforked (on) or its child released
+ * it (off): while on, its calls pass through (the child runs in its
+ * memory, on its stack, with its thread pointer). */
+void fast_pass_thread(struct fastpath *fp, uint64_t tp, bool on);
+/* A fork child (stopped): put the original bytes back in its memory. */
+void fast_clean_child(struct fastpath *fp, pid_t child);
+
+/* Put every original byte back and turn the agent off (every thread
+ * stopped).  0, or -1 when an entry point held other bytes than our jump
+ * (left alone, with a warning). */
+int fast_disarm(struct fastpath *fp);
+/* Could a thread still be in, or return into, the code page?  (Threads
+ * must be stopped for their pcs to count.) */
+bool fast_busy(struct fastpath *fp);
+/* Unmap the pages in the target (only when !fast_busy()) and close the
+ * agent's pipe end there. */
+int fast_unmap(struct fastpath *fp);
+/* The target executed a new program: its side is gone; forget it. */
+void fast_forget_target(struct fastpath *fp);
+/* heapdbg's side: unmap, close. */
+void fast_free(struct fastpath *fp);
+
+struct fast_stats {
+	uint64_t events;	/* drained */
+	uint64_t waits;		/* events that waited for room in the ring */
+	uint64_t lost;		/* events that found no room and could not wait */
+	uint64_t noslot;	/* calls not traced: the thread table was full */
+	uint64_t hellos;	/* threads that asked for their stack range */
+	uint64_t ring_size;
+	uint32_t threads;	/* slots in use */
+	bool gone;		/* the agent found heapdbg gone (cannot be seen by heapdbg, but kept) */
+	bool mapped;		/* the pages are still mapped in the target */
+	uint64_t code;		/* where */
+};
+void fast_stats(const struct fastpath *fp, struct fast_stats *st);
+
+#endif

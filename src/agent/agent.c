@@ -1,0 +1,401 @@
+/*
+ * agent.c - heapdbg's in-target collector (see hdagent.h for the
+ * contract, pad.S for how it is entered).
+ *
+ * Freestanding: no libc, no global data, no relocations.  It reaches its
+ * two pages through hda_priv, which the linker script (agent.lds) puts at
+ * a fixed distance from the code, so every access is %rip-relative.  It
+ * runs on the calling thread's stack, in any thread, in signal handlers
+ * that interrupt it: per-call state lives in the pad's frame, per-thread
+ * state in the slot, and nothing waits while it holds a reservation.
+ */
+#include "hdagent.h"
+
+extern volatile struct hda_priv hda_priv __attribute__((visibility("hidden")));
+
+int hda_enter(struct hda_frame *f) __attribute__((visibility("hidden")));
+void hda_exit(struct hda_frame *f) __attribute__((visibility("hidden")));
+void *memcpy(void *d, const void *s, unsigned long n) __attribute__((visibility("hidden")));
+void *memset(void *d, int c, unsigned long n) __attribute__((visibility("hidden")));
+
+#define NR_poll 7
+#define NR_gettid 186
+#define NR_futex 202
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#define POLLIN 1
+#define POLLERR 8
+#define POLLHUP 16
+#define POLLNVAL 32
+#define WAIT_NS 50000000L	/* a futex wait, then ask whether heapdbg lives */
+
+struct ts {
+	long sec, nsec;
+};
+
+struct pollfd_k {
+	int fd;
+	short events, revents;
+};
+
+static inline long
+sys1(long n, long a)
+{
+	long r;
+	__asm__ volatile("syscall" : "=a"(r) : "0"(n), "D"(a) : "rcx", "r11", "memory");
+	return r;
+}
+
+static inline long
+sys3(long n, long a, long b, long c)
+{
+	long r;
+	__asm__ volatile("syscall" : "=a"(r) : "0"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+	return r;
+}
+
+static inline long
+sys4(long n, long a, long b, long c, long d)
+{
+	long r;
+	register long r10 __asm__("r10") = d;
+	__asm__ volatile("syscall" : "=a"(r) : "0"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+	return r;
+}
+
+void *
+memcpy(void *d, const void *s, unsigned long n)
+{
+	unsigned char *dp = d;
+	const unsigned char *sp = s;
+	while (n >= 8) {
+		uint64_t w;
+		__builtin_memcpy(&w, sp, 8);
+		__builtin_memcpy(dp, &w, 8);
+		dp += 8;
+		sp += 8;
+		n -= 8;
+	}
+	while (n--)
+		*dp++ = *sp++;
+	return d;
+}
+
+void *
+memset(void *d, int c, unsigned long n)
+{
+	unsigned char *dp = d;
+	while (n--)
+		*dp++ = (unsigned char)c;
+	return d;
+}
+
+static inline uint64_t
+rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static inline uint64_t
+thread_pointer(void)
+{
+	uint64_t tp;
+	__asm__("movq %%fs:0, %0" : "=r"(tp));
+	return tp;
+}
+
+/* single-instruction updates: atomic with respect to a signal handler
+ * of the same thread (the only other writer of a slot's counters) */
+static inline void
+inc32(volatile uint32_t *p)
+{
+	__asm__ volatile("incl %0" : "+m"(*p));
+}
+
+static inline void
+dec32(volatile uint32_t *p)
+{
+	__asm__ volatile("decl %0" : "+m"(*p));
+}
+
+#define barrier() __asm__ volatile("" ::: "memory")
+#define LOAD(x) (*(volatile __typeof__(x) *)&(x))
+#define STORE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+
+static inline struct hda_shm *
+shm(void)
+{
+	return (struct hda_shm *)(uintptr_t)hda_priv.shm;
+}
+
+static struct hda_slot *
+slot_get(struct hda_shm *s)
+{
+	struct hda_slot *slots = (struct hda_slot *)((char *)s + s->slots_off);
+	uint64_t tp = thread_pointer(), mask = s->nslots - 1;
+	uint64_t i = (tp * 0x9e3779b97f4a7c15ULL) >> 40;
+
+	if (!tp)
+		return 0;
+	for (uint32_t n = 0; n < s->nslots; n++, i++) {
+		struct hda_slot *sl = &slots[i & mask];
+		uint64_t k = LOAD(sl->key);
+		if (k == tp)
+			return sl;
+		if (k == 0) {
+			uint64_t expect = 0;
+			if (__atomic_compare_exchange_n(&sl->key, &expect, tp, 0, __ATOMIC_ACQ_REL,
+							__ATOMIC_ACQUIRE) || expect == tp)
+				return sl;
+		}
+	}
+	return 0;
+}
+
+/* Is heapdbg still there?  Its pipe's only writer is heapdbg. */
+static int
+consumer_alive(struct hda_shm *s)
+{
+	struct pollfd_k p = { s->live_fd, POLLIN, 0 };
+	long r = sys3(NR_poll, (long)&p, 1, 0);
+	if (r < 0)
+		return 1;	/* (EINTR and the like: ask again later) */
+	return !(p.revents & (POLLHUP | POLLERR | POLLNVAL));
+}
+
+static void
+consumer_gone(struct hda_shm *s)
+{
+	STORE(hda_priv.enabled, 0);
+	STORE(s->gone, 1);
+}
+
+/* Wait (bounded) on a futex word that still holds val; false when
+ * heapdbg is gone. */
+static int
+wait_on(struct hda_shm *s, uint32_t *word, uint32_t val)
+{
+	struct ts t = { 0, WAIT_NS };
+	long r = sys4(NR_futex, (long)word, FUTEX_WAIT, val, (long)&t);
+	if (r == -110 /* ETIMEDOUT */ && !consumer_alive(s)) {
+		consumer_gone(s);
+		return 0;
+	}
+	return LOAD(hda_priv.enabled) != 0;
+}
+
+static void
+ring_put(struct hda_shm *s, uint64_t pos, const void *src, uint64_t n)
+{
+	uint64_t size = s->ring_size, off = pos & (size - 1);
+	char *ring = (char *)s + s->ring_off;
+	if (off + n <= size) {
+		memcpy(ring + off, src, n);
+	} else {
+		memcpy(ring + off, src, size - off);
+		memcpy(ring, (const char *)src + (size - off), n - (size - off));
+	}
+}
+
+/*
+ * Write one event: the header h (hlen bytes, its commit word excluded
+ * from what is copied first), then stack bytes.  Returns 0 when written,
+ * -1 when dropped (heapdbg gone, tracing off, or no room for a thread
+ * that cannot wait).
+ */
+static int
+ring_write(struct hda_shm *s, struct hda_slot *sl, void *hdr, uint32_t hlen, const void *stack, uint32_t slen)
+{
+	struct hda_ev_head *h = hdr;
+	uint64_t len = ((uint64_t)hlen + slen + 7) & ~7ULL;
+	int nested = sl && LOAD(sl->holding);
+	uint64_t pos;
+	int waited = 0;
+
+	for (;;) {
+		uint64_t head = LOAD(s->head), tail = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
+		uint64_t room = s->ring_size - (head - tail);
+		uint64_t want = len + (nested ? 0 : HDA_RESERVE(s->ring_size));
+		if (room >= want) {
+			if (sl)
+				inc32(&sl->holding);
+			if (__atomic_compare_exchange_n(&s->head, &head, head + len, 0, __ATOMIC_ACQ_REL,
+							__ATOMIC_RELAXED)) {
+				pos = head;
+				break;
+			}
+			if (sl)
+				dec32(&sl->holding);
+			continue;
+		}
+		if (nested) {
+			__atomic_fetch_add(&s->lost, 1, __ATOMIC_RELAXED);
+			return -1;
+		}
+		/* full: wait for heapdbg to drain it */
+		{
+			uint32_t seq = LOAD(s->wake);
+			if (!waited) {
+				__atomic_fetch_add(&s->waits, 1, __ATOMIC_RELAXED);
+				waited = 1;
+			}
+			__atomic_fetch_add(&s->waiters, 1, __ATOMIC_ACQ_REL);
+			head = LOAD(s->head);
+			tail = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
+			if (s->ring_size - (head - tail) >= want) {
+				__atomic_fetch_sub(&s->waiters, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			if (!wait_on(s, &s->wake, seq)) {
+				__atomic_fetch_sub(&s->waiters, 1, __ATOMIC_RELAXED);
+				return -1;
+			}
+			__atomic_fetch_sub(&s->waiters, 1, __ATOMIC_RELAXED);
+			if (!LOAD(hda_priv.enabled))
+				return -1;
+		}
+	}
+	h->len = (uint32_t)len;
+	ring_put(s, pos + 8, (char *)hdr + 8, hlen - 8);
+	if (slen)
+		ring_put(s, pos + hlen, stack, slen);
+	barrier();
+	/* the commit word: 8-aligned, never split by the ring's end */
+	STORE(*(uint64_t *)((char *)s + s->ring_off + (pos & (s->ring_size - 1))), pos ^ s->key);
+	barrier();
+	if (sl) {
+		dec32(&sl->holding);
+		sl->events++;
+	}
+	return 0;
+}
+
+/* A call whose return address is in a traced function's body (or in our
+ * code: a tail call of a body we called) is counted with its caller. */
+static int
+inner_call(struct hda_shm *s, uint64_t ret)
+{
+	for (uint32_t i = 0; i < s->ninner; i++)
+		if (ret >= s->inner[i].lo && ret < s->inner[i].hi)
+			return 1;
+	return 0;
+}
+
+/* This thread's stack range covers rsp, or heapdbg is asked for it (a
+ * new thread, a signal stack) and the thread waits for the answer. */
+static int
+stack_known(struct hda_shm *s, struct hda_slot *sl, uint32_t slotno, uint64_t rsp)
+{
+	while (!(rsp >= LOAD(sl->stack_lo) && rsp < LOAD(sl->stack_hi))) {
+		struct hda_ev_head h;
+		uint32_t seq = LOAD(sl->hello_seq);
+		if (!sl->tid)
+			sl->tid = (uint32_t)sys1(NR_gettid, 0);
+		memset(&h, 0, sizeof(h));
+		h.type = HDA_EV_HELLO;
+		h.tid = sl->tid;
+		h.slot = slotno;
+		h.arg[0] = rsp;
+		__atomic_fetch_add(&s->hellos, 1, __ATOMIC_RELAXED);
+		if (ring_write(s, sl, &h, sizeof(h), 0, 0) < 0)
+			return 0;
+		while (LOAD(sl->hello_seq) == seq)
+			if (!wait_on(s, &sl->hello_seq, seq))
+				return 0;
+		if (LOAD(sl->stack_hi) == 1)
+			return 0;	/* heapdbg found no mapping there */
+	}
+	return 1;
+}
+
+int
+hda_enter(struct hda_frame *f)
+{
+	struct hda_shm *s;
+	struct hda_slot *sl;
+
+	if (!LOAD(hda_priv.enabled))
+		return 0;
+	s = shm();
+	if (inner_call(s, *(uint64_t *)f->rsp))
+		return 0;
+	sl = slot_get(s);
+	if (!sl) {
+		__atomic_fetch_add(&s->noslot, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	if (LOAD(sl->flags) & HDA_SLOT_PASS)
+		return 0;
+	f->tsc = rdtsc();
+	if ((f->func & HDA_FN_FREE)) {
+		struct hda_ev_head h;
+		if (!f->rdi)
+			return 0;	/* free(NULL) does nothing */
+		if (!sl->tid)
+			sl->tid = (uint32_t)sys1(NR_gettid, 0);
+		h.type = HDA_EV_FREE;
+		h.func = (uint16_t)(f->func & HDA_FN_INDEX);
+		h.tid = sl->tid;
+		h.slot = (uint32_t)(sl - (struct hda_slot *)((char *)s + s->slots_off));
+		h.tsc = f->tsc;
+		h.arg[0] = f->rdi;
+		h.arg[1] = f->rsi;
+		h.arg[2] = f->rdx;
+		ring_write(s, sl, &h, sizeof(h), 0, 0);
+		return 0;	/* then the free itself, as called */
+	}
+	f->slot = (uint64_t)(uintptr_t)sl;
+	inc32(&sl->in_flight);
+	return 1;
+}
+
+void
+hda_exit(struct hda_frame *f)
+{
+	struct hda_shm *s = shm();
+	struct hda_slot *sl = (struct hda_slot *)(uintptr_t)f->slot;
+	uint32_t slotno = (uint32_t)(sl - (struct hda_slot *)((char *)s + s->slots_off));
+	struct hda_ev e;
+	uint64_t need, avail;
+
+	if (!LOAD(hda_priv.enabled) || !stack_known(s, sl, slotno, f->rsp)) {
+		dec32(&sl->in_flight);
+		return;
+	}
+	need = LOAD(sl->stack_need);
+	if (!need)
+		need = s->stack_first;
+	if (need > s->stack_max)
+		need = s->stack_max;
+	avail = LOAD(sl->stack_hi) - f->rsp;
+	if (need > avail)
+		need = avail;
+	e.h.type = HDA_EV_CALL;
+	e.h.func = (uint16_t)(f->func & HDA_FN_INDEX);
+	e.h.tid = sl->tid;
+	e.h.slot = slotno;
+	e.h.tsc = f->tsc;
+	e.h.arg[0] = f->rdi;
+	e.h.arg[1] = f->rsi;
+	e.h.arg[2] = f->rdx;
+	e.ret = f->ret;
+	e.flags = 0;
+	e.out = 0;
+	if ((f->func & HDA_FN_OUTPTR) && (int)f->ret == 0) {
+		e.out = *(uint64_t *)f->rdi;	/* posix_memalign's *memptr */
+		e.flags = HDA_EVF_OUT;
+	}
+	e.pc = 0;
+	e.rsp = f->rsp;
+	e.rbp = f->rbp;
+	e.rbx = f->rbx;
+	e.r12 = f->r12;
+	e.r13 = f->r13;
+	e.r14 = f->r14;
+	e.r15 = f->r15;
+	e.stack_len = (uint32_t)need;
+	ring_write(s, sl, &e, sizeof(e), (const void *)(uintptr_t)f->rsp, (uint32_t)need);
+	dec32(&sl->in_flight);
+}

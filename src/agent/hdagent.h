@@ -1,0 +1,197 @@
+/*
+ * hdagent.h - the contract between heapdbg and its in-target collector
+ * (the agent): the layout of the memory both sides read and write.
+ * Nothing else crosses the boundary.  Every field has a fixed width; the
+ * layout is versioned (HDA_VERSION) and heapdbg checks the agent it
+ * embeds against it at build time (static asserts below) and the agent
+ * checks nothing: heapdbg wrote every byte it reads.
+ *
+ * What heapdbg maps in the target with injected system calls, within
+ * +-2 GiB of the allocator's text (rel32 jumps reach it):
+ *
+ *	code	HDA_CODE_SIZE bytes, r-x, private anonymous:
+ *		+0	the agent (src/agent/pad.S + agent.c, position
+ *			independent, no libc, no data; built by the Makefile
+ *			into hda_blob[] in heapdbg)
+ *		+HDA_STUB_OFF	one stub per patched entry point (heapdbg
+ *			writes them: see tracer-fast.c), HDA_STUB_SIZE each
+ *	priv	one page right after the code, rw, private anonymous,
+ *		MADV_WIPEONFORK: struct hda_priv.  A fork child reads zeros
+ *		there, so it passes every call straight through.
+ *
+ * and, anywhere (the kernel picks the address), the shared region: a
+ * memfd (created by an injected memfd_create, closed again once mapped)
+ * mapped MAP_SHARED by the target and by heapdbg (which opens it through
+ * /proc/PID/fd/N):
+ *
+ *	+0		struct hda_shm (the header)
+ *	+slots_off	struct hda_slot[nslots]: per-thread state
+ *	+ring_off	ring_size bytes of events
+ *
+ * Each patched entry point starts with `jmp rel32` to its stub:
+ *
+ *	stub:	cmpl $0, priv.enabled(%rip); je body   (off: run the function)
+ *		mov $index, %eax; lea body(%rip), %r11; jmp hda_pad
+ *	body:	the displaced instructions, relocated by heapdbg; jmp entry+len
+ *
+ * hda_pad (pad.S) saves the arguments and the callee-saved registers in a
+ * frame on the thread's stack below the caller's red zone and calls
+ * hda_enter().  When that says "record" the pad CALLs the body (the
+ * caller's return address stays where it is: no shadow stack, nothing to
+ * restore), then hda_exit() records the call with its result, and the pad
+ * returns to the caller.  Otherwise it jumps to the body with every
+ * register as it was.  A free is recorded at entry, before the block can
+ * be handed out again; an allocation at return, with the stack copied
+ * from the entry's stack pointer up (the caller's frames do not change
+ * while it waits for the call).
+ *
+ * The ring: producers reserve [pos, pos+len) by compare-and-swap on head,
+ * only when it fits (so a reservation is never waited on), write the
+ * event and then its commit word (pos ^ key) last; heapdbg reads events in
+ * order from tail, stopping at the first whose commit word is not yet
+ * there, and advances tail.  A full ring makes the producer wait on the
+ * futex `wake` (a shared mapping: never FUTEX_PRIVATE) with a timeout,
+ * after which it asks whether heapdbg still lives (poll on the read end
+ * of a pipe whose only writer is heapdbg: POLLHUP once heapdbg is gone,
+ * however it died).  If not, it clears priv.enabled and every later call
+ * passes straight through.  HDA_RESERVE bytes at the end of the ring are
+ * kept for a thread that already holds a reservation (a signal handler
+ * allocating while its thread writes an event): it cannot wait, since
+ * heapdbg cannot read past the event the thread is writing.
+ *
+ * Per thread (keyed by its thread pointer, %fs:0): the stack range it may
+ * copy from (heapdbg fills it: at trace start, and when a thread asks with
+ * a HELLO event and waits on hello_seq), how many bytes its unwinds need,
+ * and counters heapdbg reads to know when the code page may go: in_flight
+ * (calls between hda_enter and their return) and holding (a reservation
+ * not yet committed).
+ */
+#ifndef HEAPDBG_HDAGENT_H
+#define HEAPDBG_HDAGENT_H
+
+#include <stdint.h>
+
+#define HDA_MAGIC 0x48444147u	/* "HDAG" */
+#define HDA_VERSION 1
+
+#define HDA_CODE_SIZE 16384	/* the code mapping */
+#define HDA_STUB_OFF 8192	/* the first stub */
+#define HDA_STUB_SIZE 96
+#define HDA_MAX_ENTRIES 16
+#define HDA_PRIV_OFF HDA_CODE_SIZE	/* struct hda_priv */
+#define HDA_MAP_SIZE (HDA_CODE_SIZE + 4096)	/* code + priv */
+
+#define HDA_MAX_INNER 24	/* ranges whose calls are inner calls */
+
+/* The stub's %eax: the entry point's index (heapdbg's order) and what
+ * kind of function it is. */
+#define HDA_FN_INDEX 0xffu
+#define HDA_FN_FREE 0x100u	/* free, cfree: recorded at entry */
+#define HDA_FN_OUTPTR 0x200u	/* posix_memalign: the result is *arg[0] */
+
+/* struct hda_priv: the private page (wiped in a fork child) */
+struct hda_priv {
+	uint32_t enabled;	/* 1: record calls; 0: pass straight through */
+	uint32_t pad0;
+	uint64_t shm;		/* address of struct hda_shm in the target */
+};
+
+/* hda_slot.flags */
+#define HDA_SLOT_PASS 1u	/* pass through (a vfork child shares this thread) */
+
+struct hda_slot {
+	uint64_t key;		/* the thread pointer (%fs:0); 0: free */
+	uint32_t tid;		/* 0: unknown (the agent asks gettid) */
+	uint32_t flags;		/* HDA_SLOT_* (heapdbg sets them) */
+	uint64_t stack_lo, stack_hi;	/* the mapping its stack is in (0: unknown) */
+	uint32_t stack_need;	/* bytes to copy at an allocation (0: shm.stack_first) */
+	uint32_t in_flight;	/* calls recorded at entry, not yet returned */
+	uint32_t holding;	/* a ring reservation not yet committed */
+	uint32_t hello_seq;	/* futex: heapdbg answered this slot's HELLO */
+	uint64_t events;	/* events written (statistics) */
+	uint64_t pad1;
+};
+
+struct hda_range {
+	uint64_t lo, hi;
+};
+
+struct hda_shm {
+	uint32_t magic, version;
+	uint32_t nslots;	/* a power of two */
+	uint32_t slots_off;
+	uint64_t ring_off;
+	uint64_t ring_size;	/* a power of two */
+	uint64_t key;		/* the commit word of the event at pos is pos ^ key */
+	uint32_t stack_first;	/* bytes copied for a thread whose need is unknown */
+	uint32_t stack_max;
+	int32_t live_fd;	/* the target's read end of heapdbg's liveness pipe */
+	uint32_t ninner;
+	/* A call whose return address is in one of these is an inner call
+	 * of a traced one (realloc(p, 0) calls free) or its tail call (the
+	 * return address is then in the code page): not counted. */
+	struct hda_range inner[HDA_MAX_INNER];
+	uint64_t pad2[4];
+
+	uint64_t head __attribute__((aligned(64)));	/* bytes reserved (producers, CAS) */
+	uint64_t tail __attribute__((aligned(64)));	/* bytes consumed (heapdbg) */
+	uint32_t wake __attribute__((aligned(64)));	/* futex: heapdbg bumps it after freeing space */
+	uint32_t waiters;	/* producers in a futex wait */
+	uint32_t hello_pending;	/* HELLO events not answered yet */
+	uint32_t gone;		/* a producer found heapdbg gone */
+	uint64_t waits __attribute__((aligned(64)));	/* events that waited for room */
+	uint64_t lost;		/* events that found no room and could not wait */
+	uint64_t noslot;	/* calls passed through: the slot table was full */
+	uint64_t hellos;	/* HELLO events written */
+};
+
+/* event types */
+#define HDA_EV_CALL 1		/* an allocation, at its return */
+#define HDA_EV_FREE 2		/* a free, at its entry (struct hda_ev_head only) */
+#define HDA_EV_HELLO 3		/* a thread asks for its stack range (head only; arg[0] = rsp) */
+
+/* hda_ev.flags */
+#define HDA_EVF_OUT 1u		/* out holds *arg[0] after a successful posix_memalign */
+
+struct hda_ev_head {
+	uint64_t commit;	/* pos ^ key, written last */
+	uint32_t len;		/* the whole event, a multiple of 8 */
+	uint16_t type;		/* HDA_EV_* */
+	uint16_t func;		/* the entry point's index (heapdbg's order) */
+	uint32_t tid;
+	uint32_t slot;		/* index into the slot table */
+	uint64_t tsc;		/* rdtsc at entry */
+	uint64_t arg[3];	/* rdi, rsi, rdx at entry */
+};
+
+struct hda_ev {
+	struct hda_ev_head h;
+	uint64_t ret;		/* rax at return */
+	uint64_t out;		/* HDA_EVF_OUT: *arg[0] */
+	uint64_t pc;		/* the entry point */
+	uint64_t rsp;		/* at entry: it points at the return address */
+	uint64_t rbp, rbx, r12, r13, r14, r15;	/* at entry (callee-saved: the unwinder's) */
+	uint32_t stack_len;	/* bytes of stack copied from rsp up, after this header */
+	uint32_t flags;		/* HDA_EVF_* */
+	/* uint8_t stack[stack_len], padded to 8 */
+};
+
+/* Kept free at the end of the ring for a thread that cannot wait. */
+#define HDA_RESERVE(ring_size) ((ring_size) / 8)
+
+/* The frame hda_pad builds on the thread's stack (pad.S uses the
+ * offsets: keep them in step). */
+struct hda_frame {
+	uint64_t rdi, rsi, rdx, rcx, r8, r9;	/* 0..40 */
+	uint64_t rbx, rbp, r12, r13, r14, r15;	/* 48..88 */
+	uint64_t rsp;		/* 96: at entry */
+	uint64_t func;		/* 104 */
+	uint64_t body;		/* 112 */
+	uint64_t ret;		/* 120 */
+	uint64_t slot;		/* 128: struct hda_slot *, set by hda_enter */
+	uint64_t tsc;		/* 136 */
+};				/* 144 bytes */
+
+#define HDA_FRAME_SIZE 144
+
+#endif
