@@ -54,6 +54,8 @@ struct fast_config {
 	size_t ring_size;	/* bytes, a power of two */
 	uint32_t stack_first;	/* stack bytes copied while a thread's need is unknown */
 	uint32_t stack_max;
+	int depth;		/* frames per stack */
+	bool agent_unwinds;	/* the agent unwinds with published rules */
 	fast_inject_fn inject;
 	void *inject_ctx;
 };
@@ -89,6 +91,8 @@ struct fast_event {
 	hd_regs_t regs;		/* at entry: rip, rsp, rbp, rbx, r12-r15 (the rest 0) */
 	const uint8_t *stack;	/* copied from regs.rsp up */
 	size_t stack_len;
+	const uint64_t *pcs;	/* or the frames, unwound by the agent */
+	int npcs;
 };
 
 typedef void (*fast_event_fn)(void *ctx, const struct fast_event *ev);
@@ -98,6 +102,9 @@ typedef void (*fast_event_fn)(void *ctx, const struct fast_event *ev);
 size_t fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx);
 /* How full the ring is, 0..1. */
 double fast_fill(const struct fastpath *fp);
+/* Publish the CFI rule at lookup pc for the agent's unwinds. */
+struct cfi_rule_info;
+void fast_publish_rule(struct fastpath *fp, uint64_t pc, const struct cfi_rule_info *r);
 /* The thread of slot copies need bytes of stack from now on (raised only). */
 void fast_set_need(struct fastpath *fp, uint32_t slot, uint32_t need);
 

@@ -18,6 +18,7 @@
 #include "tracer-fast.h"
 #include "x86dec.h"
 #include "live.h"
+#include "unwind-cfi.h"
 #include "agent/hdagent.h"
 
 #include <elfutils/libdwfl.h>
@@ -44,6 +45,8 @@ _Static_assert(sizeof(struct hda_ev) == 144, "event layout");
 _Static_assert(HDA_STUB_OFF + HDA_MAX_ENTRIES * HDA_STUB_SIZE <= HDA_CODE_SIZE - 64, "stubs fit");
 
 #define NSLOTS 4096
+#define NRULES 16384
+_Static_assert(sizeof(struct hda_rule) == 24, "hda_rule layout");
 #define BODY_SCAN_MAX (256 * 1024)
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK 18
@@ -70,6 +73,7 @@ struct fastpath {
 	size_t shm_size;
 	struct hda_shm *shm;	/* heapdbg's mapping */
 	struct hda_slot *slots;
+	struct hda_rule *rules;
 	uint8_t *ring;
 	int live_w;		/* heapdbg's end of the liveness pipe */
 	int live_r_target;	/* its read end in the target (-1: closed) */
@@ -336,7 +340,8 @@ fast_setup(struct target *t, struct symbols *s, struct fast_entry *e, unsigned n
 	static const char name[] = "heapdbg-trace";
 	uint64_t name_at, fds_at;
 	int local = -1;
-	size_t slots_off = 4096, ring_off = slots_off + NSLOTS * sizeof(struct hda_slot);
+	size_t slots_off = 4096, rules_off = slots_off + NSLOTS * sizeof(struct hda_slot);
+	size_t ring_off = ALIGN_UP(rules_off + NRULES * sizeof(struct hda_rule), 4096);
 
 	fp->t = t;
 	fp->cfg = *cfg;
@@ -447,7 +452,13 @@ fast_setup(struct target *t, struct symbols *s, struct fast_entry *e, unsigned n
 		h->stack_first = cfg->stack_first;
 		h->stack_max = cfg->stack_max;
 		h->live_fd = fp->live_r_target;
+		h->depth = cfg->depth > HDA_MAX_DEPTH ? HDA_MAX_DEPTH : (uint32_t)cfg->depth;
+		h->rules_off = (uint32_t)rules_off;
+		h->nrules = cfg->agent_unwinds ? NRULES : 0;
+		for (unsigned i = 0; i < n; i++)
+			h->entry_pc[i] = e[i].addr;
 		fp->slots = (struct hda_slot *)((char *)h + slots_off);
+		fp->rules = (struct hda_rule *)((char *)h + rules_off);
 		fp->ring = (uint8_t *)h + ring_off;
 		add_inner(fp, fp->code, fp->code + HDA_CODE_SIZE);
 	}
@@ -703,6 +714,8 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 				fe.stack_len = ev.stack_len;
 				if (fe.stack_len > len - sizeof(ev))
 					fe.stack_len = len - sizeof(ev);
+				if (ev.flags & HDA_EVF_PCS)
+					fe.stack_len &= ~(size_t)7;
 				{
 					uint64_t so = (pos + sizeof(ev)) & (s->ring_size - 1);
 					if (so + fe.stack_len <= s->ring_size) {
@@ -715,6 +728,13 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 						ring_get(fp, pos + sizeof(ev), fp->evbuf, fe.stack_len);
 						fe.stack = fp->evbuf;
 					}
+				}
+				if (ev.flags & HDA_EVF_PCS) {
+					/* (8-aligned in the ring and in evbuf) */
+					fe.pcs = (const uint64_t *)(const void *)fe.stack;
+					fe.npcs = (int)(fe.stack_len / 8);
+					fe.stack = NULL;
+					fe.stack_len = 0;
 				}
 			}
 			if (fe.index < fp->n)
@@ -756,6 +776,31 @@ fast_fill(const struct fastpath *fp)
 	if (!fp->shm)
 		return 0;
 	return (double)(__atomic_load_n(&fp->shm->head, __ATOMIC_RELAXED) - fp->tail) / (double)fp->shm->ring_size;
+}
+
+void
+fast_publish_rule(struct fastpath *fp, uint64_t pc, const struct cfi_rule_info *ri)
+{
+	uint64_t mask = NRULES - 1, i = (pc * 0x9e3779b97f4a7c15ULL) >> 40;
+	if (!fp->shm || !fp->shm->nrules || !pc)
+		return;
+	for (int n = 0; n < 16; n++, i++) {
+		struct hda_rule *r = &fp->rules[i & mask];
+		uint64_t k = __atomic_load_n(&r->pc, __ATOMIC_ACQUIRE);
+		if (k == pc)
+			return;
+		if (k == 0) {
+			r->ok = ri->ok;
+			r->cfa_rbp = ri->cfa_rbp;
+			r->ra = ri->ra;
+			r->rbp = ri->rbp;
+			r->cfa_off = ri->cfa_off;
+			r->ra_off = ri->ra_off;
+			r->rbp_off = ri->rbp_off;
+			__atomic_store_n(&r->pc, pc, __ATOMIC_RELEASE);
+			return;
+		}
+	}
 }
 
 void

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "locate.h"
+#include "unwind-cfi.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -145,6 +146,8 @@ struct tracer {
 	uint64_t code;			/* the code page, mapped by us */
 	const char *fast_error;
 	unsigned narmed_bps;		/* breakpoints armed */
+	struct cfi_cache *cfi;		/* the rules the agent is given */
+	uint64_t agent_unwinds;		/* stacks the agent unwound itself */
 	VEC(struct vforked { pid_t tid; uint64_t tp; }) vforks;
 };
 
@@ -603,13 +606,23 @@ tr_fast_event(void *ctx, const struct fast_event *ev)
 	e.arg[1] = ev->arg[1];
 	e.arg[2] = ev->arg[2];
 	e.time = ev->time;
-	if (tr->u && tr->depth > 0 && ev->stack_len >= 8) {
+	if (ev->npcs > 0 && tr->depth > 0) {
+		e.stack = stack_intern(tr->stacks, ev->pcs, MIN(ev->npcs, tr->depth));
+		tr->agent_unwinds++;
+	} else if (tr->u && tr->depth > 0 && ev->stack_len >= 8) {
 		uint64_t reach = ev->regs.rsp + 8;
 		struct stack_copy sc = { ev->stack, ev->regs.rsp, ev->stack_len, &reach };
 		int n = unwind_regs(tr->u, ev->tid, &ev->regs, &sc, tr->pcs, tr->depth);
 		fast_set_need(tr->fp, ev->slot, stack_need_after(reach, ev->regs.rsp, 0));
 		if (n > 0)
 			e.stack = stack_intern(tr->stacks, tr->pcs, n);
+		/* the agent unwinds the same stack itself from now on */
+		for (int i = 0; tr->cfi && i < n; i++) {
+			struct cfi_rule_info ri;
+			uint64_t pc = i == 0 ? tr->pcs[0] : tr->pcs[i] - 1;
+			cfi_rule_info(tr->cfi, pc, &ri);
+			fast_publish_rule(tr->fp, pc, &ri);
+		}
 	}
 	memset(&r, 0, sizeof(r));
 	r.rax = ev->ret;
@@ -1021,6 +1034,12 @@ setup_fast(struct tracer *tr, uint64_t lo, uint64_t hi)
 	cfg.ring_size = RING_SIZE;
 	cfg.stack_first = STACK_COPY;
 	cfg.stack_max = STACK_COPY_MAX;
+	cfg.depth = tr->depth;
+	/* HEAPDBG_UNWIND_VERIFY: every stack is unwound by heapdbg from a
+	 * copy, to be checked against libunwind */
+	cfg.agent_unwinds = tr->u && !getenv("HEAPDBG_UNWIND_VERIFY");
+	if (cfg.agent_unwinds)
+		tr->cfi = cfi_cache_new(tr->t, tr->s);
 	cfg.inject = fast_inject;
 	cfg.inject_ctx = tr;
 	tr->fp = fast_setup(tr->t, tr->s, tr->fe, tr->nbps, &cfg);
@@ -1383,6 +1402,7 @@ tracer_free(struct tracer *tr)
 	if (tr->fp && tr->code && !live_gone(tr->t) && !live_at_exit(tr->t) && !fast_busy(tr->fp))
 		unmap_fast(tr);
 	fast_free(tr->fp);
+	cfi_cache_free(tr->cfi);
 	vec_free(&tr->vforks);
 	stack_table_free(tr->stacks);
 	u64map_free(&tr->live);
@@ -1469,6 +1489,8 @@ tracer_status(const struct tracer *tr, struct trace_status *st)
 		st->nfast += tr->bps[i].fast;
 	}
 	st->nbreakpoints = tr->nbps - st->nfast;
+	st->unwind.fast += tr->agent_unwinds;
+	st->agent_unwinds = tr->agent_unwinds;
 	if (tr->fp) {
 		struct fast_stats fs;
 		fast_stats(tr->fp, &fs);

@@ -158,6 +158,20 @@ rule_at(struct cfi_cache *c, uint64_t pc)
 	return &c->rules.v[c->rules.n - 1];
 }
 
+void
+cfi_rule_info(struct cfi_cache *c, uint64_t pc, struct cfi_rule_info *out)
+{
+	const struct rule *r = rule_at(c, pc);
+	memset(out, 0, sizeof(*out));
+	out->ok = r->ok;
+	out->cfa_rbp = r->cfa_reg == DW_RBP;
+	out->ra = r->ra;
+	out->rbp = r->rbp;
+	out->cfa_off = r->cfa_off;
+	out->ra_off = r->ra_off;
+	out->rbp_off = r->rbp_off;
+}
+
 static bool
 load8(struct cfi_cache *c, const struct stack_copy *sc, uint64_t addr, uint64_t *v)
 {

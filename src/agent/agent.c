@@ -310,6 +310,70 @@ stack_known(struct hda_shm *s, struct hda_slot *sl, uint32_t slotno, uint64_t rs
 	return 1;
 }
 
+static const struct hda_rule *
+rule_get(struct hda_shm *s, uint64_t pc)
+{
+	const struct hda_rule *rules = (const struct hda_rule *)((const char *)s + s->rules_off);
+	uint64_t mask = s->nrules - 1, i = (pc * 0x9e3779b97f4a7c15ULL) >> 40;
+	for (int n = 0; n < 16; n++, i++) {
+		const struct hda_rule *r = &rules[i & mask];
+		uint64_t k = __atomic_load_n(&r->pc, __ATOMIC_ACQUIRE);
+		if (k == pc)
+			return r;
+		if (k == 0)
+			return 0;
+	}
+	return 0;
+}
+
+/* An 8-byte load from this thread's stack, inside its known range. */
+static inline int
+stack_load(struct hda_slot *sl, uint64_t lo, uint64_t addr, uint64_t *v)
+{
+	if (addr < lo || addr + 8 > sl->stack_hi || addr + 8 < addr)
+		return 0;
+	*v = *(const uint64_t *)(uintptr_t)addr;
+	return 1;
+}
+
+/* unwind-cfi.c's cfi_unwind() over the published rules: the frames, or
+ * -1 when a pc has no usable rule (heapdbg then unwinds a copy). */
+static int
+agent_unwind(struct hda_shm *s, struct hda_slot *sl, const struct hda_frame *f, uint64_t *pcs)
+{
+	uint64_t rip = s->entry_pc[f->func & HDA_FN_INDEX], rsp = f->rsp, rbp = f->rbp;
+	int rbp_known = 1, n = 0, max = (int)s->depth;
+
+	if (!s->nrules || max <= 0)
+		return -1;
+	pcs[n++] = rip;
+	while (n < max) {
+		const struct hda_rule *r = rule_get(s, n == 1 ? rip : rip - 1);
+		uint64_t cfa, ra;
+		if (!r || !r->ok)
+			return -1;
+		if (r->cfa_rbp && !rbp_known)
+			return -1;
+		cfa = (r->cfa_rbp ? rbp : rsp) + (uint64_t)(int64_t)r->cfa_off;
+		if (r->ra == HDA_SAVED_UNDEF)
+			break;
+		if (cfa <= rsp || !stack_load(sl, f->rsp, cfa + (uint64_t)(int64_t)r->ra_off, &ra))
+			break;
+		if (r->rbp == HDA_SAVED_AT) {
+			if (!stack_load(sl, f->rsp, cfa + (uint64_t)(int64_t)r->rbp_off, &rbp))
+				rbp_known = 0;
+		} else if (r->rbp == HDA_SAVED_UNDEF) {
+			rbp_known = 0;
+		}
+		rsp = cfa;
+		if (ra == 0)
+			break;
+		pcs[n++] = ra;
+		rip = ra;
+	}
+	return n;
+}
+
 int
 hda_enter(struct hda_frame *f)
 {
@@ -395,7 +459,17 @@ hda_exit(struct hda_frame *f)
 	e.r13 = f->r13;
 	e.r14 = f->r14;
 	e.r15 = f->r15;
-	e.stack_len = (uint32_t)need;
-	ring_write(s, sl, &e, sizeof(e), (const void *)(uintptr_t)f->rsp, (uint32_t)need);
+	{
+		uint64_t pcs[HDA_MAX_DEPTH];
+		int n = agent_unwind(s, sl, f, pcs);
+		if (n > 0) {
+			e.flags |= HDA_EVF_PCS;
+			e.stack_len = (uint32_t)n * 8;
+			ring_write(s, sl, &e, sizeof(e), pcs, e.stack_len);
+		} else {
+			e.stack_len = (uint32_t)need;
+			ring_write(s, sl, &e, sizeof(e), (const void *)(uintptr_t)f->rsp, (uint32_t)need);
+		}
+	}
 	dec32(&sl->in_flight);
 }

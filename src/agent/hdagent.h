@@ -26,6 +26,7 @@
  *
  *	+0		struct hda_shm (the header)
  *	+slots_off	struct hda_slot[nslots]: per-thread state
+ *	+rules_off	struct hda_rule[nrules]: published CFI rules
  *	+ring_off	ring_size bytes of events
  *
  * Each patched entry point starts with `jmp rel32` to its stub:
@@ -58,6 +59,14 @@
  * kept for a thread that already holds a reservation (a signal handler
  * allocating while its thread writes an event): it cannot wait, since
  * heapdbg cannot read past the event the thread is writing.
+ *
+ * Stacks: heapdbg unwinds a stack copy with its cached CFI rules (the
+ * breakpoint tracer's path) and publishes each pc's rule in the rule
+ * table (pc -> CFA = rsp or rbp + offset, return address and rbp saved at
+ * offsets from the CFA).  An allocation whose frames all have published,
+ * simple rules is unwound by the agent itself, in exactly the same steps
+ * (unwind-cfi.c's), and its event carries the pcs (HDA_EVF_PCS); else it
+ * carries a copy of the stack, as much as that thread's unwinds need.
  *
  * Per thread (keyed by its thread pointer, %fs:0): the stack range it may
  * copy from (heapdbg fills it: at trace start, and when a thread asks with
@@ -96,6 +105,21 @@ struct hda_priv {
 	uint64_t shm;		/* address of struct hda_shm in the target */
 };
 
+/* A published CFI rule (heapdbg writes pc last; 0: empty).  The pc is
+ * the lookup pc: the entry point for the innermost frame, a return
+ * address minus 1 for the others. */
+struct hda_rule {
+	uint64_t pc;
+	uint8_t ok;		/* 0: not simple (the agent sends a stack copy) */
+	uint8_t cfa_rbp;	/* CFA from rbp (else rsp) */
+	uint8_t ra, rbp;	/* HDA_SAVED_* */
+	int32_t cfa_off, ra_off, rbp_off;	/* ra_off, rbp_off: from the CFA */
+};
+#define HDA_SAVED_SAME 0
+#define HDA_SAVED_AT 1
+#define HDA_SAVED_UNDEF 2
+#define HDA_MAX_DEPTH 256
+
 /* hda_slot.flags */
 #define HDA_SLOT_PASS 1u	/* pass through (a vfork child shares this thread) */
 
@@ -127,6 +151,11 @@ struct hda_shm {
 	uint32_t stack_max;
 	int32_t live_fd;	/* the target's read end of heapdbg's liveness pipe */
 	uint32_t ninner;
+	uint32_t nrules;	/* a power of two (0: the agent never unwinds) */
+	uint32_t rules_off;	/* struct hda_rule[nrules] */
+	uint32_t depth;		/* frames per stack (<= HDA_MAX_DEPTH) */
+	uint32_t pad3;
+	uint64_t entry_pc[HDA_MAX_ENTRIES];	/* the entry points, by index */
 	/* A call whose return address is in one of these is an inner call
 	 * of a traced one (realloc(p, 0) calls free) or its tail call (the
 	 * return address is then in the code page): not counted. */
@@ -152,6 +181,7 @@ struct hda_shm {
 
 /* hda_ev.flags */
 #define HDA_EVF_OUT 1u		/* out holds *arg[0] after a successful posix_memalign */
+#define HDA_EVF_PCS 2u		/* the agent unwound it: stack_len bytes of pcs (u64) follow */
 
 struct hda_ev_head {
 	uint64_t commit;	/* pos ^ key, written last */
