@@ -362,7 +362,10 @@ for_each_root(struct rc *c, root_fn fn, void *arg)
 
 		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) != (MAP_PERM_R | MAP_PERM_W))
 			continue;
-		if (m->path && (!strcmp(m->path, "[heap]") || !strncmp(m->path, "/dev/", 5)))
+		/* (the fast tracer's ring, tracer-fast.c, holds copies of
+		 * stacks: heapdbg's, not the program's) */
+		if (m->path && (!strcmp(m->path, "[heap]") || !strncmp(m->path, "/dev/", 5) ||
+				!strncmp(m->path, "/memfd:heapdbg-trace", 20)))
 			continue;
 		/* a core holds only the first m->dumped bytes of an anonymous
 		 * mapping: the rest (beyond what the kernel dumped, terabytes

@@ -25,7 +25,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -207,11 +209,24 @@ rec_free(struct tracer *tr, uint64_t addr)
 	vec_push(&tr->free_recs, (uint32_t)idx);
 }
 
+static void tr_fast_event(void *ctx, const struct fast_event *ev);
+
+/* Read what the fast path's threads wrote since the last poll (the
+ * process may have stopped, or exited, with events in the ring). */
+static void
+sync_ring(const struct tracer *ctr)
+{
+	struct tracer *tr = (struct tracer *)ctr;
+	if (tr->fp)
+		fast_drain(tr->fp, tr_fast_event, tr);
+}
+
 static bool
 source_lookup(void *ctx, uint64_t addr, struct alloc_record *out)
 {
 	struct tracer *tr = ctx;
 	uint64_t idx;
+	sync_ring(tr);
 	if (!u64map_get(&tr->live, addr, &idx))
 		return false;
 	*out = tr->recs.v[idx].rec;
@@ -221,6 +236,8 @@ source_lookup(void *ctx, uint64_t addr, struct alloc_record *out)
 bool
 tracer_next(const struct tracer *tr, size_t *iter, struct trace_block *out)
 {
+	if (*iter == 0)
+		sync_ring(tr);
 	while (*iter < tr->recs.n) {
 		const struct trec *r = &tr->recs.v[(*iter)++];
 		if (r->used) {
@@ -653,8 +670,9 @@ static void
 tr_on_vfork_done(void *ctx, struct target *t, struct target_thread *th)
 {
 	struct tracer *tr = ctx;
+	const hd_regs_t *r = target_regs(t, th);
 	for (size_t i = 0; i < tr->vforks.n; i++)
-		if (tr->vforks.v[i].tid == th->tid) {
+		if (tr->vforks.v[i].tid == th->tid || (r && tr->vforks.v[i].tp == REG_TP(r))) {
 			if (tr->fp && tr->active)
 				fast_pass_thread(tr->fp, tr->vforks.v[i].tp, false);
 			tr->vforks.v[i] = tr->vforks.v[--tr->vforks.n];
@@ -674,13 +692,21 @@ tr_on_fork(void *ctx, struct target *t, struct target_thread *parent, pid_t chil
 
 	if (!tr->active)
 		return false;
+	/* a child that reported before its parent's event is told apart by
+	 * its memory: a vfork child shares ours (cleaning "its" copy would
+	 * clean ours) */
+	if (!is_vfork && !parent && syscall(SYS_kcmp, t->pid, child, KCMP_VM, 0, 0) == 0)
+		is_vfork = true;
 	if (is_vfork) {
 		/* it runs in our memory, on the parent's stack, with the
-		 * parent thread's pointer: the parent's calls pass through
+		 * parent thread's pointer: that thread's calls pass through
 		 * until it is back (VFORK_DONE) */
 		const hd_regs_t *r = parent ? target_regs(t, parent) : NULL;
+		hd_regs_t cr;
+		if (!r && ptrace(PTRACE_GETREGS, child, 0, &cr) == 0)
+			r = &cr;
 		if (tr->fp && r) {
-			struct vforked v = { parent->tid, REG_TP(r) };
+			struct vforked v = { parent ? parent->tid : 0, REG_TP(r) };
 			fast_pass_thread(tr->fp, v.tp, true);
 			vec_push(&tr->vforks, v);
 		}
@@ -1462,12 +1488,15 @@ tracer_source(struct tracer *tr)
 const struct stack_table *
 tracer_stacks(const struct tracer *tr)
 {
+	if (tr)
+		sync_ring(tr);
 	return tr ? tr->stacks : NULL;
 }
 
 void
 tracer_status(const struct tracer *tr, struct trace_status *st)
 {
+	sync_ring(tr);
 	*st = tr->st;
 	st->active = tr->active;
 	st->nbreakpoints = tr->nbps;
