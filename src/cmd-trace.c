@@ -1,9 +1,9 @@
 /*
- * cmd-trace.c - `trace start [--depth N] [--breakpoints]`, `trace stop`,
+ * cmd-trace.c - `trace start [--depth N] [--fast|--breakpoints]`, `trace stop`,
  * `trace status`: allocation tracing of every allocator entry point the
- * program calls, with fast tracepoints (a jump into an in-process
- * collector, tracer-fast.h) where they can be set and breakpoints
- * elsewhere or when asked (see tracer.h).
+ * program calls, with breakpoints (the default), or with --fast with fast
+ * tracepoints (a jump into an in-process collector, tracer-fast.h) where
+ * they can be set and breakpoints elsewhere (see tracer.h).
  */
 #include "config.h"
 #include "cmd.h"
@@ -11,6 +11,7 @@
 #include "tracer.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int
@@ -33,7 +34,7 @@ trace_start(struct session *s, int argc, char **argv)
 	if (cmd_parse_opts(argc, argv, opts, &npos) < 0)
 		return -1;
 	if (npos)
-		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N] [--breakpoints]");
+		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N] [--fast | --breakpoints]");
 	if (depth > 256)
 		return hd_fail(HD_EUSAGE, "--depth: at most 256 frames");
 	if (s->tracer && tracer_active(s->tracer))
@@ -46,9 +47,16 @@ trace_start(struct session *s, int argc, char **argv)
 	u = session_unwinder(s);
 	memset(&o, 0, sizeof(o));
 	o.depth = (int)depth;
+	if (fast && breakpoints)
+		return hd_fail(HD_EUSAGE, "trace start: --fast or --breakpoints, not both");
 	/* breakpoints stay the default until the fast path has passed the
-	 * whole suite */
-	o.breakpoints = breakpoints || !fast;
+	 * whole suite; HEAPDBG_TRACER=fast makes it the default (to run the
+	 * suite's trace tests with it) */
+	if (!fast && !breakpoints) {
+		const char *e = getenv("HEAPDBG_TRACER");
+		fast = e && !strcmp(e, "fast");
+	}
+	o.breakpoints = !fast;
 	tr = tracer_start(s->t, sym, u, &o);
 	if (!tr)
 		return -1;
@@ -158,6 +166,8 @@ trace_status(struct session *s)
 		em_fmt(s->em, "; {verified:%" PRIu64 "} checked against libunwind", st.unwind.verified);
 		em_fmt(s->em, ", {mismatches:%" PRIu64 "} differed", st.unwind.mismatches);
 	}
+	if (st.fast_tried)
+		em_fmt(s->em, "; {agent_unwinds:%" PRIu64 "} of them in the target", st.agent_unwinds);
 	em_obj_close(s->em);
 	em_text(s->em, "\n");
 	return 0;
@@ -188,8 +198,8 @@ static const char *const trace_opts[] = { "--depth", "--breakpoints", "--fast", 
 
 const struct cmd_entry cmd_trace_entry = {
 	.name = "trace",
-	.usage = "trace start [--depth N] [--breakpoints] | trace stop | trace status",
-	.summary = "trace every allocation with its stack (fast tracepoints on the allocator)",
+	.usage = "trace start [--depth N] [--fast | --breakpoints] | trace stop | trace status",
+	.summary = "trace every allocation with its stack (breakpoints, or fast tracepoints)",
 	.help = "trace start places a breakpoint on every allocator entry point the program\n"
 		"calls (malloc, free, calloc, realloc, reallocarray, memalign,\n"
 		"aligned_alloc, posix_memalign, valloc, pvalloc), resolved as the dynamic\n"
@@ -203,7 +213,13 @@ const struct cmd_entry cmd_trace_entry = {
 		"If heapdbg is killed with SIGKILL while tracing, the program dies of\n"
 		"SIGTRAP at its next allocation (or of SIGSEGV or SIGILL, for a thread\n"
 		"that was stopped on a breakpoint): no breakpoint design survives that.\n"
-		"SIGTERM, SIGINT and SIGHUP put everything back first.",
+		"SIGTERM, SIGINT and SIGHUP put everything back first.\n"
+		"trace start --fast uses fast tracepoints instead: a jump at each entry point\n"
+		"into a code page heapdbg maps in the program, whose collector records each\n"
+		"call in a ring shared with heapdbg; no call stops its thread.  An entry\n"
+		"point that cannot take the jump gets a breakpoint (trace status says why).\n"
+		"If heapdbg dies while fast tracing, the collector passes every call\n"
+		"through and the program goes on.",
 	.options = trace_opts,
 	.words = trace_words,
 	.flags = CMD_NEEDS_TARGET,
