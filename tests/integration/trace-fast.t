@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+# Fast tracepoints: the hard cases.
+#  - the same program traced both ways gives the same stacks for the
+#    same calls (the agent's unwinds against heapdbg's cached CFI rules
+#    and the breakpoint tracer's);
+#  - fork children (never counted, never left with a jump), vfork
+#    children (they run on the parent's stack: its calls pass through),
+#    vfork + exec, threads that start and end during the trace;
+#  - signal handlers that allocate while their thread is inside the
+#    collector (reentrancy);
+#  - `trace stop` while threads are inside malloc called from a pad:
+#    the pages go once none can return into them, or stay (and say so)
+#    while one may; the program goes on unharmed either way;
+#  - entry points that cannot take a jump (a branch target among the
+#    first bytes, a 2-byte function) fall back to breakpoints, and
+#    `trace status` says so;
+#  - heapdbg stopped (SIGSTOP) while the ring fills, then SIGKILLed: the
+#    waiting threads find it gone and the program finishes its work.
+import os, signal, subprocess, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from hdtest import *
+
+require_ptrace()
+
+
+def status_of(r):
+    sts = [o for o in r.objs if o.get("cmd") == "trace" and o.get("action") == "status"]
+    return sts[0] if sts else {}
+
+
+def drain(t):
+    while t.readline(3):
+        pass
+
+
+def chains(top):
+    """Each group as (its stack's function chain, blocks, bytes)."""
+    out = []
+    for g in top.get("groups", []):
+        fr = tuple((norm_func(f.get("func")), f.get("line")) for f in g.get("stack", {}).get("frames", []))
+        out.append((fr, g.get("blocks"), g.get("bytes")))
+    return sorted(out, key=repr)
+
+
+# ---- the same stacks both ways -------------------------------------------
+got = {}
+for mode, start in (("fast", "trace start --fast"), ("breakpoints", "trace start --breakpoints")):
+    t = Target("churn", [4000])
+    r = batch(["-p", str(t.pid)], start, "continue 120", "trace status", "top 1000", timeout=300)
+    drain(t)
+    st = status_of(r)
+    got[mode] = (chains(r.cmd("top") or {}), st)
+    ok(r.rc == 0 and st.get("fast" if mode == "fast" else "breakpoints", 0) >= 9,
+       "same stacks: churn traced with %s" % mode, r)
+fast, bps = got["fast"][0], got["breakpoints"][0]
+ok(fast and fast == bps, "same stacks: both ways give the same stacks, blocks and bytes (%d groups)" % len(fast),
+   [x for x in fast if x not in bps][:3] + ["vs"] + [x for x in bps if x not in fast][:3])
+ok(got["fast"][1].get("unwind", {}).get("agent_unwinds", 0) > 0,
+   "same stacks: the agent unwound stacks itself with the published rules (%s)" % got["fast"][1].get("unwind"))
+
+# ---- forks, vforks, exec, threads --------------------------------------
+t = Target("forkmix", [20])
+r = batch(["-p", str(t.pid)], "trace start --fast", "continue 120", "trace status", "top 100", timeout=300)
+drain(t)
+calls, kids, held = t.values("calls") or {}, t.values("children") or {}, t.values("held") or {}
+st = status_of(r)
+ev = st.get("events", {})
+ok(r.rc == 0 and (r.cmd("continue") or {}).get("reason") == "exited", "forkmix: traced to its exit", r)
+is_(kids, {"ok": 60, "bad": 0}, "forkmix: every fork child, vfork child and vfork+exec child ended well")
+is_(ev.get("malloc"), calls.get("malloc"), "forkmix: malloc calls are the parent's only (no child's)")
+is_(ev.get("free", 0) - st.get("untracked_frees", 0), calls.get("free"),
+    "forkmix: frees of traced blocks are the parent's only")
+# (glibc's own callocs for new threads' TLS are traced too: count the
+# program's blocks by their stack)
+kept = [g for g in (r.cmd("top") or {}).get("groups", [])
+        if any(norm_func(f.get("func")) == "thread_main" for f in g.get("stack", {}).get("frames", []))]
+is_((sum(g["blocks"] for g in kept), sum(g["bytes"] for g in kept)), (held.get("blocks"), held.get("bytes")),
+    "forkmix: top's blocks allocated in thread_main are those the threads kept")
+ok(st.get("ring", {}).get("hellos", 0) >= 57, "forkmix: threads started and ended under trace (%s asked for "
+   "their stack)" % st.get("ring", {}).get("hellos"))
+
+# ---- signal handlers allocating inside the collector -------------------
+t = Target("sigalloc", [20000])
+r = batch(["-p", str(t.pid)], "trace start --fast", "continue 120", "trace status", timeout=300)
+drain(t)
+calls, sig = t.values("calls") or {}, t.values("signals") or {}
+st = status_of(r)
+ev = st.get("events", {})
+ok(r.rc == 0 and (r.cmd("continue") or {}).get("exit_code") == 0, "sigalloc: traced to its exit, status 0", r)
+ok(sig.get("in_code_page", 0) > 0,
+   "sigalloc: %s handlers ran while their thread was in heapdbg's code page, and allocated" %
+   sig.get("in_code_page"), sig)
+is_((ev.get("malloc"), ev.get("free", 0) - st.get("untracked_frees", 0)), (calls.get("malloc"), calls.get("free")),
+    "sigalloc: every malloc and free, the handlers' included, is in the trace")
+is_(st.get("ring", {}).get("lost"), 0, "sigalloc: no event lost")
+
+# ---- trace stop with threads inside malloc called from a pad ------------
+lib = os.path.join(TARGETS, "libslowmalloc.so")
+for ms, mapped in ((20, False), (3000, True)):
+    t = Target("pairs", [3, 1000000000], env={"LD_PRELOAD": lib, "SLOWMALLOC_MS": str(ms)})
+    r = batch(["-p", str(t.pid)], "trace start --fast", "continue 0.5", "trace stop", "trace status", "info",
+              timeout=120)
+    stop = [o for o in r.objs if o.get("cmd") == "trace" and o.get("action") == "stop"]
+    stop = stop[0] if stop else {}
+    ok(r.rc == 0 and stop.get("active") is False, "slow malloc %d ms: trace stop succeeds" % ms, r)
+    is_(stop.get("pages_mapped"), mapped, "slow malloc %d ms: the code page is %s" % (
+        ms, "left mapped while a thread may return into it" if mapped else "unmapped once no thread can return"))
+    time.sleep(0.5 + ms / 1000.0)
+    ok(t.state() in ("S", "R") and t.tracer() == 0, "slow malloc %d ms: the program runs on untraced" % ms)
+    t.signal(signal.SIGKILL)
+    t.wait(10)
+
+# ---- entry points that fall back to breakpoints ------------------------
+t = Target("churn", [3000], env={"LD_PRELOAD": os.path.join(TARGETS, "libshortentry.so")})
+r = batch(["-p", str(t.pid)], "trace start --fast", "continue 120", "trace status", "top 1000", timeout=300)
+drain(t)
+calls, held = t.values("calls") or {}, t.values("held") or {}
+st = status_of(r)
+ev = st.get("events", {})
+modes = {e["name"]: e for e in st.get("entries", [])}
+ok(modes.get("malloc", {}).get("mode") == "breakpoint" and "branch" in modes["malloc"].get("why", ""),
+   "fallback: malloc, whose first bytes hold a branch target, is a breakpoint (%s)" % modes.get("malloc"))
+ok(modes.get("free", {}).get("mode") == "breakpoint" and "shorter" in modes["free"].get("why", ""),
+   "fallback: free, a 2-byte function, is a breakpoint (%s)" % modes.get("free"))
+ok(modes.get("calloc", {}).get("mode") == "fast", "fallback: glibc's calloc is a fast tracepoint")
+for f in ("malloc", "calloc", "reallocarray", "free", "posix_memalign", "valloc", "pvalloc"):
+    is_(ev.get(f), calls.get(f), "fallback: %s calls" % f)
+# (libshortentry's free(p) is a call of realloc(p, 0) through the PLT,
+# after free returned nothing to nest it under: counted as a call of its
+# own, as the breakpoint tracer counts it; its malloc's realloc(NULL, n)
+# runs inside the traced malloc and is counted once, as malloc)
+is_(ev.get("realloc"), calls.get("realloc", 0) + calls.get("free", 0),
+    "fallback: realloc calls, the program's and libshortentry's free's")
+out = (r.cmd("top") or {}).get("outstanding", {})
+is_((out.get("blocks"), out.get("bytes")), (held.get("blocks"), held.get("bytes")),
+    "fallback: top reports exactly the blocks and bytes the program holds")
+
+# ---- heapdbg stopped, the ring full, then SIGKILLed ----------------------
+t = Target("pairs", [4, 20000000])
+p = subprocess.Popen([HEAPDBG, "-q", "--json", "-p", str(t.pid), "-ex", "trace start --fast", "-ex", "continue"],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+end = time.time() + 30
+while time.time() < end and t.tracer() != p.pid:
+    time.sleep(0.05)
+time.sleep(0.5)
+os.kill(p.pid, signal.SIGSTOP)
+time.sleep(1.0)   # the ring fills; the threads wait for heapdbg
+p.kill()
+p.wait()
+rc = t.wait(120)
+drain(t)
+res = ([parse_kv(" " + l) for l in t.lines if l.startswith("pairs=")] or [{}])[0]
+is_(rc, 0, "SIGKILL while the ring was full: the program finishes its work and exits 0")
+ok(res.get("pairs") == 80000000, "SIGKILL while the ring was full: every pair was made (%s)" % res.get("pairs"))
+done()
