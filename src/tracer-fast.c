@@ -527,12 +527,15 @@ slot_of(struct fastpath *fp, uint64_t tp, bool claim)
 static bool
 stack_range(struct fastpath *fp, uint64_t sp, uint64_t *lo, uint64_t *hi)
 {
-	const struct mapping *m = target_find_mapping(fp->t, sp);
-	if (!m && !fp->maps_fresh) {
+	const struct mapping *m;
+	/* from the mappings as they are now, never a cached list: thread
+	 * stacks come and go, and a mapping remembered from before may
+	 * reach past this stack's end (the agent would copy from there) */
+	if (!fp->maps_fresh) {
 		target_refresh_maps(fp->t);
 		fp->maps_fresh = true;
-		m = target_find_mapping(fp->t, sp);
 	}
+	m = target_find_mapping(fp->t, sp);
 	if (!m || !(m->perms & MAP_PERM_R) || !(m->perms & MAP_PERM_W))
 		return false;
 	*lo = m->start;
@@ -544,6 +547,7 @@ void
 fast_prime_threads(struct fastpath *fp)
 {
 	struct target *t = fp->t;
+	fp->maps_fresh = false;
 	for (size_t i = 0; i < t->nthreads; i++) {
 		struct target_thread *th = t->threads[i];
 		const hd_regs_t *r;
