@@ -22,9 +22,12 @@
 #    process's parent can reap it (even while heapdbg lives on).
 # 4. heapdbg itself gets SIGKILL: while merely attached (idle or in
 #    `continue`) the kernel detaches and the process runs on unharmed;
-#    while tracing, the process dies at its next allocation (SIGTRAP, or
-#    SIGSEGV/SIGILL for a thread that was on a breakpoint), as heapdbg(1)
-#    says under BUGS.
+#    while tracing with fast tracepoints (100 rounds, killed at different
+#    moments), the agent finds heapdbg gone and passes every call
+#    through: the process finishes its work, its own checks of every block
+#    pass, it exits 0; with --breakpoints the process dies at its next
+#    allocation (SIGTRAP, or SIGSEGV/SIGILL for a thread that was on a
+#    breakpoint), as heapdbg(1) says under BUGS.
 import os, re, resource, signal, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from hdtest import *
@@ -176,7 +179,8 @@ ok(res.get("spawned", 0) > 0, "threads coming and going: %s short-lived threads 
 
 # ---- 2. trace cycles --------------------------------------------------
 
-TRACE = ["trace start", "continue 0.2", "top 5", "trace status", "trace stop"]
+TRACE = ["trace start --fast", "continue 0.2", "top 5", "trace status", "trace stop"]
+TRACE_BP = ["trace start"] + TRACE[1:]
 
 
 def trace_stats():
@@ -189,7 +193,7 @@ def trace_stats():
         top = r.cmd("top") or {}
         st["stops"] += s.get("stops", 0)
         st["events"] += sum(s.get("events", {}).values())
-        if not s.get("active") or not s.get("stops") or last.get("active") is not False or \
+        if not s.get("active") or not sum(s.get("events", {}).values()) or last.get("active") is not False or \
            not isinstance(top.get("outstanding", {}).get("blocks"), int):
             st["bad"].append((i, s.get("active"), s.get("stops"), last, top.get("outstanding")))
     return st, per_cycle
@@ -201,7 +205,10 @@ cycles(m, 15, TRACE, "traced, 15 cycles", per_cycle=pc)
 ok(not st["bad"], "traced: every cycle traced calls and stopped tracing cleanly", st["bad"][:3])
 diag("traced: %d calls, %d stops in 15 x 0.2 s" % (st["events"], st["stops"]))
 st, pc = trace_stats()
-cycles(m, 4, TRACE, "traced with the stop-all step, 4 cycles", env={"HEAPDBG_TRACE_STEPALL": "1"}, per_cycle=pc)
+cycles(m, 6, TRACE_BP, "traced with breakpoints, 6 cycles", per_cycle=pc)
+ok(not st["bad"], "traced with breakpoints: every cycle traced and stopped cleanly", st["bad"][:3])
+st, pc = trace_stats()
+cycles(m, 4, TRACE_BP, "traced with the stop-all step, 4 cycles", env={"HEAPDBG_TRACE_STEPALL": "1"}, per_cycle=pc)
 ok(not st["bad"], "traced with the stop-all step: every cycle traced and stopped cleanly", st["bad"][:3])
 m.finish("traced")
 
@@ -262,11 +269,13 @@ died_cleanly(r, t, "continue")
 # (b) tracing; and with the stop-all step, threads coming and going (a
 # thread's death decoded inside the step once freed what the step still
 # used: heapdbg aborted, its heap corrupted)
-for label, args, env in (("tracing", [4], None),
-                         ("tracing, stop-all step", [4, "spawn"], dict(os.environ, HEAPDBG_TRACE_STEPALL="1"))):
+for label, args, env, how in (("tracing, fast", [4], None, "trace start --fast"),
+                              ("tracing", [4], None, "trace start"),
+                              ("tracing, stop-all step", [4, "spawn"], dict(os.environ, HEAPDBG_TRACE_STEPALL="1"),
+                               "trace start")):
     for delay in (0.3, 0.9):
         t = Target("stressmix", args)
-        p = start(["-p", str(t.pid), "-batch", "-ex", "trace start", "-ex", "continue 60", "-ex", "trace status",
+        p = start(["-p", str(t.pid), "-batch", "-ex", how, "-ex", "continue 60", "-ex", "trace status",
                    "-ex", "top 3", "-ex", "trace stop"], env=env)
         ok(wait_for(lambda: t.tracer() == p.pid and t.state() in ("S", "R")), "%s: heapdbg runs the process" % label)
         time.sleep(delay)
@@ -389,18 +398,45 @@ for label, cmds in (("idle", ["heap"]), ("in continue", ["info", "continue"])):
     ok(m.entry_bytes() == m.orig, "SIGKILL of heapdbg %s: no byte of the program changed" % label)
     m.finish("SIGKILL of heapdbg %s" % label)
 
-# while tracing: the limitation heapdbg(1) documents under BUGS
+# while tracing with fast tracepoints: the program goes on
+ROUNDS = int(os.environ.get("HEAPDBG_STRESS_KILL_ROUNDS", "100"))
+bad, ran = [], 0
+for i in range(ROUNDS):
+    t = Target("stressmix", [4, "patched-ok"] + (["spawn"] if i % 4 == 3 else []))
+    p = start(["-p", str(t.pid)], stdin=subprocess.PIPE)
+    p.stdin.write("trace start --fast\ncontinue\n")
+    p.stdin.flush()
+    first = p.stdout.readline()
+    if '"fast":' not in first or not wait_for(lambda: t.state() in ("S", "R") and t.tracer() == p.pid, 30):
+        bad.append((i, "not traced", first))
+    time.sleep(0.05 + (i % 7) * 0.07)
+    p.kill()
+    p.wait()
+    t.signal(signal.SIGUSR1)
+    rc = t.wait(60)
+    while t.readline(2):
+        pass
+    res = t.values("result") or {}
+    ck = t.values("checksum") or {}
+    ran += res.get("ops", 0)
+    if rc != 0 or res.get("errors") != 0 or ck.get("held") is None or ck.get("held") != ck.get("memory"):
+        bad.append((i, rc, res, ck, t.lines[-4:]))
+ok(not bad, "SIGKILL while fast-tracing, %d rounds: every time the program finishes its work, its checks of "
+   "every block pass, it exits 0 (%d operations)" % (ROUNDS, ran), bad[:3])
+
+# while tracing with breakpoints: the limitation heapdbg(1) documents under BUGS
 t = Target("stressmix", [4])
 p = start(["-p", str(t.pid)], stdin=subprocess.PIPE)
 p.stdin.write("trace start\ncontinue\n")
 p.stdin.flush()
 p.stdout.readline()
-ok(wait_for(lambda: t.state() in ("S", "R")), "SIGKILL while tracing: the program runs traced")
+ok(wait_for(lambda: t.state() in ("S", "R")), "SIGKILL while tracing with breakpoints: the program runs traced")
 time.sleep(0.3)
 p.kill()
 p.wait()
 rc = t.wait(30)
 ok(rc in (-signal.SIGTRAP, -signal.SIGSEGV, -signal.SIGILL),
-   "SIGKILL while tracing: the program dies at its next allocation (%s), as heapdbg(1) documents" % (
+   "SIGKILL while tracing with breakpoints: the program dies at its next allocation (%s), as heapdbg(1) "
+   "documents" % (
        signal.Signals(-rc).name if rc and rc < 0 else rc))
 done()
