@@ -340,14 +340,116 @@ def bench_heaptrack(iters, untraced, calls):
             os.unlink(os.path.join(d, f))
 
 
+def pairs_out(text):
+    for line in text.splitlines():
+        if line.startswith("pairs="):
+            return parse_kv(line)
+    return None
+
+
+def pairs_traced(threads, n, how):
+    """pairs under heapdbg: `trace start` + HOW, traced from before its
+    first pair to its exit; (the program's line, trace status)."""
+    p = start("pairs", [threads, n])
+    r = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "trace start" + how, "-ex", "continue 600",
+                      "-ex", "trace status"])
+    out = pairs_out(p.stdout.read())
+    p.wait()
+    st = [o for o in r if o.get("cmd") == "trace" and o.get("action") == "status"]
+    return out, st[0] if st else {}
+
+
+def pairs_heaptrack(ht, threads, n):
+    """pairs under heaptrack -p (gdb injects libheaptrack_inject.so, which
+    patches the GOT); the program starts its pairs once it is in."""
+    d = os.path.join(TOP, "build", "bench")
+    os.makedirs(d, exist_ok=True)
+    p = start("pairs", [threads, n, "signal"])
+    h = subprocess.Popen([ht, "-p", str(p.pid)], cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.time() + 60
+    injected = False
+    while time.time() < end and not injected:
+        try:
+            with open("/proc/%d/maps" % p.pid) as f:
+                injected = "heaptrack_inject" in f.read()
+        except OSError:
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)
+    os.kill(p.pid, 10)	# SIGUSR1: go
+    out = pairs_out(p.stdout.read())
+    p.wait()
+    try:
+        h.wait(120)
+    except subprocess.TimeoutExpired:
+        h.kill()
+        h.wait()
+    for f in os.listdir(d):
+        if f.startswith("heaptrack.pairs"):
+            os.unlink(os.path.join(d, f))
+    return out if injected else None
+
+
+def bench_pairs():
+    """A traced malloc+free pair, 4 frames deep (tests/targets/pairs), on
+    1 and 4 threads: native, fast tracepoints, breakpoints and heaptrack -p,
+    in this run, back to back.  ns per pair is the program's own wall time
+    over its pairs (4 threads share this machine's cores)."""
+    print("malloc+free pairs, 4 frames deep (pairs: native, trace start --fast, trace start, heaptrack -p)")
+    ht = shutil.which("heaptrack")
+    for threads in (1, 4):
+        native = statistics.median(
+            pairs_out(subprocess.run([os.path.join(TARGETS, "pairs"), str(threads), "4000000", "nowait"],
+                                     capture_output=True, text=True).stdout)["ns_per_pair"] for _ in range(3))
+        fast = []
+        for _ in range(3):
+            out, st = pairs_traced(threads, 1000000, " --fast")
+            fast.append((out, st))
+        fast.sort(key=lambda x: x[0]["ns_per_pair"] if x[0] else 1e99)
+        fo, fst = fast[1]
+        bo, bst = pairs_traced(threads, 20000, "")
+        row("%d thread%s: native pair" % (threads, "s" if threads > 1 else ""), native, "ns",
+            note="median of 3")
+        if fo:
+            ring = fst.get("ring", {})
+            ev = ring.get("events", 0)
+            row("  fast-traced pair (trace start --fast)", fo["ns_per_pair"], "ns",
+                note="%.1fx native, median of 3; goal 5x" % (fo["ns_per_pair"] / native))
+            row("  fast: events consumed per second", ev / fo["seconds"] / 1e6 if fo["seconds"] else 0, "M/s",
+                note="%d events, %d ring waits, %d lost, %d stacks unwound in the target" % (
+                    ev, ring.get("waits", 0), ring.get("lost", 0),
+                    fst.get("unwind", {}).get("agent_unwinds", 0)))
+        else:
+            row("  fast-traced pair (trace start --fast)", 0, "", note="FAILED")
+        if bo:
+            row("  breakpoint-traced pair (trace start)", bo["ns_per_pair"], "ns",
+                note="%.0fx native; %d stops" % (bo["ns_per_pair"] / native, bst.get("stops", 0)))
+        else:
+            row("  breakpoint-traced pair (trace start)", 0, "", note="FAILED")
+        if not ht:
+            row("  heaptrack -p pair", 0, "", note="skipped: heaptrack is not installed")
+            continue
+        ho = pairs_heaptrack(ht, threads, 1000000)
+        if ho:
+            row("  heaptrack -p pair", ho["ns_per_pair"], "ns", note="%.1fx native" % (ho["ns_per_pair"] / native))
+            if fo:
+                row("  fast-traced pair / heaptrack -p pair", fo["ns_per_pair"] / ho["ns_per_pair"], "x",
+                    note="goal: below 1")
+        else:
+            row("  heaptrack -p pair", 0, "", note="heaptrack -p did not inject")
+
+
 def main():
     if not os.path.exists(HEAPDBG):
         raise SystemExit("build heapdbg first (make)")
     print("heapdbg benchmark: %s" % time.strftime("%Y-%m-%d %H:%M:%S"))
     print("machine: %s, %d CPUs" % (os.uname().release, os.cpu_count()))
-    bench_attach()
-    bench_walk()
-    bench_trace()
+    # HEAPDBG_BENCH=pairs,trace runs only those parts
+    only = [x for x in os.environ.get("HEAPDBG_BENCH", "").split(",") if x]
+    for name, fn in (("attach", bench_attach), ("walk", bench_walk), ("trace", bench_trace),
+                     ("pairs", bench_pairs)):
+        if not only or name in only:
+            fn()
     print("not installed here, not measured: chap, gef, pwndbg, gdb-heap, memleax, bcc memleak "
           "(docs/bench.md quotes their figures from peers.md)")
     print()

@@ -1,14 +1,16 @@
 /*
- * pairs THREADS PAIRS [nowait] - the tracer's benchmark: THREADS threads
- * each make PAIRS malloc+free pairs, 4 frames deep (worker -> level1 ->
- * level2 -> level3 -> malloc), sizes 16..271 bytes.  It prints
+ * pairs THREADS PAIRS [nowait|signal] - the tracer's benchmark: THREADS
+ * threads each make PAIRS malloc+free pairs, 4 frames deep (worker ->
+ * level1 -> level2 -> level3 -> malloc), sizes 16..271 bytes.  It prints
  * "ready PID", waits until heapdbg has patched malloc (its first byte
- * changes; not with nowait), runs, and prints
+ * changes; not with nowait; with signal: until it gets SIGUSR1, for a
+ * tracer that patches no code, heaptrack -p), runs, and prints
  *   pairs=N threads=T seconds=S ns_per_pair=X
  *   malloc-intact=1      (malloc's first 16 bytes as they were at start)
  * then exits 0.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 
 static long npairs = 1000000;
 static int nowait;
+static volatile sig_atomic_t got_usr1;
 static unsigned char malloc_orig[16];
 static pthread_barrier_t go;
 
@@ -53,6 +56,12 @@ level1(size_t n)
 	return p;
 }
 
+static void
+on_usr1(int sig)
+{
+	got_usr1 = 1;
+}
+
 static void *
 worker(void *arg)
 {
@@ -77,12 +86,18 @@ main(int argc, char **argv)
 	if (argc > 2)
 		npairs = atol(argv[2]);
 	nowait = argc > 3 && !strcmp(argv[3], "nowait");
+	if (argc > 3 && !strcmp(argv[3], "signal")) {
+		signal(SIGUSR1, on_usr1);
+		nowait = 1;
+	}
 	if (nthreads < 1 || nthreads > 64)
 		return 2;
 	memcpy(malloc_orig, (const void *)(uintptr_t)&malloc, sizeof(malloc_orig));
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("ready %d\n", (int)getpid());
 	while (!nowait && *(volatile unsigned char *)(uintptr_t)&malloc == malloc_orig[0])
+		usleep(2000);
+	while (argc > 3 && !strcmp(argv[3], "signal") && !got_usr1)
 		usleep(2000);
 	pthread_barrier_init(&go, NULL, (unsigned)nthreads + 1);
 	for (long i = 0; i < nthreads; i++)
