@@ -81,6 +81,7 @@ malloc_info_free(struct malloc_info *mi)
 	free(mi->provider);
 	free(mi->detail);
 	free(mi->libc_path);
+	free(mi->layout_problem);
 	vec_free(&mi->tcaches);
 	for (size_t i = 0; i < mi->notes.n; i++)
 		free(mi->notes.v[i]);
@@ -457,6 +458,7 @@ read_version(const struct module *m, struct malloc_info *mi)
 			mi->vmajor = maj;
 			mi->vminor = min;
 			snprintf(mi->version, sizeof(mi->version), "%u.%u", maj, min);
+			mi->version_how = "banner";
 			return true;
 		}
 	}
@@ -477,6 +479,7 @@ read_version(const struct module *m, struct malloc_info *mi)
 			mi->vmajor = 2;
 			mi->vminor = best;
 			snprintf(mi->version, sizeof(mi->version), "2.%u", best);
+			mi->version_how = "version definitions";
 			return true;
 		}
 	}
@@ -547,6 +550,7 @@ malloc_layout_confirm(struct malloc_info *mi, struct malloc_layout *dwarf)
 		if (layouts_equal(&lc->dwarf, &mi->L)) {
 			snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s, confirmed by DWARF",
 				 layout_describe(&mi->L, d, sizeof(d)));
+			snprintf(mi->layout_table, sizeof(mi->layout_table), "agrees");
 		} else {
 			*dwarf = lc->dwarf;
 			r = 1;
@@ -557,21 +561,65 @@ malloc_layout_confirm(struct malloc_info *mi, struct malloc_layout *dwarf)
 	return r;
 }
 
+int
+malloc_locate_confirmed(struct target *t, struct symbols *s, struct malloc_info **out)
+{
+	struct malloc_layout dwarf;
+
+	if (malloc_locate(t, s, out) < 0)
+		return -1;
+	if (malloc_layout_confirm(*out, &dwarf) == 1) {
+		malloc_info_free(*out);
+		*out = NULL;
+		return malloc_locate_layout(t, s, &dwarf, out);
+	}
+	return 0;
+}
+
+/* Say how the table's row compares with DWARF's layout dw (in use). */
 static void
-choose_layout(struct malloc_info *mi, const struct module *libc, const struct malloc_layout *forced)
+compare_row(struct malloc_info *mi, const struct malloc_layout *row, bool exact, const struct malloc_layout *dw)
+{
+	char names[128];
+
+	if (!row || !exact) {
+		snprintf(mi->layout_table, sizeof(mi->layout_table), "nearest row");
+		return;
+	}
+	if (layout_diff(row, dw, names, sizeof(names)) == 0)
+		snprintf(mi->layout_table, sizeof(mi->layout_table), "agrees");
+	else
+		snprintf(mi->layout_table, sizeof(mi->layout_table), "differs: %s", names);
+}
+
+/* The layout: DWARF's when libc carries it, else the table's row, checked
+ * against DWARF in the background when a debug file is there; forced, a
+ * DWARF layout that differed from the row.  no_tcache: the module is
+ * libc_malloc_debug.so, whose malloc is built without the tcache. */
+static void
+choose_layout(struct malloc_info *mi, const struct module *libc, const struct malloc_layout *forced, bool no_tcache)
 {
 	bool exact = false;
 	const struct malloc_layout *tab = layout_for_version(mi->vmajor ? mi->vmajor : 2, mi->vmajor ? mi->vminor : 36,
 							     LAYOUT_X86_64, &exact);
+	struct malloc_layout row;
 	const char *debugfile = NULL, *mainfile = NULL;
 	char d[64];
 
+	if (tab) {
+		row = *tab;
+		if (no_tcache)
+			layout_without_tcache(&row);
+		tab = &row;
+	}
 	if (forced) {
 		mi->L = *forced;
 		snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s (the table row differed)",
 			 layout_describe(&mi->L, d, sizeof(d)));
+		compare_row(mi, tab, exact, forced);
 		return;
 	}
+	snprintf(mi->layout_table, sizeof(mi->layout_table), "%s", tab && exact ? "unchecked" : "nearest row");
 	if (tab)
 		mi->L = *tab;
 	if (libc->mod) {
@@ -606,13 +654,16 @@ choose_layout(struct malloc_info *mi, const struct module *libc, const struct ma
 		Dwarf *dw = libc->mod ? dwfl_module_getdwarf(libc->mod, &bias) : NULL;
 		if (dw && layout_from_dwarf(dw, tab, &mi->L) == 0) {
 			snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s", layout_describe(&mi->L, d, sizeof(d)));
+			compare_row(mi, tab, exact, &mi->L);
 			return;
 		}
 	}
 	if (!tab) {
 		/* older than anything we know: 2.26 is the oldest row */
-		tab = layout_for_version(2, 26, LAYOUT_X86_64, &exact);
-		mi->L = *tab;
+		row = *layout_for_version(2, 26, LAYOUT_X86_64, &exact);
+		if (no_tcache)
+			layout_without_tcache(&row);
+		mi->L = row;
 		exact = false;
 	}
 	snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s%s", layout_describe(&mi->L, d, sizeof(d)),
@@ -641,6 +692,7 @@ read_version_symbol(struct target *t, struct symbols *s, const char *lb, struct 
 		mi->vmajor = maj;
 		mi->vminor = min;
 		snprintf(mi->version, sizeof(mi->version), "%u.%u", maj, min);
+		mi->version_how = "__libc_version";
 		free(v);
 		return true;
 	}
@@ -969,6 +1021,18 @@ valid_tcache(struct target *t, const struct malloc_layout *L, uint64_t tc, uint6
 	return ok;
 }
 
+/* Does the thread's TLS hold what the thread wrote?  On x86-64 the
+ * thread pointer points to the thread's TCB, whose first word (tcb) is
+ * its own address.  A core whose writer could not read the memory there
+ * (gdb's gcore over a thread stack mapping with guard pages, as glibc
+ * 2.42 installs them with MADV_GUARD_INSTALL) holds zeros instead. */
+static bool
+tls_intact(struct target *t, uint64_t tp)
+{
+	uint64_t self;
+	return target_read_u64(t, tp, &self) == 0 && self == tp;
+}
+
 static int
 tcache_per_thread(struct target *t, struct malloc_info *mi, int64_t tpoff, bool check, int *valid)
 {
@@ -979,8 +1043,10 @@ tcache_per_thread(struct target *t, struct malloc_info *mi, int64_t tpoff, bool 
 	mi->tcaches.n = 0;
 	for (size_t i = 0; i < t->nthreads; i++) {
 		const hd_regs_t *r = target_regs(t, t->threads[i]);
-		struct tcache_ref ref = { t->threads[i]->tid, 0, false };
-		if (r && REG_TP(r) && target_read_u64(t, REG_TP(r) + (uint64_t)tpoff, &ref.tcache) == 0) {
+		struct tcache_ref ref = { t->threads[i]->tid, 0, false, false };
+		if (r && REG_TP(r) && !tls_intact(t, REG_TP(r))) {
+			ref.tls_lost = true;
+		} else if (r && REG_TP(r) && target_read_u64(t, REG_TP(r) + (uint64_t)tpoff, &ref.tcache) == 0) {
 			ref.known = true;
 			if (check && !valid_tcache(t, &mi->L, ref.tcache, count_max))
 				ref.known = false;
@@ -992,6 +1058,27 @@ tcache_per_thread(struct target *t, struct malloc_info *mi, int64_t tpoff, bool 
 	if (valid)
 		*valid = good;
 	return good;
+}
+
+/* Name the threads whose TLS a core lacks: their tcaches are unknown. */
+static void
+note_lost_tls(struct target *t, struct malloc_info *mi)
+{
+	struct sbuf sb;
+	size_t n = 0;
+
+	sb_init(&sb);
+	for (size_t i = 0; i < mi->tcaches.n; i++)
+		if (mi->tcaches.v[i].tls_lost)
+			sb_printf(&sb, "%s%d", n++ ? ", " : "", (int)mi->tcaches.v[i].tid);
+	if (n)
+		note(mi, "thread%s %s: the TLS reads as zeros in this %s%s, so %s tcache%s unknown and %s "
+		     "tcache'd chunks count as in use", n > 1 ? "s" : "", sb.s,
+		     t->kind == TARGET_CORE ? "core" : "process",
+		     t->kind == TARGET_CORE ? " (the program that wrote it could not read that memory: gdb's gcore "
+		     "cannot read thread stacks with guard pages, as glibc 2.42 makes them)" : "",
+		     n > 1 ? "their" : "its", n > 1 ? "s are" : " is", n > 1 ? "their" : "its");
+	sb_free(&sb);
 }
 
 static void
@@ -1066,7 +1153,13 @@ find_tcaches(struct target *t, struct symbols *s, const struct module *libc, str
 				bestnz = nz;
 			}
 		}
-		if (bestn > 0 && bestn == (int)t->nthreads) {
+		int intact = 0;
+		for (size_t i = 0; i < t->nthreads; i++) {
+			const hd_regs_t *r = target_regs(t, t->threads[i]);
+			if (!r || !REG_TP(r) || tls_intact(t, REG_TP(r)))
+				intact++;
+		}
+		if (bestn > 0 && bestn == intact) {
 			mi->tcache_tpoff = best;
 			mi->have_tcache_tpoff = true;
 			mi->tcache_how = "tls-got-scan";
@@ -1076,7 +1169,8 @@ find_tcaches(struct target *t, struct symbols *s, const struct module *libc, str
 	}
 	mi->tcaches.n = 0;
 	for (size_t i = 0; i < t->nthreads; i++) {
-		struct tcache_ref ref = { t->threads[i]->tid, 0, false };
+		const hd_regs_t *r = target_regs(t, t->threads[i]);
+		struct tcache_ref ref = { t->threads[i]->tid, 0, false, r && REG_TP(r) && !tls_intact(t, REG_TP(r)) };
 		vec_push(&mi->tcaches, ref);
 	}
 	mi->tcache_how = "not found";
@@ -1109,6 +1203,60 @@ read_sym_u64(struct target *t, struct symbols *s, const char *mod, const char *n
 	return target_read_u64(t, si.addr, val) == 0;
 }
 
+/* Is libc_malloc_debug.so's own malloc in use: does its main_arena (by
+ * symbol, or its static image with the layout of libc's version) hold
+ * memory? */
+static bool
+debug_state_in_use(struct target *t, struct symbols *s, const struct module *dbg, const struct malloc_info *mi)
+{
+	const struct malloc_layout *row = layout_for_version(mi->vmajor ? mi->vmajor : 2, mi->vmajor ? mi->vminor : 36,
+							     LAYOUT_X86_64, NULL);
+	struct malloc_layout L;
+	struct rela_map rm;
+	struct sym_info si;
+	uint64_t a = 0, sysmem = 0;
+	bool init = false;
+
+	if (!row)
+		return false;
+	L = *row;
+	layout_without_tcache(&L);
+	if (symbols_lookup(s, base_name(dbg->name), "main_arena", &si) == 0 && si.type == STT_OBJECT) {
+		a = si.addr;
+	} else {
+		u64map_init(&rm.relative);
+		memset(&rm.tpoff, 0, sizeof(rm.tpoff));
+		for_each_rela(dbg, collect_rela, &rm);
+		a = arena_static_image(dbg, &L, &rm);
+		u64map_free(&rm.relative);
+		vec_free(&rm.tpoff);
+	}
+	/* initialised is not enough: its ptmalloc_init runs either way */
+	return a && valid_arena(t, &L, a, &init) && init &&
+	       target_read_u64(t, a + (uint64_t)L.ms_system_mem, &sysmem) == 0 && sysmem != 0;
+}
+
+/* The layout's own consistency, and the size the symbol table gives mp_
+ * against that of struct malloc_par (main_arena's was checked when it was
+ * looked up). */
+static void
+check_layout(struct symbols *s, const char *lb, struct malloc_info *mi)
+{
+	const char *why = layout_problem(&mi->L);
+	struct sym_info si;
+
+	if (mi->layout_problem)
+		return;
+	if (why) {
+		mi->layout_problem = xstrdup(why);
+		return;
+	}
+	if (mi->mp_how && !strcmp(mi->mp_how, "symbol") && symbols_lookup(s, lb, "mp_", &si) == 0 && si.size &&
+	    si.size != mi->L.mp_size)
+		mi->layout_problem = xasprintf("mp_ is %" PRIu64 " bytes in the symbol table, struct malloc_par %u "
+					       "in the layout", si.size, mi->L.mp_size);
+}
+
 int
 malloc_locate(struct target *t, struct symbols *s, struct malloc_info **out)
 {
@@ -1125,6 +1273,7 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 	struct sym_info si;
 	const char *lb;
 	char buf[64];
+	bool debug_lib = false;
 
 	u64map_init(&rm.relative);
 	memset(&rm.tpoff, 0, sizeof(rm.tpoff));
@@ -1139,22 +1288,20 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 		*out = mi;
 		return 0;
 	}
-	/* the module holding main_arena: libc.so.6 (also when
-	 * libc_malloc_debug.so wraps it), or the static executable */
+	/* the module holding main_arena: libc.so.6, or the static
+	 * executable, or libc_malloc_debug.so when its own malloc is in use
+	 * (below); the version is libc's */
 	libc = prov;
-	if (!mi->static_glibc && !strstr(base_name(prov.name), "libc.so")) {
+	if (!mi->static_glibc && !strstr(base_name(prov.name), "libc.so") && !strstr(base_name(prov.name), "libc-2.")) {
 		struct module_info info;
 		for (size_t i = 0; symbols_module(s, i, &info); i++)
-			if (strstr(base_name(info.name), "libc.so")) {
+			if (strstr(base_name(info.name), "libc.so") || !strncmp(base_name(info.name), "libc-2.", 7)) {
 				Dwfl_Module *mod = dwfl_addrmodule(symbols_dwfl(s), info.start);
 				if (mod)
 					get_module(s, mod, &libc);
 			}
-		if (strstr(base_name(prov.name), "malloc_debug"))
-			note(mi, "libc_malloc_debug.so is preloaded: chunks carry its check bytes and the tcache is off");
+		debug_lib = strstr(base_name(prov.name), "malloc_debug") != NULL;
 	}
-	mi->libc_path = xstrdup(libc.name ? libc.name : "?");
-	mi->libc_bias = libc.bias;
 	lb = mi->static_glibc ? NULL : base_name(libc.name);
 	if (!read_version(&libc, mi) && !read_version_symbol(t, s, lb, mi)) {
 		unsigned oldest = 0;
@@ -1174,12 +1321,38 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 			     "assuming the newest", base_name(libc.name));
 		}
 	}
-	choose_layout(mi, &libc, forced);
+	if (debug_lib) {
+		/* 2.34+: libc_malloc_debug.so carries a malloc of its own,
+		 * without the tcache, which holds the heap when
+		 * glibc.malloc.check (MALLOC_CHECK_) is on; else it forwards
+		 * to libc.so.6's */
+		if (debug_state_in_use(t, s, &prov, mi)) {
+			libc = prov;
+			lb = base_name(libc.name);
+			note(mi, "libc_malloc_debug.so is preloaded with glibc.malloc.check on: its own malloc holds "
+			     "the heap (one arena, no tcache, a check byte after each chunk's data)");
+		} else {
+			debug_lib = false;
+			note(mi, "libc_malloc_debug.so is preloaded, glibc.malloc.check off: it forwards to %s's malloc",
+			     base_name(libc.name));
+		}
+	}
+	mi->libc_path = xstrdup(libc.name ? libc.name : "?");
+	mi->libc_bias = libc.bias;
+	choose_layout(mi, &libc, forced, debug_lib);
 	for_each_rela(&libc, collect_rela, &rm);
 
 	/* main_arena */
-	if (symbols_lookup(s, lb, "main_arena", &si) == 0 && si.type == STT_OBJECT &&
-	    valid_arena(t, &mi->L, si.addr, &mi->initialised)) {
+	if (symbols_lookup(s, lb, "main_arena", &si) == 0 && si.type == STT_OBJECT && si.size &&
+	    si.size != mi->L.ms_size) {
+		/* the symbol says the layout is wrong: keep what it says
+		 * for info, walk nothing */
+		mi->main_arena = si.addr;
+		mi->main_arena_how = "symbol";
+		mi->layout_problem = xasprintf("main_arena is %" PRIu64 " bytes in the symbol table, struct "
+					       "malloc_state %u in the layout", si.size, mi->L.ms_size);
+	} else if (symbols_lookup(s, lb, "main_arena", &si) == 0 && si.type == STT_OBJECT &&
+		   valid_arena(t, &mi->L, si.addr, &mi->initialised)) {
 		mi->main_arena = si.addr;
 		mi->main_arena_how = "symbol";
 	} else if ((mi->main_arena = arena_static_image(&libc, &mi->L, &rm)) &&
@@ -1218,6 +1391,7 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 		mi->mp_how = "not found";
 		note(mi, "mp_ not found: mmapped chunks cannot be cross-checked and tunables are unknown");
 	}
+	check_layout(s, lb, mi);
 	{
 		uint64_t hp = mi_mp(mi, mi->L.mp_hp_pagesize);
 		mi->heap_max = mi->L.mp_hp_pagesize >= 0 && hp ? 4 * hp : mi->L.heap_max_default;
@@ -1225,6 +1399,7 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 			mi->heap_max = mi->L.heap_max_default;
 	}
 	find_tcaches(t, s, &libc, &rm, mi);
+	note_lost_tls(t, mi);
 	if (read_sym_u64(t, s, lb, "tcache_key", &mi->tcache_key, NULL)) {
 		mi->have_tcache_key = true;
 		mi->tcache_key_how = "symbol";

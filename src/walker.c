@@ -1530,6 +1530,13 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	memset(&w, 0, sizeof(w));
 	h = xcalloc(1, sizeof(*h));
 	h->mi = mi;
+	if (h->mi->allocator == ALLOC_GLIBC && mi->layout_problem) {
+		/* (whether malloc is initialised is unknown too; the walk
+		 * owns mi: the message first, then the free) */
+		hd_fail(HD_EFORMAT, "cannot walk the heap with this malloc layout: %s", mi->layout_problem);
+		heap_free(h);
+		return -1;
+	}
 	if (h->mi->allocator != ALLOC_GLIBC || !h->mi->initialised) {
 		h->initialised = h->mi->initialised;
 		*out = h;

@@ -374,12 +374,15 @@ def check_held(chunks_obj, held, label):
 #   lib-nodebug   objcopy --strip-debug: no DWARF, the symbol table kept
 #   lib-stripped  objcopy --strip-all: only the dynamic symbols, as a
 #                 distribution ships libc without its debug package
+#   lib-debuglink the same, with its debug info in a separate file beside
+#                 it (libc.so.6.debug, named by .gnu_debuglink), as with
+#                 the debug package installed
 # The other files of lib/ are linked, not copied.
 
 GLIBC_DIR = os.environ.get("HEAPDBG_GLIBC_DIR")
 GLIBC_CACHE = os.path.join(TMP, "glibc")
-LIB_VARIANTS = ("lib", "lib-nodebug", "lib-stripped")
-_STRIP = {"lib-nodebug": "--strip-debug", "lib-stripped": "--strip-all"}
+LIB_VARIANTS = ("lib", "lib-nodebug", "lib-stripped", "lib-debuglink")
+_STRIP = {"lib-nodebug": "--strip-debug", "lib-stripped": "--strip-all", "lib-debuglink": "--strip-all"}
 
 
 class Runtime:
@@ -475,7 +478,13 @@ def _unpack_runtime(tarball):
                         # libc.so.6 -> libc-2.31.so: the same link
                         os.symlink(os.readlink(os.path.join(lib, f)), os.path.join(d, f))
                         continue
-                    subprocess.run(["objcopy", flag, src, os.path.join(d, f)], check=True)
+                    if variant == "lib-debuglink":
+                        dbg = os.path.join(d, f + ".debug")
+                        subprocess.run(["objcopy", "--only-keep-debug", src, dbg], check=True)
+                        subprocess.run(["objcopy", flag, "--add-gnu-debuglink=" + dbg, src, os.path.join(d, f)],
+                                       check=True)
+                    else:
+                        subprocess.run(["objcopy", flag, src, os.path.join(d, f)], check=True)
                 else:
                     os.symlink(os.path.join("..", "lib", f), os.path.join(d, f))
         with open(stampf, "w") as f:

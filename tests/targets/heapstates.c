@@ -132,6 +132,13 @@ static void *
 worker(void *arg)
 {
 	int id = (int)(long)arg;
+	sigset_t usr1;
+
+	/* SIGUSR1 is the main thread's: a worker that took it would set
+	 * want_report where nothing looks at it */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	build_states(id);
 	if (id == 1 && big) {
 		/* grow this arena past one heap: 70 x 1 MiB below the mmap
