@@ -420,7 +420,10 @@ find_provider(struct target *t, struct symbols *s, struct malloc_info *mi, struc
 			Dwfl_Module *mod = dwfl_addrmodule(symbols_dwfl(s), info.start);
 			if (!mod || !get_module(s, mod, &m))
 				continue;
-			if (i == 0 && t->exe && (has_symbol(s, &m, "malloc") || defines_dynamic(&m, "malloc"))) {
+			/* a static program: malloc by name, or (fully stripped)
+			 * glibc's malloc check strings in it */
+			if (i == 0 && t->exe && (has_symbol(s, &m, "malloc") || defines_dynamic(&m, "malloc") ||
+						 (m.raw && memmem(m.raw, m.rawsize, "malloc(): corrupted top size", 28)))) {
 				*prov = m;
 				found = is_exe = true;
 			} else if (strstr(base_name(m.name), "libc.so")) {
@@ -727,32 +730,77 @@ layout_fits(struct target *t, const struct malloc_layout *L, const struct sym_in
 	return true;
 }
 
+static bool layout_fits_image(struct target *t, const struct malloc_layout *L, const struct module *m);
+
+/* The versions "2.NN" (NUL-delimited, as gnu_get_libc_version's string)
+ * in the module's read-only data that have a table row, as a bit set of
+ * NN (26..63). */
+static uint64_t
+rodata_versions(const struct module *m)
+{
+	GElf_Shdr sh;
+	const unsigned char *d;
+	uint64_t set = 0;
+
+	if (!find_section(m, ".rodata", &sh, &d) || !d)
+		return 0;
+	for (const unsigned char *p = d, *end = d + sh.sh_size; (p = memmem(p, (size_t)(end - p), "2.", 2));
+	     p += 2) {
+		unsigned nn;
+		if (p + 5 > end || (p > d && p[-1]) || p[2] < '0' || p[2] > '9' || p[3] < '0' || p[3] > '9' || p[4])
+			continue;
+		nn = (unsigned)(p[2] - '0') * 10 + (unsigned)(p[3] - '0');
+		if (nn >= 26 && nn < 64 && layout_for_version(2, nn, LAYOUT_X86_64, NULL))
+			set |= 1ULL << nn;
+	}
+	return set;
+}
+
 /* Version unknown (a static program without the banner): the newest table
  * layout that fits; *oldest is the oldest version with the same layout
- * that fits too, so the version can be given as a range. */
+ * that fits too, so the version can be given as a range.  What must fit:
+ * with main_arena's and mp_'s symbols, their sizes and contents; without
+ * symbols, their static images in the program's .data, and the tcache
+ * chunk size.  Then a version string of the program's .rodata whose row
+ * fits names the version exactly (*exact_string). */
 static const struct malloc_layout *
-guess_layout(struct target *t, struct symbols *s, const struct module *libc, const char *lb, unsigned *oldest)
+guess_layout(struct target *t, struct symbols *s, const struct module *libc, const char *lb, unsigned *oldest,
+	     bool *exact_string)
 {
 	size_t n;
 	const struct malloc_layout *tab = layout_table(LAYOUT_X86_64, &n), *best = NULL;
 	struct sym_info arena, mp;
+	bool named = symbols_lookup(s, lb, "main_arena", &arena) == 0 && symbols_lookup(s, lb, "mp_", &mp) == 0;
+	uint64_t strings = named ? 0 : rodata_versions(libc);
+#define FITS(L) (named ? layout_fits(t, (L), &arena, &mp) : layout_fits_image(t, (L), libc))
 
-	(void)libc;
-	if (symbols_lookup(s, lb, "main_arena", &arena) < 0 || symbols_lookup(s, lb, "mp_", &mp) < 0)
-		return NULL;
+	*exact_string = false;
+	if (strings & (strings - 1)) {
+		strings = 0;	/* several: none is the version */
+	} else if (strings) {
+		unsigned nn = (unsigned)__builtin_ctzll(strings);
+		bool exact;
+		const struct malloc_layout *L = layout_for_version(2, nn, LAYOUT_X86_64, &exact);
+		if (L && exact && FITS(L)) {
+			*oldest = L->version;
+			*exact_string = true;
+			return L;
+		}
+	}
 	for (size_t i = n; i-- > 0;) {
 		const struct malloc_layout *L = &tab[i];
 		if (best) {
-			if (!layouts_equal(best, L) || !layout_fits(t, L, &arena, &mp))
+			if (!layouts_equal(best, L) || !FITS(L))
 				break;
 			*oldest = L->version;
 			continue;
 		}
-		if (layout_fits(t, L, &arena, &mp)) {
+		if (FITS(L)) {
 			best = L;
 			*oldest = L->version;
 		}
 	}
+#undef FITS
 	return best;
 }
 
@@ -989,6 +1037,38 @@ mp_static_image(const struct module *m, const struct malloc_layout *L)
 	return hits == 1 ? found + m->bias : 0;
 }
 
+/* Does layout L fit a module's images without symbols: exactly one
+ * main_arena image and one mp_ initialiser in its .data, the arena valid
+ * in memory, and (malloc initialised, tcache on) the main heap's first
+ * chunk the size of a tcache_perthread_struct? */
+static bool
+layout_fits_image(struct target *t, const struct malloc_layout *L, const struct module *m)
+{
+	struct rela_map rm;
+	uint8_t buf[512];
+	uint64_t a, mp, base, sf;
+	bool init = false, fits;
+
+	u64map_init(&rm.relative);
+	memset(&rm.tpoff, 0, sizeof(rm.tpoff));
+	for_each_rela(m, collect_rela, &rm);
+	a = arena_static_image(m, L, &rm);
+	u64map_free(&rm.relative);
+	vec_free(&rm.tpoff);
+	if (!a || !valid_arena(t, L, a, &init))
+		return false;
+	mp = mp_static_image(m, L);
+	fits = mp && L->mp_size <= sizeof(buf) && target_read(t, mp, buf, L->mp_size) == 0 && valid_mp(L, buf);
+	if (!fits)
+		return false;
+	base = mp_u64(buf, L->mp_sbrk_base);
+	if (init && base && L->has_tcache && mp_u64(buf, L->mp_tcache_count) &&
+	    target_read_u64(t, ALIGN_UP(base + 16, 16) - 16 + 8, &sf) == 0 &&
+	    ptm_chunksize(sf) != ptm_tcache_chunk_size(L))
+		return false;
+	return true;
+}
+
 /* ---- tcache ---- */
 
 /* Does tc look like a tcache_perthread_struct? */
@@ -1060,6 +1140,57 @@ tcache_per_thread(struct target *t, struct malloc_info *mi, int64_t tpoff, bool 
 	return good;
 }
 
+/* A static program without symbols: the tcache variable is one of the
+ * few words of the program's TLS block (tp - round_up(memsz, align) up to
+ * tp); take the offset whose values are valid tcaches (or null) in every
+ * thread whose TLS is intact, the main thread's the first chunk of the
+ * main heap, as glibc allocates it at the first malloc. */
+static bool
+static_tls_scan(struct target *t, const struct module *exe, struct malloc_info *mi)
+{
+	Elf *elf = exe->elf;
+	size_t phnum;
+	int64_t block = 0, found = 0;
+	int hits = 0;
+	uint64_t first = 0, base = mi_mp(mi, mi->L.mp_sbrk_base);
+	const hd_regs_t *r0 = t->nthreads ? target_regs(t, t->threads[0]) : NULL;
+
+	if (!elf || elf_getphdrnum(elf, &phnum) != 0 || !base || !r0 || !REG_TP(r0))
+		return false;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_TLS && ph.p_memsz <= 0x10000)
+			block = (int64_t)ALIGN_UP(ph.p_memsz, ph.p_align ? ph.p_align : 1);
+	}
+	if (!block)
+		return false;
+	first = ALIGN_UP(base + 16, 16);	/* the main heap's first chunk's memory */
+	for (int64_t off = -block; off < 0; off += 8) {
+		uint64_t v;
+		int good, nz = 0;
+		if (target_read_u64(t, REG_TP(r0) + (uint64_t)off, &v) < 0 || v != first)
+			continue;
+		tcache_per_thread(t, mi, off, true, &good);
+		for (size_t k = 0; k < mi->tcaches.n; k++) {
+			if (mi->tcaches.v[k].known && mi->tcaches.v[k].tcache)
+				nz++;
+			if (!mi->tcaches.v[k].known && !mi->tcaches.v[k].tls_lost)
+				good = -1;
+		}
+		if (good > 0 && nz) {
+			found = off;
+			hits++;
+		}
+	}
+	if (hits != 1)
+		return false;
+	mi->tcache_tpoff = found;
+	mi->have_tcache_tpoff = true;
+	mi->tcache_how = "static-tls-scan";
+	tcache_per_thread(t, mi, found, true, NULL);
+	return true;
+}
+
 /* Name the threads whose TLS a core lacks: their tcaches are unknown. */
 static void
 note_lost_tls(struct target *t, struct malloc_info *mi)
@@ -1127,6 +1258,8 @@ find_tcaches(struct target *t, struct symbols *s, const struct module *libc, str
 			}
 		}
 	}
+	if (mi->static_glibc && static_tls_scan(t, libc, mi))
+		return;
 	/* without symbols: try every TPOFF64 slot of libc with a small
 	 * addend; keep the one whose values validate as tcaches for the
 	 * most threads (and at least one non-null) */
@@ -1305,7 +1438,8 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 	lb = mi->static_glibc ? NULL : base_name(libc.name);
 	if (!read_version(&libc, mi) && !read_version_symbol(t, s, lb, mi)) {
 		unsigned oldest = 0;
-		const struct malloc_layout *L = guess_layout(t, s, &libc, lb, &oldest);
+		bool string = false;
+		const struct malloc_layout *L = guess_layout(t, s, &libc, lb, &oldest, &string);
 		if (L) {
 			mi->vmajor = L->version / 100;
 			mi->vminor = L->version % 100;
@@ -1314,8 +1448,10 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 					 mi->vmajor, mi->vminor);
 			else
 				snprintf(mi->version, sizeof(mi->version), "%u.%u", mi->vmajor, mi->vminor);
-			note(mi, "the glibc version could not be read from %s; its memory fits the layout of "
-			     "glibc %s", base_name(libc.name), mi->version);
+			mi->version_how = string ? "a version string that fits the layout" : "the layout that fits";
+			if (!string)
+				note(mi, "the glibc version could not be read from %s; its memory fits the layout of "
+				     "glibc %s", base_name(libc.name), mi->version);
 		} else {
 			note(mi, "the glibc version could not be read from %s, and no known layout fits; "
 			     "assuming the newest", base_name(libc.name));
