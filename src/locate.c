@@ -295,13 +295,34 @@ lm_collect(void *ctx, const struct link_map_entry *le)
 	return true;
 }
 
+/* Is the module the dynamic linker (ld-linux-x86-64.so.2, ld-2.31.so)? */
+static bool
+is_rtld_name(const char *name)
+{
+	const char *b = base_name(name);
+	return !strncmp(b, "ld-linux", 8) || !strncmp(b, "ld-2.", 5) || !strncmp(b, "ld64.so", 7);
+}
+
 /* Objects in the dynamic linker's search order (target_link_map), with
- * their names.  0 entries for static programs or before the loader ran. */
+ * their names.  0 entries for static programs or before the loader ran.
+ * A program started as `ld.so ./prog` has ld.so's program headers in its
+ * auxv, and no DT_DEBUG there: the walk starts from the dynamic linker's
+ * _r_debug instead. */
 static size_t
-link_map_order(struct target *t, struct lm_entry **out)
+link_map_order(struct target *t, struct symbols *s, struct lm_entry **out)
 {
 	struct lm_walk w = { t, { 0 } };
-	target_link_map(t, lm_collect, &w);
+	struct module_info info;
+	struct sym_info si;
+
+	if (target_link_map(t, lm_collect, &w) == 0 && t->exe && is_rtld_name(t->exe)) {
+		for (size_t i = 0; symbols_module(s, i, &info); i++)
+			if (is_rtld_name(info.name) &&
+			    symbols_lookup(s, base_name(info.name), "_r_debug", &si) == 0 && si.type == STT_OBJECT) {
+				target_link_map_at(t, si.addr, lm_collect, &w);
+				break;
+			}
+	}
 	*out = w.v.v;
 	return w.v.n;
 }
@@ -359,7 +380,7 @@ int
 locate_dynamic_symbol(struct target *t, struct symbols *s, const char *name, uint64_t *addr, const char **module)
 {
 	struct lm_entry *lm;
-	size_t n = link_map_order(t, &lm);
+	size_t n = link_map_order(t, s, &lm);
 	int rc = -1;
 
 	for (size_t i = 0; i < n && rc < 0; i++) {
@@ -377,6 +398,9 @@ locate_dynamic_symbol(struct target *t, struct symbols *s, const char *name, uin
 	free(lm);
 	if (rc == 0)
 		return 0;
+	if (n == 0 && t->exe && is_rtld_name(t->exe))
+		return hd_fail(HD_ENOENT, "no definition of %s yet: the program was started through the dynamic "
+			       "linker, which has not loaded it", name);
 	if (n == 0) {
 		/* a static program: its own symbol table */
 		struct sym_info si;
@@ -395,12 +419,17 @@ static int
 find_provider(struct target *t, struct symbols *s, struct malloc_info *mi, struct module *prov)
 {
 	struct lm_entry *lm;
-	size_t n = link_map_order(t, &lm);
+	size_t n = link_map_order(t, s, &lm);
 	bool found = false, is_exe = false;
 
 	for (size_t i = 0; i < n && !found; i++) {
 		struct module m;
 		if (!lm_module(s, t, &lm[i], i == 0, &m))
+			continue;
+		/* up to 2.31 ld.so exports the malloc it starts with; the
+		 * program's calls (and ld.so's own, once libc is relocated)
+		 * go to libc's */
+		if (is_rtld_name(m.name))
 			continue;
 		if (defines_dynamic(&m, "malloc")) {
 			*prov = m;
@@ -418,7 +447,7 @@ find_provider(struct target *t, struct symbols *s, struct malloc_info *mi, struc
 		for (size_t i = 0; symbols_module(s, i, &info) && !found; i++) {
 			struct module m;
 			Dwfl_Module *mod = dwfl_addrmodule(symbols_dwfl(s), info.start);
-			if (!mod || !get_module(s, mod, &m))
+			if (!mod || !get_module(s, mod, &m) || is_rtld_name(m.name))
 				continue;
 			/* a static program: malloc by name, or (fully stripped)
 			 * glibc's malloc check strings in it */

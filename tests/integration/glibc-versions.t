@@ -232,6 +232,15 @@ for rt in runtimes:
         h, info, _ = walk_checks(r, mallinfo_of(t), held_pointers(t), label, rt)
         ok(info.get("malloc_provider", "").endswith("libc.so.6") or "/libc-2." in info.get("malloc_provider", ""),
            "%s: malloc from libc" % label, info.get("malloc_provider"))
+        if have("gcore"):
+            d = tmpdir("glibc-versions")
+            subprocess.run(["gcore", "-o", os.path.join(d, "core"), str(t.pid)], capture_output=True, timeout=120)
+            core = os.path.join(d, "core.%d" % t.pid)
+            r = batch(["-c", core], "heap", "check")
+            check_identities(r.cmd("heap") or {}, mallinfo_of(t), label + ", core")
+            c = r.cmd("check") or {}
+            ok(c.get("ok") is True and c.get("errors") == 0, "%s, core: check clean" % label, c.get("findings"))
+            os.unlink(core)
         t.stop()
 
     # libc_malloc_debug.so.0 (2.34+): without glibc.malloc.check it forwards to
@@ -271,6 +280,10 @@ for rt in runtimes:
             walk_checks(r, mallinfo_of(t), held_pointers(t), label, rt)
             t.stop()
     else:
+        if "_dl_find_object" in (err or ""):
+            err = ("this machine's libgcc_eh.a (gcc %s) calls _dl_find_object, which glibc %s's libc.a lacks "
+                   "(2.35+): no static program for it can be linked here" % (
+                       subprocess.run(["gcc", "-dumpversion"], capture_output=True, text=True).stdout.strip(), v))
         skip("%s static" % v, err)
 
     # the leak check at exit, against valgrind memcheck
