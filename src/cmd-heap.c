@@ -76,6 +76,19 @@ emit_findings_summary(struct session *s, const struct heap *h)
 		s->found_problem = true;
 }
 
+/* What locating malloc's state found missing or unusual (info's notes):
+ * a walk that lacks a thread's tcache says so where its totals are. */
+static void
+emit_notes(struct session *s, const struct heap *h)
+{
+	em_list_open(s->em, "notes");
+	for (size_t i = 0; i < h->mi->notes.n; i++) {
+		em_str(s->em, NULL, h->mi->notes.v[i]);
+		em_text(s->em, "%snote: %s\n", i ? "" : "\n", h->mi->notes.v[i]);
+	}
+	em_list_close(s->em);
+}
+
 static int
 heap_exec(struct session *s, int argc, char **argv)
 {
@@ -177,6 +190,7 @@ heap_exec(struct session *s, int argc, char **argv)
 		fmt_bytes(tc.bytes + fast.bytes + bins.bytes, b1), fmt_bytes(top.bytes, b2));
 	histogram(s, h);
 	emit_findings_summary(s, h);
+	emit_notes(s, h);
 	return 0;
 }
 

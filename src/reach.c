@@ -344,6 +344,22 @@ heap_ranges(const struct heap *h, struct range_vec *out)
 		qsort(out->v, out->n, sizeof(*out->v), range_cmp);
 }
 
+/* Memory made read-only once relocated (PT_GNU_RELRO: the GOT,
+ * .data.rel.ro, and what a static program's startup stored there before
+ * it was protected, pointers to blocks included): a read-only private
+ * mapping of a module's file that runs straight into a writable mapping
+ * of the same file. */
+static bool
+is_relro(const struct target *t, size_t i)
+{
+	const struct mapping *m = &t->maps[i], *n = i + 1 < t->nmaps ? &t->maps[i + 1] : NULL;
+
+	return (m->perms & (MAP_PERM_R | MAP_PERM_W | MAP_PERM_X | MAP_PERM_P)) == (MAP_PERM_R | MAP_PERM_P) &&
+	       m->path && m->path[0] == '/' && n && n->start == m->end &&
+	       (n->perms & (MAP_PERM_R | MAP_PERM_W)) == (MAP_PERM_R | MAP_PERM_W) && n->path &&
+	       !strcmp(n->path, m->path);
+}
+
 /* Each root range, clipped: fn(arg, lo, hi, region, tid). */
 typedef void (*root_fn)(struct rc *c, uint64_t lo, uint64_t hi, enum ref_region region, pid_t tid, void *arg);
 
@@ -360,7 +376,7 @@ for_each_root(struct rc *c, root_fn fn, void *arg)
 		enum ref_region region = REF_ANON;
 		pid_t tid = 0;
 
-		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) != (MAP_PERM_R | MAP_PERM_W))
+		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) != (MAP_PERM_R | MAP_PERM_W) && !is_relro(t, i))
 			continue;
 		if (m->path && (!strcmp(m->path, "[heap]") || !strncmp(m->path, "/dev/", 5)))
 			continue;

@@ -98,7 +98,9 @@ session_malloc_info(struct session *s)
 	if (s->mi)
 		return s->mi;
 	sym = session_symbols(s);
-	if (!sym || malloc_locate(s->t, sym, &s->mi) < 0)
+	/* with the layout's DWARF check done: what info says of the layout
+	 * is what a walk would use */
+	if (!sym || malloc_locate_confirmed(s->t, sym, &s->mi) < 0)
 		return NULL;
 	return s->mi;
 }

@@ -1518,49 +1518,6 @@ heap_walk(struct target *t, struct symbols *s, const struct walk_opts *o, struct
 	return 0;
 }
 
-/* A layout read from a target's DWARF is input too: every field the walk
- * reads must lie inside the copy of its structure.  NULL if it does, else
- * what does not. */
-static const char *
-layout_problem(const struct malloc_layout *L)
-{
-	const int32_t ms8[] = { L->ms_top, L->ms_next, L->ms_attached_threads, L->ms_system_mem,
-				L->ms_max_system_mem };
-	const int32_t ms4[] = { L->ms_mutex, L->ms_flags };
-	const int32_t hi8[] = { L->hi_ar_ptr, L->hi_prev, L->hi_size_field };
-
-	for (size_t i = 0; i < ARRAY_SIZE(ms8); i++)
-		if (ms8[i] >= 0 && (uint64_t)ms8[i] + 8 > L->ms_size)
-			return "a malloc_state field lies outside the structure";
-	for (size_t i = 0; i < ARRAY_SIZE(ms4); i++)
-		if (ms4[i] >= 0 && (uint64_t)ms4[i] + 4 > L->ms_size)
-			return "a malloc_state field lies outside the structure";
-	if (L->ms_bins < 0 || L->nbins < 2 || L->nbins > 1024 ||
-	    (uint64_t)L->ms_bins + 16 * (uint64_t)(L->nbins - 1) > L->ms_size)
-		return "malloc_state.bins does not fit the structure";
-	if (L->nfastbins && (L->ms_fastbins < 0 || L->nfastbins > 16 ||
-			     (uint64_t)L->ms_fastbins + 8 * (uint64_t)L->nfastbins > L->ms_size))
-		return "malloc_state.fastbinsY does not fit the structure";
-	if (L->hi_size > 64)
-		return "heap_info is larger than any glibc's";
-	for (size_t i = 0; i < ARRAY_SIZE(hi8); i++)
-		if (hi8[i] >= 0 && (uint64_t)hi8[i] + 8 > L->hi_size)
-			return "a heap_info field lies outside the structure";
-	if (L->has_tcache) {
-		if (L->tc_count_width != 1 && L->tc_count_width != 2)
-			return "tcache counters are neither 8 nor 16 bits";
-		if (L->tc_nbins > 4096 ||
-		    L->tc_counts_off + (uint64_t)L->tc_count_width * L->tc_nbins > L->tc_size ||
-		    L->tc_entries_off + 8 * (uint64_t)L->tc_nbins > L->tc_size)
-			return "tcache_perthread_struct's arrays do not fit the structure";
-		/* the walk reads a tcache_entry from the 16 bytes after a chunk
-		 * header (an offset of -1, unknown, stays inside the chunk) */
-		if (L->te_next < -1 || L->te_next > 8 || L->te_key < -1 || L->te_key > 8)
-			return "tcache_entry's fields are not where glibc has them";
-	}
-	return NULL;
-}
-
 int
 heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts *o, struct heap **out)
 {
@@ -1573,6 +1530,13 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	memset(&w, 0, sizeof(w));
 	h = xcalloc(1, sizeof(*h));
 	h->mi = mi;
+	if (h->mi->allocator == ALLOC_GLIBC && mi->layout_problem) {
+		/* (whether malloc is initialised is unknown too; the walk
+		 * owns mi: the message first, then the free) */
+		hd_fail(HD_EFORMAT, "cannot walk the heap with this malloc layout: %s", mi->layout_problem);
+		heap_free(h);
+		return -1;
+	}
 	if (h->mi->allocator != ALLOC_GLIBC || !h->mi->initialised) {
 		h->initialised = h->mi->initialised;
 		*out = h;

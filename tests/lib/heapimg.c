@@ -660,7 +660,7 @@ hi_info(const struct heapimg *b)
 	mi->heap_max = b->heap_max;
 	mi->tcache_how = "synthetic";
 	for (size_t i = 0; i < b->threads.n; i++) {
-		struct tcache_ref r = { b->threads.v[i].tid, b->threads.v[i].tcache, true };
+		struct tcache_ref r = { b->threads.v[i].tid, b->threads.v[i].tcache, true, false };
 		vec_push(&mi->tcaches, r);
 	}
 	if (L->te_key >= 0 && !L->te_key_is_tcache_ptr) {

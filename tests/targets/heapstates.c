@@ -8,6 +8,10 @@
  *   mallinfo2 arena=.. ordblks=.. smblks=.. hblks=.. hblkhd=.. fsmblks=.. uordblks=.. fordblks=.. keepcost=..
  *   ready PID
  * and on SIGUSR1 the mallinfo2 line again, for the heap as it is then.
+ * On a glibc without mallinfo2() (before 2.33) the line is "mallinfo ..."
+ * with the same keys, from mallinfo(): the program runs on the glibc
+ * versions the suite tests (tests/integration/glibc-versions.t), built
+ * against this machine's headers or against an older version's.
  *
  * Arguments (optional): "corrupt=KIND" damages the heap after building it
  * (KIND: size, tcache-next, fastbin-cycle, prev-size, bin-link), printing
@@ -128,6 +132,13 @@ static void *
 worker(void *arg)
 {
 	int id = (int)(long)arg;
+	sigset_t usr1;
+
+	/* SIGUSR1 is the main thread's: a worker that took it would set
+	 * want_report where nothing looks at it */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	build_states(id);
 	if (id == 1 && big) {
 		/* grow this arena past one heap: 70 x 1 MiB below the mmap
@@ -145,6 +156,21 @@ worker(void *arg)
 static char outbuf[1 << 16];
 static volatile sig_atomic_t want_report;
 
+/* mallinfo2() where the glibc the program runs on has it, else
+ * mallinfo().  Weak references, not dlsym: they resolve in a static
+ * program too, and looking up a missing symbol with dlsym allocates its
+ * error message.  Declared under names of their own (the asm labels give
+ * glibc's), so that the headers of any version, with or without
+ * struct mallinfo2 and with mallinfo deprecated or not, agree. */
+struct hs_mallinfo2 {
+	size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
+struct hs_mallinfo {
+	int arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
+extern struct hs_mallinfo2 hs_mallinfo2(void) __asm__("mallinfo2") __attribute__((weak));
+extern struct hs_mallinfo hs_mallinfo(void) __asm__("mallinfo");
+
 static void
 on_usr1(int sig)
 {
@@ -154,9 +180,22 @@ on_usr1(int sig)
 static void
 print_mallinfo(void)
 {
-	struct mallinfo2 mi = mallinfo2();
-	printf("mallinfo2 arena=%zu ordblks=%zu smblks=%zu hblks=%zu hblkhd=%zu fsmblks=%zu "
-	       "uordblks=%zu fordblks=%zu keepcost=%zu\n", mi.arena, mi.ordblks, mi.smblks,
+	struct hs_mallinfo2 mi;
+	const char *name = "mallinfo2";
+
+	if (hs_mallinfo2) {
+		mi = hs_mallinfo2();
+	} else {
+		/* int fields: they wrap past 2 GiB, far above this heap */
+		struct hs_mallinfo m = hs_mallinfo();
+		mi = (struct hs_mallinfo2){ (unsigned)m.arena, (unsigned)m.ordblks, (unsigned)m.smblks,
+					    (unsigned)m.hblks, (unsigned)m.hblkhd, (unsigned)m.usmblks,
+					    (unsigned)m.fsmblks, (unsigned)m.uordblks, (unsigned)m.fordblks,
+					    (unsigned)m.keepcost };
+		name = "mallinfo";
+	}
+	printf("%s arena=%zu ordblks=%zu smblks=%zu hblks=%zu hblkhd=%zu fsmblks=%zu "
+	       "uordblks=%zu fordblks=%zu keepcost=%zu\n", name, mi.arena, mi.ordblks, mi.smblks,
 	       mi.hblks, mi.hblkhd, mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost);
 	fflush(stdout);
 }
