@@ -72,6 +72,23 @@ struct rspan {
 	uint64_t rstart;	/* the target address of buf[0] */
 	uint64_t filled;	/* the copy holds [rstart, filled) */
 	uint64_t resume;	/* the walk stopped at a bad size here (0: it did not) */
+	uint64_t resume_prev;	/* the chunk walked right before it (0: none) */
+	size_t resume_prev_idx;	/* its index in walker.chunks */
+	bool segment;		/* a main-arena segment that ends with fenceposts
+				 * (non-contiguous: brk could not grow) */
+	uint64_t walked_end;	/* where the chunk walk ended */
+};
+
+/* Memory of a span that could not be read (zeros in the copy). */
+struct hole {
+	uint64_t start, end;
+};
+
+/* A stretch the walk went through out of step: from a bad size to the
+ * first chunk boundary it could trust again (a free-list member, top,
+ * the end).  Findings inside follow from the one at `cause`. */
+struct desync {
+	uint64_t from, to, cause;
 };
 
 /* Bits the chunk walk leaves in hchunk.list for classify_chunks (which
@@ -83,6 +100,12 @@ struct rspan {
 
 struct member {
 	uint64_t addr, memb;
+};
+
+/* A tcache entry's key, for the check once tcache_key is known. */
+struct tckey {
+	uint64_t chunk, key, tcache;
+	unsigned thread, bin;
 };
 
 struct walker {
@@ -100,22 +123,32 @@ struct walker {
 	bool unsorted;			/* a chunk was walked below its predecessor */
 	uint64_t list_cap;		/* bound for any list walk */
 	bool interrupted;
+	VEC(struct hole) holes;
+	VEC(struct desync) desyncs;
+	/* free tcache entries and their key, checked once tcache_key is known */
+	VEC(struct tckey) tc_keys;
 };
 
-static void
+static struct finding *
 finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t chunk, int arena,
 	const char *fmt, ...) PRINTF(6, 7);
 
-static void
+/* Record a finding; returns it, for the caller to add the evidence (the
+ * pointer is good until the next finding). */
+static struct finding *
 finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t chunk, int arena,
 	const char *fmt, ...)
 {
+	static struct finding dropped;
 	struct finding f;
 	struct sbuf sb;
 	va_list ap;
 
-	if (w->h->findings.n >= 100000)
-		return;	/* a heap that bad says enough already */
+	if (w->h->findings.n >= 100000) {
+		memset(&dropped, 0, sizeof(dropped));
+		return &dropped;	/* a heap that bad says enough already */
+	}
+	memset(&f, 0, sizeof(f));
 	sb_init(&sb);
 	va_start(ap, fmt);
 	sb_vprintf(&sb, fmt, ap);
@@ -130,6 +163,7 @@ finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t 
 		w->h->errors++;
 	else
 		w->h->warnings++;
+	return &w->h->findings.v[w->h->findings.n - 1];
 }
 
 /* ---- memory: the copies first, the target otherwise ---- */
@@ -186,36 +220,86 @@ arena_index(struct walker *w, uint64_t addr)
 	return -1;
 }
 
-/* The end of the readable memory that starts at addr (across adjacent
- * readable mappings), or addr when addr is not mapped. */
+/* The end of the memory mapped from addr on, across adjacent mappings
+ * whatever their permissions (the kernel splits one heap into several
+ * mappings after fork(), madvise() or mprotect(): how it splits them says
+ * nothing about the heap), or addr when addr is not mapped. */
 static uint64_t
-readable_end(struct walker *w, uint64_t addr)
+mapped_end(struct walker *w, uint64_t addr)
 {
 	const struct mapping *m = target_find_mapping(w->t, addr);
 	uint64_t end;
 
-	if (!m || !(m->perms & MAP_PERM_R))
+	if (!m)
 		return addr;
 	end = m->end;
 	for (size_t i = (size_t)(m - w->t->maps) + 1; i < w->t->nmaps; i++) {
-		if (w->t->maps[i].start != end || !(w->t->maps[i].perms & MAP_PERM_R))
+		if (w->t->maps[i].start != end)
 			break;
 		end = w->t->maps[i].end;
 	}
 	return end;
 }
 
-/* A chunk range to walk.  Its end comes from top's size or heap_info,
- * which a corruption can make anything: it is clipped to the memory
- * that is there, so a bad size costs a finding, not a huge copy. */
-static void
+/* The start of the mapped memory that runs up to addr (adjacent
+ * mappings), or addr when addr is not mapped. */
+static uint64_t
+mapped_start(struct walker *w, uint64_t addr)
+{
+	const struct mapping *m = target_find_mapping(w->t, addr);
+	size_t i;
+
+	if (!m)
+		return addr;
+	for (i = (size_t)(m - w->t->maps); i > 0 && w->t->maps[i - 1].end == w->t->maps[i].start; i--)
+		;
+	return w->t->maps[i].start;
+}
+
+/* a + b, or UINT64_MAX when that wraps */
+static inline uint64_t
+add_sat(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+static uint64_t
+top_size_at(struct walker *w, uint64_t top)
+{
+	uint64_t sf;
+	return target_read_u64(w->t, top + 8, &sf) == 0 ? ptm_chunksize(sf) : 0;
+}
+
+/* Is [start, end) mapped but for gaps that add up to less than a
+ * quarter of it, with memory at both ends?  (A core made by gcore leaves
+ * out an mprotect()ed page: the heap goes on after it.) */
+static bool
+gaps_small(struct walker *w, uint64_t start, uint64_t end)
+{
+	uint64_t covered = 0;
+
+	if (end <= start || !target_find_mapping(w->t, start) || !target_find_mapping(w->t, end - 1))
+		return false;
+	for (size_t i = 0; i < w->t->nmaps; i++) {
+		const struct mapping *m = &w->t->maps[i];
+		if (m->end > start && m->start < end)
+			covered += MIN(m->end, end) - MAX(m->start, start);
+	}
+	return end - start - covered < (end - start) / 4;
+}
+
+/* A chunk range to walk.  Its end comes from glibc's state (system_mem,
+ * heap_info), which a corruption can make anything: it is clipped to the
+ * memory that is there, so a bad value costs a finding, not a huge copy. */
+static struct rspan *
 add_span(struct walker *w, unsigned arena, uint64_t info, uint64_t start, uint64_t end, uint64_t top)
 {
-	uint64_t lim = readable_end(w, info ? info : start);
+	uint64_t lim = mapped_end(w, info ? info : start);
 	struct rspan s;
 
-	if (end > lim)
+	if (end > lim && !(top && end == add_sat(top, top_size_at(w, top)) && gaps_small(w, start, end)))
 		end = lim;
+	memset(&s, 0, sizeof(s));
 	s.start = start;
 	s.end = end;
 	s.arena = arena;
@@ -224,9 +308,11 @@ add_span(struct walker *w, unsigned arena, uint64_t info, uint64_t start, uint64
 	s.buf = NULL;
 	s.rstart = info ? info : start;
 	s.filled = s.rstart;
-	s.resume = 0;
-	if (end > start)
-		vec_push(&w->spans, s);
+	s.walked_end = end;
+	if (end <= start)
+		return NULL;
+	vec_push(&w->spans, s);
+	return &w->spans.v[w->spans.n - 1];
 }
 
 static int
@@ -290,6 +376,278 @@ top_size_of(struct walker *w, struct harena *ar)
 	return ptm_chunksize(sf);
 }
 
+static bool
+plausible_size(uint64_t sf, uint64_t at, uint64_t end)
+{
+	uint64_t sz = ptm_chunksize(sf);
+	/* sz <= end - at: a huge size must not wrap around to a lower address */
+	return sz >= PTM_MINSIZE && ptm_aligned(sz) && at <= end && sz <= end - at && !(sf & PTM_IS_MMAPPED);
+}
+
+/* Is there a run of fencepost headers at p (main arena: two or more of
+ * size 0x10, the last 0x10|P)?  Returns where the run ends, or 0. */
+static uint64_t
+fencepost_run(struct walker *w, uint64_t p, uint64_t end)
+{
+	uint64_t q = p, last = 0;
+
+	while (q + 16 <= end && q - p < 64) {
+		uint8_t hdr[16];
+		if (!wread(w, q, hdr, 16) || !ptm_fencepost(chunk_size_field(hdr)))
+			break;
+		last = chunk_size_field(hdr);
+		q += 16;
+	}
+	return q - p >= 32 && ptm_main_fencepost_last(last) ? q : 0;
+}
+
+/*
+ * Does a chain of plausible chunks start at q and run to a place the walk
+ * trusts: top, `end`, glibc's fenceposts, a chunk of `good` (if given),
+ * or (once the lists are known) a free-list member?  At most max chunks
+ * are followed (0: no bound); a chain that long is taken as good.  The
+ * chunk addresses followed are added to `good` when it is given and the
+ * chain reaches it or top.  Main-arena chunks never carry
+ * NON_MAIN_ARENA, and no chunk runs over top.
+ */
+static bool
+chain_reaches(struct walker *w, uint64_t q, uint64_t end, uint64_t top, bool main, unsigned max,
+	      struct u64map *good)
+{
+	VEC(uint64_t) seen;
+	uint64_t p = q;
+	bool ok = false;
+
+	memset(&seen, 0, sizeof(seen));
+	for (unsigned k = 0; !max || k < max; k++) {
+		uint8_t hdr[16];
+		uint64_t sf, sz;
+
+		if (p == top || (good && k && u64map_get(good, p, NULL))) {
+			ok = true;
+			break;
+		}
+		if (p >= end) {
+			ok = k > 0 && p == end && !good;
+			break;
+		}
+		if (k && w->members && u64map_get(&w->member, p, NULL)) {
+			ok = !good;
+			break;
+		}
+		if (!wread(w, p, hdr, 16))
+			break;
+		sf = chunk_size_field(hdr);
+		if (k && main && ptm_fencepost(sf)) {
+			ok = !good && fencepost_run(w, p, end) != 0;
+			break;
+		}
+		sz = ptm_chunksize(sf);
+		if (!plausible_size(sf, p, end) || (main && (sf & PTM_NON_MAIN_ARENA)) ||
+		    (top && p < top && p + sz > top))
+			break;
+		if (good)
+			vec_push(&seen, p);
+		p += sz;
+		if (max && k + 1 == max)
+			ok = !good;
+	}
+	if (ok && good)
+		for (size_t i = 0; i < seen.n; i++)
+			u64map_put(good, seen.v[i], 1);
+	vec_free(&seen);
+	return ok;
+}
+
+/* Top against the end of its heap: glibc's own state says where the heap
+ * ends (main arena: mp_.sbrk_base + system_mem; others: heap_info.size),
+ * so a top of another size is damaged, and the finding is top's. */
+static void
+check_top(struct walker *w, unsigned ai, uint64_t end, const char *how)
+{
+	struct harena *ar = &w->h->arenas.v[ai];
+	uint64_t top = ar->top, sz = ar->top_size, top_end = add_sat(top, sz);
+	struct finding *f;
+
+	if (ar->system_mem && sz > ar->system_mem)
+		f = finding(w, FIND_ERROR, "top-size", top, (int)ai,
+			    "top chunk 0x%" PRIx64 " has size 0x%" PRIx64 ", more than the arena's system_mem 0x%"
+			    PRIx64 " (malloc(): corrupted top size)", top, sz, ar->system_mem);
+	else if (top_end > end)
+		f = finding(w, FIND_ERROR, "top-size", top, (int)ai,
+			    "top chunk 0x%" PRIx64 " has size 0x%" PRIx64 ": it runs 0x%" PRIx64 " bytes past the "
+			    "end of its heap at 0x%" PRIx64 " (%s): its size was enlarged", top, sz, top_end - end, end,
+			    how);
+	else if (top_end < end)
+		f = finding(w, FIND_ERROR, "top-size", top, (int)ai,
+			    "top chunk 0x%" PRIx64 " has size 0x%" PRIx64 ": it ends at 0x%" PRIx64 ", 0x%" PRIx64
+			    " bytes before the end of its heap at 0x%" PRIx64 " (%s): its size was shrunk", top, sz,
+			    top_end, end - top_end, end, how);
+	else
+		return;
+	{
+		const uint8_t *b = NULL;
+		uint8_t hdr[8];
+		if (target_read(w->t, top + 8, hdr, 8) == 0)
+			b = hdr;
+		if (b) {
+			memcpy(f->bytes, b, 8);
+			f->nbytes = 8;
+			f->bytes_at = top + 8;
+		}
+	}
+}
+
+/* Non-contiguous main arena: where does the segment holding top start?
+ * Segments are mmap()ed, so page-aligned: the lowest page start of the
+ * mapped memory around top from which a chain of chunks reaches top. */
+static uint64_t
+segment_start(struct walker *w, uint64_t top)
+{
+	uint64_t lo = mapped_start(w, top), best = 0, pg = ALIGN_DOWN(top, PAGE);
+	struct u64map good;
+
+	if (!target_find_mapping(w->t, top))
+		return 0;
+	if (top - lo > (256ULL << 20))
+		lo = ALIGN_DOWN(top - (256ULL << 20), PAGE);
+	u64map_init(&good);
+	for (;;) {
+		if (pg == top || chain_reaches(w, pg, UINT64_MAX, top, true, 0, &good))
+			best = pg;
+		if (pg <= lo)
+			break;
+		pg -= PAGE;
+	}
+	u64map_free(&good);
+	return best ? best : top;
+}
+
+/*
+ * The main arena's heap.  Contiguous (NONCONTIGUOUS_BIT clear, the usual
+ * case): one stretch from mp_.sbrk_base of system_mem bytes, however the
+ * kernel happens to split it into mappings; memory another sbrk() user
+ * took in between sits behind glibc's fenceposts inside it.  Non-
+ * contiguous (brk could not grow, glibc went on in mmap()ed memory): the
+ * sbrk segment up to its fenceposts, the segment holding top, and older
+ * segments merged into the same mapping after it.
+ */
+static void
+collect_main(struct walker *w, unsigned ai)
+{
+	const struct malloc_layout *L = w->L;
+	struct harena *ar = &w->h->arenas.v[ai];
+	uint64_t base = mi_mp(w->mi, L->mp_sbrk_base), start, end;
+	const struct mapping *tm = ar->top ? target_find_mapping(w->t, ar->top) : NULL;
+	bool from_mp = base != 0 && w->mi->mp;
+
+	ar->contiguous = !(ar->flags & PTM_NONCONTIGUOUS_BIT);
+	if (base && !target_find_mapping(w->t, base)) {
+		finding(w, FIND_ERROR, "mp-field", 0, (int)ai,
+			"mp_.sbrk_base 0x%" PRIx64 " is not mapped memory: the start of the main heap is lost; "
+			"walking from [heap]", base);
+		base = 0;
+		from_mp = false;
+	}
+	if (!base) {
+		for (size_t i = 0; i < w->t->nmaps; i++)
+			if (w->t->maps[i].path && !strcmp(w->t->maps[i].path, "[heap]")) {
+				base = w->t->maps[i].start;
+				break;
+			}
+	}
+	if (!base && tm)
+		base = tm->start;
+	if (!base || !ar->top)
+		return;
+	start = ALIGN_UP(base, PTM_ALIGN);
+	if (ar->contiguous) {
+		struct hheap hh;
+		const char *how = "mp_.sbrk_base + system_mem";
+		if (from_mp && ar->system_mem) {
+			end = add_sat(base, ar->system_mem);
+		} else {
+			end = add_sat(ar->top, ar->top_size);
+			how = "top's end: mp_ not found";
+		}
+		if (end > mapped_end(w, start) &&
+		    !(ar->top >= start && add_sat(ar->top, ar->top_size) == end && gaps_small(w, start, end))) {
+			finding(w, FIND_ERROR, "heap-size", 0, (int)ai,
+				"the main heap should end at 0x%" PRIx64 " (%s), but its memory ends at 0x%" PRIx64
+				": system_mem 0x%" PRIx64 " is damaged, or the memory was taken away", end, how,
+				mapped_end(w, start), ar->system_mem);
+			end = mapped_end(w, start);
+		}
+		if (ar->top < start || ar->top >= end)
+			finding(w, FIND_ERROR, "top-pointer", 0, (int)ai,
+				"main_arena.top 0x%" PRIx64 " is outside the main heap 0x%" PRIx64 "-0x%" PRIx64,
+				ar->top, start, end);
+		else
+			check_top(w, ai, end, how);
+		hh.info = 0;
+		hh.start = start;
+		hh.end = end;
+		hh.size = end - base;
+		vec_push(&ar->heaps, hh);
+		add_span(w, ai, 0, start, end, ar->top);
+		return;
+	}
+	/* non-contiguous: the first segment, up to its fenceposts (the walk
+	 * stops there), unless top is in it */
+	{
+		uint64_t lim = mapped_end(w, start), top_end, s2;
+		struct rspan *sp;
+		if (ar->top >= start && ar->top < lim) {
+			end = add_sat(ar->top, ar->top_size);
+			if (end > lim)
+				end = lim;
+			check_top(w, ai, end, "the end of its mapping");
+			add_span(w, ai, 0, start, end, ar->top);
+			return;
+		}
+		sp = add_span(w, ai, 0, start, lim, 0);
+		if (sp)
+			sp->segment = true;
+		if (!tm)
+			return;
+		/* the segment holding top */
+		s2 = segment_start(w, ar->top);
+		top_end = add_sat(ar->top, ar->top_size);
+		if (top_end > mapped_end(w, ar->top)) {
+			check_top(w, ai, mapped_end(w, ar->top), "the end of its mapping");
+			top_end = mapped_end(w, ar->top);
+		}
+		add_span(w, ai, 0, s2, top_end, ar->top);
+		/* older segments mmap()ed above it, merged into one mapping */
+		for (int n = 0; n < 1024 && top_end + PAGE <= mapped_end(w, top_end) &&
+				(top_end & (PAGE - 1)) == 0; n++) {
+			uint64_t fp = 0, p = top_end;
+			uint64_t lim2 = mapped_end(w, top_end);
+			if (!chain_reaches(w, p, lim2, 0, true, 0, NULL))
+				break;
+			/* walk to its fenceposts to know where it ends */
+			for (int k = 0; k < 1 << 24 && p + 16 <= lim2; k++) {
+				uint8_t hdr[16];
+				if (!wread(w, p, hdr, 16))
+					break;
+				if (ptm_fencepost(chunk_size_field(hdr))) {
+					fp = fencepost_run(w, p, lim2);
+					break;
+				}
+				if (!plausible_size(chunk_size_field(hdr), p, lim2))
+					break;
+				p += ptm_chunksize(chunk_size_field(hdr));
+			}
+			if (!fp)
+				break;
+			sp = add_span(w, ai, 0, top_end, fp, 0);
+			if (sp)
+				sp->segment = true;
+			top_end = fp;
+		}
+	}
+}
+
 static void
 collect_heaps(struct walker *w)
 {
@@ -303,42 +661,7 @@ collect_heaps(struct walker *w)
 		struct harena *ar = &w->h->arenas.v[ai];
 		ar->top_size = top_size_of(w, ar);
 		if (ar->main) {
-			uint64_t base = mi_mp(w->mi, L->mp_sbrk_base), start, end;
-			const struct mapping *tm = ar->top ? target_find_mapping(w->t, ar->top) : NULL;
-			if (!base) {
-				for (size_t i = 0; i < w->t->nmaps; i++)
-					if (w->t->maps[i].path && !strcmp(w->t->maps[i].path, "[heap]"))
-						base = w->t->maps[i].start;
-			}
-			if (!base && tm)
-				base = tm->start;
-			if (!base || !ar->top)
-				continue;
-			start = ALIGN_UP(base + 16, 16) - 16;
-			end = ar->top + ar->top_size;
-			if (ar->top < start || (tm && (start < tm->start || start >= tm->end))) {
-				/* non-contiguous: the sbrk segment, then the segment
-				 * holding top */
-				const struct mapping *bm = target_find_mapping(w->t, start);
-				if (bm) {
-					struct hheap hh = { 0, start, bm->end, bm->end - start };
-					vec_push(&ar->heaps, hh);
-					add_span(w, (unsigned)ai, 0, start, bm->end, 0);
-				}
-				if (tm) {
-					uint64_t s2 = ALIGN_UP(tm->start + 16, 16) - 16;
-					struct hheap hh = { 0, s2, end, end - s2 };
-					vec_push(&ar->heaps, hh);
-					add_span(w, (unsigned)ai, 0, s2, end, ar->top);
-				}
-				finding(w, FIND_WARNING, "main-noncontiguous", 0, (int)ai,
-					"main arena is non-contiguous (brk could not grow): segments between "
-					"its sbrk heap and top's segment are not walked");
-			} else {
-				struct hheap hh = { 0, start, end, end - start };
-				vec_push(&ar->heaps, hh);
-				add_span(w, (unsigned)ai, 0, start, end, ar->top);
-			}
+			collect_main(w, (unsigned)ai);
 			continue;
 		}
 		/* non-main: from the heap holding top back through prev */
@@ -384,12 +707,18 @@ collect_heaps(struct walker *w)
 				first = h + L->hi_size == ar->addr;
 				start = first ? ptm_first_chunk_first_heap(L, h) : ptm_first_chunk_heap(L, h);
 				holds_top = ar->top >= h && ar->top < h + w->mi->heap_max;
-				end = holds_top ? ar->top + ar->top_size : h + size;
-				if (holds_top && end != h + size)
-					finding(w, FIND_ERROR, "top-size", ar->top, (int)ai,
-						"top chunk 0x%" PRIx64 " of size 0x%" PRIx64 " ends at 0x%" PRIx64
-						", but its heap_info says the heap ends at 0x%" PRIx64, ar->top, ar->top_size,
-						end, h + size);
+				if (hi_mprotect_size(L, hi) && size > hi_mprotect_size(L, hi) && L->hi_mprotect_size >= 0)
+					finding(w, FIND_ERROR, "heap-size", 0, (int)ai,
+						"heap_info at 0x%" PRIx64 " has size 0x%" PRIx64 ", more than its "
+						"mprotect_size 0x%" PRIx64 " (glibc never makes it so)", h, size,
+						hi_mprotect_size(L, hi));
+				end = h + size;
+				if (holds_top && ar->top >= end)
+					finding(w, FIND_ERROR, "top-pointer", 0, (int)ai,
+						"top 0x%" PRIx64 " of arena 0x%" PRIx64 " lies beyond the end of its heap "
+						"0x%" PRIx64 "-0x%" PRIx64 " (heap_info.size)", ar->top, ar->addr, h, end);
+				else if (holds_top)
+					check_top(w, (unsigned)ai, end, "heap_info.size");
 				{
 					struct hheap hh = { h, start, end, size };
 					vec_push(&ar->heaps, hh);
@@ -522,8 +851,58 @@ plan_regions(struct walker *w)
 
 #define FILL_WINDOW (512u << 10)	/* fits in L2 with room to spare */
 
-/* Copy the span's region up to at least upto (a window at a time).  A
- * read that comes up short ends the region and the span there. */
+/* The first address in [addr, hi) from which memory may be read again:
+ * past mappings without read permission, past what a core did not
+ * dump, else at the next page; hi if none. */
+static uint64_t
+next_readable(struct walker *w, uint64_t addr, uint64_t hi)
+{
+	while (addr < hi) {
+		const struct mapping *m = target_find_mapping(w->t, addr);
+		uint8_t b;
+		uint64_t skip;
+		if (!m) {
+			/* a gap in the mappings (a core left it out) */
+			uint64_t next = hi;
+			for (size_t i = 0; i < w->t->nmaps; i++)
+				if (w->t->maps[i].start > addr) {
+					next = MIN(w->t->maps[i].start, hi);
+					break;
+				}
+			addr = next;
+			continue;
+		}
+		if (!(m->perms & MAP_PERM_R)) {
+			addr = m->end;
+			continue;
+		}
+		skip = target_skip_unreadable(w->t, addr, MIN(hi, m->end));
+		if (skip > addr) {
+			addr = skip;
+			continue;
+		}
+		if (target_read_partial(w->t, addr, &b, 1) == 1)
+			return addr;
+		addr = ALIGN_DOWN(addr, PAGE) + PAGE;
+	}
+	return hi;
+}
+
+/* Is any of [addr, addr+len) in memory that could not be read? */
+static bool
+in_hole(const struct walker *w, uint64_t addr, uint64_t len)
+{
+	for (size_t i = 0; i < w->holes.n; i++)
+		if (addr < w->holes.v[i].end && addr + len > w->holes.v[i].start)
+			return true;
+	return false;
+}
+
+/* Copy the span's region up to at least upto (a window at a time).
+ * Memory that cannot be read (an mprotect()ed page inside a block, a
+ * page a core did not dump) stays zero in the copy and is remembered as
+ * a hole; when nothing after it can be read, the region and the span end
+ * there. */
 static void
 span_fill(struct walker *w, struct rspan *s, uint64_t upto)
 {
@@ -533,7 +912,16 @@ span_fill(struct walker *w, struct rspan *s, uint64_t upto)
 		size_t got = target_read_partial(w->t, s->filled, s->buf + (s->filled - s->rstart), want);
 		w->h->bytes_read += got;
 		if (got < want) {
-			uint64_t stop = s->filled + got;
+			uint64_t stop = s->filled + got, again = next_readable(w, stop, s->end);
+			if (again < s->end) {
+				struct hole hl = { stop, again };
+				vec_push(&w->holes, hl);
+				w->h->arenas.v[s->arena].unreadable += again - stop;
+				debug_msg("heap memory 0x%" PRIx64 "-0x%" PRIx64 " cannot be read: zeros in the copy",
+					  stop, again);
+				s->filled = again;
+				continue;
+			}
 			finding(w, FIND_ERROR, "heap-unreadable", 0, (int)s->arena,
 				"heap memory at 0x%" PRIx64 " cannot be read (%" PRIu64 " of %" PRIu64
 				" bytes read)", stop, stop - s->rstart, s->end - s->rstart);
@@ -847,10 +1235,13 @@ walk_bins(struct walker *w, unsigned ai)
 	if (ar->top) {
 		bool created;
 		uint64_t *slot = u64map_slot(&w->member, ar->top, &created);
-		if (!created)
+		if (!created && MEMB_STATE(*slot) == CS_TOP)
+			;	/* two arenas' tops: a top-pointer finding says which is wrong */
+		else if (!created)
 			finding(w, FIND_ERROR, "top-in-bin", ar->top, (int)ai,
 				"top chunk 0x%" PRIx64 " of arena %u is also in a free list", ar->top, ai);
-		*slot = MEMB(CS_TOP, 0, 0, ai);
+		if (created || MEMB_STATE(*slot) != CS_TOP)
+			*slot = MEMB(CS_TOP, 0, 0, ai);
 	}
 }
 
@@ -904,14 +1295,6 @@ sort_members(struct walker *w)
 	free(tmp);
 	w->nmembers = n;
 	w->next_member = 0;
-}
-
-static bool
-plausible_size(uint64_t sf, uint64_t at, uint64_t end)
-{
-	uint64_t sz = ptm_chunksize(sf);
-	/* sz <= end - at: a huge size must not wrap around to a lower address */
-	return sz >= PTM_MINSIZE && ptm_aligned(sz) && at <= end && sz <= end - at && !(sf & PTM_IS_MMAPPED);
 }
 
 /* After a corrupted size: the next address from which a chain of
@@ -970,6 +1353,65 @@ span_header(struct walker *w, struct rspan *s, uint64_t p)
 	return p + 16 <= s->filled && p + 16 <= s->end ? s->buf + (p - s->rstart) : NULL;
 }
 
+/* After the bad size at p: was it the chunk before, prev, whose size was
+ * enlarged over the chunks after it?  Then a chain of chunks starts
+ * again inside prev's claimed extent and runs to a boundary the walk
+ * trusts.  Returns that place, or 0. */
+static uint64_t
+enlarged_before(struct walker *w, const struct rspan *s, uint64_t prev, uint64_t p)
+{
+	const struct harena *ar = &w->h->arenas.v[s->arena];
+	uint64_t top = s->has_top ? ar->top : 0;
+
+	for (uint64_t q = prev + PTM_MINSIZE; q < p; q += 16)
+		if (!in_hole(w, q, 16) && chain_reaches(w, q, s->end, top, ar->main, 4096, NULL))
+			return q;
+	return 0;
+}
+
+/* Glibc's first chunk after a main-arena double fencepost, when the heap
+ * goes on (foreign sbrk memory in between): the first 16-aligned place
+ * from which a chain of chunks, the first with PREV_INUSE, runs to top
+ * or the end. */
+static uint64_t
+after_foreign(struct walker *w, const struct rspan *s, uint64_t from)
+{
+	const struct harena *ar = &w->h->arenas.v[s->arena];
+	uint64_t top = s->has_top ? ar->top : 0;
+
+	for (uint64_t q = ALIGN_UP(from, 16); q + 16 <= s->end; q += 16) {
+		const uint8_t *b = heap_bytes(w->h, q, 16);
+		if (!b || in_hole(w, q, 16))
+			continue;
+		if (q != top && !(chunk_size_field(b) & PTM_PREV_INUSE))
+			continue;
+		if (chain_reaches(w, q, s->end, top, true, 1u << 20, NULL))
+			return q;
+	}
+	return 0;
+}
+
+static void
+close_desync(struct walker *w, size_t *open, uint64_t at)
+{
+	if (*open != SIZE_MAX) {
+		w->desyncs.v[*open].to = at;
+		*open = SIZE_MAX;
+	}
+}
+
+/* Keep the damaged header's bytes with the finding. */
+static void
+header_evidence(struct walker *w, struct finding *f, uint64_t at, size_t len)
+{
+	const uint8_t *b = heap_bytes(w->h, at, len);
+	if (!b || len > sizeof(f->bytes) || in_hole(w, at, len))
+		return;
+	memcpy(f->bytes, b, len);
+	f->nbytes = (uint8_t)len;
+	f->bytes_at = at;
+}
+
 /*
  * The chunk walk proper: chunk boundaries from `from` to the end of the
  * span, as the copy comes in.  Only what a chunk's own header says is
@@ -977,17 +1419,31 @@ span_header(struct walker *w, struct rspan *s, uint64_t p)
  * neighbours say about each other are settled by classify_chunks.  A bad
  * size stops the first pass (s->resume): the walk resumes once the free
  * lists are known, since their members are trusted chunk boundaries.
+ * Glibc's fenceposts end a segment or a closed heap, or (main arena) lead
+ * over memory the program took with sbrk() to where the heap goes on.
  */
 static void
 walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 {
 	struct harena *ar = &w->h->arenas.v[s->arena];
 	uint64_t p = from, prev = 0, prev_size = 0;
+	size_t prev_idx = 0, open = SIZE_MAX;
 
+	if (lists_known && s->resume_prev && s->resume_prev_idx < w->chunks.n &&
+	    w->chunks.v[s->resume_prev_idx].addr == s->resume_prev) {
+		prev = s->resume_prev;
+		prev_idx = s->resume_prev_idx;
+		prev_size = w->chunks.v[prev_idx].size;
+	}
+	s->walked_end = s->end;
 	while (p + 16 <= s->end) {
-		const uint8_t *b = span_header(w, s, p);
+		const uint8_t *b;
 		uint64_t sf, sz, ps;
 		struct hchunk c;
+
+		if (p + 64 > s->filled)
+			span_fill(w, s, MIN(s->end, p + 64));	/* (fenceposts look ahead) */
+		b = span_header(w, s, p);
 
 		if (!b)
 			break;
@@ -995,6 +1451,8 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 			w->interrupted = true;
 			return;
 		}
+		if (open != SIZE_MAX && (p == ar->top || u64map_get(&w->member, p, NULL)))
+			close_desync(w, &open, p);
 		sf = chunk_size_field(b);
 		ps = chunk_prev_size(b);
 		sz = ptm_chunksize(sf);
@@ -1013,58 +1471,187 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 		if (w->chunks.n && w->chunks.v[w->chunks.n - 1].addr >= p)
 			w->unsorted = true;
 		if (p == ar->top) {
+			/* (its size against the heap's end: check_top) */
 			c.state = CS_TOP;
+			c.size = MIN(sz, s->end - p);
 			vec_push(&w->chunks, c);
-			if (sz > ar->system_mem && ar->system_mem)
-				finding(w, FIND_ERROR, "top-size", p, (int)s->arena,
-					"top chunk 0x%" PRIx64 " has size 0x%" PRIx64 ", more than the arena's "
-					"system_mem 0x%" PRIx64 " (malloc(): corrupted top size)", p, sz, ar->system_mem);
-			else if (p + sz != s->end)
-				finding(w, FIND_ERROR, "top-size", p, (int)s->arena,
-					"top chunk 0x%" PRIx64 " of size 0x%" PRIx64 " does not end its heap at 0x%" PRIx64,
-					p, sz, s->end);
+			s->walked_end = p + c.size;
+			close_desync(w, &open, p);
 			return;
 		}
-		/* fenceposts close an older heap of a non-main arena */
-		if (s->info && !s->has_top && p + 0x20 >= s->end && (sz == 0x10 || sz == 0))
-			return;
-		if (!plausible_size(sf, p, s->end)) {
+		/* fenceposts: a closed non-main heap ends with 0x10|P, 0|P */
+		if (s->info && !s->has_top &&
+		    ((sz == PTM_FENCEPOST && p + 32 == s->end && heap_bytes(w->h, p + 16, 16) &&
+		      ptm_heap_end_marker(chunk_size_field(heap_bytes(w->h, p + 16, 16)))) ||
+		     (ptm_heap_end_marker(sf) && p + 16 == s->end))) {
+			ar->fenceposts++;
+			break;
+		}
+		/* main arena: two (or three) 0x10 headers after an old top */
+		if (ar->main && ptm_fencepost(sf) && !in_hole(w, p, 32)) {
+			uint64_t q, r;
+			q = fencepost_run(w, p, s->end);
+			if (q) {
+				ar->fenceposts++;
+				if (q == s->end || s->segment) {
+					s->walked_end = q;
+					close_desync(w, &open, q);
+					return;
+				}
+				span_fill(w, s, s->end);
+				r = after_foreign(w, s, q);
+				if (r) {
+					debug_msg("walk: fenceposts at 0x%" PRIx64 ", foreign memory 0x%" PRIx64
+						  "-0x%" PRIx64, p, q, r);
+					ar->foreign += r - q;
+					close_desync(w, &open, r);
+					p = r;
+					prev = 0;
+					continue;
+				}
+				finding(w, FIND_ERROR, "fencepost", p, (int)s->arena,
+					"glibc's fenceposts at 0x%" PRIx64 " close the main heap there, but no chunk "
+					"follows before its end at 0x%" PRIx64 ": the last 0x%" PRIx64 " bytes are not "
+					"walked", p, s->end, s->end - q);
+				s->walked_end = q;
+				close_desync(w, &open, q);
+				return;
+			}
+		}
+		if (!plausible_size(sf, p, s->end) || in_hole(w, p, 16)) {
 			uint64_t q;
 			char resume[64] = "the rest of this heap is skipped";
+			struct finding *f;
+			bool hole = in_hole(w, p, 16);
 			if (!lists_known) {
 				s->resume = p;
+				s->resume_prev = prev;
+				s->resume_prev_idx = prev ? prev_idx : 0;
 				return;
 			}
 			span_fill(w, s, s->end);
+			if (prev && !hole && (q = enlarged_before(w, s, prev, p))) {
+				/* the chunk below was enlarged: it is the damaged one */
+				f = finding(w, FIND_ERROR, "size-overlap", prev, (int)s->arena,
+					    "chunk 0x%" PRIx64 " has size 0x%" PRIx64 ", but the chunks after it start "
+					    "at 0x%" PRIx64 ": its size was enlarged by 0x%" PRIx64 " and runs over "
+					    "them", prev, prev_size, q, prev + prev_size - q);
+				header_evidence(w, f, prev + 8, 8);
+				w->chunks.v[prev_idx].size = q - prev;
+				close_desync(w, &open, q);
+				p = q;
+				prev = 0;
+				continue;
+			}
 			q = resync(w, s, p + 16);
 			if (q)
 				snprintf(resume, sizeof(resume), "the walk resumes at 0x%" PRIx64, q);
-			finding(w, FIND_ERROR, "invalid-size", p, (int)s->arena,
-				"chunk 0x%" PRIx64 " has an invalid size field 0x%" PRIx64 "%s; %s", p, sf,
-				(sf & PTM_IS_MMAPPED) ? " (IS_MMAPPED inside a heap)" : "", resume);
-			if (!q)
-				return;
+			if (hole)
+				f = finding(w, FIND_ERROR, "heap-unreadable", p, (int)s->arena,
+					    "the chunk header at 0x%" PRIx64 " lies in memory that cannot be read; %s",
+					    p, resume);
+			else
+				f = finding(w, FIND_ERROR, "invalid-size", p, (int)s->arena,
+					    "chunk 0x%" PRIx64 " has an invalid size field 0x%" PRIx64 "%s; %s", p, sf,
+					    (sf & PTM_IS_MMAPPED) ? " (IS_MMAPPED inside a heap)" : "", resume);
+			if (!hole)
+				header_evidence(w, f, p, 16);
+			if (prev)
+				f->block = prev + 16;
+			{
+				/* until the walk meets a chunk it can trust, what it
+				 * finds follows from this */
+				struct desync d = { p, UINT64_MAX, p };
+				if (open != SIZE_MAX)
+					d.cause = w->desyncs.v[open].cause;
+				close_desync(w, &open, p);
+				vec_push(&w->desyncs, d);
+				open = w->desyncs.n - 1;
+			}
+			if (!q) {
+				s->walked_end = p;
+				break;
+			}
 			p = q;
 			prev = 0;
 			continue;
 		}
+		/* a chunk running over top: its size was enlarged */
+		if (s->has_top && p < ar->top && p + sz > ar->top) {
+			struct finding *f = finding(w, FIND_ERROR, "size-overlap", p, (int)s->arena,
+						    "chunk 0x%" PRIx64 " has size 0x%" PRIx64 ", but top starts at 0x%"
+						    PRIx64 ": its size was enlarged by 0x%" PRIx64 " and runs into top",
+						    p, sz, ar->top, p + sz - ar->top);
+			header_evidence(w, f, p + 8, 8);
+			if (prev)
+				f->block = prev + 16;
+			sz = c.size = ar->top - p;
+		}
 		/* what the header says of the chunk before it */
 		if (!(sf & PTM_PREV_INUSE) && prev) {
-			if (ps != prev_size)
-				finding(w, FIND_ERROR, "prev-size", p, (int)s->arena,
+			if (ps != prev_size) {
+				struct finding *f = finding(w, FIND_ERROR, "prev-size", p, (int)s->arena,
 					"chunk 0x%" PRIx64 " says the previous chunk is free with size 0x%" PRIx64
 					", but it has size 0x%" PRIx64 " (corrupted size vs. prev_size while "
 					"consolidating)", p, ps, prev_size);
-			else
+				header_evidence(w, f, p, 16);
+				f->block = prev + 16;
+			} else {
 				c.list |= CF_PREV_FREE;
+			}
 		}
-		if (ar->main && (sf & PTM_NON_MAIN_ARENA))
-			finding(w, FIND_ERROR, "arena-bit", p, (int)s->arena,
+		if (ar->main && (sf & PTM_NON_MAIN_ARENA)) {
+			struct finding *f = finding(w, FIND_ERROR, "arena-bit", p, (int)s->arena,
 				"chunk 0x%" PRIx64 " of the main arena has the NON_MAIN_ARENA bit", p);
+			header_evidence(w, f, p + 8, 8);
+			if (prev)
+				f->block = prev + 16;
+		}
+		prev_idx = w->chunks.n;
 		vec_push(&w->chunks, c);
 		prev = p;
 		prev_size = sz;
 		p += sz;
+		s->walked_end = p;
+	}
+	if (open != SIZE_MAX)
+		close_desync(w, &open, s->end);
+}
+
+/* The main arena's heaps as walked (a segment ends at its fenceposts),
+ * and for a non-contiguous one, whether they add up to system_mem. */
+static void
+settle_main(struct walker *w)
+{
+	uint64_t base = mi_mp(w->mi, w->L->mp_sbrk_base);
+
+	for (size_t ai = 0; ai < w->h->arenas.n; ai++) {
+		struct harena *ar = &w->h->arenas.v[ai];
+		uint64_t covered = 0;
+		if (!ar->main)
+			continue;
+		ar->heaps.n = 0;
+		for (size_t i = 0; i < w->spans.n; i++) {
+			const struct rspan *sp = &w->spans.v[i];
+			struct hheap hh;
+			uint64_t from = sp->start;
+			if (sp->arena != ai)
+				continue;
+			if (base && base <= from && ALIGN_UP(base, PTM_ALIGN) == from)
+				from = base;
+			hh.info = 0;
+			hh.start = sp->start;
+			hh.end = MAX(sp->walked_end, sp->start);
+			hh.size = hh.end - from;
+			covered += hh.size;
+			vec_push(&ar->heaps, hh);
+		}
+		if (!ar->contiguous && covered < ar->system_mem)
+			finding(w, FIND_WARNING, "main-noncontiguous", 0, (int)ai,
+				"the main arena is non-contiguous (brk could not grow, glibc went on in mmap()ed "
+				"memory): %zu segment%s found hold 0x%" PRIx64 " of its 0x%" PRIx64 " bytes of "
+				"system_mem; the rest is in segments heapdbg did not find", ar->heaps.n,
+				ar->heaps.n == 1 ? "" : "s", covered, ar->system_mem);
 	}
 }
 
@@ -1646,6 +2233,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	for (size_t i = 0; i < w.spans.n && !w.interrupted; i++)
 		if (w.spans.v[i].resume)
 			walk_span(&w, &w.spans.v[i], w.spans.v[i].resume, true);
+	settle_main(&w);
 	classify_chunks(&w);
 	PHASE("classified");
 	if (w.interrupted) {
@@ -1689,6 +2277,9 @@ out:
 	vec_free(&w.mm);
 	free(w.members);
 	u64map_free(&w.member);
+	vec_free(&w.holes);
+	vec_free(&w.desyncs);
+	vec_free(&w.tc_keys);
 	(void)o;
 	h->seconds = (hd_now_ns() - t0) / 1e9;
 	if (rc < 0) {

@@ -12,7 +12,11 @@
  * Arguments (optional): "corrupt=KIND" damages the heap after building it
  * (KIND: size, tcache-next, fastbin-cycle, prev-size, bin-link), printing
  * "corrupted ADDR KIND" before ready.  "nothreads" uses the main thread
- * only.  "big" makes worker 1's arena grow a second heap.
+ * only.  "workers=N" starts N worker threads (default 2, at most 8).
+ * "big" makes worker 1's arena grow a second heap.  "mainheap=KB" makes
+ * the main thread hold about KB more KiB in 64 KiB blocks of its brk heap
+ * (under glibc.malloc.hugetlb=1 glibc then madvise()s part of [heap],
+ * which splits it into two mappings).
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -35,6 +39,7 @@ static int nheld;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t built, parked;
 static int big;
+static long mainheap;
 static const char *corrupt;
 
 static void *
@@ -232,7 +237,7 @@ do_corrupt(void)
 int
 main(int argc, char **argv)
 {
-	pthread_t th[2];
+	pthread_t th[8];
 	int nthreads = 2;
 
 	/* stdout's buffer must never come from malloc: printing would change
@@ -244,8 +249,12 @@ main(int argc, char **argv)
 			corrupt = argv[i] + 8;
 		else if (!strcmp(argv[i], "nothreads"))
 			nthreads = 0;
+		else if (!strncmp(argv[i], "workers=", 8))
+			nthreads = atoi(argv[i] + 8) < 8 ? atoi(argv[i] + 8) : 8;
 		else if (!strcmp(argv[i], "big"))
 			big = 1;
+		else if (!strncmp(argv[i], "mainheap=", 9))
+			mainheap = atol(argv[i] + 9);
 	}
 	if (big)
 		mallopt(M_MMAP_THRESHOLD, 2 << 20);
@@ -259,6 +268,8 @@ main(int argc, char **argv)
 		if (posix_memalign(&p, 1 << 16, 3 << 20) == 0)
 			hold(p, 3 << 20);
 	}
+	for (long k = 0; k < mainheap; k += 64)
+		take(64 << 10);
 	build_states(0);
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&th[i], NULL, worker, (void *)(long)(i + 1));

@@ -803,7 +803,7 @@ static const struct corruption corruptions[] = {
 	{ "tcache list longer than any count", "tcache-too-long", false, c_tcache_too_long, at_none, false },
 	{ "tcache unreadable", "tcache-unreadable", false, c_tcache_unreadable, at_none, true },
 	{ "top also in the unsorted bin", "top-in-bin", false, c_top_in_bin, at_top0, false },
-	{ "main top inside another arena's heap", "heap-overlap", false, c_main_top_elsewhere, at_none, false },
+	{ "main top inside another arena's heap", "top-pointer", false, c_main_top_elsewhere, at_none, false },
 	{ "every size zero after a chunk", "invalid-size", false, c_all_sizes_zero, at_used3, false },
 	{ "fastbin head not mangled", NULL, true, c_fastbin_unmangled, at_none, false },
 };
