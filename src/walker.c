@@ -1618,6 +1618,31 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 		close_desync(w, &open, s->end);
 }
 
+/* Findings met while the walk was out of step follow from the one that
+ * threw it out: say so (the key `after`, and in the message). */
+static void
+mark_after(struct walker *w)
+{
+	for (size_t i = 0; i < w->h->findings.n; i++) {
+		struct finding *f = &w->h->findings.v[i];
+		if (!f->chunk || f->after)
+			continue;
+		for (size_t k = 0; k < w->desyncs.n; k++) {
+			const struct desync *d = &w->desyncs.v[k];
+			if (f->chunk >= d->from && f->chunk < d->to && f->chunk != d->cause) {
+				struct sbuf sb;
+				f->after = d->cause;
+				sb_init(&sb);
+				sb_printf(&sb, "%s; this follows from the damage at chunk 0x%" PRIx64 " (the walk was out "
+					  "of step after it)", f->message, d->cause);
+				free(f->message);
+				f->message = sb_steal(&sb);
+				break;
+			}
+		}
+	}
+}
+
 /* The main arena's heaps as walked (a segment ends at its fenceposts),
  * and for a non-contiguous one, whether they add up to system_mem. */
 static void
@@ -1641,7 +1666,7 @@ settle_main(struct walker *w)
 				from = base;
 			hh.info = 0;
 			hh.start = sp->start;
-			hh.end = MAX(sp->walked_end, sp->start);
+			hh.end = sp->segment ? MAX(sp->walked_end, sp->start) : sp->end;
 			hh.size = hh.end - from;
 			covered += hh.size;
 			vec_push(&ar->heaps, hh);
@@ -2235,6 +2260,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 			walk_span(&w, &w.spans.v[i], w.spans.v[i].resume, true);
 	settle_main(&w);
 	classify_chunks(&w);
+	mark_after(&w);
 	PHASE("classified");
 	if (w.interrupted) {
 		rc = hd_fail(HD_EINTR, "interrupted");
