@@ -733,6 +733,53 @@ collect_heaps(struct walker *w)
 	u64map_free(&seen);
 }
 
+/* mp_ (malloc_par) holds values glibc never sets: each is a finding,
+ * since malloc acts on them at its next call. */
+static void
+check_mp(struct walker *w)
+{
+	const struct malloc_layout *L = w->L;
+	struct malloc_info *mi = w->mi;
+
+	if (!mi->mp)
+		return;
+	if (L->has_tcache) {
+		uint64_t bins = mi_mp(mi, L->mp_tcache_bins), nsmall = MIN(L->tc_nbins, 64);
+		uint64_t count = mi_mp(mi, L->mp_tcache_count);
+		uint64_t count_max = L->tc_count_width == 1 ? 0xff : 0xffff;
+		uint64_t max_bytes = mi_mp(mi, L->mp_tcache_max_bytes);
+		if (bins > nsmall)
+			finding(w, FIND_ERROR, "mp-field", 0, -1,
+				"mp_.tcache_bins (at 0x%" PRIx64 ") is %" PRIu64 ", more than the %" PRIu64 " bins a "
+				"tcache has: malloc and free would index past the tcache_perthread_struct",
+				mi->mp + (uint64_t)L->mp_tcache_bins, bins, nsmall);
+		if (count > count_max)
+			finding(w, FIND_ERROR, "mp-field", 0, -1,
+				"mp_.tcache_count (at 0x%" PRIx64 ") is %" PRIu64 ", more than a tcache counter "
+				"holds (%" PRIu64 ")", mi->mp + (uint64_t)L->mp_tcache_count, count, count_max);
+		if (L->tc_nbins <= 64 && max_bytes > ptm_tcache_size(L->tc_nbins - 1) - PTM_SIZE_SZ)
+			finding(w, FIND_ERROR, "mp-field", 0, -1,
+				"mp_.tcache_max_bytes (at 0x%" PRIx64 ") is 0x%" PRIx64 ", beyond the largest "
+				"tcache'd request 0x%" PRIx64, mi->mp + (uint64_t)L->mp_tcache_max_bytes, max_bytes,
+				ptm_tcache_size(L->tc_nbins - 1) - PTM_SIZE_SZ);
+	}
+	if (L->mp_hp_pagesize >= 0) {
+		uint64_t hp = mi_mp(mi, L->mp_hp_pagesize);
+		if (hp & (hp - 1))
+			finding(w, FIND_ERROR, "mp-field", 0, -1,
+				"mp_.hp_pagesize (at 0x%" PRIx64 ") is 0x%" PRIx64 ", not a power of two",
+				mi->mp + (uint64_t)L->mp_hp_pagesize, hp);
+	}
+	{
+		/* DEFAULT_MMAP_THRESHOLD_MAX: 4 MiB * sizeof(long) */
+		uint64_t thr = mi_mp(mi, L->mp_mmap_threshold);
+		if (thr > (32ULL << 20))
+			finding(w, FIND_WARNING, "mp-field", 0, -1,
+				"mp_.mmap_threshold (at 0x%" PRIx64 ") is 0x%" PRIx64 ", above the 32 MiB glibc "
+				"allows", mi->mp + (uint64_t)L->mp_mmap_threshold, thr);
+	}
+}
+
 /* Heaps must not overlap (corrupted top or heap_info pointers can make
  * them): a span that starts inside the previous one is not walked. */
 static void
@@ -898,6 +945,18 @@ in_hole(const struct walker *w, uint64_t addr, uint64_t len)
 	return false;
 }
 
+/* Keep the damaged header's bytes with the finding. */
+static void
+header_evidence(struct walker *w, struct finding *f, uint64_t at, size_t len)
+{
+	const uint8_t *b = heap_bytes(w->h, at, len);
+	if (!b || len > sizeof(f->bytes) || in_hole(w, at, len))
+		return;
+	memcpy(f->bytes, b, len);
+	f->nbytes = (uint8_t)len;
+	f->bytes_at = at;
+}
+
 /* Copy the span's region up to at least upto (a window at a time).
  * Memory that cannot be read (an mprotect()ed page inside a block, a
  * page a core did not dump) stays zero in the copy and is remembered as
@@ -964,6 +1023,42 @@ list_end(struct walker *w, bool broken)
 		w->h->lists.n--;	/* keep only lists with something to say */
 }
 
+/* The arena whose heap holds addr, or -1. */
+static int
+arena_of(const struct walker *w, uint64_t addr)
+{
+	for (size_t i = 0; i < w->spans.n; i++) {
+		const struct rspan *sp = &w->spans.v[i];
+		if (addr >= (sp->info ? sp->info : sp->start) && addr < sp->end)
+			return (int)sp->arena;
+	}
+	return -1;
+}
+
+/* The usable bytes of the chunk at c as its header says (0 if unknown). */
+static uint64_t
+usable_at(struct walker *w, uint64_t c)
+{
+	uint64_t sf;
+	if (!wread64(w, c + 8, &sf))
+		return 0;
+	return ptm_usable(ptm_chunksize(sf), ptm_is_mmapped(sf));
+}
+
+/* "tcache bin 3 of thread 123", "fastbin 2 of arena 0", ... */
+static void
+memb_where(const struct walker *w, uint64_t memb, char *buf, size_t len)
+{
+	unsigned st = MEMB_STATE(memb);
+	if (st == CS_TCACHE && MEMB_OWNER(memb) < w->h->tcaches.n)
+		snprintf(buf, len, "tcache bin %u of thread %d", MEMB_LIST(memb),
+			 (int)w->h->tcaches.v[MEMB_OWNER(memb)].tid);
+	else if (st == CS_TOP)
+		snprintf(buf, len, "top of arena %u", MEMB_ARENA(memb));
+	else
+		snprintf(buf, len, "%s %u of arena %u", chunk_state_name(st), MEMB_LIST(memb), MEMB_ARENA(memb));
+}
+
 /* Record p as a member of a list; false (and a finding) if it is already
  * in one. */
 static bool
@@ -973,11 +1068,19 @@ add_member(struct walker *w, uint64_t p, uint64_t memb, const char *where)
 	uint64_t *slot = u64map_slot(&w->member, p, &created);
 	if (!created) {
 		uint64_t old = *slot;
+		char was[64];
+		struct finding *f;
 		if (old == memb)
 			return false;	/* a cycle: the caller reports it */
-		finding(w, FIND_ERROR, "double-free", p, (int)MEMB_ARENA(memb),
-			"chunk 0x%" PRIx64 " is in two free lists (%s %u and %s): a double free",
-			p, chunk_state_name(MEMB_STATE(old)), MEMB_LIST(old), where);
+		memb_where(w, old, was, sizeof(was));
+		f = finding(w, FIND_ERROR, "double-free", p,
+			    MEMB_STATE(memb) == CS_TCACHE ? arena_of(w, p) : (int)MEMB_ARENA(memb),
+			    "double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): it is in two free lists, %s "
+			    "and %s", p + 16, usable_at(w, p), was, where);
+		f->block = p + 16;
+		f->block_size = usable_at(w, p);
+		if (MEMB_STATE(memb) == CS_TCACHE && MEMB_OWNER(memb) < w->h->tcaches.n)
+			f->tid = (int)w->h->tcaches.v[MEMB_OWNER(memb)].tid;
 		return false;
 	}
 	*slot = memb;
@@ -994,12 +1097,35 @@ tcache_all_zero(const struct malloc_layout *L, const uint8_t *tc)
 	return true;
 }
 
+/* A tcache finding: on the chunk named, in the arena whose heap holds it,
+ * for the thread. */
+static struct finding *
+tc_finding(struct walker *w, const char *kind, uint64_t chunk, pid_t tid, const char *fmt, ...) PRINTF(5, 6);
+
+static struct finding *
+tc_finding(struct walker *w, const char *kind, uint64_t chunk, pid_t tid, const char *fmt, ...)
+{
+	struct finding *f;
+	struct sbuf sb;
+	va_list ap;
+
+	sb_init(&sb);
+	va_start(ap, fmt);
+	sb_vprintf(&sb, fmt, ap);
+	va_end(ap);
+	f = finding(w, FIND_ERROR, kind, chunk, arena_of(w, chunk), "%s", sb.s ? sb.s : "");
+	sb_free(&sb);
+	f->tid = (int)tid;
+	return f;
+}
+
 static void
 walk_tcaches(struct walker *w)
 {
 	const struct malloc_layout *L = w->L;
 	struct malloc_info *mi = w->mi;
 	uint64_t count_max = mi_mp(mi, L->mp_tcache_count);
+	uint64_t tc_cap = mi_mp(mi, L->mp_tcache_count);
 	struct u64map keys;
 
 	u64map_init(&keys);
@@ -1008,15 +1134,17 @@ walk_tcaches(struct walker *w)
 	for (size_t k = 0; k < mi->tcaches.n; k++) {
 		struct tcache_ref *ref = &mi->tcaches.v[k];
 		struct htcache ht = { ref->tid, ref->tcache, ref->known, 0, 0 };
+		uint64_t tchunk = ref->tcache - 16;	/* the struct's own chunk */
 		uint8_t *tc;
 
 		vec_push(&w->h->tcaches, ht);
 		if (!ref->known || !ref->tcache)
 			continue;
 		tc = xmalloc(L->tc_size);
-		if (!wread(w, ref->tcache, tc, L->tc_size)) {
-			finding(w, FIND_ERROR, "tcache-unreadable", ref->tcache - 16, -1,
-				"thread %d's tcache at 0x%" PRIx64 " cannot be read", ref->tid, ref->tcache);
+		if (!ptm_aligned(ref->tcache) || !wread(w, ref->tcache, tc, L->tc_size)) {
+			tc_finding(w, "tcache-unreadable", tchunk, ref->tid,
+				   "thread %d's tcache pointer 0x%" PRIx64 " is %s", ref->tid, ref->tcache,
+				   ptm_aligned(ref->tcache) ? "not readable memory" : "misaligned");
 			free(tc);
 			continue;
 		}
@@ -1031,60 +1159,87 @@ walk_tcaches(struct walker *w)
 			uint64_t limit;
 			char where[64];
 			bool broken = true;
-			if (!e && want == (L->tc_counts_are_free_slots ? mi_mp(mi, L->mp_tcache_count) : 0))
+			if (!e && want == (L->tc_counts_are_free_slots ? tc_cap : 0))
 				continue;	/* empty and declared empty */
 			snprintf(where, sizeof(where), "tcache bin %u of thread %d", i, ref->tid);
 			if (L->tc_counts_are_free_slots) {
 				/* num_slots[] counts the free slots left of
 				 * mp_.tcache_count: the entries are the rest */
-				uint64_t cap = mi_mp(mi, L->mp_tcache_count);
-				if (want > cap) {
-					finding(w, FIND_ERROR, "tcache-count", ref->tcache - 16, -1,
-						"%s: num_slots[] says %" PRIu64 " free slots, more than tcache_count %"
-						PRIu64, where, want, cap);
+				if (want > tc_cap) {
+					struct finding *f = tc_finding(w, "tcache-count", tchunk, ref->tid,
+						"thread %d's tcache_perthread_struct is damaged: num_slots[%u] says %"
+						PRIu64 " free slots, more than tcache_count %" PRIu64, ref->tid, i,
+						want, tc_cap);
+					f->field = ref->tcache + L->tc_counts_off + (uint64_t)i * L->tc_count_width;
 					want = 0;
 				} else {
-					want = cap - want;
+					want = tc_cap - want;
 				}
+			} else if (tc_cap && want > tc_cap) {
+				/* tcache_put never counts past mp_.tcache_count */
+				struct finding *f = tc_finding(w, "tcache-count", tchunk, ref->tid,
+					"thread %d's tcache_perthread_struct is damaged: counts[%u] is %" PRIu64
+					", more than mp_.tcache_count %" PRIu64 " (free never fills a bin past it)",
+					ref->tid, i, want, tc_cap);
+				f->field = ref->tcache + L->tc_counts_off + (uint64_t)i * L->tc_count_width;
 			}
 			limit = MAX(want, count_max) + 1;
 			list_begin(w, CS_TCACHE, i, (unsigned)k, (uint32_t)want);
-			uint64_t holder = ref->tcache - 16;	/* the chunk holding the pointer */
+			uint64_t holder = tchunk;	/* the chunk holding the pointer */
+			uint64_t field = ref->tcache + L->tc_entries_off + 8 * (uint64_t)i;
 			while (e && n < limit) {
 				uint64_t c = e - 16, sf, next, key;
-				if (!ptm_aligned(e)) {
-					finding(w, FIND_ERROR, "tcache-misaligned", holder, -1,
-						"%s: %s 0x%" PRIx64 " points to 0x%" PRIx64 ", which is misaligned "
-						"(malloc(): unaligned tcache chunk detected)", where,
-						n ? "entry" : "the head in tcache", holder + 16, e);
-					break;
-				}
-				if (!in_heap(w, c, 32)) {
-					finding(w, FIND_ERROR, "tcache-outside-heap", holder, -1,
-						"%s: %s 0x%" PRIx64 " points to 0x%" PRIx64 ", outside every heap", where,
-						n ? "entry" : "the head in tcache", holder + 16, e);
+				if (!ptm_aligned(e) || !in_heap(w, c, 32)) {
+					const char *what = ptm_aligned(e) ? "outside every heap" : "misaligned";
+					struct finding *f;
+					if (n)
+						f = tc_finding(w, ptm_aligned(e) ? "tcache-outside-heap" : "tcache-misaligned",
+							       holder, ref->tid,
+							       "free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after "
+							       "free: its tcache next pointer (in %s) is 0x%" PRIx64 ", %s%s",
+							       holder + 16, usable_at(w, holder), where, e, what,
+							       ptm_aligned(e) ? "" : " (malloc(): unaligned tcache chunk detected)");
+					else
+						f = tc_finding(w, ptm_aligned(e) ? "tcache-outside-heap" : "tcache-misaligned",
+							       holder, ref->tid,
+							       "thread %d's tcache_perthread_struct is damaged: the head of "
+							       "tcache bin %u is 0x%" PRIx64 ", %s%s", ref->tid, i, e, what,
+							       ptm_aligned(e) ? "" : " (malloc(): unaligned tcache chunk detected)");
+					f->field = field;
+					header_evidence(w, f, field, 8);
 					break;
 				}
 				wread64(w, c + 8, &sf);
-				if (ptm_chunksize(sf) != ptm_tcache_size(i) && !(L->tc_nbins > 64 && i >= 64))
-					finding(w, FIND_ERROR, "tcache-size", c, -1,
-						"%s: chunk 0x%" PRIx64 " has size 0x%" PRIx64 ", the bin holds 0x%" PRIx64,
-						where, c, ptm_chunksize(sf), ptm_tcache_size(i));
+				if (ptm_chunksize(sf) != ptm_tcache_size(i) && !(L->tc_nbins > 64 && i >= 64)) {
+					struct finding *f = tc_finding(w, "tcache-size", c, ref->tid,
+						"free block 0x%" PRIx64 " in %s has chunk size 0x%" PRIx64 ", the bin holds "
+						"0x%" PRIx64 ": its size field or the list was overwritten", e, where,
+						ptm_chunksize(sf), ptm_tcache_size(i));
+					header_evidence(w, f, c + 8, 8);
+				}
 				if (!add_member(w, c, MEMB(CS_TCACHE, i, k, HEAP_NO_ARENA), where)) {
 					uint64_t old = 0;
 					u64map_get(&w->member, c, &old);
-					if (old == MEMB(CS_TCACHE, i, k, HEAP_NO_ARENA))
-						finding(w, FIND_ERROR, "tcache-cycle", c, -1,
-							"%s: the list loops back to chunk 0x%" PRIx64, where, c);
+					if (old == MEMB(CS_TCACHE, i, k, HEAP_NO_ARENA)) {
+						struct finding *f = tc_finding(w, "tcache-cycle", c, ref->tid,
+							"double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): %s loops back "
+							"to it", e, usable_at(w, c), where);
+						f->block = e;
+						f->block_size = usable_at(w, c);
+					}
 					break;
 				}
 				list_add(w, c);
 				w->h->tcaches.v[k].chunks++;
 				w->h->tcaches.v[k].bytes += ptm_chunksize(sf);
-				if (L->te_key >= 0 && wread64(w, e + L->te_key, &key))
+				if (L->te_key >= 0 && wread64(w, e + L->te_key, &key)) {
+					struct tckey tk = { c, key, ref->tcache, (unsigned)k, i };
 					(*u64map_slot(&keys, key, NULL))++;
+					vec_push(&w->tc_keys, tk);
+				}
 				wread64(w, e + L->te_next, &next);
 				holder = c;
+				field = e + L->te_next;
 				e = L->safe_linking ? ptm_reveal(e + L->te_next, next) : next;
 				n++;
 			}
@@ -1092,12 +1247,16 @@ walk_tcaches(struct walker *w)
 				broken = false;
 			list_end(w, broken);
 			if (e && n >= limit)
-				finding(w, FIND_ERROR, "tcache-too-long", 0, -1,
-					"%s: more than %" PRIu64 " entries (free(): too many chunks detected in tcache)",
-					where, limit - 1);
-			if (n != want && !e)
-				finding(w, FIND_ERROR, "tcache-count", ref->tcache - 16, -1,
-					"%s: counts[] says %" PRIu64 " entries, the list has %" PRIu64, where, want, n);
+				tc_finding(w, "tcache-too-long", tchunk, ref->tid,
+					   "%s: more than %" PRIu64 " entries (free(): too many chunks detected in tcache)",
+					   where, limit - 1);
+			if (n != want && !e) {
+				struct finding *f = tc_finding(w, "tcache-count", tchunk, ref->tid,
+					"thread %d's tcache_perthread_struct is damaged, or a list: %s %s %" PRIu64
+					" entries, the list has %" PRIu64, ref->tid, where,
+					L->tc_counts_are_free_slots ? "num_slots[] leaves" : "counts[] says", want, n);
+				f->field = ref->tcache + L->tc_counts_off + (uint64_t)i * L->tc_count_width;
+			}
 		}
 		free(tc);
 	}
@@ -1119,6 +1278,25 @@ walk_tcaches(struct walker *w)
 		}
 	}
 	u64map_free(&keys);
+	/* every free tcache chunk carries the key glibc's double-free check
+	 * looks for: one that does not was written after free */
+	for (size_t i = 0; i < w->tc_keys.n; i++) {
+		const struct tckey *tk = &w->tc_keys.v[i];
+		uint64_t want = L->te_key_is_tcache_ptr ? tk->tcache : mi->tcache_key;
+		struct finding *f;
+		if (!L->te_key_is_tcache_ptr && !mi->have_tcache_key)
+			break;
+		if (tk->key == want)
+			continue;
+		f = tc_finding(w, "tcache-key", tk->chunk, w->h->tcaches.v[tk->thread].tid,
+			       "free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after free: its tcache key "
+			       "is 0x%" PRIx64 ", not %s 0x%" PRIx64 " (tcache bin %u of thread %d)", tk->chunk + 16,
+			       usable_at(w, tk->chunk), tk->key, L->te_key_is_tcache_ptr ? "its tcache" : "tcache_key",
+			       want, tk->bin, (int)w->h->tcaches.v[tk->thread].tid);
+		f->block = tk->chunk + 16;
+		f->block_size = usable_at(w, tk->chunk);
+		header_evidence(w, f, tk->chunk + 16, 16);
+	}
 }
 
 static void
@@ -1398,18 +1576,6 @@ close_desync(struct walker *w, size_t *open, uint64_t at)
 		w->desyncs.v[*open].to = at;
 		*open = SIZE_MAX;
 	}
-}
-
-/* Keep the damaged header's bytes with the finding. */
-static void
-header_evidence(struct walker *w, struct finding *f, uint64_t at, size_t len)
-{
-	const uint8_t *b = heap_bytes(w->h, at, len);
-	if (!b || len > sizeof(f->bytes) || in_hole(w, at, len))
-		return;
-	memcpy(f->bytes, b, len);
-	f->nbytes = (uint8_t)len;
-	f->bytes_at = at;
 }
 
 /*
@@ -2210,6 +2376,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 
 #define PHASE(name) debug_msg("walk: %-12s %.1f ms", name, (hd_now_ns() - t0) / 1e6)
 	collect_arenas(&w);
+	check_mp(&w);
 	collect_heaps(&w);
 	if (w.spans.n > 1)	/* (qsort and memcpy want non-NULL arrays) */
 		qsort(w.spans.v, w.spans.n, sizeof(*w.spans.v), span_cmp);

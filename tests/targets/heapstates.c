@@ -10,8 +10,9 @@
  * and on SIGUSR1 the mallinfo2 line again, for the heap as it is then.
  *
  * Arguments (optional): "corrupt=KIND" damages the heap after building it
- * (KIND: size, tcache-next, fastbin-cycle, prev-size, bin-link), printing
- * "corrupted ADDR KIND" before ready.  "nothreads" uses the main thread
+ * (KIND: size, tcache-next, fastbin-cycle, prev-size, bin-link,
+ * tcache-count, tcache-entry, tcache-key, double-free, top-shrunk,
+ * size-enlarged, nextsize), printing "corrupted ADDR KIND" before ready.  "nothreads" uses the main thread
  * only.  "workers=N" starts N worker threads (default 2, at most 8).
  * "big" makes worker 1's arena grow a second heap.  "mainheap=KB" makes
  * the main thread hold about KB more KiB in 64 KiB blocks of its brk heap
@@ -29,6 +30,7 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #pragma GCC diagnostic ignored "-Wuse-after-free"	/* corrupt= does it on purpose */
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"	/* (reads headers) */
 #endif
 
 #define MAXHELD 20000
@@ -174,6 +176,24 @@ print_state(void)
 	print_mallinfo();
 }
 
+/* The main thread's tcache_perthread_struct: the first chunk of the brk
+ * heap (its user pointer). */
+static uint16_t *
+main_tcache(void)
+{
+	char line[256];
+	unsigned long lo = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "[heap]")) {
+			lo = strtoul(line, NULL, 16);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return (uint16_t *)(lo + 16);
+}
+
 static void
 do_corrupt(void)
 {
@@ -220,6 +240,46 @@ do_corrupt(void)
 		take(0x3000);	/* sort: v[7], v[8] -> unsorted -> smallbin */
 		((size_t *)((char *)v[8] + 0xb0 - 16))[0] = 0x1234560;
 		printf("corrupted %p prev-size\n", v[8]);
+	} else if (!strcmp(corrupt, "tcache-count")) {
+		/* a counter above mp_.tcache_count (7) */
+		uint16_t *tc = main_tcache();
+		tc[5] = 200;
+		printf("corrupted %p tcache-count\n", (void *)tc);
+	} else if (!strcmp(corrupt, "tcache-entry")) {
+		/* a misaligned head of an empty bin */
+		uint16_t *tc = main_tcache();
+		((uint64_t *)((char *)tc + 0x80))[60] = 0x4141414141414141ULL;
+		tc[60] = 1;
+		printf("corrupted %p tcache-entry\n", (void *)tc);
+	} else if (!strcmp(corrupt, "tcache-key")) {
+		/* a write after free over a tcache chunk's key */
+		char *a = malloc(0x148);
+		take(0x18);
+		free(a);
+		((uint64_t *)a)[1] = 0x4141414141414141ULL;
+		printf("corrupted %p tcache-key\n", (void *)a);
+	} else if (!strcmp(corrupt, "double-free")) {
+		/* the key wiped between two frees: glibc's check misses it */
+		char *a = malloc(0x148);
+		take(0x18);
+		free(a);
+		((uint64_t *)a)[1] = 0;
+		free(a);
+		printf("corrupted %p double-free\n", (void *)a);
+	} else if (!strcmp(corrupt, "top-shrunk")) {
+		/* a block carved from top (nothing free fits it), then top's
+		 * size made smaller */
+		char *a = malloc(0x10000 - 0x18);
+		size_t *top = (size_t *)(a - 16 + (((size_t *)a)[-1] & ~(size_t)7));
+		hold(a, 0x10000 - 0x18);
+		top[1] -= 0x1000;
+		printf("corrupted %p top-shrunk\n", (void *)(top + 2));
+	} else if (!strcmp(corrupt, "size-enlarged")) {
+		/* the block right below top enlarged into it */
+		char *a = malloc(0x10000 - 0x18);
+		hold(a, 0x10000 - 0x18);
+		((size_t *)a)[-1] += 0x200;
+		printf("corrupted %p size-enlarged\n", (void *)a);
 	} else if (!strcmp(corrupt, "bin-link")) {
 		void *v[9];
 		for (int i = 0; i < 9; i++) {

@@ -1224,6 +1224,79 @@ test_after(const struct malloc_layout *L)
 	hi_free(b);
 }
 
+static const struct finding *
+first_kind(const struct heap *h, const char *kind)
+{
+	for (size_t i = 0; h && i < h->findings.n; i++)
+		if (!strcmp(h->findings.v[i].kind, kind))
+			return &h->findings.v[i];
+	return NULL;
+}
+
+/* A damaged tcache_perthread_struct, a tcache key written after free,
+ * damage to mp_: each named, the rest walked. */
+static void
+test_tcache_damage(const struct malloc_layout *L)
+{
+	struct std s;
+	struct heap *h;
+	const struct finding *f;
+
+	/* a count above mp_.tcache_count (counters, not free slots) */
+	if (!L->tc_counts_are_free_slots) {
+		build_std(&s, L, 0);
+		set_count(&s, s.t0, 5, 200);
+		h = walk(&s);
+		f = first_kind(h, "tcache-count");
+		ok(f && f->chunk == at_tcache0(&s) && f->arena == 0 && f->tid == 1000 && strstr(f->message, "200") &&
+		   strstr(f->message, "mp_.tcache_count"),
+		   "%s: a count above tcache_count: tcache-count on the struct, arena 0, thread 1000", s.name);
+		if (h)
+			check_matches(&s, h, "count above tcache_count (the other bins walked)");
+		heap_free(h);
+		hi_free(s.b);
+	}
+	/* a misaligned head: named with arena and thread, the other bins
+	 * (and the other thread's) walked */
+	build_std(&s, L, 0);
+	c_tcache_misaligned_head(&s);
+	h = walk(&s);
+	f = first_kind(h, "tcache-misaligned");
+	ok(f && f->arena == 0 && f->tid == 1000 && f->field == tc_entries(&s, s.t0, 0) && f->nbytes == 8,
+	   "%s: a misaligned tcache head: arena, thread, the field and its bytes", s.name);
+	if (h)
+		check_matches(&s, h, "misaligned tcache head");
+	heap_free(h);
+	hi_free(s.b);
+	/* a key written after free */
+	if (L->te_key >= 0) {
+		build_std(&s, L, 0);
+		hi_w64(s.b, s.tc[1] + 16 + (uint64_t)L->te_key, 0x4141414141414141ULL);
+		h = walk(&s);
+		f = first_kind(h, "tcache-key");
+		ok(f && f->chunk == s.tc[1] && f->block == s.tc[1] + 16 && f->nbytes == 16 &&
+		   strstr(f->message, "written after free"),
+		   "%s: a tcache key overwritten: tcache-key, 'written after free', with the bytes", s.name);
+		if (!f)
+			show_findings(h);
+		if (h)
+			check_matches(&s, h, "tcache key overwritten");
+		heap_free(h);
+		hi_free(s.b);
+	}
+	/* mp_.tcache_bins absurd */
+	if (L->has_tcache) {
+		build_std(&s, L, 0);
+		hi_mp_set(s.b, L->mp_tcache_bins, 5000, 8);
+		h = walk(&s);
+		f = first_kind(h, "mp-field");
+		ok(f && f->severity == FIND_ERROR && strstr(f->message, "tcache_bins") && h->errors > 0,
+		   "%s: mp_.tcache_bins of 5000: an mp-field error", s.name);
+		heap_free(h);
+		hi_free(s.b);
+	}
+}
+
 /* Not initialised, and not glibc: nothing is walked. */
 static void
 test_uninitialised(void)
@@ -1294,6 +1367,7 @@ main(void)
 		test_main_shapes(L);
 		test_main_damage(L);
 		test_after(L);
+		test_tcache_damage(L);
 	}
 	test_noise(hi_layout(36));
 	test_noise(hi_layout(26));
