@@ -1313,42 +1313,119 @@ walk_fastbins(struct walker *w, unsigned ai)
 		snprintf(where, sizeof(where), "fastbin %u of arena %u", i, ai);
 		list_begin(w, CS_FASTBIN, i, ai, 0);
 		uint64_t holder = 0;	/* the chunk whose fd led here (0: the head) */
+		uint64_t field = ar->addr + (uint64_t)L->ms_fastbins + 8 * (uint64_t)i;
 		while (p && n < w->list_cap) {
 			uint64_t sf, fd;
-			if (!ptm_aligned(p)) {
-				finding(w, FIND_ERROR, "fastbin-misaligned", holder, (int)ai,
-					"%s: %s points to 0x%" PRIx64 ", which is misaligned (malloc(): unaligned "
-					"fastbin chunk detected)", where, holder ? "a chunk's fd" : "the head", p);
-				break;
-			}
-			if (!in_heap(w, p, 32)) {
-				finding(w, FIND_ERROR, "fastbin-outside-heap", holder, (int)ai,
-					"%s: %s points to 0x%" PRIx64 ", outside every heap", where,
-					holder ? "a chunk's fd" : "the head", p);
+			if (!ptm_aligned(p) || !in_heap(w, p, 32)) {
+				const char *kind = ptm_aligned(p) ? "fastbin-outside-heap" : "fastbin-misaligned";
+				const char *what = ptm_aligned(p) ? "outside every heap" :
+						   "misaligned (malloc(): unaligned fastbin chunk detected)";
+				struct finding *f;
+				if (holder)
+					f = finding(w, FIND_ERROR, kind, holder, (int)ai,
+						    "free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after free: its "
+						    "fd (in %s) is 0x%" PRIx64 ", %s", holder + 16, usable_at(w, holder), where,
+						    p, what);
+				else
+					f = finding(w, FIND_ERROR, kind, p, (int)ai,
+						    "arena %u's malloc_state is damaged: the head of fastbin %u is 0x%" PRIx64
+						    ", %s", ai, i, p, what);
+				f->field = field;
+				header_evidence(w, f, field, 8);
 				break;
 			}
 			wread64(w, p + 8, &sf);
-			if (ptm_chunksize(sf) < PTM_MINSIZE || ptm_fastbin_index(ptm_chunksize(sf)) != i)
-				finding(w, FIND_ERROR, "fastbin-size", p, (int)ai,
-					"%s: chunk 0x%" PRIx64 " has size 0x%" PRIx64 " (malloc(): memory corruption "
-					"(fast))", where, p, ptm_chunksize(sf));
+			if (ptm_chunksize(sf) < PTM_MINSIZE || ptm_fastbin_index(ptm_chunksize(sf)) != i) {
+				struct finding *f = finding(w, FIND_ERROR, "fastbin-size", p, (int)ai,
+					"free block 0x%" PRIx64 " in %s has chunk size 0x%" PRIx64 ", the bin holds 0x%"
+					PRIx64 ": its size field or the list was overwritten (malloc(): memory corruption "
+					"(fast))", p + 16, where, ptm_chunksize(sf), ptm_fastbin_size(i));
+				header_evidence(w, f, p + 8, 8);
+			}
 			if (!add_member(w, p, MEMB(CS_FASTBIN, i, 0, ai), where)) {
 				uint64_t old = 0;
 				u64map_get(&w->member, p, &old);
-				if (old == MEMB(CS_FASTBIN, i, 0, ai))
-					finding(w, FIND_ERROR, "fastbin-cycle", p, (int)ai,
-						"%s: the list loops back to chunk 0x%" PRIx64, where, p);
+				if (old == MEMB(CS_FASTBIN, i, 0, ai)) {
+					struct finding *f = finding(w, FIND_ERROR, "fastbin-cycle", p, (int)ai,
+						"double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): %s loops back to "
+						"it", p + 16, usable_at(w, p), where);
+					f->block = p + 16;
+					f->block_size = usable_at(w, p);
+				}
 				break;
 			}
 			list_add(w, p);
 			wread64(w, p + 16, &fd);
 			holder = p;
+			field = p + 16;
 			p = L->safe_linking ? ptm_reveal(p + 16, fd) : fd;
 			n++;
 		}
 		w->h->lists.v[w->h->lists.n - 1].declared = (uint32_t)n;
 		list_end(w, p != 0);
 	}
+}
+
+/* A large bin, just walked (the last list): sorted by decreasing size,
+ * the first chunk of each size in the fd_nextsize/bk_nextsize ring of
+ * first chunks, the others with both NULL (unlink_chunk follows a
+ * non-NULL fd_nextsize: "corrupted double-linked list (not small)"). */
+static void
+check_nextsize(struct walker *w, unsigned ai, unsigned bin, const char *where)
+{
+	const struct hlist *l = &w->h->lists.v[w->h->lists.n - 1];
+	const uint64_t *c = w->h->list_chunks.v + l->first;
+	VEC(uint64_t) firsts;
+	uint64_t prev_sz = 0;
+
+	memset(&firsts, 0, sizeof(firsts));
+	for (uint32_t k = 0; k < l->count; k++) {
+		uint64_t sf = 0, sz;
+		wread64(w, c[k] + 8, &sf);
+		sz = ptm_chunksize(sf);
+		if (k && sz > prev_sz) {
+			struct finding *f = finding(w, FIND_ERROR, "largebin-order", c[k], (int)ai,
+				"free block 0x%" PRIx64 " of chunk size 0x%" PRIx64 " follows a smaller one (0x%" PRIx64 ") "
+				"in %s, which glibc keeps sorted: a size field was overwritten", c[k] + 16, sz, prev_sz,
+				where);
+			header_evidence(w, f, c[k] + 8, 8);
+		}
+		if (!k || sz != prev_sz)
+			vec_push(&firsts, c[k]);
+		else {
+			uint64_t fdn = 0, bkn = 0;
+			wread64(w, c[k] + 32, &fdn);
+			wread64(w, c[k] + 40, &bkn);
+			if (fdn || bkn) {
+				struct finding *f = finding(w, FIND_ERROR, "largebin-nextsize", c[k], (int)ai,
+					"free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after free: it is not the "
+					"first of its size in %s, yet its fd_nextsize/bk_nextsize are 0x%" PRIx64 "/0x%"
+					PRIx64 ", not NULL (corrupted double-linked list (not small))", c[k] + 16,
+					usable_at(w, c[k]), where, fdn, bkn);
+				f->field = c[k] + 32;
+				header_evidence(w, f, c[k] + 32, 16);
+			}
+		}
+		prev_sz = sz;
+	}
+	for (size_t j = 0; j < firsts.n; j++) {
+		uint64_t p = firsts.v[j], fdn = 0, bkn = 0;
+		uint64_t want_fd = firsts.v[(j + 1) % firsts.n], want_bk = firsts.v[(j + firsts.n - 1) % firsts.n];
+		wread64(w, p + 32, &fdn);
+		wread64(w, p + 40, &bkn);
+		if (fdn != want_fd || bkn != want_bk) {
+			struct finding *f = finding(w, FIND_ERROR, "largebin-nextsize", p, (int)ai,
+				"free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after free: its fd_nextsize/"
+				"bk_nextsize (in %s) are 0x%" PRIx64 "/0x%" PRIx64 ", the ring of the bin's sizes wants "
+				"0x%" PRIx64 "/0x%" PRIx64 " (corrupted double-linked list (not small); malloc(): "
+				"largebin double linked list corrupted (nextsize))", p + 16, usable_at(w, p), where,
+				fdn, bkn, want_fd, want_bk);
+			f->field = fdn != want_fd ? p + 32 : p + 40;
+			header_evidence(w, f, p + 32, 16);
+		}
+	}
+	vec_free(&firsts);
+	(void)bin;
 }
 
 static void
@@ -1372,30 +1449,51 @@ walk_bins(struct walker *w, unsigned ai)
 		while (p != head && n < w->list_cap) {
 			uint64_t sf, fd, bk, sz;
 			if (!ptm_aligned(p) || !in_heap(w, p, 32)) {
-				finding(w, FIND_ERROR, "bin-link", prev, (int)ai,
-					"%s: forward pointer 0x%" PRIx64 " of 0x%" PRIx64 " is %s (corrupted "
-					"double-linked list)", where, p, prev, ptm_aligned(p) ? "outside every heap" :
-					"misaligned");
+				const char *what = ptm_aligned(p) ? "outside every heap" : "misaligned";
+				struct finding *f;
+				if (prev == head)
+					f = finding(w, FIND_ERROR, "bin-link", p, (int)ai,
+						    "arena %u's malloc_state is damaged: the head of %s is 0x%" PRIx64 ", %s "
+						    "(corrupted double-linked list)", ai, where, p, what);
+				else
+					f = finding(w, FIND_ERROR, "bin-link", prev, (int)ai,
+						    "free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after free: its fd "
+						    "(in %s) is 0x%" PRIx64 ", %s (corrupted double-linked list)", prev + 16,
+						    usable_at(w, prev), where, p, what);
+				f->field = prev + 16;
+				header_evidence(w, f, prev + 16, 8);
 				break;
 			}
 			wread64(w, p + 8, &sf);
 			wread64(w, p + 16, &fd);
 			wread64(w, p + 24, &bk);
 			sz = ptm_chunksize(sf);
-			if (bk != prev)
-				finding(w, FIND_ERROR, "bin-link", p, (int)ai,
-					"%s: chunk 0x%" PRIx64 "'s bk is 0x%" PRIx64 ", expected 0x%" PRIx64
-					" (corrupted double-linked list)", where, p, bk, prev);
-			if (sz < PTM_MINSIZE || (i > 1 && ptm_bin_index(sz) != i))
-				finding(w, FIND_ERROR, "bin-index", p, (int)ai,
-					"%s: chunk 0x%" PRIx64 " of size 0x%" PRIx64 " belongs in bin %u", where, p, sz,
+			if (bk != prev) {
+				struct finding *f = finding(w, FIND_ERROR, "bin-link", p, (int)ai,
+					"free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after free: its bk (in %s) "
+					"is 0x%" PRIx64 ", expected 0x%" PRIx64 " (corrupted double-linked list)", p + 16,
+					usable_at(w, p), where, bk, prev);
+				f->field = p + 24;
+				header_evidence(w, f, p + 16, 16);
+			}
+			if (sz < PTM_MINSIZE || (i > 1 && ptm_bin_index(sz) != i)) {
+				struct finding *f = finding(w, FIND_ERROR, "bin-index", p, (int)ai,
+					"free block 0x%" PRIx64 " in %s has chunk size 0x%" PRIx64 ", which belongs in bin %u: "
+					"its size field was overwritten, or the list", p + 16, where, sz,
 					sz >= PTM_MINSIZE ? ptm_bin_index(sz) : 0);
+				header_evidence(w, f, p + 8, 8);
+			}
 			if (!add_member(w, p, MEMB(st, i, 0, ai), where)) {
 				uint64_t old = 0;
 				u64map_get(&w->member, p, &old);
-				if (old == MEMB(st, i, 0, ai))
-					finding(w, FIND_ERROR, "bin-cycle", p, (int)ai,
-						"%s: the list loops back to chunk 0x%" PRIx64, where, p);
+				if (old == MEMB(st, i, 0, ai)) {
+					struct finding *f = finding(w, FIND_ERROR, "bin-cycle", p, (int)ai,
+						"probable double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): %s loops "
+						"back to it (or its links were written after free)", p + 16, usable_at(w, p),
+						where);
+					f->block = p + 16;
+					f->block_size = usable_at(w, p);
+				}
 				break;
 			}
 			list_add(w, p);
@@ -1405,10 +1503,15 @@ walk_bins(struct walker *w, unsigned ai)
 		}
 		w->h->lists.v[w->h->lists.n - 1].declared = (uint32_t)n;
 		list_end(w, p != head);
-		if (p == head && ms_bin_bk(L, ms, i) != prev)
-			finding(w, FIND_ERROR, "bin-link", prev, (int)ai,
-				"%s: the bin's bk is 0x%" PRIx64 ", its last chunk is 0x%" PRIx64
-				" (corrupted double-linked list)", where, ms_bin_bk(L, ms, i), prev);
+		if (p == head && ms_bin_bk(L, ms, i) != prev) {
+			struct finding *f = finding(w, FIND_ERROR, "bin-link", prev, (int)ai,
+				"arena %u's malloc_state is damaged, or a list: the bk of %s's head is 0x%" PRIx64
+				", its last chunk is 0x%" PRIx64 " (corrupted double-linked list)", ai, where,
+				ms_bin_bk(L, ms, i), prev);
+			f->field = head + 24;
+		}
+		if (st == CS_LARGEBIN && p == head && n)
+			check_nextsize(w, ai, i, where);
 	}
 	if (ar->top) {
 		bool created;

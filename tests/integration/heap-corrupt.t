@@ -20,6 +20,7 @@ cases = {
     "double-free": ["tcache-cycle"],
     "top-shrunk": ["top-size"],
     "size-enlarged": ["size-overlap"],
+    "nextsize": ["largebin-nextsize"],
 }
 for kind, expect in cases.items():
     t = Target("heapstates", ["corrupt=" + kind, "nothreads"])

@@ -280,6 +280,19 @@ do_corrupt(void)
 		hold(a, 0x10000 - 0x18);
 		((size_t *)a)[-1] += 0x200;
 		printf("corrupted %p size-enlarged\n", (void *)a);
+	} else if (!strcmp(corrupt, "nextsize")) {
+		/* two large free chunks of different sizes sorted into their
+		 * bin, then one's fd_nextsize written after free */
+		void *v[2];
+		for (int i = 0; i < 2; i++) {
+			v[i] = malloc(0x2400 + i * 0x100);
+			take(0x2200);	/* (from top too: keeps them apart) */
+		}
+		for (int i = 0; i < 2; i++)
+			free(v[i]);
+		take(0x4000);
+		((uint64_t *)v[1])[2] += 0x40;
+		printf("corrupted %p nextsize\n", v[1]);
 	} else if (!strcmp(corrupt, "bin-link")) {
 		void *v[9];
 		for (int i = 0; i < 9; i++) {

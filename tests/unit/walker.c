@@ -753,6 +753,31 @@ c_all_sizes_zero(struct std *s)
 		hi_w64(s->b, p + 8, 0);
 }
 
+static uint64_t at_large2(struct std *s) { return s->large[2]; }
+static uint64_t at_large1(struct std *s) { return s->large[1]; }
+
+/* the first 0x1510 chunk's fd_nextsize written after free */
+static void
+c_nextsize_fd(struct std *s)
+{
+	hi_w64(s->b, s->large[2] + 32, s->large[2] + 0x100);
+}
+
+/* a second-of-its-size chunk with a nextsize pointer */
+static void
+c_nextsize_stale(struct std *s)
+{
+	hi_w64(s->b, s->large[1] + 40, s->large[0]);
+}
+
+/* the bin out of order: the second chunk's size made bigger than the first's
+ * (and its footer, so the neighbour checks agree) */
+static void
+c_largebin_order(struct std *s)
+{
+	hi_w64(s->b, s->large[1] + 8, (hi_r64(s->b, s->large[1] + 8) & 7) | 0x1610);
+}
+
 static uint64_t at_none(struct std *s) { return 0; }
 
 static const struct corruption corruptions[] = {
@@ -806,6 +831,9 @@ static const struct corruption corruptions[] = {
 	{ "main top inside another arena's heap", "top-pointer", false, c_main_top_elsewhere, at_none, false },
 	{ "every size zero after a chunk", "invalid-size", false, c_all_sizes_zero, at_used3, false },
 	{ "fastbin head not mangled", NULL, true, c_fastbin_unmangled, at_none, false },
+	{ "largebin fd_nextsize written after free", "largebin-nextsize", false, c_nextsize_fd, at_large2, true },
+	{ "largebin nextsize on a second chunk", "largebin-nextsize", false, c_nextsize_stale, at_large1, true },
+	{ "largebin out of order", "largebin-order", false, c_largebin_order, at_large1, false },
 };
 
 static void
