@@ -1887,6 +1887,50 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 		close_desync(w, &open, s->end);
 }
 
+/* The kinds whose damage is a chunk header, which the block below it
+ * (in use: an overflow; free: a write after free) is the likely source of. */
+static bool
+header_damage(const char *kind)
+{
+	static const char *const kinds[] = { "invalid-size", "prev-size", "prev-inuse", "arena-bit", "size-overlap",
+					     };
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (!strcmp(kind, kinds[i]))
+			return true;
+	return false;
+}
+
+/* Say the bug first: a damaged header with a block right below it is a
+ * probable overflow from that block (or a write after free of it). */
+static void
+describe_findings(struct walker *w)
+{
+	struct heap *h = w->h;
+
+	for (size_t i = 0; i < h->findings.n; i++) {
+		struct finding *f = &h->findings.v[i];
+		const struct hchunk *below;
+		struct sbuf sb;
+		uint64_t at = f->chunk;
+		if (!f->chunk || !header_damage(f->kind) || f->after)
+			continue;
+		below = heap_chunk_at(h, at - 1);
+		if (!below || below->addr + below->size != at || below->state == CS_TOP || below->state == CS_MMAPPED)
+			continue;
+		f->block = hchunk_mem(below);
+		f->block_size = hchunk_usable(below);
+		sb_init(&sb);
+		if (below->state == CS_USED)
+			sb_printf(&sb, "probable overflow from block 0x%" PRIx64 " below it (%" PRIu64 " bytes): %s",
+				  f->block, f->block_size, f->message);
+		else
+			sb_printf(&sb, "probable write after free of block 0x%" PRIx64 " below it (%" PRIu64 " bytes, "
+				  "in a %s): %s", f->block, f->block_size, chunk_state_name(below->state), f->message);
+		free(f->message);
+		f->message = sb_steal(&sb);
+	}
+}
+
 /* Findings met while the walk was out of step follow from the one that
  * threw it out: say so (the key `after`, and in the message). */
 static void
@@ -1960,23 +2004,31 @@ check_free_neighbour(struct walker *w, const struct hchunk *c, bool next_says_fr
 	case CS_SMALLBIN:
 	case CS_LARGEBIN:
 		if (!next_says_free) {
-			finding(w, FIND_ERROR, "bin-chunk-inuse", c->addr, (int)c->arena,
-				"chunk 0x%" PRIx64 " is in %s %u but the next chunk says it is in use "
-				"(double free or corruption (!prev))", c->addr, chunk_state_name(c->state), c->list);
+			struct finding *f = finding(w, FIND_ERROR, "bin-chunk-inuse", c->addr, (int)c->arena,
+				"free block 0x%" PRIx64 " (%" PRIu64 " bytes, in %s %u) was written after free past its "
+				"end, or the header after it was overwritten: the next chunk 0x%" PRIx64 " says it is "
+				"in use (double free or corruption (!prev))", c->addr + 16, hchunk_usable(c),
+				chunk_state_name(c->state), c->list, next);
+			header_evidence(w, f, next, 16);
 		} else if (!ps_eq) {
 			const uint8_t *nb = heap_bytes(w->h, next, 16);
-			finding(w, FIND_ERROR, "size-vs-prev-size", c->addr, (int)c->arena,
-				"free chunk 0x%" PRIx64 " has size 0x%" PRIx64 " but the next chunk's prev_size "
-				"is 0x%" PRIx64 " (corrupted size vs. prev_size)", c->addr, c->size,
-				nb ? chunk_prev_size(nb) : 0);
+			struct finding *f = finding(w, FIND_ERROR, "size-vs-prev-size", c->addr, (int)c->arena,
+				"free block 0x%" PRIx64 " is damaged: its chunk size is 0x%" PRIx64 " but the footer "
+				"(the next chunk's prev_size) says 0x%" PRIx64 ": its size was overwritten from the "
+				"block below, or its end written after free (corrupted size vs. prev_size)",
+				c->addr + 16, c->size, nb ? chunk_prev_size(nb) : 0);
+			header_evidence(w, f, next, 8);
 		}
 		break;
 	case CS_TCACHE:
 	case CS_FASTBIN:
-		if (next_says_free)
-			finding(w, FIND_ERROR, "fast-chunk-prev-inuse", c->addr, (int)c->arena,
-				"chunk 0x%" PRIx64 " is in a %s but the next chunk's PREV_INUSE is clear",
-				c->addr, chunk_state_name(c->state));
+		if (next_says_free) {
+			struct finding *f = finding(w, FIND_ERROR, "fast-chunk-prev-inuse", c->addr, (int)c->arena,
+				"free block 0x%" PRIx64 " (%" PRIu64 " bytes, in a %s) was written after free past its "
+				"end, or the header after it was overwritten: the next chunk's PREV_INUSE is clear",
+				c->addr + 16, hchunk_usable(c), chunk_state_name(c->state));
+			header_evidence(w, f, next, 16);
+		}
 		break;
 	default:
 		break;
@@ -2034,9 +2086,12 @@ classify_chunks(struct walker *w)
 		count_chunk(ar, c);
 		if ((flags & CF_PREV_FREE) && i > 0 && v[i - 1].state == CS_USED &&
 		    v[i - 1].addr + v[i - 1].size == c->addr)
-			finding(w, FIND_ERROR, "prev-inuse", c->addr, (int)c->arena,
-				"chunk 0x%" PRIx64 " says the previous chunk 0x%" PRIx64 " is free, but it is in "
-				"no free list", c->addr, v[i - 1].addr);
+		{
+			struct finding *f = finding(w, FIND_ERROR, "prev-inuse", c->addr, (int)c->arena,
+				"chunk 0x%" PRIx64 "'s PREV_INUSE bit is clear, but the chunk before it, 0x%" PRIx64
+				", is in no free list", c->addr, v[i - 1].addr);
+			header_evidence(w, f, c->addr, 16);
+		}
 		if (c->state != CS_USED) {
 			const struct hchunk *nx = next_walked(v, n, i);
 			bool have = nx != NULL, next_says_free = false, ps_eq = false;
@@ -2563,6 +2618,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 			qsort(h->chunks, n, sizeof(*h->chunks), hchunk_cmp);
 	}
 	account(&w);
+	describe_findings(&w);
 	PHASE("accounted");
 out:
 	for (size_t i = 0; i < h->arenas.n; i++)
