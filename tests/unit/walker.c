@@ -1325,6 +1325,45 @@ test_tcache_damage(const struct malloc_layout *L)
 	}
 }
 
+/* The user's words: an overwritten header below a block in use is a
+ * probable overflow from that block, with the bytes; a chunk in two
+ * lists a double free of the block. */
+static void
+test_wording(const struct malloc_layout *L)
+{
+	struct heapimg *b = hi_new(L, 0x4000, 0);
+	uint64_t a = hi_alloc(b, 0, 0x30), v = hi_alloc(b, 0, 0x30);
+	struct heap *h;
+	const struct finding *f;
+
+	hi_alloc(b, 0, 0x40);
+	memset(hi_mem(b, v, 16), 'A', 16);
+	if (heap_walk_info(b->t, hi_info(b), NULL, &h) == 0) {
+		f = first_kind(h, "invalid-size");
+		ok(f && f->chunk == v && f->block == a + 16 && f->block_size == 0x28 &&
+		   !strncmp(f->message, "probable overflow from block ", 29) && f->nbytes == 16 &&
+		   f->bytes_at == v && !memcmp(f->bytes, "AAAAAAAAAAAAAAAA", 16),
+		   "2.%u: an overwritten size: 'probable overflow from block' below it, with the bytes",
+		   L->version % 100);
+		if (!f)
+			show_findings(h);
+		heap_free(h);
+	}
+	hi_free(b);
+	if (L->has_tcache) {
+		struct std s;
+		build_std(&s, L, 0);
+		c_double_free_two_threads(&s);
+		h = walk(&s);
+		f = first_kind(h, "double-free");
+		ok(f && f->block == s.used[0] + 16 && !strncmp(f->message, "double free of block ", 21) &&
+		   f->tid != 0, "%s: a chunk in two threads' tcaches: 'double free of block', the thread",
+		   s.name);
+		heap_free(h);
+		hi_free(s.b);
+	}
+}
+
 /* Not initialised, and not glibc: nothing is walked. */
 static void
 test_uninitialised(void)
@@ -1396,6 +1435,7 @@ main(void)
 		test_main_damage(L);
 		test_after(L);
 		test_tcache_damage(L);
+		test_wording(L);
 	}
 	test_noise(hi_layout(36));
 	test_noise(hi_layout(26));
