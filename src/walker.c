@@ -1532,7 +1532,7 @@ static void
 not_a_chunk(struct walker *w, const struct member *m)
 {
 	unsigned st = MEMB_STATE(m->memb);
-	finding(w, FIND_ERROR, "list-not-chunk", m->addr, st == CS_TCACHE ? -1 : (int)MEMB_ARENA(m->memb),
+	finding(w, FIND_ERROR, "list-not-chunk", m->addr, st == CS_TCACHE ? arena_of(w, m->addr) : (int)MEMB_ARENA(m->memb),
 		"0x%" PRIx64 " is in %s %u but is not a chunk boundary of the heap walk", m->addr,
 		chunk_state_name(st), MEMB_LIST(m->memb));
 }
