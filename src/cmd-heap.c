@@ -130,7 +130,21 @@ heap_exec(struct session *s, int argc, char **argv)
 			em_text(s->em, ", LOCKED");
 		em_bool(s->em, "locked", a->mutex != 0);
 		em_uint(s->em, "attached_threads", a->attached_threads);
+		if (a->main) {
+			em_bool(s->em, "contiguous", a->contiguous);
+			if (!a->contiguous)
+				em_text(s->em, ", non-contiguous");
+		}
 		em_text(s->em, "\n");
+		em_uint(s->em, "fenceposts", a->fenceposts);
+		em_uint(s->em, "foreign", a->foreign);
+		em_uint(s->em, "unreadable", a->unreadable);
+		if (a->foreign)
+			em_text(s->em, "  (glibc's fenceposts %" PRIu64 "x; %s between them and the heap's next "
+				"chunk are the program's own sbrk() memory)\n", a->fenceposts, fmt_bytes(a->foreign, b1));
+		if (a->unreadable)
+			em_text(s->em, "  (%s of its heap cannot be read: mprotect()ed, or not in the core)\n",
+				fmt_bytes(a->unreadable, b1));
 		em_obj_open(s->em, "top");
 		em_addr(s->em, "chunk", a->top);
 		em_uint(s->em, "size", a->top_size);

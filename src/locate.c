@@ -1100,31 +1100,35 @@ layout_fits_image(struct target *t, const struct malloc_layout *L, const struct 
 
 /* ---- tcache ---- */
 
-/* Does tc look like a tcache_perthread_struct? */
-static bool
+/* Does tc look like a tcache_perthread_struct?  0: no; 1: it is one
+ * (aligned, readable, in a chunk of the tcache's size) whose content is
+ * damaged (a count above count_max, a misaligned entry): the heap walk
+ * reports that and walks the rest; 2: it is one and its content is
+ * sane. */
+static int
 valid_tcache(struct target *t, const struct malloc_layout *L, uint64_t tc, uint64_t count_max)
 {
 	uint8_t *buf;
 	uint64_t sz;
-	bool ok = true;
+	int ok = 2;
 
 	if (!tc)
-		return true;	/* no tcache yet */
+		return 2;	/* no tcache yet */
 	if (!ptm_aligned(tc) || target_read_u64(t, tc - 8, &sz) < 0)
-		return false;
+		return 0;
 	if (ptm_chunksize(sz) != ptm_tcache_chunk_size(L))
-		return false;
+		return 0;
 	buf = xmalloc(L->tc_size);
 	if (target_read(t, tc, buf, L->tc_size) < 0) {
 		free(buf);
-		return false;
+		return 0;
 	}
-	for (unsigned i = 0; i < L->tc_nbins && ok; i++) {
+	for (unsigned i = 0; i < L->tc_nbins && ok == 2; i++) {
 		uint64_t e = tc_entry(L, buf, i);
 		if (tc_count(L, buf, i) > count_max)
-			ok = false;
+			ok = 1;
 		if (e && !ptm_aligned(e))
-			ok = false;
+			ok = 1;
 	}
 	free(buf);
 	return ok;
@@ -1142,11 +1146,15 @@ tls_intact(struct target *t, uint64_t tp)
 	return target_read_u64(t, tp, &self) == 0 && self == tp;
 }
 
+/* Every thread's tcache through the thread-pointer offset tpoff.  With
+ * check, a value that is not a tcache_perthread_struct (valid_tcache 0)
+ * is not taken; *valid (may be NULL) counts the threads whose value was
+ * taken, *clean (may be NULL) those whose tcache is also undamaged. */
 static int
-tcache_per_thread(struct target *t, struct malloc_info *mi, int64_t tpoff, bool check, int *valid)
+tcache_per_thread(struct target *t, struct malloc_info *mi, int64_t tpoff, bool check, int *valid, int *clean)
 {
 	uint64_t count_max = mi_mp(mi, mi->L.mp_tcache_count);
-	int good = 0;
+	int good = 0, sane = 0;
 	if (count_max == 0 || count_max > 65535)
 		count_max = 65535;
 	mi->tcaches.n = 0;
@@ -1156,9 +1164,9 @@ tcache_per_thread(struct target *t, struct malloc_info *mi, int64_t tpoff, bool 
 		if (r && REG_TP(r) && !tls_intact(t, REG_TP(r))) {
 			ref.tls_lost = true;
 		} else if (r && REG_TP(r) && target_read_u64(t, REG_TP(r) + (uint64_t)tpoff, &ref.tcache) == 0) {
-			ref.known = true;
-			if (check && !valid_tcache(t, &mi->L, ref.tcache, count_max))
-				ref.known = false;
+			int v = check ? valid_tcache(t, &mi->L, ref.tcache, count_max) : 2;
+			ref.known = v > 0;
+			sane += v == 2;
 		}
 		if (ref.known)
 			good++;
@@ -1166,6 +1174,8 @@ tcache_per_thread(struct target *t, struct malloc_info *mi, int64_t tpoff, bool 
 	}
 	if (valid)
 		*valid = good;
+	if (clean)
+		*clean = sane;
 	return good;
 }
 
@@ -1199,7 +1209,7 @@ static_tls_scan(struct target *t, const struct module *exe, struct malloc_info *
 		int good, nz = 0;
 		if (target_read_u64(t, REG_TP(r0) + (uint64_t)off, &v) < 0 || v != first)
 			continue;
-		tcache_per_thread(t, mi, off, true, &good);
+		tcache_per_thread(t, mi, off, true, &good, NULL);
 		for (size_t k = 0; k < mi->tcaches.n; k++) {
 			if (mi->tcaches.v[k].known && mi->tcaches.v[k].tcache)
 				nz++;
@@ -1216,7 +1226,7 @@ static_tls_scan(struct target *t, const struct module *exe, struct malloc_info *
 	mi->tcache_tpoff = found;
 	mi->have_tcache_tpoff = true;
 	mi->tcache_how = "static-tls-scan";
-	tcache_per_thread(t, mi, found, true, NULL);
+	tcache_per_thread(t, mi, found, true, NULL, NULL);
 	return true;
 }
 
@@ -1264,7 +1274,9 @@ find_tcaches(struct target *t, struct symbols *s, const struct module *libc, str
 				mi->tcache_tpoff = (int64_t)slot;
 				mi->have_tcache_tpoff = true;
 				mi->tcache_how = "symbol+tls-got";
-				tcache_per_thread(t, mi, mi->tcache_tpoff, true, &good);
+				/* the variable itself: its value is the tcache, damaged
+				 * or not (the walk says what is wrong with it) */
+				tcache_per_thread(t, mi, mi->tcache_tpoff, false, &good, NULL);
 				return;
 			}
 		}
@@ -1281,7 +1293,7 @@ find_tcaches(struct target *t, struct symbols *s, const struct module *libc, str
 					mi->tcache_tpoff = (int64_t)si.addr - (int64_t)ALIGN_UP(ph.p_memsz, al);
 					mi->have_tcache_tpoff = true;
 					mi->tcache_how = "symbol+static-tls";
-					tcache_per_thread(t, mi, mi->tcache_tpoff, true, NULL);
+					tcache_per_thread(t, mi, mi->tcache_tpoff, false, NULL, NULL);
 					return;
 				}
 			}
@@ -1294,25 +1306,28 @@ find_tcaches(struct target *t, struct symbols *s, const struct module *libc, str
 	 * most threads (and at least one non-null) */
 	{
 		int64_t best = 0;
-		int bestn = -1, bestnz = 0;
+		int bestn = -1, bestnz = 0, bestclean = 0;
 		for (size_t i = 0; i < rm->tpoff.n; i++) {
 			const Elf64_Rela *r = &rm->tpoff.v[i];
 			uint64_t slot;
-			int good, nz = 0;
+			int good, clean, nz = 0;
 			if (ELF64_R_SYM(r->r_info) != 0 || r->r_addend < 0 || r->r_addend > 0x400)
 				continue;
 			if (target_read_u64(t, libc->bias + r->r_offset, &slot) < 0)
 				continue;
-			tcache_per_thread(t, mi, (int64_t)slot, true, &good);
+			tcache_per_thread(t, mi, (int64_t)slot, true, &good, &clean);
 			for (size_t k = 0; k < mi->tcaches.n; k++)
 				if (mi->tcaches.v[k].known && mi->tcaches.v[k].tcache)
 					nz++;
 			if (nz == 0)
 				continue;
-			if (good > bestn || (good == bestn && nz > bestnz)) {
+			/* (a damaged tcache is still the tcache: sane content
+			 * only breaks ties) */
+			if (good > bestn || (good == bestn && (nz > bestnz || (nz == bestnz && clean > bestclean)))) {
 				best = (int64_t)slot;
 				bestn = good;
 				bestnz = nz;
+				bestclean = clean;
 			}
 		}
 		int intact = 0;
@@ -1325,7 +1340,7 @@ find_tcaches(struct target *t, struct symbols *s, const struct module *libc, str
 			mi->tcache_tpoff = best;
 			mi->have_tcache_tpoff = true;
 			mi->tcache_how = "tls-got-scan";
-			tcache_per_thread(t, mi, best, true, NULL);
+			tcache_per_thread(t, mi, best, true, NULL, NULL);
 			return;
 		}
 	}
@@ -1545,8 +1560,12 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 		mi->mp_how = "static-image";
 	}
 	if (mi->mp) {
-		if (mi->L.mp_size > sizeof(mi->mp_bytes) ||
-		    target_read(t, mi->mp, mi->mp_bytes, mi->L.mp_size) < 0 || !valid_mp(&mi->L, mi->mp_bytes)) {
+		bool readable = mi->L.mp_size <= sizeof(mi->mp_bytes) &&
+				target_read(t, mi->mp, mi->mp_bytes, mi->L.mp_size) == 0;
+		if (readable && !valid_mp(&mi->L, mi->mp_bytes) && !strcmp(mi->mp_how, "symbol")) {
+			/* it is mp_, damaged: the heap walk says what is wrong */
+			note(mi, "mp_ at 0x%" PRIx64 " holds values glibc never sets (see `check`)", mi->mp);
+		} else if (!readable || !valid_mp(&mi->L, mi->mp_bytes)) {
 			note(mi, "mp_ at 0x%" PRIx64 " does not look right; tunables are unknown", mi->mp);
 			memset(mi->mp_bytes, 0, sizeof(mi->mp_bytes));
 			mi->mp = 0;
