@@ -82,7 +82,7 @@ heap_exec(struct session *s, int argc, char **argv)
 	struct heap *h;
 	struct hcount used = { 0 }, tc = { 0 }, fast = { 0 }, bins = { 0 }, top = { 0 };
 	uint64_t sysmem = 0;
-	char b1[32], b2[32];
+	char b1[32], b2[32], b3[32], b4[32];
 
 	if (argc > 1)
 		return hd_fail(HD_EUSAGE, "usage: %s", cmd_heap_entry.usage);
@@ -171,10 +171,11 @@ heap_exec(struct session *s, int argc, char **argv)
 	cmd_emit_count(s->em, "mmapped", &h->mmapped);
 	cmd_emit_count(s->em, "top", &top);
 	em_obj_close(s->em);
+	/* one buffer per size: all four are formatted before the line is */
 	em_text(s->em, "\nTotals: system_mem %s; in use %" PRIu64 " chunks (%s); free %" PRIu64
 		" chunks (%s) + top %s\n", fmt_bytes(sysmem, b1), used.chunks + h->mmapped.chunks,
 		fmt_bytes(used.bytes + h->mmapped.bytes, b2), tc.chunks + fast.chunks + bins.chunks,
-		fmt_bytes(tc.bytes + fast.bytes + bins.bytes, b1), fmt_bytes(top.bytes, b2));
+		fmt_bytes(tc.bytes + fast.bytes + bins.bytes, b3), fmt_bytes(top.bytes, b4));
 	histogram(s, h);
 	emit_findings_summary(s, h);
 	return 0;
