@@ -96,8 +96,9 @@ opt_is(const char *arg, const char *name, const char **val, int *i, int argc, ch
 	return true;
 }
 
-/* End the session: let a program held at its exit finish, detach from a
- * live one, close a core; say how a live process ended, if it did (once:
+/* End the session: let a program held at its exit finish, kill one
+ * heapdbg started that is not at its exit, detach from an attached one,
+ * close a core; say how a live process ended, if it did (once:
  * a death noticed between commands was said then). */
 static void
 finish_target(struct session *s)
@@ -106,8 +107,18 @@ finish_target(struct session *s)
 		return;
 	if (s->t->kind == TARGET_LIVE) {
 		live_poll(s->t);
-		if (live_at_exit(s->t) && live_launched(s->t))
+		if (live_at_exit(s->t) && live_launched(s->t)) {
 			live_finish(s->t);
+		} else if (live_launched(s->t) && !live_gone(s->t)) {
+			/* what heapdbg started dies with the session, as in
+			 * gdb (quit asked first on a terminal) */
+			pid_t pid = s->t->pid;
+			if (live_kill(s->t) == 0) {
+				s->end_noted = true;
+				error_msg("killed process %d, which heapdbg started (`detach` first leaves it running)",
+					  (int)pid);
+			}
+		}
 		session_note_end(s, false);
 	}
 	session_drop_target(s);
@@ -208,6 +219,8 @@ main(int argc, char **argv)
 	s->error_exitcode = (int)errcode;
 	s->debug_dir = debug_dir ? xstrdup(debug_dir) : NULL;
 	s->em = em_new(stdout, json ? EM_JSON : EM_TEXT);
+	if (!batch && isatty(STDIN_FILENO))
+		s->query = shell_query;	/* a person can answer */
 	hd_set_fatal_hook(fatal_hook);
 	if (sig_setup() < 0) {
 		error_msg("%s", hd_errmsg());

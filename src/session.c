@@ -162,6 +162,12 @@ session_free(struct session *s)
 	free(s);
 }
 
+bool
+session_confirm(struct session *s, const char *question, bool on_eof)
+{
+	return s->query ? s->query(s, question, on_eof) : true;
+}
+
 int
 session_need_target(struct session *s, bool live)
 {

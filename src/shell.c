@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #if HAVE_READLINE
@@ -23,6 +24,73 @@
 #endif
 
 #define PROMPT "(heapdbg) "
+
+/* gdb's query(): the question on the terminal, a line read from it (the
+ * terminal is in its normal mode while a command runs: readline is off
+ * it), y or n; Ctrl-C answers no, the end of input on_eof. */
+bool
+shell_query(struct session *s, const char *question, bool on_eof)
+{
+	FILE *out = isatty(STDOUT_FILENO) && !s->json ? stdout : stderr;
+
+	for (;;) {
+		char line[64];
+		size_t n = 0;
+		bool eof = false, full = false;
+
+		fputs(question, out);
+		fflush(out);
+		for (;;) {
+			struct pollfd pfd[2] = { { STDIN_FILENO, POLLIN, 0 }, { sig_fd(), POLLIN, 0 } };
+			char c;
+			ssize_t r;
+			if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+				return false;
+			if (sig_terminating())
+				return false;
+			if (sig_interrupted()) {
+				sig_clear_interrupt();
+				sig_drain();
+				fputs("^C\n", out);
+				return false;
+			}
+			if (pfd[1].revents & POLLIN)
+				sig_drain();
+			if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			r = read(STDIN_FILENO, &c, 1);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				eof = true;
+				break;
+			}
+			if (c == '\n')
+				break;
+			if (n < sizeof(line) - 1)
+				line[n++] = c;
+			else
+				full = true;
+		}
+		line[n] = 0;
+		if (eof) {
+			fprintf(out, "EOF [answered %c; input not from terminal]\n", on_eof ? 'Y' : 'N');
+			return on_eof;
+		}
+		{
+			char *w = line;
+			while (*w == ' ' || *w == '\t')
+				w++;
+			for (char *e = w + strlen(w); e > w && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r');)
+				*--e = 0;
+			if (!full && (!strcasecmp(w, "y") || !strcasecmp(w, "yes")))
+				return true;
+			if (!full && (!strcasecmp(w, "n") || !strcasecmp(w, "no")))
+				return false;
+		}
+		fputs("Please answer y or n.\n", out);
+	}
+}
 
 static bool
 should_stop(struct session *s)
@@ -64,9 +132,14 @@ static void
 shell_line(char *line)
 {
 	if (!line) {
-		/* Ctrl-D */
-		shell_done = true;
-		printf("\n");
+		/* Ctrl-D: quit, as gdb (which may ask, and be told no) */
+		rl_callback_handler_remove();
+		printf("quit\n");
+		cmd_run_line(shell_session, "quit");
+		if (shell_session->quit || should_stop(shell_session))
+			shell_done = true;
+		else
+			rl_callback_handler_install(PROMPT, shell_line);
 		return;
 	}
 	if (*line) {
@@ -174,8 +247,10 @@ shell_run_interactive(struct session *s)
 		}
 		n = getline(&line, &cap, stdin);
 		if (n < 0) {
-			printf("\n");
-			break;
+			printf("quit\n");
+			cmd_run_line(s, "quit");
+			clearerr(stdin);
+			continue;
 		}
 		if (n > 0 && line[n - 1] == '\n')
 			line[n - 1] = 0;
