@@ -226,6 +226,7 @@ main(int argc, char **argv)
 		error_msg("%s", hd_errmsg());
 		return 1;
 	}
+	sig_set_batch(batch);
 
 	if (pid_arg) {
 		uint64_t pid;
@@ -266,7 +267,7 @@ main(int argc, char **argv)
 		free(vexe);
 	}
 
-	for (size_t i = 0; i < script.n && !s->quit && !sig_terminating(); i++) {
+	for (size_t i = 0; i < script.n && !s->quit && !sig_terminating() && !sig_batch_interrupted(); i++) {
 		if (script.v[i].is_file) {
 			FILE *f = fopen(script.v[i].text, "r");
 			if (!f) {
@@ -293,6 +294,10 @@ main(int argc, char **argv)
 	}
 
 	term = sig_terminating();
+	if (!term && sig_batch_interrupted()) {
+		term = SIGINT;	/* batch: Ctrl-C ends the run */
+		error_msg("interrupted: the remaining commands do not run");
+	}
 	if (term) {
 		/* restore the target, then die the way we were asked to */
 		session_emergency_cleanup(s);

@@ -95,7 +95,7 @@ shell_query(struct session *s, const char *question, bool on_eof)
 static bool
 should_stop(struct session *s)
 {
-	return s->quit || sig_terminating();
+	return s->quit || sig_terminating() || sig_batch_interrupted();
 }
 
 void
