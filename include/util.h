@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -162,6 +163,15 @@ double hd_wall_time(void);
  * k/K/m/M/g/G suffix when allow_suffix.  Returns 0 or -1 (HD_EUSAGE). */
 int parse_u64(const char *s, uint64_t *out, bool allow_suffix);
 int parse_double(const char *s, double *out);
+
+/* Open a file that must be a regular file, for reading: its type is
+ * looked at before open(2), which is done with O_NONBLOCK (a FIFO must
+ * not block heapdbg forever; one put in place meanwhile does not either)
+ * and checked again on the descriptor.  A directory, FIFO, socket or
+ * device fails with code (the caller's kind of error) and the message
+ * "PATH: a directory, not a regular file"; a missing or unreadable file
+ * with HD_ENOENT or HD_EPERM and strerror.  Returns the fd or -1. */
+int open_regular(const char *path, int code, struct stat *st);
 
 /* Read a whole small file (e.g. under /proc) into a NUL-terminated buffer. */
 char *read_file(const char *path, size_t *lenp);

@@ -753,17 +753,11 @@ snapshot_load(const char *path)
 	struct stat st;
 	uint8_t head[SNAPFILE_HEADER], *buf = NULL;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* a FIFO would block open(2) forever: its type is looked at first */
+	int fd = open_regular(path, HD_EFORMAT, &st);
 
-	if (fd < 0) {
-		hd_fail_errno(errno == ENOENT ? HD_ENOENT : errno == EACCES ? HD_EPERM : HD_EGENERIC, errno,
-			      "%s", path);
+	if (fd < 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		hd_fail(HD_EFORMAT, "%s: not a regular file", path);
-		goto out;
-	}
 	/* look at the header before reading a large file whole */
 	n = read_all(fd, head, sizeof(head));
 	if (n < 0) {

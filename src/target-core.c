@@ -595,16 +595,10 @@ target_open_core(const char *path, const char *exe_override)
 	u64map_init(&cp->tids);
 	t->priv = cp;
 
-	cp->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (cp->fd < 0) {
-		hd_fail_errno(errno == ENOENT ? HD_ENOENT : errno == EACCES ? HD_EPERM : HD_EGENERIC,
-			      errno, "%s", path);
+	/* a FIFO or a device would block open(2) or read(2) forever */
+	cp->fd = open_regular(path, HD_ENOTCORE, &st);
+	if (cp->fd < 0)
 		goto fail;
-	}
-	if (fstat(cp->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		hd_fail(HD_ENOTCORE, "%s: not a regular file", path);
-		goto fail;
-	}
 	cp->size = st.st_size;
 	if (cp->size < EI_NIDENT || pread(cp->fd, ident, EI_NIDENT, 0) != EI_NIDENT ||
 	    memcmp(ident, ELFMAG, SELFMAG)) {

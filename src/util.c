@@ -593,6 +593,55 @@ parse_double(const char *s, double *out)
 	return 0;
 }
 
+static const char *
+file_type_name(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO (named pipe)";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	return "not a regular file";
+}
+
+static int
+open_fail(const char *path, int err)
+{
+	return hd_fail_errno(err == ENOENT || err == ENOTDIR ? HD_ENOENT : err == EACCES || err == EPERM ? HD_EPERM :
+			     HD_EGENERIC, err, "%s", path);
+}
+
+int
+open_regular(const char *path, int code, struct stat *stp)
+{
+	struct stat st;
+	int fd, fl;
+
+	if (stat(path, &st) < 0)
+		return open_fail(path, errno);
+	if (!S_ISREG(st.st_mode))
+		return hd_fail(code, "%s: %s, not a regular file", path, file_type_name(st.st_mode));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return open_fail(path, errno);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return hd_fail(code, "%s: %s, not a regular file", path, file_type_name(st.st_mode));
+	}
+	/* a regular file: reads never block anyway, drop the flag */
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	if (stp)
+		*stp = st;
+	return fd;
+}
+
 char *
 read_file(const char *path, size_t *lenp)
 {
