@@ -157,6 +157,17 @@ info_exec(struct session *s, int argc, char **argv)
 		em_fmt(s->em, ", killed by SIG{signal:%s}", abbrev ? abbrev : "?");
 	}
 	em_text(s->em, "\n");
+	if (t->kind == TARGET_CORE) {
+		const char *rec = target_core_exe_recorded(t);
+		if (rec && (!t->exe || strcmp(rec, t->exe)))
+			em_fmt(s->em, "Core's:   {exe_recorded:%s}\n", rec);
+		em_list_open(s->em, "warnings");
+		for (size_t i = 0; target_core_warning(t, i); i++) {
+			em_str(s->em, NULL, target_core_warning(t, i));
+			em_text(s->em, "Warning:  %s\n", target_core_warning(t, i));
+		}
+		em_list_close(s->em);
+	}
 	em_fmt(s->em, "Threads:  {threads:%zu}", t->nthreads);
 	em_list_open(s->em, "thread_list");
 	for (size_t i = 0; i < t->nthreads; i++) {

@@ -247,8 +247,11 @@ main(int argc, char **argv)
 		vec_free(&script);
 		return EXIT_TARGET;
 	}
-	if (t)
+	if (t) {
 		session_set_target(s, t);
+		for (size_t i = 0; target_core_warning(t, i); i++)
+			warn_msg("%s", target_core_warning(t, i));
+	}
 	debug_msg("target open after %.1f ms", (hd_now_ns() - t_start) / 1e6);
 	if (!quiet && !json) {
 		char *vexe = t && t->exe ? str_visible(t->exe) : NULL;

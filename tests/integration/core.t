@@ -53,6 +53,41 @@ is_((r2.cmd("info") or {}).get("exe"), moved, "info: the executable given is use
 fr = ((r2.cmd("bt") or {}).get("threads") or [{}])[0].get("frames", [])
 ok(any(f.get("func") == "main_wait" for f in fr), "bt still resolves the program's functions", fr)
 
+ok("may not match" not in r2.err, "the right executable, moved: no warning", r2.err)
+is_((r2.cmd("info") or {}).get("warnings"), [], "info: no warnings")
+
+# the wrong executable: build ids differ, a warning as gdb gives
+wrong = os.path.join(TARGETS, "sigcount")
+r3 = batch(["-c", core, wrong], "info")
+ok(r3.rc == 0 and "core file may not match the executable given" in r3.err and wrong in r3.err,
+   "a mismatched executable: warned (build ids differ)", r3.err)
+w = (r3.cmd("info") or {}).get("warnings") or [""]
+ok("may not match" in w[0] and (r3.cmd("info") or {}).get("exe_recorded", "").endswith("threads4"),
+   "info: the warning and the core's own executable", r3.cmd("info"))
+
+# the executable the core names is gone: say which, and that EXE can be given
+gone_dir = tmpdir("core-gone")
+gone_exe = os.path.join(gone_dir, "t4")
+shutil.copy(os.path.join(TARGETS, "threads4"), gone_exe)
+tg = Target(gone_exe, [120])
+ok(tg.wait_parked(4), "copy parked")
+gcore2 = os.path.join(gone_dir, "core")
+g2 = subprocess.run(["gcore", "-o", gcore2, str(tg.pid)], capture_output=True, text=True, timeout=120)
+gcore2 = "%s.%d" % (gcore2, tg.pid)
+tg.stop()
+os.unlink(gone_exe)
+r4 = batch(["-c", gcore2], "info")
+ok(r4.rc == 0 and gone_exe in r4.err and "does not exist" in r4.err and "EXE" in r4.err,
+   "the core's executable gone: names it and says it can be given as EXE", r4.err)
+# ... and replaced by another program (rebuilt): a warning too
+shutil.copy(wrong, gone_exe)
+r5 = batch(["-c", gcore2], "info")
+ok(r5.rc == 0 and "may not match %s" % gone_exe in r5.err and "EXE" in r5.err,
+   "the core's executable replaced: build ids differ, warned", r5.err)
+r6 = batch(["-c", gcore2, os.path.join(TARGETS, "threads4")], "info")
+ok(r6.rc == 0 and "may not match" not in r6.err, "the matching EXE given: no warning", r6.err)
+os.unlink(gcore2)
+
 # broken inputs: one clear line on stderr, exit 2, never a crash
 size = os.path.getsize(core)
 cases = [
