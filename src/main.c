@@ -15,6 +15,7 @@
 #include "signals.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,11 @@ usage(FILE *f)
 "  -batch, --batch               exit after the -ex/-x commands; a live\n"
 "                                target is detached and left running\n"
 "  --json                        one JSON object per command on stdout\n"
+"  --json=FILE                   the same, into FILE\n"
+"  --log-file=FILE               heapdbg's command output into FILE, not stdout\n"
+"  --inferior-output=FILE        the --args program's stdout and stderr into\n"
+"                                FILE (default: as heapdbg's; with --json\n"
+"                                its stdout goes to heapdbg's stderr)\n"
 "  -q, --quiet                   no banner\n"
 "  --error-exitcode=N            exit N if a leak or heap corruption was found\n"
 "  --debug-file-directory=DIR    look for separate debug files in DIR\n"
@@ -131,6 +137,9 @@ main(int argc, char **argv)
 	const char *pid_arg = NULL, *core = NULL, *exe = NULL, *val;
 	char **prog_argv = NULL;
 	bool batch = false, json = false, quiet = false;
+	const char *log_file = NULL, *inferior_output = NULL;
+	FILE *out = stdout;
+	int inf_out = -1, inf_err = -1;
 	uint64_t errcode = 0;
 	const char *debug_dir = NULL;
 	struct session *s;
@@ -169,6 +178,15 @@ main(int argc, char **argv)
 			json = true;
 			continue;
 		}
+		if (!strncmp(a, "--json=", 7) || !strncmp(a, "-json=", 6)) {
+			json = true;
+			log_file = strchr(a, '=') + 1;
+			continue;
+		}
+		if (opt_is(a, "log-file", &log_file, &i, argc, argv, true))
+			continue;
+		if (opt_is(a, "inferior-output", &inferior_output, &i, argc, argv, true))
+			continue;
 		if (opt_is(a, "q", NULL, &i, argc, argv, false) || opt_is(a, "quiet", NULL, &i, argc, argv, false) ||
 		    opt_is(a, "silent", NULL, &i, argc, argv, false)) {
 			quiet = true;
@@ -211,6 +229,31 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	if (log_file && !*log_file) {
+		error_msg("--log-file/--json=: a file name is needed");
+		return EXIT_USAGE;
+	}
+	if (inferior_output && !prog_argv) {
+		error_msg("--inferior-output is for a program started with --args");
+		return EXIT_USAGE;
+	}
+	if (log_file) {
+		out = fopen(log_file, "w");
+		if (!out) {
+			perror_msg("%s", log_file);
+			return EXIT_USAGE;
+		}
+	}
+	if (inferior_output) {
+		inf_out = inf_err = open(inferior_output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
+		if (inf_out < 0) {
+			perror_msg("%s", inferior_output);
+			return EXIT_USAGE;
+		}
+	} else if (json && !log_file) {
+		inf_out = STDERR_FILENO;	/* stdout is for JSON */
+	}
+
 	s = session_new();
 	g_session = s;
 	s->batch = batch;
@@ -218,7 +261,7 @@ main(int argc, char **argv)
 	s->quiet = quiet;
 	s->error_exitcode = (int)errcode;
 	s->debug_dir = debug_dir ? xstrdup(debug_dir) : NULL;
-	s->em = em_new(stdout, json ? EM_JSON : EM_TEXT);
+	s->em = em_new(out, json ? EM_JSON : EM_TEXT);
 	if (!batch && isatty(STDIN_FILENO))
 		s->query = shell_query;	/* a person can answer */
 	hd_set_fatal_hook(fatal_hook);
@@ -239,7 +282,9 @@ main(int argc, char **argv)
 	} else if (core) {
 		t = target_open_core(core, exe);
 	} else if (prog_argv) {
-		t = live_launch(prog_argv);
+		t = live_launch(prog_argv, inf_out, inf_err);
+		if (inferior_output)
+			close(inf_out);
 	}
 	if ((pid_arg || core || prog_argv) && !t) {
 		error_msg("%s", hd_errmsg());
@@ -319,5 +364,9 @@ main(int argc, char **argv)
 	g_session = NULL;
 	if (fflush(stdout) != 0 && errno == EPIPE)
 		rc = rc ? rc : 1;
+	if (out != stdout && fclose(out) != 0) {
+		perror_msg("%s", log_file);
+		rc = rc ? rc : 1;
+	}
 	return rc;
 }
