@@ -209,7 +209,9 @@ t.stop()
 # --- 6. monitor
 g = Target("snapgrow", args=["grow"])
 r = batch(["-p", str(g.pid)], "monitor 0.2 3")
-m = r.cmd("monitor") or {}
+mons = [o for o in r.objs if o.get("cmd") == "monitor"]
+m = mons[-1] if mons else {}
+is_([o.get("sample") for o in mons[:-1]], [0, 1, 2, 3], "monitor: one JSON line per sample, then the summary")
 ser = m.get("series", [])
 ok(r.rc == 0 and len(ser) == 4 and m.get("reason") == "done", "monitor 0.2 3: the start and 3 samples", r)
 ok(len(ser) == 4 and all(ser[i + 1]["in_use"]["bytes"] > ser[i]["in_use"]["bytes"] for i in range(3)),
@@ -228,7 +230,7 @@ time.sleep(1.5)
 h.send_signal(signal.SIGINT)
 out, err = h.communicate(timeout=60)
 objs = [json.loads(l) for l in out.splitlines() if l.strip()]
-mon = [o for o in objs if o.get("cmd") == "monitor"]
+mon = [o for o in objs if o.get("cmd") == "monitor" and "samples" in o]
 ok(mon and mon[0].get("reason") == "interrupted" and len(mon[0].get("series", [])) >= 2,
    "monitor: Ctrl-C ends it with the series so far", out + err)
 ok(any(o.get("cmd") == "info" for o in objs), "the next command runs after Ctrl-C")
