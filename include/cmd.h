@@ -62,6 +62,13 @@ int cmd_parse_opts(int argc, char **argv, const struct opt_spec *specs, int *npo
 /* Emit a stack (pcs[0] the pc, the rest return addresses) as a "frames"
  * list, resolved to functions and file:line; text lines start with indent. */
 void cmd_emit_frames(struct session *s, const uint64_t *pcs, int n, const char *indent);
+/* The same for an allocation stack: it starts at the allocator's caller
+ * (frame_is_allocator frames at the top are left out, and counted as
+ * "allocator_frames" in JSON) unless `set allocator-frames on`. */
+void cmd_emit_alloc_frames(struct session *s, const uint64_t *pcs, int n, const char *indent);
+/* One frame in the format every command uses, into the item open. */
+struct frame_info;
+void cmd_emit_frame(struct session *s, const char *indent, int level, const struct frame_info *f);
 
 /* Emit {chunks, bytes} as the JSON object KEY. */
 struct hcount;
@@ -77,6 +84,6 @@ extern const struct cmd_entry cmd_info_entry, cmd_bt_entry, cmd_x_entry,
 	cmd_help_entry, cmd_heap_entry, cmd_chunks_entry, cmd_chunk_entry, cmd_bins_entry,
 	cmd_check_entry, cmd_leaks_entry, cmd_refs_entry, cmd_trace_entry, cmd_top_entry;
 extern const struct cmd_entry cmd_snapshot_entry, cmd_snapshots_entry, cmd_diff_entry,
-	cmd_save_entry, cmd_load_entry, cmd_export_entry, cmd_monitor_entry;
+	cmd_save_entry, cmd_load_entry, cmd_export_entry, cmd_monitor_entry, cmd_set_entry;
 
 #endif

@@ -21,6 +21,10 @@ struct session {
 	struct emitter *em;
 	char *debug_dir;		/* --debug-file-directory */
 	bool batch, json, quiet, interactive;
+	/* settings (`set`) */
+	bool keep_alloc_frames;		/* allocation stacks keep malloc's own frames */
+	bool no_confirm;		/* `set confirm off`: no question is asked */
+	unsigned name_width;		/* C++ names longer are shortened in text (0: never) */
 	int error_exitcode;		/* --error-exitcode=N, 0 if unset */
 	bool found_problem;		/* a definite/indirect leak or corruption seen */
 	int status;			/* 0, or 1 once a command failed */

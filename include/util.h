@@ -173,6 +173,15 @@ int parse_double(const char *s, double *out);
  * with HD_ENOENT or HD_EPERM and strerror.  Returns the fd or -1. */
 int open_regular(const char *path, int code, struct stat *st);
 
+/* A path with "." and "dir/.." components and repeated slashes taken
+ * out, lexically ("./csu/../sysdeps/x.h" -> "sysdeps/x.h"; a leading
+ * ".." of a relative path stays).  dir, when given and path is relative,
+ * is joined in front first.  Returns a new string. */
+char *path_clean(const char *dir, const char *path);
+/* path relative to root when it lies under it ("" or NULL root: path as
+ * it is), else NULL.  Points into path. */
+const char *path_under(const char *path, const char *root);
+
 /* Read a whole small file (e.g. under /proc) into a NUL-terminated buffer. */
 char *read_file(const char *path, size_t *lenp);
 

@@ -204,7 +204,7 @@ leaks_exec(struct session *s, int argc, char **argv)
 			const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, rec->stack, &np);
 			em_obj_open(s->em, "stack");
 			if (em_json(s->em))
-				cmd_emit_frames(s, pcs, np, "   ");
+				cmd_emit_alloc_frames(s, pcs, np, "   ");
 			em_obj_close(s->em);
 		}
 		if (text) {
@@ -225,7 +225,7 @@ leaks_exec(struct session *s, int argc, char **argv)
 				const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, rec->stack, &np);
 				em_text(s->em, "   e.g. at 0x%" PRIx64 ", allocated at\n", rec->sample);
 				em_obj_open(s->em, "stack");
-				cmd_emit_frames(s, pcs, np, "   ");
+				cmd_emit_alloc_frames(s, pcs, np, "   ");
 				em_obj_close(s->em);
 				em_text(s->em, "\n");
 			} else {

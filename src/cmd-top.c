@@ -93,7 +93,7 @@ top_exec(struct session *s, int argc, char **argv)
 		em_fmt(s->em, ", oldest {age:%.1f} s ago, e.g. ", now - g->oldest);
 		em_fmt(s->em, "{sample:%A}\n", g->sample);
 		em_obj_open(s->em, "stack");
-		cmd_emit_frames(s, pcs, np, "   ");
+		cmd_emit_alloc_frames(s, pcs, np, "   ");
 		em_obj_close(s->em);
 		em_item_close(s->em);
 	}

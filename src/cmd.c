@@ -41,6 +41,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_continue_entry,
 	&cmd_detach_entry,
 	&cmd_kill_entry,
+	&cmd_set_entry,
 	&cmd_help_entry,
 	&cmd_quit_entry,
 };

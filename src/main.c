@@ -58,6 +58,7 @@ usage(FILE *f)
 "                                its stdout goes to heapdbg's stderr)\n"
 "  -q, --quiet                   no banner\n"
 "  --error-exitcode=N            exit N if a leak or heap corruption was found\n"
+"  --allocator-frames            allocation stacks keep malloc's own frames\n"
 "  --debug-file-directory=DIR    look for separate debug files in DIR\n"
 "  --version, --help\n"
 "\n"
@@ -138,6 +139,7 @@ main(int argc, char **argv)
 	char **prog_argv = NULL;
 	bool batch = false, json = false, quiet = false;
 	const char *log_file = NULL, *inferior_output = NULL;
+	bool keep_alloc_frames = false;
 	FILE *out = stdout;
 	int inf_out = -1, inf_err = -1;
 	uint64_t errcode = 0;
@@ -187,6 +189,10 @@ main(int argc, char **argv)
 			continue;
 		if (opt_is(a, "inferior-output", &inferior_output, &i, argc, argv, true))
 			continue;
+		if (opt_is(a, "allocator-frames", NULL, &i, argc, argv, false)) {
+			keep_alloc_frames = true;
+			continue;
+		}
 		if (opt_is(a, "q", NULL, &i, argc, argv, false) || opt_is(a, "quiet", NULL, &i, argc, argv, false) ||
 		    opt_is(a, "silent", NULL, &i, argc, argv, false)) {
 			quiet = true;
@@ -259,6 +265,7 @@ main(int argc, char **argv)
 	s->batch = batch;
 	s->json = json;
 	s->quiet = quiet;
+	s->keep_alloc_frames = keep_alloc_frames;
 	s->error_exitcode = (int)errcode;
 	s->debug_dir = debug_dir ? xstrdup(debug_dir) : NULL;
 	s->em = em_new(out, json ? EM_JSON : EM_TEXT);

@@ -18,6 +18,7 @@ session_new(void)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 	s->started = hd_wall_time();
+	s->name_width = 100;
 	return s;
 }
 
@@ -165,7 +166,7 @@ session_free(struct session *s)
 bool
 session_confirm(struct session *s, const char *question, bool on_eof)
 {
-	return s->query ? s->query(s, question, on_eof) : true;
+	return s->query && !s->no_confirm ? s->query(s, question, on_eof) : true;
 }
 
 int

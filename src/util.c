@@ -593,6 +593,57 @@ parse_double(const char *s, double *out)
 	return 0;
 }
 
+char *
+path_clean(const char *dir, const char *path)
+{
+	char *joined = dir && *dir && path[0] != '/' ? xasprintf("%s/%s", dir, path) : xstrdup(path);
+	bool abs = joined[0] == '/';
+	VEC(char *) parts = { 0 };
+	struct sbuf out;
+	char *save = NULL;
+
+	for (char *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..") && parts.n && strcmp(parts.v[parts.n - 1], "..")) {
+			parts.n--;
+			continue;
+		}
+		if (!strcmp(c, "..") && abs)
+			continue;	/* /.. is / */
+		vec_push(&parts, c);
+	}
+	sb_init(&out);
+	if (abs)
+		sb_putc(&out, '/');
+	for (size_t i = 0; i < parts.n; i++) {
+		if (i)
+			sb_putc(&out, '/');
+		sb_puts(&out, parts.v[i]);
+	}
+	if (!out.len)
+		sb_putc(&out, '.');
+	vec_free(&parts);
+	free(joined);
+	return sb_steal(&out);
+}
+
+const char *
+path_under(const char *path, const char *root)
+{
+	size_t n = root ? strlen(root) : 0;
+
+	if (!n || !strcmp(root, "."))
+		return path;
+	if (strncmp(path, root, n))
+		return NULL;
+	if (root[n - 1] == '/')
+		return path + n;
+	if (path[n] == '/')
+		return path + n + 1;
+	return NULL;
+}
+
 static const char *
 file_type_name(mode_t m)
 {
