@@ -185,6 +185,13 @@ const char *path_under(const char *path, const char *root);
 /* Read a whole small file (e.g. under /proc) into a NUL-terminated buffer. */
 char *read_file(const char *path, size_t *lenp);
 
+/* "s" unless n is 1: "%zu thread%s", n, plural(n). */
+static inline const char *
+plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
 /* Human-readable byte count: "1.5 MiB"; buf must hold 32 bytes. */
 const char *fmt_bytes(uint64_t n, char buf[32]);
 

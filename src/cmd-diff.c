@@ -239,5 +239,6 @@ const struct cmd_entry cmd_diff_entry = {
 		"ngroups, changed_groups, listed, groups: [{new, freed, net, from,\n"
 		"to, and stack (frames) or size and size_max}].",
 	.options = diff_opts,
+	.complete = "ss",
 	.exec = diff_exec,
 };

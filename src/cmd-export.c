@@ -57,7 +57,7 @@ export_exec(struct session *s, int argc, char **argv)
 			em_bool(s->em, "compressed", st.compressed);
 		}
 		em_fmt(s->em, ", {file_bytes:%" PRIu64 "} bytes", st.bytes);
-		em_fmt(s->em, "; {chunks:%zu} chunks", sn->nchunks);
+		em_fmt(s->em, "; {chunks:%zu} chunk%s", sn->nchunks, plural(sn->nchunks));
 		em_fmt(s->em, ", {bytes:%" PRIu64 "} bytes in use", sn->bytes);
 		em_bool(s->em, "traced", sn->traces.n != 0);
 		if (!sn->traces.n)
@@ -90,5 +90,7 @@ const struct cmd_entry cmd_export_entry = {
 		"JSON: format, file, snapshot, samples, locations, functions,\n"
 		"compressed, file_bytes, chunks, bytes, traced.",
 	.words = export_words,
+	.flags = CMD_NO_REPEAT,
+	.complete = "wfs",
 	.exec = export_exec,
 };

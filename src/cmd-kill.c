@@ -6,6 +6,7 @@
 #include "config.h"
 #include "cmd.h"
 #include "live.h"
+#include "tracer.h"
 
 static int
 kill_exec(struct session *s, int argc, char **argv)
@@ -29,7 +30,12 @@ kill_exec(struct session *s, int argc, char **argv)
 		em_fmt(s->em, "{status:%s}\n", wait_status_str(status, b));
 	else
 		em_fmt(s->em, "{status:%s}\n", "killed");
-	session_drop_target(s);
+	/* the dead process stays the target, for `info` to describe; the
+	 * tracer is put away (nothing left to restore) */
+	s->end_seen = s->end_noted = true;
+	if (s->tracer && tracer_active(s->tracer))
+		tracer_stop(s->tracer);
+	session_target_ran(s);
 	return 0;
 }
 
@@ -41,6 +47,6 @@ const struct cmd_entry cmd_kill_entry = {
 		"terminal it asks first (y or n); in batch mode or with commands from\n"
 		"a pipe it does not.  JSON: pid, status; confirmed false when the\n"
 		"answer was no.",
-	.flags = CMD_NEEDS_LIVE,
+	.flags = CMD_NEEDS_LIVE | CMD_NO_REPEAT,
 	.exec = kill_exec,
 };

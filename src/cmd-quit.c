@@ -50,5 +50,6 @@ const struct cmd_entry cmd_quit_entry = {
 		"gdb does; on a terminal heapdbg asks first (y or n); `detach` first\n"
 		"leaves it running.  Ctrl-D does the same as quit.  JSON: quit (false\n"
 		"when the answer was no), killed (the pid, when it killed one).",
+	.flags = CMD_NO_REPEAT,
 	.exec = quit_exec,
 };

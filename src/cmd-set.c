@@ -84,5 +84,7 @@ const struct cmd_entry cmd_set_entry = {
 		"(`std::map<...>::find(...)`); 0 never shortens.  JSON has full names.\n"
 		"JSON: allocator_frames, confirm, name_width.",
 	.words = set_words,
+	.flags = CMD_NO_REPEAT,
+	.complete = "ww",
 	.exec = set_exec,
 };

@@ -190,6 +190,13 @@ em_end(struct emitter *em)
 	return em->failed ? -1 : 0;
 }
 
+void
+em_flush(struct emitter *em)
+{
+	if (em->mode == EM_TEXT && fflush(em->out) != 0)
+		em->failed = true;
+}
+
 int
 em_next(struct emitter *em)
 {

@@ -173,7 +173,8 @@ int
 session_need_target(struct session *s, bool live)
 {
 	if (!s->t)
-		return hd_fail(HD_EUSAGE, "no target (start heapdbg with -p PID, -c CORE or --args PROG)");
+		return hd_fail(HD_EUSAGE, "no target (attach PID or core FILE, or start heapdbg with -p PID, -c CORE "
+			       "or --args PROG)");
 	if (s->t->kind == TARGET_LIVE && live_gone(s->t)) {
 		int status;
 		char b[64];

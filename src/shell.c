@@ -122,6 +122,27 @@ shell_run_script(struct session *s, FILE *f)
 	free(line);
 }
 
+/* Run a line typed at the terminal; an empty one runs the last command
+ * again if it may be repeated (gdb's habit), "# comments" do nothing. */
+static char *repeat_line;
+
+static void
+repeat_or_run(struct session *s, const char *line)
+{
+	const char *p = line;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!*p) {
+		if (repeat_line)
+			cmd_run_line(s, repeat_line);
+		return;
+	}
+	free(repeat_line);
+	repeat_line = cmd_repeatable(line) ? xstrdup(line) : NULL;
+	cmd_run_line(s, line);
+}
+
 #if HAVE_READLINE
 
 static struct session *shell_session;
@@ -149,22 +170,29 @@ shell_line(char *line)
 	}
 	/* the command may print a lot; take readline off the terminal */
 	rl_callback_handler_remove();
-	cmd_run_line(shell_session, line);
+	repeat_or_run(shell_session, line);
 	free(line);
 	if (!should_stop(shell_session))
 		rl_callback_handler_install(PROMPT, shell_line);
 }
 
+static int complete_start;
+
 static char *
 shell_generator(const char *text, int state)
 {
-	return cmd_complete(rl_line_buffer, text, state);
+	return cmd_complete(shell_session, rl_line_buffer, (size_t)complete_start, text, state);
 }
 
 static char **
 shell_complete(const char *text, int start, int end)
 {
 	rl_attempted_completion_over = 1;
+	complete_start = start;
+	if (cmd_complete_files(rl_line_buffer, (size_t)start)) {
+		rl_filename_completion_desired = 1;
+		return rl_completion_matches(text, rl_filename_completion_function);
+	}
 	return rl_completion_matches(text, shell_generator);
 }
 
@@ -209,6 +237,8 @@ shell_run_interactive(struct session *s)
 			rl_callback_read_char();
 	}
 	rl_callback_handler_remove();
+	free(repeat_line);
+	repeat_line = NULL;
 	if (history_path) {
 		write_history(history_path);
 		free(history_path);
@@ -254,10 +284,12 @@ shell_run_interactive(struct session *s)
 		}
 		if (n > 0 && line[n - 1] == '\n')
 			line[n - 1] = 0;
-		cmd_run_line(s, line);
+		repeat_or_run(s, line);
 	}
 out:
 	free(line);
+	free(repeat_line);
+	repeat_line = NULL;
 }
 
 #endif

@@ -44,6 +44,20 @@ is_(sorted(cc), sorted(lc), "same thread ids as live")
 for tid in sorted(lc):
     is_(cc.get(tid), lc[tid], "thread %d: same functions and lines as live" % tid)
 
+# the core inside a session (no target at the start), then another
+# target; info proc mappings from the core's segments and NT_FILE note
+r = batch([], "core " + core, "info", "info proc mappings", "info threads", "detach", "info", "core " + core)
+ok([o.get("cmd") for o in r.objs] == ["core", "info", "info", "info", "detach", "info", "core"], "core FILE in a "
+   "session, detach, core again", r)
+ok((r.cmd("core") or {}).get("pid") == t.pid and (r.cmd("info") or {}).get("target") == "core",
+   "core FILE: the core's process", r.cmd("core"))
+mp = (r.cmd("info", 1) or {}).get("mappings", [])
+ok(mp and any(m.get("path", "").endswith("threads4") and m.get("perms", "").startswith("r") for m in mp) and
+   all(int(m["start"], 16) < int(m["end"], 16) for m in mp), "info proc mappings on a core: the program's mappings",
+   mp[:3])
+is_(len((r.cmd("info", 2) or {}).get("thread_list", [])), 4, "info threads on a core: 4 threads")
+ok("error" in (r.cmd("info", 3) or {}), "after detach: no target", r.cmd("info", 3))
+
 # the executable moved: give it on the command line
 moved = os.path.join(d, "moved-threads4")
 shutil.copy(os.path.join(TARGETS, "threads4"), moved)

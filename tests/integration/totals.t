@@ -82,7 +82,7 @@ if T:
 else:
     ok(False, "heap: JSON has totals", js)
     ok(False, "heap: JSON has totals", js)
-hist = [l for l in lines_between(tx.out, "Chunks in use by size:") if l.startswith("  >= ")]
+hist = [l for l in lines_between(tx.out, "Chunks in use by size") if l.startswith("  >= ")]
 want = []
 for b in h.get("histogram", []):
     want.append((fmt_bytes(b["min"]), b["chunks"], fmt_bytes(b["bytes"])))
@@ -116,7 +116,7 @@ ok(trec and sorted(trec) == sorted(jrec), "leaks: every loss record's bytes and 
    "text %r\njson %r" % (sorted(trec), sorted(jrec)))
 
 S = js.cmd("snapshot") or {}
-m = re.search(r"^Snapshot s: (\d+) chunks in use, (\d+) bytes \((.*?)\); (\d+) traced", tx.out, re.M)
+m = re.search(r"^Snapshot s: (\d+) chunks? in use, (\d+) bytes \((.*?)\); (\d+) traced", tx.out, re.M)
 is_(m and (int(m.group(1)), int(m.group(2)), m.group(3), int(m.group(4))),
     (S.get("chunks"), S.get("bytes"), fmt_bytes(S.get("bytes", 0)), S.get("traced")), "snapshot: counts match JSON")
 
@@ -138,9 +138,9 @@ js = run(["-batch"] + sum((["-ex", c] for c in cmds), []) + prog)
 ok(tx.rc == 0 and js.rc == 0, "launched twice", "%r\n%r" % (tx, js))
 top = js.cmd("top") or {}
 o = top.get("outstanding", {})
-is_(re.findall(r"^Outstanding: (\d+) blocks, (\d+) bytes in (\d+) stacks", tx.out, re.M),
+is_(re.findall(r"^Outstanding: (\d+) blocks?, (\d+) bytes? in (\d+) stacks?", tx.out, re.M),
     [(str(o.get("blocks")), str(o.get("bytes")), str(top.get("ngroups")))], "top: the Outstanding line matches JSON")
-got = sorted((int(a), int(b)) for a, b in re.findall(r"^(\d+) bytes in (\d+) blocks, oldest", tx.out, re.M))
+got = sorted((int(a), int(b)) for a, b in re.findall(r"^(\d+) bytes? in (\d+) blocks?, oldest", tx.out, re.M))
 is_(got, sorted((g["bytes"], g["blocks"]) for g in top.get("groups", [])), "top: every group matches JSON")
 st = js.cmd("trace", 1) or {}
 so = st.get("outstanding", {})
