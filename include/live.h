@@ -29,8 +29,10 @@ struct target *live_attach(pid_t pid);
 
 /* Start argv[0] (searched in PATH) and stop it at its entry point, after
  * the dynamic loader has loaded and initialised libc, before main.  The
- * program runs in its own process group.  NULL with an hd error. */
-struct target *live_launch(char *const argv[]);
+ * program runs in its own process group.  out_fd, err_fd: descriptors of
+ * heapdbg's that become the program's stdout and stderr (-1: heapdbg's
+ * own, inherited); heapdbg keeps its copies.  NULL with an hd error. */
+struct target *live_launch(char *const argv[], int out_fd, int err_fd);
 
 /* What a hook wants done with the thread that trapped. */
 enum trap_action {

@@ -21,6 +21,10 @@ struct session {
 	struct emitter *em;
 	char *debug_dir;		/* --debug-file-directory */
 	bool batch, json, quiet, interactive;
+	/* settings (`set`) */
+	bool keep_alloc_frames;		/* allocation stacks keep malloc's own frames */
+	bool no_confirm;		/* `set confirm off`: no question is asked */
+	unsigned name_width;		/* C++ names longer are shortened in text (0: never) */
 	int error_exitcode;		/* --error-exitcode=N, 0 if unset */
 	bool found_problem;		/* a definite/indirect leak or corruption seen */
 	int status;			/* 0, or 1 once a command failed */
@@ -28,6 +32,10 @@ struct session {
 	bool end_seen;			/* the process's end was reported (continue, or a note) */
 	bool end_noted;			/* how it ended was said on stderr */
 	double started;			/* wall time the session started */
+	/* Ask the person at the terminal a yes/no question (set by the front
+	 * end only when stdin is a terminal and not in batch mode); NULL:
+	 * every question is answered yes, as gdb does without a terminal. */
+	bool (*query)(struct session *s, const char *question, bool on_eof);
 
 	struct heap *heap;		/* the last walk, valid until the target runs */
 	struct malloc_info *mi;		/* a look at malloc without a walk (info), same lifetime */
@@ -94,6 +102,11 @@ void session_emergency_cleanup(struct session *s);
 
 /* The hooks live_run() must use now (the tracer's while it runs). */
 const struct live_hooks *session_hooks(struct session *s);
+
+/* Ask question (ending in "(y or n) ") when a person can answer: true
+ * for yes.  Without one (batch, stdin not a terminal) true at once; at
+ * the end of input on_eof. */
+bool session_confirm(struct session *s, const char *question, bool on_eof);
 
 /* Fail unless there is a target (and, when live is true, a live one). */
 int session_need_target(struct session *s, bool live);

@@ -24,7 +24,12 @@ struct frame_info {
 	uint64_t pc;		/* the pc as given (not adjusted) */
 	const char *func;	/* function (or inlined function) name */
 	uint64_t off;		/* pc - function start (outermost only) */
-	const char *file;	/* source file, or NULL */
+	const char *file;	/* source file, its full path (joined with the
+				 * compilation directory, "." and ".." taken
+				 * out), or NULL */
+	const char *file_rel;	/* the same, relative to the module's source
+				 * root (symbols_source_root) when under it:
+				 * what people read */
 	int line;		/* 0 if unknown */
 	const char *module;	/* base name of the module, or NULL */
 	bool inlined;		/* an inlined call inside the next frame */
@@ -65,6 +70,14 @@ int symbols_refresh(struct symbols *s);
  * least 1; an unknown pc gives one frame with func NULL). */
 int symbols_resolve(struct symbols *s, uint64_t pc, bool caller,
 		    const struct frame_info **out);
+
+/* The common root of a module's sources: the deepest directory holding
+ * every compilation directory and every compilation unit's source file
+ * of the module with DWARF at addr ("/work/proj" for a project built in
+ * /work/proj/build from /work/proj/src; "" when the paths are relative,
+ * as glibc's are), or NULL when there is none below "/" or no DWARF.
+ * Computed once per module; the string is owned by s. */
+const char *symbols_source_root(struct symbols *s, uint64_t addr);
 
 /* Look up a symbol by name.  module: NULL for any module (search order:
  * the executable, then libraries), else a substring of the module's base

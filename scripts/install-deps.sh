@@ -12,8 +12,9 @@ BUILD="gcc make pkg-config libdw-dev libelf-dev libunwind-dev libreadline-dev zl
 # libc6-dbg (libc symbols: main_arena, tcache), elfutils, util-linux (setpriv),
 # sqlite3 (a real program to walk), other allocators heapdbg must name,
 # golang-go (go tool pprof reads the pprof export), clang and its libFuzzer
-# runtime (make fuzz, tests/integration/fuzz.t)
-TEST="perl python3 gdb valgrind libc6-dbg elfutils util-linux procps sqlite3
+# runtime (make fuzz, tests/integration/fuzz.t), g++ (a C++ target for
+# the stack format)
+TEST="perl python3 g++ gdb valgrind libc6-dbg elfutils util-linux procps sqlite3
       libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 musl-tools golang-go
       clang libclang-rt-14-dev"
 

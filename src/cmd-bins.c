@@ -85,7 +85,8 @@ emit_kind(struct session *s, const struct heap *h, enum chunk_state st, const ch
 			else if (!tc->addr)
 				em_text(s->em, ": none yet\n");
 			else
-				em_fmt(s->em, " at {:%A}: {chunks:%" PRIu64 "} chunks\n", tc->addr, tc->chunks);
+				em_fmt(s->em, " at {:%A}: {chunks:%" PRIu64 "} chunk%s\n", tc->addr, tc->chunks,
+				       plural(tc->chunks));
 			em_list_open(s->em, "bins");
 			for (size_t i = 0; i < h->lists.n; i++)
 				if (h->lists.v[i].state == CS_TCACHE && h->lists.v[i].owner == t)

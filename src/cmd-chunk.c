@@ -145,7 +145,7 @@ chunk_exec(struct session *s, int argc, char **argv)
 			em_fmt(s->em, "  allocated {req:%" PRIu64 "} bytes requested", ar.req);
 			em_fmt(s->em, ", allocation #{seq:%" PRIu64 "}", ar.seq);
 			em_fmt(s->em, ", {age:%.1f} s ago, at:\n", hd_wall_time() - ar.time);
-			cmd_emit_frames(s, pcs, np, "    ");
+			cmd_emit_alloc_frames(s, pcs, np, "    ");
 			em_obj_close(s->em);
 		}
 	}

@@ -36,7 +36,7 @@ save_exec(struct session *s, int argc, char **argv)
 	rc = snapshot_save(sn, argv[2]);
 	if (rc == 0) {
 		em_fmt(s->em, "Saved snapshot {name:%s}", sn->name);
-		em_fmt(s->em, " ({chunks:%zu} chunks", sn->nchunks);
+		em_fmt(s->em, " ({chunks:%zu} chunk%s", sn->nchunks, plural(sn->nchunks));
 		em_fmt(s->em, ", {traced:%zu} traced)", sn->traces.n);
 		em_fmt(s->em, " to {file:%s}", argv[2]);
 		if (stat(argv[2], &st) == 0)
@@ -59,5 +59,7 @@ const struct cmd_entry cmd_save_entry = {
 		"whole.  `load` reads it into any heapdbg, with or without a target.\n"
 		"NAME `now` saves the heap as it is now.\n"
 		"JSON: name, chunks, traced, file, file_bytes.",
+	.flags = CMD_NO_REPEAT,
+	.complete = "sf",
 	.exec = save_exec,
 };

@@ -63,7 +63,12 @@ trace_stop(struct session *s)
 		return hd_fail(HD_EUSAGE, "tracing is not on");
 	if (tracer_stop(s->tracer) < 0)
 		return -1;
-	em_text(s->em, "Tracing stopped: every breakpoint and return address is back; the records stay for "
+	{
+		struct trace_status st;
+		tracer_status(s->tracer, &st);
+		em_fmt(s->em, "Tracing stopped after {seconds:%.1f} s", st.seconds);
+	}
+	em_text(s->em, ": every breakpoint and return address is back; the records stay for "
 		"`top` and `leaks`.\n");
 	em_bool(s->em, "active", false);
 	return 0;
@@ -82,7 +87,10 @@ trace_status(struct session *s)
 	em_bool(s->em, "active", st.active);
 	if (tracer_end_reason(s->tracer))
 		em_fmt(s->em, " ({end_reason:%s})", tracer_end_reason(s->tracer));
-	em_fmt(s->em, " for {seconds:%.1f} s", st.seconds);
+	if (st.active)
+		em_fmt(s->em, " for {seconds:%.1f} s", st.seconds);
+	else
+		em_fmt(s->em, "; it was on for {seconds:%.1f} s", st.seconds);
 	em_fmt(s->em, ", {breakpoints:%u} breakpoints\n", st.nbreakpoints);
 	em_obj_open(s->em, "events");
 	em_text(s->em, "Calls:");

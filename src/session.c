@@ -18,6 +18,7 @@ session_new(void)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 	s->started = hd_wall_time();
+	s->name_width = 100;
 	return s;
 }
 
@@ -164,11 +165,18 @@ session_free(struct session *s)
 	free(s);
 }
 
+bool
+session_confirm(struct session *s, const char *question, bool on_eof)
+{
+	return s->query && !s->no_confirm ? s->query(s, question, on_eof) : true;
+}
+
 int
 session_need_target(struct session *s, bool live)
 {
 	if (!s->t)
-		return hd_fail(HD_EUSAGE, "no target (start heapdbg with -p PID, -c CORE or --args PROG)");
+		return hd_fail(HD_EUSAGE, "no target (attach PID or core FILE, or start heapdbg with -p PID, -c CORE "
+			       "or --args PROG)");
 	if (s->t->kind == TARGET_LIVE && live_gone(s->t)) {
 		int status;
 		char b[64];

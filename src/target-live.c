@@ -1655,7 +1655,7 @@ undo:
 /* ---- launch ---- */
 
 struct target *
-live_launch(char *const argv[])
+live_launch(char *const argv[], int out_fd, int err_fd)
 {
 	int errpipe[2], st, err = 0;
 	pid_t pid, r;
@@ -1676,6 +1676,13 @@ live_launch(char *const argv[])
 	}
 	if (pid == 0) {
 		setpgid(0, 0);	/* Ctrl-C at the terminal is for heapdbg */
+		/* the program's own output (gdb's inferior-tty) */
+		if ((out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0) ||
+		    (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0)) {
+			err = errno;
+			(void)!write(errpipe[1], &err, sizeof(err));
+			_exit(127);
+		}
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);

@@ -34,10 +34,13 @@ x = r.cmd("x") or {}
 ok(len(x.get("bytes", "")) == 128, "memory still readable at the exit (x kept)", r)
 ok("killed by SIGSEGV" in r.err, "final status reported", r.err)
 
-r = run(["-batch", "-ex", "continue", "-ex", "continue", "-ex", "info", "--args", prog, "0"])
+r = run(["-batch", "-ex", "continue", "-ex", "continue", "-ex", "info", "-ex", "heap", "--args", prog, "0"])
 cs = [o for o in r.objs if o.get("cmd") == "continue"]
 is_([o.get("reason") for o in cs], ["exited", "gone"], "continue again lets it finish")
-ok("error" in (r.cmd("info") or {}) and r.rc == 1, "commands after it is gone fail cleanly", r)
+ok("error" in (r.cmd("heap") or {}) and r.rc == 1, "commands after it is gone fail cleanly", r)
+i = r.cmd("info") or {}
+ok("error" not in i and i.get("state") == "gone" and i.get("exit") == "exited with status 0" and
+   i.get("exe", "").endswith("exitcode"), "info describes the dead process instead of failing", i)
 
 r = run(["-batch", "-ex", "info", "--args", os.path.join(TARGETS, "no-such-program")])
 ok(r.rc == 2 and "cannot execute" in r.err, "a missing program: exit 2, clear message", r)

@@ -514,3 +514,93 @@ def mallinfo_of(target):
     """The mallinfo2 line a target printed, or its mallinfo line on a glibc
     without mallinfo2 (before 2.33): the same keys."""
     return target.values("mallinfo2") or target.values("mallinfo")
+
+
+class Pty:
+    """heapdbg on a pseudo-terminal (the interactive shell), for tests of
+    what a person at a terminal sees and types."""
+
+    def __init__(self, args, home=None, env=None):
+        import pty
+        self.buf = ""
+        self.status = None
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            if home:
+                os.environ["HOME"] = home
+            os.environ["TERM"] = "dumb"
+            os.environ["LC_ALL"] = "C"
+            os.environ.pop("DEBUGINFOD_URLS", None)
+            os.environ.pop("GLIBC_TUNABLES", None)
+            if env:
+                os.environ.update(env)
+            os.execv(HEAPDBG, [HEAPDBG, "-q"] + list(args))
+
+    def read_until(self, text, timeout=15):
+        """Everything up to and including text (None on timeout or EOF)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if text in self.buf:
+                i = self.buf.index(text) + len(text)
+                seen, self.buf = self.buf[:i], self.buf[i:]
+                return seen
+            r, _, _ = select.select([self.fd], [], [], 0.1)
+            if r:
+                try:
+                    data = os.read(self.fd, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    break
+                self.buf += data.decode(errors="replace")
+        return None
+
+    def send(self, s):
+        os.write(self.fd, s.encode())
+
+    def cmd(self, line, prompt="(heapdbg) ", timeout=30):
+        """Type a line; what was printed up to the next prompt."""
+        self.send(line + "\n")
+        return self.read_until(prompt, timeout)
+
+    def wait(self, timeout=15):
+        """heapdbg's wait status once it ended (None if it did not)."""
+        end = time.time() + timeout
+        while time.time() < end and self.status is None:
+            p, st = os.waitpid(self.pid, os.WNOHANG)
+            if p:
+                self.status = st
+                break
+            r, _, _ = select.select([self.fd], [], [], 0.05)
+            if r:
+                try:
+                    data = os.read(self.fd, 4096)
+                    self.buf += data.decode(errors="replace")
+                except OSError:
+                    pass
+        return self.status
+
+    def exit_code(self, timeout=15):
+        st = self.wait(timeout)
+        return os.WEXITSTATUS(st) if st is not None and os.WIFEXITED(st) else None
+
+    def close(self):
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.wait(5)
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
+def pid_alive(pid):
+    """True while the process exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
