@@ -69,6 +69,7 @@ struct reach {
 	uint64_t *len;		/* scanned size: requested size when traced, else usable */
 	uint32_t *chunk;	/* index into h->chunks */
 	uint32_t *stack;	/* allocation stack id, or 0 */
+	uint8_t *sized;		/* 1: len is the requested size (traced) */
 	uint8_t *state;		/* enum leak_kind */
 	uint8_t *heur;		/* enum leak_heuristic that made it reachable */
 	int32_t *clique;	/* indirect: the block whose clique holds it */

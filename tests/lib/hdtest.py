@@ -359,3 +359,29 @@ def check_held(chunks_obj, held, label):
             bad.append((hex(addr), req, c and c["state"], c and c["usable"]))
     return ok(held and not bad, "%s: all %d held pointers are live chunks of at least their size" % (
         label, len(held)), "bad: %r" % bad[:10])
+
+
+LEAK_KINDS = (("definite", "definitely lost"), ("indirect", "indirectly lost"),
+              ("possible", "possibly lost"), ("reachable", "still reachable"))
+
+
+def valgrind_leaks(text, nth=0):
+    """The nth LEAK SUMMARY in valgrind's output, as {kind: (blocks, bytes)}
+    ("All heap blocks were freed" is all zeros); None if there is none."""
+    parts = re.split(r"LEAK SUMMARY:|All heap blocks were freed", text)
+    if len(parts) <= nth + 1:
+        return None
+    body = parts[nth + 1]
+    out = {}
+    for kind, label in LEAK_KINDS:
+        m = re.search(label + r": ([\d,]+) bytes in ([\d,]+) blocks", body.split("ERROR SUMMARY")[0])
+        out[kind] = (int(m.group(2).replace(",", "")), int(m.group(1).replace(",", ""))) if m else (0, 0)
+    return out
+
+
+def heapdbg_leaks(res, nth=0):
+    """`leaks` JSON of a Result as {kind: (blocks, bytes)}, or None."""
+    l = res.cmd("leaks", nth)
+    if not l or "definite" not in l:
+        return None
+    return {k: (l[k]["blocks"], l[k]["bytes"]) for k, _ in LEAK_KINDS}

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+# Untraced leak checks against valgrind memcheck's own report of the same
+# program at the same point (its leak check by client request, in its own
+# run here): lost blocks right below top, below a chunk in the unsorted
+# bin, below one in a small bin, below a fastbin chunk, and blocks held
+# only from inside mmapped chunks, lost and reachable.  glibc's top, bin
+# and fastbin pointers land in the last word of the block below (its
+# usable size ends with the next chunk's prev_size): they must not count.
+# Live, on a core, and at exit in launch mode: the same categories, blocks
+# and bytes (untraced sizes are usable sizes: the program's small requests
+# are usable sizes already, its two mmapped chunks get ptmalloc's
+# rounding).  refs and refs --chain agree with leaks; --error-exitcode
+# fires.
+import os, subprocess, sys
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from hdtest import *
+
+require_ptrace()
+if SANITIZERS or not have("valgrind"):
+    skip_all("valgrind unavailable or sanitizer build")
+prog = os.path.join(TARGETS, "leakspots")
+v = subprocess.run(["valgrind", "--leak-check=full", prog, "vg"], capture_output=True, text=True, timeout=300)
+if "novalgrind" in v.stdout:
+    skip_all("valgrind/memcheck.h was not installed when leakspots was built")
+vg = valgrind_leaks(v.stderr)
+ok(vg and vg["definite"][0] > 0 and vg["indirect"][0] > 0, "valgrind's own leak check ran", v.stderr[-2000:])
+vx = subprocess.run(["valgrind", "--leak-check=full", prog, "exit"], capture_output=True, text=True, timeout=300)
+vg_exit = valgrind_leaks(vx.stderr)
+
+
+def adjusted(vgres, hd_res):
+    """valgrind's numbers with each mmapped block's request replaced by
+    its usable size (heapdbg untraced knows no requests): the lost one
+    (the smaller request) is definite, the held one reachable."""
+    mm = sorted(c["usable"] for c in (hd_res.cmd("chunks") or {}).get("chunks", []) if c["state"] == "mmapped")
+    out = dict(vgres)
+    if len(mm) == 2:
+        out["definite"] = (vgres["definite"][0], vgres["definite"][1] - REQ[0] + mm[0])
+        out["reachable"] = (vgres["reachable"][0], vgres["reachable"][1] - REQ[1] + mm[1])
+    return out
+
+
+t = Target("leakspots")
+line = [l for l in t.lines if l.startswith("mmapped ")][0]
+REQ = sorted(int(x) for x in line.split()[1:])
+top = int([l for l in t.lines if l.startswith("top ")][0].split()[1], 16)
+
+r = batch(["-p", str(t.pid)], "leaks", "chunks --state mmapped", "refs 0x%x" % top, "refs --chain 0x%x" % top,
+          "refs 0x%x" % (top - 48), "refs --chain 0x%x" % (top - 48))
+want = adjusted(vg, r)
+is_(heapdbg_leaks(r), want, "live, untraced: valgrind's categories, blocks and bytes")
+ref0, ch0 = r.cmd("refs", 0) or {}, r.cmd("refs", 1) or {}
+is_((ref0.get("count"), ref0.get("kind"), ch0.get("kind")), (0, "definite", "definite"),
+    "refs and refs --chain on the head below top: no reference, definitely lost")
+ref1, ch1 = r.cmd("refs", 2) or {}, r.cmd("refs", 3) or {}
+froms = [x.get("region") for x in ref1.get("refs", [])]
+is_((froms, ref1.get("kind"), ch1.get("kind")), (["heap"], "indirect", "indirect"),
+    "refs and refs --chain on the second node: one pointer, from the lost head")
+
+if have("gcore"):
+    d = tmpdir("leaks-vg")
+    subprocess.run(["gcore", "-o", os.path.join(d, "core"), str(t.pid)], capture_output=True, timeout=120)
+    core = os.path.join(d, "core.%d" % t.pid)
+    rc = batch(["-c", core], "leaks", "chunks --state mmapped")
+    is_(heapdbg_leaks(rc), adjusted(vg, rc), "core, untraced: valgrind's categories, blocks and bytes")
+    os.unlink(core)
+else:
+    skip("core: valgrind's numbers", "gcore not installed")
+
+t.stop()
+
+# the issue's case alone: a CI gate must catch it
+t = Target("leakspots", ["toponly"])
+r = batch(["--error-exitcode=9", "-p", str(t.pid)], "leaks")
+is_((heapdbg_leaks(r) or {}).get("definite"), (1, 40), "the list below top alone: its head definitely lost")
+is_(r.rc, 9, "--error-exitcode: the definite leak fails the run")
+t.stop()
+
+# at exit in launch mode, untraced
+r = run(["-batch", "-ex", "continue", "-ex", "leaks", "-ex", "chunks --state mmapped", "--args", prog, "exit"])
+is_(heapdbg_leaks(r), adjusted(vg_exit, r), "at exit, untraced: valgrind's categories, blocks and bytes")
+done()
