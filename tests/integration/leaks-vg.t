@@ -76,6 +76,33 @@ is_((heapdbg_leaks(r) or {}).get("definite"), (1, 40), "the list below top alone
 is_(r.rc, 9, "--error-exitcode: the definite leak fails the run")
 t.stop()
 
+# memcheck's heuristics untraced, with requests that are not usable sizes;
+# new T[0]; a root read through a buffer that a heuristic's read must not
+# overwrite
+shapes = os.path.join(TARGETS, "leakshapes")
+v = subprocess.run(["valgrind", "--leak-check=full", shapes, "vg"], capture_output=True, text=True, timeout=300)
+vgs = valgrind_leaks(v.stderr)
+t = Target("leakshapes")
+usable = {}
+for l in t.lines:
+    if l.startswith("block "):
+        _, kind, req, use = l.split()
+        usable.setdefault(kind, []).append(int(use))
+want = {k: (vgs[k][0], sum(usable.get(k, []))) for k in vgs} if vgs else None
+ok(vgs and vgs["reachable"][0] == len(usable.get("reachable", [])) and vgs["definite"][0] == 1,
+   "valgrind: the heuristic blocks reachable, new T[0] definitely lost", v.stderr[-1500:])
+r = batch(["-p", str(t.pid)], "leaks")
+is_(heapdbg_leaks(r), want, "live, untraced: valgrind's categories and blocks (bytes: usable sizes)")
+if have("gcore"):
+    d = tmpdir("leaks-vg")
+    subprocess.run(["gcore", "-o", os.path.join(d, "core"), str(t.pid)], capture_output=True, timeout=120)
+    core = os.path.join(d, "core.%d" % t.pid)
+    is_(heapdbg_leaks(batch(["-c", core], "leaks")), want, "core, untraced: the same")
+    os.unlink(core)
+else:
+    skip("core: the heuristics", "gcore not installed")
+t.stop()
+
 # at exit in launch mode, untraced
 r = run(["-batch", "-ex", "continue", "-ex", "leaks", "-ex", "chunks --state mmapped", "--args", prog, "exit"])
 is_(heapdbg_leaks(r), adjusted(vg_exit, r), "at exit, untraced: valgrind's categories, blocks and bytes")
