@@ -351,17 +351,56 @@ scan_words(struct rc *c, uint64_t addr, const uint8_t *data, size_t len, bool de
 		found(c, ptm_rd64(data + off), addr + off, definite, src);
 }
 
+/* fn on each piece of block b's contents that is scanned: all of it,
+ * but for an mmapped chunk only its read-write pages (memcheck skips
+ * pages the program made unreadable; a core made by gdb does not tell
+ * PROT_NONE from read-only, so neither counts, live or on a core). */
+typedef void (*piece_fn)(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg);
+
+static void
+for_each_block_piece(struct rc *c, uint32_t b, piece_fn fn, void *arg)
+{
+	struct reach *r = c->r;
+	uint64_t a = r->start[b], end = r->start[b] + r->len[b];
+	size_t got;
+	const uint8_t *d;
+
+	if (r->h->chunks[r->chunk[b]].state != CS_MMAPPED) {
+		d = memory(c, &c->blockbuf, a, r->len[b], &got);
+		fn(c, a, d, got, arg);
+		return;
+	}
+	while (a < end) {
+		const struct mapping *m = target_find_mapping(c->t, a);
+		uint64_t hi;
+		if (!m)
+			break;
+		hi = MIN(end, m->end);
+		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) == (MAP_PERM_R | MAP_PERM_W)) {
+			d = memory(c, &c->blockbuf, a, (size_t)(hi - a), &got);
+			if (got)
+				fn(c, a, d, got, arg);
+		}
+		a = hi;
+	}
+}
+
+static void
+block_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct reach *r = c->r;
+	uint32_t b = c->scanning;
+
+	(void)arg;
+	r->heap_bytes += len;
+	scan_words(c, addr, d, len, r->state[b] != LEAK_POSSIBLE, (long)b);
+}
+
 static void
 scan_block(struct rc *c, uint32_t b)
 {
-	struct reach *r = c->r;
-	size_t got;
-	const uint8_t *d = memory(c, &c->blockbuf, r->start[b], r->len[b], &got);
-	bool definite = r->state[b] != LEAK_POSSIBLE;
-
 	c->scanning = b;
-	r->heap_bytes += got;
-	scan_words(c, r->start[b], d, got, definite, (long)b);
+	for_each_block_piece(c, b, block_piece, NULL);
 }
 
 static void
@@ -729,6 +768,19 @@ refs_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
 }
 
 static void
+refs_block_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct refs_arg *ra = arg;
+	for (size_t off = (size_t)(ALIGN_UP(addr, 8) - addr); off + 8 <= len; off += 8) {
+		uint64_t v = ptm_rd64(d + off);
+		if (is_edge(ra, c->r, v)) {
+			struct ref ref = { addr + off, v, REF_HEAP, 0, NULL, (long)c->scanning };
+			ra->fn(ra->arg, &ref);
+		}
+	}
+}
+
+static void
 refs_scan(struct rc *c, uint64_t lo, uint64_t hi, enum ref_region region, pid_t tid, void *arg)
 {
 	struct refs_region rr = { arg, region, tid };
@@ -762,15 +814,8 @@ reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
 	}
 	for_each_root(&c, refs_scan, &ra);
 	for (size_t b = 0; b < r->n && !c.interrupted; b++) {
-		size_t got;
-		const uint8_t *d = memory(&c, &c.blockbuf, r->start[b], r->len[b], &got);
-		for (size_t off = 0; off + 8 <= got; off += 8) {
-			uint64_t v = ptm_rd64(d + off);
-			if (is_edge(&ra, r, v)) {
-				struct ref ref = { r->start[b] + off, v, REF_HEAP, 0, NULL, (long)b };
-				fn(arg, &ref);
-			}
-		}
+		c.scanning = (uint32_t)b;
+		for_each_block_piece(&c, (uint32_t)b, refs_block_piece, &ra);
 		if ((b & 0xffff) == 0 && sig_stop_work())
 			c.interrupted = true;
 	}

@@ -243,10 +243,23 @@ live_read(struct target *t, uint64_t addr, void *buf, size_t len)
 				lp->pvr_ok = false;	/* fall back to /proc/PID/mem */
 				break;
 			}
-			break;	/* EFAULT: unmapped at addr+done */
+			break;	/* EFAULT: unmapped at addr+done, or not readable */
 		}
-		if (done > 0 || lp->pvr_ok)
-			return done ? (ssize_t)done : hd_fail(HD_EIO, "cannot access memory at 0x%" PRIx64, addr);
+		if (done > 0 || !lp->pvr_ok) {
+			if (done > 0)
+				return (ssize_t)done;
+		} else {
+			/* a page the program made unreadable (PROT_NONE): the
+			 * kernel lets the tracer read it through /proc/PID/mem,
+			 * as it lets a debugger */
+			ssize_t n;
+			do
+				n = pread(lp->memfd, buf, len, (off_t)addr);
+			while (n < 0 && errno == EINTR);
+			if (n > 0)
+				return n;
+			return hd_fail(HD_EIO, "cannot access memory at 0x%" PRIx64, addr);
+		}
 	}
 #endif
 	while (done < len) {

@@ -69,6 +69,38 @@ else:
 
 t.stop()
 
+# a block whose header the program overwrote, and a lost mmapped chunk the
+# program made PROT_NONE: a finding, and still counted, live and on a
+# core.  The damaged head below top: valgrind's numbers (valgrind keeps its
+# own bookkeeping).  The PROT_NONE chunk: memcheck does not scan unreadable
+# pages, so the 6 blocks only it points to are definitely lost, not
+# indirectly.
+moved = 6 * 56
+for arg, label, kind in (("tombstone", "an overwritten header", "invalid-size"),
+                         ("protnone", "a PROT_NONE mmapped chunk", "mmapped-protected")):
+    t = Target("leakspots", [arg])
+    d = tmpdir("leaks-vg")
+    res = {"live": batch(["-p", str(t.pid)], "leaks", "chunks --state mmapped", "check")}
+    if have("gcore"):
+        subprocess.run(["gcore", "-o", os.path.join(d, "core"), str(t.pid)], capture_output=True, timeout=120)
+        res["core"] = batch(["-c", os.path.join(d, "core.%d" % t.pid)], "leaks", "chunks --state mmapped",
+                            "check")
+    t.stop()
+    for where in ("live", "core"):
+        if where not in res:
+            skip("%s: %s" % (where, label), "gcore not installed")
+            skip("%s: %s, the finding" % (where, label), "gcore not installed")
+            continue
+        rr = res[where]
+        want = adjusted(vg, rr)
+        if arg == "protnone":
+            want["definite"] = (want["definite"][0] + 6, want["definite"][1] + moved)
+            want["indirect"] = (want["indirect"][0] - 6, want["indirect"][1] - moved)
+        is_(heapdbg_leaks(rr), want, "%s: %s is counted (valgrind's numbers)" % (where, label))
+        kinds = [f.get("kind") for f in (rr.cmd("check") or {}).get("findings", [])]
+        hf = (rr.cmd("leaks") or {}).get("heap_findings")
+        ok(kind in kinds and hf, "%s: %s is a finding (%s), and leaks says so" % (where, label, kind), (kinds, hf))
+
 # the issue's case alone: a CI gate must catch it
 t = Target("leakspots", ["toponly"])
 r = batch(["--error-exitcode=9", "-p", str(t.pid)], "leaks")
