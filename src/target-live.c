@@ -44,6 +44,9 @@ struct live_priv {
 	int status;		/* wait status of the process */
 	int exit_msg;		/* the last exit event's status (-1: none yet) */
 	bool leader_zombie;	/* the leader died out of turn, still traced */
+	bool leader_waits;	/* the leader is parked in its exit stop until
+				 * the others' state tells why it exits */
+	uint64_t leader_since;	/* when it was parked (ns) */
 	bool maps_stale;
 	const struct live_hooks *hooks;
 	VEC(pid_t) foreign;	/* kept vfork children (they share our breakpoints) */
@@ -852,6 +855,19 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 		 * go, none would be left to hold the process at its exit. */
 		if (mode == MODE_RUN && others_dying(t, th))
 			return false;
+		/* The leader waits a little: its exit while others run is
+		 * most often main returning (exit_group), and the others can
+		 * look alive then (one in its exit stop not yet reported has
+		 * taken SIGKILL off its pending set and is not PF_EXITING
+		 * yet).  Let go at once, its registers, stack and tcache
+		 * would be missing at the exit.  settle_leader() lets it go
+		 * once nothing more is pending and the others still live
+		 * (pthread_exit in main). */
+		if (mode == MODE_RUN && tid == t->pid) {
+			lp->leader_waits = true;
+			lp->leader_since = hd_now_ns();
+			return false;
+		}
 		/* one thread among others (pthread_exit): let it go */
 		if (mode == MODE_RUN) {
 			resume_raw(t, th, PTRACE_CONT);
@@ -1049,6 +1065,35 @@ resume_all(struct target *t)
 	return 0;
 }
 
+/* The leader parked in its exit stop while other threads seemed alive:
+ * keep it when they turn out to be dying (a group exit), let it go when
+ * they still live once nothing is pending (pthread_exit in main).
+ * Returns true while it still waits. */
+static bool
+settle_leader(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	struct target_thread *th;
+
+	if (!lp->leader_waits)
+		return false;
+	th = target_find_thread(t, t->pid);
+	if (!th || !th->at_exit || th->state != THREAD_STOPPED || lp->exited || lp->gone) {
+		lp->leader_waits = false;
+		return false;
+	}
+	if (others_dying(t, th)) {
+		lp->leader_waits = false;	/* parked, as every thread of a group exit */
+		return false;
+	}
+	if (hd_now_ns() - lp->leader_since < 20 * 1000000ULL)
+		return true;
+	lp->leader_waits = false;
+	resume_raw(t, th, PTRACE_CONT);
+	th->state = THREAD_EXITED;
+	return false;
+}
+
 int
 live_run(struct target *t, double seconds, const struct live_hooks *hooks, struct run_result *res)
 {
@@ -1139,9 +1184,12 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 				if (lp->gone || lp->exited)
 					continue;
 			}
+			if (settle_leader(t) && (timeout < 0 || timeout > 2))
+				timeout = 2;
 			if (deadline) {
 				uint64_t now = hd_now_ns();
-				timeout = now >= deadline ? 0 : (int)((deadline - now) / 1000000) + 1;
+				int left = now >= deadline ? 0 : (int)((deadline - now) / 1000000) + 1;
+				timeout = timeout < 0 ? left : MIN(timeout, left);
 			}
 			if (lp->hooks && lp->hooks->want_stop && (timeout < 0 || timeout > 100))
 				timeout = 100;
