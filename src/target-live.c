@@ -527,6 +527,7 @@ live_resume(struct target *t, struct target_thread *th)
 }
 
 static int live_threads_alive(const struct target *t);
+static int open_mem(struct target *t);
 static bool thread_dead(pid_t tgid, pid_t tid);
 static void notice_dead_threads(struct target *t);
 static bool others_dying(const struct target *t, const struct target_thread *th);
@@ -824,9 +825,21 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 			if (o->tid != tid)
 				drop_thread(t, o);
 		}
+		/* a new address space: /proc/PID/mem opened before the exec
+		 * still reads and writes the old one */
+		if (lp->memfd >= 0) {
+			close(lp->memfd);
+			lp->memfd = -1;
+		}
+		if (open_mem(t) < 0)
+			error_msg("%s", hd_errmsg());
 		read_identity(t);
 		read_auxv(t);
 		live_refresh_maps(t);
+		refresh_thread_names(t);
+		/* the loader maps the program's libraries after this: read the
+		 * mappings again at the next stop */
+		lp->maps_stale = true;
 		if (lp->res)
 			lp->res->execs++;
 		if (lp->hooks && lp->hooks->on_exec)

@@ -156,4 +156,14 @@ ok(want and not bad, "at exit with a thread running: valgrind's blocks in 20 run
 # at exit in launch mode, untraced
 r = run(["-batch", "-ex", "continue", "-ex", "leaks", "-ex", "chunks --state mmapped", "--args", prog, "exit"])
 is_(heapdbg_leaks(r), adjusted(vg_exit, r), "at exit, untraced: valgrind's categories, blocks and bytes")
+
+# after an exec (sh execs the program): the new image's heap, not "main_arena
+# not found" (the mappings were read before the loader mapped libc, and
+# /proc/PID/mem still held the old address space)
+r = run(["-batch", "-ex", "continue", "-ex", "heap", "-ex", "leaks", "-ex", "chunks --state mmapped", "-ex", "info",
+         "--args", "/bin/sh", "-c", "exec %s exit" % prog])
+is_(heapdbg_leaks(r), adjusted(vg_exit, r), "after an exec: leaks at exit has valgrind's numbers")
+is_([x.get("name") for x in (r.cmd("info") or {}).get("thread_list", [])], ["leakspots"],
+    "after an exec: the thread has the new program's name")
+ok(r.cmd("heap") and "error" not in r.cmd("heap"), "after an exec: heap walks the new image", r.err[-600:])
 done()
