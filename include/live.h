@@ -27,9 +27,12 @@
  * (with the reason: another tracer, other user, Yama, heapdbg itself). */
 struct target *live_attach(pid_t pid);
 
-/* Start argv[0] (searched in PATH) and stop it at its entry point, after
- * the dynamic loader has loaded and initialised libc, before main.  The
- * program runs in its own process group.  NULL with an hd error. */
+/* Start argv[0] (searched in PATH) and stop it where the dynamic loader
+ * reports every library loaded and relocated (_dl_debug_state with
+ * r_debug.r_state RT_CONSISTENT), before any initialiser has run, so the
+ * program has made no allocation yet; a static program at its entry
+ * point.  The program runs in its own process group.  NULL with an hd
+ * error. */
 struct target *live_launch(char *const argv[]);
 
 /* What a hook wants done with the thread that trapped. */

@@ -249,7 +249,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "heapdbg %s: %s process %d (%s), %zu thread%s, stopped%s\n",
 				HEAPDBG_VERSION, prog_argv ? "started" : "attached to", (int)t->pid,
 				shown, t->nthreads, t->nthreads == 1 ? "" : "s",
-				prog_argv ? " before main" : "");
+				prog_argv ? " before its initialisers" : "");
 		free(vexe);
 	}
 

@@ -1728,6 +1728,56 @@ undo:
 
 /* ---- launch ---- */
 
+/* The run-time address of a symbol of the dynamic loader mapped at base
+ * (its file's .dynsym, read from disk), 0 if not found. */
+static uint64_t
+loader_symbol(const struct target *t, uint64_t base, const char *name)
+{
+	const struct mapping *m = target_find_mapping(t, base);
+	Elf64_Ehdr eh;
+	Elf64_Shdr *sh = NULL;
+	uint64_t found = 0;
+	int fd;
+
+	if (!m || !m->path || m->path[0] != '/')
+		return 0;
+	fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 ||
+	    eh.e_shnum > 4096)
+		goto out;
+	sh = xreallocarray(NULL, eh.e_shnum, sizeof(*sh));
+	if (pread(fd, sh, eh.e_shnum * sizeof(*sh), (off_t)eh.e_shoff) != (ssize_t)(eh.e_shnum * sizeof(*sh)))
+		goto out;
+	for (unsigned i = 0; i < eh.e_shnum && !found; i++) {
+		Elf64_Sym sym;
+		const Elf64_Shdr *st;
+		size_t nl = strlen(name);
+		char buf[64];
+		if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh.e_shnum || sh[i].sh_entsize != sizeof(sym))
+			continue;
+		st = &sh[sh[i].sh_link];
+		for (uint64_t k = 1; k < sh[i].sh_size / sizeof(sym) && k < 100000; k++) {
+			if (pread(fd, &sym, sizeof(sym), (off_t)(sh[i].sh_offset + k * sizeof(sym))) != (ssize_t)sizeof(sym))
+				break;
+			if (!sym.st_value || sym.st_name >= st->sh_size || nl + 1 > sizeof(buf))
+				continue;
+			if (pread(fd, buf, nl + 1, (off_t)(st->sh_offset + sym.st_name)) != (ssize_t)(nl + 1))
+				continue;
+			if (!memcmp(buf, name, nl + 1)) {
+				found = base + sym.st_value;
+				break;
+			}
+		}
+	}
+out:
+	free(sh);
+	close(fd);
+	return found;
+}
+
 struct target *
 live_launch(char *const argv[])
 {
@@ -1735,7 +1785,7 @@ live_launch(char *const argv[])
 	pid_t pid, r;
 	struct target *t;
 	struct target_thread *th;
-	uint64_t entry = 0;
+	uint64_t entry = 0, ldbase = 0, r_debug = 0;
 	unsigned char orig, trap = 0xcc;
 
 	if (!argv || !argv[0])
@@ -1818,8 +1868,20 @@ live_launch(char *const argv[])
 		hd_fail(HD_EGENERIC, "%s: no entry point in its auxiliary vector", argv[0]);
 		goto fail;
 	}
-	/* run to the entry point: the loader has mapped and initialised
-	 * every library, main has not run */
+	/* Where to stop: where the dynamic loader tells a debugger that
+	 * every library is loaded and relocated (r_debug's r_brk,
+	 * _dl_debug_state, with r_state RT_CONSISTENT), before it runs any
+	 * initialiser; so the program's first allocation (libstdc++'s
+	 * emergency pool, a constructor's) comes after `trace start`.  A
+	 * static program has no loader: its entry point. */
+	if (target_auxv(t, AT_BASE, &ldbase) && ldbase) {
+		uint64_t brk = loader_symbol(t, ldbase, "_dl_debug_state");
+		r_debug = loader_symbol(t, ldbase, "_r_debug");
+		if (brk && r_debug)
+			entry = brk;
+		else
+			r_debug = 0;
+	}
 	if (target_read(t, entry, &orig, 1) < 0 || target_write(t, entry, &trap, 1) < 0)
 		goto fail;
 	for (;;) {
@@ -1843,10 +1905,18 @@ live_launch(char *const argv[])
 			hd_regs_t regs;
 			th->state = THREAD_STOPPED;
 			if (ptrace(PTRACE_GETREGS, pid, 0, &regs) == 0 && regs.rip == entry + 1) {
+				uint32_t state = 0;
 				regs.rip = entry;
 				if (target_write(t, entry, &orig, 1) < 0 || live_set_regs(t, th, &regs) < 0)
 					goto fail;
-				break;
+				/* struct r_debug: r_version, r_map, r_brk, r_state */
+				if (!r_debug || target_read_uncached(t, r_debug + 24, &state, 4) != 4 || state == 0)
+					break;	/* RT_CONSISTENT (or no way to tell) */
+				/* RT_ADD: libraries are being loaded; step over the
+				 * breakpoint and wait for the next report */
+				if (live_step(t, th) < 0 || target_write(t, entry, &trap, 1) < 0)
+					goto fail;
+				continue;
 			}
 		}
 		if (WIFSTOPPED(st) && (st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP)

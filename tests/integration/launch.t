@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-# --args PROG: started stopped before main with libc loaded; continue runs
-# it; at its exit (or death by signal) it is held with its memory intact,
-# then let go, and its status is reported.
+# --args PROG: started stopped with libc loaded and relocated, before any
+# initialiser runs (so tracing sees allocations made before main);
+# continue runs it; at its exit (or death by signal) it is held with its
+# memory intact, then let go, and its status is reported.
 import os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from hdtest import *
@@ -17,7 +18,8 @@ ok(i1.get("launched") is True, "info says heapdbg started it")
 mods = [m.get("name", "") for m in i1.get("modules", [])]
 ok(any("libc.so" in m for m in mods), "libc is loaded before main runs", mods)
 f0 = ((r.cmd("bt", 0) or {}).get("threads") or [{}])[0].get("frames", [])
-is_([f.get("func") for f in f0][:1], ["_start"], "stopped at the entry point, before main")
+ok(f0 and norm_func(f0[0].get("func")) == "dl_debug_state" and "ld-linux" in f0[0].get("module", ""),
+   "stopped where the loader reports every library relocated, before any initialiser", f0)
 c = r.cmd("continue") or {}
 is_(c.get("reason"), "exited", "continue ends at the exit")
 is_(c.get("exit_code"), 3, "exit status 3")
@@ -41,4 +43,22 @@ ok("error" in (r.cmd("info") or {}) and r.rc == 1, "commands after it is gone fa
 
 r = run(["-batch", "-ex", "info", "--args", os.path.join(TARGETS, "no-such-program")])
 ok(r.rc == 2 and "cannot execute" in r.err, "a missing program: exit 2, clear message", r)
+# allocations made before main, traced: a constructor's, libstdc++'s
+# emergency pool (an initialiser of a library)
+if os.path.exists(os.path.join(TARGETS, "ctoralloc")):
+    r = run(["-batch", "-ex", "trace start", "-ex", "continue", "-ex", "leaks --show-reachable",
+             "--args", os.path.join(TARGETS, "ctoralloc")])
+    recs = (r.cmd("leaks") or {}).get("records", [])
+    def funcs(x):
+        return [norm_func(f.get("func")) for f in (x.get("stack") or {}).get("frames", [])]
+    by = {(x["kind"], x["bytes"]): funcs(x) for x in recs}
+    ok("early" in by.get(("definite", 40), []) and "early" in by.get(("reachable", 24), []),
+       "the constructor's blocks are traced, with the constructor on their stacks", recs)
+    pool = [x for x in recs if x["kind"] == "reachable" and x["bytes"] >= 65536]
+    ok(pool and pool[0].get("stack") and any("libstdc++" in f.get("module", "")
+                                             for f in pool[0]["stack"].get("frames", [])),
+       "libstdc++'s emergency pool is traced (requested size, allocated from libstdc++)", pool)
+else:
+    skip("constructor allocations", "no ctoralloc")
+    skip("libstdc++'s pool", "no ctoralloc")
 done()
