@@ -515,6 +515,9 @@ for_each_root(struct rc *c, root_fn fn, void *arg)
 				lo = MAX(lo, REG_SP(regs) - RED_ZONE);
 				region = REF_STACK;
 				tid = t->threads[k]->tid;
+				for (size_t f = 0; c->o && f < c->o->nfloors; f++)
+					if (c->o->floors[f].tid == tid && c->o->floors[f].lo < hi)
+						lo = MAX(lo, c->o->floors[f].lo);
 			}
 		}
 		/* minus the heap */
@@ -663,6 +666,11 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 	c.o = o;
 	c.clique = -1;
 	r->h = h;
+	if (o && o->nfloors) {
+		r->floors = xreallocarray(NULL, o->nfloors, sizeof(*r->floors));
+		memcpy(r->floors, o->floors, o->nfloors * sizeof(*r->floors));
+		r->nfloors = o->nfloors;
+	}
 	build_blocks(r, o);
 	build_index(r);
 	c.pending = xcalloc(r->n ? r->n : 1, 1);
@@ -724,6 +732,7 @@ reach_free(struct reach *r)
 	free(r->indirect);
 	free(r->parent);
 	free(r->via);
+	free(r->floors);
 	for (size_t i = 0; i < r->nidx; i++)
 		free(r->idx[i].first);
 	free(r->idx);
@@ -794,10 +803,12 @@ reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
 	struct rc c;
 	struct refs_arg ra = { lo, hi, fn, arg, -1 };
 	long tb = reach_block_at(r, lo);
+	struct reach_opts o = { NULL, false, r->floors, r->nfloors };
 
 	memset(&c, 0, sizeof(c));
 	c.t = t;
 	c.r = (struct reach *)r;
+	c.o = &o;
 	if (tb >= 0 && r->start[tb] == lo)
 		ra.block = tb;	/* a block: exactly the edges the leak check follows */
 	for (size_t i = 0; i < t->nthreads; i++) {

@@ -157,6 +157,17 @@ ok(want and not bad, "at exit with a thread running: valgrind's blocks in 20 run
 r = run(["-batch", "-ex", "continue", "-ex", "leaks", "-ex", "chunks --state mmapped", "--args", prog, "exit"])
 is_(heapdbg_leaks(r), adjusted(vg_exit, r), "at exit, untraced: valgrind's categories, blocks and bytes")
 
+# main's stale locals under the frames of exit(): not roots (valgrind: 8
+# definitely lost), traced and untraced
+es = os.path.join(TARGETS, "exitstale")
+v = subprocess.run(["valgrind", "--leak-check=full", es], capture_output=True, text=True, timeout=300)
+vgs = valgrind_leaks(v.stderr)
+r = run(["-batch", "-ex", "trace start", "-ex", "continue", "-ex", "leaks", "--args", es])
+is_(heapdbg_leaks(r), vgs, "at exit, traced: main's stale locals below exit's frames keep nothing (valgrind's numbers)")
+r = run(["-batch", "-ex", "continue", "-ex", "leaks", "--args", es])
+is_({k: v[0] for k, v in (heapdbg_leaks(r) or {}).items()}, {k: v[0] for k, v in vgs.items()} if vgs else None,
+    "at exit, untraced: the same blocks")
+
 # after an exec (sh execs the program): the new image's heap, not "main_arena
 # not found" (the mappings were read before the loader mapped libc, and
 # /proc/PID/mem still held the old address space)
