@@ -141,6 +141,22 @@ int live_finish(struct target *t);
 /* Describe a wait status: "exited with status 3", "killed by SIGSEGV". */
 const char *wait_status_str(int status, char buf[64]);
 
+/* The exit break: an int3 at addr (the C library's _exit).  When a
+ * thread reaches it, every other thread is stopped and fn(ctx, t, th) is
+ * called with that thread stopped at addr, where fn may use live_call;
+ * then the break is removed and the threads run on, th into _exit.  The
+ * break is kept out of fork children, lifted while a vfork child shares
+ * the memory, gone at an exec, and removed at detach.  addr 0 removes
+ * it.  0 or -1. */
+int live_set_exit_break(struct target *t, uint64_t addr,
+			void (*fn)(void *ctx, struct target *t, struct target_thread *th), void *ctx);
+/* In the exit break's callback only: run the function at fn in th (no
+ * arguments), the other threads stopped, events (the tracer's
+ * breakpoints) handled as in live_run, until it returns (*ret: rax) or
+ * timeout seconds pass (then th is taken back).  th's registers are
+ * restored either way.  0, or -1 with an hd error. */
+int live_call(struct target *t, struct target_thread *th, uint64_t fn, double timeout, uint64_t *ret);
+
 /* Hooks the tracer installs while active, used by stop/resume paths that
  * are not live_run (detach, the front end's emergency cleanup). */
 void live_set_hooks(struct target *t, const struct live_hooks *hooks);

@@ -53,6 +53,9 @@ usage(FILE *f)
 "  -q, --quiet                   no banner\n"
 "  --error-exitcode=N            exit N if a leak or heap corruption was found\n"
 "  --debug-file-directory=DIR    look for separate debug files in DIR\n"
+"  --run-libc-freeres=no|yes     --args: at the exit, run glibc's __libc_freeres\n"
+"                                first, as valgrind does (default yes)\n"
+"  --run-cxx-freeres=no|yes      likewise libstdc++'s __gnu_cxx::__freeres\n"
 "  --version, --help\n"
 "\n"
 "Exit status: 0 ok; 1 a command failed; 2 cannot attach or open the target;\n"
@@ -119,7 +122,7 @@ main(int argc, char **argv)
 	VEC(struct script_item) script = { 0 };
 	const char *pid_arg = NULL, *core = NULL, *exe = NULL, *val;
 	char **prog_argv = NULL;
-	bool batch = false, json = false, quiet = false;
+	bool batch = false, json = false, quiet = false, no_libc_freeres = false, no_cxx_freeres = false;
 	uint64_t errcode = 0;
 	const char *debug_dir = NULL;
 	struct session *s;
@@ -172,6 +175,19 @@ main(int argc, char **argv)
 		}
 		if (opt_is(a, "debug-file-directory", &debug_dir, &i, argc, argv, true))
 			continue;
+		if (opt_is(a, "run-libc-freeres", &val, &i, argc, argv, true) ||
+		    opt_is(a, "run-cxx-freeres", &val, &i, argc, argv, true)) {
+			bool no = !strcmp(val, "no");
+			if (!no && strcmp(val, "yes")) {
+				error_msg("%s: 'yes' or 'no', not '%s'", a, val);
+				return EXIT_USAGE;
+			}
+			if (strstr(a, "libc"))
+				no_libc_freeres = no;
+			else
+				no_cxx_freeres = no;
+			continue;
+		}
 		if (opt_is(a, "version", NULL, &i, argc, argv, false)) {
 			printf("heapdbg %s\n", HEAPDBG_VERSION);
 			return 0;
@@ -207,6 +223,8 @@ main(int argc, char **argv)
 	s->quiet = quiet;
 	s->error_exitcode = (int)errcode;
 	s->debug_dir = debug_dir ? xstrdup(debug_dir) : NULL;
+	s->no_libc_freeres = no_libc_freeres;
+	s->no_cxx_freeres = no_cxx_freeres;
 	s->em = em_new(stdout, json ? EM_JSON : EM_TEXT);
 	hd_set_fatal_hook(fatal_hook);
 	if (sig_setup() < 0) {
@@ -235,6 +253,8 @@ main(int argc, char **argv)
 	}
 	if (t)
 		session_set_target(s, t);
+	if (t && prog_argv)
+		session_arm_exit(s);
 	debug_msg("target open after %.1f ms", (hd_now_ns() - t_start) / 1e6);
 	if (!quiet && !json) {
 		char *vexe = t && t->exe ? str_visible(t->exe) : NULL;

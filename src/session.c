@@ -8,6 +8,7 @@
 #include "tracer.h"
 #include "live.h"
 #include "snapshot.h"
+#include "locate.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -324,6 +325,50 @@ bool
 session_target_ended_now(struct session *s)
 {
 	return s->t && s->t->kind == TARGET_LIVE && live_poll(s->t);
+}
+
+/* At the exit break: the runtimes' freeres functions, C++ first, as
+ * valgrind's preload runs them.  Modules are those known at the last
+ * stop (a libstdc++ dlopen()ed since is not looked for). */
+static void
+exit_freeres(void *ctx, struct target *t, struct target_thread *th)
+{
+	struct session *s = ctx;
+	struct symbols *sym = s->sym;
+	static const struct { const char *module, *name; bool cxx; } fns[] = {
+		{ "libstdc++", "_ZN9__gnu_cxx9__freeresEv", true },
+		{ "libc.so", "__libc_freeres", false },
+	};
+
+	if (!sym)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(fns); i++) {
+		struct sym_info si;
+		if (fns[i].cxx ? s->no_cxx_freeres : s->no_libc_freeres)
+			continue;
+		if (symbols_lookup(sym, fns[i].module, fns[i].name, &si) < 0 || si.type != STT_FUNC)
+			continue;
+		if (live_call(t, th, si.addr, 10.0, NULL) < 0) {
+			error_msg("at the exit, %s: %s", fns[i].name, hd_errmsg());
+			break;
+		}
+		s->freeres_ran++;
+	}
+}
+
+void
+session_arm_exit(struct session *s)
+{
+	struct symbols *sym;
+	uint64_t addr = 0;
+
+	if (!s->t || s->t->kind != TARGET_LIVE || !live_launched(s->t) || (s->no_libc_freeres && s->no_cxx_freeres))
+		return;
+	sym = session_symbols(s);
+	if (!sym || locate_dynamic_symbol(s->t, sym, "_exit", &addr, NULL) < 0 || !addr)
+		return;
+	if (live_set_exit_break(s->t, addr, exit_freeres, s) < 0)
+		debug_msg("no exit break: %s", hd_errmsg());
 }
 
 void

@@ -3,7 +3,7 @@
 # initialiser runs (so tracing sees allocations made before main);
 # continue runs it; at its exit (or death by signal) it is held with its
 # memory intact, then let go, and its status is reported.
-import os, sys
+import os, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from hdtest import *
 
@@ -46,8 +46,10 @@ ok(r.rc == 2 and "cannot execute" in r.err, "a missing program: exit 2, clear me
 # allocations made before main, traced: a constructor's, libstdc++'s
 # emergency pool (an initialiser of a library)
 if os.path.exists(os.path.join(TARGETS, "ctoralloc")):
-    r = run(["-batch", "-ex", "trace start", "-ex", "continue", "-ex", "leaks --show-reachable",
-             "--args", os.path.join(TARGETS, "ctoralloc")])
+    # (without libstdc++'s freeres, which valgrind and heapdbg run at the
+    # exit: it frees the pool)
+    r = run(["--run-cxx-freeres=no", "-batch", "-ex", "trace start", "-ex", "continue", "-ex",
+             "leaks --show-reachable", "--args", os.path.join(TARGETS, "ctoralloc")])
     recs = (r.cmd("leaks") or {}).get("records", [])
     def funcs(x):
         return [norm_func(f.get("func")) for f in (x.get("stack") or {}).get("frames", [])]
@@ -58,7 +60,35 @@ if os.path.exists(os.path.join(TARGETS, "ctoralloc")):
     ok(pool and pool[0].get("stack") and any("libstdc++" in f.get("module", "")
                                              for f in pool[0]["stack"].get("frames", [])),
        "libstdc++'s emergency pool is traced (requested size, allocated from libstdc++)", pool)
+    # at the exit, as under valgrind, libstdc++'s and glibc's freeres run
+    # first: the pool is freed (the frees are traced)
+    r = run(["-batch", "-ex", "trace start", "-ex", "continue", "-ex", "leaks --show-reachable", "-ex",
+             "trace status", "--args", os.path.join(TARGETS, "ctoralloc")])
+    recs = (r.cmd("leaks") or {}).get("records", [])
+    ok(recs and not [x for x in recs if x["bytes"] >= 65536], "with the runtimes' freeres at the exit: no pool", recs)
+    if have("valgrind") and not SANITIZERS:
+        v = subprocess.run(["valgrind", "--leak-check=full", os.path.join(TARGETS, "ctoralloc")],
+                           capture_output=True, text=True, timeout=300)
+        is_(heapdbg_leaks(r), valgrind_leaks(v.stderr), "traced from the start, freeres at the exit: valgrind's numbers")
+    else:
+        skip("valgrind's numbers", "valgrind unavailable or sanitizer build")
 else:
-    skip("constructor allocations", "no ctoralloc")
-    skip("libstdc++'s pool", "no ctoralloc")
+    for n in range(4):
+        skip("allocations before main", "no ctoralloc")
+# the exit break (an int3 at _exit, for the freeres calls) is never in a
+# child: fork, vfork and posix_spawn children exit with their own status;
+# stdio's buffer is freed by glibc's freeres at the exit, as under valgrind
+fe = os.path.join(TARGETS, "forkexit")
+r = run(["-batch", "-ex", "continue", "-ex", "leaks", "--args", fe])
+is_([l for l in r.out.splitlines() if not l.startswith("{")], ["fork child: 5 sig 0", "vfork child: 6 sig 0", "spawn: 2"],
+    "children exit with their own status, none traps")
+is_((r.cmd("continue") or {}).get("exit_code"), 3, "the program's own status")
+if have("valgrind") and not SANITIZERS:
+    v = subprocess.run(["valgrind", "--leak-check=full", fe], capture_output=True, text=True, timeout=300)
+    k = v.stderr.count("LEAK SUMMARY") + v.stderr.count("All heap blocks were freed")
+    is_(heapdbg_leaks(r), valgrind_leaks(v.stderr, k - 1), "at the exit (stdio's buffer freed): valgrind's numbers")
+else:
+    skip("valgrind's numbers", "valgrind unavailable or sanitizer build")
+r = run(["--run-libc-freeres=no", "-batch", "-ex", "continue", "-ex", "leaks", "--args", fe])
+ok((heapdbg_leaks(r) or {}).get("reachable", (0, 0))[0] >= 1, "--run-libc-freeres=no: stdio's buffer is still there", r)
 done()
