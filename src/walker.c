@@ -127,6 +127,10 @@ struct walker {
 	VEC(struct desync) desyncs;
 	/* free tcache entries and their key, checked once tcache_key is known */
 	VEC(struct tckey) tc_keys;
+	uint64_t run_end;		/* mmapped scan: end of the anonymous mappings
+					 * adjoining the one scanned (a chunk the program
+					 * partly mprotect()ed spans several) */
+	uint64_t mm_end;		/* end of the last mmapped chunk's mapping */
 };
 
 static struct finding *
@@ -1841,6 +1845,13 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 				s->walked_end = p;
 				break;
 			}
+			/* the damaged chunk is still the program's memory: one
+			 * chunk up to where the walk resumes, so that `leaks`
+			 * and `heap` count it (the finding says why) */
+			c.size = q - p;
+			c.bits = PTM_PREV_INUSE;
+			c.list = 0;
+			vec_push(&w->chunks, c);
 			p = q;
 			prev = 0;
 			continue;
@@ -2144,6 +2155,7 @@ mmapped_header(struct walker *w, uint64_t base, uint64_t q, uint64_t prev_size, 
 		off &= ~(uint64_t)1;
 	if ((sf & PTM_SIZE_BITS) != PTM_IS_MMAPPED || off != q - base || sz < PTM_MINSIZE || !ptm_aligned(sz))
 		return 0;
+	map_end = MAX(map_end, w->run_end);
 	if (q >= map_end || sz > map_end - q)	/* (no wrap-around) */
 		return 0;
 	if (((off + sz) & (PAGE - 1)) == 0)
@@ -2159,11 +2171,28 @@ static void
 add_mmapped(struct walker *w, uint64_t q, uint64_t sz, uint64_t off, uint64_t sf, uint64_t map_len)
 {
 	struct hchunk c = { q, sz, HEAP_NO_ARENA, CS_MMAPPED, (uint8_t)(sf & PTM_SIZE_BITS), 0, 0 };
+	uint64_t base = q - off, end = ALIGN_UP(base + map_len, PAGE);
+
 	vec_push(&w->mm, c);
 	if (off)
 		u64map_put(&w->h->mmap_offsets, q, off);
 	w->h->mmapped.chunks++;
 	w->h->mmapped.bytes += map_len;
+	w->mm_end = MAX(w->mm_end, end);
+	/* pages the program protected: still its block, said once */
+	for (uint64_t a = base; a < end;) {
+		const struct mapping *m = target_find_mapping(w->t, a);
+		if (!m)
+			break;
+		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) != (MAP_PERM_R | MAP_PERM_W)) {
+			finding(w, FIND_WARNING, "mmapped-protected", q, -1,
+				"mmapped chunk 0x%" PRIx64 " (%" PRIu64 " bytes): its pages at 0x%" PRIx64 "-0x%" PRIx64
+				" are %s (the program changed their protection); they are not scanned for pointers",
+				q, sz, m->start, MIN(m->end, end), (m->perms & MAP_PERM_R) ? "read-only" : "PROT_NONE");
+			break;
+		}
+		a = m->end;
+	}
 }
 
 /*
@@ -2227,7 +2256,7 @@ probe_mmapped(struct walker *w, uint64_t base, uint64_t map_end, bool window)
 	uint8_t hdr[16];
 	uint64_t sz, q, isz, isf, len = 0, ilen = 0;
 
-	if (target_read(w->t, base, hdr, 16) == 0 &&
+	if ((target_read(w->t, base, hdr, 16) == 0 || target_read_uncached(w->t, base, hdr, 16) == 16) &&
 	    (sz = mmapped_header(w, base, base, chunk_prev_size(hdr), chunk_size_field(hdr), map_end, &len))) {
 		/* a plain chunk, or the stale header of a memalign'd one */
 		if (find_inner_header(w, base, map_end, len, &q, &isz, &isf, &ilen)) {
@@ -2296,21 +2325,55 @@ scan_range(struct walker *w, uint64_t start, uint64_t end)
 	}
 }
 
+/* Anonymous memory (no file, or a name given by prctl). */
+static bool
+anonymous(const struct mapping *m)
+{
+	return !m->path || !strncmp(m->path, "[anon:", 6);
+}
+
+/* Inside an arena heap's reservation? */
+static bool
+in_spans(const struct walker *w, uint64_t a)
+{
+	for (size_t k = 0; k < w->spans.n; k++) {
+		const struct rspan *sp = &w->spans.v[k];
+		if (a >= ALIGN_DOWN(sp->info ? sp->info : sp->start, PAGE) && a < ALIGN_UP(sp->end, PAGE))
+			return true;
+	}
+	return false;
+}
+
 static void
 scan_mmapped(struct walker *w)
 {
 	for (size_t i = 0; i < w->t->nmaps; i++) {
 		const struct mapping *m = &w->t->maps[i];
-		uint64_t pos = m->start;
+		uint64_t pos = MAX(m->start, w->mm_end);
 		/* a core holds only the first m->dumped bytes of an anonymous
 		 * mapping: never probe the rest page by page (terabytes of
 		 * reserved memory the kernel did not dump, at times) */
 		uint64_t end = m->start + MIN(m->end - m->start, m->dumped);
 		const char *why = excluded_mapping(w, m);
 
+		if (pos >= m->end)
+			continue;	/* inside the chunk found last */
+		w->run_end = m->end;
+		for (size_t j = i + 1; j < w->t->nmaps && w->t->maps[j].start == w->run_end &&
+		     anonymous(&w->t->maps[j]); j++)
+			w->run_end = w->t->maps[j].end;
 		if (why) {
-			if (!m->path)
+			/* a chunk whose pages the program made PROT_NONE (or
+			 * read-only): its header at the mapping start, read
+			 * through ptrace; one probe, never a page-by-page scan
+			 * (reserved memory is PROT_NONE too, terabytes at times) */
+			if (anonymous(m) && !strcmp(why, "not read-write") && pos == m->start && !in_spans(w, pos)) {
+				uint64_t used = probe_mmapped(w, pos, w->run_end, false);
+				if (used)
+					w->mm_end = MAX(w->mm_end, pos + used);
+			} else if (!m->path) {
 				debug_msg("mmapped scan: 0x%" PRIx64 "-0x%" PRIx64 " skipped: %s", m->start, m->end, why);
+			}
 			continue;
 		}
 		/* the kernel merges neighbouring anonymous mappings: an arena's
@@ -2328,6 +2391,7 @@ scan_mmapped(struct walker *w)
 		if (pos < end)
 			scan_range(w, pos, end);
 	}
+	w->run_end = 0;
 	if (w->mi->mp) {
 		const struct malloc_layout *L = w->L;
 		w->h->mmapped_expected_chunks = mi_mp(w->mi, L->mp_n_mmaps) & 0xffffffff;

@@ -604,3 +604,29 @@ def pid_alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
         return False
+
+
+LEAK_KINDS = (("definite", "definitely lost"), ("indirect", "indirectly lost"),
+              ("possible", "possibly lost"), ("reachable", "still reachable"))
+
+
+def valgrind_leaks(text, nth=0):
+    """The nth LEAK SUMMARY in valgrind's output, as {kind: (blocks, bytes)}
+    ("All heap blocks were freed" is all zeros); None if there is none."""
+    parts = re.split(r"LEAK SUMMARY:|All heap blocks were freed", text)
+    if len(parts) <= nth + 1:
+        return None
+    body = parts[nth + 1]
+    out = {}
+    for kind, label in LEAK_KINDS:
+        m = re.search(label + r": ([\d,]+) bytes in ([\d,]+) blocks", body.split("ERROR SUMMARY")[0])
+        out[kind] = (int(m.group(2).replace(",", "")), int(m.group(1).replace(",", ""))) if m else (0, 0)
+    return out
+
+
+def heapdbg_leaks(res, nth=0):
+    """`leaks` JSON of a Result as {kind: (blocks, bytes)}, or None."""
+    l = res.cmd("leaks", nth)
+    if not l or "definite" not in l:
+        return None
+    return {k: (l[k]["blocks"], l[k]["bytes"]) for k, _ in LEAK_KINDS}
