@@ -53,8 +53,9 @@ for mode, msg, state in cases:
             check_abort(r, "%s: %s" % (mode, label), msg, victim, state)
     # launch mode: held at its exit with its memory intact
     r = run(["-batch", "--error-exitcode=7", "-ex", "continue", "-ex", "check", "--args", prog, mode])
-    # (the program prints its victim on the stdout it shares with heapdbg)
-    vl = [l for l in r.out.splitlines() if l.startswith("victim")]
+    # (the program prints its victim on its stdout: under --json that is
+    # heapdbg's stderr)
+    vl = [l for l in r.err.splitlines() if l.startswith("victim")]
     v = int(vl[0].split()[1], 16) if vl else 0
     check_abort(r, "%s: live, at exit" % mode, msg, v, state)
 
