@@ -204,7 +204,7 @@ main(int argc, char **argv)
 		if (opt_is(a, "error-exitcode", &val, &i, argc, argv, true)) {
 			if (parse_u64(val, &errcode, false) < 0 || errcode > 255) {
 				error_msg("--error-exitcode: '%s' is not an exit status (0-255)", val);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			continue;
 		}
@@ -215,7 +215,7 @@ main(int argc, char **argv)
 			bool no = !strcmp(val, "no");
 			if (!no && strcmp(val, "yes")) {
 				error_msg("%s: 'yes' or 'no', not '%s'", a, val);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			if (strstr(a, "libc"))
 				no_libc_freeres = no;
@@ -234,7 +234,7 @@ main(int argc, char **argv)
 		if (opt_is(a, "args", NULL, &i, argc, argv, false)) {
 			if (i + 1 >= argc) {
 				error_msg("--args needs a program");
-				return EXIT_USAGE;
+				goto usage;
 			}
 			prog_argv = &argv[i + 1];
 			break;
@@ -244,33 +244,33 @@ main(int argc, char **argv)
 			continue;
 		}
 		error_msg("unrecognized argument '%s' (see --help)", a);
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if (!!pid_arg + !!core + !!prog_argv > 1) {
 		error_msg("give only one of -p PID, -c CORE and --args PROG");
-		return EXIT_USAGE;
+		goto usage;
 	}
 
 	if (log_file && !*log_file) {
 		error_msg("--log-file/--json=: a file name is needed");
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if (inferior_output && !prog_argv) {
 		error_msg("--inferior-output is for a program started with --args");
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if (log_file) {
 		out = fopen(log_file, "w");
 		if (!out) {
 			perror_msg("%s", log_file);
-			return EXIT_USAGE;
+			goto usage;
 		}
 	}
 	if (inferior_output) {
 		inf_out = inf_err = open(inferior_output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
 		if (inf_out < 0) {
 			perror_msg("%s", inferior_output);
-			return EXIT_USAGE;
+			goto usage;
 		}
 	} else if (json && !log_file) {
 		inf_out = STDERR_FILENO;	/* stdout is for JSON */
@@ -301,7 +301,7 @@ main(int argc, char **argv)
 		if (parse_u64(pid_arg, &pid, false) < 0 || pid == 0 || pid > 0x7fffffff) {
 			error_msg("-p: '%s' is not a process id", pid_arg);
 			session_free(s);
-			return EXIT_USAGE;
+			goto usage;
 		}
 		t = live_attach((pid_t)pid);
 	} else if (core) {
@@ -396,4 +396,10 @@ main(int argc, char **argv)
 		rc = rc ? rc : 1;
 	}
 	return rc;
+
+usage:
+	/* (the script's list, so that a usage error leaks nothing: LeakSanitizer
+	 * would turn the exit status into 1) */
+	vec_free(&script);
+	return EXIT_USAGE;
 }
