@@ -27,6 +27,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_check_entry,
 	&cmd_leaks_entry,
 	&cmd_refs_entry,
+	&cmd_retained_entry,
 	/* allocations over time */
 	&cmd_trace_entry,
 	&cmd_top_entry,
