@@ -136,6 +136,7 @@ struct retain_root {
 	uint64_t lo, hi;	/* the root's memory: the symbol, or the mapping piece */
 	const char *name;	/* REF_GLOBAL: the symbol (owned by the symbols), or NULL */
 	const char *module;	/* REF_GLOBAL: the module's path, or NULL */
+	const char *section;	/* REF_GLOBAL without a symbol: its ELF section, or NULL */
 	uint64_t blocks, bytes;	/* retained */
 	uint64_t refs;		/* its pointers to reachable blocks */
 	long top;		/* the block it holds directly that retains most, or -1 */

@@ -55,9 +55,15 @@ emit_root_name(struct session *s, const struct retain_root *rr)
 			if (strcmp(d, rr->name))
 				em_str(s->em, "mangled", rr->name);
 		} else {
-			em_text(s->em, "the data of its module (no symbol)");
+			if (rr->section)
+				em_fmt(s->em, "the {section:%s} section (no symbol)", rr->section);
+			else if (base || rr->module)
+				em_text(s->em, "the data of its module (no symbol)");
+			else
+				em_text(s->em, "a writable mapping of no module");
 		}
-		em_text(s->em, " in %s", base ? base + 1 : rr->module ? rr->module : "?");
+		if (base || rr->module)
+			em_text(s->em, " in %s", base ? base + 1 : rr->module);
 		em_str(s->em, "module", rr->module);
 		em_fmt(s->em, " at {addr:%A}", rr->lo);
 		em_uint(s->em, "size", rr->hi - rr->lo);

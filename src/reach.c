@@ -972,17 +972,27 @@ rt_root_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *a
 				x->sym_lo = start;
 				x->sym_hi = start + size;
 			} else {
-				/* no symbol: the module's data (or .bss) mapping */
+				/* no symbol: the module's section (.data, .bss), or
+				 * its mapping */
 				const struct mapping *m = target_find_mapping(c->t, at);
 				uint64_t lo = m ? m->start : rg->lo, hi = m ? m->end : rg->hi;
-				if (x->s && m) {
+				const char *sec = NULL;
+				if (x->s) {
 					struct module_info mi;
-					if (symbols_module_at(x->s, m->start ? m->start - 1 : 0, &mi) ||
-					    symbols_module_at(x->s, at, &mi))
+					uint64_t slo, shi;
+					if (symbols_addr_section(x->s, at, &sec, &slo, &shi) && at >= slo && at < shi) {
+						lo = slo;
+						hi = shi;
+					} else {
+						sec = NULL;
+					}
+					if (symbols_module_at(x->s, at, &mi) ||
+					    (m && m->start && symbols_module_at(x->s, m->start - 1, &mi)))
 						module = mi.name;
 				}
 				ri = rt_root(x, RT_KEY(8, lo), REF_GLOBAL, 0, lo, hi, NULL,
 					     module ? module : m ? m->path : NULL);
+				x->roots.v[ri].section = sec;
 				x->sym_lo = lo;
 				x->sym_hi = hi;
 			}

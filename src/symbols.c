@@ -732,6 +732,29 @@ symbols_addr_extent(struct symbols *s, uint64_t addr, const char **name, uint64_
 	return true;
 }
 
+bool
+symbols_addr_section(struct symbols *s, uint64_t addr, const char **name, uint64_t *start, uint64_t *end)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	Dwarf_Addr a = addr, bias = 0;
+	Elf_Scn *scn = mod ? dwfl_module_address_section(mod, &a, &bias) : NULL;
+	Elf *elf = mod ? dwfl_module_getelf(mod, &bias) : NULL;
+	GElf_Shdr sh;
+	size_t shstrndx;
+	const char *n;
+
+	if (!scn || !elf || !gelf_getshdr(scn, &sh) || elf_getshdrstrndx(elf, &shstrndx) != 0 ||
+	    !(n = elf_strptr(elf, shstrndx, sh.sh_name)))
+		return false;
+	if (name)
+		*name = intern(s, n);
+	if (start)
+		*start = sh.sh_addr + bias;
+	if (end)
+		*end = sh.sh_addr + bias + sh.sh_size;
+	return true;
+}
+
 /* Depth-first over a DIE's children: the function whose scope holds
  * the variable at file address vaddr (DW_OP_addr), or NULL. */
 static const char *
