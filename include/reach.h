@@ -46,9 +46,18 @@ enum leak_heuristic {
 	HEUR_MULTIPLE_INHERITANCE,
 };
 
+/* The lowest address of a thread's stack that is a root, when that is
+ * above its stack pointer less the red zone. */
+struct stack_floor {
+	pid_t tid;
+	uint64_t lo;
+};
+
 struct reach_opts {
 	const struct alloc_source *alloc;	/* NULL: sizes are usable sizes */
 	bool heuristics;			/* memcheck's default: true */
+	const struct stack_floor *floors;	/* (may be NULL) */
+	size_t nfloors;
 };
 
 /* Where a pointer to a block was found. */
@@ -69,6 +78,7 @@ struct reach {
 	uint64_t *len;		/* scanned size: requested size when traced, else usable */
 	uint32_t *chunk;	/* index into h->chunks */
 	uint32_t *stack;	/* allocation stack id, or 0 */
+	uint8_t *sized;		/* 1: len is the requested size (traced) */
 	uint8_t *state;		/* enum leak_kind */
 	uint8_t *heur;		/* enum leak_heuristic that made it reachable */
 	int32_t *clique;	/* indirect: the block whose clique holds it */
@@ -80,6 +90,8 @@ struct reach {
 	uint64_t heap_bytes;	/* block memory scanned */
 	unsigned root_regions;
 	bool traced;		/* sizes are requested sizes */
+	struct stack_floor *floors;	/* the run's, for reach_refs */
+	size_t nfloors;
 	double seconds;
 	/* the block index: per region of memory holding blocks, the first
 	 * block at or below each page */

@@ -27,6 +27,9 @@ struct session {
 	unsigned name_width;		/* C++ names longer are shortened in text (0: never) */
 	int error_exitcode;		/* --error-exitcode=N, 0 if unset */
 	bool found_problem;		/* a definite/indirect leak or corruption seen */
+	bool no_libc_freeres;		/* --run-libc-freeres=no */
+	bool no_cxx_freeres;		/* --run-cxx-freeres=no */
+	unsigned freeres_ran;		/* freeres functions run at the exit (launch) */
 	int status;			/* 0, or 1 once a command failed */
 	bool quit;			/* quit requested */
 	bool end_seen;			/* the process's end was reported (continue, or a note) */
@@ -95,6 +98,13 @@ bool session_target_ended_now(struct session *s);
 /* Say once on stderr how a live process ended ("process N killed by
  * SIGKILL"), if it did; held: it is held at its exit. */
 void session_note_end(struct session *s, bool held);
+
+/* A program heapdbg started: at its exit, before exit_group, run
+ * libstdc++'s __gnu_cxx::__freeres and glibc's __libc_freeres in the
+ * exiting thread, as valgrind does (unless --run-*-freeres=no), so that
+ * the C and C++ runtimes' own buffers are freed before the leak check at
+ * exit.  Silently nothing when _exit cannot be found. */
+void session_arm_exit(struct session *s);
 
 /* Emergency cleanup for signals and fatal errors: restore every byte the
  * tracer patched, resume and detach.  Safe to call more than once. */

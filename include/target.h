@@ -257,6 +257,11 @@ struct link_map_entry {
 	uint64_t l_addr, l_name, l_ld;
 };
 size_t target_link_map(struct target *t, bool (*fn)(void *ctx, const struct link_map_entry *e), void *ctx);
+/* The same walk from a struct r_debug at r_debug (the dynamic linker's
+ * _r_debug): for a program started as `ld.so ./prog`, whose AT_PHDR is
+ * ld.so's own, without DT_DEBUG. */
+size_t target_link_map_at(struct target *t, uint64_t r_debug, bool (*fn)(void *ctx, const struct link_map_entry *e),
+			  void *ctx);
 
 const char *target_kind_name(enum target_kind k);
 

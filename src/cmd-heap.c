@@ -78,6 +78,19 @@ emit_findings_summary(struct session *s, const struct heap *h)
 		s->found_problem = true;
 }
 
+/* What locating malloc's state found missing or unusual (info's notes):
+ * a walk that lacks a thread's tcache says so where its totals are. */
+static void
+emit_notes(struct session *s, const struct heap *h)
+{
+	em_list_open(s->em, "notes");
+	for (size_t i = 0; i < h->mi->notes.n; i++) {
+		em_str(s->em, NULL, h->mi->notes.v[i]);
+		em_text(s->em, "%snote: %s\n", i ? "" : "\n", h->mi->notes.v[i]);
+	}
+	em_list_close(s->em);
+}
+
 static int
 heap_exec(struct session *s, int argc, char **argv)
 {
@@ -129,7 +142,21 @@ heap_exec(struct session *s, int argc, char **argv)
 			em_text(s->em, ", LOCKED");
 		em_bool(s->em, "locked", a->mutex != 0);
 		em_uint(s->em, "attached_threads", a->attached_threads);
+		if (a->main) {
+			em_bool(s->em, "contiguous", a->contiguous);
+			if (!a->contiguous)
+				em_text(s->em, ", non-contiguous");
+		}
 		em_text(s->em, "\n");
+		em_uint(s->em, "fenceposts", a->fenceposts);
+		em_uint(s->em, "foreign", a->foreign);
+		em_uint(s->em, "unreadable", a->unreadable);
+		if (a->foreign)
+			em_text(s->em, "  (glibc's fenceposts %" PRIu64 "x; %s between them and the heap's next "
+				"chunk are the program's own sbrk() memory)\n", a->fenceposts, fmt_bytes(a->foreign, b1));
+		if (a->unreadable)
+			em_text(s->em, "  (%s of its heap cannot be read: mprotect()ed, or not in the core)\n",
+				fmt_bytes(a->unreadable, b1));
 		em_obj_open(s->em, "top");
 		em_addr(s->em, "chunk", a->top);
 		em_uint(s->em, "size", a->top_size);
@@ -190,6 +217,7 @@ heap_exec(struct session *s, int argc, char **argv)
 		fmt_bytes(tc.bytes + fast.bytes + bins.bytes, b3), fmt_bytes(top.bytes, b4));
 	histogram(s, h, !strcmp(by, "bytes"));
 	emit_findings_summary(s, h);
+	emit_notes(s, h);
 	return 0;
 }
 

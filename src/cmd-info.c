@@ -92,7 +92,15 @@ emit_allocator(struct session *s)
 	em_bool(s->em, "static_glibc", mi->static_glibc);
 	em_text(s->em, "\n");
 	em_fmt(s->em, "glibc:     {glibc:%s}", mi->version);
-	em_fmt(s->em, ", layout {layout:%s}\n", mi->layout_desc);
+	if (mi->version_how)
+		em_fmt(s->em, " (from {glibc_how:%s})", mi->version_how);
+	em_fmt(s->em, ", layout {layout:%s}", mi->layout_desc);
+	em_str(s->em, "layout_source", mi->L.source == LAYOUT_FROM_DWARF ? "DWARF" : "table");
+	em_fmt(s->em, ", table row {layout_table:%s}\n", mi->layout_table);
+	if (mi->layout_problem)
+		em_fmt(s->em, "           the layout fails a consistency check: {layout_problem:%s}; no walk is "
+		       "done with it\n", mi->layout_problem);
+	em_fmt(s->em, "State in:  {malloc_state_in:%s}\n", mi->libc_path);
 	em_fmt(s->em, "Arenas:    {arenas:%zu}", narenas);
 	em_bool(s->em, "initialised", initialised);
 	if (!initialised)

@@ -240,6 +240,16 @@ leaks_exec(struct session *s, int argc, char **argv)
 	summary_line(s, r, LEAK_INDIRECT, "indirectly lost");
 	summary_line(s, r, LEAK_POSSIBLE, "possibly lost");
 	summary_line(s, r, LEAK_REACHABLE, "still reachable");
+	if (r->h->errors || r->h->warnings) {
+		/* what the walk found (damaged headers, protected chunks) is
+		 * counted above; say where it is told */
+		em_obj_open(s->em, "heap_findings");
+		em_fmt(s->em, "The heap has {errors:%u} integrity error", r->h->errors);
+		em_fmt(s->em, "%s and {warnings:%u} warning", r->h->errors == 1 ? "" : "s", r->h->warnings);
+		em_text(s->em, "%s (`check` lists them); every chunk in use they concern is counted above.\n",
+			r->h->warnings == 1 ? "" : "s");
+		em_obj_close(s->em);
+	}
 	if (!show_reachable && r->blocks[LEAK_REACHABLE])
 		em_text(s->em, "Reachable blocks are not shown; `leaks --show-reachable` shows them.\n");
 	if (r->blocks[LEAK_DEFINITE] || r->blocks[LEAK_INDIRECT])

@@ -60,6 +60,9 @@ usage(FILE *f)
 "  --error-exitcode=N            exit N if a leak or heap corruption was found\n"
 "  --allocator-frames            allocation stacks keep malloc's own frames\n"
 "  --debug-file-directory=DIR    look for separate debug files in DIR\n"
+"  --run-libc-freeres=no|yes     --args: at the exit, run glibc's __libc_freeres\n"
+"                                first, as valgrind does (default yes)\n"
+"  --run-cxx-freeres=no|yes      likewise libstdc++'s __gnu_cxx::__freeres\n"
 "  --version, --help\n"
 "\n"
 "Exit status: 0 ok; 1 a command failed; 2 cannot attach or open the target;\n"
@@ -137,7 +140,7 @@ main(int argc, char **argv)
 	VEC(struct script_item) script = { 0 };
 	const char *pid_arg = NULL, *core = NULL, *exe = NULL, *val;
 	char **prog_argv = NULL;
-	bool batch = false, json = false, quiet = false;
+	bool batch = false, json = false, quiet = false, no_libc_freeres = false, no_cxx_freeres = false;
 	const char *log_file = NULL, *inferior_output = NULL;
 	bool keep_alloc_frames = false;
 	FILE *out = stdout;
@@ -201,12 +204,25 @@ main(int argc, char **argv)
 		if (opt_is(a, "error-exitcode", &val, &i, argc, argv, true)) {
 			if (parse_u64(val, &errcode, false) < 0 || errcode > 255) {
 				error_msg("--error-exitcode: '%s' is not an exit status (0-255)", val);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			continue;
 		}
 		if (opt_is(a, "debug-file-directory", &debug_dir, &i, argc, argv, true))
 			continue;
+		if (opt_is(a, "run-libc-freeres", &val, &i, argc, argv, true) ||
+		    opt_is(a, "run-cxx-freeres", &val, &i, argc, argv, true)) {
+			bool no = !strcmp(val, "no");
+			if (!no && strcmp(val, "yes")) {
+				error_msg("%s: 'yes' or 'no', not '%s'", a, val);
+				goto usage;
+			}
+			if (strstr(a, "libc"))
+				no_libc_freeres = no;
+			else
+				no_cxx_freeres = no;
+			continue;
+		}
 		if (opt_is(a, "version", NULL, &i, argc, argv, false)) {
 			printf("heapdbg %s\n", HEAPDBG_VERSION);
 			return 0;
@@ -218,7 +234,7 @@ main(int argc, char **argv)
 		if (opt_is(a, "args", NULL, &i, argc, argv, false)) {
 			if (i + 1 >= argc) {
 				error_msg("--args needs a program");
-				return EXIT_USAGE;
+				goto usage;
 			}
 			prog_argv = &argv[i + 1];
 			break;
@@ -228,33 +244,33 @@ main(int argc, char **argv)
 			continue;
 		}
 		error_msg("unrecognized argument '%s' (see --help)", a);
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if (!!pid_arg + !!core + !!prog_argv > 1) {
 		error_msg("give only one of -p PID, -c CORE and --args PROG");
-		return EXIT_USAGE;
+		goto usage;
 	}
 
 	if (log_file && !*log_file) {
 		error_msg("--log-file/--json=: a file name is needed");
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if (inferior_output && !prog_argv) {
 		error_msg("--inferior-output is for a program started with --args");
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if (log_file) {
 		out = fopen(log_file, "w");
 		if (!out) {
 			perror_msg("%s", log_file);
-			return EXIT_USAGE;
+			goto usage;
 		}
 	}
 	if (inferior_output) {
 		inf_out = inf_err = open(inferior_output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
 		if (inf_out < 0) {
 			perror_msg("%s", inferior_output);
-			return EXIT_USAGE;
+			goto usage;
 		}
 	} else if (json && !log_file) {
 		inf_out = STDERR_FILENO;	/* stdout is for JSON */
@@ -268,6 +284,8 @@ main(int argc, char **argv)
 	s->keep_alloc_frames = keep_alloc_frames;
 	s->error_exitcode = (int)errcode;
 	s->debug_dir = debug_dir ? xstrdup(debug_dir) : NULL;
+	s->no_libc_freeres = no_libc_freeres;
+	s->no_cxx_freeres = no_cxx_freeres;
 	s->em = em_new(out, json ? EM_JSON : EM_TEXT);
 	if (!batch && isatty(STDIN_FILENO))
 		s->query = shell_query;	/* a person can answer */
@@ -283,7 +301,7 @@ main(int argc, char **argv)
 		if (parse_u64(pid_arg, &pid, false) < 0 || pid == 0 || pid > 0x7fffffff) {
 			error_msg("-p: '%s' is not a process id", pid_arg);
 			session_free(s);
-			return EXIT_USAGE;
+			goto usage;
 		}
 		t = live_attach((pid_t)pid);
 	} else if (core) {
@@ -304,6 +322,8 @@ main(int argc, char **argv)
 		for (size_t i = 0; target_core_warning(t, i); i++)
 			warn_msg("%s", target_core_warning(t, i));
 	}
+	if (t && prog_argv)
+		session_arm_exit(s);
 	debug_msg("target open after %.1f ms", (hd_now_ns() - t_start) / 1e6);
 	if (!quiet && !json) {
 		char *vexe = t && t->exe ? str_visible(t->exe) : NULL;
@@ -318,7 +338,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "heapdbg %s: %s process %d (%s), %zu thread%s, stopped%s\n",
 				HEAPDBG_VERSION, prog_argv ? "started" : "attached to", (int)t->pid,
 				shown, t->nthreads, t->nthreads == 1 ? "" : "s",
-				prog_argv ? " before main" : "");
+				prog_argv ? " before its initialisers" : "");
 		free(vexe);
 	}
 
@@ -376,4 +396,10 @@ main(int argc, char **argv)
 		rc = rc ? rc : 1;
 	}
 	return rc;
+
+usage:
+	/* (the script's list, so that a usage error leaks nothing: LeakSanitizer
+	 * would turn the exit status into 1) */
+	vec_free(&script);
+	return EXIT_USAGE;
 }

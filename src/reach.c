@@ -51,8 +51,13 @@ struct rc {
 	uint64_t lo, hi;		/* [lowest block start, highest block end) */
 	VEC(uint32_t) stack;		/* mark stack */
 	uint8_t *pending;
-	uint8_t *buf;			/* scratch for reads */
-	size_t bufcap;
+	/* scratch for reads, one per use: a root piece is scanned from one
+	 * while the blocks it reaches are read into the other (heuristics
+	 * read into buffers of their own) */
+	struct rbuf {
+		uint8_t *p;
+		size_t cap;
+	} rootbuf, blockbuf;
 	int clique;			/* -1: marking from roots; else the leader */
 	uint32_t scanning;		/* the block being scanned */
 	bool interrupted;
@@ -122,9 +127,10 @@ reach_block_at(const struct reach *r, uint64_t v)
 }
 
 /* Bytes of [addr, addr+len): the walk's copy, a core's memory, or a read
- * into the scratch buffer.  *got says how many are valid. */
+ * into the scratch buffer b (valid until b's next use).  *got says how
+ * many are valid. */
 static const uint8_t *
-memory(struct rc *c, uint64_t addr, size_t len, size_t *got)
+memory(struct rc *c, struct rbuf *b, uint64_t addr, size_t len, size_t *got)
 {
 	const uint8_t *p = heap_bytes(c->r->h, addr, len);
 	if (!p)
@@ -133,13 +139,27 @@ memory(struct rc *c, uint64_t addr, size_t len, size_t *got)
 		*got = len;
 		return p;
 	}
-	if (len > c->bufcap) {
-		free(c->buf);
-		c->bufcap = MAX(len, (size_t)ROOT_PIECE);
-		c->buf = xmalloc(c->bufcap);
+	if (len > b->cap) {
+		free(b->p);
+		b->cap = MAX(len, (size_t)ROOT_PIECE);
+		b->p = xmalloc(b->cap);
 	}
-	*got = target_read_partial(c->t, addr, c->buf, len);
-	return c->buf;
+	*got = target_read_partial(c->t, addr, b->p, len);
+	return b->p;
+}
+
+/* A few bytes into the caller's buffer. */
+static size_t
+peek(struct rc *c, uint64_t addr, void *out, size_t len)
+{
+	const uint8_t *p = heap_bytes(c->r->h, addr, len);
+	if (!p)
+		p = target_direct(c->t, addr, len);
+	if (p) {
+		memcpy(out, p, len);
+		return len;
+	}
+	return target_read_partial(c->t, addr, out, len);
 }
 
 /* ---- memcheck's heuristics ---- */
@@ -169,31 +189,94 @@ is_vtable(struct rc *c, uint64_t p)
 	return false;
 }
 
+/*
+ * The requests that could have made block b, [*lo, *hi]: its requested
+ * size when traced.  Untraced only the chunk is known, and malloc rounds a
+ * request up: request2size() for a chunk of an arena (and a chunk split
+ * from a bin keeps a remainder smaller than a minimum chunk, so S can be
+ * request2size + 16), whole pages for an mmapped chunk.  memcheck's
+ * heuristics compare a block's requested size with its first words; so
+ * do ours, with every request this chunk could have been.
+ */
+static void
+req_range(const struct reach *r, uint32_t b, uint64_t *lo, uint64_t *hi)
+{
+	const struct hchunk *ch = &r->h->chunks[r->chunk[b]];
+	uint64_t s = ch->size;
+
+	if (r->sized[b]) {
+		*lo = *hi = r->len[b];
+	} else if (ch->state == CS_MMAPPED) {
+		uint64_t u = hchunk_usable(ch);
+		*hi = u >= 8 ? u - 8 : 0;	/* nb + SIZE_SZ fits in the pages */
+		*lo = u > 4096 + 16 ? u - 4096 - 15 : 0;
+	} else {
+		*hi = s >= 8 ? s - 8 : 0;	/* request2size(hi) == s */
+		*lo = s >= 64 ? s - 39 : 0;	/* request2size(lo) == s - 16 */
+	}
+}
+
+static bool
+in_range(uint64_t v, uint64_t lo, uint64_t hi)
+{
+	return v >= lo && v <= hi;
+}
+
 static enum leak_heuristic
 heuristic(struct rc *c, uint64_t ptr, uint32_t b)
 {
-	uint64_t start = c->r->start[b], sz = c->r->len[b], w[3];
+	uint64_t start = c->r->start[b], sz = c->r->len[b], w[3], lo, hi;
 	size_t got;
-	const uint8_t *d = memory(c, start, MIN(sz, 24), &got);
 
 	memset(w, 0, sizeof(w));
-	memcpy(w, d, MIN(got, sizeof(w)));
+	got = peek(c, start, w, (size_t)MIN(sz, sizeof(w)));
+	req_range(c->r, b, &lo, &hi);
 	if (ptr == start + 24 && got >= 16) {
 		uint64_t capacity = w[1], length = w[0];
-		if (3 * 8 + capacity + 1 == sz && length <= capacity)
+		if (capacity < hi && in_range(3 * 8 + capacity + 1, lo, hi) && length <= capacity)
 			return HEUR_STDSTRING;
 	}
-	if (ptr == start + 8 && got >= 8 && w[0] > 0 && sz - 8 == w[0])
+	if (ptr == start + 8 && got >= 8 && w[0] > 0 && w[0] < hi && in_range(w[0] + 8, lo, hi))
 		return HEUR_LENGTH64;
-	if (ptr == start + 8 && got >= 8 && w[0] > 0 && (sz - 8) % w[0] == 0)
-		return HEUR_NEWARRAY;
+	if (ptr == start + 8 && got >= 8 && w[0] > 0) {
+		/* the smallest request >= max(lo, 8) with (req - 8) % n == 0 */
+		uint64_t n = w[0], from = MAX(lo, (uint64_t)8);
+		uint64_t req = from + (n - (from - 8) % n) % n;
+		if (req >= from && req <= hi)
+			return HEUR_NEWARRAY;
+	}
 	if (!(ptr & 7) && got >= 8) {
 		uint64_t inner = 0;
-		if (target_read_u64(c->t, ptr, &inner) == 0 && !(inner & 7) && inner >= 4096 &&
+		if (peek(c, ptr, &inner, 8) == 8 && !(inner & 7) && inner >= 4096 &&
 		    !(w[0] & 7) && w[0] >= 4096 && is_vtable(c, inner) && is_vtable(c, w[0]))
 			return HEUR_MULTIPLE_INHERITANCE;
 	}
 	return HEUR_NONE;
+}
+
+/*
+ * Is v, inside block b's extent, a pointer to b at all?  Not when it is
+ * the header of the next chunk: untraced, a block's extent is its usable
+ * size, which ends with the next chunk's prev_size word, and glibc's
+ * pointers to that chunk (top, bins, free lists; what malloc leaves in
+ * registers) point right there.  Not when it is just past an 8-byte
+ * request whose first word is 0, untraced: `new T[0]` for a T with a
+ * destructor allocates the element count alone and returns the address
+ * after it, outside the block (valgrind: definitely lost).
+ */
+static bool
+points_into(const struct reach *r, uint64_t v, uint32_t b)
+{
+	const struct hchunk *ch = &r->h->chunks[r->chunk[b]];
+
+	if (ch->state != CS_MMAPPED && v >= ch->addr + ch->size)
+		return false;
+	if (!r->sized[b] && v == r->start[b] + 8 && ch->state != CS_MMAPPED && ch->size == PTM_MINSIZE) {
+		const uint8_t *d = heap_bytes(r->h, r->start[b], 8);
+		if (d && ptm_rd64(d) == 0)
+			return false;
+	}
+	return true;
 }
 
 /* ---- marking ---- */
@@ -219,7 +302,7 @@ found(struct rc *c, uint64_t v, uint64_t from, bool definite, long src)
 	if (v < c->lo || v >= c->hi)
 		return;
 	b = reach_block_at(r, v);
-	if (b < 0)
+	if (b < 0 || !points_into(r, v, (uint32_t)b))
 		return;
 	if (c->clique >= 0) {
 		/* clique phase: everything unreached below the leader is
@@ -268,17 +351,56 @@ scan_words(struct rc *c, uint64_t addr, const uint8_t *data, size_t len, bool de
 		found(c, ptm_rd64(data + off), addr + off, definite, src);
 }
 
+/* fn on each piece of block b's contents that is scanned: all of it,
+ * but for an mmapped chunk only its read-write pages (memcheck skips
+ * pages the program made unreadable; a core made by gdb does not tell
+ * PROT_NONE from read-only, so neither counts, live or on a core). */
+typedef void (*piece_fn)(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg);
+
+static void
+for_each_block_piece(struct rc *c, uint32_t b, piece_fn fn, void *arg)
+{
+	struct reach *r = c->r;
+	uint64_t a = r->start[b], end = r->start[b] + r->len[b];
+	size_t got;
+	const uint8_t *d;
+
+	if (r->h->chunks[r->chunk[b]].state != CS_MMAPPED) {
+		d = memory(c, &c->blockbuf, a, r->len[b], &got);
+		fn(c, a, d, got, arg);
+		return;
+	}
+	while (a < end) {
+		const struct mapping *m = target_find_mapping(c->t, a);
+		uint64_t hi;
+		if (!m)
+			break;
+		hi = MIN(end, m->end);
+		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) == (MAP_PERM_R | MAP_PERM_W)) {
+			d = memory(c, &c->blockbuf, a, (size_t)(hi - a), &got);
+			if (got)
+				fn(c, a, d, got, arg);
+		}
+		a = hi;
+	}
+}
+
+static void
+block_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct reach *r = c->r;
+	uint32_t b = c->scanning;
+
+	(void)arg;
+	r->heap_bytes += len;
+	scan_words(c, addr, d, len, r->state[b] != LEAK_POSSIBLE, (long)b);
+}
+
 static void
 scan_block(struct rc *c, uint32_t b)
 {
-	struct reach *r = c->r;
-	size_t got;
-	const uint8_t *d = memory(c, r->start[b], r->len[b], &got);
-	bool definite = r->state[b] != LEAK_POSSIBLE;
-
 	c->scanning = b;
-	r->heap_bytes += got;
-	scan_words(c, r->start[b], d, got, definite, (long)b);
+	for_each_block_piece(c, b, block_piece, NULL);
 }
 
 static void
@@ -313,11 +435,23 @@ range_cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* Memory that is heap, never a root: arena heaps (whole reservations),
- * the sbrk heap, mmapped chunks. */
+/* Memory that is never a root: arena heaps (whole reservations), the
+ * sbrk heap, mmapped chunks (a pointer stored in one is a pointer from a
+ * heap block), and the allocator's own bookkeeping outside the heap:
+ * main_arena (its top, bins and fastbins point at chunk headers) and mp_
+ * (sbrk_base).  Under valgrind none of these exist (its malloc replaces
+ * glibc's), so none may keep a block alive. */
 static void
 heap_ranges(const struct heap *h, struct range_vec *out)
 {
+	if (h->mi->main_arena && h->mi->L.ms_size) {
+		struct range rg = { h->mi->main_arena, h->mi->main_arena + h->mi->L.ms_size };
+		vec_push(out, rg);
+	}
+	if (h->mi->mp && h->mi->L.mp_size) {
+		struct range rg = { h->mi->mp, h->mi->mp + h->mi->L.mp_size };
+		vec_push(out, rg);
+	}
 	for (size_t i = 0; i < h->arenas.n; i++) {
 		const struct harena *a = &h->arenas.v[i];
 		for (size_t k = 0; k < a->heaps.n; k++) {
@@ -344,6 +478,22 @@ heap_ranges(const struct heap *h, struct range_vec *out)
 		qsort(out->v, out->n, sizeof(*out->v), range_cmp);
 }
 
+/* Memory made read-only once relocated (PT_GNU_RELRO: the GOT,
+ * .data.rel.ro, and what a static program's startup stored there before
+ * it was protected, pointers to blocks included): a read-only private
+ * mapping of a module's file that runs straight into a writable mapping
+ * of the same file. */
+static bool
+is_relro(const struct target *t, size_t i)
+{
+	const struct mapping *m = &t->maps[i], *n = i + 1 < t->nmaps ? &t->maps[i + 1] : NULL;
+
+	return (m->perms & (MAP_PERM_R | MAP_PERM_W | MAP_PERM_X | MAP_PERM_P)) == (MAP_PERM_R | MAP_PERM_P) &&
+	       m->path && m->path[0] == '/' && n && n->start == m->end &&
+	       (n->perms & (MAP_PERM_R | MAP_PERM_W)) == (MAP_PERM_R | MAP_PERM_W) && n->path &&
+	       !strcmp(n->path, m->path);
+}
+
 /* Each root range, clipped: fn(arg, lo, hi, region, tid). */
 typedef void (*root_fn)(struct rc *c, uint64_t lo, uint64_t hi, enum ref_region region, pid_t tid, void *arg);
 
@@ -360,7 +510,7 @@ for_each_root(struct rc *c, root_fn fn, void *arg)
 		enum ref_region region = REF_ANON;
 		pid_t tid = 0;
 
-		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) != (MAP_PERM_R | MAP_PERM_W))
+		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) != (MAP_PERM_R | MAP_PERM_W) && !is_relro(t, i))
 			continue;
 		if (m->path && (!strcmp(m->path, "[heap]") || !strncmp(m->path, "/dev/", 5)))
 			continue;
@@ -381,6 +531,9 @@ for_each_root(struct rc *c, root_fn fn, void *arg)
 				lo = MAX(lo, REG_SP(regs) - RED_ZONE);
 				region = REF_STACK;
 				tid = t->threads[k]->tid;
+				for (size_t f = 0; c->o && f < c->o->nfloors; f++)
+					if (c->o->floors[f].tid == tid && c->o->floors[f].lo < hi)
+						lo = MAX(lo, c->o->floors[f].lo);
 			}
 		}
 		/* minus the heap */
@@ -406,7 +559,7 @@ for_each_piece(struct rc *c, uint64_t lo, uint64_t hi,
 	uint64_t a = lo, next;
 	while (a < hi && !c->interrupted) {
 		size_t len = (size_t)MIN((uint64_t)ROOT_PIECE, hi - a), got;
-		const uint8_t *d = memory(c, a, len, &got);
+		const uint8_t *d = memory(c, &c->rootbuf, a, len, &got);
 		if (got)
 			fn(c, a, d, got, arg);
 		if (got == len) {
@@ -480,6 +633,7 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	r->len = xreallocarray(NULL, n ? n : 1, sizeof(*r->len));
 	r->chunk = xreallocarray(NULL, n ? n : 1, sizeof(*r->chunk));
 	r->stack = xcalloc(n ? n : 1, sizeof(*r->stack));
+	r->sized = xcalloc(n ? n : 1, 1);
 	n = 0;
 	for (size_t i = 0; i < h->nchunks; i++) {
 		const struct hchunk *c = &h->chunks[i];
@@ -492,8 +646,10 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 		r->len[n] = hchunk_usable(c);
 		r->chunk[n] = (uint32_t)i;
 		if (o && alloc_lookup(o->alloc, r->start[n], &ar)) {
-			if (ar.req <= r->len[n])
+			if (ar.req <= r->len[n]) {
 				r->len[n] = ar.req;
+				r->sized[n] = 1;
+			}
 			r->stack[n] = ar.stack;
 		}
 		n++;
@@ -526,6 +682,11 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 	c.o = o;
 	c.clique = -1;
 	r->h = h;
+	if (o && o->nfloors) {
+		r->floors = xreallocarray(NULL, o->nfloors, sizeof(*r->floors));
+		memcpy(r->floors, o->floors, o->nfloors * sizeof(*r->floors));
+		r->nfloors = o->nfloors;
+	}
 	build_blocks(r, o);
 	build_index(r);
 	c.pending = xcalloc(r->n ? r->n : 1, 1);
@@ -555,7 +716,8 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 		process_stack(&c);
 	}
 	free(c.pending);
-	free(c.buf);
+	free(c.rootbuf.p);
+	free(c.blockbuf.p);
 	vec_free(&c.stack);
 	if (c.interrupted) {
 		reach_free(r);
@@ -579,12 +741,14 @@ reach_free(struct reach *r)
 	free(r->len);
 	free(r->chunk);
 	free(r->stack);
+	free(r->sized);
 	free(r->state);
 	free(r->heur);
 	free(r->clique);
 	free(r->indirect);
 	free(r->parent);
 	free(r->via);
+	free(r->floors);
 	for (size_t i = 0; i < r->nidx; i++)
 		free(r->idx[i].first);
 	free(r->idx);
@@ -597,7 +761,17 @@ struct refs_arg {
 	uint64_t lo, hi;
 	void (*fn)(void *arg, const struct ref *ref);
 	void *arg;
+	long block;		/* the block [lo, hi) is, or -1 (a free chunk) */
 };
+
+/* Does v point into what refs looks for, as the leak check sees it? */
+static bool
+is_edge(const struct refs_arg *ra, const struct reach *r, uint64_t v)
+{
+	if (ra->block < 0)
+		return v >= ra->lo && v < ra->hi;
+	return reach_block_at(r, v) == ra->block && points_into(r, v, (uint32_t)ra->block);
+}
 
 struct refs_region {
 	struct refs_arg *ra;
@@ -609,12 +783,24 @@ static void
 refs_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
 {
 	struct refs_region *rr = arg;
-	(void)c;
 	for (size_t off = 0; off + 8 <= len; off += 8) {
 		uint64_t v = ptm_rd64(d + off);
-		if (v >= rr->ra->lo && v < rr->ra->hi) {
+		if (is_edge(rr->ra, c->r, v)) {
 			struct ref ref = { addr + off, v, rr->region, rr->tid, NULL, -1 };
 			rr->ra->fn(rr->ra->arg, &ref);
+		}
+	}
+}
+
+static void
+refs_block_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct refs_arg *ra = arg;
+	for (size_t off = (size_t)(ALIGN_UP(addr, 8) - addr); off + 8 <= len; off += 8) {
+		uint64_t v = ptm_rd64(d + off);
+		if (is_edge(ra, c->r, v)) {
+			struct ref ref = { addr + off, v, REF_HEAP, 0, NULL, (long)c->scanning };
+			ra->fn(ra->arg, &ref);
 		}
 	}
 }
@@ -631,39 +817,38 @@ reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
 	   void (*fn)(void *arg, const struct ref *ref), void *arg)
 {
 	struct rc c;
-	struct refs_arg ra = { lo, hi, fn, arg };
+	struct refs_arg ra = { lo, hi, fn, arg, -1 };
+	long tb = reach_block_at(r, lo);
+	struct reach_opts o = { NULL, false, r->floors, r->nfloors };
 
 	memset(&c, 0, sizeof(c));
 	c.t = t;
 	c.r = (struct reach *)r;
+	c.o = &o;
+	if (tb >= 0 && r->start[tb] == lo)
+		ra.block = tb;	/* a block: exactly the edges the leak check follows */
 	for (size_t i = 0; i < t->nthreads; i++) {
 		const hd_regs_t *regs = target_regs(t, t->threads[i]);
 		if (!regs)
 			continue;
 		for (size_t k = 0; k < ARRAY_SIZE(reg_names); k++) {
 			uint64_t v = reg_value(regs, k);
-			if (v >= lo && v < hi) {
+			if (is_edge(&ra, r, v)) {
 				struct ref ref = { 0, v, REF_REGISTER, t->threads[i]->tid, reg_names[k], -1 };
 				fn(arg, &ref);
 			}
 		}
 	}
 	for_each_root(&c, refs_scan, &ra);
-	for (size_t b = 0; b < r->n; b++) {
-		size_t got;
-		const uint8_t *d = memory(&c, r->start[b], r->len[b], &got);
-		for (size_t off = 0; off + 8 <= got; off += 8) {
-			uint64_t v = ptm_rd64(d + off);
-			if (v >= lo && v < hi) {
-				struct ref ref = { r->start[b] + off, v, REF_HEAP, 0, NULL, (long)b };
-				fn(arg, &ref);
-			}
-		}
-		if ((b & 0xffff) == 0 && sig_stop_work()) {
-			free(c.buf);
-			return hd_fail(HD_EINTR, "interrupted");
-		}
+	for (size_t b = 0; b < r->n && !c.interrupted; b++) {
+		c.scanning = (uint32_t)b;
+		for_each_block_piece(&c, (uint32_t)b, refs_block_piece, &ra);
+		if ((b & 0xffff) == 0 && sig_stop_work())
+			c.interrupted = true;
 	}
-	free(c.buf);
+	free(c.rootbuf.p);
+	free(c.blockbuf.p);
+	if (c.interrupted)
+		return hd_fail(HD_EINTR, "interrupted");
 	return 0;
 }

@@ -232,6 +232,86 @@ read_from_file(struct core_priv *cp, uint64_t addr, void *buf, size_t len)
 	return len;
 }
 
+static int seg_cmp(const void *a, const void *b);
+
+/* The permissions the file's own program headers give the bytes at file
+ * offset off (the PT_LOAD that maps them), or -1 when the file is not an
+ * ELF object that maps them. */
+static int
+file_perms(struct core_priv *cp, struct core_file *f, uint64_t off)
+{
+	Elf64_Ehdr eh;
+	int fd = file_fd(cp, f);
+
+	if (fd < 0 || pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 256)
+		return -1;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		uint64_t lo, hi;
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph))
+			return -1;
+		if (ph.p_type != PT_LOAD || ph.p_offset > UINT64_MAX - ph.p_filesz - 4096)
+			continue;
+		lo = ALIGN_DOWN(ph.p_offset, 4096);
+		hi = ALIGN_UP(ph.p_offset + ph.p_filesz, 4096);
+		if (off >= lo && off < hi)
+			return (ph.p_flags & PF_R ? MAP_PERM_R : 0) | (ph.p_flags & PF_W ? MAP_PERM_W : 0) |
+			       (ph.p_flags & PF_X ? MAP_PERM_X : 0) | MAP_PERM_P;
+	}
+	return -1;
+}
+
+/*
+ * File mappings that NT_FILE names but no PT_LOAD covers: gdb's gcore
+ * leaves out unmodified text altogether (the kernel writes a PT_LOAD
+ * without bytes).  Each becomes a mapping whose bytes come from the file,
+ * with the permissions the file's program headers give it, so that code
+ * addresses are known as such on either kind of core (memcheck's vtable
+ * test asks whether a word points into executable file memory).
+ */
+static void
+add_file_gaps(struct target *t, struct core_priv *cp)
+{
+	size_t nfiles = cp->files.n;
+
+	for (size_t i = 0; i < nfiles; i++) {
+		struct core_file *f = &cp->files.v[i];
+		uint64_t a = f->start;
+		while (a < f->end) {
+			const struct mapping *m = target_find_mapping(t, a);
+			uint64_t b = f->end;
+			int perms;
+			if (m) {
+				a = m->end;
+				continue;
+			}
+			for (size_t k = 0; k < t->nmaps; k++)
+				if (t->maps[k].start > a) {
+					b = MIN(b, t->maps[k].start);
+					break;
+				}
+			perms = file_perms(cp, f, f->pgoff + (a - f->start));
+			if (perms >= 0) {
+				struct mapping nm;
+				struct core_seg sg = { a, b - a, 0, 0 };
+				memset(&nm, 0, sizeof(nm));
+				nm.start = a;
+				nm.end = b;
+				nm.perms = (unsigned)perms;
+				nm.path = xstrdup(f->path);
+				nm.offset = f->pgoff + (a - f->start);
+				maps_insert(&t->maps, &t->nmaps, &nm);
+				vec_push(&cp->segs, sg);
+			}
+			a = b;
+		}
+	}
+	if (cp->segs.n > 1)
+		qsort(cp->segs.v, cp->segs.n, sizeof(*cp->segs.v), seg_cmp);
+}
+
 /* The first segment ending after addr, or NULL. */
 static struct core_seg *
 seg_at_or_after(struct core_priv *cp, uint64_t addr)
@@ -934,6 +1014,7 @@ target_open_core(const char *path, const char *exe_override)
 			m->offset = f->pgoff + (m->start - f->start);
 		}
 	}
+	add_file_gaps(t, cp);
 	/* the executable: the file mapping holding AT_PHDR (or AT_ENTRY) */
 	{
 		uint64_t a = 0;
