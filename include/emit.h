@@ -46,6 +46,13 @@ static inline bool em_json(const struct emitter *em) { return em_mode(em) == EM_
 void em_begin(struct emitter *em, const char *cmd);
 /* Finish the object; returns -1 if stdout failed (EPIPE: reader gone). */
 int em_end(struct emitter *em);
+/* Text mode: send what was printed now (a line before a long wait). */
+void em_flush(struct emitter *em);
+/* A command that reports as it goes (monitor's samples): in JSON mode,
+ * write the object so far as its own line and begin another with the
+ * same "cmd"; in text mode, flush what was printed.  -1 if the write
+ * failed. */
+int em_next(struct emitter *em);
 /* The command failed with msg: see above. Ends the object. */
 int em_error(struct emitter *em, const char *msg);
 /* Is an object open (between em_begin and em_end)? */

@@ -93,6 +93,22 @@ const struct malloc_layout *layout_table(enum layout_arch arch, size_t *n);
  * Returns 0, or -1 with hd_fail(HD_EFORMAT). */
 int layout_parse_version(const char *s, unsigned *major, unsigned *minor);
 
+/* The layout of a malloc built without the tcache (USE_TCACHE 0), as
+ * libc_malloc_debug.so's own copy of malloc is (2.34+): l with no tcache
+ * and mp_ ending where its tcache fields began.  Changes l in place. */
+void layout_without_tcache(struct malloc_layout *l);
+
+/* Is l self-consistent: every field the walker reads inside its
+ * structure, array bounds that fit, sizes any glibc could have?  NULL if
+ * so, else a sentence saying what is wrong (static storage). */
+const char *layout_problem(const struct malloc_layout *l);
+
+/* The facts a and b differ in (offsets, sizes, bounds, behaviour;
+ * version, source, defaults and the uncertain mark aside): their count,
+ * and their field names in buf ("mp_size, mp_tcache_bins, ...",
+ * truncated to len). */
+unsigned layout_diff(const struct malloc_layout *a, const struct malloc_layout *b, char *buf, size_t len);
+
 /* Human summary "glibc 2.36 x86-64 (table)".  Returns buf. */
 const char *layout_describe(const struct malloc_layout *l, char *buf, size_t len);
 
@@ -106,7 +122,8 @@ const char *layout_describe(const struct malloc_layout *l, char *buf, size_t len
  * safe_linking, the prev_size huge-page bit, defaults) come from *base.
  * Returns 0 if at least malloc_state and malloc_par were found, else -1
  * with hd_fail(HD_ENOENT,...) (HD_ENOTSUP for a 32-bit ELF) and *out
- * untouched.  out may equal base. */
+ * untouched.  out may equal base.  A malloc_par without tcache fields
+ * (a malloc built without the tcache) gives has_tcache false. */
 int layout_from_dwarf(Dwarf *dw, const struct malloc_layout *base,
 		      struct malloc_layout *out);
 

@@ -65,6 +65,8 @@ struct hheap {
 struct harena {
 	uint64_t addr;
 	bool main;
+	bool contiguous;	/* main arena: NONCONTIGUOUS_BIT clear (one stretch from
+				 * mp_.sbrk_base of system_mem bytes) */
 	uint32_t flags, mutex;
 	uint64_t system_mem, max_system_mem, attached_threads;
 	uint64_t top, top_size;
@@ -73,6 +75,11 @@ struct harena {
 	struct hcount unsorted, smallbins, largebins;
 	uint64_t fastbin_heads[16];
 	unsigned nfast;
+	uint64_t fenceposts;	/* glibc's fencepost groups met (ptmalloc.h) */
+	uint64_t foreign;	/* main arena: bytes between fenceposts and the
+				 * next chunk (memory the program took with sbrk) */
+	uint64_t unreadable;	/* bytes of its heaps that could not be read
+				 * (an mprotect()ed page inside a block) */
 };
 
 struct htcache {
@@ -89,7 +96,18 @@ struct finding {
 	enum finding_severity severity;
 	uint64_t chunk;		/* chunk address, 0 when not about a chunk */
 	int arena;		/* arena index or -1 */
-	char *message;
+	int tid;		/* tcache findings: the thread, 0 otherwise */
+	char *message;		/* the bug first, then the mechanism */
+	/* the evidence, where there is some */
+	uint64_t after;		/* a consequence of the finding at this chunk (the
+				 * walk was out of step after it), 0 if not */
+	uint64_t block;		/* the user block the bug is in: the one below an
+				 * overflowed header, the one freed twice; 0 */
+	uint64_t block_size;	/* its usable size */
+	uint64_t bytes_at;	/* the damaged bytes (nbytes at bytes_at) */
+	uint8_t bytes[16];
+	uint8_t nbytes;
+	uint64_t field;		/* list findings: the address of the bad pointer, 0 */
 };
 
 /* One free list in the order glibc would take from it. */

@@ -27,10 +27,15 @@
  * (with the reason: another tracer, other user, Yama, heapdbg itself). */
 struct target *live_attach(pid_t pid);
 
-/* Start argv[0] (searched in PATH) and stop it at its entry point, after
- * the dynamic loader has loaded and initialised libc, before main.  The
- * program runs in its own process group.  NULL with an hd error. */
-struct target *live_launch(char *const argv[]);
+/* Start argv[0] (searched in PATH) and stop it where the dynamic loader
+ * reports every library loaded and relocated (_dl_debug_state with
+ * r_debug.r_state RT_CONSISTENT), before any initialiser has run, so the
+ * program has made no allocation yet; a static program at its entry
+ * point.  The program runs in its own process group.  out_fd, err_fd:
+ * descriptors of heapdbg's that become the program's stdout and stderr
+ * (-1: heapdbg's own, inherited); heapdbg keeps its copies.  NULL with an
+ * hd error. */
+struct target *live_launch(char *const argv[], int out_fd, int err_fd);
 
 /* What a hook wants done with the thread that trapped. */
 enum trap_action {
@@ -147,6 +152,22 @@ int live_finish(struct target *t);
 /* Describe a wait status: "exited with status 3", "killed by SIGSEGV". */
 const char *wait_status_str(int status, char buf[64]);
 
+/* The exit break: an int3 at addr (the C library's _exit).  When a
+ * thread reaches it, every other thread is stopped and fn(ctx, t, th) is
+ * called with that thread stopped at addr, where fn may use live_call;
+ * then the break is removed and the threads run on, th into _exit.  The
+ * break is kept out of fork children, lifted while a vfork child shares
+ * the memory, gone at an exec, and removed at detach.  addr 0 removes
+ * it.  0 or -1. */
+int live_set_exit_break(struct target *t, uint64_t addr,
+			void (*fn)(void *ctx, struct target *t, struct target_thread *th), void *ctx);
+/* In the exit break's callback only: run the function at fn in th (no
+ * arguments), the other threads stopped, events (the tracer's
+ * breakpoints) handled as in live_run, until it returns (*ret: rax) or
+ * timeout seconds pass (then th is taken back).  th's registers are
+ * restored either way.  0, or -1 with an hd error. */
+int live_call(struct target *t, struct target_thread *th, uint64_t fn, double timeout, uint64_t *ret);
+
 /* Hooks the tracer installs while active, used by stop/resume paths that
  * are not live_run (detach, the front end's emergency cleanup). */
 void live_set_hooks(struct target *t, const struct live_hooks *hooks);
@@ -157,5 +178,11 @@ bool live_stopping(const struct target *t);
 
 /* Number of ptrace stops handled so far (statistics). */
 unsigned long live_stop_count(const struct target *t);
+
+/* How long the process has been held so far, in ns: the time every one
+ * of its threads was in a ptrace-stop at once (attach to resume, a
+ * command's reads, a traced call's stop in a one-thread process), the
+ * current hold included. */
+uint64_t live_held_ns(const struct target *t);
 
 #endif

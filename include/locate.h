@@ -38,6 +38,7 @@ struct tcache_ref {
 	pid_t tid;
 	uint64_t tcache;	/* address of its tcache_perthread_struct, 0 if none */
 	bool known;		/* the TLS slot could be read */
+	bool tls_lost;		/* its TLS reads as zeros (a core that lacks it) */
 };
 
 struct malloc_info {
@@ -47,9 +48,18 @@ struct malloc_info {
 	bool static_glibc;
 	char version[32];	/* "2.36" */
 	unsigned vmajor, vminor;
+	const char *version_how;	/* where the version was read: "banner", ... */
 	struct malloc_layout L;
 	char layout_desc[96];
-	char *libc_path;	/* module holding main_arena */
+	/* the table's row against the layout DWARF gives: "agrees",
+	 * "differs: FIELDS", "unchecked" (no DWARF), "nearest row" (no exact
+	 * row for this version) */
+	char layout_table[160];
+	/* the layout failed a consistency check (its own, or against the
+	 * target's symbols): what is wrong; NULL when it is sound.  No walk
+	 * is done with such a layout. */
+	char *layout_problem;
+	char *libc_path;	/* module holding main_arena (malloc's state) */
 	uint64_t libc_bias;
 	uint64_t main_arena;
 	const char *main_arena_how;
@@ -71,6 +81,7 @@ struct malloc_info {
 	bool have_narenas;
 	VEC(char *) notes;	/* things `info` should say (debug wrappers, ...) */
 	struct layout_check *layout_check;	/* DWARF check running in the background */
+	bool layout_cached;	/* the DWARF answer came from layout-cache.h's cache */
 };
 
 const char *allocator_name(enum allocator_kind k);
@@ -82,6 +93,11 @@ int malloc_locate(struct target *t, struct symbols *s, struct malloc_info **out)
 void malloc_info_free(struct malloc_info *mi);
 /* The arenas in main_arena's ring (at most 4096; stops at a bad link). */
 size_t malloc_count_arenas(struct target *t, const struct malloc_info *mi);
+
+/* malloc_locate(), then malloc_layout_confirm(): with the layout's DWARF
+ * check done (and the state found again with DWARF's layout when the
+ * table's row differed), as `info` shows it before any walk. */
+int malloc_locate_confirmed(struct target *t, struct symbols *s, struct malloc_info **out);
 
 /* Like malloc_locate, with the struct layout given (a layout from DWARF
  * that disagreed with the table). */

@@ -149,7 +149,55 @@ ptm_bin_index(uint64_t sz)
 static inline uint64_t ptm_reveal(uint64_t pos, uint64_t stored) { return stored ^ (pos >> 12); }
 static inline uint64_t ptm_protect(uint64_t pos, uint64_t ptr) { return ptr ^ (pos >> 12); }
 
+/* ---- fenceposts ----
+ *
+ * Pseudo-chunks glibc writes where its memory stops being contiguous.
+ * They are not chunks: no list holds them and malloc never hands them
+ * out.  Two shapes:
+ *
+ *   main arena, after an old top, when sbrk() returned memory that does
+ *   not continue the heap (another sbrk() user took the memory between:
+ *   a "foreign sbrk"; or brk could not grow and glibc carried on in
+ *   mmap()ed memory):
+ *
+ *	old top (shrunk by 32, then freed) | 0x10|P | 0x10|P | ...
+ *
+ *   the old top keeps its footer in the first fencepost's prev_size and
+ *   clears its PREV_INUSE when it went to a bin.  The heap goes on after
+ *   the memory in between (foreign data: not malloc's), at the next
+ *   16-aligned address; a top of 0x20 or 0x30 is swallowed (0x30 leaves
+ *   one more 0x10 header in front).
+ *
+ *   non-main arena, closing a heap when the arena moved to a new one:
+ *
+ *	old top (shrunk by MINSIZE, then freed) | 0x10|P | 0|P |  heap end
+ *
+ *   with the first fencepost's footer set; an old top of 0x20 leaves
+ *   0x10|P followed by 0|P, one of 0x30 an in-use 0x20 chunk and 0|P.
+ */
+#define PTM_FENCEPOST		PTM_HDR		/* a fencepost's chunksize */
+
+/* A size field that can be a fencepost (chunksize 16, neither
+ * IS_MMAPPED nor NON_MAIN_ARENA). */
+static inline bool
+ptm_fencepost(uint64_t size_field)
+{
+	return ptm_chunksize(size_field) == PTM_FENCEPOST && !(size_field & (PTM_IS_MMAPPED | PTM_NON_MAIN_ARENA));
+}
+
+/* The last header of a closed non-main heap: size 0, PREV_INUSE. */
+static inline bool ptm_heap_end_marker(uint64_t size_field) { return size_field == PTM_PREV_INUSE; }
+
+/* The second of a main-arena double fencepost: exactly 0x10|P. */
+static inline bool ptm_main_fencepost_last(uint64_t size_field) { return size_field == (PTM_FENCEPOST | PTM_PREV_INUSE); }
+
 /* ---- struct malloc_state (ms points at the arena's bytes) ---- */
+
+/* malloc_state.flags: set for every non-main arena, and for the main
+ * arena once brk could not grow and it went on in mmap()ed memory; clear
+ * means the main heap is one contiguous stretch from mp_.sbrk_base of
+ * system_mem bytes (foreign sbrk memory included). */
+#define PTM_NONCONTIGUOUS_BIT	0x2
 
 static inline uint32_t ms_mutex(const struct malloc_layout *L, const uint8_t *ms) { return ptm_field32(ms, L->ms_mutex); }
 static inline uint32_t ms_flags(const struct malloc_layout *L, const uint8_t *ms) { return ptm_field32(ms, L->ms_flags); }

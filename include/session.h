@@ -21,13 +21,24 @@ struct session {
 	struct emitter *em;
 	char *debug_dir;		/* --debug-file-directory */
 	bool batch, json, quiet, interactive;
+	/* settings (`set`) */
+	bool keep_alloc_frames;		/* allocation stacks keep malloc's own frames */
+	bool no_confirm;		/* `set confirm off`: no question is asked */
+	unsigned name_width;		/* C++ names longer are shortened in text (0: never) */
 	int error_exitcode;		/* --error-exitcode=N, 0 if unset */
 	bool found_problem;		/* a definite/indirect leak or corruption seen */
+	bool no_libc_freeres;		/* --run-libc-freeres=no */
+	bool no_cxx_freeres;		/* --run-cxx-freeres=no */
+	unsigned freeres_ran;		/* freeres functions run at the exit (launch) */
 	int status;			/* 0, or 1 once a command failed */
 	bool quit;			/* quit requested */
 	bool end_seen;			/* the process's end was reported (continue, or a note) */
 	bool end_noted;			/* how it ended was said on stderr */
 	double started;			/* wall time the session started */
+	/* Ask the person at the terminal a yes/no question (set by the front
+	 * end only when stdin is a terminal and not in batch mode); NULL:
+	 * every question is answered yes, as gdb does without a terminal. */
+	bool (*query)(struct session *s, const char *question, bool on_eof);
 
 	struct heap *heap;		/* the last walk, valid until the target runs */
 	struct malloc_info *mi;		/* a look at malloc without a walk (info), same lifetime */
@@ -88,12 +99,24 @@ bool session_target_ended_now(struct session *s);
  * SIGKILL"), if it did; held: it is held at its exit. */
 void session_note_end(struct session *s, bool held);
 
+/* A program heapdbg started: at its exit, before exit_group, run
+ * libstdc++'s __gnu_cxx::__freeres and glibc's __libc_freeres in the
+ * exiting thread, as valgrind does (unless --run-*-freeres=no), so that
+ * the C and C++ runtimes' own buffers are freed before the leak check at
+ * exit.  Silently nothing when _exit cannot be found. */
+void session_arm_exit(struct session *s);
+
 /* Emergency cleanup for signals and fatal errors: restore every byte the
  * tracer patched, resume and detach.  Safe to call more than once. */
 void session_emergency_cleanup(struct session *s);
 
 /* The hooks live_run() must use now (the tracer's while it runs). */
 const struct live_hooks *session_hooks(struct session *s);
+
+/* Ask question (ending in "(y or n) ") when a person can answer: true
+ * for yes.  Without one (batch, stdin not a terminal) true at once; at
+ * the end of input on_eof. */
+bool session_confirm(struct session *s, const char *question, bool on_eof);
 
 /* Fail unless there is a target (and, when live is true, a live one). */
 int session_need_target(struct session *s, bool live);

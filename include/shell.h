@@ -16,4 +16,9 @@ void shell_run_script(struct session *s, FILE *f);
  * terminating signal. */
 void shell_run_interactive(struct session *s);
 
+/* Ask a yes/no question on the terminal (session.query when stdin is a
+ * terminal): true for y or yes, false for n, no or Ctrl-C, on_eof at the
+ * end of input; other answers ask again. */
+bool shell_query(struct session *s, const char *question, bool on_eof);
+
 #endif

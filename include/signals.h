@@ -31,6 +31,12 @@ void sig_clear_interrupt(void);
 /* Ctrl-C, SIGTERM or SIGHUP seen: long work (a walk, a leak check) stops
  * early so heapdbg can answer the interrupt or restore the target. */
 bool sig_stop_work(void);
+/* Batch mode: a SIGINT interrupts the command that runs, as always, and
+ * also ends the run: sig_batch_interrupted() stays true (it is not
+ * cleared by sig_clear_interrupt), so no further command runs and the
+ * front end restores the target and dies by SIGINT, as gdb -batch ends. */
+void sig_set_batch(bool on);
+bool sig_batch_interrupted(void);
 /* SIGTERM or SIGHUP seen: heapdbg must clean up and exit; returns the
  * signal number or 0. */
 int sig_terminating(void);

@@ -65,6 +65,7 @@ struct snap_module {
 	uint32_t name;		/* string id: the module's path */
 	uint32_t build_id;	/* string id: hex, or 0 */
 	uint64_t start, end;	/* address range in the process */
+	uint32_t source_root;	/* string id: symbols_source_root(), or 0 */
 };
 
 struct snapshot {
@@ -117,6 +118,9 @@ struct snapshot *snapshot_capture(const struct heap *h, const struct alloc_sourc
  * same code: module base name with function, file and line (function
  * offset when there is no line), else module and offset, else the pc. */
 uint64_t snapshot_frame_key(const struct snapshot *sn, const struct snap_frame *f);
+/* A frame's source file as people read it: relative to its module's
+ * source root when under it, else the full path ("" if none). */
+const char *snapshot_file_rel(const struct snapshot *sn, const struct snap_frame *f);
 /* Recompute every stack's key (after loading or building by hand). */
 void snapshot_rekey(struct snapshot *sn);
 
@@ -187,15 +191,30 @@ struct export_stats {
 	bool compressed;
 };
 
+/* How to export (NULL: the defaults, all false). */
+struct export_opts {
+	bool keep_alloc_frames;		/* stacks keep the allocator's own frames */
+};
+
+/* The number of frames at the top of stack (1-based id) that are the
+ * allocator's own (frame_is_allocator), which exports and diffs leave
+ * out: 0 when there are none, or when nothing else is left. */
+uint32_t snapshot_alloc_frames(const struct snapshot *sn, uint32_t stack);
+
 /* The snapshot as a pprof profile (profile.proto: inuse_objects and
- * inuse_space by stack; a synthetic frame per size class for untraced
- * chunks), uncompressed, appended to out. */
-void pprof_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st);
+ * inuse_space by stack, from the allocator's caller, so that the bytes
+ * are "flat" in the function that asked for them; a synthetic frame per
+ * size class for untraced chunks), uncompressed, appended to out. */
+void pprof_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st,
+		  const struct export_opts *o);
 /* Write it gzip'd (uncompressed without zlib) to path.  0 or -1. */
-int pprof_export(const struct snapshot *sn, const char *path, struct export_stats *st);
+int pprof_export(const struct snapshot *sn, const char *path, struct export_stats *st,
+		 const struct export_opts *o);
 /* Folded stacks ("root;...;leaf BYTES" per line) for FlameGraph. */
-void folded_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st);
-int folded_export(const struct snapshot *sn, const char *path, struct export_stats *st);
+void folded_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st,
+		   const struct export_opts *o);
+int folded_export(const struct snapshot *sn, const char *path, struct export_stats *st,
+		  const struct export_opts *o);
 /* Write buf to path (mode: 0600 or 0666 less the umask): a new or plain
  * file via a temporary file in the same directory renamed into place;
  * anything else (a symlink, /dev/stdout, a FIFO) is written through,

@@ -7,6 +7,7 @@
 #ifndef HEAPDBG_STACKS_H
 #define HEAPDBG_STACKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,5 +22,20 @@ const uint64_t *stack_pcs(const struct stack_table *st, uint32_t id, int *n);
 /* Number of distinct stacks, and the memory they use (bytes). */
 size_t stack_count(const struct stack_table *st);
 size_t stack_memory(const struct stack_table *st);
+
+/* Is func (a resolved frame's name, demangled or not) the allocator's
+ * own code rather than its caller: a malloc-family entry point in any of
+ * glibc's spellings (malloc, __libc_malloc, __GI___libc_malloc,
+ * _mid_memalign, ...), C++'s operator new/new[] (mangled _Znwm... too),
+ * libstdc++'s std::allocator / allocator_traits ::allocate?
+ * Allocation stacks are shown from the first frame that is not, as
+ * valgrind, heaptrack and pprof show them. */
+bool frame_is_allocator(const char *func);
+
+/* C++ names for people: a name longer than width (0: no limit) has its
+ * template arguments elided ("std::map<...>::find(...)"), then its
+ * parameters, then is cut with "..."; the full name is for JSON.  Writes
+ * into buf (size bytes) and returns it, or returns name when it fits. */
+const char *frame_short_name(const char *name, size_t width, char *buf, size_t size);
 
 #endif

@@ -24,7 +24,12 @@ struct frame_info {
 	uint64_t pc;		/* the pc as given (not adjusted) */
 	const char *func;	/* function (or inlined function) name */
 	uint64_t off;		/* pc - function start (outermost only) */
-	const char *file;	/* source file, or NULL */
+	const char *file;	/* source file, its full path (joined with the
+				 * compilation directory, "." and ".." taken
+				 * out), or NULL */
+	const char *file_rel;	/* the same, relative to the module's source
+				 * root (symbols_source_root) when under it:
+				 * what people read */
 	int line;		/* 0 if unknown */
 	const char *module;	/* base name of the module, or NULL */
 	bool inlined;		/* an inlined call inside the next frame */
@@ -66,6 +71,14 @@ int symbols_refresh(struct symbols *s);
 int symbols_resolve(struct symbols *s, uint64_t pc, bool caller,
 		    const struct frame_info **out);
 
+/* The common root of a module's sources: the deepest directory holding
+ * every compilation directory and every compilation unit's source file
+ * of the module with DWARF at addr ("/work/proj" for a project built in
+ * /work/proj/build from /work/proj/src; "" when the paths are relative,
+ * as glibc's are), or NULL when there is none below "/" or no DWARF.
+ * Computed once per module; the string is owned by s. */
+const char *symbols_source_root(struct symbols *s, uint64_t addr);
+
 /* Look up a symbol by name.  module: NULL for any module (search order:
  * the executable, then libraries), else a substring of the module's base
  * name ("libc.so").  Prefers defined FUNC/OBJECT symbols. 0 or -1. */
@@ -75,6 +88,17 @@ int symbols_lookup(struct symbols *s, const char *module, const char *name,
 bool symbols_addr_sym(struct symbols *s, uint64_t addr, const char **name,
 		      uint64_t *off, const char **module);
 
+/* The same, with the symbol's extent: its start and size (0 when the
+ * symbol table does not say), and the module's full path. */
+bool symbols_addr_extent(struct symbols *s, uint64_t addr, const char **name, uint64_t *start, uint64_t *size,
+			 const char **module);
+/* The ELF section of a module holding addr (".bss", ".data"), with its
+ * run-time extent. */
+bool symbols_addr_section(struct symbols *s, uint64_t addr, const char **name, uint64_t *start, uint64_t *end);
+/* The function a static variable at addr is declared in (gcc names its
+ * symbol "pool.1"), from the module's DWARF; NULL when it is not a
+ * function's or there is no DWARF.  A walk over the module's DIEs. */
+const char *symbols_static_scope(struct symbols *s, uint64_t addr);
 /* Iterate modules: i from 0 while true. */
 bool symbols_module(struct symbols *s, size_t i, struct module_info *out);
 /* The module containing addr, or false. */

@@ -153,6 +153,14 @@ struct target *target_open_core(const char *path, const char *exe_override);
 void *target_core_elf(struct target *t);
 /* Core targets: the signal that ended the process (0 if unknown). */
 int target_core_signal(struct target *t);
+/* Core targets: the i-th warning about the executable (NULL past the
+ * last): the executable given does not match the core's build id, the
+ * file the core names has another build id (rebuilt since), or it does
+ * not exist (give it as EXE).  Said by the front end when the core is
+ * opened, and by `info`. */
+const char *target_core_warning(struct target *t, size_t i);
+/* Core targets: the executable's path as the core records it, or NULL. */
+const char *target_core_exe_recorded(struct target *t);
 /* May a file a core names be opened (by heapdbg or libdwfl)?  The path
  * is the core's word: only an absolute path that does not exist (libdwfl
  * then goes by build-id), or that is a regular file whose real path is
@@ -249,6 +257,11 @@ struct link_map_entry {
 	uint64_t l_addr, l_name, l_ld;
 };
 size_t target_link_map(struct target *t, bool (*fn)(void *ctx, const struct link_map_entry *e), void *ctx);
+/* The same walk from a struct r_debug at r_debug (the dynamic linker's
+ * _r_debug): for a program started as `ld.so ./prog`, whose AT_PHDR is
+ * ld.so's own, without DT_DEBUG. */
+size_t target_link_map_at(struct target *t, uint64_t r_debug, bool (*fn)(void *ctx, const struct link_map_entry *e),
+			  void *ctx);
 
 const char *target_kind_name(enum target_kind k);
 

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -163,8 +164,33 @@ double hd_wall_time(void);
 int parse_u64(const char *s, uint64_t *out, bool allow_suffix);
 int parse_double(const char *s, double *out);
 
+/* Open a file that must be a regular file, for reading: its type is
+ * looked at before open(2), which is done with O_NONBLOCK (a FIFO must
+ * not block heapdbg forever; one put in place meanwhile does not either)
+ * and checked again on the descriptor.  A directory, FIFO, socket or
+ * device fails with code (the caller's kind of error) and the message
+ * "PATH: a directory, not a regular file"; a missing or unreadable file
+ * with HD_ENOENT or HD_EPERM and strerror.  Returns the fd or -1. */
+int open_regular(const char *path, int code, struct stat *st);
+
+/* A path with "." and "dir/.." components and repeated slashes taken
+ * out, lexically ("./csu/../sysdeps/x.h" -> "sysdeps/x.h"; a leading
+ * ".." of a relative path stays).  dir, when given and path is relative,
+ * is joined in front first.  Returns a new string. */
+char *path_clean(const char *dir, const char *path);
+/* path relative to root when it lies under it ("" or NULL root: path as
+ * it is), else NULL.  Points into path. */
+const char *path_under(const char *path, const char *root);
+
 /* Read a whole small file (e.g. under /proc) into a NUL-terminated buffer. */
 char *read_file(const char *path, size_t *lenp);
+
+/* "s" unless n is 1: "%zu thread%s", n, plural(n). */
+static inline const char *
+plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
 
 /* Human-readable byte count: "1.5 MiB"; buf must hold 32 bytes. */
 const char *fmt_bytes(uint64_t n, char buf[32]);

@@ -40,15 +40,24 @@ emit_list(struct session *s, const struct heap *h, const struct hlist *l)
 	for (uint32_t k = 0; k < l->count; k++) {
 		uint64_t c = h->list_chunks.v[l->first + k];
 		const struct hchunk *hc = heap_chunk_at(h, c);
+		const uint8_t *ns = l->state == CS_LARGEBIN ? heap_bytes(h, c + 32, 16) : NULL;
 		em_item_open(s->em);
 		em_addr(s->em, "addr", c + 16);
 		em_addr(s->em, "chunk", c);
 		if (hc && hc->addr == c)
 			em_uint(s->em, "size", hc->size);
+		if (ns) {
+			/* the ring of the bin's sizes (first chunk of each size) */
+			em_addr(s->em, "fd_nextsize", ptm_rd64(ns));
+			em_addr(s->em, "bk_nextsize", ptm_rd64(ns + 8));
+		}
 		em_item_close(s->em);
 		if (k < SHOW) {
-			if (hc && hc->addr == c && l->state != CS_TCACHE && l->state != CS_FASTBIN &&
-			    l->state != CS_SMALLBIN)
+			if (ns && hc && hc->addr == c && (ptm_rd64(ns) || ptm_rd64(ns + 8)))
+				em_text(s->em, "%s0x%" PRIx64 " (0x%" PRIx64 ", nextsize chunks 0x%" PRIx64 "/0x%" PRIx64 ")",
+					k ? " -> " : ": ", c + 16, hc->size, ptm_rd64(ns), ptm_rd64(ns + 8));
+			else if (hc && hc->addr == c && l->state != CS_TCACHE && l->state != CS_FASTBIN &&
+				 l->state != CS_SMALLBIN)
 				em_text(s->em, "%s0x%" PRIx64 " (0x%" PRIx64 ")", k ? " -> " : ": ", c + 16, hc->size);
 			else
 				em_text(s->em, "%s0x%" PRIx64, k ? " -> " : ": ", c + 16);
@@ -76,7 +85,8 @@ emit_kind(struct session *s, const struct heap *h, enum chunk_state st, const ch
 			else if (!tc->addr)
 				em_text(s->em, ": none yet\n");
 			else
-				em_fmt(s->em, " at {:%A}: {chunks:%" PRIu64 "} chunks\n", tc->addr, tc->chunks);
+				em_fmt(s->em, " at {:%A}: {chunks:%" PRIu64 "} chunk%s\n", tc->addr, tc->chunks,
+				       plural(tc->chunks));
 			em_list_open(s->em, "bins");
 			for (size_t i = 0; i < h->lists.n; i++)
 				if (h->lists.v[i].state == CS_TCACHE && h->lists.v[i].owner == t)
@@ -147,7 +157,9 @@ const struct cmd_entry cmd_bins_entry = {
 	.usage = "bins [tcache|fast|unsorted|small|large]",
 	.summary = "free lists: per-thread tcache, fastbins, unsorted, small and large bins",
 	.help = "Shows every free list in the order malloc takes from it, with the\n"
-		"user addresses of its chunks (safe-linking revealed).  A tcache bin\n"
+		"user addresses of its chunks (safe-linking revealed); large-bin chunks\n"
+		"with their size and, for the first of each size, fd_nextsize/bk_nextsize\n"
+		"(the ring of the bin's sizes).  A tcache bin\n"
 		"whose counts[] entry disagrees with its list, or a list that stopped\n"
 		"on a bad pointer or a cycle, is marked; `check` says why.",
 	.words = bins_words,

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "cmd.h"
+#include "stacks.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -11,14 +12,76 @@
 
 #define BT_MAX 256
 
+/* The one frame format of every command (gdb's, with the module):
+ *   #1   0x5555555551a9 in lookup () at src/table.c:42 from prog
+ *   #2                  in Foo::bar(int) at src/foo.cc:7 from prog
+ * an inlined call has no address of its own; a C++ name shows its
+ * signature instead of "()" and is shortened past the session's width;
+ * the file is relative to the module's source root.  JSON has the full
+ * name and path. */
 void
-cmd_emit_frames(struct session *s, const uint64_t *pcs, int n, const char *indent)
+cmd_emit_frame(struct session *s, const char *indent, int level, const struct frame_info *f)
+{
+	char a[24], sh[512];
+
+	em_fmt(s->em, "%s#%-3d ", indent, level);
+	if (f->inlined) {
+		em_text(s->em, "%*s", snprintf(a, sizeof(a), "0x%" PRIx64, f->pc) + 4, "");
+		em_addr(s->em, "pc", f->pc);
+	} else {
+		em_fmt(s->em, "{pc:%A} in ", f->pc);
+	}
+	if (f->func) {
+		em_str(s->em, "func", f->func);
+		em_text(s->em, "%s%s", frame_short_name(f->func, s->name_width, sh, sizeof(sh)),
+			strchr(f->func, '(') ? "" : " ()");
+		if (!f->inlined)
+			em_uint(s->em, "off", f->off);
+	} else {
+		em_text(s->em, "?? ()");
+	}
+	if (f->file && f->line) {
+		em_str(s->em, "file", f->file);
+		em_fmt(s->em, " at %s:{line:%d}", f->file_rel ? f->file_rel : f->file, f->line);
+	} else if (f->file) {
+		em_str(s->em, "file", f->file);
+		em_text(s->em, " at %s", f->file_rel ? f->file_rel : f->file);
+	}
+	if (f->module)
+		em_fmt(s->em, " from {module:%s}", f->module);
+	if (f->inlined)
+		em_bool(s->em, "inlined", true);
+	em_text(s->em, "\n");
+}
+
+static void
+emit_pcs(struct session *s, const uint64_t *pcs, int n, const char *indent, bool trim)
 {
 	struct symbols *sym = session_symbols(s);
-	int level = 0;
+	int level = 0, skip = 0, total = 0;
 
+	if (trim && sym && !s->keep_alloc_frames) {
+		/* the allocator's own frames at the top go (not all of them:
+		 * a stack of nothing else is shown as it is) */
+		bool trimming = true;
+		for (int i = 0; i < n && trimming; i++) {
+			const struct frame_info *f;
+			int nf = symbols_resolve(sym, pcs[i], i > 0, &f);
+			for (int k = 0; k < nf && trimming; k++) {
+				if (frame_is_allocator(f[k].func))
+					skip++;
+				else
+					trimming = false;
+			}
+			total += nf;
+		}
+		if (!trimming || skip < total)
+			em_uint(s->em, "allocator_frames", skip);
+		else
+			skip = 0;
+	}
 	em_list_open(s->em, "frames");
-	for (int i = 0; i < n; i++) {
+	for (int i = 0, seen = 0; i < n; i++) {
 		const struct frame_info *f;
 		int nf;
 		if (!sym) {
@@ -28,38 +91,27 @@ cmd_emit_frames(struct session *s, const uint64_t *pcs, int n, const char *inden
 			continue;
 		}
 		nf = symbols_resolve(sym, pcs[i], i > 0, &f);
-		for (int k = 0; k < nf; k++, level++) {
+		for (int k = 0; k < nf; k++, seen++) {
+			if (seen < skip)
+				continue;
 			em_item_open(s->em);
-			em_fmt(s->em, "%s#%-3d ", indent, level);
-			if (f[k].inlined) {
-				/* as gdb: no address for an inlined call (it has
-				 * its caller's), the name where the others have it */
-				char a[24];
-				em_text(s->em, "%*s", snprintf(a, sizeof(a), "0x%" PRIx64, f[k].pc) + 4, "");
-				em_addr(s->em, "pc", f[k].pc);
-			} else {
-				em_fmt(s->em, "{pc:%A} in ", f[k].pc);
-			}
-			if (f[k].func) {
-				em_fmt(s->em, "{func:%s}", f[k].func);
-				if (!f[k].inlined)
-					em_uint(s->em, "off", f[k].off);
-			} else {
-				em_text(s->em, "??");
-			}
-			em_text(s->em, " ()");
-			if (f[k].file && f[k].line) {
-				em_fmt(s->em, " at {file:%s}:{line:%d}", f[k].file, f[k].line);
-			}
-			if (f[k].module)
-				em_fmt(s->em, " from {module:%s}", f[k].module);
-			if (f[k].inlined)
-				em_bool(s->em, "inlined", true);
-			em_text(s->em, "\n");
+			cmd_emit_frame(s, indent, level++, &f[k]);
 			em_item_close(s->em);
 		}
 	}
 	em_list_close(s->em);
+}
+
+void
+cmd_emit_frames(struct session *s, const uint64_t *pcs, int n, const char *indent)
+{
+	emit_pcs(s, pcs, n, indent, false);
+}
+
+void
+cmd_emit_alloc_frames(struct session *s, const uint64_t *pcs, int n, const char *indent)
+{
+	emit_pcs(s, pcs, n, indent, true);
 }
 
 static int

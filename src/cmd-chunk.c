@@ -104,7 +104,8 @@ chunk_exec(struct session *s, int argc, char **argv)
 		em_fmt(s->em, "{:%s}", "NON_MAIN_ARENA"), em_str(s->em, NULL, "NON_MAIN_ARENA");
 	em_list_close(s->em);
 	em_text(s->em, "\n");
-	em_fmt(s->em, "  prev_size  {prev_size:%" PRIu64 "}\n", prev_size);
+	em_uint(s->em, "prev_size", prev_size);
+	em_text(s->em, "  prev_size  0x%" PRIx64 " (%" PRIu64 ")\n", prev_size, prev_size);
 	if (c->state == CS_MMAPPED)
 		em_fmt(s->em, "  mapping    offset {mmap_offset:%" PRIu64 "}\n", hchunk_mmap_offset(h, c));
 	if (chunk_state_free(c->state) && c->state != CS_TOP) {
@@ -124,6 +125,14 @@ chunk_exec(struct session *s, int argc, char **argv)
 			       h->mi->have_tcache_key && bk == h->mi->tcache_key ? " (tcache_key)" : "");
 		else if (c->state != CS_FASTBIN)
 			em_fmt(s->em, "  bk         {bk:%A}\n", bk);
+		if (c->state == CS_LARGEBIN) {
+			uint64_t fdn = 0, bkn = 0;
+			target_read_u64(s->t, c->addr + 32, &fdn);
+			target_read_u64(s->t, c->addr + 40, &bkn);
+			em_fmt(s->em, "  fd_nextsize {fd_nextsize:%A}\n", fdn);
+			em_fmt(s->em, "  bk_nextsize {bk_nextsize:%A}%s\n", bkn,
+			       fdn || bkn ? "" : " (not the first of its size)");
+		}
 	}
 	{
 		/* what the tracer knows */
@@ -136,7 +145,7 @@ chunk_exec(struct session *s, int argc, char **argv)
 			em_fmt(s->em, "  allocated {req:%" PRIu64 "} bytes requested", ar.req);
 			em_fmt(s->em, ", allocation #{seq:%" PRIu64 "}", ar.seq);
 			em_fmt(s->em, ", {age:%.1f} s ago, at:\n", hd_wall_time() - ar.time);
-			cmd_emit_frames(s, pcs, np, "    ");
+			cmd_emit_alloc_frames(s, pcs, np, "    ");
 			em_obj_close(s->em);
 		}
 	}

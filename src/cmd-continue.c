@@ -27,6 +27,8 @@ continue_exec(struct session *s, int argc, char **argv)
 		return hd_fail(HD_EUSAGE, "SECONDS must be a non-negative number");
 	if (s->batch && secs == 0 && !live_launched(s->t) && !live_at_exit(s->t))
 		warn_msg("continue without SECONDS runs until the process exits or Ctrl-C");
+	em_text(s->em, "Continuing.\n");
+	em_flush(s->em);	/* said before it runs, as gdb */
 	rc = live_run(s->t, secs, session_hooks(s), &res);
 	session_target_ran(s);
 	if (res.end == RUN_EXITED || res.end == RUN_GONE)
@@ -45,7 +47,7 @@ continue_exec(struct session *s, int argc, char **argv)
 		       res.have_status ? wait_status_str(res.wait_status, b) : "is gone");
 		break;
 	default:
-		em_fmt(s->em, "; {threads:%zu} threads stopped", s->t->nthreads);
+		em_fmt(s->em, "; {threads:%zu} thread%s stopped", s->t->nthreads, plural(s->t->nthreads));
 		break;
 	}
 	if (res.have_status) {
@@ -64,7 +66,7 @@ continue_exec(struct session *s, int argc, char **argv)
 	em_uint(s->em, "forks", res.forks);
 	em_uint(s->em, "execs", res.execs);
 	if (res.signals)
-		em_text(s->em, " (%lu signals passed on)", res.signals);
+		em_text(s->em, " (%lu signal%s passed on)", res.signals, plural(res.signals));
 	em_text(s->em, "\n");
 	if (res.end == RUN_TERMINATE) {
 		s->quit = true;

@@ -17,8 +17,13 @@ detach_exec(struct session *s, int argc, char **argv)
 	if (live && live_detach(s->t) < 0)
 		return -1;
 	session_drop_target(s);
-	em_fmt(s->em, "{detached:%s} ", live ? "process" : "core");
-	em_fmt(s->em, "{pid:%d}\n", (int)pid);
+	em_str(s->em, "detached", live ? "process" : "core");
+	em_int(s->em, "pid", pid);
+	if (live)
+		em_text(s->em, "Detached from process %d; it runs on as before (`attach PID` or `core FILE` "
+			"for another target).\n", (int)pid);
+	else
+		em_text(s->em, "Closed the core file of process %d.\n", (int)pid);
 	return 0;
 }
 
@@ -29,6 +34,6 @@ const struct cmd_entry cmd_detach_entry = {
 	.help = "Restores every byte heapdbg changed, resumes every thread and\n"
 		"detaches: a process that was running runs, a stopped job stays\n"
 		"stopped.  A process held at its exit finishes exiting.",
-	.flags = CMD_NEEDS_TARGET,
+	.flags = CMD_NEEDS_TARGET | CMD_NO_REPEAT,
 	.exec = detach_exec,
 };

@@ -47,34 +47,29 @@ static void
 emit_stack(struct session *s, const struct snapshot *sn, uint32_t stack)
 {
 	const struct snap_stack *st = &sn->stacks.v[stack - 1];
+	uint32_t skip = 0;
 
+	/* from the allocator's caller, as top and leaks show stacks */
+	if (!s->keep_alloc_frames && (skip = snapshot_alloc_frames(sn, stack)))
+		em_uint(s->em, "allocator_frames", skip);
 	em_list_open(s->em, "stack");
-	for (uint32_t i = 0; i < st->n; i++) {
+	for (uint32_t i = skip; i < st->n; i++) {
 		const struct snap_frame *f = &sn->frames.v[st->first + i];
-		const char *mod = snapshot_module_name(sn, f->module);
+		struct frame_info fi = {
+			.pc = f->pc,
+			.func = f->func ? snapshot_str(sn, f->func) : NULL,
+			.off = f->func_off,
+			.file = f->file ? snapshot_str(sn, f->file) : NULL,
+			.file_rel = f->file ? snapshot_file_rel(sn, f) : NULL,
+			.line = f->line,
+			.module = snapshot_module_name(sn, f->module),
+			.inlined = f->inlined,
+		};
 
 		em_item_open(s->em);
-		em_fmt(s->em, "      #%-3u {pc:%A} in ", i, f->pc);
-		if (f->func) {
-			em_fmt(s->em, "{func:%s}", snapshot_str(sn, f->func));
-			if (!f->inlined)
-				em_uint(s->em, "off", f->func_off);
-		} else {
-			em_text(s->em, "??");
-		}
-		if (f->file)
-			em_fmt(s->em, " at {file:%s}", snapshot_str(sn, f->file));
-		if (f->line)
-			em_fmt(s->em, ":{line:%d}", (int)f->line);
-		if (mod) {
-			em_fmt(s->em, " from {module:%s}", mod);
+		cmd_emit_frame(s, "      ", (int)(i - skip), &fi);
+		if (fi.module)
 			em_uint(s->em, "module_off", f->module_off);
-		}
-		if (f->inlined) {
-			em_bool(s->em, "inlined", true);
-			em_text(s->em, " [inlined]");
-		}
-		em_text(s->em, "\n");
 		em_item_close(s->em);
 	}
 	em_list_close(s->em);
@@ -244,5 +239,6 @@ const struct cmd_entry cmd_diff_entry = {
 		"ngroups, changed_groups, listed, groups: [{new, freed, net, from,\n"
 		"to, and stack (frames) or size and size_max}].",
 	.options = diff_opts,
+	.complete = "ss",
 	.exec = diff_exec,
 };

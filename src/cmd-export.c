@@ -42,7 +42,10 @@ export_exec(struct session *s, int argc, char **argv)
 		if (!sn)
 			return -1;
 	}
-	rc = pprof ? pprof_export(sn, argv[2], &st) : folded_export(sn, argv[2], &st);
+	{
+		struct export_opts o = { s->keep_alloc_frames };
+		rc = pprof ? pprof_export(sn, argv[2], &st, &o) : folded_export(sn, argv[2], &st, &o);
+	}
 	if (rc == 0) {
 		em_fmt(s->em, "Wrote {format:%s}", argv[1]);
 		em_fmt(s->em, " {file:%s}", argv[2]);
@@ -54,7 +57,7 @@ export_exec(struct session *s, int argc, char **argv)
 			em_bool(s->em, "compressed", st.compressed);
 		}
 		em_fmt(s->em, ", {file_bytes:%" PRIu64 "} bytes", st.bytes);
-		em_fmt(s->em, "; {chunks:%zu} chunks", sn->nchunks);
+		em_fmt(s->em, "; {chunks:%zu} chunk%s", sn->nchunks, plural(sn->nchunks));
 		em_fmt(s->em, ", {bytes:%" PRIu64 "} bytes in use", sn->bytes);
 		em_bool(s->em, "traced", sn->traces.n != 0);
 		if (!sn->traces.n)
@@ -81,8 +84,13 @@ const struct cmd_entry cmd_export_entry = {
 		"Chunks that were not traced get one synthetic frame per size class\n"
 		"(\"[208 B chunks]\").  Without SNAPSHOT the heap now is exported.\n"
 		"Without zlib the profile is written uncompressed (pprof reads both).\n"
+		"Stacks start at the allocator's caller (malloc's own frames left out,\n"
+		"so bytes are flat in the function that asked for them) unless\n"
+		"`set allocator-frames on`.\n"
 		"JSON: format, file, snapshot, samples, locations, functions,\n"
 		"compressed, file_bytes, chunks, bytes, traced.",
 	.words = export_words,
+	.flags = CMD_NO_REPEAT,
+	.complete = "wfs",
 	.exec = export_exec,
 };

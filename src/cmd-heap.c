@@ -26,7 +26,7 @@ add(struct hcount *a, const struct hcount *b)
 
 /* Histogram buckets: powers of two of the chunk size. */
 static void
-histogram(struct session *s, const struct heap *h)
+histogram(struct session *s, const struct heap *h, bool by_bytes)
 {
 	uint64_t cnt[64] = { 0 }, bytes[64] = { 0 }, max = 0;
 	int lo = 64, hi = -1;
@@ -43,12 +43,14 @@ histogram(struct session *s, const struct heap *h)
 		hi = MAX(hi, b);
 	}
 	for (int b = lo; b <= hi; b++)
-		max = MAX(max, cnt[b]);
-	em_text(s->em, "\nChunks in use by size:\n");
+		max = MAX(max, by_bytes ? bytes[b] : cnt[b]);
+	em_text(s->em, "\nChunks in use by size (bars: %s):\n", by_bytes ? "bytes" : "count");
+	em_str(s->em, "by", by_bytes ? "bytes" : "count");
 	em_list_open(s->em, "histogram");
 	for (int b = lo; b <= hi; b++) {
 		char r[40], bb[32];
-		int bar = max ? (int)((cnt[b] * 40 + max - 1) / max) : 0;
+		uint64_t v = by_bytes ? bytes[b] : cnt[b];
+		int bar = max ? (int)(((unsigned __int128)v * 40 + max - 1) / max) : 0;
 		if (!cnt[b])
 			continue;
 		em_item_open(s->em);
@@ -76,16 +78,39 @@ emit_findings_summary(struct session *s, const struct heap *h)
 		s->found_problem = true;
 }
 
+/* What locating malloc's state found missing or unusual (info's notes):
+ * a walk that lacks a thread's tcache says so where its totals are. */
+static void
+emit_notes(struct session *s, const struct heap *h)
+{
+	em_list_open(s->em, "notes");
+	for (size_t i = 0; i < h->mi->notes.n; i++) {
+		em_str(s->em, NULL, h->mi->notes.v[i]);
+		em_text(s->em, "%snote: %s\n", i ? "" : "\n", h->mi->notes.v[i]);
+	}
+	em_list_close(s->em);
+}
+
 static int
 heap_exec(struct session *s, int argc, char **argv)
 {
 	struct heap *h;
 	struct hcount used = { 0 }, tc = { 0 }, fast = { 0 }, bins = { 0 }, top = { 0 };
 	uint64_t sysmem = 0;
-	char b1[32], b2[32];
+	char b1[32], b2[32], b3[32], b4[32];
+	const char *by = "count";
+	int npos;
+	const struct opt_spec opts[] = {
+		{ "--by", OPT_STR, &by, NULL },
+		{ NULL, 0, NULL, NULL },
+	};
 
-	if (argc > 1)
+	if (cmd_parse_opts(argc, argv, opts, &npos) < 0)
+		return -1;
+	if (npos > 0)
 		return hd_fail(HD_EUSAGE, "usage: %s", cmd_heap_entry.usage);
+	if (strcmp(by, "count") && strcmp(by, "bytes"))
+		return hd_fail(HD_EUSAGE, "heap --by: '%s' is not count or bytes", by);
 	h = session_glibc_heap(s);
 	if (!h)
 		return -1;
@@ -99,7 +124,7 @@ heap_exec(struct session *s, int argc, char **argv)
 		return 0;
 	}
 	em_fmt(s->em, ", {narenas:%zu} arena%s, ", h->arenas.n, h->arenas.n == 1 ? "" : "s");
-	em_fmt(s->em, "{nchunks:%zu} chunks", h->nchunks);
+	em_fmt(s->em, "{nchunks:%zu} chunk%s", h->nchunks, plural(h->nchunks));
 	em_fmt(s->em, " (walk {walk_seconds:%.3f} s", h->seconds);
 	em_fmt(s->em, ", {bytes_read:%" PRIu64 "} bytes copied)\n", h->bytes_read);
 
@@ -117,7 +142,21 @@ heap_exec(struct session *s, int argc, char **argv)
 			em_text(s->em, ", LOCKED");
 		em_bool(s->em, "locked", a->mutex != 0);
 		em_uint(s->em, "attached_threads", a->attached_threads);
+		if (a->main) {
+			em_bool(s->em, "contiguous", a->contiguous);
+			if (!a->contiguous)
+				em_text(s->em, ", non-contiguous");
+		}
 		em_text(s->em, "\n");
+		em_uint(s->em, "fenceposts", a->fenceposts);
+		em_uint(s->em, "foreign", a->foreign);
+		em_uint(s->em, "unreadable", a->unreadable);
+		if (a->foreign)
+			em_text(s->em, "  (glibc's fenceposts %" PRIu64 "x; %s between them and the heap's next "
+				"chunk are the program's own sbrk() memory)\n", a->fenceposts, fmt_bytes(a->foreign, b1));
+		if (a->unreadable)
+			em_text(s->em, "  (%s of its heap cannot be read: mprotect()ed, or not in the core)\n",
+				fmt_bytes(a->unreadable, b1));
 		em_obj_open(s->em, "top");
 		em_addr(s->em, "chunk", a->top);
 		em_uint(s->em, "size", a->top_size);
@@ -171,25 +210,33 @@ heap_exec(struct session *s, int argc, char **argv)
 	cmd_emit_count(s->em, "mmapped", &h->mmapped);
 	cmd_emit_count(s->em, "top", &top);
 	em_obj_close(s->em);
+	/* one buffer per size: all four are formatted before the line is */
 	em_text(s->em, "\nTotals: system_mem %s; in use %" PRIu64 " chunks (%s); free %" PRIu64
 		" chunks (%s) + top %s\n", fmt_bytes(sysmem, b1), used.chunks + h->mmapped.chunks,
 		fmt_bytes(used.bytes + h->mmapped.bytes, b2), tc.chunks + fast.chunks + bins.chunks,
-		fmt_bytes(tc.bytes + fast.bytes + bins.bytes, b1), fmt_bytes(top.bytes, b2));
-	histogram(s, h);
+		fmt_bytes(tc.bytes + fast.bytes + bins.bytes, b3), fmt_bytes(top.bytes, b4));
+	histogram(s, h, !strcmp(by, "bytes"));
 	emit_findings_summary(s, h);
+	emit_notes(s, h);
 	return 0;
 }
 
+static const char *const heap_opts[] = { "--by", NULL };
+
 const struct cmd_entry cmd_heap_entry = {
 	.name = "heap",
-	.usage = "heap",
+	.usage = "heap [--by count|bytes]",
 	.summary = "walk the whole heap: per-arena summary, totals, size histogram",
 	.help = "Walks every arena, every heap, every chunk and every free list, and\n"
 		"prints per arena: system memory, chunks in use, in the tcache, in\n"
 		"fastbins and in bins (unsorted, small, large), and top; then mmapped\n"
 		"chunks, totals, and a histogram of chunk sizes in use.  The totals\n"
-		"reconcile with glibc's mallinfo2() (see docs/heap-model.md).\n"
-		"Integrity problems met on the way are counted; `check` lists them.",
+		"reconcile with glibc's mallinfo2(): see\n"
+		HEAPDBG_DOCDIR "/heap-model.md.\n"
+		"Integrity problems met on the way are counted; `check` lists them.\n"
+		"--by bytes scales the histogram's bars by the bytes of each size\n"
+		"class instead of its chunk count (a few big chunks show).",
+	.options = heap_opts,
 	.flags = CMD_NEEDS_TARGET,
 	.exec = heap_exec,
 };

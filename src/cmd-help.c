@@ -57,5 +57,6 @@ const struct cmd_entry cmd_help_entry = {
 	.summary = "list the commands, or describe CMD",
 	.help = "Without an argument lists every command with a one-line summary;\n"
 		"with one, shows the command's usage, description and options.",
+	.flags = CMD_NO_REPEAT,
 	.exec = help_exec,
 };

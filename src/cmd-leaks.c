@@ -173,11 +173,11 @@ leaks_exec(struct session *s, int argc, char **argv)
 		if (!recs.v[i].stack)
 			recs.v[i].what = look_text(s, recs.v[i].look, recs.v[i].value);
 
-	em_fmt(s->em, "Leak check of {blocks:%zu} blocks in use", r->n);
+	em_fmt(s->em, "Leak check of {blocks:%zu} block%s in use", r->n, plural(r->n));
 	em_fmt(s->em, " ({seconds:%.3f} s", r->seconds);
 	em_fmt(s->em, "; roots: {root_bytes:%" PRIu64 "} bytes", r->root_bytes);
-	em_fmt(s->em, " in {root_regions:%u} regions", r->root_regions);
-	em_text(s->em, " and the registers of %zu threads)\n", s->t->nthreads);
+	em_fmt(s->em, " in {root_regions:%u} region%s", r->root_regions, plural(r->root_regions));
+	em_text(s->em, " and the registers of %zu thread%s)\n", s->t->nthreads, plural(s->t->nthreads));
 	em_bool(s->em, "traced", r->traced);
 	em_text(s->em, "Sizes are %s.\n\n", r->traced ? "requested sizes (traced)" : "usable sizes (not traced)");
 	for (size_t i = 0; i < recs.n; i++)
@@ -204,7 +204,7 @@ leaks_exec(struct session *s, int argc, char **argv)
 			const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, rec->stack, &np);
 			em_obj_open(s->em, "stack");
 			if (em_json(s->em))
-				cmd_emit_frames(s, pcs, np, "   ");
+				cmd_emit_alloc_frames(s, pcs, np, "   ");
 			em_obj_close(s->em);
 		}
 		if (text) {
@@ -225,7 +225,7 @@ leaks_exec(struct session *s, int argc, char **argv)
 				const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, rec->stack, &np);
 				em_text(s->em, "   e.g. at 0x%" PRIx64 ", allocated at\n", rec->sample);
 				em_obj_open(s->em, "stack");
-				cmd_emit_frames(s, pcs, np, "   ");
+				cmd_emit_alloc_frames(s, pcs, np, "   ");
 				em_obj_close(s->em);
 				em_text(s->em, "\n");
 			} else {
@@ -240,6 +240,16 @@ leaks_exec(struct session *s, int argc, char **argv)
 	summary_line(s, r, LEAK_INDIRECT, "indirectly lost");
 	summary_line(s, r, LEAK_POSSIBLE, "possibly lost");
 	summary_line(s, r, LEAK_REACHABLE, "still reachable");
+	if (r->h->errors || r->h->warnings) {
+		/* what the walk found (damaged headers, protected chunks) is
+		 * counted above; say where it is told */
+		em_obj_open(s->em, "heap_findings");
+		em_fmt(s->em, "The heap has {errors:%u} integrity error", r->h->errors);
+		em_fmt(s->em, "%s and {warnings:%u} warning", r->h->errors == 1 ? "" : "s", r->h->warnings);
+		em_text(s->em, "%s (`check` lists them); every chunk in use they concern is counted above.\n",
+			r->h->warnings == 1 ? "" : "s");
+		em_obj_close(s->em);
+	}
 	if (!show_reachable && r->blocks[LEAK_REACHABLE])
 		em_text(s->em, "Reachable blocks are not shown; `leaks --show-reachable` shows them.\n");
 	if (r->blocks[LEAK_DEFINITE] || r->blocks[LEAK_INDIRECT])

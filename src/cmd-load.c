@@ -40,11 +40,11 @@ load_exec(struct session *s, int argc, char **argv)
 	if (stored && strcmp(stored, sn->name))
 		em_fmt(s->em, " (saved as {saved_name:%s})", stored);
 	em_fmt(s->em, " from {file:%s}: ", argv[1]);
-	em_fmt(s->em, "{chunks:%zu} chunks, ", sn->nchunks);
+	em_fmt(s->em, "{chunks:%zu} chunk%s, ", sn->nchunks, plural(sn->nchunks));
 	em_fmt(s->em, "{bytes:%" PRIu64 "} bytes", sn->bytes);
 	em_text(s->em, " (%s)", fmt_bytes(sn->bytes, b));
 	em_fmt(s->em, ", {traced:%zu} traced", sn->traces.n);
-	em_fmt(s->em, ", {stacks:%zu} stacks", sn->stacks.n);
+	em_fmt(s->em, ", {stacks:%zu} stack%s", sn->stacks.n, plural(sn->stacks.n));
 	em_double(s->em, "time", sn->time);
 	{
 		time_t tt = sn->time > 0 && sn->time < 1e12 ? (time_t)sn->time : 0;
@@ -77,5 +77,7 @@ const struct cmd_entry cmd_load_entry = {
 		"them.  A truncated, corrupted or foreign file is an error that says so.\n"
 		"JSON: name, saved_name (when renamed), file, chunks, bytes, traced,\n"
 		"stacks, time, target, pid, exe, glibc, heapdbg_version, replaced.",
+	.flags = CMD_NO_REPEAT,
+	.complete = "f",
 	.exec = load_exec,
 };

@@ -36,7 +36,7 @@ save_exec(struct session *s, int argc, char **argv)
 	rc = snapshot_save(sn, argv[2]);
 	if (rc == 0) {
 		em_fmt(s->em, "Saved snapshot {name:%s}", sn->name);
-		em_fmt(s->em, " ({chunks:%zu} chunks", sn->nchunks);
+		em_fmt(s->em, " ({chunks:%zu} chunk%s", sn->nchunks, plural(sn->nchunks));
 		em_fmt(s->em, ", {traced:%zu} traced)", sn->traces.n);
 		em_fmt(s->em, " to {file:%s}", argv[2]);
 		if (stat(argv[2], &st) == 0)
@@ -51,13 +51,16 @@ const struct cmd_entry cmd_save_entry = {
 	.name = "save",
 	.usage = "save NAME FILE",
 	.summary = "write snapshot NAME (or `now`) to FILE",
-	.help = "Writes the snapshot to FILE in heapdbg's snapshot format\n"
-		"(docs/snapshot-format.md): chunk addresses, sizes, states and arenas,\n"
-		"and for traced chunks the allocation's size, number, time and stack\n"
-		"(pcs, and module+offset, function, file and line per frame).  No heap\n"
-		"contents are written.  FILE is created with mode 0600 and replaced\n"
-		"whole.  `load` reads it into any heapdbg, with or without a target.\n"
+	.help = "Writes the snapshot to FILE in heapdbg's snapshot format: chunk\n"
+		"addresses, sizes, states and arenas, and for traced chunks the\n"
+		"allocation's size, number, time and stack (pcs, and module+offset,\n"
+		"function, file and line per frame).  No heap contents are written.\n"
+		"The format: " HEAPDBG_DOCDIR "/snapshot-format.md.\n"
+		"FILE is created with mode 0600 and replaced whole.  `load` reads it\n"
+		"into any heapdbg, with or without a target.\n"
 		"NAME `now` saves the heap as it is now.\n"
 		"JSON: name, chunks, traced, file, file_bytes.",
+	.flags = CMD_NO_REPEAT,
+	.complete = "sf",
 	.exec = save_exec,
 };

@@ -32,11 +32,11 @@ snapshot_exec(struct session *s, int argc, char **argv)
 	sn->name = argc == 2 ? xstrdup(argv[1]) : snapset_auto_name(ss);
 	replaced = snapset_put(ss, sn);
 	em_fmt(s->em, "Snapshot {name:%s}: ", sn->name);
-	em_fmt(s->em, "{chunks:%zu} chunks in use, ", sn->nchunks);
+	em_fmt(s->em, "{chunks:%zu} chunk%s in use, ", sn->nchunks, plural(sn->nchunks));
 	em_fmt(s->em, "{bytes:%" PRIu64 "} bytes", sn->bytes);
 	em_text(s->em, " (%s)", fmt_bytes(sn->bytes, b));
 	em_fmt(s->em, "; {traced:%zu} traced", sn->traces.n);
-	em_fmt(s->em, ", {stacks:%zu} stacks", sn->stacks.n);
+	em_fmt(s->em, ", {stacks:%zu} stack%s", sn->stacks.n, plural(sn->stacks.n));
 	em_fmt(s->em, "; took {seconds:%.3f} s", (hd_now_ns() - t0) / 1e9);
 	em_double(s->em, "time", sn->time);
 	em_bool(s->em, "replaced", replaced);
@@ -59,6 +59,6 @@ const struct cmd_entry cmd_snapshot_entry = {
 		"running, and `diff`, `save` and `export` use them.\n"
 		"JSON: name, chunks, bytes (sum of chunk sizes), traced, stacks,\n"
 		"seconds, time, replaced.",
-	.flags = CMD_NEEDS_TARGET,
+	.flags = CMD_NEEDS_TARGET | CMD_NO_REPEAT,
 	.exec = snapshot_exec,
 };

@@ -75,10 +75,10 @@ top_exec(struct session *s, int argc, char **argv)
 	if (groups.n > 1)
 		qsort(groups.v, groups.n, sizeof(*groups.v), group_cmp);
 	em_obj_open(s->em, "outstanding");
-	em_fmt(s->em, "Outstanding: {blocks:%" PRIu64 "} blocks, ", total_blocks);
-	em_fmt(s->em, "{bytes:%" PRIu64 "} bytes", total_bytes);
+	em_fmt(s->em, "Outstanding: {blocks:%" PRIu64 "} block%s, ", total_blocks, plural(total_blocks));
+	em_fmt(s->em, "{bytes:%" PRIu64 "} byte%s", total_bytes, plural(total_bytes));
 	em_obj_close(s->em);
-	em_fmt(s->em, " in {ngroups:%zu} stacks", groups.n);
+	em_fmt(s->em, " in {ngroups:%zu} stack%s", groups.n, plural(groups.n));
 	if (older >= 0)
 		em_text(s->em, ", allocated more than %.1f s ago", older);
 	em_text(s->em, "%s\n", tracer_active(s->tracer) ? "" : " (tracing is off: as of when it stopped)");
@@ -88,12 +88,12 @@ top_exec(struct session *s, int argc, char **argv)
 		int np;
 		const uint64_t *pcs = stack_pcs(st, g->stack, &np);
 		em_item_open(s->em);
-		em_fmt(s->em, "\n{bytes:%" PRIu64 "} bytes in ", g->bytes);
-		em_fmt(s->em, "{blocks:%" PRIu64 "} blocks", g->blocks);
+		em_fmt(s->em, "\n{bytes:%" PRIu64 "} byte%s in ", g->bytes, plural(g->bytes));
+		em_fmt(s->em, "{blocks:%" PRIu64 "} block%s", g->blocks, plural(g->blocks));
 		em_fmt(s->em, ", oldest {age:%.1f} s ago, e.g. ", now - g->oldest);
 		em_fmt(s->em, "{sample:%A}\n", g->sample);
 		em_obj_open(s->em, "stack");
-		cmd_emit_frames(s, pcs, np, "   ");
+		cmd_emit_alloc_frames(s, pcs, np, "   ");
 		em_obj_close(s->em);
 		em_item_close(s->em);
 	}

@@ -85,7 +85,8 @@ trace_stop(struct session *s)
 	if (tracer_stop(s->tracer) < 0)
 		return -1;
 	tracer_status(s->tracer, &st);
-	em_text(s->em, "Tracing stopped: every patched byte and return address is back; the records stay for "
+	em_fmt(s->em, "Tracing stopped after {seconds:%.1f} s", st.seconds);
+	em_text(s->em, ": every patched byte and return address is back; the records stay for "
 		"`top` and `leaks`.\n");
 	em_bool(s->em, "active", false);
 	em_bool(s->em, "pages_mapped", st.pages_mapped);
@@ -108,7 +109,10 @@ trace_status(struct session *s)
 	em_bool(s->em, "active", st.active);
 	if (tracer_end_reason(s->tracer))
 		em_fmt(s->em, " ({end_reason:%s})", tracer_end_reason(s->tracer));
-	em_fmt(s->em, " for {seconds:%.1f} s", st.seconds);
+	if (st.active)
+		em_fmt(s->em, " for {seconds:%.1f} s", st.seconds);
+	else
+		em_fmt(s->em, "; it was on for {seconds:%.1f} s", st.seconds);
 	em_fmt(s->em, ", {fast:%u} fast tracepoints", st.nfast);
 	em_fmt(s->em, ", {breakpoints:%u} breakpoints\n", st.nbreakpoints);
 	em_list_open(s->em, "entries");

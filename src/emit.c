@@ -190,6 +190,32 @@ em_end(struct emitter *em)
 	return em->failed ? -1 : 0;
 }
 
+void
+em_flush(struct emitter *em)
+{
+	if (em->mode == EM_TEXT && fflush(em->out) != 0)
+		em->failed = true;
+}
+
+int
+em_next(struct emitter *em)
+{
+	char *cmd;
+	int rc;
+
+	if (!em->active || em->mode != EM_JSON) {
+		/* text: what was printed goes out now */
+		if (fflush(em->out) != 0)
+			em->failed = true;
+		return em->failed ? -1 : 0;
+	}
+	cmd = xstrdup(em->cmd);
+	rc = em_end(em);
+	em_begin(em, cmd);
+	free(cmd);
+	return rc;
+}
+
 int
 em_error(struct emitter *em, const char *msg)
 {

@@ -342,6 +342,118 @@ layout_parse_version(const char *s, unsigned *major, unsigned *minor)
 	return hd_fail(HD_EFORMAT, "no glibc version in \"%.60s\"", s);
 }
 
+void
+layout_without_tcache(struct malloc_layout *l)
+{
+	/* malloc_par's tcache fields are its last: mp_ ends where the first
+	 * of them began */
+	if (l->mp_tcache_bins > 0 && (uint32_t)l->mp_tcache_bins < l->mp_size)
+		l->mp_size = (uint32_t)l->mp_tcache_bins;
+	l->mp_tcache_bins = l->mp_tcache_max_bytes = l->mp_tcache_count = -1;
+	l->mp_tcache_unsorted_limit = -1;
+	l->has_tcache = false;
+	l->tc_size = l->tc_counts_off = l->tc_count_width = l->tc_entries_off = l->tc_nbins = 0;
+	l->tc_counts_are_free_slots = false;
+	l->te_next = l->te_key = -1;
+	l->te_key_is_tcache_ptr = false;
+	l->tcache_max_is_chunk_size = false;
+	l->tcache_count_default = 0;
+	l->tcache_max_bytes_default = 0;
+}
+
+/* A layout read from a target's DWARF is input too: every field the walk
+ * reads must lie inside the copy of its structure. */
+const char *
+layout_problem(const struct malloc_layout *L)
+{
+	const int32_t ms8[] = { L->ms_top, L->ms_next, L->ms_attached_threads, L->ms_system_mem,
+				L->ms_max_system_mem };
+	const int32_t ms4[] = { L->ms_mutex, L->ms_flags };
+	const int32_t hi8[] = { L->hi_ar_ptr, L->hi_prev, L->hi_size_field };
+
+	for (size_t i = 0; i < ARRAY_SIZE(ms8); i++)
+		if (ms8[i] >= 0 && (uint64_t)ms8[i] + 8 > L->ms_size)
+			return "a malloc_state field lies outside the structure";
+	for (size_t i = 0; i < ARRAY_SIZE(ms4); i++)
+		if (ms4[i] >= 0 && (uint64_t)ms4[i] + 4 > L->ms_size)
+			return "a malloc_state field lies outside the structure";
+	if (L->ms_bins < 0 || L->nbins < 2 || L->nbins > 1024 ||
+	    (uint64_t)L->ms_bins + 16 * (uint64_t)(L->nbins - 1) > L->ms_size)
+		return "malloc_state.bins does not fit the structure";
+	if (L->nfastbins && (L->ms_fastbins < 0 || L->nfastbins > 16 ||
+			     (uint64_t)L->ms_fastbins + 8 * (uint64_t)L->nfastbins > L->ms_size))
+		return "malloc_state.fastbinsY does not fit the structure";
+	if (L->hi_size > 64)
+		return "heap_info is larger than any glibc's";
+	for (size_t i = 0; i < ARRAY_SIZE(hi8); i++)
+		if (hi8[i] >= 0 && (uint64_t)hi8[i] + 8 > L->hi_size)
+			return "a heap_info field lies outside the structure";
+	if (L->has_tcache) {
+		if (L->tc_count_width != 1 && L->tc_count_width != 2)
+			return "tcache counters are neither 8 nor 16 bits";
+		if (L->tc_nbins > 4096 ||
+		    L->tc_counts_off + (uint64_t)L->tc_count_width * L->tc_nbins > L->tc_size ||
+		    L->tc_entries_off + 8 * (uint64_t)L->tc_nbins > L->tc_size)
+			return "tcache_perthread_struct's arrays do not fit the structure";
+		/* the walk reads a tcache_entry from the 16 bytes after a chunk
+		 * header (an offset of -1, unknown, stays inside the chunk) */
+		if (L->te_next < -1 || L->te_next > 8 || L->te_key < -1 || L->te_key > 8)
+			return "tcache_entry's fields are not where glibc has them";
+	}
+	return NULL;
+}
+
+/* Every fact of struct malloc_layout a walk depends on, for layout_diff. */
+#define LAYOUT_FACT(f) { #f, offsetof(struct malloc_layout, f), sizeof(((struct malloc_layout *)0)->f) }
+static const struct {
+	const char *name;
+	size_t off, size;
+} layout_facts[] = {
+	LAYOUT_FACT(ms_size), LAYOUT_FACT(ms_mutex), LAYOUT_FACT(ms_flags),
+	LAYOUT_FACT(ms_have_fastchunks), LAYOUT_FACT(ms_fastbins), LAYOUT_FACT(ms_top),
+	LAYOUT_FACT(ms_last_remainder), LAYOUT_FACT(ms_bins), LAYOUT_FACT(ms_binmap),
+	LAYOUT_FACT(ms_next), LAYOUT_FACT(ms_next_free), LAYOUT_FACT(ms_attached_threads),
+	LAYOUT_FACT(ms_system_mem), LAYOUT_FACT(ms_max_system_mem), LAYOUT_FACT(nfastbins),
+	LAYOUT_FACT(nbins), LAYOUT_FACT(mp_size), LAYOUT_FACT(mp_trim_threshold),
+	LAYOUT_FACT(mp_top_pad), LAYOUT_FACT(mp_mmap_threshold), LAYOUT_FACT(mp_arena_test),
+	LAYOUT_FACT(mp_arena_max), LAYOUT_FACT(mp_thp_mode), LAYOUT_FACT(mp_thp_pagesize),
+	LAYOUT_FACT(mp_hp_pagesize), LAYOUT_FACT(mp_hp_flags), LAYOUT_FACT(mp_n_mmaps),
+	LAYOUT_FACT(mp_n_mmaps_max), LAYOUT_FACT(mp_max_n_mmaps), LAYOUT_FACT(mp_no_dyn_threshold),
+	LAYOUT_FACT(mp_mmapped_mem), LAYOUT_FACT(mp_max_mmapped_mem), LAYOUT_FACT(mp_sbrk_base),
+	LAYOUT_FACT(mp_tcache_bins), LAYOUT_FACT(mp_tcache_max_bytes), LAYOUT_FACT(mp_tcache_count),
+	LAYOUT_FACT(mp_tcache_unsorted_limit), LAYOUT_FACT(hi_size), LAYOUT_FACT(hi_ar_ptr),
+	LAYOUT_FACT(hi_prev), LAYOUT_FACT(hi_size_field), LAYOUT_FACT(hi_mprotect_size),
+	LAYOUT_FACT(hi_pagesize), LAYOUT_FACT(tc_size), LAYOUT_FACT(tc_counts_off),
+	LAYOUT_FACT(tc_count_width), LAYOUT_FACT(tc_entries_off), LAYOUT_FACT(tc_nbins),
+	LAYOUT_FACT(tc_counts_are_free_slots), LAYOUT_FACT(te_next), LAYOUT_FACT(te_key),
+	LAYOUT_FACT(te_key_is_tcache_ptr), LAYOUT_FACT(has_tcache), LAYOUT_FACT(safe_linking),
+	LAYOUT_FACT(tcache_max_is_chunk_size), LAYOUT_FACT(mmapped_prev_size_hugepage_bit),
+	LAYOUT_FACT(mmapped_size_excludes_hdr), LAYOUT_FACT(heap_max_default), LAYOUT_FACT(arch),
+};
+#undef LAYOUT_FACT
+
+unsigned
+layout_diff(const struct malloc_layout *a, const struct malloc_layout *b, char *buf, size_t len)
+{
+	unsigned n = 0;
+	size_t used = 0;
+
+	if (buf && len)
+		buf[0] = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(layout_facts); i++) {
+		const char *x = (const char *)a + layout_facts[i].off, *y = (const char *)b + layout_facts[i].off;
+		int w;
+		if (!memcmp(x, y, layout_facts[i].size))
+			continue;
+		if (buf && used < len) {
+			w = snprintf(buf + used, len - used, "%s%s", n ? ", " : "", layout_facts[i].name);
+			used += w > 0 ? (size_t)w : 0;
+		}
+		n++;
+	}
+	return n;
+}
+
 const char *
 layout_describe(const struct malloc_layout *l, char *buf, size_t len)
 {
@@ -808,6 +920,14 @@ layout_from_dwarf(Dwarf *dw, const struct malloc_layout *base, struct malloc_lay
 
 	l.mp_size = struct_size(&sc.die[W_MP]);
 	read_members(&sc.die[W_MP], &l, mp_members, ARRAY_SIZE(mp_members), mp_special);
+	if (l.mp_tcache_bins < 0 && l.mp_tcache_count < 0 && l.mp_tcache_max_bytes < 0) {
+		/* a malloc built without the tcache (libc_malloc_debug.so's):
+		 * whatever the base says of tcache structures does not apply */
+		struct malloc_layout mp = l;
+		layout_without_tcache(&l);
+		l.mp_size = mp.mp_size;
+		sc.found[W_TC] = sc.found[W_TE] = false;
+	}
 
 	if (sc.found[W_HI]) {
 		l.hi_size = struct_size(&sc.die[W_HI]);

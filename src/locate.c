@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include "locate.h"
+#include "layout-cache.h"
 #include "ptmalloc.h"
 
 #include <elf.h>
@@ -81,6 +82,7 @@ malloc_info_free(struct malloc_info *mi)
 	free(mi->provider);
 	free(mi->detail);
 	free(mi->libc_path);
+	free(mi->layout_problem);
 	vec_free(&mi->tcaches);
 	for (size_t i = 0; i < mi->notes.n; i++)
 		free(mi->notes.v[i]);
@@ -294,13 +296,34 @@ lm_collect(void *ctx, const struct link_map_entry *le)
 	return true;
 }
 
+/* Is the module the dynamic linker (ld-linux-x86-64.so.2, ld-2.31.so)? */
+static bool
+is_rtld_name(const char *name)
+{
+	const char *b = base_name(name);
+	return !strncmp(b, "ld-linux", 8) || !strncmp(b, "ld-2.", 5) || !strncmp(b, "ld64.so", 7);
+}
+
 /* Objects in the dynamic linker's search order (target_link_map), with
- * their names.  0 entries for static programs or before the loader ran. */
+ * their names.  0 entries for static programs or before the loader ran.
+ * A program started as `ld.so ./prog` has ld.so's program headers in its
+ * auxv, and no DT_DEBUG there: the walk starts from the dynamic linker's
+ * _r_debug instead. */
 static size_t
-link_map_order(struct target *t, struct lm_entry **out)
+link_map_order(struct target *t, struct symbols *s, struct lm_entry **out)
 {
 	struct lm_walk w = { t, { 0 } };
-	target_link_map(t, lm_collect, &w);
+	struct module_info info;
+	struct sym_info si;
+
+	if (target_link_map(t, lm_collect, &w) == 0 && t->exe && is_rtld_name(t->exe)) {
+		for (size_t i = 0; symbols_module(s, i, &info); i++)
+			if (is_rtld_name(info.name) &&
+			    symbols_lookup(s, base_name(info.name), "_r_debug", &si) == 0 && si.type == STT_OBJECT) {
+				target_link_map_at(t, si.addr, lm_collect, &w);
+				break;
+			}
+	}
 	*out = w.v.v;
 	return w.v.n;
 }
@@ -358,7 +381,7 @@ int
 locate_dynamic_symbol(struct target *t, struct symbols *s, const char *name, uint64_t *addr, const char **module)
 {
 	struct lm_entry *lm;
-	size_t n = link_map_order(t, &lm);
+	size_t n = link_map_order(t, s, &lm);
 	int rc = -1;
 
 	for (size_t i = 0; i < n && rc < 0; i++) {
@@ -376,6 +399,9 @@ locate_dynamic_symbol(struct target *t, struct symbols *s, const char *name, uin
 	free(lm);
 	if (rc == 0)
 		return 0;
+	if (n == 0 && t->exe && is_rtld_name(t->exe))
+		return hd_fail(HD_ENOENT, "no definition of %s yet: the program was started through the dynamic "
+			       "linker, which has not loaded it", name);
 	if (n == 0) {
 		/* a static program: its own symbol table */
 		struct sym_info si;
@@ -394,12 +420,17 @@ static int
 find_provider(struct target *t, struct symbols *s, struct malloc_info *mi, struct module *prov)
 {
 	struct lm_entry *lm;
-	size_t n = link_map_order(t, &lm);
+	size_t n = link_map_order(t, s, &lm);
 	bool found = false, is_exe = false;
 
 	for (size_t i = 0; i < n && !found; i++) {
 		struct module m;
 		if (!lm_module(s, t, &lm[i], i == 0, &m))
+			continue;
+		/* up to 2.31 ld.so exports the malloc it starts with; the
+		 * program's calls (and ld.so's own, once libc is relocated)
+		 * go to libc's */
+		if (is_rtld_name(m.name))
 			continue;
 		if (defines_dynamic(&m, "malloc")) {
 			*prov = m;
@@ -417,9 +448,12 @@ find_provider(struct target *t, struct symbols *s, struct malloc_info *mi, struc
 		for (size_t i = 0; symbols_module(s, i, &info) && !found; i++) {
 			struct module m;
 			Dwfl_Module *mod = dwfl_addrmodule(symbols_dwfl(s), info.start);
-			if (!mod || !get_module(s, mod, &m))
+			if (!mod || !get_module(s, mod, &m) || is_rtld_name(m.name))
 				continue;
-			if (i == 0 && t->exe && (has_symbol(s, &m, "malloc") || defines_dynamic(&m, "malloc"))) {
+			/* a static program: malloc by name, or (fully stripped)
+			 * glibc's malloc check strings in it */
+			if (i == 0 && t->exe && (has_symbol(s, &m, "malloc") || defines_dynamic(&m, "malloc") ||
+						 (m.raw && memmem(m.raw, m.rawsize, "malloc(): corrupted top size", 28)))) {
 				*prov = m;
 				found = is_exe = true;
 			} else if (strstr(base_name(m.name), "libc.so")) {
@@ -457,6 +491,7 @@ read_version(const struct module *m, struct malloc_info *mi)
 			mi->vmajor = maj;
 			mi->vminor = min;
 			snprintf(mi->version, sizeof(mi->version), "%u.%u", maj, min);
+			mi->version_how = "banner";
 			return true;
 		}
 	}
@@ -477,6 +512,7 @@ read_version(const struct module *m, struct malloc_info *mi)
 			mi->vmajor = 2;
 			mi->vminor = best;
 			snprintf(mi->version, sizeof(mi->version), "2.%u", best);
+			mi->version_how = "version definitions";
 			return true;
 		}
 	}
@@ -506,6 +542,7 @@ layout_check_run(void *arg)
 	if (dw) {
 		lc->rc = layout_from_dwarf(dw, &lc->table, &lc->dwarf);
 		dwarf_end(dw);
+		layout_cache_put(lc->path, &lc->table, lc->rc, &lc->dwarf);
 	}
 	close(fd);
 	return NULL;
@@ -547,6 +584,7 @@ malloc_layout_confirm(struct malloc_info *mi, struct malloc_layout *dwarf)
 		if (layouts_equal(&lc->dwarf, &mi->L)) {
 			snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s, confirmed by DWARF",
 				 layout_describe(&mi->L, d, sizeof(d)));
+			snprintf(mi->layout_table, sizeof(mi->layout_table), "agrees");
 		} else {
 			*dwarf = lc->dwarf;
 			r = 1;
@@ -557,21 +595,65 @@ malloc_layout_confirm(struct malloc_info *mi, struct malloc_layout *dwarf)
 	return r;
 }
 
+int
+malloc_locate_confirmed(struct target *t, struct symbols *s, struct malloc_info **out)
+{
+	struct malloc_layout dwarf;
+
+	if (malloc_locate(t, s, out) < 0)
+		return -1;
+	if (malloc_layout_confirm(*out, &dwarf) == 1) {
+		malloc_info_free(*out);
+		*out = NULL;
+		return malloc_locate_layout(t, s, &dwarf, out);
+	}
+	return 0;
+}
+
+/* Say how the table's row compares with DWARF's layout dw (in use). */
 static void
-choose_layout(struct malloc_info *mi, const struct module *libc, const struct malloc_layout *forced)
+compare_row(struct malloc_info *mi, const struct malloc_layout *row, bool exact, const struct malloc_layout *dw)
+{
+	char names[128];
+
+	if (!row || !exact) {
+		snprintf(mi->layout_table, sizeof(mi->layout_table), "nearest row");
+		return;
+	}
+	if (layout_diff(row, dw, names, sizeof(names)) == 0)
+		snprintf(mi->layout_table, sizeof(mi->layout_table), "agrees");
+	else
+		snprintf(mi->layout_table, sizeof(mi->layout_table), "differs: %s", names);
+}
+
+/* The layout: DWARF's when libc carries it, else the table's row, checked
+ * against DWARF in the background when a debug file is there; forced, a
+ * DWARF layout that differed from the row.  no_tcache: the module is
+ * libc_malloc_debug.so, whose malloc is built without the tcache. */
+static void
+choose_layout(struct malloc_info *mi, const struct module *libc, const struct malloc_layout *forced, bool no_tcache)
 {
 	bool exact = false;
 	const struct malloc_layout *tab = layout_for_version(mi->vmajor ? mi->vmajor : 2, mi->vmajor ? mi->vminor : 36,
 							     LAYOUT_X86_64, &exact);
+	struct malloc_layout row;
 	const char *debugfile = NULL, *mainfile = NULL;
 	char d[64];
 
+	if (tab) {
+		row = *tab;
+		if (no_tcache)
+			layout_without_tcache(&row);
+		tab = &row;
+	}
 	if (forced) {
 		mi->L = *forced;
 		snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s (the table row differed)",
 			 layout_describe(&mi->L, d, sizeof(d)));
+		compare_row(mi, tab, exact, forced);
 		return;
 	}
+	snprintf(mi->layout_table, sizeof(mi->layout_table), "%s", tab && exact ? "unchecked" : "nearest row");
 	if (tab)
 		mi->L = *tab;
 	if (libc->mod) {
@@ -579,6 +661,29 @@ choose_layout(struct malloc_info *mi, const struct module *libc, const struct ma
 		 * finds the separate debug file: its path is known after */
 		dwfl_module_getsymtab(libc->mod);
 		dwfl_module_info(libc->mod, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);
+	}
+	if (tab && exact && !tab->uncertain && debugfile) {
+		struct malloc_layout cached;
+		int crc;
+		if (layout_cache_get(debugfile, tab, &crc, &cached)) {
+			/* checked before against this very file */
+			mi->layout_cached = true;
+			if (crc == 0 && layouts_equal(&cached, tab)) {
+				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s, confirmed by DWARF (cached)",
+					 layout_describe(&mi->L, d, sizeof(d)));
+				snprintf(mi->layout_table, sizeof(mi->layout_table), "agrees");
+			} else if (crc == 0) {
+				mi->L = cached;
+				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s (the table row differed; cached)",
+					 layout_describe(&mi->L, d, sizeof(d)));
+				compare_row(mi, tab, exact, &cached);
+			} else {
+				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s",
+					 layout_describe(&mi->L, d, sizeof(d)));
+			}
+			return;
+		}
+		(void)layout_cache_dir();	/* decided here, not on the thread */
 	}
 	if (tab && exact && !tab->uncertain && debugfile) {
 		/* use the verified row now, check it against DWARF meanwhile */
@@ -603,16 +708,31 @@ choose_layout(struct malloc_info *mi, const struct module *libc, const struct ma
 	}
 	{
 		Dwarf_Addr bias;
-		Dwarf *dw = libc->mod ? dwfl_module_getdwarf(libc->mod, &bias) : NULL;
-		if (dw && layout_from_dwarf(dw, tab, &mi->L) == 0) {
-			snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s", layout_describe(&mi->L, d, sizeof(d)));
+		const char *file = debugfile ? debugfile : mainfile;
+		struct malloc_layout got;
+		int crc = -1;
+		Dwarf *dw = NULL;
+		if (libc->mod && file && layout_cache_get(file, tab, &crc, &got)) {
+			mi->layout_cached = true;
+		} else if (libc->mod && (dw = dwfl_module_getdwarf(libc->mod, &bias))) {
+			crc = layout_from_dwarf(dw, tab, &got);
+			/* keyed as the lookup above was */
+			layout_cache_put(file, tab, crc, &got);
+		}
+		if (crc == 0) {
+			mi->L = got;
+			snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s%s", layout_describe(&mi->L, d, sizeof(d)),
+				 mi->layout_cached ? " (cached)" : "");
+			compare_row(mi, tab, exact, &mi->L);
 			return;
 		}
 	}
 	if (!tab) {
 		/* older than anything we know: 2.26 is the oldest row */
-		tab = layout_for_version(2, 26, LAYOUT_X86_64, &exact);
-		mi->L = *tab;
+		row = *layout_for_version(2, 26, LAYOUT_X86_64, &exact);
+		if (no_tcache)
+			layout_without_tcache(&row);
+		mi->L = row;
 		exact = false;
 	}
 	snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s%s", layout_describe(&mi->L, d, sizeof(d)),
@@ -641,6 +761,7 @@ read_version_symbol(struct target *t, struct symbols *s, const char *lb, struct 
 		mi->vmajor = maj;
 		mi->vminor = min;
 		snprintf(mi->version, sizeof(mi->version), "%u.%u", maj, min);
+		mi->version_how = "__libc_version";
 		free(v);
 		return true;
 	}
@@ -675,32 +796,77 @@ layout_fits(struct target *t, const struct malloc_layout *L, const struct sym_in
 	return true;
 }
 
+static bool layout_fits_image(struct target *t, const struct malloc_layout *L, const struct module *m);
+
+/* The versions "2.NN" (NUL-delimited, as gnu_get_libc_version's string)
+ * in the module's read-only data that have a table row, as a bit set of
+ * NN (26..63). */
+static uint64_t
+rodata_versions(const struct module *m)
+{
+	GElf_Shdr sh;
+	const unsigned char *d;
+	uint64_t set = 0;
+
+	if (!find_section(m, ".rodata", &sh, &d) || !d)
+		return 0;
+	for (const unsigned char *p = d, *end = d + sh.sh_size; (p = memmem(p, (size_t)(end - p), "2.", 2));
+	     p += 2) {
+		unsigned nn;
+		if (p + 5 > end || (p > d && p[-1]) || p[2] < '0' || p[2] > '9' || p[3] < '0' || p[3] > '9' || p[4])
+			continue;
+		nn = (unsigned)(p[2] - '0') * 10 + (unsigned)(p[3] - '0');
+		if (nn >= 26 && nn < 64 && layout_for_version(2, nn, LAYOUT_X86_64, NULL))
+			set |= 1ULL << nn;
+	}
+	return set;
+}
+
 /* Version unknown (a static program without the banner): the newest table
  * layout that fits; *oldest is the oldest version with the same layout
- * that fits too, so the version can be given as a range. */
+ * that fits too, so the version can be given as a range.  What must fit:
+ * with main_arena's and mp_'s symbols, their sizes and contents; without
+ * symbols, their static images in the program's .data, and the tcache
+ * chunk size.  Then a version string of the program's .rodata whose row
+ * fits names the version exactly (*exact_string). */
 static const struct malloc_layout *
-guess_layout(struct target *t, struct symbols *s, const struct module *libc, const char *lb, unsigned *oldest)
+guess_layout(struct target *t, struct symbols *s, const struct module *libc, const char *lb, unsigned *oldest,
+	     bool *exact_string)
 {
 	size_t n;
 	const struct malloc_layout *tab = layout_table(LAYOUT_X86_64, &n), *best = NULL;
 	struct sym_info arena, mp;
+	bool named = symbols_lookup(s, lb, "main_arena", &arena) == 0 && symbols_lookup(s, lb, "mp_", &mp) == 0;
+	uint64_t strings = named ? 0 : rodata_versions(libc);
+#define FITS(L) (named ? layout_fits(t, (L), &arena, &mp) : layout_fits_image(t, (L), libc))
 
-	(void)libc;
-	if (symbols_lookup(s, lb, "main_arena", &arena) < 0 || symbols_lookup(s, lb, "mp_", &mp) < 0)
-		return NULL;
+	*exact_string = false;
+	if (strings & (strings - 1)) {
+		strings = 0;	/* several: none is the version */
+	} else if (strings) {
+		unsigned nn = (unsigned)__builtin_ctzll(strings);
+		bool exact;
+		const struct malloc_layout *L = layout_for_version(2, nn, LAYOUT_X86_64, &exact);
+		if (L && exact && FITS(L)) {
+			*oldest = L->version;
+			*exact_string = true;
+			return L;
+		}
+	}
 	for (size_t i = n; i-- > 0;) {
 		const struct malloc_layout *L = &tab[i];
 		if (best) {
-			if (!layouts_equal(best, L) || !layout_fits(t, L, &arena, &mp))
+			if (!layouts_equal(best, L) || !FITS(L))
 				break;
 			*oldest = L->version;
 			continue;
 		}
-		if (layout_fits(t, L, &arena, &mp)) {
+		if (FITS(L)) {
 			best = L;
 			*oldest = L->version;
 		}
 	}
+#undef FITS
 	return best;
 }
 
@@ -937,53 +1103,107 @@ mp_static_image(const struct module *m, const struct malloc_layout *L)
 	return hits == 1 ? found + m->bias : 0;
 }
 
+/* Does layout L fit a module's images without symbols: exactly one
+ * main_arena image and one mp_ initialiser in its .data, the arena valid
+ * in memory, and (malloc initialised, tcache on) the main heap's first
+ * chunk the size of a tcache_perthread_struct? */
+static bool
+layout_fits_image(struct target *t, const struct malloc_layout *L, const struct module *m)
+{
+	struct rela_map rm;
+	uint8_t buf[512];
+	uint64_t a, mp, base, sf;
+	bool init = false, fits;
+
+	u64map_init(&rm.relative);
+	memset(&rm.tpoff, 0, sizeof(rm.tpoff));
+	for_each_rela(m, collect_rela, &rm);
+	a = arena_static_image(m, L, &rm);
+	u64map_free(&rm.relative);
+	vec_free(&rm.tpoff);
+	if (!a || !valid_arena(t, L, a, &init))
+		return false;
+	mp = mp_static_image(m, L);
+	fits = mp && L->mp_size <= sizeof(buf) && target_read(t, mp, buf, L->mp_size) == 0 && valid_mp(L, buf);
+	if (!fits)
+		return false;
+	base = mp_u64(buf, L->mp_sbrk_base);
+	if (init && base && L->has_tcache && mp_u64(buf, L->mp_tcache_count) &&
+	    target_read_u64(t, ALIGN_UP(base + 16, 16) - 16 + 8, &sf) == 0 &&
+	    ptm_chunksize(sf) != ptm_tcache_chunk_size(L))
+		return false;
+	return true;
+}
+
 /* ---- tcache ---- */
 
-/* Does tc look like a tcache_perthread_struct? */
-static bool
+/* Does tc look like a tcache_perthread_struct?  0: no; 1: it is one
+ * (aligned, readable, in a chunk of the tcache's size) whose content is
+ * damaged (a count above count_max, a misaligned entry): the heap walk
+ * reports that and walks the rest; 2: it is one and its content is
+ * sane. */
+static int
 valid_tcache(struct target *t, const struct malloc_layout *L, uint64_t tc, uint64_t count_max)
 {
 	uint8_t *buf;
 	uint64_t sz;
-	bool ok = true;
+	int ok = 2;
 
 	if (!tc)
-		return true;	/* no tcache yet */
+		return 2;	/* no tcache yet */
 	if (!ptm_aligned(tc) || target_read_u64(t, tc - 8, &sz) < 0)
-		return false;
+		return 0;
 	if (ptm_chunksize(sz) != ptm_tcache_chunk_size(L))
-		return false;
+		return 0;
 	buf = xmalloc(L->tc_size);
 	if (target_read(t, tc, buf, L->tc_size) < 0) {
 		free(buf);
-		return false;
+		return 0;
 	}
-	for (unsigned i = 0; i < L->tc_nbins && ok; i++) {
+	for (unsigned i = 0; i < L->tc_nbins && ok == 2; i++) {
 		uint64_t e = tc_entry(L, buf, i);
 		if (tc_count(L, buf, i) > count_max)
-			ok = false;
+			ok = 1;
 		if (e && !ptm_aligned(e))
-			ok = false;
+			ok = 1;
 	}
 	free(buf);
 	return ok;
 }
 
+/* Does the thread's TLS hold what the thread wrote?  On x86-64 the
+ * thread pointer points to the thread's TCB, whose first word (tcb) is
+ * its own address.  A core whose writer could not read the memory there
+ * (gdb's gcore over a thread stack mapping with guard pages, as glibc
+ * 2.42 installs them with MADV_GUARD_INSTALL) holds zeros instead. */
+static bool
+tls_intact(struct target *t, uint64_t tp)
+{
+	uint64_t self;
+	return target_read_u64(t, tp, &self) == 0 && self == tp;
+}
+
+/* Every thread's tcache through the thread-pointer offset tpoff.  With
+ * check, a value that is not a tcache_perthread_struct (valid_tcache 0)
+ * is not taken; *valid (may be NULL) counts the threads whose value was
+ * taken, *clean (may be NULL) those whose tcache is also undamaged. */
 static int
-tcache_per_thread(struct target *t, struct malloc_info *mi, int64_t tpoff, bool check, int *valid)
+tcache_per_thread(struct target *t, struct malloc_info *mi, int64_t tpoff, bool check, int *valid, int *clean)
 {
 	uint64_t count_max = mi_mp(mi, mi->L.mp_tcache_count);
-	int good = 0;
+	int good = 0, sane = 0;
 	if (count_max == 0 || count_max > 65535)
 		count_max = 65535;
 	mi->tcaches.n = 0;
 	for (size_t i = 0; i < t->nthreads; i++) {
 		const hd_regs_t *r = target_regs(t, t->threads[i]);
-		struct tcache_ref ref = { t->threads[i]->tid, 0, false };
-		if (r && REG_TP(r) && target_read_u64(t, REG_TP(r) + (uint64_t)tpoff, &ref.tcache) == 0) {
-			ref.known = true;
-			if (check && !valid_tcache(t, &mi->L, ref.tcache, count_max))
-				ref.known = false;
+		struct tcache_ref ref = { t->threads[i]->tid, 0, false, false };
+		if (r && REG_TP(r) && !tls_intact(t, REG_TP(r))) {
+			ref.tls_lost = true;
+		} else if (r && REG_TP(r) && target_read_u64(t, REG_TP(r) + (uint64_t)tpoff, &ref.tcache) == 0) {
+			int v = check ? valid_tcache(t, &mi->L, ref.tcache, count_max) : 2;
+			ref.known = v > 0;
+			sane += v == 2;
 		}
 		if (ref.known)
 			good++;
@@ -991,7 +1211,81 @@ tcache_per_thread(struct target *t, struct malloc_info *mi, int64_t tpoff, bool 
 	}
 	if (valid)
 		*valid = good;
+	if (clean)
+		*clean = sane;
 	return good;
+}
+
+/* A static program without symbols: the tcache variable is one of the
+ * few words of the program's TLS block (tp - round_up(memsz, align) up to
+ * tp); take the offset whose values are valid tcaches (or null) in every
+ * thread whose TLS is intact, the main thread's the first chunk of the
+ * main heap, as glibc allocates it at the first malloc. */
+static bool
+static_tls_scan(struct target *t, const struct module *exe, struct malloc_info *mi)
+{
+	Elf *elf = exe->elf;
+	size_t phnum;
+	int64_t block = 0, found = 0;
+	int hits = 0;
+	uint64_t first = 0, base = mi_mp(mi, mi->L.mp_sbrk_base);
+	const hd_regs_t *r0 = t->nthreads ? target_regs(t, t->threads[0]) : NULL;
+
+	if (!elf || elf_getphdrnum(elf, &phnum) != 0 || !base || !r0 || !REG_TP(r0))
+		return false;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_TLS && ph.p_memsz <= 0x10000)
+			block = (int64_t)ALIGN_UP(ph.p_memsz, ph.p_align ? ph.p_align : 1);
+	}
+	if (!block)
+		return false;
+	first = ALIGN_UP(base + 16, 16);	/* the main heap's first chunk's memory */
+	for (int64_t off = -block; off < 0; off += 8) {
+		uint64_t v;
+		int good, nz = 0;
+		if (target_read_u64(t, REG_TP(r0) + (uint64_t)off, &v) < 0 || v != first)
+			continue;
+		tcache_per_thread(t, mi, off, true, &good, NULL);
+		for (size_t k = 0; k < mi->tcaches.n; k++) {
+			if (mi->tcaches.v[k].known && mi->tcaches.v[k].tcache)
+				nz++;
+			if (!mi->tcaches.v[k].known && !mi->tcaches.v[k].tls_lost)
+				good = -1;
+		}
+		if (good > 0 && nz) {
+			found = off;
+			hits++;
+		}
+	}
+	if (hits != 1)
+		return false;
+	mi->tcache_tpoff = found;
+	mi->have_tcache_tpoff = true;
+	mi->tcache_how = "static-tls-scan";
+	tcache_per_thread(t, mi, found, true, NULL, NULL);
+	return true;
+}
+
+/* Name the threads whose TLS a core lacks: their tcaches are unknown. */
+static void
+note_lost_tls(struct target *t, struct malloc_info *mi)
+{
+	struct sbuf sb;
+	size_t n = 0;
+
+	sb_init(&sb);
+	for (size_t i = 0; i < mi->tcaches.n; i++)
+		if (mi->tcaches.v[i].tls_lost)
+			sb_printf(&sb, "%s%d", n++ ? ", " : "", (int)mi->tcaches.v[i].tid);
+	if (n)
+		note(mi, "thread%s %s: the TLS reads as zeros in this %s%s, so %s tcache%s unknown and %s "
+		     "tcache'd chunks count as in use", n > 1 ? "s" : "", sb.s,
+		     t->kind == TARGET_CORE ? "core" : "process",
+		     t->kind == TARGET_CORE ? " (the program that wrote it could not read that memory: gdb's gcore "
+		     "cannot read thread stacks with guard pages, as glibc 2.42 makes them)" : "",
+		     n > 1 ? "their" : "its", n > 1 ? "s are" : " is", n > 1 ? "their" : "its");
+	sb_free(&sb);
 }
 
 static void
@@ -1017,7 +1311,9 @@ find_tcaches(struct target *t, struct symbols *s, const struct module *libc, str
 				mi->tcache_tpoff = (int64_t)slot;
 				mi->have_tcache_tpoff = true;
 				mi->tcache_how = "symbol+tls-got";
-				tcache_per_thread(t, mi, mi->tcache_tpoff, true, &good);
+				/* the variable itself: its value is the tcache, damaged
+				 * or not (the walk says what is wrong with it) */
+				tcache_per_thread(t, mi, mi->tcache_tpoff, false, &good, NULL);
 				return;
 			}
 		}
@@ -1034,49 +1330,61 @@ find_tcaches(struct target *t, struct symbols *s, const struct module *libc, str
 					mi->tcache_tpoff = (int64_t)si.addr - (int64_t)ALIGN_UP(ph.p_memsz, al);
 					mi->have_tcache_tpoff = true;
 					mi->tcache_how = "symbol+static-tls";
-					tcache_per_thread(t, mi, mi->tcache_tpoff, true, NULL);
+					tcache_per_thread(t, mi, mi->tcache_tpoff, false, NULL, NULL);
 					return;
 				}
 			}
 		}
 	}
+	if (mi->static_glibc && static_tls_scan(t, libc, mi))
+		return;
 	/* without symbols: try every TPOFF64 slot of libc with a small
 	 * addend; keep the one whose values validate as tcaches for the
 	 * most threads (and at least one non-null) */
 	{
 		int64_t best = 0;
-		int bestn = -1, bestnz = 0;
+		int bestn = -1, bestnz = 0, bestclean = 0;
 		for (size_t i = 0; i < rm->tpoff.n; i++) {
 			const Elf64_Rela *r = &rm->tpoff.v[i];
 			uint64_t slot;
-			int good, nz = 0;
+			int good, clean, nz = 0;
 			if (ELF64_R_SYM(r->r_info) != 0 || r->r_addend < 0 || r->r_addend > 0x400)
 				continue;
 			if (target_read_u64(t, libc->bias + r->r_offset, &slot) < 0)
 				continue;
-			tcache_per_thread(t, mi, (int64_t)slot, true, &good);
+			tcache_per_thread(t, mi, (int64_t)slot, true, &good, &clean);
 			for (size_t k = 0; k < mi->tcaches.n; k++)
 				if (mi->tcaches.v[k].known && mi->tcaches.v[k].tcache)
 					nz++;
 			if (nz == 0)
 				continue;
-			if (good > bestn || (good == bestn && nz > bestnz)) {
+			/* (a damaged tcache is still the tcache: sane content
+			 * only breaks ties) */
+			if (good > bestn || (good == bestn && (nz > bestnz || (nz == bestnz && clean > bestclean)))) {
 				best = (int64_t)slot;
 				bestn = good;
 				bestnz = nz;
+				bestclean = clean;
 			}
 		}
-		if (bestn > 0 && bestn == (int)t->nthreads) {
+		int intact = 0;
+		for (size_t i = 0; i < t->nthreads; i++) {
+			const hd_regs_t *r = target_regs(t, t->threads[i]);
+			if (!r || !REG_TP(r) || tls_intact(t, REG_TP(r)))
+				intact++;
+		}
+		if (bestn > 0 && bestn == intact) {
 			mi->tcache_tpoff = best;
 			mi->have_tcache_tpoff = true;
 			mi->tcache_how = "tls-got-scan";
-			tcache_per_thread(t, mi, best, true, NULL);
+			tcache_per_thread(t, mi, best, true, NULL, NULL);
 			return;
 		}
 	}
 	mi->tcaches.n = 0;
 	for (size_t i = 0; i < t->nthreads; i++) {
-		struct tcache_ref ref = { t->threads[i]->tid, 0, false };
+		const hd_regs_t *r = target_regs(t, t->threads[i]);
+		struct tcache_ref ref = { t->threads[i]->tid, 0, false, r && REG_TP(r) && !tls_intact(t, REG_TP(r)) };
 		vec_push(&mi->tcaches, ref);
 	}
 	mi->tcache_how = "not found";
@@ -1109,6 +1417,60 @@ read_sym_u64(struct target *t, struct symbols *s, const char *mod, const char *n
 	return target_read_u64(t, si.addr, val) == 0;
 }
 
+/* Is libc_malloc_debug.so's own malloc in use: does its main_arena (by
+ * symbol, or its static image with the layout of libc's version) hold
+ * memory? */
+static bool
+debug_state_in_use(struct target *t, struct symbols *s, const struct module *dbg, const struct malloc_info *mi)
+{
+	const struct malloc_layout *row = layout_for_version(mi->vmajor ? mi->vmajor : 2, mi->vmajor ? mi->vminor : 36,
+							     LAYOUT_X86_64, NULL);
+	struct malloc_layout L;
+	struct rela_map rm;
+	struct sym_info si;
+	uint64_t a = 0, sysmem = 0;
+	bool init = false;
+
+	if (!row)
+		return false;
+	L = *row;
+	layout_without_tcache(&L);
+	if (symbols_lookup(s, base_name(dbg->name), "main_arena", &si) == 0 && si.type == STT_OBJECT) {
+		a = si.addr;
+	} else {
+		u64map_init(&rm.relative);
+		memset(&rm.tpoff, 0, sizeof(rm.tpoff));
+		for_each_rela(dbg, collect_rela, &rm);
+		a = arena_static_image(dbg, &L, &rm);
+		u64map_free(&rm.relative);
+		vec_free(&rm.tpoff);
+	}
+	/* initialised is not enough: its ptmalloc_init runs either way */
+	return a && valid_arena(t, &L, a, &init) && init &&
+	       target_read_u64(t, a + (uint64_t)L.ms_system_mem, &sysmem) == 0 && sysmem != 0;
+}
+
+/* The layout's own consistency, and the size the symbol table gives mp_
+ * against that of struct malloc_par (main_arena's was checked when it was
+ * looked up). */
+static void
+check_layout(struct symbols *s, const char *lb, struct malloc_info *mi)
+{
+	const char *why = layout_problem(&mi->L);
+	struct sym_info si;
+
+	if (mi->layout_problem)
+		return;
+	if (why) {
+		mi->layout_problem = xstrdup(why);
+		return;
+	}
+	if (mi->mp_how && !strcmp(mi->mp_how, "symbol") && symbols_lookup(s, lb, "mp_", &si) == 0 && si.size &&
+	    si.size != mi->L.mp_size)
+		mi->layout_problem = xasprintf("mp_ is %" PRIu64 " bytes in the symbol table, struct malloc_par %u "
+					       "in the layout", si.size, mi->L.mp_size);
+}
+
 int
 malloc_locate(struct target *t, struct symbols *s, struct malloc_info **out)
 {
@@ -1125,6 +1487,7 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 	struct sym_info si;
 	const char *lb;
 	char buf[64];
+	bool debug_lib = false;
 
 	u64map_init(&rm.relative);
 	memset(&rm.tpoff, 0, sizeof(rm.tpoff));
@@ -1139,26 +1502,25 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 		*out = mi;
 		return 0;
 	}
-	/* the module holding main_arena: libc.so.6 (also when
-	 * libc_malloc_debug.so wraps it), or the static executable */
+	/* the module holding main_arena: libc.so.6, or the static
+	 * executable, or libc_malloc_debug.so when its own malloc is in use
+	 * (below); the version is libc's */
 	libc = prov;
-	if (!mi->static_glibc && !strstr(base_name(prov.name), "libc.so")) {
+	if (!mi->static_glibc && !strstr(base_name(prov.name), "libc.so") && !strstr(base_name(prov.name), "libc-2.")) {
 		struct module_info info;
 		for (size_t i = 0; symbols_module(s, i, &info); i++)
-			if (strstr(base_name(info.name), "libc.so")) {
+			if (strstr(base_name(info.name), "libc.so") || !strncmp(base_name(info.name), "libc-2.", 7)) {
 				Dwfl_Module *mod = dwfl_addrmodule(symbols_dwfl(s), info.start);
 				if (mod)
 					get_module(s, mod, &libc);
 			}
-		if (strstr(base_name(prov.name), "malloc_debug"))
-			note(mi, "libc_malloc_debug.so is preloaded: chunks carry its check bytes and the tcache is off");
+		debug_lib = strstr(base_name(prov.name), "malloc_debug") != NULL;
 	}
-	mi->libc_path = xstrdup(libc.name ? libc.name : "?");
-	mi->libc_bias = libc.bias;
 	lb = mi->static_glibc ? NULL : base_name(libc.name);
 	if (!read_version(&libc, mi) && !read_version_symbol(t, s, lb, mi)) {
 		unsigned oldest = 0;
-		const struct malloc_layout *L = guess_layout(t, s, &libc, lb, &oldest);
+		bool string = false;
+		const struct malloc_layout *L = guess_layout(t, s, &libc, lb, &oldest, &string);
 		if (L) {
 			mi->vmajor = L->version / 100;
 			mi->vminor = L->version % 100;
@@ -1167,19 +1529,47 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 					 mi->vmajor, mi->vminor);
 			else
 				snprintf(mi->version, sizeof(mi->version), "%u.%u", mi->vmajor, mi->vminor);
-			note(mi, "the glibc version could not be read from %s; its memory fits the layout of "
-			     "glibc %s", base_name(libc.name), mi->version);
+			mi->version_how = string ? "a version string that fits the layout" : "the layout that fits";
+			if (!string)
+				note(mi, "the glibc version could not be read from %s; its memory fits the layout of "
+				     "glibc %s", base_name(libc.name), mi->version);
 		} else {
 			note(mi, "the glibc version could not be read from %s, and no known layout fits; "
 			     "assuming the newest", base_name(libc.name));
 		}
 	}
-	choose_layout(mi, &libc, forced);
+	if (debug_lib) {
+		/* 2.34+: libc_malloc_debug.so carries a malloc of its own,
+		 * without the tcache, which holds the heap when
+		 * glibc.malloc.check (MALLOC_CHECK_) is on; else it forwards
+		 * to libc.so.6's */
+		if (debug_state_in_use(t, s, &prov, mi)) {
+			libc = prov;
+			lb = base_name(libc.name);
+			note(mi, "libc_malloc_debug.so is preloaded with glibc.malloc.check on: its own malloc holds "
+			     "the heap (one arena, no tcache, a check byte after each chunk's data)");
+		} else {
+			debug_lib = false;
+			note(mi, "libc_malloc_debug.so is preloaded, glibc.malloc.check off: it forwards to %s's malloc",
+			     base_name(libc.name));
+		}
+	}
+	mi->libc_path = xstrdup(libc.name ? libc.name : "?");
+	mi->libc_bias = libc.bias;
+	choose_layout(mi, &libc, forced, debug_lib);
 	for_each_rela(&libc, collect_rela, &rm);
 
 	/* main_arena */
-	if (symbols_lookup(s, lb, "main_arena", &si) == 0 && si.type == STT_OBJECT &&
-	    valid_arena(t, &mi->L, si.addr, &mi->initialised)) {
+	if (symbols_lookup(s, lb, "main_arena", &si) == 0 && si.type == STT_OBJECT && si.size &&
+	    si.size != mi->L.ms_size) {
+		/* the symbol says the layout is wrong: keep what it says
+		 * for info, walk nothing */
+		mi->main_arena = si.addr;
+		mi->main_arena_how = "symbol";
+		mi->layout_problem = xasprintf("main_arena is %" PRIu64 " bytes in the symbol table, struct "
+					       "malloc_state %u in the layout", si.size, mi->L.ms_size);
+	} else if (symbols_lookup(s, lb, "main_arena", &si) == 0 && si.type == STT_OBJECT &&
+		   valid_arena(t, &mi->L, si.addr, &mi->initialised)) {
 		mi->main_arena = si.addr;
 		mi->main_arena_how = "symbol";
 	} else if ((mi->main_arena = arena_static_image(&libc, &mi->L, &rm)) &&
@@ -1207,8 +1597,12 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 		mi->mp_how = "static-image";
 	}
 	if (mi->mp) {
-		if (mi->L.mp_size > sizeof(mi->mp_bytes) ||
-		    target_read(t, mi->mp, mi->mp_bytes, mi->L.mp_size) < 0 || !valid_mp(&mi->L, mi->mp_bytes)) {
+		bool readable = mi->L.mp_size <= sizeof(mi->mp_bytes) &&
+				target_read(t, mi->mp, mi->mp_bytes, mi->L.mp_size) == 0;
+		if (readable && !valid_mp(&mi->L, mi->mp_bytes) && !strcmp(mi->mp_how, "symbol")) {
+			/* it is mp_, damaged: the heap walk says what is wrong */
+			note(mi, "mp_ at 0x%" PRIx64 " holds values glibc never sets (see `check`)", mi->mp);
+		} else if (!readable || !valid_mp(&mi->L, mi->mp_bytes)) {
 			note(mi, "mp_ at 0x%" PRIx64 " does not look right; tunables are unknown", mi->mp);
 			memset(mi->mp_bytes, 0, sizeof(mi->mp_bytes));
 			mi->mp = 0;
@@ -1218,6 +1612,7 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 		mi->mp_how = "not found";
 		note(mi, "mp_ not found: mmapped chunks cannot be cross-checked and tunables are unknown");
 	}
+	check_layout(s, lb, mi);
 	{
 		uint64_t hp = mi_mp(mi, mi->L.mp_hp_pagesize);
 		mi->heap_max = mi->L.mp_hp_pagesize >= 0 && hp ? 4 * hp : mi->L.heap_max_default;
@@ -1225,6 +1620,7 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 			mi->heap_max = mi->L.heap_max_default;
 	}
 	find_tcaches(t, s, &libc, &rm, mi);
+	note_lost_tls(t, mi);
 	if (read_sym_u64(t, s, lb, "tcache_key", &mi->tcache_key, NULL)) {
 		mi->have_tcache_key = true;
 		mi->tcache_key_how = "symbol";

@@ -15,6 +15,7 @@
 #include "signals.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,9 +51,18 @@ usage(FILE *f)
 "  -batch, --batch               exit after the -ex/-x commands; a live\n"
 "                                target is detached and left running\n"
 "  --json                        one JSON object per command on stdout\n"
+"  --json=FILE                   the same, into FILE\n"
+"  --log-file=FILE               heapdbg's command output into FILE, not stdout\n"
+"  --inferior-output=FILE        the --args program's stdout and stderr into\n"
+"                                FILE (default: as heapdbg's; with --json\n"
+"                                its stdout goes to heapdbg's stderr)\n"
 "  -q, --quiet                   no banner\n"
 "  --error-exitcode=N            exit N if a leak or heap corruption was found\n"
+"  --allocator-frames            allocation stacks keep malloc's own frames\n"
 "  --debug-file-directory=DIR    look for separate debug files in DIR\n"
+"  --run-libc-freeres=no|yes     --args: at the exit, run glibc's __libc_freeres\n"
+"                                first, as valgrind does (default yes)\n"
+"  --run-cxx-freeres=no|yes      likewise libstdc++'s __gnu_cxx::__freeres\n"
 "  --version, --help\n"
 "\n"
 "Exit status: 0 ok; 1 a command failed; 2 cannot attach or open the target;\n"
@@ -96,18 +106,32 @@ opt_is(const char *arg, const char *name, const char **val, int *i, int argc, ch
 	return true;
 }
 
-/* End the session: let a program held at its exit finish, detach from a
- * live one, close a core; say how a live process ended, if it did (once:
+/* End the session: let a program held at its exit finish, kill one
+ * heapdbg started that is not at its exit, detach from an attached one,
+ * close a core; say how a live process ended, if it did (once:
  * a death noticed between commands was said then). */
 static void
-finish_target(struct session *s)
+finish_target(struct session *s, bool say)
 {
 	if (!s->t)
 		return;
 	if (s->t->kind == TARGET_LIVE) {
 		live_poll(s->t);
-		if (live_at_exit(s->t) && live_launched(s->t))
+		if (say && !live_launched(s->t) && !live_gone(s->t) && !live_at_exit(s->t))
+			fprintf(stderr, "heapdbg: detaching from process %d, held stopped %.1f ms in all\n",
+				(int)s->t->pid, live_held_ns(s->t) / 1e6);
+		if (live_at_exit(s->t) && live_launched(s->t)) {
 			live_finish(s->t);
+		} else if (live_launched(s->t) && !live_gone(s->t)) {
+			/* what heapdbg started dies with the session, as in
+			 * gdb (quit asked first on a terminal) */
+			pid_t pid = s->t->pid;
+			if (live_kill(s->t) == 0) {
+				s->end_noted = true;
+				error_msg("killed process %d, which heapdbg started (`detach` first leaves it running)",
+					  (int)pid);
+			}
+		}
 		session_note_end(s, false);
 	}
 	session_drop_target(s);
@@ -119,7 +143,11 @@ main(int argc, char **argv)
 	VEC(struct script_item) script = { 0 };
 	const char *pid_arg = NULL, *core = NULL, *exe = NULL, *val;
 	char **prog_argv = NULL;
-	bool batch = false, json = false, quiet = false;
+	bool batch = false, json = false, quiet = false, no_libc_freeres = false, no_cxx_freeres = false;
+	const char *log_file = NULL, *inferior_output = NULL;
+	bool keep_alloc_frames = false;
+	FILE *out = stdout;
+	int inf_out = -1, inf_err = -1;
 	uint64_t errcode = 0;
 	const char *debug_dir = NULL;
 	struct session *s;
@@ -158,6 +186,19 @@ main(int argc, char **argv)
 			json = true;
 			continue;
 		}
+		if (!strncmp(a, "--json=", 7) || !strncmp(a, "-json=", 6)) {
+			json = true;
+			log_file = strchr(a, '=') + 1;
+			continue;
+		}
+		if (opt_is(a, "log-file", &log_file, &i, argc, argv, true))
+			continue;
+		if (opt_is(a, "inferior-output", &inferior_output, &i, argc, argv, true))
+			continue;
+		if (opt_is(a, "allocator-frames", NULL, &i, argc, argv, false)) {
+			keep_alloc_frames = true;
+			continue;
+		}
 		if (opt_is(a, "q", NULL, &i, argc, argv, false) || opt_is(a, "quiet", NULL, &i, argc, argv, false) ||
 		    opt_is(a, "silent", NULL, &i, argc, argv, false)) {
 			quiet = true;
@@ -166,12 +207,25 @@ main(int argc, char **argv)
 		if (opt_is(a, "error-exitcode", &val, &i, argc, argv, true)) {
 			if (parse_u64(val, &errcode, false) < 0 || errcode > 255) {
 				error_msg("--error-exitcode: '%s' is not an exit status (0-255)", val);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			continue;
 		}
 		if (opt_is(a, "debug-file-directory", &debug_dir, &i, argc, argv, true))
 			continue;
+		if (opt_is(a, "run-libc-freeres", &val, &i, argc, argv, true) ||
+		    opt_is(a, "run-cxx-freeres", &val, &i, argc, argv, true)) {
+			bool no = !strcmp(val, "no");
+			if (!no && strcmp(val, "yes")) {
+				error_msg("%s: 'yes' or 'no', not '%s'", a, val);
+				goto usage;
+			}
+			if (strstr(a, "libc"))
+				no_libc_freeres = no;
+			else
+				no_cxx_freeres = no;
+			continue;
+		}
 		if (opt_is(a, "version", NULL, &i, argc, argv, false)) {
 			printf("heapdbg %s\n", HEAPDBG_VERSION);
 			return 0;
@@ -183,7 +237,7 @@ main(int argc, char **argv)
 		if (opt_is(a, "args", NULL, &i, argc, argv, false)) {
 			if (i + 1 >= argc) {
 				error_msg("--args needs a program");
-				return EXIT_USAGE;
+				goto usage;
 			}
 			prog_argv = &argv[i + 1];
 			break;
@@ -193,11 +247,36 @@ main(int argc, char **argv)
 			continue;
 		}
 		error_msg("unrecognized argument '%s' (see --help)", a);
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if (!!pid_arg + !!core + !!prog_argv > 1) {
 		error_msg("give only one of -p PID, -c CORE and --args PROG");
-		return EXIT_USAGE;
+		goto usage;
+	}
+
+	if (log_file && !*log_file) {
+		error_msg("--log-file/--json=: a file name is needed");
+		goto usage;
+	}
+	if (inferior_output && !prog_argv) {
+		error_msg("--inferior-output is for a program started with --args");
+		goto usage;
+	}
+	if (log_file) {
+		out = fopen(log_file, "w");
+		if (!out) {
+			perror_msg("%s", log_file);
+			goto usage;
+		}
+	}
+	if (inferior_output) {
+		inf_out = inf_err = open(inferior_output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
+		if (inf_out < 0) {
+			perror_msg("%s", inferior_output);
+			goto usage;
+		}
+	} else if (json && !log_file) {
+		inf_out = STDERR_FILENO;	/* stdout is for JSON */
 	}
 
 	s = session_new();
@@ -205,27 +284,35 @@ main(int argc, char **argv)
 	s->batch = batch;
 	s->json = json;
 	s->quiet = quiet;
+	s->keep_alloc_frames = keep_alloc_frames;
 	s->error_exitcode = (int)errcode;
 	s->debug_dir = debug_dir ? xstrdup(debug_dir) : NULL;
-	s->em = em_new(stdout, json ? EM_JSON : EM_TEXT);
+	s->no_libc_freeres = no_libc_freeres;
+	s->no_cxx_freeres = no_cxx_freeres;
+	s->em = em_new(out, json ? EM_JSON : EM_TEXT);
+	if (!batch && isatty(STDIN_FILENO))
+		s->query = shell_query;	/* a person can answer */
 	hd_set_fatal_hook(fatal_hook);
 	if (sig_setup() < 0) {
 		error_msg("%s", hd_errmsg());
 		return 1;
 	}
+	sig_set_batch(batch);
 
 	if (pid_arg) {
 		uint64_t pid;
 		if (parse_u64(pid_arg, &pid, false) < 0 || pid == 0 || pid > 0x7fffffff) {
 			error_msg("-p: '%s' is not a process id", pid_arg);
 			session_free(s);
-			return EXIT_USAGE;
+			goto usage;
 		}
 		t = live_attach((pid_t)pid);
 	} else if (core) {
 		t = target_open_core(core, exe);
 	} else if (prog_argv) {
-		t = live_launch(prog_argv);
+		t = live_launch(prog_argv, inf_out, inf_err);
+		if (inferior_output)
+			close(inf_out);
 	}
 	if ((pid_arg || core || prog_argv) && !t) {
 		error_msg("%s", hd_errmsg());
@@ -233,8 +320,13 @@ main(int argc, char **argv)
 		vec_free(&script);
 		return EXIT_TARGET;
 	}
-	if (t)
+	if (t) {
 		session_set_target(s, t);
+		for (size_t i = 0; target_core_warning(t, i); i++)
+			warn_msg("%s", target_core_warning(t, i));
+	}
+	if (t && prog_argv)
+		session_arm_exit(s);
 	debug_msg("target open after %.1f ms", (hd_now_ns() - t_start) / 1e6);
 	if (!quiet && !json) {
 		char *vexe = t && t->exe ? str_visible(t->exe) : NULL;
@@ -249,11 +341,11 @@ main(int argc, char **argv)
 			fprintf(stderr, "heapdbg %s: %s process %d (%s), %zu thread%s, stopped%s\n",
 				HEAPDBG_VERSION, prog_argv ? "started" : "attached to", (int)t->pid,
 				shown, t->nthreads, t->nthreads == 1 ? "" : "s",
-				prog_argv ? " before main" : "");
+				prog_argv ? " before its initialisers" : "");
 		free(vexe);
 	}
 
-	for (size_t i = 0; i < script.n && !s->quit && !sig_terminating(); i++) {
+	for (size_t i = 0; i < script.n && !s->quit && !sig_terminating() && !sig_batch_interrupted(); i++) {
 		if (script.v[i].is_file) {
 			FILE *f = fopen(script.v[i].text, "r");
 			if (!f) {
@@ -280,16 +372,20 @@ main(int argc, char **argv)
 	}
 
 	term = sig_terminating();
+	if (!term && sig_batch_interrupted()) {
+		term = SIGINT;	/* batch: Ctrl-C ends the run */
+		error_msg("interrupted: the remaining commands do not run");
+	}
 	if (term) {
 		/* restore the target, then die the way we were asked to */
 		session_emergency_cleanup(s);
-		finish_target(s);
+		finish_target(s, false);
 		session_free(s);
 		signal(term, SIG_DFL);
 		raise(term);
 		return 128 + term;
 	}
-	finish_target(s);
+	finish_target(s, !quiet && !json);
 	if (s->error_exitcode && s->found_problem)
 		rc = s->error_exitcode;
 	else
@@ -298,5 +394,15 @@ main(int argc, char **argv)
 	g_session = NULL;
 	if (fflush(stdout) != 0 && errno == EPIPE)
 		rc = rc ? rc : 1;
+	if (out != stdout && fclose(out) != 0) {
+		perror_msg("%s", log_file);
+		rc = rc ? rc : 1;
+	}
 	return rc;
+
+usage:
+	/* (the script's list, so that a usage error leaks nothing: LeakSanitizer
+	 * would turn the exit status into 1) */
+	vec_free(&script);
+	return EXIT_USAGE;
 }

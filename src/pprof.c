@@ -289,8 +289,9 @@ mapping(struct pp *pp, uint64_t id, uint64_t start, uint64_t end, const char *fi
 }
 
 void
-pprof_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st)
+pprof_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st, const struct export_opts *o)
 {
+	bool keep = o && o->keep_alloc_frames;
 	struct pp pp = { .sn = sn };
 	struct agg_vec aggs = { 0 };
 	struct sbuf ids, vals, smp;
@@ -331,7 +332,7 @@ pprof_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *s
 		sb_reset(&smp);
 		if (a->stack) {
 			const struct snap_stack *s = &sn->stacks.v[a->stack - 1];
-			uint32_t k = 0;
+			uint32_t k = keep ? 0 : snapshot_alloc_frames(sn, a->stack);
 			while (k < s->n) {
 				uint32_t run = 1;
 				while (k + run < s->n &&
@@ -388,7 +389,7 @@ pprof_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *s
 }
 
 int
-pprof_export(const struct snapshot *sn, const char *path, struct export_stats *st)
+pprof_export(const struct snapshot *sn, const char *path, struct export_stats *st, const struct export_opts *o)
 {
 	struct sbuf raw;
 	struct export_stats tmp;
@@ -397,7 +398,7 @@ pprof_export(const struct snapshot *sn, const char *path, struct export_stats *s
 	if (!st)
 		st = &tmp;
 	sb_init(&raw);
-	pprof_encode(sn, &raw, st);
+	pprof_encode(sn, &raw, st, o);
 #if HAVE_ZLIB
 	{
 		z_stream z;
@@ -444,20 +445,22 @@ folded_name(struct sbuf *b, const char *name)
 }
 
 void
-folded_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st)
+folded_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st, const struct export_opts *o)
 {
 	struct agg_vec aggs = { 0 };
+	bool keep = o && o->keep_alloc_frames;
 
 	aggregate(sn, &aggs);
 	for (size_t i = 0; i < aggs.n; i++) {
 		const struct agg *a = &aggs.v[i];
 		if (a->stack) {
 			const struct snap_stack *s = &sn->stacks.v[a->stack - 1];
-			for (uint32_t k = s->n; k-- > 0;) {
+			uint32_t skip = keep ? 0 : snapshot_alloc_frames(sn, a->stack);
+			for (uint32_t k = s->n; k-- > skip;) {
 				char *name = frame_name(sn, &sn->frames.v[s->first + k]);
 				folded_name(out, name);
 				free(name);
-				if (k)
+				if (k > skip)
 					sb_putc(out, ';');
 			}
 		} else {
@@ -476,13 +479,13 @@ folded_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *
 }
 
 int
-folded_export(const struct snapshot *sn, const char *path, struct export_stats *st)
+folded_export(const struct snapshot *sn, const char *path, struct export_stats *st, const struct export_opts *o)
 {
 	struct sbuf b;
 	int rc;
 
 	sb_init(&b);
-	folded_encode(sn, &b, st);
+	folded_encode(sn, &b, st, o);
 	rc = snap_write_file(path, b.s ? b.s : "", b.len, false);
 	sb_free(&b);
 	return rc;

@@ -51,8 +51,13 @@ struct rc {
 	uint64_t lo, hi;		/* [lowest block start, highest block end) */
 	VEC(uint32_t) stack;		/* mark stack */
 	uint8_t *pending;
-	uint8_t *buf;			/* scratch for reads */
-	size_t bufcap;
+	/* scratch for reads, one per use: a root piece is scanned from one
+	 * while the blocks it reaches are read into the other (heuristics
+	 * read into buffers of their own) */
+	struct rbuf {
+		uint8_t *p;
+		size_t cap;
+	} rootbuf, blockbuf;
 	int clique;			/* -1: marking from roots; else the leader */
 	uint32_t scanning;		/* the block being scanned */
 	bool interrupted;
@@ -122,9 +127,10 @@ reach_block_at(const struct reach *r, uint64_t v)
 }
 
 /* Bytes of [addr, addr+len): the walk's copy, a core's memory, or a read
- * into the scratch buffer.  *got says how many are valid. */
+ * into the scratch buffer b (valid until b's next use).  *got says how
+ * many are valid. */
 static const uint8_t *
-memory(struct rc *c, uint64_t addr, size_t len, size_t *got)
+memory(struct rc *c, struct rbuf *b, uint64_t addr, size_t len, size_t *got)
 {
 	const uint8_t *p = heap_bytes(c->r->h, addr, len);
 	if (!p)
@@ -133,13 +139,27 @@ memory(struct rc *c, uint64_t addr, size_t len, size_t *got)
 		*got = len;
 		return p;
 	}
-	if (len > c->bufcap) {
-		free(c->buf);
-		c->bufcap = MAX(len, (size_t)ROOT_PIECE);
-		c->buf = xmalloc(c->bufcap);
+	if (len > b->cap) {
+		free(b->p);
+		b->cap = MAX(len, (size_t)ROOT_PIECE);
+		b->p = xmalloc(b->cap);
 	}
-	*got = target_read_partial(c->t, addr, c->buf, len);
-	return c->buf;
+	*got = target_read_partial(c->t, addr, b->p, len);
+	return b->p;
+}
+
+/* A few bytes into the caller's buffer. */
+static size_t
+peek(struct rc *c, uint64_t addr, void *out, size_t len)
+{
+	const uint8_t *p = heap_bytes(c->r->h, addr, len);
+	if (!p)
+		p = target_direct(c->t, addr, len);
+	if (p) {
+		memcpy(out, p, len);
+		return len;
+	}
+	return target_read_partial(c->t, addr, out, len);
 }
 
 /* ---- memcheck's heuristics ---- */
@@ -169,31 +189,94 @@ is_vtable(struct rc *c, uint64_t p)
 	return false;
 }
 
+/*
+ * The requests that could have made block b, [*lo, *hi]: its requested
+ * size when traced.  Untraced only the chunk is known, and malloc rounds a
+ * request up: request2size() for a chunk of an arena (and a chunk split
+ * from a bin keeps a remainder smaller than a minimum chunk, so S can be
+ * request2size + 16), whole pages for an mmapped chunk.  memcheck's
+ * heuristics compare a block's requested size with its first words; so
+ * do ours, with every request this chunk could have been.
+ */
+static void
+req_range(const struct reach *r, uint32_t b, uint64_t *lo, uint64_t *hi)
+{
+	const struct hchunk *ch = &r->h->chunks[r->chunk[b]];
+	uint64_t s = ch->size;
+
+	if (r->sized[b]) {
+		*lo = *hi = r->len[b];
+	} else if (ch->state == CS_MMAPPED) {
+		uint64_t u = hchunk_usable(ch);
+		*hi = u >= 8 ? u - 8 : 0;	/* nb + SIZE_SZ fits in the pages */
+		*lo = u > 4096 + 16 ? u - 4096 - 15 : 0;
+	} else {
+		*hi = s >= 8 ? s - 8 : 0;	/* request2size(hi) == s */
+		*lo = s >= 64 ? s - 39 : 0;	/* request2size(lo) == s - 16 */
+	}
+}
+
+static bool
+in_range(uint64_t v, uint64_t lo, uint64_t hi)
+{
+	return v >= lo && v <= hi;
+}
+
 static enum leak_heuristic
 heuristic(struct rc *c, uint64_t ptr, uint32_t b)
 {
-	uint64_t start = c->r->start[b], sz = c->r->len[b], w[3];
+	uint64_t start = c->r->start[b], sz = c->r->len[b], w[3], lo, hi;
 	size_t got;
-	const uint8_t *d = memory(c, start, MIN(sz, 24), &got);
 
 	memset(w, 0, sizeof(w));
-	memcpy(w, d, MIN(got, sizeof(w)));
+	got = peek(c, start, w, (size_t)MIN(sz, sizeof(w)));
+	req_range(c->r, b, &lo, &hi);
 	if (ptr == start + 24 && got >= 16) {
 		uint64_t capacity = w[1], length = w[0];
-		if (3 * 8 + capacity + 1 == sz && length <= capacity)
+		if (capacity < hi && in_range(3 * 8 + capacity + 1, lo, hi) && length <= capacity)
 			return HEUR_STDSTRING;
 	}
-	if (ptr == start + 8 && got >= 8 && w[0] > 0 && sz - 8 == w[0])
+	if (ptr == start + 8 && got >= 8 && w[0] > 0 && w[0] < hi && in_range(w[0] + 8, lo, hi))
 		return HEUR_LENGTH64;
-	if (ptr == start + 8 && got >= 8 && w[0] > 0 && (sz - 8) % w[0] == 0)
-		return HEUR_NEWARRAY;
+	if (ptr == start + 8 && got >= 8 && w[0] > 0) {
+		/* the smallest request >= max(lo, 8) with (req - 8) % n == 0 */
+		uint64_t n = w[0], from = MAX(lo, (uint64_t)8);
+		uint64_t req = from + (n - (from - 8) % n) % n;
+		if (req >= from && req <= hi)
+			return HEUR_NEWARRAY;
+	}
 	if (!(ptr & 7) && got >= 8) {
 		uint64_t inner = 0;
-		if (target_read_u64(c->t, ptr, &inner) == 0 && !(inner & 7) && inner >= 4096 &&
+		if (peek(c, ptr, &inner, 8) == 8 && !(inner & 7) && inner >= 4096 &&
 		    !(w[0] & 7) && w[0] >= 4096 && is_vtable(c, inner) && is_vtable(c, w[0]))
 			return HEUR_MULTIPLE_INHERITANCE;
 	}
 	return HEUR_NONE;
+}
+
+/*
+ * Is v, inside block b's extent, a pointer to b at all?  Not when it is
+ * the header of the next chunk: untraced, a block's extent is its usable
+ * size, which ends with the next chunk's prev_size word, and glibc's
+ * pointers to that chunk (top, bins, free lists; what malloc leaves in
+ * registers) point right there.  Not when it is just past an 8-byte
+ * request whose first word is 0, untraced: `new T[0]` for a T with a
+ * destructor allocates the element count alone and returns the address
+ * after it, outside the block (valgrind: definitely lost).
+ */
+static bool
+points_into(const struct reach *r, uint64_t v, uint32_t b)
+{
+	const struct hchunk *ch = &r->h->chunks[r->chunk[b]];
+
+	if (ch->state != CS_MMAPPED && v >= ch->addr + ch->size)
+		return false;
+	if (!r->sized[b] && v == r->start[b] + 8 && ch->state != CS_MMAPPED && ch->size == PTM_MINSIZE) {
+		const uint8_t *d = heap_bytes(r->h, r->start[b], 8);
+		if (d && ptm_rd64(d) == 0)
+			return false;
+	}
+	return true;
 }
 
 /* ---- marking ---- */
@@ -219,7 +302,7 @@ found(struct rc *c, uint64_t v, uint64_t from, bool definite, long src)
 	if (v < c->lo || v >= c->hi)
 		return;
 	b = reach_block_at(r, v);
-	if (b < 0)
+	if (b < 0 || !points_into(r, v, (uint32_t)b))
 		return;
 	if (c->clique >= 0) {
 		/* clique phase: everything unreached below the leader is
@@ -268,17 +351,56 @@ scan_words(struct rc *c, uint64_t addr, const uint8_t *data, size_t len, bool de
 		found(c, ptm_rd64(data + off), addr + off, definite, src);
 }
 
+/* fn on each piece of block b's contents that is scanned: all of it,
+ * but for an mmapped chunk only its read-write pages (memcheck skips
+ * pages the program made unreadable; a core made by gdb does not tell
+ * PROT_NONE from read-only, so neither counts, live or on a core). */
+typedef void (*piece_fn)(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg);
+
+static void
+for_each_block_piece(struct rc *c, uint32_t b, piece_fn fn, void *arg)
+{
+	struct reach *r = c->r;
+	uint64_t a = r->start[b], end = r->start[b] + r->len[b];
+	size_t got;
+	const uint8_t *d;
+
+	if (r->h->chunks[r->chunk[b]].state != CS_MMAPPED) {
+		d = memory(c, &c->blockbuf, a, r->len[b], &got);
+		fn(c, a, d, got, arg);
+		return;
+	}
+	while (a < end) {
+		const struct mapping *m = target_find_mapping(c->t, a);
+		uint64_t hi;
+		if (!m)
+			break;
+		hi = MIN(end, m->end);
+		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) == (MAP_PERM_R | MAP_PERM_W)) {
+			d = memory(c, &c->blockbuf, a, (size_t)(hi - a), &got);
+			if (got)
+				fn(c, a, d, got, arg);
+		}
+		a = hi;
+	}
+}
+
+static void
+block_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct reach *r = c->r;
+	uint32_t b = c->scanning;
+
+	(void)arg;
+	r->heap_bytes += len;
+	scan_words(c, addr, d, len, r->state[b] != LEAK_POSSIBLE, (long)b);
+}
+
 static void
 scan_block(struct rc *c, uint32_t b)
 {
-	struct reach *r = c->r;
-	size_t got;
-	const uint8_t *d = memory(c, r->start[b], r->len[b], &got);
-	bool definite = r->state[b] != LEAK_POSSIBLE;
-
 	c->scanning = b;
-	r->heap_bytes += got;
-	scan_words(c, r->start[b], d, got, definite, (long)b);
+	for_each_block_piece(c, b, block_piece, NULL);
 }
 
 static void
@@ -313,11 +435,23 @@ range_cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* Memory that is heap, never a root: arena heaps (whole reservations),
- * the sbrk heap, mmapped chunks. */
+/* Memory that is never a root: arena heaps (whole reservations), the
+ * sbrk heap, mmapped chunks (a pointer stored in one is a pointer from a
+ * heap block), and the allocator's own bookkeeping outside the heap:
+ * main_arena (its top, bins and fastbins point at chunk headers) and mp_
+ * (sbrk_base).  Under valgrind none of these exist (its malloc replaces
+ * glibc's), so none may keep a block alive. */
 static void
 heap_ranges(const struct heap *h, struct range_vec *out)
 {
+	if (h->mi->main_arena && h->mi->L.ms_size) {
+		struct range rg = { h->mi->main_arena, h->mi->main_arena + h->mi->L.ms_size };
+		vec_push(out, rg);
+	}
+	if (h->mi->mp && h->mi->L.mp_size) {
+		struct range rg = { h->mi->mp, h->mi->mp + h->mi->L.mp_size };
+		vec_push(out, rg);
+	}
 	for (size_t i = 0; i < h->arenas.n; i++) {
 		const struct harena *a = &h->arenas.v[i];
 		for (size_t k = 0; k < a->heaps.n; k++) {
@@ -344,6 +478,22 @@ heap_ranges(const struct heap *h, struct range_vec *out)
 		qsort(out->v, out->n, sizeof(*out->v), range_cmp);
 }
 
+/* Memory made read-only once relocated (PT_GNU_RELRO: the GOT,
+ * .data.rel.ro, and what a static program's startup stored there before
+ * it was protected, pointers to blocks included): a read-only private
+ * mapping of a module's file that runs straight into a writable mapping
+ * of the same file. */
+static bool
+is_relro(const struct target *t, size_t i)
+{
+	const struct mapping *m = &t->maps[i], *n = i + 1 < t->nmaps ? &t->maps[i + 1] : NULL;
+
+	return (m->perms & (MAP_PERM_R | MAP_PERM_W | MAP_PERM_X | MAP_PERM_P)) == (MAP_PERM_R | MAP_PERM_P) &&
+	       m->path && m->path[0] == '/' && n && n->start == m->end &&
+	       (n->perms & (MAP_PERM_R | MAP_PERM_W)) == (MAP_PERM_R | MAP_PERM_W) && n->path &&
+	       !strcmp(n->path, m->path);
+}
+
 /* Each root range, clipped: fn(arg, lo, hi, region, tid). */
 typedef void (*root_fn)(struct rc *c, uint64_t lo, uint64_t hi, enum ref_region region, pid_t tid, void *arg);
 
@@ -360,7 +510,7 @@ for_each_root(struct rc *c, root_fn fn, void *arg)
 		enum ref_region region = REF_ANON;
 		pid_t tid = 0;
 
-		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) != (MAP_PERM_R | MAP_PERM_W))
+		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) != (MAP_PERM_R | MAP_PERM_W) && !is_relro(t, i))
 			continue;
 		/* (the fast tracer's ring, tracer-fast.c, holds copies of
 		 * stacks: heapdbg's, not the program's) */
@@ -384,6 +534,9 @@ for_each_root(struct rc *c, root_fn fn, void *arg)
 				lo = MAX(lo, REG_SP(regs) - RED_ZONE);
 				region = REF_STACK;
 				tid = t->threads[k]->tid;
+				for (size_t f = 0; c->o && f < c->o->nfloors; f++)
+					if (c->o->floors[f].tid == tid && c->o->floors[f].lo < hi)
+						lo = MAX(lo, c->o->floors[f].lo);
 			}
 		}
 		/* minus the heap */
@@ -409,7 +562,7 @@ for_each_piece(struct rc *c, uint64_t lo, uint64_t hi,
 	uint64_t a = lo, next;
 	while (a < hi && !c->interrupted) {
 		size_t len = (size_t)MIN((uint64_t)ROOT_PIECE, hi - a), got;
-		const uint8_t *d = memory(c, a, len, &got);
+		const uint8_t *d = memory(c, &c->rootbuf, a, len, &got);
 		if (got)
 			fn(c, a, d, got, arg);
 		if (got == len) {
@@ -483,6 +636,7 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	r->len = xreallocarray(NULL, n ? n : 1, sizeof(*r->len));
 	r->chunk = xreallocarray(NULL, n ? n : 1, sizeof(*r->chunk));
 	r->stack = xcalloc(n ? n : 1, sizeof(*r->stack));
+	r->sized = xcalloc(n ? n : 1, 1);
 	n = 0;
 	for (size_t i = 0; i < h->nchunks; i++) {
 		const struct hchunk *c = &h->chunks[i];
@@ -495,8 +649,10 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 		r->len[n] = hchunk_usable(c);
 		r->chunk[n] = (uint32_t)i;
 		if (o && alloc_lookup(o->alloc, r->start[n], &ar)) {
-			if (ar.req <= r->len[n])
+			if (ar.req <= r->len[n]) {
 				r->len[n] = ar.req;
+				r->sized[n] = 1;
+			}
 			r->stack[n] = ar.stack;
 		}
 		n++;
@@ -529,6 +685,11 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 	c.o = o;
 	c.clique = -1;
 	r->h = h;
+	if (o && o->nfloors) {
+		r->floors = xreallocarray(NULL, o->nfloors, sizeof(*r->floors));
+		memcpy(r->floors, o->floors, o->nfloors * sizeof(*r->floors));
+		r->nfloors = o->nfloors;
+	}
 	build_blocks(r, o);
 	build_index(r);
 	c.pending = xcalloc(r->n ? r->n : 1, 1);
@@ -558,7 +719,8 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 		process_stack(&c);
 	}
 	free(c.pending);
-	free(c.buf);
+	free(c.rootbuf.p);
+	free(c.blockbuf.p);
 	vec_free(&c.stack);
 	if (c.interrupted) {
 		reach_free(r);
@@ -582,12 +744,14 @@ reach_free(struct reach *r)
 	free(r->len);
 	free(r->chunk);
 	free(r->stack);
+	free(r->sized);
 	free(r->state);
 	free(r->heur);
 	free(r->clique);
 	free(r->indirect);
 	free(r->parent);
 	free(r->via);
+	free(r->floors);
 	for (size_t i = 0; i < r->nidx; i++)
 		free(r->idx[i].first);
 	free(r->idx);
@@ -600,7 +764,17 @@ struct refs_arg {
 	uint64_t lo, hi;
 	void (*fn)(void *arg, const struct ref *ref);
 	void *arg;
+	long block;		/* the block [lo, hi) is, or -1 (a free chunk) */
 };
+
+/* Does v point into what refs looks for, as the leak check sees it? */
+static bool
+is_edge(const struct refs_arg *ra, const struct reach *r, uint64_t v)
+{
+	if (ra->block < 0)
+		return v >= ra->lo && v < ra->hi;
+	return reach_block_at(r, v) == ra->block && points_into(r, v, (uint32_t)ra->block);
+}
 
 struct refs_region {
 	struct refs_arg *ra;
@@ -612,12 +786,24 @@ static void
 refs_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
 {
 	struct refs_region *rr = arg;
-	(void)c;
 	for (size_t off = 0; off + 8 <= len; off += 8) {
 		uint64_t v = ptm_rd64(d + off);
-		if (v >= rr->ra->lo && v < rr->ra->hi) {
+		if (is_edge(rr->ra, c->r, v)) {
 			struct ref ref = { addr + off, v, rr->region, rr->tid, NULL, -1 };
 			rr->ra->fn(rr->ra->arg, &ref);
+		}
+	}
+}
+
+static void
+refs_block_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct refs_arg *ra = arg;
+	for (size_t off = (size_t)(ALIGN_UP(addr, 8) - addr); off + 8 <= len; off += 8) {
+		uint64_t v = ptm_rd64(d + off);
+		if (is_edge(ra, c->r, v)) {
+			struct ref ref = { addr + off, v, REF_HEAP, 0, NULL, (long)c->scanning };
+			ra->fn(ra->arg, &ref);
 		}
 	}
 }
@@ -634,39 +820,554 @@ reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
 	   void (*fn)(void *arg, const struct ref *ref), void *arg)
 {
 	struct rc c;
-	struct refs_arg ra = { lo, hi, fn, arg };
+	struct refs_arg ra = { lo, hi, fn, arg, -1 };
+	long tb = reach_block_at(r, lo);
+	struct reach_opts o = { NULL, false, r->floors, r->nfloors };
 
 	memset(&c, 0, sizeof(c));
 	c.t = t;
 	c.r = (struct reach *)r;
+	c.o = &o;
+	if (tb >= 0 && r->start[tb] == lo)
+		ra.block = tb;	/* a block: exactly the edges the leak check follows */
 	for (size_t i = 0; i < t->nthreads; i++) {
 		const hd_regs_t *regs = target_regs(t, t->threads[i]);
 		if (!regs)
 			continue;
 		for (size_t k = 0; k < ARRAY_SIZE(reg_names); k++) {
 			uint64_t v = reg_value(regs, k);
-			if (v >= lo && v < hi) {
+			if (is_edge(&ra, r, v)) {
 				struct ref ref = { 0, v, REF_REGISTER, t->threads[i]->tid, reg_names[k], -1 };
 				fn(arg, &ref);
 			}
 		}
 	}
 	for_each_root(&c, refs_scan, &ra);
-	for (size_t b = 0; b < r->n; b++) {
-		size_t got;
-		const uint8_t *d = memory(&c, r->start[b], r->len[b], &got);
-		for (size_t off = 0; off + 8 <= got; off += 8) {
-			uint64_t v = ptm_rd64(d + off);
-			if (v >= lo && v < hi) {
-				struct ref ref = { r->start[b] + off, v, REF_HEAP, 0, NULL, (long)b };
-				fn(arg, &ref);
+	for (size_t b = 0; b < r->n && !c.interrupted; b++) {
+		c.scanning = (uint32_t)b;
+		for_each_block_piece(&c, (uint32_t)b, refs_block_piece, &ra);
+		if ((b & 0xffff) == 0 && sig_stop_work())
+			c.interrupted = true;
+	}
+	free(c.rootbuf.p);
+	free(c.blockbuf.p);
+	if (c.interrupted)
+		return hd_fail(HD_EINTR, "interrupted");
+	return 0;
+}
+
+/* ---- retained: what each root keeps alive ----
+ *
+ * The graph: a super-root above every root (a global symbol, a thread's
+ * stack, a thread's registers, a piece of anonymous memory), an edge from
+ * a root or a reachable block to each reachable block it points to the
+ * way the leak check follows pointers (a start pointer, or an interior
+ * pointer one of memcheck's heuristics accepts).  Block X dominates block
+ * Y when every path from the super-root to Y passes through X; a root
+ * retains what it dominates, the bytes that would be lost if that root
+ * forgot its pointers (Eclipse MAT's retained size).  Dominators by
+ * Lengauer and Tarjan's algorithm (the simple version with path
+ * compression), iteratively: a linked list a million blocks long is a
+ * path that deep.
+ */
+
+#define RT_ROOT 0x80000000u	/* an edge's source that is a root, not a block */
+
+struct rt_edge {
+	uint32_t from, to;	/* from: a block, or RT_ROOT | root index; to: a block */
+};
+
+struct rt {
+	struct rc *c;
+	struct symbols *s;
+	VEC(struct retain_root) roots;
+	struct u64map root_of;		/* root key -> index */
+	VEC(struct rt_edge) edges;
+	uint32_t cur;			/* the source of what is being scanned */
+	/* the last global symbol a word was found in */
+	uint64_t sym_lo, sym_hi;
+	uint32_t sym_root;
+	bool sym_valid;
+};
+
+/* Block v points to as the leak check follows it to a reachable block,
+ * or -1. */
+static long
+rt_target(struct rc *c, uint64_t v)
+{
+	struct reach *r = c->r;
+	long b;
+
+	if (v < c->lo || v >= c->hi)
+		return -1;
+	b = reach_block_at(r, v);
+	if (b < 0 || r->state[b] != LEAK_REACHABLE || !points_into(r, v, (uint32_t)b))
+		return -1;
+	if (v != r->start[b] && heuristic(c, v, (uint32_t)b) == HEUR_NONE)
+		return -1;
+	return b;
+}
+
+static uint32_t
+rt_root(struct rt *x, uint64_t key, enum ref_region region, pid_t tid, uint64_t lo, uint64_t hi,
+	const char *name, const char *module)
+{
+	bool created;
+	uint64_t *slot = u64map_slot(&x->root_of, key, &created);
+
+	if (created) {
+		struct retain_root rr;
+		memset(&rr, 0, sizeof(rr));
+		rr.region = region;
+		rr.tid = tid;
+		rr.lo = lo;
+		rr.hi = hi;
+		rr.name = name;
+		rr.module = module;
+		rr.top = -1;
+		vec_push(&x->roots, rr);
+		*slot = x->roots.n - 1;
+	}
+	return (uint32_t)*slot;
+}
+
+static void
+rt_edge(struct rt *x, uint32_t from, long b)
+{
+	struct rt_edge e = { from, (uint32_t)b };
+	vec_push(&x->edges, e);
+}
+
+/* Keys: a global by its symbol's start (or its mapping's, without a
+ * symbol), the others by kind and thread or mapping. */
+#define RT_KEY(kind, v) (((uint64_t)(kind) << 60) | ((v) & 0x0fffffffffffffffULL))
+
+struct rt_region {
+	struct rt *x;
+	enum ref_region region;
+	pid_t tid;
+	uint64_t lo, hi;	/* the root range */
+};
+
+static void
+rt_root_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct rt_region *rg = arg;
+	struct rt *x = rg->x;
+
+	for (size_t off = (size_t)(ALIGN_UP(addr, 8) - addr); off + 8 <= len; off += 8) {
+		uint64_t at = addr + off;
+		long b = rt_target(c, ptm_rd64(d + off));
+		uint32_t ri;
+
+		if (b < 0)
+			continue;
+		if (rg->region != REF_GLOBAL) {
+			ri = rt_root(x, RT_KEY(rg->region + 1, rg->tid ? (uint64_t)rg->tid : rg->lo), rg->region,
+				     rg->tid, rg->lo, rg->hi, NULL, NULL);
+		} else if (x->sym_valid && at >= x->sym_lo && at < x->sym_hi) {
+			ri = x->sym_root;
+		} else {
+			const char *name = NULL, *module = NULL;
+			uint64_t start = 0, size = 0;
+			if (x->s && symbols_addr_extent(x->s, at, &name, &start, &size, &module) && size) {
+				ri = rt_root(x, RT_KEY(0, start), REF_GLOBAL, 0, start, start + size, name, module);
+				x->sym_lo = start;
+				x->sym_hi = start + size;
+			} else {
+				/* no symbol: the module's section (.data, .bss), or
+				 * its mapping */
+				const struct mapping *m = target_find_mapping(c->t, at);
+				uint64_t lo = m ? m->start : rg->lo, hi = m ? m->end : rg->hi;
+				const char *sec = NULL;
+				if (x->s) {
+					struct module_info mi;
+					uint64_t slo, shi;
+					if (symbols_addr_section(x->s, at, &sec, &slo, &shi) && at >= slo && at < shi) {
+						lo = slo;
+						hi = shi;
+					} else {
+						sec = NULL;
+					}
+					if (symbols_module_at(x->s, at, &mi) ||
+					    (m && m->start && symbols_module_at(x->s, m->start - 1, &mi)))
+						module = mi.name;
+				}
+				ri = rt_root(x, RT_KEY(8, lo), REF_GLOBAL, 0, lo, hi, NULL,
+					     module ? module : m ? m->path : NULL);
+				x->roots.v[ri].section = sec;
+				x->sym_lo = lo;
+				x->sym_hi = hi;
 			}
+			x->sym_root = ri;
+			x->sym_valid = true;
 		}
-		if ((b & 0xffff) == 0 && sig_stop_work()) {
-			free(c.buf);
-			return hd_fail(HD_EINTR, "interrupted");
+		x->roots.v[ri].refs++;
+		rt_edge(x, RT_ROOT | ri, b);
+	}
+}
+
+static void
+rt_root_range(struct rc *c, uint64_t lo, uint64_t hi, enum ref_region region, pid_t tid, void *arg)
+{
+	struct rt_region rg = { arg, region, tid, lo, hi };
+	for_each_piece(c, lo, hi, rt_root_piece, &rg);
+}
+
+static void
+rt_block_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct rt *x = arg;
+
+	for (size_t off = (size_t)(ALIGN_UP(addr, 8) - addr); off + 8 <= len; off += 8) {
+		long b = rt_target(c, ptm_rd64(d + off));
+		if (b >= 0)
+			rt_edge(x, x->cur, b);
+	}
+}
+
+struct lt_stack {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+/* Path compression for eval(): the vertex of least semi on the path from
+ * v up to (not including) the root of its tree in the forest, the path
+ * compressed as it is walked (an explicit stack: no recursion). */
+static uint32_t
+lt_eval(uint32_t v, uint32_t *ancestor, uint32_t *best, const uint32_t *semi, struct lt_stack *stk)
+{
+	uint32_t a = ancestor[v], v0 = v;
+
+	if (a == UINT32_MAX)
+		return v;
+	stk->n = 0;
+	while (ancestor[a] != UINT32_MAX) {
+		vec_push(stk, v);
+		v = a;
+		a = ancestor[v];
+	}
+	/* v's ancestor is a tree root: compress from the top down */
+	while (stk->n) {
+		uint32_t u = stk->v[--stk->n];
+		uint32_t au = ancestor[u];
+		if (semi[best[au]] < semi[best[u]])
+			best[u] = best[au];
+		ancestor[u] = ancestor[au];
+	}
+	return best[v0];
+}
+
+static int
+root_cmp(const void *a, const void *b)
+{
+	const struct retain_root *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return x->blocks > y->blocks ? -1 : x->blocks < y->blocks;
+}
+
+int
+reach_retained(struct target *t, struct symbols *s, const struct reach *r, struct retain **out)
+{
+	struct rt x;
+	struct rc c;
+	struct retain *res = xcalloc(1, sizeof(*res));
+	struct reach_opts o = { NULL, true, r->floors, r->nfloors };
+	uint64_t t0 = hd_now_ns();
+	uint32_t R, N, *off = NULL, *adj = NULL, *poff = NULL, *padj = NULL;
+	uint32_t *dfn = NULL, *vertex = NULL, *parent = NULL, *semi = NULL, *idom = NULL;
+	uint32_t *ancestor = NULL, *best = NULL, *samedom = NULL, *bucket = NULL, *bnext = NULL;
+	uint64_t *bytes = NULL, *blocks = NULL;
+	struct lt_stack stk = { 0 };
+	uint32_t n = 0;
+
+	*out = NULL;
+	memset(&x, 0, sizeof(x));
+	memset(&c, 0, sizeof(c));
+	c.t = t;
+	c.r = (struct reach *)r;
+	c.o = &o;
+	c.clique = -1;
+	if (r->n) {
+		c.lo = r->start[0];
+		c.hi = r->start[r->n - 1] + MAX(r->len[r->n - 1], 1);
+	}
+	x.c = &c;
+	x.s = s;
+	u64map_init(&x.root_of);
+
+	/* the edges: registers, root memory, reachable blocks */
+	for (size_t i = 0; i < t->nthreads; i++) {
+		const hd_regs_t *regs = target_regs(t, t->threads[i]);
+		if (!regs)
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(reg_names); k++) {
+			long b = rt_target(&c, reg_value(regs, k));
+			uint32_t ri;
+			if (b < 0)
+				continue;
+			ri = rt_root(&x, RT_KEY(REF_REGISTER + 1, (uint64_t)t->threads[i]->tid), REF_REGISTER,
+				     t->threads[i]->tid, 0, 0, NULL, NULL);
+			x.roots.v[ri].refs++;
+			rt_edge(&x, RT_ROOT | ri, b);
 		}
 	}
-	free(c.buf);
-	return 0;
+	for_each_root(&c, rt_root_range, &x);
+	for (size_t b = 0; b < r->n && !c.interrupted; b++) {
+		if (r->state[b] != LEAK_REACHABLE)
+			continue;
+		x.cur = (uint32_t)b;
+		c.scanning = (uint32_t)b;
+		for_each_block_piece(&c, (uint32_t)b, rt_block_piece, &x);
+		if ((b & 0xffff) == 0 && sig_stop_work())
+			c.interrupted = true;
+	}
+	if (c.interrupted)
+		goto fail;
+
+	/* nodes: 0 the super-root, 1..R the roots, R+1+b block b */
+	R = (uint32_t)x.roots.n;
+	if ((uint64_t)r->n + R + 1 >= RT_ROOT)
+		goto toobig;
+	N = R + 1 + (uint32_t)r->n;
+	off = xcalloc((size_t)N + 1, sizeof(*off));
+	poff = xcalloc((size_t)N + 1, sizeof(*poff));
+	adj = xreallocarray(NULL, x.edges.n + R + 1, sizeof(*adj));
+	padj = xreallocarray(NULL, x.edges.n + R + 1, sizeof(*padj));
+#define RT_NODE(e) (((e) & RT_ROOT) ? 1 + ((e) & ~RT_ROOT) : R + 1 + (e))
+	for (uint32_t i = 0; i < R; i++) {
+		off[0 + 1]++;
+		poff[1 + i + 1]++;
+	}
+	for (size_t i = 0; i < x.edges.n; i++) {
+		off[RT_NODE(x.edges.v[i].from) + 1]++;
+		poff[R + 1 + x.edges.v[i].to + 1]++;
+	}
+	for (uint32_t i = 0; i < N; i++) {
+		off[i + 1] += off[i];
+		poff[i + 1] += poff[i];
+	}
+	{
+		uint32_t *fill = xreallocarray(NULL, N, sizeof(*fill)), *pfill = xreallocarray(NULL, N, sizeof(*pfill));
+		memcpy(fill, off, N * sizeof(*fill));
+		memcpy(pfill, poff, N * sizeof(*pfill));
+		for (uint32_t i = 0; i < R; i++) {
+			adj[fill[0]++] = 1 + i;
+			padj[pfill[1 + i]++] = 0;
+		}
+		for (size_t i = 0; i < x.edges.n; i++) {
+			uint32_t u = RT_NODE(x.edges.v[i].from), v = R + 1 + x.edges.v[i].to;
+			adj[fill[u]++] = v;
+			padj[pfill[v]++] = u;
+		}
+		free(fill);
+		free(pfill);
+	}
+#undef RT_NODE
+	vec_free(&x.edges);
+
+	/* depth-first preorder from the super-root (dfn 1-based; 0: not
+	 * reached), with an explicit stack of (node, next edge) */
+	dfn = xcalloc(N, sizeof(*dfn));
+	vertex = xreallocarray(NULL, (size_t)N + 1, sizeof(*vertex));
+	parent = xreallocarray(NULL, (size_t)N + 1, sizeof(*parent));
+	{
+		uint32_t *edge = xcalloc(N, sizeof(*edge));
+		vec_push(&stk, 0u);
+		dfn[0] = ++n;
+		vertex[n] = 0;
+		parent[n] = 0;
+		edge[0] = off[0];
+		while (stk.n) {
+			uint32_t u = stk.v[stk.n - 1];
+			if (edge[u] < off[u + 1]) {
+				uint32_t v = adj[edge[u]++];
+				if (!dfn[v]) {
+					dfn[v] = ++n;
+					vertex[n] = v;
+					parent[n] = dfn[u];
+					edge[v] = off[v];
+					vec_push(&stk, v);
+				}
+			} else {
+				stk.n--;
+			}
+		}
+		free(edge);
+	}
+
+	/* Lengauer-Tarjan over preorder numbers 1..n */
+	semi = xreallocarray(NULL, (size_t)n + 1, sizeof(*semi));
+	idom = xcalloc((size_t)n + 1, sizeof(*idom));
+	ancestor = xreallocarray(NULL, (size_t)n + 1, sizeof(*ancestor));
+	best = xreallocarray(NULL, (size_t)n + 1, sizeof(*best));
+	samedom = xreallocarray(NULL, (size_t)n + 1, sizeof(*samedom));
+	bucket = xreallocarray(NULL, (size_t)n + 1, sizeof(*bucket));
+	bnext = xreallocarray(NULL, (size_t)n + 1, sizeof(*bnext));
+	for (uint32_t i = 0; i <= n; i++) {
+		semi[i] = i;
+		ancestor[i] = UINT32_MAX;
+		best[i] = i;
+		samedom[i] = UINT32_MAX;
+		bucket[i] = UINT32_MAX;
+	}
+	for (uint32_t i = n; i >= 2; i--) {
+		uint32_t w = vertex[i], p = parent[i], sd = p;
+		for (uint32_t k = poff[w]; k < poff[w + 1]; k++) {
+			uint32_t v = dfn[padj[k]], s2;
+			if (!v)
+				continue;	/* (not reached: cannot happen for a reachable source) */
+			s2 = v <= i ? v : semi[lt_eval(v, ancestor, best, semi, &stk)];
+			if (s2 < sd)
+				sd = s2;
+		}
+		semi[i] = sd;
+		bnext[i] = bucket[sd];
+		bucket[sd] = i;
+		ancestor[i] = p;	/* link(p, i) */
+		for (uint32_t v = bucket[p]; v != UINT32_MAX; v = bnext[v]) {
+			uint32_t y = lt_eval(v, ancestor, best, semi, &stk);
+			if (semi[y] == semi[v])
+				idom[v] = p;
+			else
+				samedom[v] = y;
+		}
+		bucket[p] = UINT32_MAX;
+	}
+	for (uint32_t i = 2; i <= n; i++)
+		if (samedom[i] != UINT32_MAX)
+			idom[i] = idom[samedom[i]];
+
+	/* retained bytes: each vertex's own, summed up the dominator tree
+	 * (a dominator comes before what it dominates in preorder) */
+	bytes = xcalloc((size_t)n + 1, sizeof(*bytes));
+	blocks = xcalloc((size_t)n + 1, sizeof(*blocks));
+	for (uint32_t i = 2; i <= n; i++) {
+		uint32_t v = vertex[i];
+		if (v > R) {
+			bytes[i] = r->len[v - R - 1];
+			blocks[i] = 1;
+			res->reachable_blocks++;
+			res->reachable_bytes += r->len[v - R - 1];
+		}
+	}
+	for (uint32_t i = n; i >= 2; i--) {
+		bytes[idom[i]] += bytes[i];
+		blocks[idom[i]] += blocks[i];
+	}
+	for (uint32_t i = 2; i <= n; i++) {
+		uint32_t v = vertex[i], d = vertex[idom[i]];
+		if (v <= R) {
+			x.roots.v[v - 1].bytes = bytes[i];
+			x.roots.v[v - 1].blocks = blocks[i];
+		} else if (d == 0) {
+			/* dominated by no single root: reached from several */
+			size_t k = res->nshared;
+			res->shared_blocks += blocks[i];
+			res->shared_bytes += bytes[i];
+			if (k == RETAIN_SHARED_MAX && bytes[i] <= res->shared[k - 1].bytes)
+				continue;
+			if (k == RETAIN_SHARED_MAX)
+				k--;
+			else
+				res->nshared++;
+			while (k > 0 && res->shared[k - 1].bytes < bytes[i]) {
+				res->shared[k] = res->shared[k - 1];
+				k--;
+			}
+			memset(&res->shared[k], 0, sizeof(res->shared[k]));
+			res->shared[k].block = (long)(v - R - 1);
+			res->shared[k].bytes = bytes[i];
+			res->shared[k].blocks = blocks[i];
+		} else if (d <= R) {
+			/* the root's biggest directly held block */
+			struct retain_root *rr = &x.roots.v[d - 1];
+			if (rr->top < 0 || bytes[i] > rr->top_bytes) {
+				rr->top = (long)(v - R - 1);
+				rr->top_bytes = bytes[i];
+				rr->top_blocks = blocks[i];
+			}
+		}
+	}
+	for (size_t b = 0; b < r->n; b++)
+		if (r->state[b] == LEAK_REACHABLE && !dfn[R + 1 + b]) {
+			/* (every reachable block has a path; say so if not) */
+			res->unattributed_blocks++;
+			res->unattributed_bytes += r->len[b];
+		}
+	/* who points at the biggest shared blocks (the roots' totals are
+	 * final now) */
+	for (size_t k = 0; k < res->nshared; k++) {
+		struct retain_shared *sh = &res->shared[k];
+		uint32_t v = R + 1 + (uint32_t)sh->block;
+		for (uint32_t e = poff[v]; e < poff[v + 1]; e++) {
+			uint32_t u = padj[e];
+			if (u > R) {
+				sh->block_refs++;
+			} else if (u > 0) {
+				const struct retain_root *rr = &x.roots.v[u - 1];
+				unsigned h;
+				sh->root_refs++;
+				for (h = 0; h < sh->nholders; h++)
+					if (sh->holders[h].region == rr->region && sh->holders[h].tid == rr->tid &&
+					    sh->holders[h].lo == rr->lo)
+						break;
+				if (h == sh->nholders && h < RETAIN_HOLDERS_MAX)
+					sh->holders[sh->nholders++] = *rr;
+			}
+		}
+	}
+	if (x.roots.n > 1)
+		qsort(x.roots.v, x.roots.n, sizeof(*x.roots.v), root_cmp);
+	while (x.roots.n && !x.roots.v[x.roots.n - 1].bytes)
+		x.roots.n--;	/* roots whose every block another root holds too */
+	res->roots = x.roots.v;
+	res->n = x.roots.n;
+	x.roots.v = NULL;
+	res->edges = off[N];
+	res->seconds = (hd_now_ns() - t0) / 1e9;
+	*out = res;
+	goto done;
+
+toobig:
+	hd_fail(HD_ENOTSUP, "too many blocks for the dominator tree");
+	goto fail2;
+fail:
+	hd_fail(HD_EINTR, "interrupted");
+fail2:
+	free(res);
+done:
+	free(off);
+	free(adj);
+	free(poff);
+	free(padj);
+	free(dfn);
+	free(vertex);
+	free(parent);
+	free(semi);
+	free(idom);
+	free(ancestor);
+	free(best);
+	free(samedom);
+	free(bucket);
+	free(bnext);
+	free(bytes);
+	free(blocks);
+	vec_free(&stk);
+	vec_free(&x.edges);
+	vec_free(&x.roots);
+	u64map_free(&x.root_of);
+	free(c.rootbuf.p);
+	free(c.blockbuf.p);
+	return *out ? 0 : -1;
+}
+
+void
+retain_free(struct retain *res)
+{
+	if (!res)
+		return;
+	free(res->roots);
+	free(res);
 }

@@ -8,6 +8,7 @@
 #include "tracer.h"
 #include "live.h"
 #include "snapshot.h"
+#include "locate.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ session_new(void)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 	s->started = hd_wall_time();
+	s->name_width = 100;
 	return s;
 }
 
@@ -60,19 +62,88 @@ session_snapshots(struct session *s)
 	return s->snaps;
 }
 
+/* The C library's exit path: exit(), its handlers' loop, _exit(). */
+static bool
+exit_path_function(const char *name)
+{
+	static const char *const names[] = {
+		"exit", "_exit", "_Exit", "__GI_exit", "__GI__exit", "__run_exit_handlers", "__libc_freeres",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
+/*
+ * At a program's exit, the frames of the C library's exit path (exit,
+ * __run_exit_handlers, _exit) were pushed after main returned, over
+ * main's dead frame: what they did not write is main's stale locals.
+ * memcheck sees those words as undefined (a new frame is undefined until
+ * written) and never scans them; heapdbg cannot tell written from stale,
+ * so it starts the exiting thread's stack roots above the exit path, at
+ * the frame that called exit (main's, when main called it; live frames
+ * of the program are all above).  0 when the thread is not in the exit
+ * path.
+ */
+static uint64_t
+exit_floor(struct session *s, struct target_thread *th)
+{
+	struct unwinder *u = session_unwinder(s);
+	struct symbols *sym = session_symbols(s);
+	const hd_regs_t *regs = target_regs(s->t, th);
+	uint64_t pcs[16], words[512], ret;
+	int n, k = 0;
+
+	if (!u || !sym || !regs || (n = unwind_thread(u, th, pcs, 16)) < 2)
+		return 0;
+	for (; k < n; k++) {
+		const char *name;
+		uint64_t off;
+		if (!symbols_addr_sym(sym, k ? pcs[k] - 1 : pcs[k], &name, &off, NULL) || !exit_path_function(name))
+			break;
+	}
+	if (k == 0 || k >= n)
+		return 0;
+	/* the return address into the caller of the outermost exit-path
+	 * frame: the caller's frame starts right above where it is stored */
+	ret = pcs[k];
+	for (uint64_t a = REG_SP(regs) & ~7ULL; a < REG_SP(regs) + (64 << 10); a += sizeof(words)) {
+		size_t got = target_read_partial(s->t, a, words, sizeof(words)) / 8;
+		for (size_t i = 0; i < got; i++)
+			if (words[i] == ret)
+				return a + 8 * i + 8;
+		if (got < ARRAY_SIZE(words))
+			break;
+	}
+	return 0;
+}
+
 struct reach *
 session_reach(struct session *s)
 {
 	struct heap *h;
-	struct reach_opts o = { session_alloc_source(s), true };
+	struct reach_opts o = { session_alloc_source(s), true, NULL, 0 };
+	VEC(struct stack_floor) floors = { 0 };
+	int rc;
+
 	if (s->reach)
 		return s->reach;
 	h = session_glibc_heap(s);
 	if (!h)
 		return NULL;
-	if (reach_run(s->t, h, &o, &s->reach) < 0)
-		return NULL;
-	return s->reach;
+	if (s->t->kind == TARGET_LIVE && live_at_exit(s->t)) {
+		for (size_t i = 0; i < s->t->nthreads; i++) {
+			struct stack_floor f = { s->t->threads[i]->tid, exit_floor(s, s->t->threads[i]) };
+			if (f.lo)
+				vec_push(&floors, f);
+		}
+		o.floors = floors.v;
+		o.nfloors = floors.n;
+	}
+	rc = reach_run(s->t, h, &o, &s->reach);
+	vec_free(&floors);
+	return rc < 0 ? NULL : s->reach;
 }
 
 struct heap *
@@ -98,7 +169,9 @@ session_malloc_info(struct session *s)
 	if (s->mi)
 		return s->mi;
 	sym = session_symbols(s);
-	if (!sym || malloc_locate(s->t, sym, &s->mi) < 0)
+	/* with the layout's DWARF check done: what info says of the layout
+	 * is what a walk would use */
+	if (!sym || malloc_locate_confirmed(s->t, sym, &s->mi) < 0)
 		return NULL;
 	return s->mi;
 }
@@ -162,11 +235,18 @@ session_free(struct session *s)
 	free(s);
 }
 
+bool
+session_confirm(struct session *s, const char *question, bool on_eof)
+{
+	return s->query && !s->no_confirm ? s->query(s, question, on_eof) : true;
+}
+
 int
 session_need_target(struct session *s, bool live)
 {
 	if (!s->t)
-		return hd_fail(HD_EUSAGE, "no target (start heapdbg with -p PID, -c CORE or --args PROG)");
+		return hd_fail(HD_EUSAGE, "no target (attach PID or core FILE, or start heapdbg with -p PID, -c CORE "
+			       "or --args PROG)");
 	if (s->t->kind == TARGET_LIVE && live_gone(s->t)) {
 		int status;
 		char b[64];
@@ -255,6 +335,50 @@ bool
 session_target_ended_now(struct session *s)
 {
 	return s->t && s->t->kind == TARGET_LIVE && live_poll(s->t);
+}
+
+/* At the exit break: the runtimes' freeres functions, C++ first, as
+ * valgrind's preload runs them.  Modules are those known at the last
+ * stop (a libstdc++ dlopen()ed since is not looked for). */
+static void
+exit_freeres(void *ctx, struct target *t, struct target_thread *th)
+{
+	struct session *s = ctx;
+	struct symbols *sym = s->sym;
+	static const struct { const char *module, *name; bool cxx; } fns[] = {
+		{ "libstdc++", "_ZN9__gnu_cxx9__freeresEv", true },
+		{ "libc.so", "__libc_freeres", false },
+	};
+
+	if (!sym)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(fns); i++) {
+		struct sym_info si;
+		if (fns[i].cxx ? s->no_cxx_freeres : s->no_libc_freeres)
+			continue;
+		if (symbols_lookup(sym, fns[i].module, fns[i].name, &si) < 0 || si.type != STT_FUNC)
+			continue;
+		if (live_call(t, th, si.addr, 10.0, NULL) < 0) {
+			error_msg("at the exit, %s: %s", fns[i].name, hd_errmsg());
+			break;
+		}
+		s->freeres_ran++;
+	}
+}
+
+void
+session_arm_exit(struct session *s)
+{
+	struct symbols *sym;
+	uint64_t addr = 0;
+
+	if (!s->t || s->t->kind != TARGET_LIVE || !live_launched(s->t) || (s->no_libc_freeres && s->no_cxx_freeres))
+		return;
+	sym = session_symbols(s);
+	if (!sym || locate_dynamic_symbol(s->t, sym, "_exit", &addr, NULL) < 0 || !addr)
+		return;
+	if (live_set_exit_break(s->t, addr, exit_freeres, s) < 0)
+		debug_msg("no exit break: %s", hd_errmsg());
 }
 
 void

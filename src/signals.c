@@ -16,14 +16,18 @@
 static int pipefd[2] = { -1, -1 };
 static sigset_t wait_mask;	/* the mask while waiting: SIGCHLD open */
 static volatile sig_atomic_t got_int, got_term;
+static volatile sig_atomic_t batch_mode, got_batch_int;	/* SIGINT in batch mode: the run ends */
 static volatile sig_atomic_t pipe_dirty;	/* a byte may wait in the pipe */
 
 static void
 handler(int sig)
 {
 	int e = errno;
-	if (sig == SIGINT)
+	if (sig == SIGINT) {
 		got_int = 1;
+		if (batch_mode)
+			got_batch_int = 1;
+	}
 	else if (sig == SIGTERM || sig == SIGHUP)
 		got_term = sig;
 	/* SIGCHLD is open only inside sig_poll's ppoll, in this thread
@@ -123,6 +127,18 @@ int
 sig_terminating(void)
 {
 	return got_term;
+}
+
+void
+sig_set_batch(bool on)
+{
+	batch_mode = on;
+}
+
+bool
+sig_batch_interrupted(void)
+{
+	return got_batch_int != 0;
 }
 
 bool

@@ -27,7 +27,7 @@ enum {
 	F_FRAME = 12, F_STACK_FRAMES = 13, F_CHUNKS = 14,
 };
 /* Module, Frame and Chunks messages. */
-enum { M_NAME = 1, M_BUILD_ID = 2, M_START = 3, M_END = 4 };
+enum { M_NAME = 1, M_BUILD_ID = 2, M_START = 3, M_END = 4, M_SOURCE_ROOT = 5 };
 enum {
 	FR_PC = 1, FR_MODULE = 2, FR_MODULE_OFF = 3, FR_FUNC = 4, FR_FUNC_OFF = 5,
 	FR_FILE = 6, FR_LINE = 7, FR_INLINED = 8,
@@ -156,6 +156,8 @@ snapshot_encode(const struct snapshot *sn, struct sbuf *out)
 			pb_put_uint(&sub, M_BUILD_ID, m->build_id);
 		pb_put_uint(&sub, M_START, m->start);
 		pb_put_uint(&sub, M_END, m->end);
+		if (m->source_root)
+			pb_put_uint(&sub, M_SOURCE_ROOT, m->source_root);
 		pb_put_bytes(&msg, F_MODULE, sub.s, sub.len);
 	}
 	for (size_t i = 0; i < sn->frames.n; i++) {
@@ -256,6 +258,10 @@ decode_module(struct snapshot *sn, const struct pb_field *mf)
 			break;
 		case M_BUILD_ID:
 			if (get_u32(&f, "module build-id", &m.build_id) < 0)
+				return -1;
+			break;
+		case M_SOURCE_ROOT:
+			if (get_u32(&f, "module source root", &m.source_root) < 0)
 				return -1;
 			break;
 		case M_START:
@@ -434,7 +440,8 @@ validate(struct snapshot *sn, const uint8_t *stack_frames, size_t stack_len)
 	uint64_t first = 0;
 
 	for (size_t i = 0; i < sn->modules.n; i++)
-		if (sn->modules.v[i].name >= sn->strings.n || sn->modules.v[i].build_id >= sn->strings.n)
+		if (sn->modules.v[i].name >= sn->strings.n || sn->modules.v[i].build_id >= sn->strings.n ||
+		    sn->modules.v[i].source_root >= sn->strings.n)
 			return hd_fail(HD_EFORMAT, "module %zu names a string that is not there", i);
 	for (size_t i = 0; i < sn->frames.n; i++) {
 		const struct snap_frame *f = &sn->frames.v[i];
@@ -753,17 +760,11 @@ snapshot_load(const char *path)
 	struct stat st;
 	uint8_t head[SNAPFILE_HEADER], *buf = NULL;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* a FIFO would block open(2) forever: its type is looked at first */
+	int fd = open_regular(path, HD_EFORMAT, &st);
 
-	if (fd < 0) {
-		hd_fail_errno(errno == ENOENT ? HD_ENOENT : errno == EACCES ? HD_EPERM : HD_EGENERIC, errno,
-			      "%s", path);
+	if (fd < 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		hd_fail(HD_EFORMAT, "%s: not a regular file", path);
-		goto out;
-	}
 	/* look at the header before reading a large file whole */
 	n = read_all(fd, head, sizeof(head));
 	if (n < 0) {

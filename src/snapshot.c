@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "snapshot.h"
+#include "stacks.h"
 #include "session.h"
 
 #include <ctype.h>
@@ -107,6 +108,31 @@ mix_str(uint64_t h, const char *s)
 	return mix(h, hash_bytes(s ? s : "", s ? strlen(s) : 0, 0x17));
 }
 
+uint32_t
+snapshot_alloc_frames(const struct snapshot *sn, uint32_t stack)
+{
+	const struct snap_stack *st;
+	uint32_t n = 0;
+
+	if (!stack || stack > sn->stacks.n)
+		return 0;
+	st = &sn->stacks.v[stack - 1];
+	while (n < st->n && frame_is_allocator(snapshot_str(sn, sn->frames.v[st->first + n].func)))
+		n++;
+	return n < st->n ? n : 0;
+}
+
+const char *
+snapshot_file_rel(const struct snapshot *sn, const struct snap_frame *f)
+{
+	const char *file = snapshot_str(sn, f->file), *rel;
+
+	if (!f->file || f->module == 0 || f->module > sn->modules.n || !sn->modules.v[f->module - 1].source_root)
+		return file;
+	rel = path_under(file, snapshot_str(sn, sn->modules.v[f->module - 1].source_root));
+	return rel && *rel ? rel : file;
+}
+
 uint64_t
 snapshot_frame_key(const struct snapshot *sn, const struct snap_frame *f)
 {
@@ -114,8 +140,10 @@ snapshot_frame_key(const struct snapshot *sn, const struct snap_frame *f)
 	uint64_t h;
 
 	if (f->func) {
+		/* the file relative to the source root: the same call site
+		 * of a build in another directory groups with this one */
 		h = mix_str(mix_str(1, mod), snapshot_str(sn, f->func));
-		h = mix_str(h, snapshot_str(sn, f->file));
+		h = mix_str(h, snapshot_file_rel(sn, f));
 		h = mix(h, f->line ? (uint64_t)(uint32_t)f->line : f->func_off | (1ULL << 63));
 		return mix(h, f->inlined);
 	}
@@ -193,6 +221,7 @@ module_of(struct capture *c, uint64_t pc)
 		snprintf(hex + 2 * i, 3, "%02x", mi.build_id[i]);
 	m.name = snapshot_intern(c->sn, mi.name);
 	m.build_id = snapshot_intern(c->sn, hex);
+	m.source_root = snapshot_intern(c->sn, symbols_source_root(c->sym, mi.start));
 	m.start = mi.start;
 	m.end = mi.end;
 	vec_push(&c->sn->modules, m);

@@ -33,6 +33,11 @@ struct modsyms {
 	bool from_debug;
 };
 
+struct modroot {
+	Dwfl_Module *mod;
+	const char *root;	/* interned, or NULL */
+};
+
 struct pc_entry {
 	int first, count;	/* range in frames */
 };
@@ -48,6 +53,7 @@ struct symbols {
 	VEC(char *) strings;	/* interned strings owned here */
 	struct u64map str_index;	/* hash -> index in strings (chained by linear probe) */
 	VEC(struct modsyms) modsyms;
+	VEC(struct modroot) roots;
 };
 
 static char *
@@ -176,6 +182,7 @@ clear_caches(struct symbols *s)
 	for (size_t i = 0; i < s->modsyms.n; i++)
 		free(s->modsyms.v[i].e);
 	s->modsyms.n = 0;
+	s->roots.n = 0;
 }
 
 int
@@ -192,6 +199,7 @@ symbols_close(struct symbols *s)
 		return;
 	clear_caches(s);
 	vec_free(&s->modsyms);
+	vec_free(&s->roots);
 	u64map_free(&s->pc_cache);
 	vec_free(&s->pcs);
 	vec_free(&s->frames);
@@ -311,12 +319,116 @@ call_line(Dwarf_Die *die)
 	return (int)line;
 }
 
-static void
-add_frame(struct symbols *s, uint64_t pc, const char *func, uint64_t off, const char *file,
-	  int line, const char *module, bool inlined)
+/* ---- source paths ---- */
+
+static const char *
+die_string(Dwarf_Die *die, int at)
 {
-	struct frame_info f = { pc, intern(s, symbols_demangle(s, func)), off, intern(s, file), line,
+	Dwarf_Attribute attr;
+	return dwarf_attr(die, at, &attr) ? dwarf_formstring(&attr) : NULL;
+}
+
+/* The common leading directories of a and b (both cleaned), in a. */
+static void
+common_dir(char *a, const char *b)
+{
+	size_t i = 0, last = 0;
+
+	if ((a[0] == '/') != (b[0] == '/')) {
+		strcpy(a, "\x01");	/* absolute and relative: nothing common */
+		return;
+	}
+	for (; a[i] && a[i] == b[i]; i++)
+		if (a[i] == '/')
+			last = i;
+	if (!a[i] && (!b[i] || b[i] == '/'))
+		return;		/* a is a directory of b, or b itself */
+	if (!b[i] && a[i] == '/') {
+		a[i] = 0;	/* b is a directory of a */
+		return;
+	}
+	a[last == 0 && a[0] == '/' ? 1 : last] = 0;
+}
+
+static const char *
+module_root(struct symbols *s, Dwfl_Module *mod)
+{
+	struct modroot mr = { mod, NULL };
+	Dwarf_Die *cu = NULL;
+	Dwarf_Addr bias;
+	char *root = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->roots.n; i++)
+		if (s->roots.v[i].mod == mod)
+			return s->roots.v[i].root;
+	while ((cu = dwfl_module_nextcu(mod, cu, &bias)) && n++ < 100000) {
+		const char *dir = die_string(cu, DW_AT_comp_dir), *name = die_string(cu, DW_AT_name);
+		char *d = dir ? path_clean(NULL, dir) : NULL, *f = name ? path_clean(dir, name) : NULL;
+		char *slash = f ? strrchr(f, '/') : NULL;
+		if (slash)
+			*slash = 0;	/* the file's directory */
+		else if (f)
+			strcpy(f, ".");
+		for (int k = 0; k < 2; k++) {
+			const char *x = k ? f : d;
+			if (!x)
+				continue;
+			if (!root)
+				root = xstrdup(x);
+			else if (!strcmp(root, "."))
+				;	/* relative paths: nothing to strip */
+			else if (!strcmp(x, "."))
+				strcpy(root, root[0] == '/' ? "\x01" : ".");
+			else
+				common_dir(root, x);
+		}
+		free(d);
+		free(f);
+	}
+	/* relative paths with nothing in common: they are relative to the
+	 * build's top already (""); absolute ones with only "/": none */
+	if (root && strcmp(root, "\x01") && strcmp(root, "/"))
+		mr.root = intern(s, strcmp(root, ".") ? root : "");
+	free(root);
+	vec_push(&s->roots, mr);
+	return mr.root;
+}
+
+const char *
+symbols_source_root(struct symbols *s, uint64_t addr)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	return mod ? module_root(s, mod) : NULL;
+}
+
+static void
+add_frame(struct symbols *s, Dwfl_Module *mod, Dwarf_Die *cudie, uint64_t pc, const char *func, uint64_t off,
+	  const char *file, int line, const char *module, bool inlined)
+{
+	struct frame_info f = { pc, intern(s, symbols_demangle(s, func)), off, NULL, NULL, line,
 				intern(s, module), inlined };
+
+	if (file) {
+		/* libdw joins a line-table entry with its directory, but
+		 * leaves a relative one relative to the compilation
+		 * directory: join that too, unless the name has it already */
+		const char *dir = cudie ? die_string(cudie, DW_AT_comp_dir) : NULL;
+		char *cdir = dir ? path_clean(NULL, dir) : NULL, *cfile = path_clean(NULL, file), *full;
+		const char *root = mod ? module_root(s, mod) : NULL, *rel;
+		if (cdir && cfile[0] != '/' && !path_under(cfile, cdir))
+			full = path_clean(cdir, cfile);
+		else
+			full = xstrdup(cfile);
+		f.file = intern(s, full);
+		rel = root ? path_under(f.file, root) : NULL;
+		if (!rel && cdir)
+			rel = path_under(f.file, cdir);
+		f.file_rel = rel && *rel ? intern(s, rel) : f.file;
+		free(full);
+		free(cfile);
+		free(cdir);
+	}
 	vec_push(&s->frames, f);
 }
 
@@ -337,7 +449,7 @@ resolve_uncached(struct symbols *s, uint64_t pc, bool caller)
 	bool any_inline = false;
 
 	if (!mod) {
-		add_frame(s, pc, NULL, 0, NULL, 0, NULL, false);
+		add_frame(s, NULL, NULL, pc, NULL, 0, NULL, 0, NULL, false);
 		return;
 	}
 	modname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
@@ -364,25 +476,25 @@ resolve_uncached(struct symbols *s, uint64_t pc, bool caller)
 			Dwarf_Die *die = &scopes[i];
 			int tag = dwarf_tag(die);
 			if (tag == DW_TAG_inlined_subroutine) {
-				add_frame(s, pc, die_name(die), 0, cur_file, cur_line, modname, true);
+				add_frame(s, mod, cudie, pc, die_name(die), 0, cur_file, cur_line, modname, true);
 				any_inline = true;
 				cur_file = call_file(cudie, die);
 				cur_line = call_line(die);
 			} else if (tag == DW_TAG_subprogram) {
 				const char *name = die_name(die);
-				add_frame(s, pc, name ? name : symname, symoff, cur_file, cur_line,
-					  modname, false);
+				add_frame(s, mod, cudie, pc, name ? name : symname, symoff, cur_file,
+					  cur_line, modname, false);
 				free(scopes);
 				return;
 			}
 		}
 		free(scopes);
 		if (any_inline) {
-			add_frame(s, pc, symname, symoff, cur_file, cur_line, modname, false);
+			add_frame(s, mod, cudie, pc, symname, symoff, cur_file, cur_line, modname, false);
 			return;
 		}
 	}
-	add_frame(s, pc, symname, symoff, file, line, modname, false);
+	add_frame(s, mod, cudie, pc, symname, symoff, file, line, modname, false);
 }
 
 int
@@ -592,6 +704,107 @@ symbols_addr_sym(struct symbols *s, uint64_t addr, const char **name, uint64_t *
 		*module = intern(s, sl ? sl + 1 : m);
 	}
 	return true;
+}
+
+bool
+symbols_addr_extent(struct symbols *s, uint64_t addr, const char **name, uint64_t *start, uint64_t *size,
+		    const char **module)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	GElf_Off o = 0;
+	GElf_Sym sym;
+	const char *n;
+
+	if (!mod || !(n = dwfl_module_addrinfo(mod, addr, &o, &sym, NULL, NULL, NULL)))
+		return false;
+	if (sym.st_size && o >= sym.st_size)
+		return false;
+	if (name)
+		*name = intern(s, n);
+	if (start)
+		*start = addr - o;
+	if (size)
+		*size = sym.st_size;
+	if (module) {
+		const char *m = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+		*module = m ? intern(s, m) : NULL;
+	}
+	return true;
+}
+
+bool
+symbols_addr_section(struct symbols *s, uint64_t addr, const char **name, uint64_t *start, uint64_t *end)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	Dwarf_Addr a = addr, bias = 0;
+	Elf_Scn *scn = mod ? dwfl_module_address_section(mod, &a, &bias) : NULL;
+	Elf *elf = mod ? dwfl_module_getelf(mod, &bias) : NULL;
+	GElf_Shdr sh;
+	size_t shstrndx;
+	const char *n;
+
+	if (!scn || !elf || !gelf_getshdr(scn, &sh) || elf_getshdrstrndx(elf, &shstrndx) != 0 ||
+	    !(n = elf_strptr(elf, shstrndx, sh.sh_name)))
+		return false;
+	if (name)
+		*name = intern(s, n);
+	if (start)
+		*start = sh.sh_addr + bias;
+	if (end)
+		*end = sh.sh_addr + bias + sh.sh_size;
+	return true;
+}
+
+/* Depth-first over a DIE's children: the function whose scope holds
+ * the variable at file address vaddr (DW_OP_addr), or NULL. */
+static const char *
+static_scope_in(Dwarf_Die *parent, Dwarf_Addr vaddr, const char *fn, int depth)
+{
+	Dwarf_Die die;
+
+	if (depth > 64 || dwarf_child(parent, &die) != 0)
+		return NULL;
+	do {
+		int tag = dwarf_tag(&die);
+		if (tag == DW_TAG_variable && fn) {
+			Dwarf_Attribute at;
+			Dwarf_Op *expr;
+			size_t len;
+			if (dwarf_attr(&die, DW_AT_location, &at) && dwarf_getlocation(&at, &expr, &len) == 0 &&
+			    len == 1 && expr[0].atom == DW_OP_addr && expr[0].number == vaddr)
+				return fn;
+		} else if (tag == DW_TAG_subprogram || tag == DW_TAG_lexical_block || tag == DW_TAG_namespace ||
+			   tag == DW_TAG_class_type || tag == DW_TAG_structure_type) {
+			const char *inner = tag == DW_TAG_subprogram ? dwarf_diename(&die) : fn;
+			const char *r = static_scope_in(&die, vaddr, inner, depth + 1);
+			if (r)
+				return r;
+		}
+	} while (dwarf_siblingof(&die, &die) == 0);
+	return NULL;
+}
+
+const char *
+symbols_static_scope(struct symbols *s, uint64_t addr)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	Dwarf_Addr bias = 0;
+	Dwarf *dw = mod ? dwfl_module_getdwarf(mod, &bias) : NULL;
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+
+	if (!dw)
+		return NULL;
+	while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu;
+		if (dwarf_offdie(dw, off + hsize, &cu)) {
+			const char *fn = static_scope_in(&cu, addr - bias, NULL, 0);
+			if (fn)
+				return intern(s, fn);
+		}
+		off = next;
+	}
+	return NULL;
 }
 
 static bool

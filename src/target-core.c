@@ -65,6 +65,7 @@ struct core_priv {
 	char *exe_recorded;
 	int signal;
 	struct u64map tids;		/* threads seen while reading the notes */
+	VEC(char *) warnings;		/* about the executable */
 };
 
 static struct core_priv *
@@ -90,6 +91,20 @@ in_pseudo_fs(const char *path)
 {
 	return !strncmp(path, "/proc/", 6) || !strcmp(path, "/proc") || !strncmp(path, "/sys/", 5) ||
 	       !strcmp(path, "/sys");
+}
+
+const char *
+target_core_warning(struct target *t, size_t i)
+{
+	if (!t || t->kind != TARGET_CORE || i >= CP(t)->warnings.n)
+		return NULL;
+	return CP(t)->warnings.v[i];
+}
+
+const char *
+target_core_exe_recorded(struct target *t)
+{
+	return t && t->kind == TARGET_CORE ? CP(t)->exe_recorded : NULL;
 }
 
 bool
@@ -215,6 +230,86 @@ read_from_file(struct core_priv *cp, uint64_t addr, void *buf, size_t len)
 		memset((char *)buf + n, 0, len - n);
 	}
 	return len;
+}
+
+static int seg_cmp(const void *a, const void *b);
+
+/* The permissions the file's own program headers give the bytes at file
+ * offset off (the PT_LOAD that maps them), or -1 when the file is not an
+ * ELF object that maps them. */
+static int
+file_perms(struct core_priv *cp, struct core_file *f, uint64_t off)
+{
+	Elf64_Ehdr eh;
+	int fd = file_fd(cp, f);
+
+	if (fd < 0 || pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 256)
+		return -1;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		uint64_t lo, hi;
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph))
+			return -1;
+		if (ph.p_type != PT_LOAD || ph.p_offset > UINT64_MAX - ph.p_filesz - 4096)
+			continue;
+		lo = ALIGN_DOWN(ph.p_offset, 4096);
+		hi = ALIGN_UP(ph.p_offset + ph.p_filesz, 4096);
+		if (off >= lo && off < hi)
+			return (ph.p_flags & PF_R ? MAP_PERM_R : 0) | (ph.p_flags & PF_W ? MAP_PERM_W : 0) |
+			       (ph.p_flags & PF_X ? MAP_PERM_X : 0) | MAP_PERM_P;
+	}
+	return -1;
+}
+
+/*
+ * File mappings that NT_FILE names but no PT_LOAD covers: gdb's gcore
+ * leaves out unmodified text altogether (the kernel writes a PT_LOAD
+ * without bytes).  Each becomes a mapping whose bytes come from the file,
+ * with the permissions the file's program headers give it, so that code
+ * addresses are known as such on either kind of core (memcheck's vtable
+ * test asks whether a word points into executable file memory).
+ */
+static void
+add_file_gaps(struct target *t, struct core_priv *cp)
+{
+	size_t nfiles = cp->files.n;
+
+	for (size_t i = 0; i < nfiles; i++) {
+		struct core_file *f = &cp->files.v[i];
+		uint64_t a = f->start;
+		while (a < f->end) {
+			const struct mapping *m = target_find_mapping(t, a);
+			uint64_t b = f->end;
+			int perms;
+			if (m) {
+				a = m->end;
+				continue;
+			}
+			for (size_t k = 0; k < t->nmaps; k++)
+				if (t->maps[k].start > a) {
+					b = MIN(b, t->maps[k].start);
+					break;
+				}
+			perms = file_perms(cp, f, f->pgoff + (a - f->start));
+			if (perms >= 0) {
+				struct mapping nm;
+				struct core_seg sg = { a, b - a, 0, 0 };
+				memset(&nm, 0, sizeof(nm));
+				nm.start = a;
+				nm.end = b;
+				nm.perms = (unsigned)perms;
+				nm.path = xstrdup(f->path);
+				nm.offset = f->pgoff + (a - f->start);
+				maps_insert(&t->maps, &t->nmaps, &nm);
+				vec_push(&cp->segs, sg);
+			}
+			a = b;
+		}
+	}
+	if (cp->segs.n > 1)
+		qsort(cp->segs.v, cp->segs.n, sizeof(*cp->segs.v), seg_cmp);
 }
 
 /* The first segment ending after addr, or NULL. */
@@ -347,6 +442,9 @@ core_destroy(struct target *t)
 	}
 	vec_free(&cp->files);
 	vec_free(&cp->segs);
+	for (size_t i = 0; i < cp->warnings.n; i++)
+		free(cp->warnings.v[i]);
+	vec_free(&cp->warnings);
 	u64map_free(&cp->tids);
 	if (cp->elf)
 		elf_end(cp->elf);
@@ -575,6 +673,186 @@ file_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* ---- the executable's build id, in the core and in a file ---- */
+
+#define BUILD_ID_MAX 64
+
+/* Bytes the core itself holds at addr (never the mapped file's: with
+ * an EXE given those are EXE's own), or NULL. */
+static const unsigned char *
+dumped(struct core_priv *cp, uint64_t addr, uint64_t len)
+{
+	struct core_seg *s = find_seg(cp, addr);
+	if (!s || len > s->filesz || addr - s->vaddr > s->filesz - len)
+		return NULL;
+	return cp->map + s->offset + (addr - s->vaddr);
+}
+
+/* The NT_GNU_BUILD_ID descriptor in a run of ELF notes, or 0. */
+static size_t
+notes_build_id(const unsigned char *d, uint64_t sz, unsigned char out[BUILD_ID_MAX])
+{
+	uint64_t off = 0;
+
+	while (off + 12 <= sz) {
+		uint32_t namesz, descsz, type;
+		uint64_t desc_off, next;
+		memcpy(&namesz, d + off, 4);
+		memcpy(&descsz, d + off + 4, 4);
+		memcpy(&type, d + off + 8, 4);
+		desc_off = off + 12 + ALIGN_UP((uint64_t)namesz, 4);
+		next = desc_off + ALIGN_UP((uint64_t)descsz, 4);
+		if (desc_off > sz || descsz > sz - desc_off)
+			return 0;
+		if (type == NT_GNU_BUILD_ID && namesz == 4 && !memcmp(d + off + 12, "GNU", 4) && descsz &&
+		    descsz <= BUILD_ID_MAX) {
+			memcpy(out, d + desc_off, descsz);
+			return descsz;
+		}
+		off = next;
+	}
+	return 0;
+}
+
+/* The build id of the executable as the core holds it: the ELF header
+ * and program headers at the start of its first mapping (dumped by
+ * default: coredump_filter bit 4, and by gdb's gcore), then its PT_NOTE
+ * segments.  0 when the core does not have those bytes. */
+static size_t
+core_exe_build_id(struct core_priv *cp, unsigned char out[BUILD_ID_MAX])
+{
+	const struct core_file *f = NULL;
+	const unsigned char *eh, *ph;
+	Elf64_Ehdr e;
+	uint64_t bias = 0;
+	bool have_bias = false;
+
+	if (!cp->exe_recorded)
+		return 0;
+	for (size_t i = 0; i < cp->files.n && !f; i++)
+		if (cp->files.v[i].pgoff == 0 && !strcmp(cp->files.v[i].path, cp->exe_recorded))
+			f = &cp->files.v[i];
+	if (!f || !(eh = dumped(cp, f->start, sizeof(e))))
+		return 0;
+	memcpy(&e, eh, sizeof(e));
+	if (memcmp(e.e_ident, ELFMAG, SELFMAG) || e.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    e.e_phentsize != sizeof(Elf64_Phdr) || e.e_phnum == 0 || e.e_phnum > 256 || e.e_phoff > 65536)
+		return 0;
+	ph = dumped(cp, f->start + e.e_phoff, (uint64_t)e.e_phnum * sizeof(Elf64_Phdr));
+	if (!ph)
+		return 0;
+	for (int i = 0; i < e.e_phnum && !have_bias; i++) {
+		Elf64_Phdr p;
+		memcpy(&p, ph + i * sizeof(p), sizeof(p));
+		if (p.p_type == PT_LOAD && p.p_offset == 0) {
+			bias = f->start - (p.p_vaddr & ~(uint64_t)4095);
+			have_bias = true;
+		}
+	}
+	if (!have_bias)
+		return 0;
+	for (int i = 0; i < e.e_phnum; i++) {
+		Elf64_Phdr p;
+		const unsigned char *d;
+		size_t n;
+		memcpy(&p, ph + i * sizeof(p), sizeof(p));
+		if (p.p_type != PT_NOTE || p.p_filesz > 65536)
+			continue;
+		d = dumped(cp, bias + p.p_vaddr, p.p_filesz);
+		if (d && (n = notes_build_id(d, p.p_filesz, out)))
+			return n;
+	}
+	return 0;
+}
+
+/* The build id of an ELF file on disk (its PT_NOTE segments), or 0. */
+static size_t
+file_build_id(const char *path, unsigned char out[BUILD_ID_MAX])
+{
+	int fd = open_regular(path, HD_EFORMAT, NULL);
+	Elf *elf;
+	size_t phnum, n = 0;
+
+	if (fd < 0) {
+		hd_clear_error();
+		return 0;
+	}
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF && elf_getphdrnum(elf, &phnum) == 0) {
+		for (size_t i = 0; i < phnum && !n; i++) {
+			GElf_Phdr p;
+			Elf_Data *d;
+			if (!gelf_getphdr(elf, (int)i, &p) || p.p_type != PT_NOTE)
+				continue;
+			d = elf_getdata_rawchunk(elf, p.p_offset, p.p_filesz, ELF_T_BYTE);
+			if (d && d->d_buf)
+				n = notes_build_id(d->d_buf, d->d_size, out);
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return n;
+}
+
+static void
+hex(const unsigned char *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	out[2 * n] = 0;
+}
+
+/* Compare the executable heapdbg will use with the one the core was
+ * made of, as gdb does; keep what does not match as a warning. */
+static void
+check_exe(struct core_priv *cp, const char *core_path)
+{
+	unsigned char in_core[BUILD_ID_MAX], in_file[BUILD_ID_MAX];
+	char hc[2 * BUILD_ID_MAX + 1], hf[2 * BUILD_ID_MAX + 1];
+	size_t nc, nf;
+	const char *exe = cp->exe_override ? cp->exe_override : cp->exe_recorded;
+	struct stat st;
+
+	if (!exe)
+		return;
+	if (!cp->exe_override && exe[0] == '/' && stat(exe, &st) < 0) {
+		vec_push(&cp->warnings, xasprintf("the core names the executable %s, which does not exist (moved "
+						   "or deleted?): give it as EXE, `heapdbg -c %s EXE`, for its "
+						   "symbols", exe, core_path));
+		return;
+	}
+	if (!cp->exe_override && !target_core_path_ok(exe)) {
+		vec_push(&cp->warnings, xasprintf("the core names the executable %s, which is not a regular file "
+						   "outside /proc and /sys: not read; give the executable as EXE, "
+						   "`heapdbg -c %s EXE`, for its symbols", exe, core_path));
+		return;
+	}
+	nc = core_exe_build_id(cp, in_core);
+	if (!nc)
+		return;
+	if (access(exe, R_OK) < 0)
+		return;
+	nf = file_build_id(exe, in_file);
+	if (nf == nc && !memcmp(in_core, in_file, nc))
+		return;
+	hex(in_core, nc, hc);
+	if (nf)
+		hex(in_file, nf, hf);
+	else
+		snprintf(hf, sizeof(hf), "none");
+	if (cp->exe_override)
+		vec_push(&cp->warnings, xasprintf("core file may not match the executable given: %s has build id "
+						   "%s, the core's executable (%s) had %s; symbols and stacks "
+						   "may be wrong", exe, hf, cp->exe_recorded ? cp->exe_recorded :
+						   "?", hc));
+	else
+		vec_push(&cp->warnings, xasprintf("core file may not match %s, the executable it names: its build "
+						   "id is %s, the core's is %s (rebuilt since?); give the "
+						   "matching executable as EXE, `heapdbg -c %s EXE`", exe, hf, hc,
+						   core_path));
+}
+
 struct target *
 target_open_core(const char *path, const char *exe_override)
 {
@@ -595,16 +873,10 @@ target_open_core(const char *path, const char *exe_override)
 	u64map_init(&cp->tids);
 	t->priv = cp;
 
-	cp->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (cp->fd < 0) {
-		hd_fail_errno(errno == ENOENT ? HD_ENOENT : errno == EACCES ? HD_EPERM : HD_EGENERIC,
-			      errno, "%s", path);
+	/* a FIFO or a device would block open(2) or read(2) forever */
+	cp->fd = open_regular(path, HD_ENOTCORE, &st);
+	if (cp->fd < 0)
 		goto fail;
-	}
-	if (fstat(cp->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		hd_fail(HD_ENOTCORE, "%s: not a regular file", path);
-		goto fail;
-	}
 	cp->size = st.st_size;
 	if (cp->size < EI_NIDENT || pread(cp->fd, ident, EI_NIDENT, 0) != EI_NIDENT ||
 	    memcmp(ident, ELFMAG, SELFMAG)) {
@@ -742,6 +1014,7 @@ target_open_core(const char *path, const char *exe_override)
 			m->offset = f->pgoff + (m->start - f->start);
 		}
 	}
+	add_file_gaps(t, cp);
 	/* the executable: the file mapping holding AT_PHDR (or AT_ENTRY) */
 	{
 		uint64_t a = 0;
@@ -763,6 +1036,7 @@ target_open_core(const char *path, const char *exe_override)
 	} else if (cp->exe_recorded) {
 		t->exe = xstrdup(cp->exe_recorded);
 	}
+	check_exe(cp, path);
 	hide_link_map_names(t);
 	return t;
 fail:

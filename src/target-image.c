@@ -40,9 +40,10 @@ image_read(struct target *t, uint64_t addr, void *buf, size_t len)
 
 	while (done < len) {
 		struct image_region *r = find_region(p, addr + done);
+		const struct mapping *m = target_find_mapping(t, addr + done);
 		size_t off, n;
-		if (!r)
-			break;
+		if (!r || (m && !(m->perms & MAP_PERM_R)))
+			break;	/* (unreadable like a PROT_NONE page) */
 		off = addr + done - r->addr;
 		n = MIN(len - done, r->len - off);
 		memcpy((char *)buf + done, r->data + off, n);
@@ -57,7 +58,8 @@ static const void *
 image_direct(struct target *t, uint64_t addr, size_t len)
 {
 	struct image_region *r = find_region(t->priv, addr);
-	if (!r || addr - r->addr + len > r->len)
+	const struct mapping *m = target_find_mapping(t, addr);
+	if (!r || addr - r->addr + len > r->len || (m && !(m->perms & MAP_PERM_R)))
 		return NULL;
 	return r->data + (addr - r->addr);
 }

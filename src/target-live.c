@@ -44,12 +44,26 @@ struct live_priv {
 	int status;		/* wait status of the process */
 	int exit_msg;		/* the last exit event's status (-1: none yet) */
 	bool leader_zombie;	/* the leader died out of turn, still traced */
+	/* the exit break (live_set_exit_break): an int3 at the C library's
+	 * _exit, so that code can run in the exiting thread first */
+	uint64_t exit_bp;
+	unsigned char exit_orig;
+	bool exit_armed;	/* the int3 is in the program's memory */
+	bool exit_busy;		/* its callback runs */
+	void (*exit_fn)(void *ctx, struct target *t, struct target_thread *th);
+	void *exit_ctx;
+	bool leader_waits;	/* the leader is parked in its exit stop until
+				 * the others' state tells why it exits */
+	uint64_t leader_since;	/* when it was parked (ns) */
 	bool maps_stale;
 	const struct live_hooks *hooks;
 	VEC(pid_t) foreign;	/* kept vfork children (they share our breakpoints) */
 	int stopping;		/* inside live_stop_all */
 	unsigned long stops;
 	struct run_result *res;	/* statistics of the current run, or NULL */
+	/* the process held: every thread in a ptrace-stop (live_held_ns) */
+	uint64_t held_since;	/* since when (0: not held) */
+	uint64_t held_total;	/* ns held before that */
 };
 
 static struct live_priv *
@@ -243,10 +257,23 @@ live_read(struct target *t, uint64_t addr, void *buf, size_t len)
 				lp->pvr_ok = false;	/* fall back to /proc/PID/mem */
 				break;
 			}
-			break;	/* EFAULT: unmapped at addr+done */
+			break;	/* EFAULT: unmapped at addr+done, or not readable */
 		}
-		if (done > 0 || lp->pvr_ok)
-			return done ? (ssize_t)done : hd_fail(HD_EIO, "cannot access memory at 0x%" PRIx64, addr);
+		if (done > 0 || !lp->pvr_ok) {
+			if (done > 0)
+				return (ssize_t)done;
+		} else {
+			/* a page the program made unreadable (PROT_NONE): the
+			 * kernel lets the tracer read it through /proc/PID/mem,
+			 * as it lets a debugger */
+			ssize_t n;
+			do
+				n = pread(lp->memfd, buf, len, (off_t)addr);
+			while (n < 0 && errno == EINTR);
+			if (n > 0)
+				return n;
+			return hd_fail(HD_EIO, "cannot access memory at 0x%" PRIx64, addr);
+		}
 	}
 #endif
 	while (done < len) {
@@ -470,6 +497,37 @@ refresh_thread_names(struct target *t)
 
 enum mode { MODE_RUN, MODE_STOP };
 
+/* Every thread stopped now: the process is held from here. */
+static void
+held_check(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	if (lp->held_since)
+		return;
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i]->state == THREAD_RUNNING)
+			return;
+	lp->held_since = hd_now_ns();
+}
+
+/* A thread runs again (or is let go): the hold, if any, ends. */
+static void
+held_end(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	if (!lp->held_since)
+		return;
+	lp->held_total += hd_now_ns() - lp->held_since;
+	lp->held_since = 0;
+}
+
+uint64_t
+live_held_ns(const struct target *t)
+{
+	const struct live_priv *lp = LP(t);
+	return lp->held_total + (lp->held_since ? hd_now_ns() - lp->held_since : 0);
+}
+
 static void
 mark_stopped(struct target *t, struct target_thread *th)
 {
@@ -477,6 +535,7 @@ mark_stopped(struct target *t, struct target_thread *th)
 	th->regs_valid = false;
 	th->interrupt_sent = false;
 	LP(t)->stops++;
+	held_check(t);
 }
 
 static int
@@ -495,6 +554,7 @@ resume_raw(struct target *t, struct target_thread *th, int req)
 		return hd_fail_errno(HD_EGENERIC, errno, "cannot resume thread %d", th->tid);
 	}
 	th->state = THREAD_RUNNING;
+	held_end(t);
 	if (req == PTRACE_CONT && sig && LP(t)->res)
 		LP(t)->res->signals++;
 	return 0;
@@ -511,6 +571,11 @@ live_resume(struct target *t, struct target_thread *th)
 }
 
 static int live_threads_alive(const struct target *t);
+static int open_mem(struct target *t);
+static void clean_child(struct target *t, pid_t child);
+static bool exit_break_hit(struct target *t, struct target_thread *th, enum mode mode);
+static void exit_break_disarm(struct target *t);
+static void exit_break_arm(struct target *t);
 static bool thread_dead(pid_t tgid, pid_t tid);
 static void notice_dead_threads(struct target *t);
 static bool others_dying(const struct target *t, const struct target_thread *th);
@@ -566,6 +631,9 @@ handle_fork_child(struct target *t, struct target_thread *parent, pid_t child, b
 	while (r < 0 && errno == EINTR);
 	if (r != child || !WIFSTOPPED(st))
 		return;	/* already gone */
+	if (!is_vfork)
+		clean_child(t, child);	/* (a vfork child shares the memory: the
+					 * break is out while it does) */
 	if (lp->hooks && lp->hooks->on_fork)
 		keep = lp->hooks->on_fork(lp->hooks->ctx, t, parent, child, is_vfork);
 	/* A stop other than the initial one carries a signal to deliver. */
@@ -683,6 +751,7 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 			/* an auto-attached fork child whose event we have not
 			 * seen yet, or a stranger: never keep it */
 			bool keep = false;
+			clean_child(t, tid);
 			if (lp->hooks && lp->hooks->on_fork)
 				keep = lp->hooks->on_fork(lp->hooks->ctx, t, NULL, tid, false);
 			if (keep) {
@@ -786,6 +855,8 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 	case PTRACE_EVENT_VFORK: {
 		unsigned long msg = 0;
 		ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg);
+		if (event == PTRACE_EVENT_VFORK)
+			exit_break_disarm(t);	/* back at VFORK_DONE */
 		if (msg)
 			handle_fork_child(t, th, (pid_t)msg, event == PTRACE_EVENT_VFORK);
 		if (mode == MODE_RUN)
@@ -794,6 +865,7 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 	}
 
 	case PTRACE_EVENT_VFORK_DONE:
+		exit_break_arm(t);
 		if (lp->hooks && lp->hooks->on_vfork_done)
 			lp->hooks->on_vfork_done(lp->hooks->ctx, t, th);
 		if (mode == MODE_RUN)
@@ -810,9 +882,24 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 			if (o->tid != tid)
 				drop_thread(t, o);
 		}
+		/* the exit break went with the old image */
+		lp->exit_bp = 0;
+		lp->exit_armed = false;
+		/* a new address space: /proc/PID/mem opened before the exec
+		 * still reads and writes the old one */
+		if (lp->memfd >= 0) {
+			close(lp->memfd);
+			lp->memfd = -1;
+		}
+		if (open_mem(t) < 0)
+			error_msg("%s", hd_errmsg());
 		read_identity(t);
 		read_auxv(t);
 		live_refresh_maps(t);
+		refresh_thread_names(t);
+		/* the loader maps the program's libraries after this: read the
+		 * mappings again at the next stop */
+		lp->maps_stale = true;
 		if (lp->res)
 			lp->res->execs++;
 		if (lp->hooks && lp->hooks->on_exec)
@@ -841,6 +928,19 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 		 * go, none would be left to hold the process at its exit. */
 		if (mode == MODE_RUN && others_dying(t, th))
 			return false;
+		/* The leader waits a little: its exit while others run is
+		 * most often main returning (exit_group), and the others can
+		 * look alive then (one in its exit stop not yet reported has
+		 * taken SIGKILL off its pending set and is not PF_EXITING
+		 * yet).  Let go at once, its registers, stack and tcache
+		 * would be missing at the exit.  settle_leader() lets it go
+		 * once nothing more is pending and the others still live
+		 * (pthread_exit in main). */
+		if (mode == MODE_RUN && tid == t->pid) {
+			lp->leader_waits = true;
+			lp->leader_since = hd_now_ns();
+			return false;
+		}
 		/* one thread among others (pthread_exit): let it go */
 		if (mode == MODE_RUN) {
 			resume_raw(t, th, PTRACE_CONT);
@@ -861,6 +961,8 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 	/* a signal-delivery-stop (or an int3 / single-step SIGTRAP) */
 	if (sig == (SIGTRAP | 0x80))
 		sig = SIGTRAP;	/* syscall stop; we never ask for them */
+	if (sig == SIGTRAP && lp->exit_armed && !lp->exit_busy && exit_break_hit(t, th, mode))
+		return lp->gone;
 	if (sig == SIGTRAP && lp->hooks && lp->hooks->on_trap) {
 		enum trap_action a = lp->hooks->on_trap(lp->hooks->ctx, t, th);
 		/* the hook may have waited for threads (a stop-all step) and
@@ -928,6 +1030,8 @@ live_stop_all(struct target *t)
 	lp->stopping++;
 	rc = stop_all(t);
 	lp->stopping--;
+	if (rc == 0)
+		held_check(t);
 	return rc;
 }
 
@@ -1038,6 +1142,35 @@ resume_all(struct target *t)
 	return 0;
 }
 
+/* The leader parked in its exit stop while other threads seemed alive:
+ * keep it when they turn out to be dying (a group exit), let it go when
+ * they still live once nothing is pending (pthread_exit in main).
+ * Returns true while it still waits. */
+static bool
+settle_leader(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	struct target_thread *th;
+
+	if (!lp->leader_waits)
+		return false;
+	th = target_find_thread(t, t->pid);
+	if (!th || !th->at_exit || th->state != THREAD_STOPPED || lp->exited || lp->gone) {
+		lp->leader_waits = false;
+		return false;
+	}
+	if (others_dying(t, th)) {
+		lp->leader_waits = false;	/* parked, as every thread of a group exit */
+		return false;
+	}
+	if (hd_now_ns() - lp->leader_since < 20 * 1000000ULL)
+		return true;
+	lp->leader_waits = false;
+	resume_raw(t, th, PTRACE_CONT);
+	th->state = THREAD_EXITED;
+	return false;
+}
+
 int
 live_run(struct target *t, double seconds, const struct live_hooks *hooks, struct run_result *res)
 {
@@ -1138,9 +1271,12 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 				if (lp->gone || lp->exited)
 					continue;
 			}
+			if (settle_leader(t) && (timeout < 0 || timeout > 2))
+				timeout = 2;
 			if (deadline) {
 				uint64_t now = hd_now_ns();
-				timeout = now >= deadline ? 0 : (int)((deadline - now) / 1000000) + 1;
+				int left = now >= deadline ? 0 : (int)((deadline - now) / 1000000) + 1;
+				timeout = timeout < 0 ? left : MIN(timeout, left);
 			}
 			if (lp->hooks && lp->hooks->want_stop && (timeout < 0 || timeout > 100))
 				timeout = 100;
@@ -1670,16 +1806,233 @@ undo:
 	return NULL;
 }
 
+/* ---- the exit break ---- */
+
+static void
+exit_break_arm(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	unsigned char trap = 0xcc;
+	if (lp->exit_bp && !lp->exit_armed && !lp->gone && target_write(t, lp->exit_bp, &trap, 1) == 0)
+		lp->exit_armed = true;
+}
+
+static void
+exit_break_disarm(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	if (lp->exit_armed && !lp->gone && target_write(t, lp->exit_bp, &lp->exit_orig, 1) == 0)
+		lp->exit_armed = false;
+}
+
+/* A fork child (stopped, attached) has a copy of our memory: the exit
+ * break must not stay in it. */
+static void
+clean_child(struct target *t, pid_t child)
+{
+	struct live_priv *lp = LP(t);
+	uint64_t a;
+	long w;
+
+	if (!lp->exit_armed)
+		return;
+	a = lp->exit_bp & ~7ULL;
+	errno = 0;
+	w = ptrace(PTRACE_PEEKDATA, child, (void *)(uintptr_t)a, 0);
+	if (errno)
+		return;
+	((unsigned char *)&w)[lp->exit_bp - a] = lp->exit_orig;
+	if (ptrace(PTRACE_POKEDATA, child, (void *)(uintptr_t)a, (void *)w) < 0)
+		debug_msg("cannot take the exit break out of child %d: %s", (int)child, strerror(errno));
+}
+
+int
+live_set_exit_break(struct target *t, uint64_t addr,
+		    void (*fn)(void *ctx, struct target *t, struct target_thread *th), void *ctx)
+{
+	struct live_priv *lp = LP(t);
+
+	exit_break_disarm(t);
+	lp->exit_bp = 0;
+	if (!addr)
+		return 0;
+	if (target_read(t, addr, &lp->exit_orig, 1) < 0)
+		return -1;
+	lp->exit_bp = addr;
+	lp->exit_fn = fn;
+	lp->exit_ctx = ctx;
+	exit_break_arm(t);
+	return lp->exit_armed ? 0 : hd_fail(HD_EGENERIC, "cannot write the exit break at 0x%" PRIx64, addr);
+}
+
+/* A SIGTRAP of th: the exit break?  Then every other thread is stopped,
+ * the callback runs with th at the break, the break goes and the threads
+ * run on (th into _exit).  In a stop-all, th is only put back before the
+ * int3, to hit it again when resumed.  True when it was the break. */
+static bool
+exit_break_hit(struct target *t, struct target_thread *th, enum mode mode)
+{
+	struct live_priv *lp = LP(t);
+	hd_regs_t regs, saved;
+
+	if (ptrace(PTRACE_GETREGS, th->tid, 0, &regs) < 0 || regs.rip != lp->exit_bp + 1)
+		return false;
+	regs.rip = lp->exit_bp;
+	if (live_set_regs(t, th, &regs) < 0)
+		return true;
+	if (mode != MODE_RUN)
+		return true;
+	saved = regs;
+	lp->exit_busy = true;
+	if (live_stop_all(t) == 0 && !lp->gone && th->state == THREAD_STOPPED && lp->exit_fn)
+		lp->exit_fn(lp->exit_ctx, t, th);
+	lp->exit_busy = false;
+	if (lp->gone || !target_find_thread(t, th->tid))
+		return true;
+	exit_break_disarm(t);
+	lp->exit_bp = 0;
+	live_set_regs(t, th, &saved);
+	resume_all(t);
+	return true;
+}
+
+int
+live_call(struct target *t, struct target_thread *th, uint64_t fn, double timeout, uint64_t *ret)
+{
+	struct live_priv *lp = LP(t);
+	hd_regs_t regs, saved;
+	uint64_t deadline = hd_now_ns() + (uint64_t)(timeout * 1e9), back;
+	int rc = 0;
+
+	if (!lp->exit_busy || th->state != THREAD_STOPPED)
+		return hd_fail(HD_EUSAGE, "live_call: only from the exit break's callback");
+	if (ptrace(PTRACE_GETREGS, th->tid, 0, &saved) < 0)
+		return hd_fail_errno(HD_EGENERIC, errno, "cannot read registers of thread %d", th->tid);
+	/* a call as the ABI has it: 16-byte aligned before the call, below
+	 * the red zone; it returns to the break, an int3 still */
+	regs = saved;
+	back = lp->exit_bp;
+	regs.rsp = ((saved.rsp - 128 - 256) & ~15ULL) - 8;
+	regs.rip = fn;
+	regs.rax = 0;
+	if (target_write(t, regs.rsp, &back, 8) < 0 || ptrace(PTRACE_SETREGS, th->tid, 0, &regs) < 0) {
+		rc = hd_fail(HD_EGENERIC, "cannot set up a call in thread %d", th->tid);
+		goto out;
+	}
+	th->regs_valid = false;
+	if (resume_raw(t, th, PTRACE_CONT) < 0) {
+		rc = -1;
+		goto out;
+	}
+	for (;;) {
+		pid_t tid;
+		int st, r = wait_one(&tid, &st, WNOHANG);
+		if (r == 1) {
+			hd_regs_t now;
+			if (tid == th->tid && WIFSTOPPED(st) && (st >> 16) == 0 && WSTOPSIG(st) == SIGTRAP &&
+			    ptrace(PTRACE_GETREGS, tid, 0, &now) == 0 && now.rip == back + 1) {
+				th->state = THREAD_STOPPED;
+				if (ret)
+					*ret = now.rax;
+				break;
+			}
+			/* the tracer's breakpoints in the call, or another
+			 * thread's event (kept stopped) */
+			if (handle_status(t, tid, st, tid == th->tid ? MODE_RUN : MODE_STOP) || lp->gone ||
+			    !target_find_thread(t, th->tid) || th->state == THREAD_EXITED || th->at_exit) {
+				rc = hd_fail(HD_EGONE, "thread %d ended in a call", th->tid);
+				goto out;
+			}
+			continue;
+		}
+		if (r < 0 && errno != EINTR) {
+			rc = hd_fail_errno(HD_EGENERIC, errno, "waitpid");
+			goto out;
+		}
+		if (hd_now_ns() > deadline || sig_terminating()) {
+			/* blocked (a lock another, stopped thread holds): take
+			 * the thread back where it was */
+			int st2;
+			if (th->state == THREAD_RUNNING && ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) == 0)
+				wait_thread(t, th->tid, &st2);
+			th->state = THREAD_STOPPED;
+			rc = hd_fail(HD_EGENERIC, "a call in thread %d did not return within %.0f s", th->tid, timeout);
+			goto out;
+		}
+		{
+			struct pollfd pfd = { sig_fd(), POLLIN, 0 };
+			sig_poll(&pfd, pfd.fd >= 0 ? 1 : 0, 5);
+			sig_drain();
+		}
+	}
+out:
+	if (!lp->gone && target_find_thread(t, th->tid) && th->state == THREAD_STOPPED) {
+		ptrace(PTRACE_SETREGS, th->tid, 0, &saved);
+		th->regs_valid = false;
+	}
+	return rc;
+}
+
 /* ---- launch ---- */
 
+/* The run-time address of a symbol of the dynamic loader mapped at base
+ * (its file's .dynsym, read from disk), 0 if not found. */
+static uint64_t
+loader_symbol(const struct target *t, uint64_t base, const char *name)
+{
+	const struct mapping *m = target_find_mapping(t, base);
+	Elf64_Ehdr eh;
+	Elf64_Shdr *sh = NULL;
+	uint64_t found = 0;
+	int fd;
+
+	if (!m || !m->path || m->path[0] != '/')
+		return 0;
+	fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 ||
+	    eh.e_shnum > 4096)
+		goto out;
+	sh = xreallocarray(NULL, eh.e_shnum, sizeof(*sh));
+	if (pread(fd, sh, eh.e_shnum * sizeof(*sh), (off_t)eh.e_shoff) != (ssize_t)(eh.e_shnum * sizeof(*sh)))
+		goto out;
+	for (unsigned i = 0; i < eh.e_shnum && !found; i++) {
+		Elf64_Sym sym;
+		const Elf64_Shdr *st;
+		size_t nl = strlen(name);
+		char buf[64];
+		if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh.e_shnum || sh[i].sh_entsize != sizeof(sym))
+			continue;
+		st = &sh[sh[i].sh_link];
+		for (uint64_t k = 1; k < sh[i].sh_size / sizeof(sym) && k < 100000; k++) {
+			if (pread(fd, &sym, sizeof(sym), (off_t)(sh[i].sh_offset + k * sizeof(sym))) != (ssize_t)sizeof(sym))
+				break;
+			if (!sym.st_value || sym.st_name >= st->sh_size || nl + 1 > sizeof(buf))
+				continue;
+			if (pread(fd, buf, nl + 1, (off_t)(st->sh_offset + sym.st_name)) != (ssize_t)(nl + 1))
+				continue;
+			if (!memcmp(buf, name, nl + 1)) {
+				found = base + sym.st_value;
+				break;
+			}
+		}
+	}
+out:
+	free(sh);
+	close(fd);
+	return found;
+}
+
 struct target *
-live_launch(char *const argv[])
+live_launch(char *const argv[], int out_fd, int err_fd)
 {
 	int errpipe[2], st, err = 0;
 	pid_t pid, r;
 	struct target *t;
 	struct target_thread *th;
-	uint64_t entry = 0;
+	uint64_t entry = 0, ldbase = 0, r_debug = 0;
 	unsigned char orig, trap = 0xcc;
 
 	if (!argv || !argv[0])
@@ -1694,6 +2047,13 @@ live_launch(char *const argv[])
 	}
 	if (pid == 0) {
 		setpgid(0, 0);	/* Ctrl-C at the terminal is for heapdbg */
+		/* the program's own output (gdb's inferior-tty) */
+		if ((out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0) ||
+		    (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0)) {
+			err = errno;
+			(void)!write(errpipe[1], &err, sizeof(err));
+			_exit(127);
+		}
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
@@ -1762,8 +2122,20 @@ live_launch(char *const argv[])
 		hd_fail(HD_EGENERIC, "%s: no entry point in its auxiliary vector", argv[0]);
 		goto fail;
 	}
-	/* run to the entry point: the loader has mapped and initialised
-	 * every library, main has not run */
+	/* Where to stop: where the dynamic loader tells a debugger that
+	 * every library is loaded and relocated (r_debug's r_brk,
+	 * _dl_debug_state, with r_state RT_CONSISTENT), before it runs any
+	 * initialiser; so the program's first allocation (libstdc++'s
+	 * emergency pool, a constructor's) comes after `trace start`.  A
+	 * static program has no loader: its entry point. */
+	if (target_auxv(t, AT_BASE, &ldbase) && ldbase) {
+		uint64_t brk = loader_symbol(t, ldbase, "_dl_debug_state");
+		r_debug = loader_symbol(t, ldbase, "_r_debug");
+		if (brk && r_debug)
+			entry = brk;
+		else
+			r_debug = 0;
+	}
 	if (target_read(t, entry, &orig, 1) < 0 || target_write(t, entry, &trap, 1) < 0)
 		goto fail;
 	for (;;) {
@@ -1787,10 +2159,18 @@ live_launch(char *const argv[])
 			hd_regs_t regs;
 			th->state = THREAD_STOPPED;
 			if (ptrace(PTRACE_GETREGS, pid, 0, &regs) == 0 && regs.rip == entry + 1) {
+				uint32_t state = 0;
 				regs.rip = entry;
 				if (target_write(t, entry, &orig, 1) < 0 || live_set_regs(t, th, &regs) < 0)
 					goto fail;
-				break;
+				/* struct r_debug: r_version, r_map, r_brk, r_state */
+				if (!r_debug || target_read_uncached(t, r_debug + 24, &state, 4) != 4 || state == 0)
+					break;	/* RT_CONSISTENT (or no way to tell) */
+				/* RT_ADD: libraries are being loaded; step over the
+				 * breakpoint and wait for the next report */
+				if (live_step(t, th) < 0 || target_write(t, entry, &trap, 1) < 0)
+					goto fail;
+				continue;
 			}
 		}
 		if (WIFSTOPPED(st) && (st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP)
@@ -1807,6 +2187,7 @@ live_launch(char *const argv[])
 	th->state = THREAD_STOPPED;
 	if (live_stop_all(t) < 0)
 		goto fail;
+	held_check(t);
 	live_refresh_maps(t);
 	refresh_thread_names(t);
 	return t;
@@ -1864,6 +2245,9 @@ live_detach(struct target *t)
 		return live_finish(t);
 	if (live_stop_all(t) < 0)
 		rc = -1;
+	exit_break_disarm(t);	/* never left in a program let go */
+	lp->exit_bp = 0;
+	held_end(t);
 	for (size_t i = 0; i < t->nthreads; i++) {
 		struct target_thread *th = t->threads[i];
 		pid_t tid = th->tid;
@@ -1918,6 +2302,7 @@ live_kill(struct target *t)
 	struct live_priv *lp = LP(t);
 	if (lp->gone)
 		return 0;
+	held_end(t);
 	kill(t->pid, SIGKILL);
 	for (size_t i = 0; i < t->nthreads; i++) {
 		struct target_thread *th = t->threads[i];

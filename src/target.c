@@ -145,8 +145,7 @@ target_auxv(const struct target *t, uint64_t type, uint64_t *val)
 size_t
 target_link_map(struct target *t, bool (*fn)(void *ctx, const struct link_map_entry *e), void *ctx)
 {
-	uint64_t phdr = 0, phnum = 0, bias = 0, dyn = 0, rdebug = 0, lm;
-	size_t n = 0;
+	uint64_t phdr = 0, phnum = 0, bias = 0, dyn = 0, rdebug = 0;
 
 	if (!target_auxv(t, AT_PHDR, &phdr) || !target_auxv(t, AT_PHNUM, &phnum) || phnum > 64)
 		return 0;
@@ -169,6 +168,16 @@ target_link_map(struct target *t, bool (*fn)(void *ctx, const struct link_map_en
 		if (d.d_tag == DT_DEBUG)
 			rdebug = d.d_un.d_val;
 	}
+	return rdebug ? target_link_map_at(t, rdebug, fn, ctx) : 0;
+}
+
+size_t
+target_link_map_at(struct target *t, uint64_t rdebug, bool (*fn)(void *ctx, const struct link_map_entry *e),
+		   void *ctx)
+{
+	uint64_t lm;
+	size_t n = 0;
+
 	/* struct r_debug { int r_version; struct link_map *r_map; ... } */
 	if (!rdebug || target_read_u64(t, rdebug + 8, &lm) < 0)
 		return 0;

@@ -594,6 +594,106 @@ parse_double(const char *s, double *out)
 }
 
 char *
+path_clean(const char *dir, const char *path)
+{
+	char *joined = dir && *dir && path[0] != '/' ? xasprintf("%s/%s", dir, path) : xstrdup(path);
+	bool abs = joined[0] == '/';
+	VEC(char *) parts = { 0 };
+	struct sbuf out;
+	char *save = NULL;
+
+	for (char *c = strtok_r(joined, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..") && parts.n && strcmp(parts.v[parts.n - 1], "..")) {
+			parts.n--;
+			continue;
+		}
+		if (!strcmp(c, "..") && abs)
+			continue;	/* /.. is / */
+		vec_push(&parts, c);
+	}
+	sb_init(&out);
+	if (abs)
+		sb_putc(&out, '/');
+	for (size_t i = 0; i < parts.n; i++) {
+		if (i)
+			sb_putc(&out, '/');
+		sb_puts(&out, parts.v[i]);
+	}
+	if (!out.len)
+		sb_putc(&out, '.');
+	vec_free(&parts);
+	free(joined);
+	return sb_steal(&out);
+}
+
+const char *
+path_under(const char *path, const char *root)
+{
+	size_t n = root ? strlen(root) : 0;
+
+	if (!n || !strcmp(root, "."))
+		return path;
+	if (strncmp(path, root, n))
+		return NULL;
+	if (root[n - 1] == '/')
+		return path + n;
+	if (path[n] == '/')
+		return path + n + 1;
+	return NULL;
+}
+
+static const char *
+file_type_name(mode_t m)
+{
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO (named pipe)";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	return "not a regular file";
+}
+
+static int
+open_fail(const char *path, int err)
+{
+	return hd_fail_errno(err == ENOENT || err == ENOTDIR ? HD_ENOENT : err == EACCES || err == EPERM ? HD_EPERM :
+			     HD_EGENERIC, err, "%s", path);
+}
+
+int
+open_regular(const char *path, int code, struct stat *stp)
+{
+	struct stat st;
+	int fd, fl;
+
+	if (stat(path, &st) < 0)
+		return open_fail(path, errno);
+	if (!S_ISREG(st.st_mode))
+		return hd_fail(code, "%s: %s, not a regular file", path, file_type_name(st.st_mode));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return open_fail(path, errno);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return hd_fail(code, "%s: %s, not a regular file", path, file_type_name(st.st_mode));
+	}
+	/* a regular file: reads never block anyway, drop the flag */
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	if (stp)
+		*stp = st;
+	return fd;
+}
+
+char *
 read_file(const char *path, size_t *lenp)
 {
 	struct sbuf sb;

@@ -72,6 +72,23 @@ struct rspan {
 	uint64_t rstart;	/* the target address of buf[0] */
 	uint64_t filled;	/* the copy holds [rstart, filled) */
 	uint64_t resume;	/* the walk stopped at a bad size here (0: it did not) */
+	uint64_t resume_prev;	/* the chunk walked right before it (0: none) */
+	size_t resume_prev_idx;	/* its index in walker.chunks */
+	bool segment;		/* a main-arena segment that ends with fenceposts
+				 * (non-contiguous: brk could not grow) */
+	uint64_t walked_end;	/* where the chunk walk ended */
+};
+
+/* Memory of a span that could not be read (zeros in the copy). */
+struct hole {
+	uint64_t start, end;
+};
+
+/* A stretch the walk went through out of step: from a bad size to the
+ * first chunk boundary it could trust again (a free-list member, top,
+ * the end).  Findings inside follow from the one at `cause`. */
+struct desync {
+	uint64_t from, to, cause;
 };
 
 /* Bits the chunk walk leaves in hchunk.list for classify_chunks (which
@@ -83,6 +100,12 @@ struct rspan {
 
 struct member {
 	uint64_t addr, memb;
+};
+
+/* A tcache entry's key, for the check once tcache_key is known. */
+struct tckey {
+	uint64_t chunk, key, tcache;
+	unsigned thread, bin;
 };
 
 struct walker {
@@ -100,22 +123,36 @@ struct walker {
 	bool unsorted;			/* a chunk was walked below its predecessor */
 	uint64_t list_cap;		/* bound for any list walk */
 	bool interrupted;
+	VEC(struct hole) holes;
+	VEC(struct desync) desyncs;
+	/* free tcache entries and their key, checked once tcache_key is known */
+	VEC(struct tckey) tc_keys;
+	uint64_t run_end;		/* mmapped scan: end of the anonymous mappings
+					 * adjoining the one scanned (a chunk the program
+					 * partly mprotect()ed spans several) */
+	uint64_t mm_end;		/* end of the last mmapped chunk's mapping */
 };
 
-static void
+static struct finding *
 finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t chunk, int arena,
 	const char *fmt, ...) PRINTF(6, 7);
 
-static void
+/* Record a finding; returns it, for the caller to add the evidence (the
+ * pointer is good until the next finding). */
+static struct finding *
 finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t chunk, int arena,
 	const char *fmt, ...)
 {
+	static struct finding dropped;
 	struct finding f;
 	struct sbuf sb;
 	va_list ap;
 
-	if (w->h->findings.n >= 100000)
-		return;	/* a heap that bad says enough already */
+	if (w->h->findings.n >= 100000) {
+		memset(&dropped, 0, sizeof(dropped));
+		return &dropped;	/* a heap that bad says enough already */
+	}
+	memset(&f, 0, sizeof(f));
 	sb_init(&sb);
 	va_start(ap, fmt);
 	sb_vprintf(&sb, fmt, ap);
@@ -130,6 +167,7 @@ finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t 
 		w->h->errors++;
 	else
 		w->h->warnings++;
+	return &w->h->findings.v[w->h->findings.n - 1];
 }
 
 /* ---- memory: the copies first, the target otherwise ---- */
@@ -186,36 +224,86 @@ arena_index(struct walker *w, uint64_t addr)
 	return -1;
 }
 
-/* The end of the readable memory that starts at addr (across adjacent
- * readable mappings), or addr when addr is not mapped. */
+/* The end of the memory mapped from addr on, across adjacent mappings
+ * whatever their permissions (the kernel splits one heap into several
+ * mappings after fork(), madvise() or mprotect(): how it splits them says
+ * nothing about the heap), or addr when addr is not mapped. */
 static uint64_t
-readable_end(struct walker *w, uint64_t addr)
+mapped_end(struct walker *w, uint64_t addr)
 {
 	const struct mapping *m = target_find_mapping(w->t, addr);
 	uint64_t end;
 
-	if (!m || !(m->perms & MAP_PERM_R))
+	if (!m)
 		return addr;
 	end = m->end;
 	for (size_t i = (size_t)(m - w->t->maps) + 1; i < w->t->nmaps; i++) {
-		if (w->t->maps[i].start != end || !(w->t->maps[i].perms & MAP_PERM_R))
+		if (w->t->maps[i].start != end)
 			break;
 		end = w->t->maps[i].end;
 	}
 	return end;
 }
 
-/* A chunk range to walk.  Its end comes from top's size or heap_info,
- * which a corruption can make anything: it is clipped to the memory
- * that is there, so a bad size costs a finding, not a huge copy. */
-static void
+/* The start of the mapped memory that runs up to addr (adjacent
+ * mappings), or addr when addr is not mapped. */
+static uint64_t
+mapped_start(struct walker *w, uint64_t addr)
+{
+	const struct mapping *m = target_find_mapping(w->t, addr);
+	size_t i;
+
+	if (!m)
+		return addr;
+	for (i = (size_t)(m - w->t->maps); i > 0 && w->t->maps[i - 1].end == w->t->maps[i].start; i--)
+		;
+	return w->t->maps[i].start;
+}
+
+/* a + b, or UINT64_MAX when that wraps */
+static inline uint64_t
+add_sat(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+static uint64_t
+top_size_at(struct walker *w, uint64_t top)
+{
+	uint64_t sf;
+	return target_read_u64(w->t, top + 8, &sf) == 0 ? ptm_chunksize(sf) : 0;
+}
+
+/* Is [start, end) mapped but for gaps that add up to less than a
+ * quarter of it, with memory at both ends?  (A core made by gcore leaves
+ * out an mprotect()ed page: the heap goes on after it.) */
+static bool
+gaps_small(struct walker *w, uint64_t start, uint64_t end)
+{
+	uint64_t covered = 0;
+
+	if (end <= start || !target_find_mapping(w->t, start) || !target_find_mapping(w->t, end - 1))
+		return false;
+	for (size_t i = 0; i < w->t->nmaps; i++) {
+		const struct mapping *m = &w->t->maps[i];
+		if (m->end > start && m->start < end)
+			covered += MIN(m->end, end) - MAX(m->start, start);
+	}
+	return end - start - covered < (end - start) / 4;
+}
+
+/* A chunk range to walk.  Its end comes from glibc's state (system_mem,
+ * heap_info), which a corruption can make anything: it is clipped to the
+ * memory that is there, so a bad value costs a finding, not a huge copy. */
+static struct rspan *
 add_span(struct walker *w, unsigned arena, uint64_t info, uint64_t start, uint64_t end, uint64_t top)
 {
-	uint64_t lim = readable_end(w, info ? info : start);
+	uint64_t lim = mapped_end(w, info ? info : start);
 	struct rspan s;
 
-	if (end > lim)
+	if (end > lim && !(top && end == add_sat(top, top_size_at(w, top)) && gaps_small(w, start, end)))
 		end = lim;
+	memset(&s, 0, sizeof(s));
 	s.start = start;
 	s.end = end;
 	s.arena = arena;
@@ -224,9 +312,11 @@ add_span(struct walker *w, unsigned arena, uint64_t info, uint64_t start, uint64
 	s.buf = NULL;
 	s.rstart = info ? info : start;
 	s.filled = s.rstart;
-	s.resume = 0;
-	if (end > start)
-		vec_push(&w->spans, s);
+	s.walked_end = end;
+	if (end <= start)
+		return NULL;
+	vec_push(&w->spans, s);
+	return &w->spans.v[w->spans.n - 1];
 }
 
 static int
@@ -290,6 +380,278 @@ top_size_of(struct walker *w, struct harena *ar)
 	return ptm_chunksize(sf);
 }
 
+static bool
+plausible_size(uint64_t sf, uint64_t at, uint64_t end)
+{
+	uint64_t sz = ptm_chunksize(sf);
+	/* sz <= end - at: a huge size must not wrap around to a lower address */
+	return sz >= PTM_MINSIZE && ptm_aligned(sz) && at <= end && sz <= end - at && !(sf & PTM_IS_MMAPPED);
+}
+
+/* Is there a run of fencepost headers at p (main arena: two or more of
+ * size 0x10, the last 0x10|P)?  Returns where the run ends, or 0. */
+static uint64_t
+fencepost_run(struct walker *w, uint64_t p, uint64_t end)
+{
+	uint64_t q = p, last = 0;
+
+	while (q + 16 <= end && q - p < 64) {
+		uint8_t hdr[16];
+		if (!wread(w, q, hdr, 16) || !ptm_fencepost(chunk_size_field(hdr)))
+			break;
+		last = chunk_size_field(hdr);
+		q += 16;
+	}
+	return q - p >= 32 && ptm_main_fencepost_last(last) ? q : 0;
+}
+
+/*
+ * Does a chain of plausible chunks start at q and run to a place the walk
+ * trusts: top, `end`, glibc's fenceposts, a chunk of `good` (if given),
+ * or (once the lists are known) a free-list member?  At most max chunks
+ * are followed (0: no bound); a chain that long is taken as good.  The
+ * chunk addresses followed are added to `good` when it is given and the
+ * chain reaches it or top.  Main-arena chunks never carry
+ * NON_MAIN_ARENA, and no chunk runs over top.
+ */
+static bool
+chain_reaches(struct walker *w, uint64_t q, uint64_t end, uint64_t top, bool main, unsigned max,
+	      struct u64map *good)
+{
+	VEC(uint64_t) seen;
+	uint64_t p = q;
+	bool ok = false;
+
+	memset(&seen, 0, sizeof(seen));
+	for (unsigned k = 0; !max || k < max; k++) {
+		uint8_t hdr[16];
+		uint64_t sf, sz;
+
+		if (p == top || (good && k && u64map_get(good, p, NULL))) {
+			ok = true;
+			break;
+		}
+		if (p >= end) {
+			ok = k > 0 && p == end && !good;
+			break;
+		}
+		if (k && w->members && u64map_get(&w->member, p, NULL)) {
+			ok = !good;
+			break;
+		}
+		if (!wread(w, p, hdr, 16))
+			break;
+		sf = chunk_size_field(hdr);
+		if (k && main && ptm_fencepost(sf)) {
+			ok = !good && fencepost_run(w, p, end) != 0;
+			break;
+		}
+		sz = ptm_chunksize(sf);
+		if (!plausible_size(sf, p, end) || (main && (sf & PTM_NON_MAIN_ARENA)) ||
+		    (top && p < top && p + sz > top))
+			break;
+		if (good)
+			vec_push(&seen, p);
+		p += sz;
+		if (max && k + 1 == max)
+			ok = !good;
+	}
+	if (ok && good)
+		for (size_t i = 0; i < seen.n; i++)
+			u64map_put(good, seen.v[i], 1);
+	vec_free(&seen);
+	return ok;
+}
+
+/* Top against the end of its heap: glibc's own state says where the heap
+ * ends (main arena: mp_.sbrk_base + system_mem; others: heap_info.size),
+ * so a top of another size is damaged, and the finding is top's. */
+static void
+check_top(struct walker *w, unsigned ai, uint64_t end, const char *how)
+{
+	struct harena *ar = &w->h->arenas.v[ai];
+	uint64_t top = ar->top, sz = ar->top_size, top_end = add_sat(top, sz);
+	struct finding *f;
+
+	if (ar->system_mem && sz > ar->system_mem)
+		f = finding(w, FIND_ERROR, "top-size", top, (int)ai,
+			    "top chunk 0x%" PRIx64 " has size 0x%" PRIx64 ", more than the arena's system_mem 0x%"
+			    PRIx64 " (malloc(): corrupted top size)", top, sz, ar->system_mem);
+	else if (top_end > end)
+		f = finding(w, FIND_ERROR, "top-size", top, (int)ai,
+			    "top chunk 0x%" PRIx64 " has size 0x%" PRIx64 ": it runs 0x%" PRIx64 " bytes past the "
+			    "end of its heap at 0x%" PRIx64 " (%s): its size was enlarged", top, sz, top_end - end, end,
+			    how);
+	else if (top_end < end)
+		f = finding(w, FIND_ERROR, "top-size", top, (int)ai,
+			    "top chunk 0x%" PRIx64 " has size 0x%" PRIx64 ": it ends at 0x%" PRIx64 ", 0x%" PRIx64
+			    " bytes before the end of its heap at 0x%" PRIx64 " (%s): its size was shrunk", top, sz,
+			    top_end, end - top_end, end, how);
+	else
+		return;
+	{
+		const uint8_t *b = NULL;
+		uint8_t hdr[8];
+		if (target_read(w->t, top + 8, hdr, 8) == 0)
+			b = hdr;
+		if (b) {
+			memcpy(f->bytes, b, 8);
+			f->nbytes = 8;
+			f->bytes_at = top + 8;
+		}
+	}
+}
+
+/* Non-contiguous main arena: where does the segment holding top start?
+ * Segments are mmap()ed, so page-aligned: the lowest page start of the
+ * mapped memory around top from which a chain of chunks reaches top. */
+static uint64_t
+segment_start(struct walker *w, uint64_t top)
+{
+	uint64_t lo = mapped_start(w, top), best = 0, pg = ALIGN_DOWN(top, PAGE);
+	struct u64map good;
+
+	if (!target_find_mapping(w->t, top))
+		return 0;
+	if (top - lo > (256ULL << 20))
+		lo = ALIGN_DOWN(top - (256ULL << 20), PAGE);
+	u64map_init(&good);
+	for (;;) {
+		if (pg == top || chain_reaches(w, pg, UINT64_MAX, top, true, 0, &good))
+			best = pg;
+		if (pg <= lo)
+			break;
+		pg -= PAGE;
+	}
+	u64map_free(&good);
+	return best ? best : top;
+}
+
+/*
+ * The main arena's heap.  Contiguous (NONCONTIGUOUS_BIT clear, the usual
+ * case): one stretch from mp_.sbrk_base of system_mem bytes, however the
+ * kernel happens to split it into mappings; memory another sbrk() user
+ * took in between sits behind glibc's fenceposts inside it.  Non-
+ * contiguous (brk could not grow, glibc went on in mmap()ed memory): the
+ * sbrk segment up to its fenceposts, the segment holding top, and older
+ * segments merged into the same mapping after it.
+ */
+static void
+collect_main(struct walker *w, unsigned ai)
+{
+	const struct malloc_layout *L = w->L;
+	struct harena *ar = &w->h->arenas.v[ai];
+	uint64_t base = mi_mp(w->mi, L->mp_sbrk_base), start, end;
+	const struct mapping *tm = ar->top ? target_find_mapping(w->t, ar->top) : NULL;
+	bool from_mp = base != 0 && w->mi->mp;
+
+	ar->contiguous = !(ar->flags & PTM_NONCONTIGUOUS_BIT);
+	if (base && !target_find_mapping(w->t, base)) {
+		finding(w, FIND_ERROR, "mp-field", 0, (int)ai,
+			"mp_.sbrk_base 0x%" PRIx64 " is not mapped memory: the start of the main heap is lost; "
+			"walking from [heap]", base);
+		base = 0;
+		from_mp = false;
+	}
+	if (!base) {
+		for (size_t i = 0; i < w->t->nmaps; i++)
+			if (w->t->maps[i].path && !strcmp(w->t->maps[i].path, "[heap]")) {
+				base = w->t->maps[i].start;
+				break;
+			}
+	}
+	if (!base && tm)
+		base = tm->start;
+	if (!base || !ar->top)
+		return;
+	start = ALIGN_UP(base, PTM_ALIGN);
+	if (ar->contiguous) {
+		struct hheap hh;
+		const char *how = "mp_.sbrk_base + system_mem";
+		if (from_mp && ar->system_mem) {
+			end = add_sat(base, ar->system_mem);
+		} else {
+			end = add_sat(ar->top, ar->top_size);
+			how = "top's end: mp_ not found";
+		}
+		if (end > mapped_end(w, start) &&
+		    !(ar->top >= start && add_sat(ar->top, ar->top_size) == end && gaps_small(w, start, end))) {
+			finding(w, FIND_ERROR, "heap-size", 0, (int)ai,
+				"the main heap should end at 0x%" PRIx64 " (%s), but its memory ends at 0x%" PRIx64
+				": system_mem 0x%" PRIx64 " is damaged, or the memory was taken away", end, how,
+				mapped_end(w, start), ar->system_mem);
+			end = mapped_end(w, start);
+		}
+		if (ar->top < start || ar->top >= end)
+			finding(w, FIND_ERROR, "top-pointer", 0, (int)ai,
+				"main_arena.top 0x%" PRIx64 " is outside the main heap 0x%" PRIx64 "-0x%" PRIx64,
+				ar->top, start, end);
+		else
+			check_top(w, ai, end, how);
+		hh.info = 0;
+		hh.start = start;
+		hh.end = end;
+		hh.size = end - base;
+		vec_push(&ar->heaps, hh);
+		add_span(w, ai, 0, start, end, ar->top);
+		return;
+	}
+	/* non-contiguous: the first segment, up to its fenceposts (the walk
+	 * stops there), unless top is in it */
+	{
+		uint64_t lim = mapped_end(w, start), top_end, s2;
+		struct rspan *sp;
+		if (ar->top >= start && ar->top < lim) {
+			end = add_sat(ar->top, ar->top_size);
+			if (end > lim)
+				end = lim;
+			check_top(w, ai, end, "the end of its mapping");
+			add_span(w, ai, 0, start, end, ar->top);
+			return;
+		}
+		sp = add_span(w, ai, 0, start, lim, 0);
+		if (sp)
+			sp->segment = true;
+		if (!tm)
+			return;
+		/* the segment holding top */
+		s2 = segment_start(w, ar->top);
+		top_end = add_sat(ar->top, ar->top_size);
+		if (top_end > mapped_end(w, ar->top)) {
+			check_top(w, ai, mapped_end(w, ar->top), "the end of its mapping");
+			top_end = mapped_end(w, ar->top);
+		}
+		add_span(w, ai, 0, s2, top_end, ar->top);
+		/* older segments mmap()ed above it, merged into one mapping */
+		for (int n = 0; n < 1024 && top_end + PAGE <= mapped_end(w, top_end) &&
+				(top_end & (PAGE - 1)) == 0; n++) {
+			uint64_t fp = 0, p = top_end;
+			uint64_t lim2 = mapped_end(w, top_end);
+			if (!chain_reaches(w, p, lim2, 0, true, 0, NULL))
+				break;
+			/* walk to its fenceposts to know where it ends */
+			for (int k = 0; k < 1 << 24 && p + 16 <= lim2; k++) {
+				uint8_t hdr[16];
+				if (!wread(w, p, hdr, 16))
+					break;
+				if (ptm_fencepost(chunk_size_field(hdr))) {
+					fp = fencepost_run(w, p, lim2);
+					break;
+				}
+				if (!plausible_size(chunk_size_field(hdr), p, lim2))
+					break;
+				p += ptm_chunksize(chunk_size_field(hdr));
+			}
+			if (!fp)
+				break;
+			sp = add_span(w, ai, 0, top_end, fp, 0);
+			if (sp)
+				sp->segment = true;
+			top_end = fp;
+		}
+	}
+}
+
 static void
 collect_heaps(struct walker *w)
 {
@@ -303,42 +665,7 @@ collect_heaps(struct walker *w)
 		struct harena *ar = &w->h->arenas.v[ai];
 		ar->top_size = top_size_of(w, ar);
 		if (ar->main) {
-			uint64_t base = mi_mp(w->mi, L->mp_sbrk_base), start, end;
-			const struct mapping *tm = ar->top ? target_find_mapping(w->t, ar->top) : NULL;
-			if (!base) {
-				for (size_t i = 0; i < w->t->nmaps; i++)
-					if (w->t->maps[i].path && !strcmp(w->t->maps[i].path, "[heap]"))
-						base = w->t->maps[i].start;
-			}
-			if (!base && tm)
-				base = tm->start;
-			if (!base || !ar->top)
-				continue;
-			start = ALIGN_UP(base + 16, 16) - 16;
-			end = ar->top + ar->top_size;
-			if (ar->top < start || (tm && (start < tm->start || start >= tm->end))) {
-				/* non-contiguous: the sbrk segment, then the segment
-				 * holding top */
-				const struct mapping *bm = target_find_mapping(w->t, start);
-				if (bm) {
-					struct hheap hh = { 0, start, bm->end, bm->end - start };
-					vec_push(&ar->heaps, hh);
-					add_span(w, (unsigned)ai, 0, start, bm->end, 0);
-				}
-				if (tm) {
-					uint64_t s2 = ALIGN_UP(tm->start + 16, 16) - 16;
-					struct hheap hh = { 0, s2, end, end - s2 };
-					vec_push(&ar->heaps, hh);
-					add_span(w, (unsigned)ai, 0, s2, end, ar->top);
-				}
-				finding(w, FIND_WARNING, "main-noncontiguous", 0, (int)ai,
-					"main arena is non-contiguous (brk could not grow): segments between "
-					"its sbrk heap and top's segment are not walked");
-			} else {
-				struct hheap hh = { 0, start, end, end - start };
-				vec_push(&ar->heaps, hh);
-				add_span(w, (unsigned)ai, 0, start, end, ar->top);
-			}
+			collect_main(w, (unsigned)ai);
 			continue;
 		}
 		/* non-main: from the heap holding top back through prev */
@@ -384,12 +711,18 @@ collect_heaps(struct walker *w)
 				first = h + L->hi_size == ar->addr;
 				start = first ? ptm_first_chunk_first_heap(L, h) : ptm_first_chunk_heap(L, h);
 				holds_top = ar->top >= h && ar->top < h + w->mi->heap_max;
-				end = holds_top ? ar->top + ar->top_size : h + size;
-				if (holds_top && end != h + size)
-					finding(w, FIND_ERROR, "top-size", ar->top, (int)ai,
-						"top chunk 0x%" PRIx64 " of size 0x%" PRIx64 " ends at 0x%" PRIx64
-						", but its heap_info says the heap ends at 0x%" PRIx64, ar->top, ar->top_size,
-						end, h + size);
+				if (hi_mprotect_size(L, hi) && size > hi_mprotect_size(L, hi) && L->hi_mprotect_size >= 0)
+					finding(w, FIND_ERROR, "heap-size", 0, (int)ai,
+						"heap_info at 0x%" PRIx64 " has size 0x%" PRIx64 ", more than its "
+						"mprotect_size 0x%" PRIx64 " (glibc never makes it so)", h, size,
+						hi_mprotect_size(L, hi));
+				end = h + size;
+				if (holds_top && ar->top >= end)
+					finding(w, FIND_ERROR, "top-pointer", 0, (int)ai,
+						"top 0x%" PRIx64 " of arena 0x%" PRIx64 " lies beyond the end of its heap "
+						"0x%" PRIx64 "-0x%" PRIx64 " (heap_info.size)", ar->top, ar->addr, h, end);
+				else if (holds_top)
+					check_top(w, (unsigned)ai, end, "heap_info.size");
 				{
 					struct hheap hh = { h, start, end, size };
 					vec_push(&ar->heaps, hh);
@@ -402,6 +735,53 @@ collect_heaps(struct walker *w)
 		}
 	}
 	u64map_free(&seen);
+}
+
+/* mp_ (malloc_par) holds values glibc never sets: each is a finding,
+ * since malloc acts on them at its next call. */
+static void
+check_mp(struct walker *w)
+{
+	const struct malloc_layout *L = w->L;
+	struct malloc_info *mi = w->mi;
+
+	if (!mi->mp)
+		return;
+	if (L->has_tcache) {
+		uint64_t bins = mi_mp(mi, L->mp_tcache_bins), nsmall = MIN(L->tc_nbins, 64);
+		uint64_t count = mi_mp(mi, L->mp_tcache_count);
+		uint64_t count_max = L->tc_count_width == 1 ? 0xff : 0xffff;
+		uint64_t max_bytes = mi_mp(mi, L->mp_tcache_max_bytes);
+		if (bins > nsmall)
+			finding(w, FIND_ERROR, "mp-field", 0, -1,
+				"mp_.tcache_bins (at 0x%" PRIx64 ") is %" PRIu64 ", more than the %" PRIu64 " bins a "
+				"tcache has: malloc and free would index past the tcache_perthread_struct",
+				mi->mp + (uint64_t)L->mp_tcache_bins, bins, nsmall);
+		if (count > count_max)
+			finding(w, FIND_ERROR, "mp-field", 0, -1,
+				"mp_.tcache_count (at 0x%" PRIx64 ") is %" PRIu64 ", more than a tcache counter "
+				"holds (%" PRIu64 ")", mi->mp + (uint64_t)L->mp_tcache_count, count, count_max);
+		if (L->tc_nbins <= 64 && max_bytes > ptm_tcache_size(L->tc_nbins - 1) - PTM_SIZE_SZ)
+			finding(w, FIND_ERROR, "mp-field", 0, -1,
+				"mp_.tcache_max_bytes (at 0x%" PRIx64 ") is 0x%" PRIx64 ", beyond the largest "
+				"tcache'd request 0x%" PRIx64, mi->mp + (uint64_t)L->mp_tcache_max_bytes, max_bytes,
+				ptm_tcache_size(L->tc_nbins - 1) - PTM_SIZE_SZ);
+	}
+	if (L->mp_hp_pagesize >= 0) {
+		uint64_t hp = mi_mp(mi, L->mp_hp_pagesize);
+		if (hp & (hp - 1))
+			finding(w, FIND_ERROR, "mp-field", 0, -1,
+				"mp_.hp_pagesize (at 0x%" PRIx64 ") is 0x%" PRIx64 ", not a power of two",
+				mi->mp + (uint64_t)L->mp_hp_pagesize, hp);
+	}
+	{
+		/* DEFAULT_MMAP_THRESHOLD_MAX: 4 MiB * sizeof(long) */
+		uint64_t thr = mi_mp(mi, L->mp_mmap_threshold);
+		if (thr > (32ULL << 20))
+			finding(w, FIND_WARNING, "mp-field", 0, -1,
+				"mp_.mmap_threshold (at 0x%" PRIx64 ") is 0x%" PRIx64 ", above the 32 MiB glibc "
+				"allows", mi->mp + (uint64_t)L->mp_mmap_threshold, thr);
+	}
 }
 
 /* Heaps must not overlap (corrupted top or heap_info pointers can make
@@ -522,8 +902,70 @@ plan_regions(struct walker *w)
 
 #define FILL_WINDOW (512u << 10)	/* fits in L2 with room to spare */
 
-/* Copy the span's region up to at least upto (a window at a time).  A
- * read that comes up short ends the region and the span there. */
+/* The first address in [addr, hi) from which memory may be read again:
+ * past mappings without read permission, past what a core did not
+ * dump, else at the next page; hi if none. */
+static uint64_t
+next_readable(struct walker *w, uint64_t addr, uint64_t hi)
+{
+	while (addr < hi) {
+		const struct mapping *m = target_find_mapping(w->t, addr);
+		uint8_t b;
+		uint64_t skip;
+		if (!m) {
+			/* a gap in the mappings (a core left it out) */
+			uint64_t next = hi;
+			for (size_t i = 0; i < w->t->nmaps; i++)
+				if (w->t->maps[i].start > addr) {
+					next = MIN(w->t->maps[i].start, hi);
+					break;
+				}
+			addr = next;
+			continue;
+		}
+		if (!(m->perms & MAP_PERM_R)) {
+			addr = m->end;
+			continue;
+		}
+		skip = target_skip_unreadable(w->t, addr, MIN(hi, m->end));
+		if (skip > addr) {
+			addr = skip;
+			continue;
+		}
+		if (target_read_partial(w->t, addr, &b, 1) == 1)
+			return addr;
+		addr = ALIGN_DOWN(addr, PAGE) + PAGE;
+	}
+	return hi;
+}
+
+/* Is any of [addr, addr+len) in memory that could not be read? */
+static bool
+in_hole(const struct walker *w, uint64_t addr, uint64_t len)
+{
+	for (size_t i = 0; i < w->holes.n; i++)
+		if (addr < w->holes.v[i].end && addr + len > w->holes.v[i].start)
+			return true;
+	return false;
+}
+
+/* Keep the damaged header's bytes with the finding. */
+static void
+header_evidence(struct walker *w, struct finding *f, uint64_t at, size_t len)
+{
+	const uint8_t *b = heap_bytes(w->h, at, len);
+	if (!b || len > sizeof(f->bytes) || in_hole(w, at, len))
+		return;
+	memcpy(f->bytes, b, len);
+	f->nbytes = (uint8_t)len;
+	f->bytes_at = at;
+}
+
+/* Copy the span's region up to at least upto (a window at a time).
+ * Memory that cannot be read (an mprotect()ed page inside a block, a
+ * page a core did not dump) stays zero in the copy and is remembered as
+ * a hole; when nothing after it can be read, the region and the span end
+ * there. */
 static void
 span_fill(struct walker *w, struct rspan *s, uint64_t upto)
 {
@@ -533,7 +975,16 @@ span_fill(struct walker *w, struct rspan *s, uint64_t upto)
 		size_t got = target_read_partial(w->t, s->filled, s->buf + (s->filled - s->rstart), want);
 		w->h->bytes_read += got;
 		if (got < want) {
-			uint64_t stop = s->filled + got;
+			uint64_t stop = s->filled + got, again = next_readable(w, stop, s->end);
+			if (again < s->end) {
+				struct hole hl = { stop, again };
+				vec_push(&w->holes, hl);
+				w->h->arenas.v[s->arena].unreadable += again - stop;
+				debug_msg("heap memory 0x%" PRIx64 "-0x%" PRIx64 " cannot be read: zeros in the copy",
+					  stop, again);
+				s->filled = again;
+				continue;
+			}
 			finding(w, FIND_ERROR, "heap-unreadable", 0, (int)s->arena,
 				"heap memory at 0x%" PRIx64 " cannot be read (%" PRIu64 " of %" PRIu64
 				" bytes read)", stop, stop - s->rstart, s->end - s->rstart);
@@ -576,6 +1027,42 @@ list_end(struct walker *w, bool broken)
 		w->h->lists.n--;	/* keep only lists with something to say */
 }
 
+/* The arena whose heap holds addr, or -1. */
+static int
+arena_of(const struct walker *w, uint64_t addr)
+{
+	for (size_t i = 0; i < w->spans.n; i++) {
+		const struct rspan *sp = &w->spans.v[i];
+		if (addr >= (sp->info ? sp->info : sp->start) && addr < sp->end)
+			return (int)sp->arena;
+	}
+	return -1;
+}
+
+/* The usable bytes of the chunk at c as its header says (0 if unknown). */
+static uint64_t
+usable_at(struct walker *w, uint64_t c)
+{
+	uint64_t sf;
+	if (!wread64(w, c + 8, &sf))
+		return 0;
+	return ptm_usable(ptm_chunksize(sf), ptm_is_mmapped(sf));
+}
+
+/* "tcache bin 3 of thread 123", "fastbin 2 of arena 0", ... */
+static void
+memb_where(const struct walker *w, uint64_t memb, char *buf, size_t len)
+{
+	unsigned st = MEMB_STATE(memb);
+	if (st == CS_TCACHE && MEMB_OWNER(memb) < w->h->tcaches.n)
+		snprintf(buf, len, "tcache bin %u of thread %d", MEMB_LIST(memb),
+			 (int)w->h->tcaches.v[MEMB_OWNER(memb)].tid);
+	else if (st == CS_TOP)
+		snprintf(buf, len, "top of arena %u", MEMB_ARENA(memb));
+	else
+		snprintf(buf, len, "%s %u of arena %u", chunk_state_name(st), MEMB_LIST(memb), MEMB_ARENA(memb));
+}
+
 /* Record p as a member of a list; false (and a finding) if it is already
  * in one. */
 static bool
@@ -585,11 +1072,19 @@ add_member(struct walker *w, uint64_t p, uint64_t memb, const char *where)
 	uint64_t *slot = u64map_slot(&w->member, p, &created);
 	if (!created) {
 		uint64_t old = *slot;
+		char was[64];
+		struct finding *f;
 		if (old == memb)
 			return false;	/* a cycle: the caller reports it */
-		finding(w, FIND_ERROR, "double-free", p, (int)MEMB_ARENA(memb),
-			"chunk 0x%" PRIx64 " is in two free lists (%s %u and %s): a double free",
-			p, chunk_state_name(MEMB_STATE(old)), MEMB_LIST(old), where);
+		memb_where(w, old, was, sizeof(was));
+		f = finding(w, FIND_ERROR, "double-free", p,
+			    MEMB_STATE(memb) == CS_TCACHE ? arena_of(w, p) : (int)MEMB_ARENA(memb),
+			    "double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): it is in two free lists, %s "
+			    "and %s", p + 16, usable_at(w, p), was, where);
+		f->block = p + 16;
+		f->block_size = usable_at(w, p);
+		if (MEMB_STATE(memb) == CS_TCACHE && MEMB_OWNER(memb) < w->h->tcaches.n)
+			f->tid = (int)w->h->tcaches.v[MEMB_OWNER(memb)].tid;
 		return false;
 	}
 	*slot = memb;
@@ -606,12 +1101,35 @@ tcache_all_zero(const struct malloc_layout *L, const uint8_t *tc)
 	return true;
 }
 
+/* A tcache finding: on the chunk named, in the arena whose heap holds it,
+ * for the thread. */
+static struct finding *
+tc_finding(struct walker *w, const char *kind, uint64_t chunk, pid_t tid, const char *fmt, ...) PRINTF(5, 6);
+
+static struct finding *
+tc_finding(struct walker *w, const char *kind, uint64_t chunk, pid_t tid, const char *fmt, ...)
+{
+	struct finding *f;
+	struct sbuf sb;
+	va_list ap;
+
+	sb_init(&sb);
+	va_start(ap, fmt);
+	sb_vprintf(&sb, fmt, ap);
+	va_end(ap);
+	f = finding(w, FIND_ERROR, kind, chunk, arena_of(w, chunk), "%s", sb.s ? sb.s : "");
+	sb_free(&sb);
+	f->tid = (int)tid;
+	return f;
+}
+
 static void
 walk_tcaches(struct walker *w)
 {
 	const struct malloc_layout *L = w->L;
 	struct malloc_info *mi = w->mi;
 	uint64_t count_max = mi_mp(mi, L->mp_tcache_count);
+	uint64_t tc_cap = mi_mp(mi, L->mp_tcache_count);
 	struct u64map keys;
 
 	u64map_init(&keys);
@@ -620,15 +1138,17 @@ walk_tcaches(struct walker *w)
 	for (size_t k = 0; k < mi->tcaches.n; k++) {
 		struct tcache_ref *ref = &mi->tcaches.v[k];
 		struct htcache ht = { ref->tid, ref->tcache, ref->known, 0, 0 };
+		uint64_t tchunk = ref->tcache - 16;	/* the struct's own chunk */
 		uint8_t *tc;
 
 		vec_push(&w->h->tcaches, ht);
 		if (!ref->known || !ref->tcache)
 			continue;
 		tc = xmalloc(L->tc_size);
-		if (!wread(w, ref->tcache, tc, L->tc_size)) {
-			finding(w, FIND_ERROR, "tcache-unreadable", ref->tcache - 16, -1,
-				"thread %d's tcache at 0x%" PRIx64 " cannot be read", ref->tid, ref->tcache);
+		if (!ptm_aligned(ref->tcache) || !wread(w, ref->tcache, tc, L->tc_size)) {
+			tc_finding(w, "tcache-unreadable", tchunk, ref->tid,
+				   "thread %d's tcache pointer 0x%" PRIx64 " is %s", ref->tid, ref->tcache,
+				   ptm_aligned(ref->tcache) ? "not readable memory" : "misaligned");
 			free(tc);
 			continue;
 		}
@@ -643,60 +1163,87 @@ walk_tcaches(struct walker *w)
 			uint64_t limit;
 			char where[64];
 			bool broken = true;
-			if (!e && want == (L->tc_counts_are_free_slots ? mi_mp(mi, L->mp_tcache_count) : 0))
+			if (!e && want == (L->tc_counts_are_free_slots ? tc_cap : 0))
 				continue;	/* empty and declared empty */
 			snprintf(where, sizeof(where), "tcache bin %u of thread %d", i, ref->tid);
 			if (L->tc_counts_are_free_slots) {
 				/* num_slots[] counts the free slots left of
 				 * mp_.tcache_count: the entries are the rest */
-				uint64_t cap = mi_mp(mi, L->mp_tcache_count);
-				if (want > cap) {
-					finding(w, FIND_ERROR, "tcache-count", ref->tcache - 16, -1,
-						"%s: num_slots[] says %" PRIu64 " free slots, more than tcache_count %"
-						PRIu64, where, want, cap);
+				if (want > tc_cap) {
+					struct finding *f = tc_finding(w, "tcache-count", tchunk, ref->tid,
+						"thread %d's tcache_perthread_struct is damaged: num_slots[%u] says %"
+						PRIu64 " free slots, more than tcache_count %" PRIu64, ref->tid, i,
+						want, tc_cap);
+					f->field = ref->tcache + L->tc_counts_off + (uint64_t)i * L->tc_count_width;
 					want = 0;
 				} else {
-					want = cap - want;
+					want = tc_cap - want;
 				}
+			} else if (tc_cap && want > tc_cap) {
+				/* tcache_put never counts past mp_.tcache_count */
+				struct finding *f = tc_finding(w, "tcache-count", tchunk, ref->tid,
+					"thread %d's tcache_perthread_struct is damaged: counts[%u] is %" PRIu64
+					", more than mp_.tcache_count %" PRIu64 " (free never fills a bin past it)",
+					ref->tid, i, want, tc_cap);
+				f->field = ref->tcache + L->tc_counts_off + (uint64_t)i * L->tc_count_width;
 			}
 			limit = MAX(want, count_max) + 1;
 			list_begin(w, CS_TCACHE, i, (unsigned)k, (uint32_t)want);
-			uint64_t holder = ref->tcache - 16;	/* the chunk holding the pointer */
+			uint64_t holder = tchunk;	/* the chunk holding the pointer */
+			uint64_t field = ref->tcache + L->tc_entries_off + 8 * (uint64_t)i;
 			while (e && n < limit) {
 				uint64_t c = e - 16, sf, next, key;
-				if (!ptm_aligned(e)) {
-					finding(w, FIND_ERROR, "tcache-misaligned", holder, -1,
-						"%s: %s 0x%" PRIx64 " points to 0x%" PRIx64 ", which is misaligned "
-						"(malloc(): unaligned tcache chunk detected)", where,
-						n ? "entry" : "the head in tcache", holder + 16, e);
-					break;
-				}
-				if (!in_heap(w, c, 32)) {
-					finding(w, FIND_ERROR, "tcache-outside-heap", holder, -1,
-						"%s: %s 0x%" PRIx64 " points to 0x%" PRIx64 ", outside every heap", where,
-						n ? "entry" : "the head in tcache", holder + 16, e);
+				if (!ptm_aligned(e) || !in_heap(w, c, 32)) {
+					const char *what = ptm_aligned(e) ? "outside every heap" : "misaligned";
+					struct finding *f;
+					if (n)
+						f = tc_finding(w, ptm_aligned(e) ? "tcache-outside-heap" : "tcache-misaligned",
+							       holder, ref->tid,
+							       "free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after "
+							       "free: its tcache next pointer (in %s) is 0x%" PRIx64 ", %s%s",
+							       holder + 16, usable_at(w, holder), where, e, what,
+							       ptm_aligned(e) ? "" : " (malloc(): unaligned tcache chunk detected)");
+					else
+						f = tc_finding(w, ptm_aligned(e) ? "tcache-outside-heap" : "tcache-misaligned",
+							       holder, ref->tid,
+							       "thread %d's tcache_perthread_struct is damaged: the head of "
+							       "tcache bin %u is 0x%" PRIx64 ", %s%s", ref->tid, i, e, what,
+							       ptm_aligned(e) ? "" : " (malloc(): unaligned tcache chunk detected)");
+					f->field = field;
+					header_evidence(w, f, field, 8);
 					break;
 				}
 				wread64(w, c + 8, &sf);
-				if (ptm_chunksize(sf) != ptm_tcache_size(i) && !(L->tc_nbins > 64 && i >= 64))
-					finding(w, FIND_ERROR, "tcache-size", c, -1,
-						"%s: chunk 0x%" PRIx64 " has size 0x%" PRIx64 ", the bin holds 0x%" PRIx64,
-						where, c, ptm_chunksize(sf), ptm_tcache_size(i));
+				if (ptm_chunksize(sf) != ptm_tcache_size(i) && !(L->tc_nbins > 64 && i >= 64)) {
+					struct finding *f = tc_finding(w, "tcache-size", c, ref->tid,
+						"free block 0x%" PRIx64 " in %s has chunk size 0x%" PRIx64 ", the bin holds "
+						"0x%" PRIx64 ": its size field or the list was overwritten", e, where,
+						ptm_chunksize(sf), ptm_tcache_size(i));
+					header_evidence(w, f, c + 8, 8);
+				}
 				if (!add_member(w, c, MEMB(CS_TCACHE, i, k, HEAP_NO_ARENA), where)) {
 					uint64_t old = 0;
 					u64map_get(&w->member, c, &old);
-					if (old == MEMB(CS_TCACHE, i, k, HEAP_NO_ARENA))
-						finding(w, FIND_ERROR, "tcache-cycle", c, -1,
-							"%s: the list loops back to chunk 0x%" PRIx64, where, c);
+					if (old == MEMB(CS_TCACHE, i, k, HEAP_NO_ARENA)) {
+						struct finding *f = tc_finding(w, "tcache-cycle", c, ref->tid,
+							"double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): %s loops back "
+							"to it", e, usable_at(w, c), where);
+						f->block = e;
+						f->block_size = usable_at(w, c);
+					}
 					break;
 				}
 				list_add(w, c);
 				w->h->tcaches.v[k].chunks++;
 				w->h->tcaches.v[k].bytes += ptm_chunksize(sf);
-				if (L->te_key >= 0 && wread64(w, e + L->te_key, &key))
+				if (L->te_key >= 0 && wread64(w, e + L->te_key, &key)) {
+					struct tckey tk = { c, key, ref->tcache, (unsigned)k, i };
 					(*u64map_slot(&keys, key, NULL))++;
+					vec_push(&w->tc_keys, tk);
+				}
 				wread64(w, e + L->te_next, &next);
 				holder = c;
+				field = e + L->te_next;
 				e = L->safe_linking ? ptm_reveal(e + L->te_next, next) : next;
 				n++;
 			}
@@ -704,12 +1251,16 @@ walk_tcaches(struct walker *w)
 				broken = false;
 			list_end(w, broken);
 			if (e && n >= limit)
-				finding(w, FIND_ERROR, "tcache-too-long", 0, -1,
-					"%s: more than %" PRIu64 " entries (free(): too many chunks detected in tcache)",
-					where, limit - 1);
-			if (n != want && !e)
-				finding(w, FIND_ERROR, "tcache-count", ref->tcache - 16, -1,
-					"%s: counts[] says %" PRIu64 " entries, the list has %" PRIu64, where, want, n);
+				tc_finding(w, "tcache-too-long", tchunk, ref->tid,
+					   "%s: more than %" PRIu64 " entries (free(): too many chunks detected in tcache)",
+					   where, limit - 1);
+			if (n != want && !e) {
+				struct finding *f = tc_finding(w, "tcache-count", tchunk, ref->tid,
+					"thread %d's tcache_perthread_struct is damaged, or a list: %s %s %" PRIu64
+					" entries, the list has %" PRIu64, ref->tid, where,
+					L->tc_counts_are_free_slots ? "num_slots[] leaves" : "counts[] says", want, n);
+				f->field = ref->tcache + L->tc_counts_off + (uint64_t)i * L->tc_count_width;
+			}
 		}
 		free(tc);
 	}
@@ -731,6 +1282,25 @@ walk_tcaches(struct walker *w)
 		}
 	}
 	u64map_free(&keys);
+	/* every free tcache chunk carries the key glibc's double-free check
+	 * looks for: one that does not was written after free */
+	for (size_t i = 0; i < w->tc_keys.n; i++) {
+		const struct tckey *tk = &w->tc_keys.v[i];
+		uint64_t want = L->te_key_is_tcache_ptr ? tk->tcache : mi->tcache_key;
+		struct finding *f;
+		if (!L->te_key_is_tcache_ptr && !mi->have_tcache_key)
+			break;
+		if (tk->key == want)
+			continue;
+		f = tc_finding(w, "tcache-key", tk->chunk, w->h->tcaches.v[tk->thread].tid,
+			       "free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after free: its tcache key "
+			       "is 0x%" PRIx64 ", not %s 0x%" PRIx64 " (tcache bin %u of thread %d)", tk->chunk + 16,
+			       usable_at(w, tk->chunk), tk->key, L->te_key_is_tcache_ptr ? "its tcache" : "tcache_key",
+			       want, tk->bin, (int)w->h->tcaches.v[tk->thread].tid);
+		f->block = tk->chunk + 16;
+		f->block_size = usable_at(w, tk->chunk);
+		header_evidence(w, f, tk->chunk + 16, 16);
+	}
 }
 
 static void
@@ -747,42 +1317,119 @@ walk_fastbins(struct walker *w, unsigned ai)
 		snprintf(where, sizeof(where), "fastbin %u of arena %u", i, ai);
 		list_begin(w, CS_FASTBIN, i, ai, 0);
 		uint64_t holder = 0;	/* the chunk whose fd led here (0: the head) */
+		uint64_t field = ar->addr + (uint64_t)L->ms_fastbins + 8 * (uint64_t)i;
 		while (p && n < w->list_cap) {
 			uint64_t sf, fd;
-			if (!ptm_aligned(p)) {
-				finding(w, FIND_ERROR, "fastbin-misaligned", holder, (int)ai,
-					"%s: %s points to 0x%" PRIx64 ", which is misaligned (malloc(): unaligned "
-					"fastbin chunk detected)", where, holder ? "a chunk's fd" : "the head", p);
-				break;
-			}
-			if (!in_heap(w, p, 32)) {
-				finding(w, FIND_ERROR, "fastbin-outside-heap", holder, (int)ai,
-					"%s: %s points to 0x%" PRIx64 ", outside every heap", where,
-					holder ? "a chunk's fd" : "the head", p);
+			if (!ptm_aligned(p) || !in_heap(w, p, 32)) {
+				const char *kind = ptm_aligned(p) ? "fastbin-outside-heap" : "fastbin-misaligned";
+				const char *what = ptm_aligned(p) ? "outside every heap" :
+						   "misaligned (malloc(): unaligned fastbin chunk detected)";
+				struct finding *f;
+				if (holder)
+					f = finding(w, FIND_ERROR, kind, holder, (int)ai,
+						    "free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after free: its "
+						    "fd (in %s) is 0x%" PRIx64 ", %s", holder + 16, usable_at(w, holder), where,
+						    p, what);
+				else
+					f = finding(w, FIND_ERROR, kind, p, (int)ai,
+						    "arena %u's malloc_state is damaged: the head of fastbin %u is 0x%" PRIx64
+						    ", %s", ai, i, p, what);
+				f->field = field;
+				header_evidence(w, f, field, 8);
 				break;
 			}
 			wread64(w, p + 8, &sf);
-			if (ptm_chunksize(sf) < PTM_MINSIZE || ptm_fastbin_index(ptm_chunksize(sf)) != i)
-				finding(w, FIND_ERROR, "fastbin-size", p, (int)ai,
-					"%s: chunk 0x%" PRIx64 " has size 0x%" PRIx64 " (malloc(): memory corruption "
-					"(fast))", where, p, ptm_chunksize(sf));
+			if (ptm_chunksize(sf) < PTM_MINSIZE || ptm_fastbin_index(ptm_chunksize(sf)) != i) {
+				struct finding *f = finding(w, FIND_ERROR, "fastbin-size", p, (int)ai,
+					"free block 0x%" PRIx64 " in %s has chunk size 0x%" PRIx64 ", the bin holds 0x%"
+					PRIx64 ": its size field or the list was overwritten (malloc(): memory corruption "
+					"(fast))", p + 16, where, ptm_chunksize(sf), ptm_fastbin_size(i));
+				header_evidence(w, f, p + 8, 8);
+			}
 			if (!add_member(w, p, MEMB(CS_FASTBIN, i, 0, ai), where)) {
 				uint64_t old = 0;
 				u64map_get(&w->member, p, &old);
-				if (old == MEMB(CS_FASTBIN, i, 0, ai))
-					finding(w, FIND_ERROR, "fastbin-cycle", p, (int)ai,
-						"%s: the list loops back to chunk 0x%" PRIx64, where, p);
+				if (old == MEMB(CS_FASTBIN, i, 0, ai)) {
+					struct finding *f = finding(w, FIND_ERROR, "fastbin-cycle", p, (int)ai,
+						"double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): %s loops back to "
+						"it", p + 16, usable_at(w, p), where);
+					f->block = p + 16;
+					f->block_size = usable_at(w, p);
+				}
 				break;
 			}
 			list_add(w, p);
 			wread64(w, p + 16, &fd);
 			holder = p;
+			field = p + 16;
 			p = L->safe_linking ? ptm_reveal(p + 16, fd) : fd;
 			n++;
 		}
 		w->h->lists.v[w->h->lists.n - 1].declared = (uint32_t)n;
 		list_end(w, p != 0);
 	}
+}
+
+/* A large bin, just walked (the last list): sorted by decreasing size,
+ * the first chunk of each size in the fd_nextsize/bk_nextsize ring of
+ * first chunks, the others with both NULL (unlink_chunk follows a
+ * non-NULL fd_nextsize: "corrupted double-linked list (not small)"). */
+static void
+check_nextsize(struct walker *w, unsigned ai, unsigned bin, const char *where)
+{
+	const struct hlist *l = &w->h->lists.v[w->h->lists.n - 1];
+	const uint64_t *c = w->h->list_chunks.v + l->first;
+	VEC(uint64_t) firsts;
+	uint64_t prev_sz = 0;
+
+	memset(&firsts, 0, sizeof(firsts));
+	for (uint32_t k = 0; k < l->count; k++) {
+		uint64_t sf = 0, sz;
+		wread64(w, c[k] + 8, &sf);
+		sz = ptm_chunksize(sf);
+		if (k && sz > prev_sz) {
+			struct finding *f = finding(w, FIND_ERROR, "largebin-order", c[k], (int)ai,
+				"free block 0x%" PRIx64 " of chunk size 0x%" PRIx64 " follows a smaller one (0x%" PRIx64 ") "
+				"in %s, which glibc keeps sorted: a size field was overwritten", c[k] + 16, sz, prev_sz,
+				where);
+			header_evidence(w, f, c[k] + 8, 8);
+		}
+		if (!k || sz != prev_sz)
+			vec_push(&firsts, c[k]);
+		else {
+			uint64_t fdn = 0, bkn = 0;
+			wread64(w, c[k] + 32, &fdn);
+			wread64(w, c[k] + 40, &bkn);
+			if (fdn || bkn) {
+				struct finding *f = finding(w, FIND_ERROR, "largebin-nextsize", c[k], (int)ai,
+					"free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after free: it is not the "
+					"first of its size in %s, yet its fd_nextsize/bk_nextsize are 0x%" PRIx64 "/0x%"
+					PRIx64 ", not NULL (corrupted double-linked list (not small))", c[k] + 16,
+					usable_at(w, c[k]), where, fdn, bkn);
+				f->field = c[k] + 32;
+				header_evidence(w, f, c[k] + 32, 16);
+			}
+		}
+		prev_sz = sz;
+	}
+	for (size_t j = 0; j < firsts.n; j++) {
+		uint64_t p = firsts.v[j], fdn = 0, bkn = 0;
+		uint64_t want_fd = firsts.v[(j + 1) % firsts.n], want_bk = firsts.v[(j + firsts.n - 1) % firsts.n];
+		wread64(w, p + 32, &fdn);
+		wread64(w, p + 40, &bkn);
+		if (fdn != want_fd || bkn != want_bk) {
+			struct finding *f = finding(w, FIND_ERROR, "largebin-nextsize", p, (int)ai,
+				"free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after free: its fd_nextsize/"
+				"bk_nextsize (in %s) are 0x%" PRIx64 "/0x%" PRIx64 ", the ring of the bin's sizes wants "
+				"0x%" PRIx64 "/0x%" PRIx64 " (corrupted double-linked list (not small); malloc(): "
+				"largebin double linked list corrupted (nextsize))", p + 16, usable_at(w, p), where,
+				fdn, bkn, want_fd, want_bk);
+			f->field = fdn != want_fd ? p + 32 : p + 40;
+			header_evidence(w, f, p + 32, 16);
+		}
+	}
+	vec_free(&firsts);
+	(void)bin;
 }
 
 static void
@@ -806,30 +1453,51 @@ walk_bins(struct walker *w, unsigned ai)
 		while (p != head && n < w->list_cap) {
 			uint64_t sf, fd, bk, sz;
 			if (!ptm_aligned(p) || !in_heap(w, p, 32)) {
-				finding(w, FIND_ERROR, "bin-link", prev, (int)ai,
-					"%s: forward pointer 0x%" PRIx64 " of 0x%" PRIx64 " is %s (corrupted "
-					"double-linked list)", where, p, prev, ptm_aligned(p) ? "outside every heap" :
-					"misaligned");
+				const char *what = ptm_aligned(p) ? "outside every heap" : "misaligned";
+				struct finding *f;
+				if (prev == head)
+					f = finding(w, FIND_ERROR, "bin-link", p, (int)ai,
+						    "arena %u's malloc_state is damaged: the head of %s is 0x%" PRIx64 ", %s "
+						    "(corrupted double-linked list)", ai, where, p, what);
+				else
+					f = finding(w, FIND_ERROR, "bin-link", prev, (int)ai,
+						    "free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after free: its fd "
+						    "(in %s) is 0x%" PRIx64 ", %s (corrupted double-linked list)", prev + 16,
+						    usable_at(w, prev), where, p, what);
+				f->field = prev + 16;
+				header_evidence(w, f, prev + 16, 8);
 				break;
 			}
 			wread64(w, p + 8, &sf);
 			wread64(w, p + 16, &fd);
 			wread64(w, p + 24, &bk);
 			sz = ptm_chunksize(sf);
-			if (bk != prev)
-				finding(w, FIND_ERROR, "bin-link", p, (int)ai,
-					"%s: chunk 0x%" PRIx64 "'s bk is 0x%" PRIx64 ", expected 0x%" PRIx64
-					" (corrupted double-linked list)", where, p, bk, prev);
-			if (sz < PTM_MINSIZE || (i > 1 && ptm_bin_index(sz) != i))
-				finding(w, FIND_ERROR, "bin-index", p, (int)ai,
-					"%s: chunk 0x%" PRIx64 " of size 0x%" PRIx64 " belongs in bin %u", where, p, sz,
+			if (bk != prev) {
+				struct finding *f = finding(w, FIND_ERROR, "bin-link", p, (int)ai,
+					"free block 0x%" PRIx64 " (%" PRIu64 " bytes) was written after free: its bk (in %s) "
+					"is 0x%" PRIx64 ", expected 0x%" PRIx64 " (corrupted double-linked list)", p + 16,
+					usable_at(w, p), where, bk, prev);
+				f->field = p + 24;
+				header_evidence(w, f, p + 16, 16);
+			}
+			if (sz < PTM_MINSIZE || (i > 1 && ptm_bin_index(sz) != i)) {
+				struct finding *f = finding(w, FIND_ERROR, "bin-index", p, (int)ai,
+					"free block 0x%" PRIx64 " in %s has chunk size 0x%" PRIx64 ", which belongs in bin %u: "
+					"its size field was overwritten, or the list", p + 16, where, sz,
 					sz >= PTM_MINSIZE ? ptm_bin_index(sz) : 0);
+				header_evidence(w, f, p + 8, 8);
+			}
 			if (!add_member(w, p, MEMB(st, i, 0, ai), where)) {
 				uint64_t old = 0;
 				u64map_get(&w->member, p, &old);
-				if (old == MEMB(st, i, 0, ai))
-					finding(w, FIND_ERROR, "bin-cycle", p, (int)ai,
-						"%s: the list loops back to chunk 0x%" PRIx64, where, p);
+				if (old == MEMB(st, i, 0, ai)) {
+					struct finding *f = finding(w, FIND_ERROR, "bin-cycle", p, (int)ai,
+						"probable double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): %s loops "
+						"back to it (or its links were written after free)", p + 16, usable_at(w, p),
+						where);
+					f->block = p + 16;
+					f->block_size = usable_at(w, p);
+				}
 				break;
 			}
 			list_add(w, p);
@@ -839,18 +1507,26 @@ walk_bins(struct walker *w, unsigned ai)
 		}
 		w->h->lists.v[w->h->lists.n - 1].declared = (uint32_t)n;
 		list_end(w, p != head);
-		if (p == head && ms_bin_bk(L, ms, i) != prev)
-			finding(w, FIND_ERROR, "bin-link", prev, (int)ai,
-				"%s: the bin's bk is 0x%" PRIx64 ", its last chunk is 0x%" PRIx64
-				" (corrupted double-linked list)", where, ms_bin_bk(L, ms, i), prev);
+		if (p == head && ms_bin_bk(L, ms, i) != prev) {
+			struct finding *f = finding(w, FIND_ERROR, "bin-link", prev, (int)ai,
+				"arena %u's malloc_state is damaged, or a list: the bk of %s's head is 0x%" PRIx64
+				", its last chunk is 0x%" PRIx64 " (corrupted double-linked list)", ai, where,
+				ms_bin_bk(L, ms, i), prev);
+			f->field = head + 24;
+		}
+		if (st == CS_LARGEBIN && p == head && n)
+			check_nextsize(w, ai, i, where);
 	}
 	if (ar->top) {
 		bool created;
 		uint64_t *slot = u64map_slot(&w->member, ar->top, &created);
-		if (!created)
+		if (!created && MEMB_STATE(*slot) == CS_TOP)
+			;	/* two arenas' tops: a top-pointer finding says which is wrong */
+		else if (!created)
 			finding(w, FIND_ERROR, "top-in-bin", ar->top, (int)ai,
 				"top chunk 0x%" PRIx64 " of arena %u is also in a free list", ar->top, ai);
-		*slot = MEMB(CS_TOP, 0, 0, ai);
+		if (created || MEMB_STATE(*slot) != CS_TOP)
+			*slot = MEMB(CS_TOP, 0, 0, ai);
 	}
 }
 
@@ -860,7 +1536,7 @@ static void
 not_a_chunk(struct walker *w, const struct member *m)
 {
 	unsigned st = MEMB_STATE(m->memb);
-	finding(w, FIND_ERROR, "list-not-chunk", m->addr, st == CS_TCACHE ? -1 : (int)MEMB_ARENA(m->memb),
+	finding(w, FIND_ERROR, "list-not-chunk", m->addr, st == CS_TCACHE ? arena_of(w, m->addr) : (int)MEMB_ARENA(m->memb),
 		"0x%" PRIx64 " is in %s %u but is not a chunk boundary of the heap walk", m->addr,
 		chunk_state_name(st), MEMB_LIST(m->memb));
 }
@@ -904,14 +1580,6 @@ sort_members(struct walker *w)
 	free(tmp);
 	w->nmembers = n;
 	w->next_member = 0;
-}
-
-static bool
-plausible_size(uint64_t sf, uint64_t at, uint64_t end)
-{
-	uint64_t sz = ptm_chunksize(sf);
-	/* sz <= end - at: a huge size must not wrap around to a lower address */
-	return sz >= PTM_MINSIZE && ptm_aligned(sz) && at <= end && sz <= end - at && !(sf & PTM_IS_MMAPPED);
 }
 
 /* After a corrupted size: the next address from which a chain of
@@ -970,6 +1638,53 @@ span_header(struct walker *w, struct rspan *s, uint64_t p)
 	return p + 16 <= s->filled && p + 16 <= s->end ? s->buf + (p - s->rstart) : NULL;
 }
 
+/* After the bad size at p: was it the chunk before, prev, whose size was
+ * enlarged over the chunks after it?  Then a chain of chunks starts
+ * again inside prev's claimed extent and runs to a boundary the walk
+ * trusts.  Returns that place, or 0. */
+static uint64_t
+enlarged_before(struct walker *w, const struct rspan *s, uint64_t prev, uint64_t p)
+{
+	const struct harena *ar = &w->h->arenas.v[s->arena];
+	uint64_t top = s->has_top ? ar->top : 0;
+
+	for (uint64_t q = prev + PTM_MINSIZE; q < p; q += 16)
+		if (!in_hole(w, q, 16) && chain_reaches(w, q, s->end, top, ar->main, 4096, NULL))
+			return q;
+	return 0;
+}
+
+/* Glibc's first chunk after a main-arena double fencepost, when the heap
+ * goes on (foreign sbrk memory in between): the first 16-aligned place
+ * from which a chain of chunks, the first with PREV_INUSE, runs to top
+ * or the end. */
+static uint64_t
+after_foreign(struct walker *w, const struct rspan *s, uint64_t from)
+{
+	const struct harena *ar = &w->h->arenas.v[s->arena];
+	uint64_t top = s->has_top ? ar->top : 0;
+
+	for (uint64_t q = ALIGN_UP(from, 16); q + 16 <= s->end; q += 16) {
+		const uint8_t *b = heap_bytes(w->h, q, 16);
+		if (!b || in_hole(w, q, 16))
+			continue;
+		if (q != top && !(chunk_size_field(b) & PTM_PREV_INUSE))
+			continue;
+		if (chain_reaches(w, q, s->end, top, true, 1u << 20, NULL))
+			return q;
+	}
+	return 0;
+}
+
+static void
+close_desync(struct walker *w, size_t *open, uint64_t at)
+{
+	if (*open != SIZE_MAX) {
+		w->desyncs.v[*open].to = at;
+		*open = SIZE_MAX;
+	}
+}
+
 /*
  * The chunk walk proper: chunk boundaries from `from` to the end of the
  * span, as the copy comes in.  Only what a chunk's own header says is
@@ -977,17 +1692,31 @@ span_header(struct walker *w, struct rspan *s, uint64_t p)
  * neighbours say about each other are settled by classify_chunks.  A bad
  * size stops the first pass (s->resume): the walk resumes once the free
  * lists are known, since their members are trusted chunk boundaries.
+ * Glibc's fenceposts end a segment or a closed heap, or (main arena) lead
+ * over memory the program took with sbrk() to where the heap goes on.
  */
 static void
 walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 {
 	struct harena *ar = &w->h->arenas.v[s->arena];
 	uint64_t p = from, prev = 0, prev_size = 0;
+	size_t prev_idx = 0, open = SIZE_MAX;
 
+	if (lists_known && s->resume_prev && s->resume_prev_idx < w->chunks.n &&
+	    w->chunks.v[s->resume_prev_idx].addr == s->resume_prev) {
+		prev = s->resume_prev;
+		prev_idx = s->resume_prev_idx;
+		prev_size = w->chunks.v[prev_idx].size;
+	}
+	s->walked_end = s->end;
 	while (p + 16 <= s->end) {
-		const uint8_t *b = span_header(w, s, p);
+		const uint8_t *b;
 		uint64_t sf, sz, ps;
 		struct hchunk c;
+
+		if (p + 64 > s->filled)
+			span_fill(w, s, MIN(s->end, p + 64));	/* (fenceposts look ahead) */
+		b = span_header(w, s, p);
 
 		if (!b)
 			break;
@@ -995,6 +1724,8 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 			w->interrupted = true;
 			return;
 		}
+		if (open != SIZE_MAX && (p == ar->top || u64map_get(&w->member, p, NULL)))
+			close_desync(w, &open, p);
 		sf = chunk_size_field(b);
 		ps = chunk_prev_size(b);
 		sz = ptm_chunksize(sf);
@@ -1013,58 +1744,263 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 		if (w->chunks.n && w->chunks.v[w->chunks.n - 1].addr >= p)
 			w->unsorted = true;
 		if (p == ar->top) {
+			/* (its size against the heap's end: check_top) */
 			c.state = CS_TOP;
+			c.size = MIN(sz, s->end - p);
 			vec_push(&w->chunks, c);
-			if (sz > ar->system_mem && ar->system_mem)
-				finding(w, FIND_ERROR, "top-size", p, (int)s->arena,
-					"top chunk 0x%" PRIx64 " has size 0x%" PRIx64 ", more than the arena's "
-					"system_mem 0x%" PRIx64 " (malloc(): corrupted top size)", p, sz, ar->system_mem);
-			else if (p + sz != s->end)
-				finding(w, FIND_ERROR, "top-size", p, (int)s->arena,
-					"top chunk 0x%" PRIx64 " of size 0x%" PRIx64 " does not end its heap at 0x%" PRIx64,
-					p, sz, s->end);
+			s->walked_end = p + c.size;
+			close_desync(w, &open, p);
 			return;
 		}
-		/* fenceposts close an older heap of a non-main arena */
-		if (s->info && !s->has_top && p + 0x20 >= s->end && (sz == 0x10 || sz == 0))
-			return;
-		if (!plausible_size(sf, p, s->end)) {
+		/* fenceposts: a closed non-main heap ends with 0x10|P, 0|P */
+		if (s->info && !s->has_top &&
+		    ((sz == PTM_FENCEPOST && p + 32 == s->end && heap_bytes(w->h, p + 16, 16) &&
+		      ptm_heap_end_marker(chunk_size_field(heap_bytes(w->h, p + 16, 16)))) ||
+		     (ptm_heap_end_marker(sf) && p + 16 == s->end))) {
+			ar->fenceposts++;
+			break;
+		}
+		/* main arena: two (or three) 0x10 headers after an old top */
+		if (ar->main && ptm_fencepost(sf) && !in_hole(w, p, 32)) {
+			uint64_t q, r;
+			q = fencepost_run(w, p, s->end);
+			if (q) {
+				ar->fenceposts++;
+				if (q == s->end || s->segment) {
+					s->walked_end = q;
+					close_desync(w, &open, q);
+					return;
+				}
+				span_fill(w, s, s->end);
+				r = after_foreign(w, s, q);
+				if (r) {
+					debug_msg("walk: fenceposts at 0x%" PRIx64 ", foreign memory 0x%" PRIx64
+						  "-0x%" PRIx64, p, q, r);
+					ar->foreign += r - q;
+					close_desync(w, &open, r);
+					p = r;
+					prev = 0;
+					continue;
+				}
+				finding(w, FIND_ERROR, "fencepost", p, (int)s->arena,
+					"glibc's fenceposts at 0x%" PRIx64 " close the main heap there, but no chunk "
+					"follows before its end at 0x%" PRIx64 ": the last 0x%" PRIx64 " bytes are not "
+					"walked", p, s->end, s->end - q);
+				s->walked_end = q;
+				close_desync(w, &open, q);
+				return;
+			}
+		}
+		if (!plausible_size(sf, p, s->end) || in_hole(w, p, 16)) {
 			uint64_t q;
 			char resume[64] = "the rest of this heap is skipped";
+			struct finding *f;
+			bool hole = in_hole(w, p, 16);
 			if (!lists_known) {
 				s->resume = p;
+				s->resume_prev = prev;
+				s->resume_prev_idx = prev ? prev_idx : 0;
 				return;
 			}
 			span_fill(w, s, s->end);
+			if (prev && !hole && (q = enlarged_before(w, s, prev, p))) {
+				/* the chunk below was enlarged: it is the damaged one */
+				f = finding(w, FIND_ERROR, "size-overlap", prev, (int)s->arena,
+					    "chunk 0x%" PRIx64 " has size 0x%" PRIx64 ", but the chunks after it start "
+					    "at 0x%" PRIx64 ": its size was enlarged by 0x%" PRIx64 " and runs over "
+					    "them", prev, prev_size, q, prev + prev_size - q);
+				header_evidence(w, f, prev + 8, 8);
+				w->chunks.v[prev_idx].size = q - prev;
+				close_desync(w, &open, q);
+				p = q;
+				prev = 0;
+				continue;
+			}
 			q = resync(w, s, p + 16);
 			if (q)
 				snprintf(resume, sizeof(resume), "the walk resumes at 0x%" PRIx64, q);
-			finding(w, FIND_ERROR, "invalid-size", p, (int)s->arena,
-				"chunk 0x%" PRIx64 " has an invalid size field 0x%" PRIx64 "%s; %s", p, sf,
-				(sf & PTM_IS_MMAPPED) ? " (IS_MMAPPED inside a heap)" : "", resume);
-			if (!q)
-				return;
+			if (hole)
+				f = finding(w, FIND_ERROR, "heap-unreadable", p, (int)s->arena,
+					    "the chunk header at 0x%" PRIx64 " lies in memory that cannot be read; %s",
+					    p, resume);
+			else
+				f = finding(w, FIND_ERROR, "invalid-size", p, (int)s->arena,
+					    "chunk 0x%" PRIx64 " has an invalid size field 0x%" PRIx64 "%s; %s", p, sf,
+					    (sf & PTM_IS_MMAPPED) ? " (IS_MMAPPED inside a heap)" : "", resume);
+			if (!hole)
+				header_evidence(w, f, p, 16);
+			if (prev)
+				f->block = prev + 16;
+			{
+				/* until the walk meets a chunk it can trust, what it
+				 * finds follows from this */
+				struct desync d = { p, UINT64_MAX, p };
+				if (open != SIZE_MAX)
+					d.cause = w->desyncs.v[open].cause;
+				close_desync(w, &open, p);
+				vec_push(&w->desyncs, d);
+				open = w->desyncs.n - 1;
+			}
+			if (!q) {
+				s->walked_end = p;
+				break;
+			}
+			/* the damaged chunk is still the program's memory: one
+			 * chunk up to where the walk resumes, so that `leaks`
+			 * and `heap` count it (the finding says why) */
+			c.size = q - p;
+			c.bits = PTM_PREV_INUSE;
+			c.list = 0;
+			vec_push(&w->chunks, c);
 			p = q;
 			prev = 0;
 			continue;
 		}
+		/* a chunk running over top: its size was enlarged */
+		if (s->has_top && p < ar->top && p + sz > ar->top) {
+			struct finding *f = finding(w, FIND_ERROR, "size-overlap", p, (int)s->arena,
+						    "chunk 0x%" PRIx64 " has size 0x%" PRIx64 ", but top starts at 0x%"
+						    PRIx64 ": its size was enlarged by 0x%" PRIx64 " and runs into top",
+						    p, sz, ar->top, p + sz - ar->top);
+			header_evidence(w, f, p + 8, 8);
+			if (prev)
+				f->block = prev + 16;
+			sz = c.size = ar->top - p;
+		}
 		/* what the header says of the chunk before it */
 		if (!(sf & PTM_PREV_INUSE) && prev) {
-			if (ps != prev_size)
-				finding(w, FIND_ERROR, "prev-size", p, (int)s->arena,
+			if (ps != prev_size) {
+				struct finding *f = finding(w, FIND_ERROR, "prev-size", p, (int)s->arena,
 					"chunk 0x%" PRIx64 " says the previous chunk is free with size 0x%" PRIx64
 					", but it has size 0x%" PRIx64 " (corrupted size vs. prev_size while "
 					"consolidating)", p, ps, prev_size);
-			else
+				header_evidence(w, f, p, 16);
+				f->block = prev + 16;
+			} else {
 				c.list |= CF_PREV_FREE;
+			}
 		}
-		if (ar->main && (sf & PTM_NON_MAIN_ARENA))
-			finding(w, FIND_ERROR, "arena-bit", p, (int)s->arena,
+		if (ar->main && (sf & PTM_NON_MAIN_ARENA)) {
+			struct finding *f = finding(w, FIND_ERROR, "arena-bit", p, (int)s->arena,
 				"chunk 0x%" PRIx64 " of the main arena has the NON_MAIN_ARENA bit", p);
+			header_evidence(w, f, p + 8, 8);
+			if (prev)
+				f->block = prev + 16;
+		}
+		prev_idx = w->chunks.n;
 		vec_push(&w->chunks, c);
 		prev = p;
 		prev_size = sz;
 		p += sz;
+		s->walked_end = p;
+	}
+	if (open != SIZE_MAX)
+		close_desync(w, &open, s->end);
+}
+
+/* The kinds whose damage is a chunk header, which the block below it
+ * (in use: an overflow; free: a write after free) is the likely source of. */
+static bool
+header_damage(const char *kind)
+{
+	static const char *const kinds[] = { "invalid-size", "prev-size", "prev-inuse", "arena-bit", "size-overlap",
+					     };
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (!strcmp(kind, kinds[i]))
+			return true;
+	return false;
+}
+
+/* Say the bug first: a damaged header with a block right below it is a
+ * probable overflow from that block (or a write after free of it). */
+static void
+describe_findings(struct walker *w)
+{
+	struct heap *h = w->h;
+
+	for (size_t i = 0; i < h->findings.n; i++) {
+		struct finding *f = &h->findings.v[i];
+		const struct hchunk *below;
+		struct sbuf sb;
+		uint64_t at = f->chunk;
+		if (!f->chunk || !header_damage(f->kind) || f->after)
+			continue;
+		below = heap_chunk_at(h, at - 1);
+		if (!below || below->addr + below->size != at || below->state == CS_TOP || below->state == CS_MMAPPED)
+			continue;
+		f->block = hchunk_mem(below);
+		f->block_size = hchunk_usable(below);
+		sb_init(&sb);
+		if (below->state == CS_USED)
+			sb_printf(&sb, "probable overflow from block 0x%" PRIx64 " below it (%" PRIu64 " bytes): %s",
+				  f->block, f->block_size, f->message);
+		else
+			sb_printf(&sb, "probable write after free of block 0x%" PRIx64 " below it (%" PRIu64 " bytes, "
+				  "in a %s): %s", f->block, f->block_size, chunk_state_name(below->state), f->message);
+		free(f->message);
+		f->message = sb_steal(&sb);
+	}
+}
+
+/* Findings met while the walk was out of step follow from the one that
+ * threw it out: say so (the key `after`, and in the message). */
+static void
+mark_after(struct walker *w)
+{
+	for (size_t i = 0; i < w->h->findings.n; i++) {
+		struct finding *f = &w->h->findings.v[i];
+		if (!f->chunk || f->after)
+			continue;
+		for (size_t k = 0; k < w->desyncs.n; k++) {
+			const struct desync *d = &w->desyncs.v[k];
+			if (f->chunk >= d->from && f->chunk < d->to && f->chunk != d->cause) {
+				struct sbuf sb;
+				f->after = d->cause;
+				sb_init(&sb);
+				sb_printf(&sb, "%s; this follows from the damage at chunk 0x%" PRIx64 " (the walk was out "
+					  "of step after it)", f->message, d->cause);
+				free(f->message);
+				f->message = sb_steal(&sb);
+				break;
+			}
+		}
+	}
+}
+
+/* The main arena's heaps as walked (a segment ends at its fenceposts),
+ * and for a non-contiguous one, whether they add up to system_mem. */
+static void
+settle_main(struct walker *w)
+{
+	uint64_t base = mi_mp(w->mi, w->L->mp_sbrk_base);
+
+	for (size_t ai = 0; ai < w->h->arenas.n; ai++) {
+		struct harena *ar = &w->h->arenas.v[ai];
+		uint64_t covered = 0;
+		if (!ar->main)
+			continue;
+		ar->heaps.n = 0;
+		for (size_t i = 0; i < w->spans.n; i++) {
+			const struct rspan *sp = &w->spans.v[i];
+			struct hheap hh;
+			uint64_t from = sp->start;
+			if (sp->arena != ai)
+				continue;
+			if (base && base <= from && ALIGN_UP(base, PTM_ALIGN) == from)
+				from = base;
+			hh.info = 0;
+			hh.start = sp->start;
+			hh.end = sp->segment ? MAX(sp->walked_end, sp->start) : sp->end;
+			hh.size = hh.end - from;
+			covered += hh.size;
+			vec_push(&ar->heaps, hh);
+		}
+		if (!ar->contiguous && covered < ar->system_mem)
+			finding(w, FIND_WARNING, "main-noncontiguous", 0, (int)ai,
+				"the main arena is non-contiguous (brk could not grow, glibc went on in mmap()ed "
+				"memory): %zu segment%s found hold 0x%" PRIx64 " of its 0x%" PRIx64 " bytes of "
+				"system_mem; the rest is in segments heapdbg did not find", ar->heaps.n,
+				ar->heaps.n == 1 ? "" : "s", covered, ar->system_mem);
 	}
 }
 
@@ -1079,23 +2015,31 @@ check_free_neighbour(struct walker *w, const struct hchunk *c, bool next_says_fr
 	case CS_SMALLBIN:
 	case CS_LARGEBIN:
 		if (!next_says_free) {
-			finding(w, FIND_ERROR, "bin-chunk-inuse", c->addr, (int)c->arena,
-				"chunk 0x%" PRIx64 " is in %s %u but the next chunk says it is in use "
-				"(double free or corruption (!prev))", c->addr, chunk_state_name(c->state), c->list);
+			struct finding *f = finding(w, FIND_ERROR, "bin-chunk-inuse", c->addr, (int)c->arena,
+				"free block 0x%" PRIx64 " (%" PRIu64 " bytes, in %s %u) was written after free past its "
+				"end, or the header after it was overwritten: the next chunk 0x%" PRIx64 " says it is "
+				"in use (double free or corruption (!prev))", c->addr + 16, hchunk_usable(c),
+				chunk_state_name(c->state), c->list, next);
+			header_evidence(w, f, next, 16);
 		} else if (!ps_eq) {
 			const uint8_t *nb = heap_bytes(w->h, next, 16);
-			finding(w, FIND_ERROR, "size-vs-prev-size", c->addr, (int)c->arena,
-				"free chunk 0x%" PRIx64 " has size 0x%" PRIx64 " but the next chunk's prev_size "
-				"is 0x%" PRIx64 " (corrupted size vs. prev_size)", c->addr, c->size,
-				nb ? chunk_prev_size(nb) : 0);
+			struct finding *f = finding(w, FIND_ERROR, "size-vs-prev-size", c->addr, (int)c->arena,
+				"free block 0x%" PRIx64 " is damaged: its chunk size is 0x%" PRIx64 " but the footer "
+				"(the next chunk's prev_size) says 0x%" PRIx64 ": its size was overwritten from the "
+				"block below, or its end written after free (corrupted size vs. prev_size)",
+				c->addr + 16, c->size, nb ? chunk_prev_size(nb) : 0);
+			header_evidence(w, f, next, 8);
 		}
 		break;
 	case CS_TCACHE:
 	case CS_FASTBIN:
-		if (next_says_free)
-			finding(w, FIND_ERROR, "fast-chunk-prev-inuse", c->addr, (int)c->arena,
-				"chunk 0x%" PRIx64 " is in a %s but the next chunk's PREV_INUSE is clear",
-				c->addr, chunk_state_name(c->state));
+		if (next_says_free) {
+			struct finding *f = finding(w, FIND_ERROR, "fast-chunk-prev-inuse", c->addr, (int)c->arena,
+				"free block 0x%" PRIx64 " (%" PRIu64 " bytes, in a %s) was written after free past its "
+				"end, or the header after it was overwritten: the next chunk's PREV_INUSE is clear",
+				c->addr + 16, hchunk_usable(c), chunk_state_name(c->state));
+			header_evidence(w, f, next, 16);
+		}
 		break;
 	default:
 		break;
@@ -1153,9 +2097,12 @@ classify_chunks(struct walker *w)
 		count_chunk(ar, c);
 		if ((flags & CF_PREV_FREE) && i > 0 && v[i - 1].state == CS_USED &&
 		    v[i - 1].addr + v[i - 1].size == c->addr)
-			finding(w, FIND_ERROR, "prev-inuse", c->addr, (int)c->arena,
-				"chunk 0x%" PRIx64 " says the previous chunk 0x%" PRIx64 " is free, but it is in "
-				"no free list", c->addr, v[i - 1].addr);
+		{
+			struct finding *f = finding(w, FIND_ERROR, "prev-inuse", c->addr, (int)c->arena,
+				"chunk 0x%" PRIx64 "'s PREV_INUSE bit is clear, but the chunk before it, 0x%" PRIx64
+				", is in no free list", c->addr, v[i - 1].addr);
+			header_evidence(w, f, c->addr, 16);
+		}
 		if (c->state != CS_USED) {
 			const struct hchunk *nx = next_walked(v, n, i);
 			bool have = nx != NULL, next_says_free = false, ps_eq = false;
@@ -1208,6 +2155,7 @@ mmapped_header(struct walker *w, uint64_t base, uint64_t q, uint64_t prev_size, 
 		off &= ~(uint64_t)1;
 	if ((sf & PTM_SIZE_BITS) != PTM_IS_MMAPPED || off != q - base || sz < PTM_MINSIZE || !ptm_aligned(sz))
 		return 0;
+	map_end = MAX(map_end, w->run_end);
 	if (q >= map_end || sz > map_end - q)	/* (no wrap-around) */
 		return 0;
 	if (((off + sz) & (PAGE - 1)) == 0)
@@ -1223,11 +2171,28 @@ static void
 add_mmapped(struct walker *w, uint64_t q, uint64_t sz, uint64_t off, uint64_t sf, uint64_t map_len)
 {
 	struct hchunk c = { q, sz, HEAP_NO_ARENA, CS_MMAPPED, (uint8_t)(sf & PTM_SIZE_BITS), 0, 0 };
+	uint64_t base = q - off, end = ALIGN_UP(base + map_len, PAGE);
+
 	vec_push(&w->mm, c);
 	if (off)
 		u64map_put(&w->h->mmap_offsets, q, off);
 	w->h->mmapped.chunks++;
 	w->h->mmapped.bytes += map_len;
+	w->mm_end = MAX(w->mm_end, end);
+	/* pages the program protected: still its block, said once */
+	for (uint64_t a = base; a < end;) {
+		const struct mapping *m = target_find_mapping(w->t, a);
+		if (!m)
+			break;
+		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) != (MAP_PERM_R | MAP_PERM_W)) {
+			finding(w, FIND_WARNING, "mmapped-protected", q, -1,
+				"mmapped chunk 0x%" PRIx64 " (%" PRIu64 " bytes): its pages at 0x%" PRIx64 "-0x%" PRIx64
+				" are %s (the program changed their protection); they are not scanned for pointers",
+				q, sz, m->start, MIN(m->end, end), (m->perms & MAP_PERM_R) ? "read-only" : "PROT_NONE");
+			break;
+		}
+		a = m->end;
+	}
 }
 
 /*
@@ -1291,7 +2256,7 @@ probe_mmapped(struct walker *w, uint64_t base, uint64_t map_end, bool window)
 	uint8_t hdr[16];
 	uint64_t sz, q, isz, isf, len = 0, ilen = 0;
 
-	if (target_read(w->t, base, hdr, 16) == 0 &&
+	if ((target_read(w->t, base, hdr, 16) == 0 || target_read_uncached(w->t, base, hdr, 16) == 16) &&
 	    (sz = mmapped_header(w, base, base, chunk_prev_size(hdr), chunk_size_field(hdr), map_end, &len))) {
 		/* a plain chunk, or the stale header of a memalign'd one */
 		if (find_inner_header(w, base, map_end, len, &q, &isz, &isf, &ilen)) {
@@ -1360,21 +2325,55 @@ scan_range(struct walker *w, uint64_t start, uint64_t end)
 	}
 }
 
+/* Anonymous memory (no file, or a name given by prctl). */
+static bool
+anonymous(const struct mapping *m)
+{
+	return !m->path || !strncmp(m->path, "[anon:", 6);
+}
+
+/* Inside an arena heap's reservation? */
+static bool
+in_spans(const struct walker *w, uint64_t a)
+{
+	for (size_t k = 0; k < w->spans.n; k++) {
+		const struct rspan *sp = &w->spans.v[k];
+		if (a >= ALIGN_DOWN(sp->info ? sp->info : sp->start, PAGE) && a < ALIGN_UP(sp->end, PAGE))
+			return true;
+	}
+	return false;
+}
+
 static void
 scan_mmapped(struct walker *w)
 {
 	for (size_t i = 0; i < w->t->nmaps; i++) {
 		const struct mapping *m = &w->t->maps[i];
-		uint64_t pos = m->start;
+		uint64_t pos = MAX(m->start, w->mm_end);
 		/* a core holds only the first m->dumped bytes of an anonymous
 		 * mapping: never probe the rest page by page (terabytes of
 		 * reserved memory the kernel did not dump, at times) */
 		uint64_t end = m->start + MIN(m->end - m->start, m->dumped);
 		const char *why = excluded_mapping(w, m);
 
+		if (pos >= m->end)
+			continue;	/* inside the chunk found last */
+		w->run_end = m->end;
+		for (size_t j = i + 1; j < w->t->nmaps && w->t->maps[j].start == w->run_end &&
+		     anonymous(&w->t->maps[j]); j++)
+			w->run_end = w->t->maps[j].end;
 		if (why) {
-			if (!m->path)
+			/* a chunk whose pages the program made PROT_NONE (or
+			 * read-only): its header at the mapping start, read
+			 * through ptrace; one probe, never a page-by-page scan
+			 * (reserved memory is PROT_NONE too, terabytes at times) */
+			if (anonymous(m) && !strcmp(why, "not read-write") && pos == m->start && !in_spans(w, pos)) {
+				uint64_t used = probe_mmapped(w, pos, w->run_end, false);
+				if (used)
+					w->mm_end = MAX(w->mm_end, pos + used);
+			} else if (!m->path) {
 				debug_msg("mmapped scan: 0x%" PRIx64 "-0x%" PRIx64 " skipped: %s", m->start, m->end, why);
+			}
 			continue;
 		}
 		/* the kernel merges neighbouring anonymous mappings: an arena's
@@ -1392,6 +2391,7 @@ scan_mmapped(struct walker *w)
 		if (pos < end)
 			scan_range(w, pos, end);
 	}
+	w->run_end = 0;
 	if (w->mi->mp) {
 		const struct malloc_layout *L = w->L;
 		w->h->mmapped_expected_chunks = mi_mp(w->mi, L->mp_n_mmaps) & 0xffffffff;
@@ -1518,49 +2518,6 @@ heap_walk(struct target *t, struct symbols *s, const struct walk_opts *o, struct
 	return 0;
 }
 
-/* A layout read from a target's DWARF is input too: every field the walk
- * reads must lie inside the copy of its structure.  NULL if it does, else
- * what does not. */
-static const char *
-layout_problem(const struct malloc_layout *L)
-{
-	const int32_t ms8[] = { L->ms_top, L->ms_next, L->ms_attached_threads, L->ms_system_mem,
-				L->ms_max_system_mem };
-	const int32_t ms4[] = { L->ms_mutex, L->ms_flags };
-	const int32_t hi8[] = { L->hi_ar_ptr, L->hi_prev, L->hi_size_field };
-
-	for (size_t i = 0; i < ARRAY_SIZE(ms8); i++)
-		if (ms8[i] >= 0 && (uint64_t)ms8[i] + 8 > L->ms_size)
-			return "a malloc_state field lies outside the structure";
-	for (size_t i = 0; i < ARRAY_SIZE(ms4); i++)
-		if (ms4[i] >= 0 && (uint64_t)ms4[i] + 4 > L->ms_size)
-			return "a malloc_state field lies outside the structure";
-	if (L->ms_bins < 0 || L->nbins < 2 || L->nbins > 1024 ||
-	    (uint64_t)L->ms_bins + 16 * (uint64_t)(L->nbins - 1) > L->ms_size)
-		return "malloc_state.bins does not fit the structure";
-	if (L->nfastbins && (L->ms_fastbins < 0 || L->nfastbins > 16 ||
-			     (uint64_t)L->ms_fastbins + 8 * (uint64_t)L->nfastbins > L->ms_size))
-		return "malloc_state.fastbinsY does not fit the structure";
-	if (L->hi_size > 64)
-		return "heap_info is larger than any glibc's";
-	for (size_t i = 0; i < ARRAY_SIZE(hi8); i++)
-		if (hi8[i] >= 0 && (uint64_t)hi8[i] + 8 > L->hi_size)
-			return "a heap_info field lies outside the structure";
-	if (L->has_tcache) {
-		if (L->tc_count_width != 1 && L->tc_count_width != 2)
-			return "tcache counters are neither 8 nor 16 bits";
-		if (L->tc_nbins > 4096 ||
-		    L->tc_counts_off + (uint64_t)L->tc_count_width * L->tc_nbins > L->tc_size ||
-		    L->tc_entries_off + 8 * (uint64_t)L->tc_nbins > L->tc_size)
-			return "tcache_perthread_struct's arrays do not fit the structure";
-		/* the walk reads a tcache_entry from the 16 bytes after a chunk
-		 * header (an offset of -1, unknown, stays inside the chunk) */
-		if (L->te_next < -1 || L->te_next > 8 || L->te_key < -1 || L->te_key > 8)
-			return "tcache_entry's fields are not where glibc has them";
-	}
-	return NULL;
-}
-
 int
 heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts *o, struct heap **out)
 {
@@ -1573,6 +2530,13 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	memset(&w, 0, sizeof(w));
 	h = xcalloc(1, sizeof(*h));
 	h->mi = mi;
+	if (h->mi->allocator == ALLOC_GLIBC && mi->layout_problem) {
+		/* (whether malloc is initialised is unknown too; the walk
+		 * owns mi: the message first, then the free) */
+		hd_fail(HD_EFORMAT, "cannot walk the heap with this malloc layout: %s", mi->layout_problem);
+		heap_free(h);
+		return -1;
+	}
 	if (h->mi->allocator != ALLOC_GLIBC || !h->mi->initialised) {
 		h->initialised = h->mi->initialised;
 		*out = h;
@@ -1598,6 +2562,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 
 #define PHASE(name) debug_msg("walk: %-12s %.1f ms", name, (hd_now_ns() - t0) / 1e6)
 	collect_arenas(&w);
+	check_mp(&w);
 	collect_heaps(&w);
 	if (w.spans.n > 1)	/* (qsort and memcpy want non-NULL arrays) */
 		qsort(w.spans.v, w.spans.n, sizeof(*w.spans.v), span_cmp);
@@ -1646,7 +2611,9 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	for (size_t i = 0; i < w.spans.n && !w.interrupted; i++)
 		if (w.spans.v[i].resume)
 			walk_span(&w, &w.spans.v[i], w.spans.v[i].resume, true);
+	settle_main(&w);
 	classify_chunks(&w);
+	mark_after(&w);
 	PHASE("classified");
 	if (w.interrupted) {
 		rc = hd_fail(HD_EINTR, "interrupted");
@@ -1679,6 +2646,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 			qsort(h->chunks, n, sizeof(*h->chunks), hchunk_cmp);
 	}
 	account(&w);
+	describe_findings(&w);
 	PHASE("accounted");
 out:
 	for (size_t i = 0; i < h->arenas.n; i++)
@@ -1689,6 +2657,9 @@ out:
 	vec_free(&w.mm);
 	free(w.members);
 	u64map_free(&w.member);
+	vec_free(&w.holes);
+	vec_free(&w.desyncs);
+	vec_free(&w.tc_keys);
 	(void)o;
 	h->seconds = (hd_now_ns() - t0) / 1e9;
 	if (rc < 0) {

@@ -38,9 +38,9 @@ use(struct snapshot *sn)
 		abort();	/* what we write we must read back */
 	snapshot_free(again);
 	sb_reset(&b);
-	pprof_encode(sn, &b, NULL);
+	pprof_encode(sn, &b, NULL, NULL);
 	sb_reset(&b);
-	folded_encode(sn, &b, NULL);
+	folded_encode(sn, &b, NULL, NULL);
 	sb_free(&b);
 }
 

@@ -21,6 +21,29 @@ ok(info.get("static_glibc") is True, "static glibc: says it is linked in")
 check_identities(r.cmd("heap") or {}, mi, "static glibc")
 check_held(r.cmd("chunks"), held_pointers(t), "static glibc")
 ok((r.cmd("check") or {}).get("ok") is True, "static glibc: check clean")
+# the program holds every block; two startup blocks are pointed to only
+# from memory made read-only after start (RELRO): roots all the same
+l = batch(["-p", str(t.pid)], "leaks").cmd("leaks") or {}
+is_((l.get("definite", {}).get("blocks"), l.get("indirect", {}).get("blocks")), (0, 0),
+    "static glibc: no block lost (RELRO is scanned as a root)")
+t.stop()
+
+# static glibc, fully stripped: malloc's state without a single symbol
+t = Target("heapstates-static-stripped")
+mi = t.values("mallinfo2")
+r = batch(["-p", str(t.pid)], "info", "heap", "chunks --state inuse", "check", "chunks --state tcache")
+info = r.cmd("info") or {}
+is_(info.get("allocator"), "glibc-ptmalloc", "stripped static glibc: allocator")
+ok(info.get("static_glibc") is True, "stripped static glibc: says it is linked in")
+found = info.get("found", {})
+is_((found.get("main_arena_how"), found.get("mp_how"), found.get("tcache_how")),
+    ("static-image", "static-image", "static-tls-scan"), "stripped static glibc: found without symbols")
+is_(info.get("glibc"), "2.36" if os.path.exists("/usr/lib/x86_64-linux-gnu/libc.so.6") else info.get("glibc"),
+    "stripped static glibc: the version, from a string that fits the layout")
+check_identities(r.cmd("heap") or {}, mi, "stripped static glibc")
+check_held(r.cmd("chunks", 0), held_pointers(t), "stripped static glibc")
+ok((r.cmd("check") or {}).get("ok") is True, "stripped static glibc: check clean")
+ok((r.cmd("chunks", 1) or {}).get("count", 0) > 0, "stripped static glibc: the tcaches found")
 t.stop()
 
 for lib, name in (("libjemalloc.so.2", "jemalloc"), ("libtcmalloc_minimal.so.4", "tcmalloc"),

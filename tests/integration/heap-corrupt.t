@@ -14,6 +14,13 @@ cases = {
     "fastbin-cycle": ["fastbin-cycle"],
     "prev-size": ["size-vs-prev-size", "prev-size"],
     "bin-link": ["bin-link"],
+    "tcache-count": ["tcache-count"],
+    "tcache-entry": ["tcache-misaligned"],
+    "tcache-key": ["tcache-key"],
+    "double-free": ["tcache-cycle"],
+    "top-shrunk": ["top-size"],
+    "size-enlarged": ["size-overlap"],
+    "nextsize": ["largebin-nextsize"],
 }
 for kind, expect in cases.items():
     t = Target("heapstates", ["corrupt=" + kind, "nothreads"])

@@ -62,6 +62,27 @@ for sig in (signal.SIGTERM, signal.SIGHUP):
 t.signal(signal.SIGUSR2)
 is_(t.read_until("count="), "count=0", "target never saw a signal meant for heapdbg")
 
+# batch mode: SIGINT ends the run (as gdb -batch): the command it
+# interrupts reports so, no further command runs (not even a further
+# continue with tracing on), the target is restored, the status non-zero
+t = Target("sigcount")
+p = subprocess.Popen([HEAPDBG, "-q", "--json", "-p", str(t.pid), "-batch", "-ex", "trace start", "-ex", "continue",
+                      "-ex", "trace status", "-ex", "continue", "-ex", "info"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+time.sleep(1.5)
+p.send_signal(signal.SIGINT)
+out, err = p.communicate(timeout=30)
+r = Result(p.returncode, out, err)
+is_((r.cmd("continue") or {}).get("reason"), "interrupted", "batch: SIGINT interrupts continue")
+is_([o.get("cmd") for o in r.objs], ["trace", "continue"], "batch: no command runs after SIGINT")
+ok(r.rc != 0, "batch: SIGINT gives a non-zero status (%s)" % r.rc, r)
+ok("interrupted" in r.err, "batch: says the run was interrupted", r.err)
+time.sleep(0.2)
+ok(t.state() == "S" and t.tracer() == 0, "batch: target running and untraced afterwards")
+t.signal(signal.SIGUSR2)
+is_(t.read_until("count="), "count=0", "batch: the target saw no signal meant for heapdbg")
+is_(t.wait(), 0, "batch: target exits normally")
+
 # a stopped job stays stopped; a running one runs
 t = Target("sigcount")
 t.signal(signal.SIGSTOP)

@@ -163,6 +163,14 @@ ok("corrupted" in errs[2] and "checksum" in errs[2], "a flipped bit: corrupted (
 ok("No such file" in errs[3], "a missing file: no such file", errs[3])
 ok("gzip" in errs[4], "a pprof export given to load: says it is gzip", errs[4])
 is_(r.rc, 1, "failed loads make the exit status 1")
+# a FIFO or a directory as a snapshot file: one line, never a hang
+fifo = os.path.join(d, "fifo.snap")
+os.mkfifo(fifo)
+r = batch([], "load " + fifo, "load " + d, timeout=20)
+errs = [(r.cmd("load", i) or {}).get("error", "") for i in range(2)]
+ok("FIFO" in errs[0] and "not a regular file" in errs[0], "a FIFO given to load: one line, no hang", r)
+ok("a directory" in errs[1], "a directory given to load: says so", errs[1])
+os.unlink(fifo)
 
 # --- 5. exports of the live heap
 pb = os.path.join(d, "heap.pb.gz")
@@ -201,7 +209,9 @@ t.stop()
 # --- 6. monitor
 g = Target("snapgrow", args=["grow"])
 r = batch(["-p", str(g.pid)], "monitor 0.2 3")
-m = r.cmd("monitor") or {}
+mons = [o for o in r.objs if o.get("cmd") == "monitor"]
+m = mons[-1] if mons else {}
+is_([o.get("sample") for o in mons[:-1]], [0, 1, 2, 3], "monitor: one JSON line per sample, then the summary")
 ser = m.get("series", [])
 ok(r.rc == 0 and len(ser) == 4 and m.get("reason") == "done", "monitor 0.2 3: the start and 3 samples", r)
 ok(len(ser) == 4 and all(ser[i + 1]["in_use"]["bytes"] > ser[i]["in_use"]["bytes"] for i in range(3)),
@@ -212,14 +222,15 @@ ok(m.get("growth", {}).get("in_use_bytes", 0) > 0, "monitor: growth", m.get("gro
 r = batch(["-p", str(g.pid)], "monitor 0.1 3", json_mode=False)
 ok("Heap in use" in r.out and "RSS" in r.out and "|" in r.out and "+---" in r.out,
    "monitor (text): growth lines and plots", r.out)
-# Ctrl-C: the series so far
-h = subprocess.Popen([HEAPDBG, "-q", "--json", "-p", str(g.pid), "-batch", "-ex", "monitor 0.2", "-ex", "info"],
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+# Ctrl-C: the series so far (not in batch mode, where Ctrl-C ends the
+# run: the session goes on with the next command, then ends at EOF)
+h = subprocess.Popen([HEAPDBG, "-q", "--json", "-p", str(g.pid), "-ex", "monitor 0.2", "-ex", "info"],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 time.sleep(1.5)
 h.send_signal(signal.SIGINT)
 out, err = h.communicate(timeout=60)
 objs = [json.loads(l) for l in out.splitlines() if l.strip()]
-mon = [o for o in objs if o.get("cmd") == "monitor"]
+mon = [o for o in objs if o.get("cmd") == "monitor" and "samples" in o]
 ok(mon and mon[0].get("reason") == "interrupted" and len(mon[0].get("series", [])) >= 2,
    "monitor: Ctrl-C ends it with the series so far", out + err)
 ok(any(o.get("cmd") == "info" for o in objs), "the next command runs after Ctrl-C")

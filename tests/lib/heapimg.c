@@ -320,6 +320,94 @@ hi_grow_heap(struct heapimg *b, int arena, uint64_t heap_len)
 	return ret;
 }
 
+/* The main arena's old top closed by a double fencepost (sysmalloc, a
+ * foreign sbrk or the switch to mmap()ed memory); returns the shrunk old
+ * top if it stays a chunk. */
+static uint64_t
+main_fenceposts(struct heapimg *b, uint64_t old_top, uint64_t top_size)
+{
+	uint64_t old_size = (top_size - 2 * PTM_HDR) & ~(uint64_t)PTM_ALIGN_MASK;
+
+	hi_w64(b, old_top + 8, old_size | PTM_PREV_INUSE);
+	hi_w64(b, old_top + old_size + 8, PTM_HDR | PTM_PREV_INUSE);
+	hi_w64(b, old_top + old_size + 16 + 8, PTM_HDR | PTM_PREV_INUSE);
+	if (old_size < PTM_MINSIZE)
+		return 0;	/* (a 0x10 remnant is no chunk) */
+	expect(b, old_top, old_size, 0, CS_USED);
+	return old_top;
+}
+
+uint64_t
+hi_sbrk_extend(struct heapimg *b, uint64_t foreign, uint64_t grow)
+{
+	struct hi_arena *a = &b->arenas.v[0];
+	uint64_t old_end = heap_end(b, a->heap), old_top = a->top, new_end, ret = 0;
+
+	if (a->heap != 0)
+		hi_bug("the main arena is not contiguous any more");
+	new_end = ALIGN_UP(old_end + foreign + grow, HI_PAGE);
+	add_region(b, old_end, new_end - old_end, "[heap]");
+	b->heaps.v[0].len = new_end - b->heaps.v[0].base;
+	a->system_mem += new_end - old_end;
+	ms_set(b, a->addr, b->L->ms_system_mem, a->system_mem, 8);
+	ms_set(b, a->addr, b->L->ms_max_system_mem, a->system_mem, 8);
+	if (!foreign) {
+		set_top(b, 0, old_top);
+		return 0;
+	}
+	memset(hi_mem(b, old_end, foreign), 0x21, foreign);
+	ret = main_fenceposts(b, old_top, old_end - old_top);
+	set_top(b, 0, ALIGN_UP(old_end + foreign, PTM_ALIGN));
+	return ret;
+}
+
+uint64_t
+hi_sbrk_mmap_segment(struct heapimg *b, uint64_t len)
+{
+	const struct malloc_layout *L = b->L;
+	struct hi_arena *a = &b->arenas.v[0];
+	uint64_t old_end = heap_end(b, a->heap), old_top = a->top, base, ret;
+	struct hi_heap seg;
+
+	if (len % HI_PAGE)
+		hi_bug("segment length 0x%" PRIx64 " is not a page multiple", len);
+	if (a->heap != 0) {
+		/* the kernel maps top-down: right below the last segment */
+		base = b->heaps.v[a->heap].base - len;
+	} else {
+		/* room below for the segments to come */
+		base = b->next_mmap + (1ULL << 20);
+		b->next_mmap = base + len + 4 * HI_PAGE;
+	}
+	add_region(b, base, len, NULL);
+	ret = main_fenceposts(b, old_top, old_end - old_top);
+	seg.base = base;
+	seg.len = len;
+	seg.info = 0;
+	seg.arena = 0;
+	vec_push(&b->heaps, seg);
+	a = &b->arenas.v[0];
+	a->heap = (int)b->heaps.n - 1;
+	a->system_mem += len;
+	ms_set(b, a->addr, L->ms_system_mem, a->system_mem, 8);
+	ms_set(b, a->addr, L->ms_max_system_mem, a->system_mem, 8);
+	ms_set(b, a->addr, L->ms_flags, rn(b, a->addr + (uint64_t)L->ms_flags, 4) | PTM_NONCONTIGUOUS_BIT, 4);
+	set_top(b, 0, base);
+	return ret;
+}
+
+void
+hi_unreadable(struct heapimg *b, uint64_t addr)
+{
+	for (size_t i = 0; i < b->t->nmaps; i++)
+		if (b->t->maps[i].start == addr) {
+			b->t->maps[i].perms &= ~(unsigned)(MAP_PERM_R | MAP_PERM_W);
+			target_invalidate(b->t);
+			return;
+		}
+	hi_bug("no image region starts at 0x%" PRIx64, addr);
+}
+
 /* ---- chunks ---- */
 
 uint64_t
@@ -660,7 +748,7 @@ hi_info(const struct heapimg *b)
 	mi->heap_max = b->heap_max;
 	mi->tcache_how = "synthetic";
 	for (size_t i = 0; i < b->threads.n; i++) {
-		struct tcache_ref r = { b->threads.v[i].tid, b->threads.v[i].tcache, true };
+		struct tcache_ref r = { b->threads.v[i].tid, b->threads.v[i].tcache, true, false };
 		vec_push(&mi->tcaches, r);
 	}
 	if (L->te_key >= 0 && !L->te_key_is_tcache_ptr) {

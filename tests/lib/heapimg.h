@@ -117,6 +117,24 @@ int hi_new_arena(struct heapimg *b, uint64_t heap_len);
  * the last fencepost). */
 uint64_t hi_grow_heap(struct heapimg *b, int arena, uint64_t heap_len);
 
+/* The main arena's brk heap grows by a new mapping at its end (as after
+ * fork(), or madvise()): `foreign` bytes another sbrk() user took first
+ * (filled with 0x21), then glibc's memory up to a page boundary at least
+ * `grow` bytes on.  Without foreign bytes top just grows.  With them,
+ * glibc's double fencepost closes the old top, which shrinks by 32 bytes
+ * and stays an in-use chunk (free it with a put function, as glibc does),
+ * and top starts at the next 16-aligned address.  Returns the old top
+ * when it stayed a chunk, else 0. */
+uint64_t hi_sbrk_extend(struct heapimg *b, uint64_t foreign, uint64_t grow);
+/* brk cannot grow: the main arena goes on in a new anonymous mapping of
+ * len bytes (non-contiguous from now on), the old top closed by glibc's
+ * double fencepost as above.  A later segment is mapped right below the
+ * one before (the kernel maps top-down).  Returns the old top if it
+ * stayed a chunk. */
+uint64_t hi_sbrk_mmap_segment(struct heapimg *b, uint64_t len);
+/* Make the image region that starts at addr unreadable (PROT_NONE). */
+void hi_unreadable(struct heapimg *b, uint64_t addr);
+
 /* Carve a chunk of chunk size csize (a multiple of 16, >= 0x20) from the
  * arena's top.  Returns its address (the chunk header). */
 uint64_t hi_alloc(struct heapimg *b, int arena, uint64_t csize);

@@ -2,9 +2,10 @@
  * mallinfo-preload.c - an LD_PRELOAD oracle for heap tests on programs we
  * did not write: on SIGUSR2 the program calls its own glibc mallinfo2()
  * and appends "mallinfo2 arena=.. ordblks=.. ..." to the file named by
- * HEAPDBG_MALLINFO_OUT.  Nothing here allocates (static buffer, raw
- * write), so the report describes the heap exactly as heapdbg saw it
- * while the program was idle.  (gdb would be the usual oracle, but its
+ * HEAPDBG_MALLINFO_OUT (another signal with HEAPDBG_MALLINFO_SIGNAL=N, for
+ * programs that use SIGUSR2 themselves, like nginx).  Nothing here
+ * allocates (static buffer, raw write), so the report describes the heap
+ * exactly as heapdbg saw it while the program was idle.  (gdb would be the usual oracle, but its
  * inferior calls fail on some kernels: "Couldn't write extended state".)
  */
 #include <fcntl.h>
@@ -39,6 +40,7 @@ __attribute__((constructor)) static void
 init(void)
 {
 	const char *p = getenv("HEAPDBG_MALLINFO_OUT");
+	const char *sig = getenv("HEAPDBG_MALLINFO_SIGNAL");	/* (a program that uses SIGUSR2 itself) */
 	struct sigaction sa;
 	if (!p || strlen(p) >= sizeof(path))
 		return;
@@ -46,5 +48,5 @@ init(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = report;
 	sa.sa_flags = SA_RESTART;
-	sigaction(SIGUSR2, &sa, NULL);
+	sigaction(sig ? atoi(sig) : SIGUSR2, &sa, NULL);
 }

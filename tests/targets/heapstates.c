@@ -8,11 +8,20 @@
  *   mallinfo2 arena=.. ordblks=.. smblks=.. hblks=.. hblkhd=.. fsmblks=.. uordblks=.. fordblks=.. keepcost=..
  *   ready PID
  * and on SIGUSR1 the mallinfo2 line again, for the heap as it is then.
+ * On a glibc without mallinfo2() (before 2.33) the line is "mallinfo ..."
+ * with the same keys, from mallinfo(): the program runs on the glibc
+ * versions the suite tests (tests/integration/glibc-versions.t), built
+ * against this machine's headers or against an older version's.
  *
  * Arguments (optional): "corrupt=KIND" damages the heap after building it
- * (KIND: size, tcache-next, fastbin-cycle, prev-size, bin-link), printing
- * "corrupted ADDR KIND" before ready.  "nothreads" uses the main thread
- * only.  "big" makes worker 1's arena grow a second heap.
+ * (KIND: size, tcache-next, fastbin-cycle, prev-size, bin-link,
+ * tcache-count, tcache-entry, tcache-key, double-free, top-shrunk,
+ * size-enlarged, nextsize), printing "corrupted ADDR KIND" before ready.  "nothreads" uses the main thread
+ * only.  "workers=N" starts N worker threads (default 2, at most 8).
+ * "big" makes worker 1's arena grow a second heap.  "mainheap=KB" makes
+ * the main thread hold about KB more KiB in 64 KiB blocks of its brk heap
+ * (under glibc.malloc.hugetlb=1 glibc then madvise()s part of [heap],
+ * which splits it into two mappings).
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -25,6 +34,7 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #pragma GCC diagnostic ignored "-Wuse-after-free"	/* corrupt= does it on purpose */
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"	/* (reads headers) */
 #endif
 
 #define MAXHELD 20000
@@ -35,6 +45,7 @@ static int nheld;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t built, parked;
 static int big;
+static long mainheap;
 static const char *corrupt;
 
 static void *
@@ -128,6 +139,13 @@ static void *
 worker(void *arg)
 {
 	int id = (int)(long)arg;
+	sigset_t usr1;
+
+	/* SIGUSR1 is the main thread's: a worker that took it would set
+	 * want_report where nothing looks at it */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	build_states(id);
 	if (id == 1 && big) {
 		/* grow this arena past one heap: 70 x 1 MiB below the mmap
@@ -145,6 +163,21 @@ worker(void *arg)
 static char outbuf[1 << 16];
 static volatile sig_atomic_t want_report;
 
+/* mallinfo2() where the glibc the program runs on has it, else
+ * mallinfo().  Weak references, not dlsym: they resolve in a static
+ * program too, and looking up a missing symbol with dlsym allocates its
+ * error message.  Declared under names of their own (the asm labels give
+ * glibc's), so that the headers of any version, with or without
+ * struct mallinfo2 and with mallinfo deprecated or not, agree. */
+struct hs_mallinfo2 {
+	size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
+struct hs_mallinfo {
+	int arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
+extern struct hs_mallinfo2 hs_mallinfo2(void) __asm__("mallinfo2") __attribute__((weak));
+extern struct hs_mallinfo hs_mallinfo(void) __asm__("mallinfo");
+
 static void
 on_usr1(int sig)
 {
@@ -154,9 +187,22 @@ on_usr1(int sig)
 static void
 print_mallinfo(void)
 {
-	struct mallinfo2 mi = mallinfo2();
-	printf("mallinfo2 arena=%zu ordblks=%zu smblks=%zu hblks=%zu hblkhd=%zu fsmblks=%zu "
-	       "uordblks=%zu fordblks=%zu keepcost=%zu\n", mi.arena, mi.ordblks, mi.smblks,
+	struct hs_mallinfo2 mi;
+	const char *name = "mallinfo2";
+
+	if (hs_mallinfo2) {
+		mi = hs_mallinfo2();
+	} else {
+		/* int fields: they wrap past 2 GiB, far above this heap */
+		struct hs_mallinfo m = hs_mallinfo();
+		mi = (struct hs_mallinfo2){ (unsigned)m.arena, (unsigned)m.ordblks, (unsigned)m.smblks,
+					    (unsigned)m.hblks, (unsigned)m.hblkhd, (unsigned)m.usmblks,
+					    (unsigned)m.fsmblks, (unsigned)m.uordblks, (unsigned)m.fordblks,
+					    (unsigned)m.keepcost };
+		name = "mallinfo";
+	}
+	printf("%s arena=%zu ordblks=%zu smblks=%zu hblks=%zu hblkhd=%zu fsmblks=%zu "
+	       "uordblks=%zu fordblks=%zu keepcost=%zu\n", name, mi.arena, mi.ordblks, mi.smblks,
 	       mi.hblks, mi.hblkhd, mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost);
 	fflush(stdout);
 }
@@ -167,6 +213,24 @@ print_state(void)
 	for (int i = 0; i < nheld; i++)
 		printf("held %p %zu\n", held[i], held_req[i]);
 	print_mallinfo();
+}
+
+/* The main thread's tcache_perthread_struct: the first chunk of the brk
+ * heap (its user pointer). */
+static uint16_t *
+main_tcache(void)
+{
+	char line[256];
+	unsigned long lo = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "[heap]")) {
+			lo = strtoul(line, NULL, 16);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return (uint16_t *)(lo + 16);
 }
 
 static void
@@ -215,6 +279,59 @@ do_corrupt(void)
 		take(0x3000);	/* sort: v[7], v[8] -> unsorted -> smallbin */
 		((size_t *)((char *)v[8] + 0xb0 - 16))[0] = 0x1234560;
 		printf("corrupted %p prev-size\n", v[8]);
+	} else if (!strcmp(corrupt, "tcache-count")) {
+		/* a counter above mp_.tcache_count (7) */
+		uint16_t *tc = main_tcache();
+		tc[5] = 200;
+		printf("corrupted %p tcache-count\n", (void *)tc);
+	} else if (!strcmp(corrupt, "tcache-entry")) {
+		/* a misaligned head of an empty bin */
+		uint16_t *tc = main_tcache();
+		((uint64_t *)((char *)tc + 0x80))[60] = 0x4141414141414141ULL;
+		tc[60] = 1;
+		printf("corrupted %p tcache-entry\n", (void *)tc);
+	} else if (!strcmp(corrupt, "tcache-key")) {
+		/* a write after free over a tcache chunk's key */
+		char *a = malloc(0x148);
+		take(0x18);
+		free(a);
+		((uint64_t *)a)[1] = 0x4141414141414141ULL;
+		printf("corrupted %p tcache-key\n", (void *)a);
+	} else if (!strcmp(corrupt, "double-free")) {
+		/* the key wiped between two frees: glibc's check misses it */
+		char *a = malloc(0x148);
+		take(0x18);
+		free(a);
+		((uint64_t *)a)[1] = 0;
+		free(a);
+		printf("corrupted %p double-free\n", (void *)a);
+	} else if (!strcmp(corrupt, "top-shrunk")) {
+		/* a block carved from top (nothing free fits it), then top's
+		 * size made smaller */
+		char *a = malloc(0x10000 - 0x18);
+		size_t *top = (size_t *)(a - 16 + (((size_t *)a)[-1] & ~(size_t)7));
+		hold(a, 0x10000 - 0x18);
+		top[1] -= 0x1000;
+		printf("corrupted %p top-shrunk\n", (void *)(top + 2));
+	} else if (!strcmp(corrupt, "size-enlarged")) {
+		/* the block right below top enlarged into it */
+		char *a = malloc(0x10000 - 0x18);
+		hold(a, 0x10000 - 0x18);
+		((size_t *)a)[-1] += 0x200;
+		printf("corrupted %p size-enlarged\n", (void *)a);
+	} else if (!strcmp(corrupt, "nextsize")) {
+		/* two large free chunks of different sizes sorted into their
+		 * bin, then one's fd_nextsize written after free */
+		void *v[2];
+		for (int i = 0; i < 2; i++) {
+			v[i] = malloc(0x2400 + i * 0x100);
+			take(0x2200);	/* (from top too: keeps them apart) */
+		}
+		for (int i = 0; i < 2; i++)
+			free(v[i]);
+		take(0x4000);
+		((uint64_t *)v[1])[2] += 0x40;
+		printf("corrupted %p nextsize\n", v[1]);
 	} else if (!strcmp(corrupt, "bin-link")) {
 		void *v[9];
 		for (int i = 0; i < 9; i++) {
@@ -232,7 +349,7 @@ do_corrupt(void)
 int
 main(int argc, char **argv)
 {
-	pthread_t th[2];
+	pthread_t th[8];
 	int nthreads = 2;
 
 	/* stdout's buffer must never come from malloc: printing would change
@@ -244,8 +361,12 @@ main(int argc, char **argv)
 			corrupt = argv[i] + 8;
 		else if (!strcmp(argv[i], "nothreads"))
 			nthreads = 0;
+		else if (!strncmp(argv[i], "workers=", 8))
+			nthreads = atoi(argv[i] + 8) < 8 ? atoi(argv[i] + 8) : 8;
 		else if (!strcmp(argv[i], "big"))
 			big = 1;
+		else if (!strncmp(argv[i], "mainheap=", 9))
+			mainheap = atol(argv[i] + 9);
 	}
 	if (big)
 		mallopt(M_MMAP_THRESHOLD, 2 << 20);
@@ -259,6 +380,8 @@ main(int argc, char **argv)
 		if (posix_memalign(&p, 1 << 16, 3 << 20) == 0)
 			hold(p, 3 << 20);
 	}
+	for (long k = 0; k < mainheap; k += 64)
+		take(64 << 10);
 	build_states(0);
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&th[i], NULL, worker, (void *)(long)(i + 1));

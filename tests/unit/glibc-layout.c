@@ -442,9 +442,53 @@ test_dwarf(void)
 	close(fd);
 }
 
+/* layout_diff names what differs; layout_without_tcache gives the mp_
+ * of a malloc built without the tcache (libc_malloc_debug.so); every
+ * table row passes layout_problem, a broken one does not. */
+static void
+test_diff_and_problem(void)
+{
+	const struct malloc_layout *t236 = layout_for_version(2, 36, LAYOUT_X86_64, NULL);
+	const struct malloc_layout *t242 = layout_for_version(2, 42, LAYOUT_X86_64, NULL);
+	const struct malloc_layout *tab;
+	struct malloc_layout l;
+	char names[256];
+	size_t n;
+	bool all = true;
+
+	ok(layout_diff(t236, t236, names, sizeof(names)) == 0 && names[0] == 0, "a row does not differ from itself");
+	l = *t236;
+	l.version = 237;
+	l.source = LAYOUT_FROM_DWARF;
+	l.uncertain = true;
+	ok(layout_diff(t236, &l, names, sizeof(names)) == 0, "version, source and the uncertain mark are no layout facts");
+	ok(layout_diff(t236, t242, names, sizeof(names)) == 5 &&
+	   !strcmp(names, "tc_size, tc_entries_off, tc_nbins, tc_counts_are_free_slots, tcache_max_is_chunk_size"),
+	   "2.36 against 2.42: the large tcache's facts, named (%s)", names);
+	ok(layout_diff(t236, t242, names, 8) == 5 && strlen(names) < 8, "names truncated to the buffer");
+
+	l = *t236;
+	layout_without_tcache(&l);
+	ok(!l.has_tcache && l.mp_size == 0x68 && l.mp_tcache_bins == -1 && l.mp_tcache_count == -1 &&
+	   l.mp_sbrk_base == 0x60 && l.ms_size == t236->ms_size, "2.36 without the tcache: mp_ ends at 0x68");
+	ok(layout_problem(&l) == NULL, "a layout without the tcache is sound");
+
+	tab = layout_table(LAYOUT_X86_64, &n);
+	for (size_t i = 0; i < n; i++)
+		if (layout_problem(&tab[i])) {
+			diag("row %u: %s", tab[i].version, layout_problem(&tab[i]));
+			all = false;
+		}
+	ok(all, "every table row passes the consistency checks");
+	l = *t236;
+	l.ms_top = (int32_t)l.ms_size;
+	ok(layout_problem(&l) != NULL, "malloc_state.top beyond the structure: a problem (%s)", layout_problem(&l));
+}
+
 int
 main(void)
 {
+	test_diff_and_problem();
 	test_table();
 	test_measured_236();
 	test_lookup();

@@ -196,7 +196,7 @@ symbolic(uint64_t load, int nnew)
 {
 	struct snapshot *sn = snapshot_new();
 	struct snap_module m = { snapshot_intern(sn, "/usr/bin/prog"), snapshot_intern(sn, "abcdef"), load,
-				 load + 0x10000 };
+				 load + 0x10000, 0 };
 	struct snap_stack st = { 0, 3, 0 };
 
 	vec_push(&sn->modules, m);
@@ -368,8 +368,8 @@ decode_sane(const uint8_t *p, size_t len, const struct snapshot *orig, bool *dec
 		snap_diff_free(&d);
 		sb_init(&b);
 		snapshot_encode(sn, &b);
-		pprof_encode(sn, &b, NULL);
-		folded_encode(sn, &b, NULL);
+		pprof_encode(sn, &b, NULL, NULL);
+		folded_encode(sn, &b, NULL, NULL);
 		sb_free(&b);
 	}
 	snapshot_free(sn);
@@ -588,7 +588,7 @@ test_exports(void)
 		sym->bytes += 1008;
 	}
 	sb_init(&b);
-	pprof_encode(sym, &b, &st);
+	pprof_encode(sym, &b, &st, NULL);
 	pb_reader_init(&r, b.s, b.len);
 	while (pb_next(&r, &f) > 0) {
 		switch (f.num) {
@@ -612,7 +612,7 @@ test_exports(void)
 	ok(first_empty && have_grow, "pprof: string_table[0] is \"\", names are there");
 	ok(st.samples == 2 && st.locations == 3 && st.functions == 4, "pprof: stats");
 	sb_reset(&b);
-	folded_encode(sym, &b, &st);
+	folded_encode(sym, &b, &st, NULL);
 	is_str(b.s, "[1008 B chunks] 3024\nmain;grow;xmalloc 1456\n", "folded: root first, biggest first");
 	sb_free(&b);
 	snapshot_free(sym);

@@ -302,7 +302,8 @@ struct corruption {
 	bool needs_fastbins;
 	corrupt_fn fn;
 	uint64_t (*at)(struct std *s);	/* the chunk the finding names, or NULL */
-	bool rest_intact;		/* hi_check still passes (after hi_forget) */
+	bool rest_intact;		/* hi_check still passes (a chunk with a damaged
+					 * size is still counted, up to the next one) */
 };
 
 static uint64_t at_used3(struct std *s) { return s->used[3]; }
@@ -312,7 +313,6 @@ static void
 c_invalid_size(struct std *s)
 {
 	hi_w64(s->b, s->used[3] + 8, 0x13);
-	hi_forget(s->b, s->used[3]);
 }
 
 /* a huge size that wraps the address space */
@@ -320,21 +320,18 @@ static void
 c_invalid_size_wrap(struct std *s)
 {
 	hi_w64(s->b, s->used[3] + 8, 0xfffffffffffffff1ULL);
-	hi_forget(s->b, s->used[3]);
 }
 
 static void
 c_invalid_size_big(struct std *s)
 {
 	hi_w64(s->b, s->used[3] + 8, 0x7ffff0000001ULL);
-	hi_forget(s->b, s->used[3]);
 }
 
 static void
 c_mmapped_bit(struct std *s)
 {
 	hi_w64(s->b, s->used[3] + 8, 0x20 | PTM_IS_MMAPPED | PTM_PREV_INUSE);
-	hi_forget(s->b, s->used[3]);
 }
 
 static uint64_t at_after_unsorted(struct std *s) { return s->unsorted + 0x510; }
@@ -354,7 +351,6 @@ static void
 c_invalid_size_loop(struct std *s)
 {
 	hi_w64(s->b, s->used[1] + 8, (uint64_t)-0x30 | PTM_PREV_INUSE);
-	hi_forget(s->b, s->used[1]);
 }
 
 /* a used chunk whose successor says it is free (with a good footer) */
@@ -753,6 +749,31 @@ c_all_sizes_zero(struct std *s)
 		hi_w64(s->b, p + 8, 0);
 }
 
+static uint64_t at_large2(struct std *s) { return s->large[2]; }
+static uint64_t at_large1(struct std *s) { return s->large[1]; }
+
+/* the first 0x1510 chunk's fd_nextsize written after free */
+static void
+c_nextsize_fd(struct std *s)
+{
+	hi_w64(s->b, s->large[2] + 32, s->large[2] + 0x100);
+}
+
+/* a second-of-its-size chunk with a nextsize pointer */
+static void
+c_nextsize_stale(struct std *s)
+{
+	hi_w64(s->b, s->large[1] + 40, s->large[0]);
+}
+
+/* the bin out of order: the second chunk's size made bigger than the first's
+ * (and its footer, so the neighbour checks agree) */
+static void
+c_largebin_order(struct std *s)
+{
+	hi_w64(s->b, s->large[1] + 8, (hi_r64(s->b, s->large[1] + 8) & 7) | 0x1610);
+}
+
 static uint64_t at_none(struct std *s) { return 0; }
 
 static const struct corruption corruptions[] = {
@@ -803,9 +824,12 @@ static const struct corruption corruptions[] = {
 	{ "tcache list longer than any count", "tcache-too-long", false, c_tcache_too_long, at_none, false },
 	{ "tcache unreadable", "tcache-unreadable", false, c_tcache_unreadable, at_none, true },
 	{ "top also in the unsorted bin", "top-in-bin", false, c_top_in_bin, at_top0, false },
-	{ "main top inside another arena's heap", "heap-overlap", false, c_main_top_elsewhere, at_none, false },
+	{ "main top inside another arena's heap", "top-pointer", false, c_main_top_elsewhere, at_none, false },
 	{ "every size zero after a chunk", "invalid-size", false, c_all_sizes_zero, at_used3, false },
 	{ "fastbin head not mangled", NULL, true, c_fastbin_unmangled, at_none, false },
+	{ "largebin fd_nextsize written after free", "largebin-nextsize", false, c_nextsize_fd, at_large2, true },
+	{ "largebin nextsize on a second chunk", "largebin-nextsize", false, c_nextsize_stale, at_large1, true },
+	{ "largebin out of order", "largebin-order", false, c_largebin_order, at_large1, false },
 };
 
 static void
@@ -855,13 +879,15 @@ test_resync(const struct malloc_layout *L)
 	build_std(&s, L, 0);
 	/* arena 1's first used chunk, and a bin chunk's size in main */
 	hi_w64(s.b, s.a1_used + 8, 0x5);
-	hi_forget(s.b, s.a1_used);
 	h = walk(&s);
 	ok(h && has_kind_at(h, "invalid-size", s.a1_used), "%s: arena 1: invalid size found", s.name);
 	if (h) {
+		/* the damaged chunk is still counted, up to where the walk
+		 * resumes: the next chunk */
 		i = heap_chunk_lower_bound(h, s.a1_used);
-		ok(i < h->nchunks && h->chunks[i].addr == s.a1_tc, "%s: arena 1: the walk resumes at the next chunk",
-		   s.name);
+		ok(i + 1 < h->nchunks && h->chunks[i].addr == s.a1_used && h->chunks[i].state == CS_USED &&
+		   h->chunks[i + 1].addr == s.a1_tc, "%s: arena 1: the walk resumes at the next chunk, the damaged "
+		   "one counted up to it", s.name);
 		check_matches(&s, h, "after a corrupted size in arena 1");
 	}
 	heap_free(h);
@@ -974,6 +1000,368 @@ test_small_old_top(const struct malloc_layout *L)
 	hi_free(b);
 }
 
+/* ---- the main heap's shape: glibc's state, not the mappings ---- */
+
+static const struct harena *
+main_arena_of(const struct heap *h)
+{
+	return h && h->arenas.n ? &h->arenas.v[0] : NULL;
+}
+
+/* Walk, and say whether the walk matches the image with no finding. */
+static struct heap *
+walk_clean(struct std *s, const char *what)
+{
+	struct heap *h = walk(s);
+	if (!ok(h != NULL, "%s: %s: walk", s->name, what))
+		return NULL;
+	check_matches(s, h, what);
+	if (!ok(h->findings.n == 0, "%s: %s: no finding", s->name, what))
+		show_findings(h);
+	return h;
+}
+
+static void
+test_main_shapes(const struct malloc_layout *L)
+{
+	struct std s;
+	struct heap *h;
+	const struct harena *ar;
+	uint64_t top, c, old, end0 = HI_SBRK_BASE + 0x21000;
+
+	/* [heap] in two mappings (a fork()ed worker grew it), a chunk
+	 * across the boundary */
+	build_std(&s, L, 0);
+	hi_sbrk_extend(s.b, 0, 0x3000);
+	top = s.b->arenas.v[0].top;
+	c = hi_alloc(s.b, 0, end0 - top + 0x100);
+	hi_alloc(s.b, 0, 0x40);
+	h = walk_clean(&s, "[heap] split in two mappings");
+	ar = main_arena_of(h);
+	ok(ar && ar->contiguous && ar->heaps.n == 1 && heap_chunk_at(h, end0) && heap_chunk_at(h, end0)->addr == c,
+	   "%s: one contiguous main heap; the chunk across the split is one chunk", s.name);
+	heap_free(h);
+	hi_free(s.b);
+
+	/* the program's own sbrk() twice: fenceposts, foreign memory */
+	build_std(&s, L, 0);
+	old = hi_sbrk_extend(s.b, 0x3028, 0x8000);
+	ok(old != 0, "%s: builder: the old top stays a chunk", s.name);
+	hi_bin_put(s.b, old, true);
+	c = hi_alloc(s.b, 0, 0x50);
+	hi_alloc(s.b, 0, 0x90);
+	hi_tcache_put(s.b, s.t0, c);
+	old = hi_sbrk_extend(s.b, 0x1000, 0x2000);
+	hi_alloc(s.b, 0, 0x100);
+	h = walk_clean(&s, "foreign sbrk memory behind fenceposts");
+	ar = main_arena_of(h);
+	ok(ar && ar->fenceposts == 2 && ar->foreign == 0x3030 + 0x1000 + (old ? 0 : 0),
+	   "%s: 2 fencepost groups, 0x%" PRIx64 " foreign bytes (want 0x4030)", s.name, ar ? ar->foreign : 0);
+	ok(h && heap_chunk_at(h, end0 + 0x100) == NULL, "%s: foreign memory is no chunk", s.name);
+	heap_free(h);
+	hi_free(s.b);
+
+	/* an old top of 0x30 and of 0x20: glibc swallows it */
+	for (uint64_t left = 0x20; left <= 0x30; left += 0x10) {
+		struct heapimg *b = hi_new(L, 0x1000, 0);
+		char why[512];
+		hi_alloc(b, 0, 0x1000 - left);
+		ok(hi_sbrk_extend(b, 0x100, 0x1000) == 0, "2.%u: builder: an old top of 0x%" PRIx64 " is swallowed",
+		   L->version % 100, left);
+		hi_alloc(b, 0, 0x40);
+		if (heap_walk_info(b->t, hi_info(b), NULL, &h) == 0) {
+			if (!ok(h->findings.n == 0 && hi_check(b, h, why, sizeof(why)) == 0,
+				"2.%u: an old top of 0x%" PRIx64 " behind fenceposts walks clean", L->version % 100,
+				left))
+				show_findings(h);
+			heap_free(h);
+		}
+		hi_free(b);
+	}
+
+	/* an unreadable page inside a block, then one on chunk headers */
+	build_std(&s, L, 0);
+	hi_sbrk_extend(s.b, 0, 0x1000);
+	hi_sbrk_extend(s.b, 0, 0x1000);
+	hi_sbrk_extend(s.b, 0, 0x10000);
+	top = s.b->arenas.v[0].top;
+	c = hi_alloc(s.b, 0, end0 + 0x2000 - top + 0x40);
+	hi_alloc(s.b, 0, 0x30);
+	hi_unreadable(s.b, end0 + 0x1000);
+	h = walk_clean(&s, "an unreadable page inside a block");
+	ar = main_arena_of(h);
+	ok(ar && ar->unreadable == 0x1000, "%s: 0x1000 unreadable bytes counted", s.name);
+	heap_free(h);
+	hi_free(s.b);
+	build_std(&s, L, 0);
+	hi_sbrk_extend(s.b, 0, 0x1000);
+	hi_sbrk_extend(s.b, 0, 0x1000);
+	hi_sbrk_extend(s.b, 0, 0x10000);
+	top = s.b->arenas.v[0].top;
+	hi_alloc(s.b, 0, end0 + 0x1000 - top + 0x40);
+	c = hi_alloc(s.b, 0, 0x100);	/* its header is in the page */
+	hi_alloc(s.b, 0, 0x2000);
+	hi_unreadable(s.b, end0 + 0x1000);
+	h = walk(&s);
+	ok(h && has_kind_at(h, "heap-unreadable", c), "%s: a chunk header in an unreadable page is a finding",
+	   s.name);
+	if (h && !has_kind_at(h, "heap-unreadable", c))
+		show_findings(h);
+	heap_free(h);
+	hi_free(s.b);
+
+	/* brk cannot grow: three mmap()ed segments, each new one below */
+	build_std(&s, L, 0);
+	old = hi_sbrk_mmap_segment(s.b, 0x10000);
+	hi_bin_put(s.b, old, true);
+	c = hi_alloc(s.b, 0, 0x60);
+	hi_alloc(s.b, 0, 0x9000);
+	hi_tcache_put(s.b, s.t0, c);
+	old = hi_sbrk_mmap_segment(s.b, 0x8000);
+	hi_bin_put(s.b, old, true);
+	old = hi_sbrk_mmap_segment(s.b, 0x4000);
+	hi_alloc(s.b, 0, 0x100);
+	h = walk_clean(&s, "non-contiguous main arena, 4 segments");
+	ar = main_arena_of(h);
+	ok(ar && !ar->contiguous && ar->heaps.n == 4 && ar->fenceposts == 3,
+	   "%s: non-contiguous: 4 segments found, 3 fencepost groups (%zu, %" PRIu64 ")", s.name,
+	   ar ? ar->heaps.n : 0, ar ? ar->fenceposts : 0);
+	heap_free(h);
+	hi_free(s.b);
+}
+
+/* Damage to the main heap's bounds: each finding on the right chunk, and
+ * never on the valid chunk before top. */
+static void
+test_main_damage(const struct malloc_layout *L)
+{
+	struct std s;
+	struct heap *h;
+	uint64_t top, before_top, sys;
+	const struct harena *ar;
+
+	/* shrunk and enlarged top (within system_mem), and one that wraps */
+	static const int64_t deltas[] = { -0x1000, 0x1000, 0 };
+	for (size_t k = 0; k < ARRAY_SIZE(deltas); k++) {
+		build_std(&s, L, 0);
+		top = s.b->arenas.v[0].top;
+		before_top = s.used[9];
+		if (deltas[k])
+			hi_w64(s.b, top + 8, (uint64_t)((int64_t)hi_r64(s.b, top + 8) + deltas[k]));
+		else
+			hi_w64(s.b, top + 8, 0xfffffffffffff001ULL);
+		h = walk(&s);
+		ok(h && has_kind_at(h, "top-size", top) && nkind(h, "top-size") == 1,
+		   "%s: main top %s: top-size on top", s.name, k == 0 ? "shrunk" : k == 1 ? "enlarged" : "wrapping");
+		ok(h && !has_kind_at(h, "invalid-size", before_top) && !nkind(h, "invalid-size") &&
+		   !nkind(h, "size-overlap"), "%s: ... and nothing on the chunk before it", s.name);
+		if (h && (!has_kind_at(h, "top-size", top) || nkind(h, "invalid-size")))
+			show_findings(h);
+		ar = main_arena_of(h);
+		ok(ar && ar->heaps.n == 1 && ar->heaps.v[0].end == HI_SBRK_BASE + 0x21000,
+		   "%s: ... the heap still ends at sbrk_base + system_mem", s.name);
+		heap_free(h);
+		hi_free(s.b);
+	}
+
+	/* system_mem beyond the memory */
+	build_std(&s, L, 0);
+	hi_w64(s.b, HI_MAIN_ARENA + (uint64_t)L->ms_system_mem, 0x121000);
+	h = walk(&s);
+	ok(h && nkind(h, "heap-size") == 1, "%s: system_mem beyond the memory: heap-size", s.name);
+	heap_free(h);
+	hi_free(s.b);
+
+	/* sbrk_base unmapped: said, and the walk goes by [heap] */
+	build_std(&s, L, 0);
+	hi_mp_set(s.b, L->mp_sbrk_base, 0x10000, 8);
+	h = walk(&s);
+	ok(h && nkind(h, "mp-field") >= 1, "%s: mp_.sbrk_base unmapped: mp-field", s.name);
+	if (h)
+		check_matches(&s, h, "sbrk_base unmapped");
+	heap_free(h);
+	hi_free(s.b);
+
+	/* the chunk before top enlarged into top: blamed on it, top not
+	 * counted twice */
+	build_std(&s, L, 0);
+	top = s.b->arenas.v[0].top;
+	hi_w64(s.b, s.used[9] + 8, hi_r64(s.b, s.used[9] + 8) + 0x200);
+	h = walk(&s);
+	ok(h && has_kind_at(h, "size-overlap", s.used[9]) && !nkind(h, "invalid-size"),
+	   "%s: a chunk enlarged into top: size-overlap on it", s.name);
+	ar = main_arena_of(h);
+	sys = ar ? ar->used.bytes + ar->tcache.bytes + ar->fastbins.bytes + ar->bins.bytes + ar->top_size : 0;
+	ok(ar && sys == ar->system_mem, "%s: ... in use + free + top = system_mem (0x%" PRIx64 " vs 0x%" PRIx64 ")",
+	   s.name, sys, ar ? ar->system_mem : 0);
+	if (h)
+		check_matches(&s, h, "chunk enlarged into top");
+	heap_free(h);
+	hi_free(s.b);
+
+	/* a chunk enlarged over its neighbours, landing inside a chunk */
+	build_std(&s, L, 0);
+	hi_w64(s.b, s.used[3] + 8, (0x20 + 0x1410 + 0x10) | PTM_PREV_INUSE);
+	h = walk(&s);
+	ok(h && has_kind_at(h, "size-overlap", s.used[3]) && !nkind(h, "invalid-size"),
+	   "%s: a chunk enlarged over the next: size-overlap on it", s.name);
+	if (h && !has_kind_at(h, "size-overlap", s.used[3]))
+		show_findings(h);
+	if (h)
+		check_matches(&s, h, "chunk enlarged over the next");
+	heap_free(h);
+	hi_free(s.b);
+}
+
+/* A bad size whose resynchronisation lands on a wrong chain: what the
+ * walk finds before it meets a trusted chunk again follows from it. */
+static void
+test_after(const struct malloc_layout *L)
+{
+	struct heapimg *b = hi_new(L, 0x4000, 0);
+	uint64_t z = hi_alloc(b, 0, 0x40), a = hi_alloc(b, 0, 0x200), c = hi_alloc(b, 0, 0x40), fake = a + 0x20;
+	struct heap *h;
+	const struct finding *f1 = NULL, *f2 = NULL;
+
+	(void)z;
+	(void)c;
+	hi_w64(b, a + 8, 0x5);
+	for (int i = 0; i < 4; i++)
+		hi_w64(b, fake + 0x20 * (uint64_t)i + 8, 0x20 | PTM_PREV_INUSE);
+	hi_w64(b, fake + 0x80 + 8, 0x7);
+	if (heap_walk_info(b->t, hi_info(b), NULL, &h) < 0) {
+		ok(false, "2.%u: walk", L->version % 100);
+		hi_free(b);
+		return;
+	}
+	for (size_t i = 0; i < h->findings.n; i++) {
+		if (h->findings.v[i].chunk == a)
+			f1 = &h->findings.v[i];
+		if (h->findings.v[i].chunk == fake + 0x80)
+			f2 = &h->findings.v[i];
+	}
+	ok(f1 && f1->after == 0 && f2 && f2->after == a && strstr(f2->message, "follows from"),
+	   "2.%u: a finding met out of step is marked as following from the first", L->version % 100);
+	if (!(f2 && f2->after == a))
+		show_findings(h);
+	ok(heap_chunk_at(h, c) && heap_chunk_at(h, c)->addr == c, "2.%u: the walk is back in step after it",
+	   L->version % 100);
+	heap_free(h);
+	hi_free(b);
+}
+
+static const struct finding *
+first_kind(const struct heap *h, const char *kind)
+{
+	for (size_t i = 0; h && i < h->findings.n; i++)
+		if (!strcmp(h->findings.v[i].kind, kind))
+			return &h->findings.v[i];
+	return NULL;
+}
+
+/* A damaged tcache_perthread_struct, a tcache key written after free,
+ * damage to mp_: each named, the rest walked. */
+static void
+test_tcache_damage(const struct malloc_layout *L)
+{
+	struct std s;
+	struct heap *h;
+	const struct finding *f;
+
+	/* a count above mp_.tcache_count (counters, not free slots) */
+	if (!L->tc_counts_are_free_slots) {
+		build_std(&s, L, 0);
+		set_count(&s, s.t0, 5, 200);
+		h = walk(&s);
+		f = first_kind(h, "tcache-count");
+		ok(f && f->chunk == at_tcache0(&s) && f->arena == 0 && f->tid == 1000 && strstr(f->message, "200") &&
+		   strstr(f->message, "mp_.tcache_count"),
+		   "%s: a count above tcache_count: tcache-count on the struct, arena 0, thread 1000", s.name);
+		if (h)
+			check_matches(&s, h, "count above tcache_count (the other bins walked)");
+		heap_free(h);
+		hi_free(s.b);
+	}
+	/* a misaligned head: named with arena and thread, the other bins
+	 * (and the other thread's) walked */
+	build_std(&s, L, 0);
+	c_tcache_misaligned_head(&s);
+	h = walk(&s);
+	f = first_kind(h, "tcache-misaligned");
+	ok(f && f->arena == 0 && f->tid == 1000 && f->field == tc_entries(&s, s.t0, 0) && f->nbytes == 8,
+	   "%s: a misaligned tcache head: arena, thread, the field and its bytes", s.name);
+	if (h)
+		check_matches(&s, h, "misaligned tcache head");
+	heap_free(h);
+	hi_free(s.b);
+	/* a key written after free */
+	if (L->te_key >= 0) {
+		build_std(&s, L, 0);
+		hi_w64(s.b, s.tc[1] + 16 + (uint64_t)L->te_key, 0x4141414141414141ULL);
+		h = walk(&s);
+		f = first_kind(h, "tcache-key");
+		ok(f && f->chunk == s.tc[1] && f->block == s.tc[1] + 16 && f->nbytes == 16 &&
+		   strstr(f->message, "written after free"),
+		   "%s: a tcache key overwritten: tcache-key, 'written after free', with the bytes", s.name);
+		if (!f)
+			show_findings(h);
+		if (h)
+			check_matches(&s, h, "tcache key overwritten");
+		heap_free(h);
+		hi_free(s.b);
+	}
+	/* mp_.tcache_bins absurd */
+	if (L->has_tcache) {
+		build_std(&s, L, 0);
+		hi_mp_set(s.b, L->mp_tcache_bins, 5000, 8);
+		h = walk(&s);
+		f = first_kind(h, "mp-field");
+		ok(f && f->severity == FIND_ERROR && strstr(f->message, "tcache_bins") && h->errors > 0,
+		   "%s: mp_.tcache_bins of 5000: an mp-field error", s.name);
+		heap_free(h);
+		hi_free(s.b);
+	}
+}
+
+/* The user's words: an overwritten header below a block in use is a
+ * probable overflow from that block, with the bytes; a chunk in two
+ * lists a double free of the block. */
+static void
+test_wording(const struct malloc_layout *L)
+{
+	struct heapimg *b = hi_new(L, 0x4000, 0);
+	uint64_t a = hi_alloc(b, 0, 0x30), v = hi_alloc(b, 0, 0x30);
+	struct heap *h;
+	const struct finding *f;
+
+	hi_alloc(b, 0, 0x40);
+	memset(hi_mem(b, v, 16), 'A', 16);
+	if (heap_walk_info(b->t, hi_info(b), NULL, &h) == 0) {
+		f = first_kind(h, "invalid-size");
+		ok(f && f->chunk == v && f->block == a + 16 && f->block_size == 0x28 &&
+		   !strncmp(f->message, "probable overflow from block ", 29) && f->nbytes == 16 &&
+		   f->bytes_at == v && !memcmp(f->bytes, "AAAAAAAAAAAAAAAA", 16),
+		   "2.%u: an overwritten size: 'probable overflow from block' below it, with the bytes",
+		   L->version % 100);
+		if (!f)
+			show_findings(h);
+		heap_free(h);
+	}
+	hi_free(b);
+	if (L->has_tcache) {
+		struct std s;
+		build_std(&s, L, 0);
+		c_double_free_two_threads(&s);
+		h = walk(&s);
+		f = first_kind(h, "double-free");
+		ok(f && f->block == s.used[0] + 16 && !strncmp(f->message, "double free of block ", 21) &&
+		   f->tid != 0, "%s: a chunk in two threads' tcaches: 'double free of block', the thread",
+		   s.name);
+		heap_free(h);
+		hi_free(s.b);
+	}
+}
+
 /* Not initialised, and not glibc: nothing is walked. */
 static void
 test_uninitialised(void)
@@ -1041,6 +1429,11 @@ main(void)
 			test_corruption(L, &corruptions[k]);
 		test_resync(L);
 		test_small_old_top(L);
+		test_main_shapes(L);
+		test_main_damage(L);
+		test_after(L);
+		test_tcache_damage(L);
+		test_wording(L);
 	}
 	test_noise(hi_layout(36));
 	test_noise(hi_layout(26));
