@@ -25,6 +25,8 @@ struct session {
 	bool keep_alloc_frames;		/* allocation stacks keep malloc's own frames */
 	bool no_confirm;		/* `set confirm off`: no question is asked */
 	unsigned name_width;		/* C++ names longer are shortened in text (0: never) */
+	bool fast_tracer;		/* `set tracer fast`: trace start uses --fast */
+	bool tracer_set;		/* `set tracer` was given (else HEAPDBG_TRACER) */
 	int error_exitcode;		/* --error-exitcode=N, 0 if unset */
 	bool found_problem;		/* a definite/indirect leak or corruption seen */
 	bool no_libc_freeres;		/* --run-libc-freeres=no */
@@ -124,5 +126,10 @@ int session_need_target(struct session *s, bool live);
 /* Parse an address expression: a number, a symbol, symbol+off, or a
  * register of the first thread ($rsp, $pc).  0 or -1. */
 int session_parse_addr(struct session *s, const char *expr, uint64_t *out);
+
+/* Whether `trace start` without --fast or --breakpoints uses fast
+ * tracepoints: `set tracer`, else HEAPDBG_TRACER=fast in the environment;
+ * breakpoints by default. */
+bool session_fast_tracer(const struct session *s);
 
 #endif

@@ -8,6 +8,8 @@
  *	confirm on|off		ask before kill and quit on a terminal
  *	name-width N		C++ names longer than N are shortened in
  *				text (0: never); JSON has them in full
+ *	tracer fast|breakpoints	what `trace start` uses without --fast or
+ *				--breakpoints
  */
 #include "config.h"
 #include "cmd.h"
@@ -34,6 +36,7 @@ show(struct session *s)
 	em_fmt(s->em, "allocator-frames  {allocator_frames:%s}\n", s->keep_alloc_frames ? "on" : "off");
 	em_fmt(s->em, "confirm           {confirm:%s}\n", s->no_confirm ? "off" : "on");
 	em_fmt(s->em, "name-width        {name_width:%u}\n", s->name_width);
+	em_fmt(s->em, "tracer            {tracer:%s}\n", session_fast_tracer(s) ? "fast" : "breakpoints");
 }
 
 static int
@@ -60,18 +63,25 @@ set_exec(struct session *s, int argc, char **argv)
 		if (parse_u64(argv[2], &w, false) < 0 || w > 100000)
 			return hd_fail(HD_EUSAGE, "set name-width: '%s' is not a width (0 for none)", argv[2]);
 		s->name_width = (unsigned)w;
+	} else if (!strcmp(argv[1], "tracer")) {
+		if (strcmp(argv[2], "fast") && strcmp(argv[2], "breakpoints"))
+			return hd_fail(HD_EUSAGE, "set tracer: '%s' is not fast or breakpoints", argv[2]);
+		s->fast_tracer = !strcmp(argv[2], "fast");
+		s->tracer_set = true;
 	} else {
-		return hd_fail(HD_EUSAGE, "set: no setting '%s' (allocator-frames, confirm, name-width)", argv[1]);
+		return hd_fail(HD_EUSAGE, "set: no setting '%s' (allocator-frames, confirm, name-width, tracer)",
+			       argv[1]);
 	}
 	show(s);
 	return 0;
 }
 
-static const char *const set_words[] = { "allocator-frames", "confirm", "name-width", "on", "off", NULL };
+static const char *const set_words[] = { "allocator-frames", "confirm", "name-width", "tracer", "on", "off",
+					 "fast", "breakpoints", NULL };
 
 const struct cmd_entry cmd_set_entry = {
 	.name = "set",
-	.usage = "set [allocator-frames on|off | confirm on|off | name-width N]",
+	.usage = "set [allocator-frames on|off | confirm on|off | name-width N | tracer fast|breakpoints]",
 	.summary = "change a setting (without arguments: show them)",
 	.help = "allocator-frames on: allocation stacks (top, leaks, chunk, diff,\n"
 		"export) keep the allocator's own frames (malloc, __libc_calloc,\n"
@@ -82,7 +92,10 @@ const struct cmd_entry cmd_set_entry = {
 		"name-width N: C++ names longer than N characters (default 100) are\n"
 		"shown with their template arguments, then their parameters, elided\n"
 		"(`std::map<...>::find(...)`); 0 never shortens.  JSON has full names.\n"
-		"JSON: allocator_frames, confirm, name_width.",
+		"tracer fast: `trace start` uses fast tracepoints (as `trace start --fast`);\n"
+		"breakpoints, the default: breakpoints.  HEAPDBG_TRACER=fast in the\n"
+		"environment makes fast the default.\n"
+		"JSON: allocator_frames, confirm, name_width, tracer.",
 	.words = set_words,
 	.flags = CMD_NO_REPEAT,
 	.complete = "ww",

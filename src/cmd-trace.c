@@ -11,7 +11,6 @@
 #include "tracer.h"
 
 #include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
 
 static int
@@ -50,12 +49,10 @@ trace_start(struct session *s, int argc, char **argv)
 	if (fast && breakpoints)
 		return hd_fail(HD_EUSAGE, "trace start: --fast or --breakpoints, not both");
 	/* breakpoints stay the default until the fast path has passed the
-	 * whole suite; HEAPDBG_TRACER=fast makes it the default (to run the
-	 * suite's trace tests with it) */
-	if (!fast && !breakpoints) {
-		const char *e = getenv("HEAPDBG_TRACER");
-		fast = e && !strcmp(e, "fast");
-	}
+	 * whole suite; `set tracer fast` or HEAPDBG_TRACER=fast (to run the
+	 * suite's trace tests with it) make fast the default */
+	if (!fast && !breakpoints)
+		fast = session_fast_tracer(s);
 	o.breakpoints = !fast;
 	tr = tracer_start(s->t, sym, u, &o);
 	if (!tr)

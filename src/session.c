@@ -454,3 +454,13 @@ out:
 	free(copy);
 	return rc;
 }
+
+bool
+session_fast_tracer(const struct session *s)
+{
+	const char *e;
+	if (s->tracer_set)
+		return s->fast_tracer;
+	e = getenv("HEAPDBG_TRACER");
+	return e && !strcmp(e, "fast");
+}

@@ -152,4 +152,27 @@ drain(t)
 res = ([parse_kv(" " + l) for l in t.lines if l.startswith("pairs=")] or [{}])[0]
 is_(rc, 0, "SIGKILL while the ring was full: the program finishes its work and exits 0")
 ok(res.get("pairs") == 80000000, "SIGKILL while the ring was full: every pair was made (%s)" % res.get("pairs"))
+# ---- which tracer `trace start` uses ----------------------------------
+# breakpoints by default; `set tracer fast`, HEAPDBG_TRACER=fast; the
+# options win over both
+for label, pre, env, opt, want_fast in (
+        ("default", [], None, "", False),
+        ("set tracer fast", ["set tracer fast"], None, "", True),
+        ("HEAPDBG_TRACER=fast", [], {"HEAPDBG_TRACER": "fast"}, "", True),
+        ("HEAPDBG_TRACER=fast, --breakpoints", [], {"HEAPDBG_TRACER": "fast"}, " --breakpoints", False),
+        ("set tracer breakpoints over HEAPDBG_TRACER=fast", ["set tracer breakpoints"], {"HEAPDBG_TRACER": "fast"},
+         "", False),
+        ("--fast", [], None, " --fast", True)):
+    t = Target("churn", [1000])
+    r = batch(["-p", str(t.pid)], *pre, "trace start" + opt, "continue 60", env=env, timeout=120)
+    drain(t)
+    st = [o for o in r.objs if o.get("cmd") == "trace" and o.get("action") == "start"]
+    st = st[0] if st else {}
+    ok(r.rc == 0 and (st.get("fast", 0) >= 9) == want_fast and (st.get("breakpoints", 0) >= 9) != want_fast,
+       "tracer choice, %s: %s" % (label, "fast tracepoints" if want_fast else "breakpoints"), st)
+t = Target("churn", [1000])
+r = batch(["-p", str(t.pid)], "trace start --fast --breakpoints", timeout=60)
+ok(r.rc != 0 and "not both" in r.err, "trace start --fast --breakpoints is a usage error", r.err)
+t.signal(signal.SIGKILL)
+t.wait(10)
 done()
