@@ -15,7 +15,9 @@
 #    first bytes, a 2-byte function) fall back to breakpoints, and
 #    `trace status` says so;
 #  - heapdbg stopped (SIGSTOP) while the ring fills, then SIGKILLed: the
-#    waiting threads find it gone and the program finishes its work.
+#    waiting threads find it gone and the program finishes its work;
+#  - a static program and a stripped one: exact counts and top;
+#  - which tracer `trace start` uses (set tracer, HEAPDBG_TRACER).
 import os, signal, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from hdtest import *
@@ -152,6 +154,27 @@ drain(t)
 res = ([parse_kv(" " + l) for l in t.lines if l.startswith("pairs=")] or [{}])[0]
 is_(rc, 0, "SIGKILL while the ring was full: the program finishes its work and exits 0")
 ok(res.get("pairs") == 80000000, "SIGKILL while the ring was full: every pair was made (%s)" % res.get("pairs"))
+# ---- a static program, a stripped one -----------------------------------
+for prog in ("churn-static", "churn-stripped"):
+    t = Target(prog, [3000])
+    r = batch(["-p", str(t.pid)], "trace start --fast", "continue 120", "trace status", "top 1000", timeout=300)
+    drain(t)
+    calls, held = t.values("calls") or {}, t.values("held") or {}
+    st = status_of(r)
+    ev = st.get("events", {})
+    ok(r.rc == 0 and st.get("fast", 0) >= 9 and st.get("breakpoints") == 0 and st.get("stops") == 0,
+       "%s: every entry point is a fast tracepoint, no stop" % prog, st.get("entries"))
+    # (aligned_alloc is memalign in glibc: one entry point, counted there)
+    is_([ev.get(f) for f in ("malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "valloc",
+                             "pvalloc")] + [ev.get("memalign")],
+        [calls.get(f) for f in ("malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "valloc",
+                                "pvalloc")] + [calls.get("memalign", 0) + calls.get("aligned_alloc", 0)],
+        "%s: every entry point's count is the program's" % prog)
+    out = (r.cmd("top") or {}).get("outstanding", {})
+    is_((out.get("blocks"), out.get("bytes")), (held.get("blocks"), held.get("bytes")),
+        "%s: top reports exactly the blocks and bytes the program holds" % prog)
+    is_(st.get("ring", {}).get("lost"), 0, "%s: no event lost" % prog)
+
 # ---- which tracer `trace start` uses ----------------------------------
 # breakpoints by default; `set tracer fast`, HEAPDBG_TRACER=fast; the
 # options win over both
