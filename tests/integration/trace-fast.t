@@ -35,6 +35,20 @@ def drain(t):
         pass
 
 
+def maps_of(pid):
+    """The set of (range, perms, name) of a process's executable mappings
+    and of any heapdbg's memfd is in (new threads' stacks and arenas
+    come and go: not these)."""
+    out = set()
+    with open("/proc/%d/maps" % pid) as f:
+        for l in f:
+            x = l.split()
+            name = x[5] if len(x) > 5 else ""
+            if "x" in x[1] or "heapdbg" in name:
+                out.add((x[0], x[1], name))
+    return out
+
+
 def chains(top):
     """Each group as (its stack's function chain, blocks, bytes)."""
     out = []
@@ -100,10 +114,36 @@ is_(st.get("ring", {}).get("lost"), 0, "sigalloc: no event lost")
 lib = os.path.join(TARGETS, "libslowmalloc.so")
 for ms, mapped in ((20, False), (3000, True)):
     t = Target("pairs", [3, 1000000000], env={"LD_PRELOAD": lib, "SLOWMALLOC_MS": str(ms)})
+    before = maps_of(t.pid)
     r = batch(["-p", str(t.pid)], "trace start --fast", "continue 0.5", "trace stop", "trace status", "info",
               timeout=120)
     stop = [o for o in r.objs if o.get("cmd") == "trace" and o.get("action") == "stop"]
     stop = stop[0] if stop else {}
+    after = maps_of(t.pid)
+    entries = status_of(r).get("entries", [])
+    if not mapped:
+        is_(sorted(after - before), [], "slow malloc %d ms: no mapping heapdbg made is left (code page, ring)" % ms)
+    else:
+        ok(any("x" in m[1] and not m[2] for m in after - before),
+           "slow malloc %d ms: the code page is there, as trace stop said" % ms, sorted(after - before))
+    # every entry point's first bytes as in the file it was loaded from
+    # (libslowmalloc.so's malloc, libc's others)
+    maps = [l.split() for l in open("/proc/%d/maps" % t.pid)]
+    changed = []
+    with open("/proc/%d/mem" % t.pid, "rb") as mem:
+        for e in entries:
+            a = int(e["addr"], 16)
+            m = [x for x in maps if len(x) > 5 and int(x[0].split("-")[0], 16) <= a < int(x[0].split("-")[1], 16)]
+            if not m:
+                changed.append((e["name"], "no file"))
+                continue
+            mem.seek(a)
+            now = mem.read(16)
+            with open(m[0][5], "rb") as f:
+                f.seek(a - int(m[0][0].split("-")[0], 16) + int(m[0][2], 16))
+                if now != f.read(16):
+                    changed.append(e["name"])
+    is_(changed, [], "slow malloc %d ms: every entry point's first 16 bytes are libc's own again" % ms)
     ok(r.rc == 0 and stop.get("active") is False, "slow malloc %d ms: trace stop succeeds" % ms, r)
     is_(stop.get("pages_mapped"), mapped, "slow malloc %d ms: the code page is %s" % (
         ms, "left mapped while a thread may return into it" if mapped else "unmapped once no thread can return"))
