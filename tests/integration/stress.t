@@ -427,7 +427,7 @@ ok(not bad, "SIGKILL while fast-tracing, %d rounds: every time the program finis
 # while tracing with breakpoints: the limitation heapdbg(1) documents under BUGS
 t = Target("stressmix", [4])
 p = start(["-p", str(t.pid)], stdin=subprocess.PIPE)
-p.stdin.write("trace start\ncontinue\n")
+p.stdin.write("trace start --breakpoints\ncontinue\n")
 p.stdin.flush()
 p.stdout.readline()
 ok(wait_for(lambda: t.state() in ("S", "R")), "SIGKILL while tracing with breakpoints: the program runs traced")
