@@ -98,7 +98,10 @@ struct fast_event {
 typedef void (*fast_event_fn)(void *ctx, const struct fast_event *ev);
 /* Hand every committed event to fn, in order, and free their room
  * (waking producers that wait for it); answer threads that asked for
- * their stack range.  Never waits.  Returns the number of events. */
+ * their stack range.  Never waits, and reads at most one ring's worth of
+ * bytes (the threads of a running process may write as fast as it
+ * reads): a stopped process's ring is emptied.  Returns the number of
+ * events. */
 size_t fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx);
 /* How full the ring is, 0..1. */
 double fast_fill(const struct fastpath *fp);

@@ -672,7 +672,11 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 		return 0;
 	fp->maps_fresh = false;
 	pos = fp->tail;
-	for (;;) {
+	/* at most one ring's worth: while the threads run they may write as
+	 * fast as heapdbg reads, and the caller (continue's poll) has its
+	 * deadline and the threads' events to look at; a stopped process's
+	 * ring is emptied */
+	for (uint64_t end = pos + s->ring_size; pos < end;) {
 		uint64_t commit, off = pos & (s->ring_size - 1);
 		struct hda_ev ev;
 		struct fast_event fe;
