@@ -1413,7 +1413,10 @@ tracer_stop(struct tracer *tr)
 		tthread_free(t->threads[i]);
 	tr->active = false;
 	live_set_hooks(t, NULL);
-	if (tr->fp && !live_gone(t) && !live_at_exit(t))
+	/* (a SIGKILL from outside while every thread was held: settling
+	 * would run the threads into their deaths without an exit stop, and
+	 * the process would be gone instead of held at its exit) */
+	if (tr->fp && !live_poll(t) && !live_gone(t) && !live_at_exit(t))
 		settle_fast(tr);
 	return rc;
 }
