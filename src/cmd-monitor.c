@@ -129,7 +129,7 @@ take(struct session *s, double t, struct sample *out, bool *warned, struct heap 
 	memset(out, 0, sizeof(*out));
 	out->t = t;
 	out->rss = read_rss(s->t->pid);
-	h = session_glibc_heap(s);
+	h = session_glibc_heap_nocopy(s);
 	if (!h) {
 		if (hd_errcode() == HD_EINTR)
 			return false;
