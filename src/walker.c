@@ -149,6 +149,7 @@ struct walker {
 	size_t win_span;		/* the span whose bytes the window holds */
 	VEC(struct cap) caps;		/* by address (caps_unsorted: not yet) */
 	bool caps_unsorted;
+	uint64_t fast_cap;		/* chunks this small are captured */
 	uint64_t copied;		/* bytes of copies made */
 };
 
@@ -1854,19 +1855,25 @@ span_header(struct walker *w, struct rspan *s, uint64_t p)
 	return p + 16 <= s->filled && p + 16 <= s->end && p >= s->wlo ? s->buf + (p - s->wlo) : NULL;
 }
 
-/* Keep the first bytes of the chunk at p (window only). */
-static inline void
-capture(struct walker *w, const struct rspan *s, uint64_t p)
+/* The first bytes of the chunk at p into *c (window only); false if the
+ * window does not hold them. */
+static inline bool
+capture(const struct rspan *s, uint64_t p, struct cap *c)
 {
-	struct cap c;
-
 	if (!s->win || p < s->wlo || p + CAP_BYTES > s->filled)
-		return;
-	if (w->caps.n && w->caps.v[w->caps.n - 1].addr >= p)
+		return false;
+	c->addr = p;
+	memcpy(c->b, s->buf + (p - s->wlo), CAP_BYTES);
+	return true;
+}
+
+/* Keep a chunk's first bytes for the free-list walks. */
+static inline void
+cap_keep(struct walker *w, const struct cap *c)
+{
+	if (w->caps.n && w->caps.v[w->caps.n - 1].addr >= c->addr)
 		w->caps_unsorted = true;
-	c.addr = p;
-	memcpy(c.b, s->buf + (p - s->wlo), CAP_BYTES);
-	vec_push(&w->caps, c);
+	vec_push(&w->caps, *c);
 }
 
 /* After the bad size at p: was it the chunk before, prev, whose size was
@@ -1933,6 +1940,8 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 	struct harena *ar = &w->h->arenas.v[s->arena];
 	uint64_t p = from, prev = 0, prev_size = 0;
 	size_t prev_idx = 0, open = SIZE_MAX;
+	struct cap last;	/* the chunk before p's first bytes, if have_last */
+	bool have_last = false;
 
 	if (lists_known && s->resume_prev && s->resume_prev_idx < w->chunks.n &&
 	    w->chunks.v[s->resume_prev_idx].addr == s->resume_prev) {
@@ -1953,7 +1962,18 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 
 		if (!b)
 			break;
-		capture(w, s, p);
+		if (s->win) {
+			/* what may be in a free list: a chunk the next one
+			 * says is free, one of fastbin size (tcache entries,
+			 * few, and anything else are read from the target) */
+			if (have_last && last.addr == prev && !(chunk_size_field(b) & PTM_PREV_INUSE))
+				cap_keep(w, &last);
+			have_last = capture(s, p, &last);
+			if (have_last && ptm_chunksize(chunk_size_field(b)) <= w->fast_cap) {
+				cap_keep(w, &last);
+				have_last = false;
+			}
+		}
 		if ((w->chunks.n & 0xffff) == 0 && sig_stop_work()) {
 			w->interrupted = true;
 			return;
@@ -2794,6 +2814,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	w.no_direct = o && o->no_direct;
 	w.window = o && o->window ? MAX(o->window, (size_t)256) : FILL_WINDOW;
 	w.win_span = SIZE_MAX;
+	w.fast_cap = mi->have_global_max_fast ? MIN(mi->global_max_fast, PTM_MAX_FAST_CHUNK) : PTM_MAX_FAST_CHUNK;
 	u64map_init(&w.member);
 	u64map_init(&h->mmap_offsets);
 	/* make sure every thread's registers are known (stack exclusion) */
@@ -2826,8 +2847,6 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		for (size_t i = 0; i < w.spans.n; i++)
 			bytes += w.spans.v[i].end - w.spans.v[i].start;
 		vec_reserve(&w.chunks, (size_t)MIN(bytes / 256 + 64, 1ULL << 28));
-		if (w.win)
-			vec_reserve(&w.caps, (size_t)MIN(bytes / 256 + 64, 1ULL << 28));
 	}
 	/* the chunks, as the copy comes in; then the rest of the copy (past
 	 * a bad size, or a last chunk that ends early) */
