@@ -978,6 +978,21 @@ region_free(uint8_t *owned)
 #define FILL_WINDOW (512u << 10)	/* fits in L2 with room to spare */
 #define WIN_KEEP 4096u			/* bytes a window slide keeps below its end */
 
+/* Transparent huge pages for a big array the walk fills (where the
+ * kernel gives them on request): a few faults instead of one a page. */
+static void
+huge_pages(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t lo = ALIGN_UP((uintptr_t)p, (uintptr_t)2 << 20), hi = ALIGN_DOWN((uintptr_t)p + len, (uintptr_t)2 << 20);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
 /* A buffer for every span's region (from heap_info on, so the arena
  * struct and heap header are in the copy too).  Nothing is read yet: the
  * chunk walk fills each buffer as it gets there (span_fill), so the
@@ -2847,6 +2862,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		for (size_t i = 0; i < w.spans.n; i++)
 			bytes += w.spans.v[i].end - w.spans.v[i].start;
 		vec_reserve(&w.chunks, (size_t)MIN(bytes / 256 + 64, 1ULL << 28));
+		huge_pages(w.chunks.v, w.chunks.cap * sizeof(*w.chunks.v));
 	}
 	/* the chunks, as the copy comes in; then the rest of the copy (past
 	 * a bad size, or a last chunk that ends early) */
