@@ -107,6 +107,7 @@ struct member {
 /* The first bytes of a chunk walked through the window (no copies): its
  * header and the links of a free chunk, for the free-list walks. */
 #define CAP_BYTES 32
+#define CAP_FENCE 32	/* captures a fence stands for */
 struct cap {
 	uint64_t addr;
 	uint8_t b[CAP_BYTES];
@@ -149,6 +150,8 @@ struct walker {
 	size_t win_span;		/* the span whose bytes the window holds */
 	VEC(struct cap) caps;		/* by address (caps_unsorted: not yet) */
 	bool caps_unsorted;
+	VEC(uint64_t) cap_fence;	/* the address of every CAP_FENCE-th capture */
+	size_t cap_last;		/* the capture cap_bytes() found last */
 	uint64_t fast_cap;		/* chunks this small are captured */
 	uint64_t copied;		/* bytes of copies made */
 };
@@ -255,14 +258,37 @@ region_read(struct walker *w, uint64_t addr, void *buf, size_t len)
 	return true;
 }
 
-/* The captured first bytes of a chunk that hold [addr, addr+len), or NULL. */
-static const uint8_t *
-cap_bytes(const struct walker *w, uint64_t addr, size_t len)
+static inline const uint8_t *
+cap_in(const struct cap *c, uint64_t addr, size_t len)
 {
-	size_t lo = 0, hi = w->caps.n;
+	if (c->addr <= addr && addr + len <= c->addr + CAP_BYTES && addr + len >= addr)
+		return c->b + (addr - c->addr);
+	return NULL;
+}
 
-	if (w->caps_unsorted || !hi)
+/* The captured first bytes of a chunk that hold [addr, addr+len), or
+ * NULL.  The last one found first (a list walk reads a member's header
+ * and links one after the other), then the fences (every CAP_FENCE-th
+ * address, a small array), then the captures between two fences. */
+static const uint8_t *
+cap_bytes(struct walker *w, uint64_t addr, size_t len)
+{
+	size_t lo = 0, hi = w->cap_fence.n;
+	const uint8_t *p;
+
+	if (w->caps_unsorted || !w->caps.n || !hi)
 		return NULL;
+	if (w->cap_last < w->caps.n && (p = cap_in(&w->caps.v[w->cap_last], addr, len)))
+		return p;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->cap_fence.v[mid] <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	hi = MIN(w->caps.n, (lo + 1) * CAP_FENCE);
+	lo *= CAP_FENCE;
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (w->caps.v[mid].addr <= addr)
@@ -270,9 +296,9 @@ cap_bytes(const struct walker *w, uint64_t addr, size_t len)
 		else
 			hi = mid;
 	}
-	if (w->caps.v[lo].addr <= addr && addr + len <= w->caps.v[lo].addr + CAP_BYTES && addr + len >= addr)
-		return w->caps.v[lo].b + (addr - w->caps.v[lo].addr);
-	return NULL;
+	if ((p = cap_in(&w->caps.v[lo], addr, len)))
+		w->cap_last = lo;
+	return p;
 }
 
 #define WB_MAX 64	/* the most wbytes() reads into its caller's buffer */
@@ -2878,6 +2904,8 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		qsort(w.caps.v, w.caps.n, sizeof(*w.caps.v), cap_cmp);
 		w.caps_unsorted = false;
 	}
+	for (size_t i = 0; i < w.caps.n; i += CAP_FENCE)
+		vec_push(&w.cap_fence, w.caps.v[i].addr);
 	PHASE(w.win ? "read+chunks" : "copy+chunks");
 	if (w.interrupted) {
 		rc = hd_fail(HD_EINTR, "interrupted");
@@ -2955,6 +2983,7 @@ out:
 	vec_free(&w.desyncs);
 	vec_free(&w.tc_keys);
 	vec_free(&w.caps);
+	vec_free(&w.cap_fence);
 	free(w.win);
 	h->seconds = (hd_now_ns() - t0) / 1e9;
 	if (rc < 0) {
