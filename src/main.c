@@ -111,12 +111,15 @@ opt_is(const char *arg, const char *name, const char **val, int *i, int argc, ch
  * close a core; say how a live process ended, if it did (once:
  * a death noticed between commands was said then). */
 static void
-finish_target(struct session *s)
+finish_target(struct session *s, bool say)
 {
 	if (!s->t)
 		return;
 	if (s->t->kind == TARGET_LIVE) {
 		live_poll(s->t);
+		if (say && !live_launched(s->t) && !live_gone(s->t) && !live_at_exit(s->t))
+			fprintf(stderr, "heapdbg: detaching from process %d, held stopped %.1f ms in all\n",
+				(int)s->t->pid, live_held_ns(s->t) / 1e6);
 		if (live_at_exit(s->t) && live_launched(s->t)) {
 			live_finish(s->t);
 		} else if (live_launched(s->t) && !live_gone(s->t)) {
@@ -376,13 +379,13 @@ main(int argc, char **argv)
 	if (term) {
 		/* restore the target, then die the way we were asked to */
 		session_emergency_cleanup(s);
-		finish_target(s);
+		finish_target(s, false);
 		session_free(s);
 		signal(term, SIG_DFL);
 		raise(term);
 		return 128 + term;
 	}
-	finish_target(s);
+	finish_target(s, !quiet && !json);
 	if (s->error_exitcode && s->found_problem)
 		rc = s->error_exitcode;
 	else
