@@ -768,6 +768,8 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		bool leader = tid == t->pid;
+		debug_msg("thread %d ended (status 0x%x, %s an exit stop)", (int)tid, status,
+			  th->at_exit ? "after" : "without");
 		if (leader) {
 			lp->status = status;
 			lp->have_status = true;
@@ -912,6 +914,7 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 		ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg);
 		th->at_exit = true;
 		lp->exit_msg = (int)msg;
+		debug_msg("thread %d: exit stop (status 0x%lx)", (int)tid, msg);
 		if (live_threads_alive(t) == 0) {
 			/* the last thread: the process is exiting; keep it here
 			 * with its memory intact */
@@ -1874,6 +1877,15 @@ exit_break_hit(struct target *t, struct target_thread *th, enum mode mode)
 	exit_break_disarm(t);
 	lp->exit_bp = 0;
 	live_set_regs(t, th, &saved);
+	/* the others first: the exiting thread goes on into exit_group,
+	 * whose SIGKILL must find them running; one still in a ptrace-stop
+	 * then can die without an exit stop (its registers, stack and
+	 * tcache lost to the leak check at the exit) */
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct target_thread *o = t->threads[i];
+		if (o != th && o->state == THREAD_STOPPED && !o->at_exit)
+			resume_raw(t, o, PTRACE_CONT);
+	}
 	resume_all(t);
 	return true;
 }
