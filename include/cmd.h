@@ -105,6 +105,6 @@ extern const struct cmd_entry cmd_info_entry, cmd_bt_entry, cmd_x_entry,
 	cmd_check_entry, cmd_leaks_entry, cmd_refs_entry, cmd_trace_entry, cmd_top_entry;
 extern const struct cmd_entry cmd_snapshot_entry, cmd_snapshots_entry, cmd_diff_entry,
 	cmd_save_entry, cmd_load_entry, cmd_export_entry, cmd_monitor_entry, cmd_set_entry,
-	cmd_attach_entry, cmd_core_entry;
+	cmd_attach_entry, cmd_core_entry, cmd_retained_entry;
 
 #endif

@@ -170,4 +170,10 @@ bool live_stopping(const struct target *t);
 /* Number of ptrace stops handled so far (statistics). */
 unsigned long live_stop_count(const struct target *t);
 
+/* How long the process has been held so far, in ns: the time every one
+ * of its threads was in a ptrace-stop at once (attach to resume, a
+ * command's reads, a traced call's stop in a one-thread process), the
+ * current hold included. */
+uint64_t live_held_ns(const struct target *t);
+
 #endif

@@ -81,6 +81,7 @@ struct malloc_info {
 	bool have_narenas;
 	VEC(char *) notes;	/* things `info` should say (debug wrappers, ...) */
 	struct layout_check *layout_check;	/* DWARF check running in the background */
+	bool layout_cached;	/* the DWARF answer came from layout-cache.h's cache */
 };
 
 const char *allocator_name(enum allocator_kind k);

@@ -26,6 +26,7 @@
 
 #include "allocinfo.h"
 #include "heap.h"
+#include "symbols.h"
 #include "target.h"
 
 enum leak_kind {
@@ -129,5 +130,55 @@ struct ref {
 };
 int reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
 	       void (*fn)(void *arg, const struct ref *ref), void *arg);
+
+/* What each root retains (`retained`): the dominator tree of the
+ * reachable blocks under a super-root above every root, the edges those
+ * the leak check follows (a start pointer, or an interior pointer one of
+ * memcheck's heuristics accepts).  A root retains every block all of
+ * whose paths from the roots pass through it: what would be lost if it
+ * forgot its pointers.  Roots: a global symbol (all its words together;
+ * without a symbol, its module's data mapping), a thread's stack, a
+ * thread's registers, a piece of other anonymous memory. */
+struct retain_root {
+	enum ref_region region;	/* REF_GLOBAL, REF_STACK, REF_REGISTER, REF_ANON */
+	pid_t tid;		/* REF_STACK, REF_REGISTER */
+	uint64_t lo, hi;	/* the root's memory: the symbol, or the mapping piece */
+	const char *name;	/* REF_GLOBAL: the symbol (owned by the symbols), or NULL */
+	const char *module;	/* REF_GLOBAL: the module's path, or NULL */
+	const char *section;	/* REF_GLOBAL without a symbol: its ELF section, or NULL */
+	uint64_t blocks, bytes;	/* retained */
+	uint64_t refs;		/* its pointers to reachable blocks */
+	long top;		/* the block it holds directly that retains most, or -1 */
+	uint64_t top_blocks, top_bytes;
+};
+
+/* A block no single root retains (several roots reach it), with what
+ * it retains itself and who points to it. */
+#define RETAIN_SHARED_MAX 16
+#define RETAIN_HOLDERS_MAX 4
+struct retain_shared {
+	long block;
+	uint64_t blocks, bytes;		/* retained by the block */
+	struct retain_root holders[RETAIN_HOLDERS_MAX];	/* roots pointing at it (blocks, bytes: theirs) */
+	unsigned nholders;		/* shown */
+	uint64_t root_refs, block_refs;	/* pointers to it from roots, from other blocks */
+};
+
+struct retain {
+	struct retain_root *roots;	/* biggest first; none retaining nothing */
+	size_t n;
+	struct retain_shared shared[RETAIN_SHARED_MAX];	/* the biggest shared ones, biggest first */
+	size_t nshared;
+	uint64_t reachable_blocks, reachable_bytes;
+	uint64_t shared_blocks, shared_bytes;	/* reachable from several roots, none alone */
+	uint64_t unattributed_blocks, unattributed_bytes;	/* (0: a consistency check) */
+	uint64_t edges;
+	double seconds;
+};
+
+/* Compute what each root of r's leak check retains; s (may be NULL)
+ * names global roots.  0 with *out, or -1 with an hd error (HD_EINTR). */
+int reach_retained(struct target *t, struct symbols *s, const struct reach *r, struct retain **out);
+void retain_free(struct retain *res);
 
 #endif

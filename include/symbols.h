@@ -93,6 +93,17 @@ int symbols_lookup(struct symbols *s, const char *module, const char *name,
 bool symbols_addr_sym(struct symbols *s, uint64_t addr, const char **name,
 		      uint64_t *off, const char **module);
 
+/* The same, with the symbol's extent: its start and size (0 when the
+ * symbol table does not say), and the module's full path. */
+bool symbols_addr_extent(struct symbols *s, uint64_t addr, const char **name, uint64_t *start, uint64_t *size,
+			 const char **module);
+/* The ELF section of a module holding addr (".bss", ".data"), with its
+ * run-time extent. */
+bool symbols_addr_section(struct symbols *s, uint64_t addr, const char **name, uint64_t *start, uint64_t *end);
+/* The function a static variable at addr is declared in (gcc names its
+ * symbol "pool.1"), from the module's DWARF; NULL when it is not a
+ * function's or there is no DWARF.  A walk over the module's DIEs. */
+const char *symbols_static_scope(struct symbols *s, uint64_t addr);
 /* Iterate modules: i from 0 while true. */
 bool symbols_module(struct symbols *s, size_t i, struct module_info *out);
 /* The module containing addr, or false. */

@@ -2,6 +2,15 @@
 # install-deps.sh - install the Debian packages heapdbg needs to build and
 # to run its tests (Debian 12).  Runs apt-get as root, or through sudo.
 #
+#   install-deps.sh [--build-only] [--lock-timeout=SECONDS]
+#
+# --build-only installs what building heapdbg needs (a compiler, make and
+# the libraries it links), not the test tools (gdb, valgrind, clang, Go,
+# other allocators: most of the download).  A dpkg lock held by another apt (an
+# unattended upgrade, cloud-init) is waited for, up to --lock-timeout
+# seconds (300 by default): apt's DPkg::Lock::Timeout for the install,
+# and a retry of 'apt-get update', whose lists lock apt cannot wait for.
+#
 # libunwind-dev conflicts with libunwind-14-dev (LLVM's libunwind, pulled
 # in on some machines by clang): apt is told to remove the latter, which
 # nothing here needs, so the install does not stop at the conflict.
@@ -13,10 +22,35 @@ BUILD="gcc make pkg-config libdw-dev libelf-dev libunwind-dev libreadline-dev zl
 # sqlite3 (a real program to walk), other allocators heapdbg must name,
 # golang-go (go tool pprof reads the pprof export), clang and its libFuzzer
 # runtime (make fuzz, tests/integration/fuzz.t), g++ (a C++ target for
-# the stack format)
+# the stack format), jq (the README's CI recipe)
 TEST="perl python3 g++ gdb valgrind libc6-dbg elfutils util-linux procps sqlite3
       libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 musl-tools golang-go
-      clang libclang-rt-14-dev"
+      clang libclang-rt-14-dev jq"
+
+usage() {
+	echo "usage: install-deps.sh [--build-only] [--lock-timeout=SECONDS]" >&2
+	exit 64
+}
+
+build_only=0
+lock_timeout=300
+for arg in "$@"; do
+	case $arg in
+	--build-only) build_only=1 ;;
+	--lock-timeout=*)
+		lock_timeout=${arg#*=}
+		case $lock_timeout in
+		''|*[!0-9]*) usage ;;
+		esac ;;
+	-h|--help)
+		echo "usage: install-deps.sh [--build-only] [--lock-timeout=SECONDS]"
+		echo "  --build-only            only what building heapdbg needs, not the test tools"
+		echo "  --lock-timeout=SECONDS  wait this long for a dpkg/apt lock held by another apt (300)"
+		exit 0 ;;
+	*) usage ;;
+	esac
+done
+[ $build_only = 1 ] && TEST=
 
 if [ "$(id -u)" -eq 0 ]; then
 	SUDO=
@@ -28,10 +62,37 @@ else
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
+LOCK="-o DPkg::Lock::Timeout=$lock_timeout"
+
+# apt-get update: retried while another apt holds the lists lock (it
+# says "Could not get lock"), every 5 s up to the timeout; any other
+# failure is final
+waited=0
+while :; do
+	log=$(mktemp)
+	rc=0
+	# shellcheck disable=SC2086
+	$SUDO apt-get $LOCK update -q >"$log" 2>&1 || rc=$?
+	if [ $rc = 0 ]; then
+		cat "$log"
+		rm -f "$log"
+		break
+	fi
+	cat "$log" >&2
+	if ! grep -q "Could not get lock" "$log" || [ $waited -ge "$lock_timeout" ]; then
+		rm -f "$log"
+		echo "install-deps.sh: apt-get update failed (exit $rc)" >&2
+		exit $rc
+	fi
+	rm -f "$log"
+	echo "install-deps.sh: another apt holds the lock; waiting (${waited}s of ${lock_timeout}s)" >&2
+	sleep 5
+	waited=$((waited + 5))
+done
+
 remove=
 if dpkg-query -W -f='${Status}' libunwind-14-dev 2>/dev/null | grep -q "install ok installed"; then
 	remove="libunwind-14-dev-"
 fi
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $BUILD $TEST $remove
+$SUDO apt-get $LOCK install -y -q --no-install-recommends $BUILD $TEST $remove

@@ -231,7 +231,8 @@ const struct cmd_entry cmd_heap_entry = {
 		"prints per arena: system memory, chunks in use, in the tcache, in\n"
 		"fastbins and in bins (unsorted, small, large), and top; then mmapped\n"
 		"chunks, totals, and a histogram of chunk sizes in use.  The totals\n"
-		"reconcile with glibc's mallinfo2() (see docs/heap-model.md).\n"
+		"reconcile with glibc's mallinfo2(): see\n"
+		HEAPDBG_DOCDIR "/heap-model.md.\n"
 		"Integrity problems met on the way are counted; `check` lists them.\n"
 		"--by bytes scales the histogram's bars by the bytes of each size\n"
 		"class instead of its chunk count (a few big chunks show).",

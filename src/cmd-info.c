@@ -97,6 +97,7 @@ emit_allocator(struct session *s)
 	em_fmt(s->em, ", layout {layout:%s}", mi->layout_desc);
 	em_str(s->em, "layout_source", mi->L.source == LAYOUT_FROM_DWARF ? "DWARF" : "table");
 	em_fmt(s->em, ", table row {layout_table:%s}\n", mi->layout_table);
+	em_bool(s->em, "layout_cached", mi->layout_cached);
 	if (mi->layout_problem)
 		em_fmt(s->em, "           the layout fails a consistency check: {layout_problem:%s}; no walk is "
 		       "done with it\n", mi->layout_problem);

@@ -51,12 +51,13 @@ const struct cmd_entry cmd_save_entry = {
 	.name = "save",
 	.usage = "save NAME FILE",
 	.summary = "write snapshot NAME (or `now`) to FILE",
-	.help = "Writes the snapshot to FILE in heapdbg's snapshot format\n"
-		"(docs/snapshot-format.md): chunk addresses, sizes, states and arenas,\n"
-		"and for traced chunks the allocation's size, number, time and stack\n"
-		"(pcs, and module+offset, function, file and line per frame).  No heap\n"
-		"contents are written.  FILE is created with mode 0600 and replaced\n"
-		"whole.  `load` reads it into any heapdbg, with or without a target.\n"
+	.help = "Writes the snapshot to FILE in heapdbg's snapshot format: chunk\n"
+		"addresses, sizes, states and arenas, and for traced chunks the\n"
+		"allocation's size, number, time and stack (pcs, and module+offset,\n"
+		"function, file and line per frame).  No heap contents are written.\n"
+		"The format: " HEAPDBG_DOCDIR "/snapshot-format.md.\n"
+		"FILE is created with mode 0600 and replaced whole.  `load` reads it\n"
+		"into any heapdbg, with or without a target.\n"
 		"NAME `now` saves the heap as it is now.\n"
 		"JSON: name, chunks, traced, file, file_bytes.",
 	.flags = CMD_NO_REPEAT,

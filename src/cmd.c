@@ -27,6 +27,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_check_entry,
 	&cmd_leaks_entry,
 	&cmd_refs_entry,
+	&cmd_retained_entry,
 	/* allocations over time */
 	&cmd_trace_entry,
 	&cmd_top_entry,
@@ -290,6 +291,22 @@ out:
 	return rc;
 }
 
+/* How long a command held a live process stopped: stopped_ms in JSON;
+ * in text after the commands that read the whole heap, whose hold is the
+ * one that matters (issue 12: every command that stops a live target
+ * reports it). */
+static void
+report_held(struct session *s, const struct cmd_entry *c, uint64_t ns)
+{
+	static const char *const heap_readers[] = { "heap", "check", "leaks", "snapshot", "retained", "chunks", "bins" };
+	em_double(s->em, "stopped_ms", (double)(ns / 10000) / 100.0);
+	for (size_t i = 0; i < ARRAY_SIZE(heap_readers); i++)
+		if (!strcmp(c->name, heap_readers[i]) && ns) {
+			em_text(s->em, "(process %d held stopped %.1f ms by this command)\n", (int)s->t->pid, ns / 1e6);
+			break;
+		}
+}
+
 int
 cmd_run_line(struct session *s, const char *line)
 {
@@ -297,6 +314,7 @@ cmd_run_line(struct session *s, const char *line)
 	char **argv;
 	const struct cmd_entry *c;
 	bool ambiguous, ended;
+	uint64_t held;
 
 	hd_clear_error();
 	if (cmd_split(line, &argc, &argv) < 0) {
@@ -336,11 +354,14 @@ cmd_run_line(struct session *s, const char *line)
 	session_poll_target(s);
 	ended = s->end_seen;
 	rc = 0;
+	held = s->t && s->t->kind == TARGET_LIVE && !live_gone(s->t) ? live_held_ns(s->t) : UINT64_MAX;
 	if ((c->flags & (CMD_NEEDS_TARGET | CMD_NEEDS_LIVE)) &&
 	    session_need_target(s, (c->flags & CMD_NEEDS_LIVE) != 0) < 0)
 		rc = -1;
 	else
 		rc = c->exec(s, argc, argv);
+	if (rc == 0 && held != UINT64_MAX && s->t && s->t->kind == TARGET_LIVE)
+		report_held(s, c, live_held_ns(s->t) - held);
 	if (rc < 0) {
 		/* killed while the command ran (a SIGKILL ends even a process
 		 * held stopped): that is why it failed, whatever failed on

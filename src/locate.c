@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include "locate.h"
+#include "layout-cache.h"
 #include "ptmalloc.h"
 
 #include <elf.h>
@@ -541,6 +542,7 @@ layout_check_run(void *arg)
 	if (dw) {
 		lc->rc = layout_from_dwarf(dw, &lc->table, &lc->dwarf);
 		dwarf_end(dw);
+		layout_cache_put(lc->path, &lc->table, lc->rc, &lc->dwarf);
 	}
 	close(fd);
 	return NULL;
@@ -661,6 +663,29 @@ choose_layout(struct malloc_info *mi, const struct module *libc, const struct ma
 		dwfl_module_info(libc->mod, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);
 	}
 	if (tab && exact && !tab->uncertain && debugfile) {
+		struct malloc_layout cached;
+		int crc;
+		if (layout_cache_get(debugfile, tab, &crc, &cached)) {
+			/* checked before against this very file */
+			mi->layout_cached = true;
+			if (crc == 0 && layouts_equal(&cached, tab)) {
+				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s, confirmed by DWARF (cached)",
+					 layout_describe(&mi->L, d, sizeof(d)));
+				snprintf(mi->layout_table, sizeof(mi->layout_table), "agrees");
+			} else if (crc == 0) {
+				mi->L = cached;
+				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s (the table row differed; cached)",
+					 layout_describe(&mi->L, d, sizeof(d)));
+				compare_row(mi, tab, exact, &cached);
+			} else {
+				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s",
+					 layout_describe(&mi->L, d, sizeof(d)));
+			}
+			return;
+		}
+		(void)layout_cache_dir();	/* decided here, not on the thread */
+	}
+	if (tab && exact && !tab->uncertain && debugfile) {
 		/* use the verified row now, check it against DWARF meanwhile */
 		struct layout_check *lc = xcalloc(1, sizeof(*lc));
 		lc->path = xstrdup(debugfile);
@@ -683,9 +708,21 @@ choose_layout(struct malloc_info *mi, const struct module *libc, const struct ma
 	}
 	{
 		Dwarf_Addr bias;
-		Dwarf *dw = libc->mod ? dwfl_module_getdwarf(libc->mod, &bias) : NULL;
-		if (dw && layout_from_dwarf(dw, tab, &mi->L) == 0) {
-			snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s", layout_describe(&mi->L, d, sizeof(d)));
+		const char *file = debugfile ? debugfile : mainfile;
+		struct malloc_layout got;
+		int crc = -1;
+		Dwarf *dw = NULL;
+		if (libc->mod && file && layout_cache_get(file, tab, &crc, &got)) {
+			mi->layout_cached = true;
+		} else if (libc->mod && (dw = dwfl_module_getdwarf(libc->mod, &bias))) {
+			crc = layout_from_dwarf(dw, tab, &got);
+			/* keyed as the lookup above was */
+			layout_cache_put(file, tab, crc, &got);
+		}
+		if (crc == 0) {
+			mi->L = got;
+			snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s%s", layout_describe(&mi->L, d, sizeof(d)),
+				 mi->layout_cached ? " (cached)" : "");
 			compare_row(mi, tab, exact, &mi->L);
 			return;
 		}

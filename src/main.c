@@ -120,12 +120,15 @@ opt_is(const char *arg, const char *name, const char **val, int *i, int argc, ch
  * close a core; say how a live process ended, if it did (once:
  * a death noticed between commands was said then). */
 static void
-finish_target(struct session *s)
+finish_target(struct session *s, bool say)
 {
 	if (!s->t)
 		return;
 	if (s->t->kind == TARGET_LIVE) {
 		live_poll(s->t);
+		if (say && !live_launched(s->t) && !live_gone(s->t) && !live_at_exit(s->t))
+			fprintf(stderr, "heapdbg: detaching from process %d, held stopped %.1f ms in all\n",
+				(int)s->t->pid, live_held_ns(s->t) / 1e6);
 		if (live_at_exit(s->t) && live_launched(s->t)) {
 			live_finish(s->t);
 		} else if (live_launched(s->t) && !live_gone(s->t)) {
@@ -215,7 +218,7 @@ main(int argc, char **argv)
 		if (opt_is(a, "error-exitcode", &val, &i, argc, argv, true)) {
 			if (parse_u64(val, &errcode, false) < 0 || errcode > 255) {
 				error_msg("--error-exitcode: '%s' is not an exit status (0-255)", val);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			continue;
 		}
@@ -240,7 +243,7 @@ main(int argc, char **argv)
 			bool no = !strcmp(val, "no");
 			if (!no && strcmp(val, "yes")) {
 				error_msg("%s: 'yes' or 'no', not '%s'", a, val);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			if (strstr(a, "libc"))
 				no_libc_freeres = no;
@@ -259,7 +262,7 @@ main(int argc, char **argv)
 		if (opt_is(a, "args", NULL, &i, argc, argv, false)) {
 			if (i + 1 >= argc) {
 				error_msg("--args needs a program");
-				return EXIT_USAGE;
+				goto usage;
 			}
 			prog_argv = &argv[i + 1];
 			break;
@@ -269,33 +272,33 @@ main(int argc, char **argv)
 			continue;
 		}
 		error_msg("unrecognized argument '%s' (see --help)", a);
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if (!!pid_arg + !!core + !!prog_argv > 1) {
 		error_msg("give only one of -p PID, -c CORE and --args PROG");
-		return EXIT_USAGE;
+		goto usage;
 	}
 
 	if (log_file && !*log_file) {
 		error_msg("--log-file/--json=: a file name is needed");
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if (inferior_output && !prog_argv) {
 		error_msg("--inferior-output is for a program started with --args");
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if (log_file) {
 		out = fopen(log_file, "w");
 		if (!out) {
 			perror_msg("%s", log_file);
-			return EXIT_USAGE;
+			goto usage;
 		}
 	}
 	if (inferior_output) {
 		inf_out = inf_err = open(inferior_output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
 		if (inf_out < 0) {
 			perror_msg("%s", inferior_output);
-			return EXIT_USAGE;
+			goto usage;
 		}
 	} else if (json && !log_file) {
 		inf_out = STDERR_FILENO;	/* stdout is for JSON */
@@ -345,7 +348,7 @@ main(int argc, char **argv)
 		if (parse_u64(pid_arg, &pid, false) < 0 || pid == 0 || pid > 0x7fffffff) {
 			error_msg("-p: '%s' is not a process id", pid_arg);
 			session_free(s);
-			return EXIT_USAGE;
+			goto usage;
 		}
 		t = live_attach((pid_t)pid);
 	} else if (core) {
@@ -420,13 +423,13 @@ main(int argc, char **argv)
 	if (term) {
 		/* restore the target, then die the way we were asked to */
 		session_emergency_cleanup(s);
-		finish_target(s);
+		finish_target(s, false);
 		session_free(s);
 		signal(term, SIG_DFL);
 		raise(term);
 		return 128 + term;
 	}
-	finish_target(s);
+	finish_target(s, !quiet && !json);
 	if (s->error_exitcode && s->found_problem)
 		rc = s->error_exitcode;
 	else
@@ -440,4 +443,10 @@ main(int argc, char **argv)
 		rc = rc ? rc : 1;
 	}
 	return rc;
+
+usage:
+	/* (the script's list, so that a usage error leaks nothing: LeakSanitizer
+	 * would turn the exit status into 1) */
+	vec_free(&script);
+	return EXIT_USAGE;
 }

@@ -904,3 +904,519 @@ reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
 		return hd_fail(HD_EINTR, "interrupted");
 	return 0;
 }
+
+/* ---- retained: what each root keeps alive ----
+ *
+ * The graph: a super-root above every root (a global symbol, a thread's
+ * stack, a thread's registers, a piece of anonymous memory), an edge from
+ * a root or a reachable block to each reachable block it points to the
+ * way the leak check follows pointers (a start pointer, or an interior
+ * pointer one of memcheck's heuristics accepts).  Block X dominates block
+ * Y when every path from the super-root to Y passes through X; a root
+ * retains what it dominates, the bytes that would be lost if that root
+ * forgot its pointers (Eclipse MAT's retained size).  Dominators by
+ * Lengauer and Tarjan's algorithm (the simple version with path
+ * compression), iteratively: a linked list a million blocks long is a
+ * path that deep.
+ */
+
+#define RT_ROOT 0x80000000u	/* an edge's source that is a root, not a block */
+
+struct rt_edge {
+	uint32_t from, to;	/* from: a block, or RT_ROOT | root index; to: a block */
+};
+
+struct rt {
+	struct rc *c;
+	struct symbols *s;
+	VEC(struct retain_root) roots;
+	struct u64map root_of;		/* root key -> index */
+	VEC(struct rt_edge) edges;
+	uint32_t cur;			/* the source of what is being scanned */
+	/* the last global symbol a word was found in */
+	uint64_t sym_lo, sym_hi;
+	uint32_t sym_root;
+	bool sym_valid;
+};
+
+/* Block v points to as the leak check follows it to a reachable block,
+ * or -1. */
+static long
+rt_target(struct rc *c, uint64_t v)
+{
+	struct reach *r = c->r;
+	long b;
+
+	if (v < c->lo || v >= c->hi)
+		return -1;
+	b = reach_block_at(r, v);
+	if (b < 0 || r->state[b] != LEAK_REACHABLE || !points_into(r, v, (uint32_t)b))
+		return -1;
+	if (v != r->start[b] && heuristic(c, v, (uint32_t)b) == HEUR_NONE)
+		return -1;
+	return b;
+}
+
+static uint32_t
+rt_root(struct rt *x, uint64_t key, enum ref_region region, pid_t tid, uint64_t lo, uint64_t hi,
+	const char *name, const char *module)
+{
+	bool created;
+	uint64_t *slot = u64map_slot(&x->root_of, key, &created);
+
+	if (created) {
+		struct retain_root rr;
+		memset(&rr, 0, sizeof(rr));
+		rr.region = region;
+		rr.tid = tid;
+		rr.lo = lo;
+		rr.hi = hi;
+		rr.name = name;
+		rr.module = module;
+		rr.top = -1;
+		vec_push(&x->roots, rr);
+		*slot = x->roots.n - 1;
+	}
+	return (uint32_t)*slot;
+}
+
+static void
+rt_edge(struct rt *x, uint32_t from, long b)
+{
+	struct rt_edge e = { from, (uint32_t)b };
+	vec_push(&x->edges, e);
+}
+
+/* Keys: a global by its symbol's start (or its mapping's, without a
+ * symbol), the others by kind and thread or mapping. */
+#define RT_KEY(kind, v) (((uint64_t)(kind) << 60) | ((v) & 0x0fffffffffffffffULL))
+
+struct rt_region {
+	struct rt *x;
+	enum ref_region region;
+	pid_t tid;
+	uint64_t lo, hi;	/* the root range */
+};
+
+static void
+rt_root_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct rt_region *rg = arg;
+	struct rt *x = rg->x;
+
+	for (size_t off = (size_t)(ALIGN_UP(addr, 8) - addr); off + 8 <= len; off += 8) {
+		uint64_t at = addr + off;
+		long b = rt_target(c, ptm_rd64(d + off));
+		uint32_t ri;
+
+		if (b < 0)
+			continue;
+		if (rg->region != REF_GLOBAL) {
+			ri = rt_root(x, RT_KEY(rg->region + 1, rg->tid ? (uint64_t)rg->tid : rg->lo), rg->region,
+				     rg->tid, rg->lo, rg->hi, NULL, NULL);
+		} else if (x->sym_valid && at >= x->sym_lo && at < x->sym_hi) {
+			ri = x->sym_root;
+		} else {
+			const char *name = NULL, *module = NULL;
+			uint64_t start = 0, size = 0;
+			if (x->s && symbols_addr_extent(x->s, at, &name, &start, &size, &module) && size) {
+				ri = rt_root(x, RT_KEY(0, start), REF_GLOBAL, 0, start, start + size, name, module);
+				x->sym_lo = start;
+				x->sym_hi = start + size;
+			} else {
+				/* no symbol: the module's section (.data, .bss), or
+				 * its mapping */
+				const struct mapping *m = target_find_mapping(c->t, at);
+				uint64_t lo = m ? m->start : rg->lo, hi = m ? m->end : rg->hi;
+				const char *sec = NULL;
+				if (x->s) {
+					struct module_info mi;
+					uint64_t slo, shi;
+					if (symbols_addr_section(x->s, at, &sec, &slo, &shi) && at >= slo && at < shi) {
+						lo = slo;
+						hi = shi;
+					} else {
+						sec = NULL;
+					}
+					if (symbols_module_at(x->s, at, &mi) ||
+					    (m && m->start && symbols_module_at(x->s, m->start - 1, &mi)))
+						module = mi.name;
+				}
+				ri = rt_root(x, RT_KEY(8, lo), REF_GLOBAL, 0, lo, hi, NULL,
+					     module ? module : m ? m->path : NULL);
+				x->roots.v[ri].section = sec;
+				x->sym_lo = lo;
+				x->sym_hi = hi;
+			}
+			x->sym_root = ri;
+			x->sym_valid = true;
+		}
+		x->roots.v[ri].refs++;
+		rt_edge(x, RT_ROOT | ri, b);
+	}
+}
+
+static void
+rt_root_range(struct rc *c, uint64_t lo, uint64_t hi, enum ref_region region, pid_t tid, void *arg)
+{
+	struct rt_region rg = { arg, region, tid, lo, hi };
+	for_each_piece(c, lo, hi, rt_root_piece, &rg);
+}
+
+static void
+rt_block_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct rt *x = arg;
+
+	for (size_t off = (size_t)(ALIGN_UP(addr, 8) - addr); off + 8 <= len; off += 8) {
+		long b = rt_target(c, ptm_rd64(d + off));
+		if (b >= 0)
+			rt_edge(x, x->cur, b);
+	}
+}
+
+struct lt_stack {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+/* Path compression for eval(): the vertex of least semi on the path from
+ * v up to (not including) the root of its tree in the forest, the path
+ * compressed as it is walked (an explicit stack: no recursion). */
+static uint32_t
+lt_eval(uint32_t v, uint32_t *ancestor, uint32_t *best, const uint32_t *semi, struct lt_stack *stk)
+{
+	uint32_t a = ancestor[v], v0 = v;
+
+	if (a == UINT32_MAX)
+		return v;
+	stk->n = 0;
+	while (ancestor[a] != UINT32_MAX) {
+		vec_push(stk, v);
+		v = a;
+		a = ancestor[v];
+	}
+	/* v's ancestor is a tree root: compress from the top down */
+	while (stk->n) {
+		uint32_t u = stk->v[--stk->n];
+		uint32_t au = ancestor[u];
+		if (semi[best[au]] < semi[best[u]])
+			best[u] = best[au];
+		ancestor[u] = ancestor[au];
+	}
+	return best[v0];
+}
+
+static int
+root_cmp(const void *a, const void *b)
+{
+	const struct retain_root *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return x->blocks > y->blocks ? -1 : x->blocks < y->blocks;
+}
+
+int
+reach_retained(struct target *t, struct symbols *s, const struct reach *r, struct retain **out)
+{
+	struct rt x;
+	struct rc c;
+	struct retain *res = xcalloc(1, sizeof(*res));
+	struct reach_opts o = { NULL, true, r->floors, r->nfloors };
+	uint64_t t0 = hd_now_ns();
+	uint32_t R, N, *off = NULL, *adj = NULL, *poff = NULL, *padj = NULL;
+	uint32_t *dfn = NULL, *vertex = NULL, *parent = NULL, *semi = NULL, *idom = NULL;
+	uint32_t *ancestor = NULL, *best = NULL, *samedom = NULL, *bucket = NULL, *bnext = NULL;
+	uint64_t *bytes = NULL, *blocks = NULL;
+	struct lt_stack stk = { 0 };
+	uint32_t n = 0;
+
+	*out = NULL;
+	memset(&x, 0, sizeof(x));
+	memset(&c, 0, sizeof(c));
+	c.t = t;
+	c.r = (struct reach *)r;
+	c.o = &o;
+	c.clique = -1;
+	if (r->n) {
+		c.lo = r->start[0];
+		c.hi = r->start[r->n - 1] + MAX(r->len[r->n - 1], 1);
+	}
+	x.c = &c;
+	x.s = s;
+	u64map_init(&x.root_of);
+
+	/* the edges: registers, root memory, reachable blocks */
+	for (size_t i = 0; i < t->nthreads; i++) {
+		const hd_regs_t *regs = target_regs(t, t->threads[i]);
+		if (!regs)
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(reg_names); k++) {
+			long b = rt_target(&c, reg_value(regs, k));
+			uint32_t ri;
+			if (b < 0)
+				continue;
+			ri = rt_root(&x, RT_KEY(REF_REGISTER + 1, (uint64_t)t->threads[i]->tid), REF_REGISTER,
+				     t->threads[i]->tid, 0, 0, NULL, NULL);
+			x.roots.v[ri].refs++;
+			rt_edge(&x, RT_ROOT | ri, b);
+		}
+	}
+	for_each_root(&c, rt_root_range, &x);
+	for (size_t b = 0; b < r->n && !c.interrupted; b++) {
+		if (r->state[b] != LEAK_REACHABLE)
+			continue;
+		x.cur = (uint32_t)b;
+		c.scanning = (uint32_t)b;
+		for_each_block_piece(&c, (uint32_t)b, rt_block_piece, &x);
+		if ((b & 0xffff) == 0 && sig_stop_work())
+			c.interrupted = true;
+	}
+	if (c.interrupted)
+		goto fail;
+
+	/* nodes: 0 the super-root, 1..R the roots, R+1+b block b */
+	R = (uint32_t)x.roots.n;
+	if ((uint64_t)r->n + R + 1 >= RT_ROOT)
+		goto toobig;
+	N = R + 1 + (uint32_t)r->n;
+	off = xcalloc((size_t)N + 1, sizeof(*off));
+	poff = xcalloc((size_t)N + 1, sizeof(*poff));
+	adj = xreallocarray(NULL, x.edges.n + R + 1, sizeof(*adj));
+	padj = xreallocarray(NULL, x.edges.n + R + 1, sizeof(*padj));
+#define RT_NODE(e) (((e) & RT_ROOT) ? 1 + ((e) & ~RT_ROOT) : R + 1 + (e))
+	for (uint32_t i = 0; i < R; i++) {
+		off[0 + 1]++;
+		poff[1 + i + 1]++;
+	}
+	for (size_t i = 0; i < x.edges.n; i++) {
+		off[RT_NODE(x.edges.v[i].from) + 1]++;
+		poff[R + 1 + x.edges.v[i].to + 1]++;
+	}
+	for (uint32_t i = 0; i < N; i++) {
+		off[i + 1] += off[i];
+		poff[i + 1] += poff[i];
+	}
+	{
+		uint32_t *fill = xreallocarray(NULL, N, sizeof(*fill)), *pfill = xreallocarray(NULL, N, sizeof(*pfill));
+		memcpy(fill, off, N * sizeof(*fill));
+		memcpy(pfill, poff, N * sizeof(*pfill));
+		for (uint32_t i = 0; i < R; i++) {
+			adj[fill[0]++] = 1 + i;
+			padj[pfill[1 + i]++] = 0;
+		}
+		for (size_t i = 0; i < x.edges.n; i++) {
+			uint32_t u = RT_NODE(x.edges.v[i].from), v = R + 1 + x.edges.v[i].to;
+			adj[fill[u]++] = v;
+			padj[pfill[v]++] = u;
+		}
+		free(fill);
+		free(pfill);
+	}
+#undef RT_NODE
+	vec_free(&x.edges);
+
+	/* depth-first preorder from the super-root (dfn 1-based; 0: not
+	 * reached), with an explicit stack of (node, next edge) */
+	dfn = xcalloc(N, sizeof(*dfn));
+	vertex = xreallocarray(NULL, (size_t)N + 1, sizeof(*vertex));
+	parent = xreallocarray(NULL, (size_t)N + 1, sizeof(*parent));
+	{
+		uint32_t *edge = xcalloc(N, sizeof(*edge));
+		vec_push(&stk, 0u);
+		dfn[0] = ++n;
+		vertex[n] = 0;
+		parent[n] = 0;
+		edge[0] = off[0];
+		while (stk.n) {
+			uint32_t u = stk.v[stk.n - 1];
+			if (edge[u] < off[u + 1]) {
+				uint32_t v = adj[edge[u]++];
+				if (!dfn[v]) {
+					dfn[v] = ++n;
+					vertex[n] = v;
+					parent[n] = dfn[u];
+					edge[v] = off[v];
+					vec_push(&stk, v);
+				}
+			} else {
+				stk.n--;
+			}
+		}
+		free(edge);
+	}
+
+	/* Lengauer-Tarjan over preorder numbers 1..n */
+	semi = xreallocarray(NULL, (size_t)n + 1, sizeof(*semi));
+	idom = xcalloc((size_t)n + 1, sizeof(*idom));
+	ancestor = xreallocarray(NULL, (size_t)n + 1, sizeof(*ancestor));
+	best = xreallocarray(NULL, (size_t)n + 1, sizeof(*best));
+	samedom = xreallocarray(NULL, (size_t)n + 1, sizeof(*samedom));
+	bucket = xreallocarray(NULL, (size_t)n + 1, sizeof(*bucket));
+	bnext = xreallocarray(NULL, (size_t)n + 1, sizeof(*bnext));
+	for (uint32_t i = 0; i <= n; i++) {
+		semi[i] = i;
+		ancestor[i] = UINT32_MAX;
+		best[i] = i;
+		samedom[i] = UINT32_MAX;
+		bucket[i] = UINT32_MAX;
+	}
+	for (uint32_t i = n; i >= 2; i--) {
+		uint32_t w = vertex[i], p = parent[i], sd = p;
+		for (uint32_t k = poff[w]; k < poff[w + 1]; k++) {
+			uint32_t v = dfn[padj[k]], s2;
+			if (!v)
+				continue;	/* (not reached: cannot happen for a reachable source) */
+			s2 = v <= i ? v : semi[lt_eval(v, ancestor, best, semi, &stk)];
+			if (s2 < sd)
+				sd = s2;
+		}
+		semi[i] = sd;
+		bnext[i] = bucket[sd];
+		bucket[sd] = i;
+		ancestor[i] = p;	/* link(p, i) */
+		for (uint32_t v = bucket[p]; v != UINT32_MAX; v = bnext[v]) {
+			uint32_t y = lt_eval(v, ancestor, best, semi, &stk);
+			if (semi[y] == semi[v])
+				idom[v] = p;
+			else
+				samedom[v] = y;
+		}
+		bucket[p] = UINT32_MAX;
+	}
+	for (uint32_t i = 2; i <= n; i++)
+		if (samedom[i] != UINT32_MAX)
+			idom[i] = idom[samedom[i]];
+
+	/* retained bytes: each vertex's own, summed up the dominator tree
+	 * (a dominator comes before what it dominates in preorder) */
+	bytes = xcalloc((size_t)n + 1, sizeof(*bytes));
+	blocks = xcalloc((size_t)n + 1, sizeof(*blocks));
+	for (uint32_t i = 2; i <= n; i++) {
+		uint32_t v = vertex[i];
+		if (v > R) {
+			bytes[i] = r->len[v - R - 1];
+			blocks[i] = 1;
+			res->reachable_blocks++;
+			res->reachable_bytes += r->len[v - R - 1];
+		}
+	}
+	for (uint32_t i = n; i >= 2; i--) {
+		bytes[idom[i]] += bytes[i];
+		blocks[idom[i]] += blocks[i];
+	}
+	for (uint32_t i = 2; i <= n; i++) {
+		uint32_t v = vertex[i], d = vertex[idom[i]];
+		if (v <= R) {
+			x.roots.v[v - 1].bytes = bytes[i];
+			x.roots.v[v - 1].blocks = blocks[i];
+		} else if (d == 0) {
+			/* dominated by no single root: reached from several */
+			size_t k = res->nshared;
+			res->shared_blocks += blocks[i];
+			res->shared_bytes += bytes[i];
+			if (k == RETAIN_SHARED_MAX && bytes[i] <= res->shared[k - 1].bytes)
+				continue;
+			if (k == RETAIN_SHARED_MAX)
+				k--;
+			else
+				res->nshared++;
+			while (k > 0 && res->shared[k - 1].bytes < bytes[i]) {
+				res->shared[k] = res->shared[k - 1];
+				k--;
+			}
+			memset(&res->shared[k], 0, sizeof(res->shared[k]));
+			res->shared[k].block = (long)(v - R - 1);
+			res->shared[k].bytes = bytes[i];
+			res->shared[k].blocks = blocks[i];
+		} else if (d <= R) {
+			/* the root's biggest directly held block */
+			struct retain_root *rr = &x.roots.v[d - 1];
+			if (rr->top < 0 || bytes[i] > rr->top_bytes) {
+				rr->top = (long)(v - R - 1);
+				rr->top_bytes = bytes[i];
+				rr->top_blocks = blocks[i];
+			}
+		}
+	}
+	for (size_t b = 0; b < r->n; b++)
+		if (r->state[b] == LEAK_REACHABLE && !dfn[R + 1 + b]) {
+			/* (every reachable block has a path; say so if not) */
+			res->unattributed_blocks++;
+			res->unattributed_bytes += r->len[b];
+		}
+	/* who points at the biggest shared blocks (the roots' totals are
+	 * final now) */
+	for (size_t k = 0; k < res->nshared; k++) {
+		struct retain_shared *sh = &res->shared[k];
+		uint32_t v = R + 1 + (uint32_t)sh->block;
+		for (uint32_t e = poff[v]; e < poff[v + 1]; e++) {
+			uint32_t u = padj[e];
+			if (u > R) {
+				sh->block_refs++;
+			} else if (u > 0) {
+				const struct retain_root *rr = &x.roots.v[u - 1];
+				unsigned h;
+				sh->root_refs++;
+				for (h = 0; h < sh->nholders; h++)
+					if (sh->holders[h].region == rr->region && sh->holders[h].tid == rr->tid &&
+					    sh->holders[h].lo == rr->lo)
+						break;
+				if (h == sh->nholders && h < RETAIN_HOLDERS_MAX)
+					sh->holders[sh->nholders++] = *rr;
+			}
+		}
+	}
+	if (x.roots.n > 1)
+		qsort(x.roots.v, x.roots.n, sizeof(*x.roots.v), root_cmp);
+	while (x.roots.n && !x.roots.v[x.roots.n - 1].bytes)
+		x.roots.n--;	/* roots whose every block another root holds too */
+	res->roots = x.roots.v;
+	res->n = x.roots.n;
+	x.roots.v = NULL;
+	res->edges = off[N];
+	res->seconds = (hd_now_ns() - t0) / 1e9;
+	*out = res;
+	goto done;
+
+toobig:
+	hd_fail(HD_ENOTSUP, "too many blocks for the dominator tree");
+	goto fail2;
+fail:
+	hd_fail(HD_EINTR, "interrupted");
+fail2:
+	free(res);
+done:
+	free(off);
+	free(adj);
+	free(poff);
+	free(padj);
+	free(dfn);
+	free(vertex);
+	free(parent);
+	free(semi);
+	free(idom);
+	free(ancestor);
+	free(best);
+	free(samedom);
+	free(bucket);
+	free(bnext);
+	free(bytes);
+	free(blocks);
+	vec_free(&stk);
+	vec_free(&x.edges);
+	vec_free(&x.roots);
+	u64map_free(&x.root_of);
+	free(c.rootbuf.p);
+	free(c.blockbuf.p);
+	return *out ? 0 : -1;
+}
+
+void
+retain_free(struct retain *res)
+{
+	if (!res)
+		return;
+	free(res->roots);
+	free(res);
+}

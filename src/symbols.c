@@ -802,6 +802,107 @@ symbols_addr_sym(struct symbols *s, uint64_t addr, const char **name, uint64_t *
 	return true;
 }
 
+bool
+symbols_addr_extent(struct symbols *s, uint64_t addr, const char **name, uint64_t *start, uint64_t *size,
+		    const char **module)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	GElf_Off o = 0;
+	GElf_Sym sym;
+	const char *n;
+
+	if (!mod || !(n = dwfl_module_addrinfo(mod, addr, &o, &sym, NULL, NULL, NULL)))
+		return false;
+	if (sym.st_size && o >= sym.st_size)
+		return false;
+	if (name)
+		*name = intern(s, n);
+	if (start)
+		*start = addr - o;
+	if (size)
+		*size = sym.st_size;
+	if (module) {
+		const char *m = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+		*module = m ? intern(s, m) : NULL;
+	}
+	return true;
+}
+
+bool
+symbols_addr_section(struct symbols *s, uint64_t addr, const char **name, uint64_t *start, uint64_t *end)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	Dwarf_Addr a = addr, bias = 0;
+	Elf_Scn *scn = mod ? dwfl_module_address_section(mod, &a, &bias) : NULL;
+	Elf *elf = mod ? dwfl_module_getelf(mod, &bias) : NULL;
+	GElf_Shdr sh;
+	size_t shstrndx;
+	const char *n;
+
+	if (!scn || !elf || !gelf_getshdr(scn, &sh) || elf_getshdrstrndx(elf, &shstrndx) != 0 ||
+	    !(n = elf_strptr(elf, shstrndx, sh.sh_name)))
+		return false;
+	if (name)
+		*name = intern(s, n);
+	if (start)
+		*start = sh.sh_addr + bias;
+	if (end)
+		*end = sh.sh_addr + bias + sh.sh_size;
+	return true;
+}
+
+/* Depth-first over a DIE's children: the function whose scope holds
+ * the variable at file address vaddr (DW_OP_addr), or NULL. */
+static const char *
+static_scope_in(Dwarf_Die *parent, Dwarf_Addr vaddr, const char *fn, int depth)
+{
+	Dwarf_Die die;
+
+	if (depth > 64 || dwarf_child(parent, &die) != 0)
+		return NULL;
+	do {
+		int tag = dwarf_tag(&die);
+		if (tag == DW_TAG_variable && fn) {
+			Dwarf_Attribute at;
+			Dwarf_Op *expr;
+			size_t len;
+			if (dwarf_attr(&die, DW_AT_location, &at) && dwarf_getlocation(&at, &expr, &len) == 0 &&
+			    len == 1 && expr[0].atom == DW_OP_addr && expr[0].number == vaddr)
+				return fn;
+		} else if (tag == DW_TAG_subprogram || tag == DW_TAG_lexical_block || tag == DW_TAG_namespace ||
+			   tag == DW_TAG_class_type || tag == DW_TAG_structure_type) {
+			const char *inner = tag == DW_TAG_subprogram ? dwarf_diename(&die) : fn;
+			const char *r = static_scope_in(&die, vaddr, inner, depth + 1);
+			if (r)
+				return r;
+		}
+	} while (dwarf_siblingof(&die, &die) == 0);
+	return NULL;
+}
+
+const char *
+symbols_static_scope(struct symbols *s, uint64_t addr)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, addr);
+	Dwarf_Addr bias = 0;
+	Dwarf *dw = mod ? dwfl_module_getdwarf(mod, &bias) : NULL;
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+
+	if (!dw)
+		return NULL;
+	while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu;
+		if (dwarf_offdie(dw, off + hsize, &cu)) {
+			const char *fn = static_scope_in(&cu, addr - bias, NULL, 0);
+			if (fn)
+				return intern(s, fn);
+		}
+		off = next;
+	}
+	return NULL;
+}
+
 static bool
 elf_has_section(Elf *elf, const char *name)
 {

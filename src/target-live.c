@@ -61,6 +61,9 @@ struct live_priv {
 	int stopping;		/* inside live_stop_all */
 	unsigned long stops;
 	struct run_result *res;	/* statistics of the current run, or NULL */
+	/* the process held: every thread in a ptrace-stop (live_held_ns) */
+	uint64_t held_since;	/* since when (0: not held) */
+	uint64_t held_total;	/* ns held before that */
 };
 
 static struct live_priv *
@@ -494,6 +497,37 @@ refresh_thread_names(struct target *t)
 
 enum mode { MODE_RUN, MODE_STOP };
 
+/* Every thread stopped now: the process is held from here. */
+static void
+held_check(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	if (lp->held_since)
+		return;
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i]->state == THREAD_RUNNING)
+			return;
+	lp->held_since = hd_now_ns();
+}
+
+/* A thread runs again (or is let go): the hold, if any, ends. */
+static void
+held_end(struct target *t)
+{
+	struct live_priv *lp = LP(t);
+	if (!lp->held_since)
+		return;
+	lp->held_total += hd_now_ns() - lp->held_since;
+	lp->held_since = 0;
+}
+
+uint64_t
+live_held_ns(const struct target *t)
+{
+	const struct live_priv *lp = LP(t);
+	return lp->held_total + (lp->held_since ? hd_now_ns() - lp->held_since : 0);
+}
+
 static void
 mark_stopped(struct target *t, struct target_thread *th)
 {
@@ -501,6 +535,7 @@ mark_stopped(struct target *t, struct target_thread *th)
 	th->regs_valid = false;
 	th->interrupt_sent = false;
 	LP(t)->stops++;
+	held_check(t);
 }
 
 static int
@@ -519,6 +554,7 @@ resume_raw(struct target *t, struct target_thread *th, int req)
 		return hd_fail_errno(HD_EGENERIC, errno, "cannot resume thread %d", th->tid);
 	}
 	th->state = THREAD_RUNNING;
+	held_end(t);
 	if (req == PTRACE_CONT && sig && LP(t)->res)
 		LP(t)->res->signals++;
 	return 0;
@@ -992,6 +1028,8 @@ live_stop_all(struct target *t)
 	lp->stopping++;
 	rc = stop_all(t);
 	lp->stopping--;
+	if (rc == 0)
+		held_check(t);
 	return rc;
 }
 
@@ -2131,6 +2169,7 @@ live_launch(char *const argv[], int out_fd, int err_fd)
 	th->state = THREAD_STOPPED;
 	if (live_stop_all(t) < 0)
 		goto fail;
+	held_check(t);
 	live_refresh_maps(t);
 	refresh_thread_names(t);
 	return t;
@@ -2190,6 +2229,7 @@ live_detach(struct target *t)
 		rc = -1;
 	exit_break_disarm(t);	/* never left in a program let go */
 	lp->exit_bp = 0;
+	held_end(t);
 	for (size_t i = 0; i < t->nthreads; i++) {
 		struct target_thread *th = t->threads[i];
 		pid_t tid = th->tid;
@@ -2244,6 +2284,7 @@ live_kill(struct target *t)
 	struct live_priv *lp = LP(t);
 	if (lp->gone)
 		return 0;
+	held_end(t);
 	kill(t->pid, SIGKILL);
 	for (size_t i = 0; i < t->nthreads; i++) {
 		struct target_thread *th = t->threads[i];
