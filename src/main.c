@@ -231,7 +231,7 @@ main(int argc, char **argv)
 		if (opt_is(a, "gen-suppressions", &gen_supp, &i, argc, argv, true)) {
 			if (strcmp(gen_supp, "all") && strcmp(gen_supp, "no")) {
 				error_msg("--gen-suppressions: 'all' or 'no', not '%s' (heapdbg does not ask)", gen_supp);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			continue;
 		}
@@ -316,11 +316,13 @@ main(int argc, char **argv)
 	s->no_cxx_freeres = no_cxx_freeres;
 	if (show_kinds && leak_kinds_parse(show_kinds, &s->show_kinds) < 0) {
 		error_msg("--show-leak-kinds: %s", hd_errmsg());
-		return EXIT_USAGE;
+		session_free(s);
+		goto usage;
 	}
 	if (error_kinds && leak_kinds_parse(error_kinds, &s->error_kinds) < 0) {
 		error_msg("--errors-for-leak-kinds: %s", hd_errmsg());
-		return EXIT_USAGE;
+		session_free(s);
+		goto usage;
 	}
 	s->gen_supp = gen_supp && !strcmp(gen_supp, "all");
 	if (supp_files.n) {
@@ -328,7 +330,8 @@ main(int argc, char **argv)
 		for (size_t k = 0; k < supp_files.n; k++) {
 			if (supp_load(s->supp, supp_files.v[k]) < 0) {
 				error_msg("%s", hd_errmsg());
-				return EXIT_USAGE;
+				session_free(s);
+				goto usage;
 			}
 		}
 	}
@@ -448,5 +451,6 @@ usage:
 	/* (the script's list, so that a usage error leaks nothing: LeakSanitizer
 	 * would turn the exit status into 1) */
 	vec_free(&script);
+	vec_free(&supp_files);
 	return EXIT_USAGE;
 }
