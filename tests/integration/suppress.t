@@ -8,6 +8,8 @@
 # - valgrind's own file suppresses every record; a hand-written file with
 #   fun:/obj:/src: patterns, wildcards, "..." and match-leak-kinds gives
 #   valgrind's LEAK SUMMARY, suppressed line included;
+# - on a C++ program (tests/targets/cxxmap) too: the same blocks, and
+#   valgrind's file suppresses every record;
 # - --error-exitcode honours --errors-for-leak-kinds (valgrind's exit code
 #   with the same options), and suppressed records never count;
 # - --show-leak-kinds shows the records valgrind shows;
@@ -188,6 +190,32 @@ for kinds in ("definite,possible", "reachable", "all", "none"):
     is_(shown(r.out), shown(vr.stderr), "--show-leak-kinds=%s: valgrind's records" % kinds)
 r = hd(cmd="leaks --show-leak-kinds=indirect", json_mode=False)
 is_(shown(r.out), shown(vg("--show-leak-kinds=indirect").stderr), "leaks --show-leak-kinds=indirect: the same")
+
+# a C++ program (tests/targets/cxxmap: mangled names, templates, inlined
+# std:: calls, operator new): valgrind's blocks, and valgrind's file
+# suppresses every record
+cxx = os.path.join(TARGETS, "cxxmap")
+if os.path.exists(cxx):
+    vc = subprocess.run(["valgrind", "--leak-check=full", "--show-leak-kinds=all", "--gen-suppressions=all", cxx],
+                        capture_output=True, text=True, timeout=300)
+    cgen = blocks_of(vc.stderr)
+    r = run(["--gen-suppressions=all", "-batch", "-ex", "trace start", "-ex", "continue", "-ex",
+             "leaks --show-leak-kinds=all", "--args", cxx], timeout=300)
+    hc = sorted(blocks_of(x["suppression"])[0] for x in (r.cmd("leaks") or {}).get("records", [])
+                if "suppression" in x)
+    ok(len(cgen) >= 3 and hc == cgen, "C++: --gen-suppressions=all writes valgrind's %d blocks" % len(cgen),
+       "got:  %r\nwant: %r" % (hc, cgen))
+    cf = os.path.join(d, "cxx.supp")
+    with open(cf, "w") as f:
+        f.write(re.sub(r"^==.*\n", "", vc.stderr, flags=re.M).split("LEAK SUMMARY")[0])
+    r = run(["--suppressions=" + cf, "--error-exitcode=3", "-batch", "-ex", "trace start", "-ex", "continue",
+             "-ex", "leaks", "--args", cxx], timeout=300)
+    l = r.cmd("leaks") or {}
+    ok(all(l.get(k, {}).get("blocks") == 0 for k, _ in LEAK_KINDS) and l.get("suppressed", {}).get("blocks")
+       and r.rc == 0, "C++: valgrind's file suppresses every record (exit 0)", r)
+else:
+    skip("C++: valgrind's blocks", "no C++ compiler: tests/targets/cxxmap not built")
+    skip("C++: valgrind's file", "no C++ compiler: tests/targets/cxxmap not built")
 
 # bad values, bad files
 r = run(["--show-leak-kinds=definite,lost", "-batch"])
