@@ -32,10 +32,12 @@ def fmt(v):
     return str(v)
 
 
-def start(name, args=()):
+def start(name, args=(), skip_to_ready=False):
     p = subprocess.Popen([os.path.join(TARGETS, name)] + [str(a) for a in args],
                          stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline()
+    while skip_to_ready and line and not line.startswith("ready"):
+        line = p.stdout.readline()
     if not line.startswith("ready"):
         raise SystemExit("target %s did not start" % name)
     return p
@@ -150,9 +152,51 @@ def bench_walk():
         note="includes the heap copy")
     bench_leaks(p, floor, h["nchunks"])
     bench_snapshots(p, floor, h["nchunks"])
+    bench_monitor(p, h["nchunks"])
     p.kill()
     p.wait()
     bench_valgrind()
+
+
+def bench_stopped():
+    """How long a `heap` holds a small heap stopped: the first attach on a
+    machine (the layout cache cold: libc's DWARF is read) and later ones."""
+    import tempfile
+    print("stopped time, small heap (heapstates: 3 arenas, a few hundred chunks)")
+    p = start("heapstates", skip_to_ready=True)
+    time.sleep(0.3)
+    cold, warm = [], []
+    for _ in range(3):
+        d = tempfile.mkdtemp(prefix="hdbench-cache-")
+        env = dict(os.environ, HEAPDBG_CACHE_DIR=d)
+        for i in range(4):
+            out = subprocess.run([HEAPDBG, "-q", "--json", "-p", str(p.pid), "-batch", "-ex", "heap"],
+                                 capture_output=True, text=True, env=env).stdout
+            ms = json.loads(out.splitlines()[0]).get("stopped_ms", 0)
+            (cold if i == 0 else warm).append(ms)
+        subprocess.run(["rm", "-rf", d])
+    p.kill()
+    p.wait()
+    row("heap: target held stopped, first attach (layout cache cold), median", statistics.median(cold), "ms")
+    row("heap: target held stopped, later attaches (cache warm), median", statistics.median(warm), "ms",
+        note="goal: under 20 ms")
+
+
+def bench_monitor(p, nchunks):
+    """monitor on the big heap: how much of each interval the samples hold
+    the process, with the walk and with --quick (mallinfo2's method)."""
+    print("monitor (the same heap, 1 s interval, 3 samples after the first)")
+    for label, cmd in (("walk", "monitor 1 3"), ("--quick", "monitor --quick 1 3")):
+        objs = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", cmd])
+        summ = [o for o in objs if "samples" in o]
+        if not summ:
+            row("monitor %s" % label, float("nan"), "", note="failed")
+            continue
+        ser = summ[0]["series"][1:]
+        per = statistics.median(x["stopped_seconds"] for x in ser) * 1000
+        frac = sum(x["stopped_seconds"] for x in ser) / max(1e-9, ser[-1]["t"] - summ[0]["series"][0]["t"])
+        row("monitor %s: held per sample, median" % label, per, "ms")
+        row("monitor %s: share of the wall time held" % label, frac * 100, "%", note="goal: at most 5%")
 
 
 def bench_leaks(p, floor, nchunks):
@@ -346,6 +390,7 @@ def main():
     print("heapdbg benchmark: %s" % time.strftime("%Y-%m-%d %H:%M:%S"))
     print("machine: %s, %d CPUs" % (os.uname().release, os.cpu_count()))
     bench_attach()
+    bench_stopped()
     bench_walk()
     bench_trace()
     print("not installed here, not measured: chap, gef, pwndbg, gdb-heap, memleax, bcc memleak "

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 #include "cmd.h"
+#include "arenastat.h"
 #include "heap.h"
 #include "live.h"
 #include "signals.h"
@@ -32,8 +33,12 @@ struct sample {
 	uint64_t system_mem;
 	struct hcount in_use;	/* used + mmapped chunks */
 	struct hcount mmapped;
-	uint64_t free_bytes;	/* tcache, fastbins, bins, top */
+	uint64_t free_bytes;	/* tcache, fastbins, bins, top (quick: no tcache) */
 	double stopped;		/* seconds the process was stopped for it */
+	bool quick;		/* from the free lists (arenastat.h): no chunk counts */
+	/* quick: mallinfo2's parts */
+	struct hcount fastbins, bins;
+	uint64_t top, arenas;
 };
 
 /* The Prometheus text exposition format (version 0.0.4) of one sample. */
@@ -51,9 +56,17 @@ prom_arena(struct sbuf *b, const char *name, pid_t pid, size_t i, const struct h
 		  (int)pid, i, a->addr, a->main ? "true" : "false", extra, v);
 }
 
+static void
+prom_qarena(struct sbuf *b, const char *name, pid_t pid, size_t i, const struct arena_stat *a, const char *extra,
+	    uint64_t v)
+{
+	sb_printf(b, "%s{pid=\"%d\",arena=\"%zu\",addr=\"0x%" PRIx64 "\",main=\"%s\"%s} %" PRIu64 "\n", name,
+		  (int)pid, i, a->addr, a->main ? "true" : "false", extra, v);
+}
+
 static int
-prom_write(const char *path, pid_t pid, const struct heap *h, const struct sample *x, double stopped_total,
-	   uint64_t nsamples)
+prom_write(const char *path, pid_t pid, const struct heap *h, const struct arenas_stat *q, const struct sample *x,
+	   double stopped_total, uint64_t nsamples)
 {
 	struct sbuf b;
 	int rc;
@@ -68,7 +81,30 @@ prom_write(const char *path, pid_t pid, const struct heap *h, const struct sampl
 	sb_printf(&b, "heapdbg_last_stop_seconds{pid=\"%d\"} %.6f\n", (int)pid, x->stopped);
 	prom_family(&b, "heapdbg_samples_total", "counter", "Samples taken by this monitor.");
 	sb_printf(&b, "heapdbg_samples_total{pid=\"%d\"} %" PRIu64 "\n", (int)pid, nsamples);
-	if (h && h->initialised) {
+	if (q && q->arenas.n) {
+		prom_family(&b, "heapdbg_heap_system_bytes", "gauge", "Memory the arena got from the system (system_mem).");
+		for (size_t i = 0; i < q->arenas.n; i++)
+			prom_qarena(&b, "heapdbg_heap_system_bytes", pid, i, &q->arenas.v[i], "", q->arenas.v[i].system_mem);
+		prom_family(&b, "heapdbg_heap_in_use_bytes", "gauge",
+			    "Bytes of the arena not free and not top (mallinfo2's uordblks: tcache'd chunks count).");
+		for (size_t i = 0; i < q->arenas.n; i++)
+			prom_qarena(&b, "heapdbg_heap_in_use_bytes", pid, i, &q->arenas.v[i], "", q->arenas.v[i].in_use);
+		prom_family(&b, "heapdbg_heap_free_bytes", "gauge", "Bytes in free chunks of the arena (fastbins, bins).");
+		for (size_t i = 0; i < q->arenas.n; i++)
+			prom_qarena(&b, "heapdbg_heap_free_bytes", pid, i, &q->arenas.v[i], "",
+				    q->arenas.v[i].fastbins.bytes + q->arenas.v[i].bins.bytes);
+		prom_family(&b, "heapdbg_heap_top_bytes", "gauge", "Size of the arena's top chunk.");
+		for (size_t i = 0; i < q->arenas.n; i++)
+			prom_qarena(&b, "heapdbg_heap_top_bytes", pid, i, &q->arenas.v[i], "", q->arenas.v[i].top_size);
+		prom_family(&b, "heapdbg_heap_chunks", "gauge", "Free chunks of the arena (fastbins, bins).");
+		for (size_t i = 0; i < q->arenas.n; i++)
+			prom_qarena(&b, "heapdbg_heap_chunks", pid, i, &q->arenas.v[i], ",state=\"free\"",
+				    q->arenas.v[i].fastbins.chunks + q->arenas.v[i].bins.chunks);
+		prom_family(&b, "heapdbg_heap_mmapped_bytes", "gauge", "Bytes in chunks mmapped on their own (no arena).");
+		sb_printf(&b, "heapdbg_heap_mmapped_bytes{pid=\"%d\"} %" PRIu64 "\n", (int)pid, q->mmapped_mem);
+		prom_family(&b, "heapdbg_heap_mmapped_chunks", "gauge", "Chunks mmapped on their own (no arena).");
+		sb_printf(&b, "heapdbg_heap_mmapped_chunks{pid=\"%d\"} %" PRIu64 "\n", (int)pid, q->n_mmaps);
+	} else if (h && h->initialised) {
 		prom_family(&b, "heapdbg_heap_system_bytes", "gauge", "Memory the arena got from the system (system_mem).");
 		for (size_t i = 0; i < h->arenas.n; i++)
 			prom_arena(&b, "heapdbg_heap_system_bytes", pid, i, &h->arenas.v[i], "", h->arenas.v[i].system_mem);
@@ -119,9 +155,47 @@ read_rss(pid_t pid)
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* A quick sample: mallinfo2()'s totals from the free lists. */
+static bool
+take_quick(struct session *s, struct sample *out, bool *warned, struct arenas_stat *q)
+{
+	const struct malloc_info *mi = session_malloc_info(s);
+
+	if (!mi || mi->allocator != ALLOC_GLIBC || arenas_stat_read(s->t, mi, q) < 0) {
+		if (!*warned)
+			warn_msg("monitor: no heap totals (%s); RSS only",
+				 mi && mi->allocator != ALLOC_GLIBC ? mi->detail : hd_errmsg());
+		*warned = true;
+		hd_clear_error();
+		return true;
+	}
+	if (q->problem && !*warned) {
+		warn_msg("monitor: %s; the totals stop there (`check` says more)", q->problem);
+		*warned = true;
+	}
+	out->have_heap = true;
+	out->quick = true;
+	for (size_t i = 0; i < q->arenas.n; i++) {
+		const struct arena_stat *a = &q->arenas.v[i];
+		out->system_mem += a->system_mem;
+		out->in_use.bytes += a->in_use;
+		out->free_bytes += a->top_size + a->bins.bytes + a->fastbins.bytes;
+		out->fastbins.chunks += a->fastbins.chunks;
+		out->fastbins.bytes += a->fastbins.bytes;
+		out->bins.chunks += a->bins.chunks;
+		out->bins.bytes += a->bins.bytes;
+		out->top += a->top_size;
+	}
+	out->arenas = q->arenas.n;
+	out->mmapped.chunks = q->n_mmaps;
+	out->mmapped.bytes = q->mmapped_mem;
+	out->in_use.bytes += q->mmapped_mem;
+	return true;
+}
+
 /* One sample of the stopped target; false if the walk was interrupted. */
 static bool
-take(struct session *s, double t, struct sample *out, bool *warned, struct heap **hp)
+take(struct session *s, double t, struct sample *out, bool *warned, struct heap **hp, struct arenas_stat *q)
 {
 	struct heap *h;
 
@@ -129,6 +203,10 @@ take(struct session *s, double t, struct sample *out, bool *warned, struct heap 
 	memset(out, 0, sizeof(*out));
 	out->t = t;
 	out->rss = read_rss(s->t->pid);
+	if (q) {
+		arenas_stat_free(q);
+		return take_quick(s, out, warned, q);
+	}
 	h = session_glibc_heap(s);
 	if (!h) {
 		if (hd_errcode() == HD_EINTR)
@@ -170,7 +248,11 @@ text_line(struct session *s, const struct sample *x, const struct sample *prev)
 
 	em_text(s->em, "%8.1f s  rss %10s (%9s)", x->t, fmt_bytes(x->rss, b1),
 		signed_bytes(prev ? (int64_t)(x->rss - prev->rss) : 0, b2));
-	if (x->have_heap)
+	if (x->have_heap && x->quick)
+		em_text(s->em, "  in use %10s (%9s)  free %s", fmt_bytes(x->in_use.bytes, b3),
+			signed_bytes(prev && prev->have_heap ? (int64_t)(x->in_use.bytes - prev->in_use.bytes) : 0, b4),
+			fmt_bytes(x->free_bytes, b5));
+	else if (x->have_heap)
 		em_text(s->em, "  in use %10s (%9s) in %" PRIu64 " chunks (%+" PRId64 ")  free %s",
 			fmt_bytes(x->in_use.bytes, b3),
 			signed_bytes(prev && prev->have_heap ? (int64_t)(x->in_use.bytes - prev->in_use.bytes) : 0, b4),
@@ -219,7 +301,20 @@ emit_sample(struct emitter *em, const struct sample *x)
 {
 	em_double(em, "t", x->t);
 	em_uint(em, "rss", x->rss);
-	if (x->have_heap) {
+	if (x->have_heap && x->quick) {
+		em_uint(em, "system_mem", x->system_mem);
+		em_obj_open(em, "in_use");
+		em_uint(em, "bytes", x->in_use.bytes);
+		em_obj_close(em);
+		cmd_emit_count(em, "mmapped", &x->mmapped);
+		em_obj_open(em, "free");
+		em_uint(em, "bytes", x->free_bytes);
+		cmd_emit_count(em, "fastbins", &x->fastbins);
+		cmd_emit_count(em, "bins", &x->bins);
+		em_uint(em, "top", x->top);
+		em_obj_close(em);
+		em_uint(em, "arenas", x->arenas);
+	} else if (x->have_heap) {
 		em_uint(em, "system_mem", x->system_mem);
 		cmd_emit_count(em, "in_use", &x->in_use);
 		cmd_emit_count(em, "mmapped", &x->mmapped);
@@ -233,11 +328,12 @@ emit_sample(struct emitter *em, const struct sample *x)
 /* After a sample: the Prometheus file, its text line, its JSON line. */
 static void
 report_sample(struct session *s, struct sample *x, const struct sample *prev, const struct heap *h,
-	      uint64_t stop_start, double stopped_before, uint64_t n, const char *prom, bool *prom_warned)
+	      const struct arenas_stat *q, uint64_t stop_start, double stopped_before, uint64_t n, const char *prom,
+	      bool *prom_warned)
 {
 	x->stopped = (hd_now_ns() - stop_start) / 1e9;
 	/* the file first: whoever reads the line may look at it */
-	if (prom && prom_write(prom, s->t->pid, h, x, stopped_before + x->stopped, n) < 0) {
+	if (prom && prom_write(prom, s->t->pid, h, q, x, stopped_before + x->stopped, n) < 0) {
 		if (!*prom_warned)
 			warn_msg("monitor: %s", hd_errmsg());
 		*prom_warned = true;
@@ -245,6 +341,7 @@ report_sample(struct session *s, struct sample *x, const struct sample *prev, co
 	}
 	text_line(s, x, prev);
 	em_uint(s->em, "sample", n - 1);
+	em_str(s->em, "source", x->quick ? "free-lists" : "walk");
 	emit_sample(s->em, x);
 	em_next(s->em);
 }
@@ -259,11 +356,13 @@ monitor_exec(struct session *s, int argc, char **argv)
 	struct heap *h;
 	const char *reason = "done", *prom = NULL;
 	uint64_t t0 = hd_now_ns();
-	bool warned = false, prom_warned = false;
+	bool warned = false, prom_warned = false, quick = false, slow_warned = false;
 	int rc = 0, npos;
 	char b1[40], b2[40];
+	struct arenas_stat qs = { 0 }, *q;
 	const struct opt_spec opts[] = {
 		{ "--prometheus", OPT_STR, &prom, NULL },
+		{ "--quick", OPT_FLAG, &quick, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
 
@@ -279,13 +378,14 @@ monitor_exec(struct session *s, int argc, char **argv)
 		return hd_fail(HD_EUSAGE, "--prometheus needs a file name");
 	if (s->batch && !count)
 		warn_msg("monitor without COUNT runs until the process exits or Ctrl-C");
-	em_text(s->em, "Monitoring process %d every %g s%s (Ctrl-C ends):\n", (int)s->t->pid, interval,
-		count ? "" : " until it exits");
+	q = quick ? &qs : NULL;
+	em_text(s->em, "Monitoring process %d every %g s%s%s (Ctrl-C ends):\n", (int)s->t->pid, interval,
+		count ? "" : " until it exits", quick ? ", totals from the free lists (mallinfo2's)" : "");
 	stop_start = t0;
-	if (!take(s, 0, &x, &warned, &h)) {
+	if (!take(s, 0, &x, &warned, &h, q)) {
 		reason = "interrupted";
 	} else {
-		report_sample(s, &x, NULL, h, stop_start, stopped_total, 1, prom, &prom_warned);
+		report_sample(s, &x, NULL, h, q, stop_start, stopped_total, 1, prom, &prom_warned);
 		vec_push(&v, x);
 	}
 	for (uint64_t i = 0; !strcmp(reason, "done") && (!count || i < count); i++) {
@@ -314,13 +414,18 @@ monitor_exec(struct session *s, int argc, char **argv)
 		}
 		if (res.end == RUN_INTERRUPTED)
 			sig_clear_interrupt();	/* the sample is still taken */
-		if (!take(s, (hd_now_ns() - t0) / 1e9, &x, &warned, &h)) {
+		if (!take(s, (hd_now_ns() - t0) / 1e9, &x, &warned, &h, q)) {
 			reason = "interrupted";
 			break;
 		}
-		report_sample(s, &x, v.n ? &v.v[v.n - 1] : NULL, h, stop_start, stopped_total, v.n + 1, prom,
+		report_sample(s, &x, v.n ? &v.v[v.n - 1] : NULL, h, q, stop_start, stopped_total, v.n + 1, prom,
 			      &prom_warned);
 		vec_push(&v, x);
+		if (!quick && !slow_warned && x.stopped > 0.05 * interval) {
+			warn_msg("monitor: each walk holds the process %.0f ms, %.0f%% of the interval; --quick takes "
+				 "glibc's totals from the free lists alone", x.stopped * 1e3, 100 * x.stopped / interval);
+			slow_warned = true;
+		}
 		if (res.end == RUN_INTERRUPTED)
 			reason = "interrupted";
 		else if (res.end == RUN_EXITED)
@@ -328,6 +433,7 @@ monitor_exec(struct session *s, int argc, char **argv)
 	}
 	if (rc < 0 && !v.n) {
 		vec_free(&v);
+		arenas_stat_free(&qs);
 		return -1;
 	}
 	if (rc < 0) {
@@ -338,6 +444,7 @@ monitor_exec(struct session *s, int argc, char **argv)
 
 	em_double(s->em, "interval", interval);
 	em_uint(s->em, "count", count);
+	em_str(s->em, "source", quick ? "free-lists" : "walk");
 	em_str(s->em, "reason", reason);
 	em_uint(s->em, "samples", v.n);
 	em_int(s->em, "pid", s->t->pid);
@@ -357,12 +464,15 @@ monitor_exec(struct session *s, int argc, char **argv)
 		em_int(s->em, "rss", (int64_t)(l->rss - f->rss));
 		if (f->have_heap && l->have_heap) {
 			em_int(s->em, "in_use_bytes", (int64_t)(l->in_use.bytes - f->in_use.bytes));
-			em_int(s->em, "in_use_chunks", (int64_t)(l->in_use.chunks - f->in_use.chunks));
+			if (!quick)
+				em_int(s->em, "in_use_chunks", (int64_t)(l->in_use.chunks - f->in_use.chunks));
 		}
 		em_obj_close(s->em);
 		em_text(s->em, "\n%zu sample%s over %.1f s (%s): rss %s", v.n, v.n == 1 ? "" : "s", l->t - f->t, reason,
 			signed_bytes((int64_t)(l->rss - f->rss), b1));
-		if (f->have_heap && l->have_heap)
+		if (f->have_heap && l->have_heap && quick)
+			em_text(s->em, ", heap in use %s", signed_bytes((int64_t)(l->in_use.bytes - f->in_use.bytes), b2));
+		else if (f->have_heap && l->have_heap)
 			em_text(s->em, ", heap in use %s (%+" PRId64 " chunks)",
 				signed_bytes((int64_t)(l->in_use.bytes - f->in_use.bytes), b2),
 				(int64_t)(l->in_use.chunks - f->in_use.chunks));
@@ -377,20 +487,25 @@ monitor_exec(struct session *s, int argc, char **argv)
 	stopped_total += (hd_now_ns() - stop_start) / 1e9;
 	em_double(s->em, "stopped_seconds", stopped_total);
 	vec_free(&v);
+	arenas_stat_free(&qs);
 	return 0;
 }
 
-static const char *const monitor_opts[] = { "--prometheus", NULL };
+static const char *const monitor_opts[] = { "--prometheus", "--quick", NULL };
 
 const struct cmd_entry cmd_monitor_entry = {
 	.name = "monitor",
-	.usage = "monitor INTERVAL [COUNT] [--prometheus=FILE]",
+	.usage = "monitor INTERVAL [COUNT] [--quick] [--prometheus=FILE]",
 	.summary = "sample RSS and heap totals every INTERVAL seconds while the process runs",
 	.help = "Samples the process (RSS, and from a heap walk: bytes and chunks in\n"
 		"use, free, system memory), then lets it run INTERVAL seconds, COUNT\n"
 		"times (or until it exits, or Ctrl-C); the target is stopped only for\n"
 		"each walk.  Prints a growth line per sample and, at the end, a plot of\n"
 		"each series.  Ctrl-C ends it with the series so far.\n"
+		"--quick takes glibc's own totals (mallinfo2's, to the byte) from each\n"
+		"arena's counters and free lists instead of a walk: the process is held\n"
+		"for the free chunks only, milliseconds on a heap of millions of chunks;\n"
+		"no chunk counts, and tcache'd chunks count as in use, as for glibc.\n"
 		"--prometheus=FILE rewrites FILE after each sample, atomically (a\n"
 		"temporary file renamed over it), in Prometheus' text format, for\n"
 		"node_exporter's textfile collector: per arena heapdbg_heap_in_use_bytes,\n"

@@ -768,6 +768,8 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		bool leader = tid == t->pid;
+		debug_msg("thread %d ended (status 0x%x, %s an exit stop)", (int)tid, status,
+			  th->at_exit ? "after" : "without");
 		if (leader) {
 			lp->status = status;
 			lp->have_status = true;
@@ -912,6 +914,7 @@ handle_status(struct target *t, pid_t tid, int status, enum mode mode)
 		ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg);
 		th->at_exit = true;
 		lp->exit_msg = (int)msg;
+		debug_msg("thread %d: exit stop (status 0x%lx)", (int)tid, msg);
 		if (live_threads_alive(t) == 0) {
 			/* the last thread: the process is exiting; keep it here
 			 * with its memory intact */

@@ -174,6 +174,8 @@ for rt in runtimes:
         h, info, _ = walk_checks(r, mi, held, label, rt)
         layout_checks(info, variant, label)
         live_tc = tcaches(batch(["-p", str(t.pid)], "bins tcache"))
+        q = batch(["-p", str(t.pid)], "monitor --quick 0.01 1")
+        quick_vs_mallinfo(q.cmd("monitor") or {}, mi or {}, label + ", monitor --quick")
         t.signal(signal.SIGUSR1)
         again = t.read_until("mallinfo")
         ok(again and parse_kv(again.split(" ", 1)[1]) == mi, "%s: the target's heap is unchanged" % label,
@@ -214,10 +216,11 @@ for rt in runtimes:
             continue
         mi = mallinfo_of(t)
         r = batch(["-p", str(t.pid)], "heap", "chunks --state inuse", "check", "info",
-                  "chunks --state tcache", "chunks --state fastbin")
+                  "chunks --state tcache", "chunks --state fastbin", "monitor --quick 0.01 1")
         h = r.cmd("heap") or {}
         ok(r.rc == 0, "%s: batch run ok" % label, r)
         check_identities(h, mi, label)
+        quick_vs_mallinfo(r.cmd("monitor") or {}, mi or {}, label + ", monitor --quick")
         check_held(r.cmd("chunks", 0), held_pointers(t), label)
         c = r.cmd("check") or {}
         ok(c.get("errors") == 0, "%s: check clean" % label, c.get("findings"))

@@ -3,6 +3,8 @@
 # json and threads), perl, the sqlite3 shell -- checked against their own
 # mallinfo2(), which an LD_PRELOAD shim reports on SIGUSR2 once heapdbg has
 # detached (the program is idle in between, so the heap is the same).
+# `monitor --quick`, which reads glibc's totals from the arenas' free
+# lists without a walk, must give the same numbers as mallinfo2 itself.
 import os, signal, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from hdtest import *
@@ -78,7 +80,7 @@ for name, argv, stdin_text in programs:
         p.kill()
         continue
     time.sleep(0.5)           # let it settle into its wait
-    r = batch(["-p", str(p.pid)], "heap", "check", "info")
+    r = batch(["-p", str(p.pid)], "heap", "check", "info", "monitor --quick 0.01 1")
     time.sleep(0.2)
     os.kill(p.pid, signal.SIGUSR2)
     mi = None
@@ -93,6 +95,11 @@ for name, argv, stdin_text in programs:
     c = r.cmd("check") or {}
     ok(c.get("ok") is True, "%s: check finds no corruption" % name, c.get("findings"))
     is_((r.cmd("info") or {}).get("allocator"), "glibc-ptmalloc", "%s: glibc malloc" % name)
+    q = r.cmd("monitor") or {}
+    if mi:
+        quick_vs_mallinfo(q, mi, "%s: monitor --quick" % name)
+    else:
+        ok(False, "%s: the shim reported mallinfo2" % name)
     p.kill()
     p.wait()
 done()

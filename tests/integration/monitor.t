@@ -5,6 +5,8 @@
 # in Prometheus' text exposition format (checked here line by line
 # against the format's grammar), with the heap per arena, RSS and the
 # time the process was held stopped, and its numbers are the sample's.
+# --quick: glibc's totals from the arenas' free lists, exact against
+# mallinfo2().
 import json, os, re, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from hdtest import *
@@ -144,6 +146,40 @@ while p.poll() is None:
         broken.append(txt[-200:])
 p.wait(60)
 ok(reads > 10 and not broken, "%d reads while it was rewritten 41 times: every one a whole file" % reads, broken[:2])
+
+# --quick: glibc's own totals from the free lists, no walk; the same
+# numbers as mallinfo2() of a parked program (heapstates prints its own),
+# for its several arenas, and as the walk reconciles them
+hs = Target("heapstates")
+mi = mallinfo_of(hs)
+qprom = os.path.join(d, "quick.prom")
+r = batch(["-p", str(hs.pid)], "monitor --quick 0.05 2 --prometheus=" + qprom, "heap")
+qs = [o for o in r.objs if o.get("cmd") == "monitor" and "sample" in o]
+ok(r.rc == 0 and len(qs) == 3, "monitor --quick: three samples", r)
+for x in qs:
+    quick_vs_mallinfo(x, mi or {}, "--quick sample %s" % x.get("sample"))
+h = r.cmd("heap") or {}
+ars = h.get("arenas", [])
+walk_free = sum(a["top"]["size"] + a["bins"]["bytes"] + a["fastbins"]["bytes"] for a in ars) if ars else None
+is_((qs[0] if qs else {}).get("free", {}).get("bytes"), walk_free, "--quick: free is the walk's top + bins + fastbins")
+is_((qs[0] if qs else {}).get("arenas"), len(ars), "--quick: every arena")
+summ = [o for o in r.objs if o.get("cmd") == "monitor" and "samples" in o]
+ok(summ and summ[0].get("source") == "free-lists" and "in_use_chunks" not in summ[0].get("growth", {}),
+   "--quick: the summary says where the totals came from, and counts no chunks", summ)
+vals, types, problems = prom_check(open(qprom).read()) if os.path.exists(qprom) else ({}, {}, ["no file"])
+ok(not problems, "--quick: the Prometheus file parses", problems[:5])
+pid = str(hs.pid)
+sysb = sum(v for (n, l), v in vals.items() if n == "heapdbg_heap_system_bytes")
+is_(sysb, (mi or {}).get("arena"), "--quick: Prometheus' system bytes are mallinfo2's arena")
+fr = sum(v for (n, l), v in vals.items() if n in ("heapdbg_heap_free_bytes", "heapdbg_heap_top_bytes"))
+is_(fr, (mi or {}).get("fordblks"), "--quick: free + top there is mallinfo2's fordblks")
+tx = batch(["-p", str(hs.pid)], "monitor --quick 0.05 1", json_mode=False)
+ok(tx.rc == 0 and "totals from the free lists" in tx.out and " chunks" not in tx.out.split("\n", 2)[1],
+   "--quick text: says so, and shows no chunk counts", tx.out)
+# a walk that holds the process long against the interval says so
+w = batch(["-p", str(hs.pid)], "monitor 0.001 2", json_mode=False)
+ok("--quick" in w.err, "a walk that holds the process more than 5% of the interval suggests --quick", w.err)
+hs.stop()
 g.stop()
 g2.stop()
 done()

@@ -510,6 +510,19 @@ def glibc_runtimes():
     return [Runtime(v, _unpack_runtime(p)) for _, v, p in sorted(found)], None
 
 
+def quick_vs_mallinfo(sample, mi, label):
+    """A `monitor --quick` sample (JSON) against mallinfo2's fields."""
+    f = sample.get("free", {})
+    got = {"arena": sample.get("system_mem"), "fordblks": f.get("bytes"),
+           "uordblks": (sample.get("in_use", {}).get("bytes") or 0) - (sample.get("mmapped", {}).get("bytes") or 0),
+           "smblks": f.get("fastbins", {}).get("chunks"), "fsmblks": f.get("fastbins", {}).get("bytes"),
+           "ordblks": (f.get("bins", {}).get("chunks") or 0) + (sample.get("arenas") or 0),
+           "hblks": sample.get("mmapped", {}).get("chunks"), "hblkhd": sample.get("mmapped", {}).get("bytes")}
+    want = {k: mi.get(k) for k in got}
+    is_(sample.get("source"), "free-lists", "%s: totals from the free lists" % label)
+    is_(got, want, "%s: mallinfo2's numbers, every one" % label)
+
+
 def mallinfo_of(target):
     """The mallinfo2 line a target printed, or its mallinfo line on a glibc
     without mallinfo2 (before 2.33): the same keys."""
