@@ -48,20 +48,55 @@ prom_family(struct sbuf *b, const char *name, const char *type, const char *help
 	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void
-prom_arena(struct sbuf *b, const char *name, pid_t pid, size_t i, const struct harena *a, const char *extra,
-	   uint64_t v)
-{
-	sb_printf(b, "%s{pid=\"%d\",arena=\"%zu\",addr=\"0x%" PRIx64 "\",main=\"%s\"%s} %" PRIu64 "\n", name,
-		  (int)pid, i, a->addr, a->main ? "true" : "false", extra, v);
-}
+/* One arena's figures, from a walk or from --quick's free lists. */
+struct prom_row {
+	uint64_t addr;
+	bool main;
+	uint64_t system, in_use, free, top, free_chunks;
+	bool have_used_chunks;	/* a walk counts the chunks in use */
+	uint64_t used_chunks;
+};
 
 static void
-prom_qarena(struct sbuf *b, const char *name, pid_t pid, size_t i, const struct arena_stat *a, const char *extra,
+prom_series(struct sbuf *b, const char *name, pid_t pid, size_t i, const struct prom_row *r, const char *extra,
 	    uint64_t v)
 {
 	sb_printf(b, "%s{pid=\"%d\",arena=\"%zu\",addr=\"0x%" PRIx64 "\",main=\"%s\"%s} %" PRIu64 "\n", name,
-		  (int)pid, i, a->addr, a->main ? "true" : "false", extra, v);
+		  (int)pid, i, r->addr, r->main ? "true" : "false", extra, v);
+}
+
+/* The heap's families, per arena, then the mmapped chunks. */
+static void
+prom_heap(struct sbuf *b, pid_t pid, const struct prom_row *rows, size_t n, bool quick, uint64_t mm_bytes,
+	  uint64_t mm_chunks)
+{
+	prom_family(b, "heapdbg_heap_system_bytes", "gauge", "Memory the arena got from the system (system_mem).");
+	for (size_t i = 0; i < n; i++)
+		prom_series(b, "heapdbg_heap_system_bytes", pid, i, &rows[i], "", rows[i].system);
+	prom_family(b, "heapdbg_heap_in_use_bytes", "gauge", quick ?
+		    "Bytes of the arena not free and not top (mallinfo2's uordblks: tcache'd chunks count)." :
+		    "Bytes in chunks in use in the arena.");
+	for (size_t i = 0; i < n; i++)
+		prom_series(b, "heapdbg_heap_in_use_bytes", pid, i, &rows[i], "", rows[i].in_use);
+	prom_family(b, "heapdbg_heap_free_bytes", "gauge", quick ?
+		    "Bytes in free chunks of the arena (fastbins, bins; not top)." :
+		    "Bytes in free chunks of the arena (tcache, fastbins, bins; not top).");
+	for (size_t i = 0; i < n; i++)
+		prom_series(b, "heapdbg_heap_free_bytes", pid, i, &rows[i], "", rows[i].free);
+	prom_family(b, "heapdbg_heap_top_bytes", "gauge", "Size of the arena's top chunk.");
+	for (size_t i = 0; i < n; i++)
+		prom_series(b, "heapdbg_heap_top_bytes", pid, i, &rows[i], "", rows[i].top);
+	prom_family(b, "heapdbg_heap_chunks", "gauge", quick ? "Free chunks of the arena (fastbins, bins)." :
+		    "Chunks of the arena, in use and free (top not counted).");
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].have_used_chunks)
+			prom_series(b, "heapdbg_heap_chunks", pid, i, &rows[i], ",state=\"in_use\"", rows[i].used_chunks);
+		prom_series(b, "heapdbg_heap_chunks", pid, i, &rows[i], ",state=\"free\"", rows[i].free_chunks);
+	}
+	prom_family(b, "heapdbg_heap_mmapped_bytes", "gauge", "Bytes in chunks mmapped on their own (no arena).");
+	sb_printf(b, "heapdbg_heap_mmapped_bytes{pid=\"%d\"} %" PRIu64 "\n", (int)pid, mm_bytes);
+	prom_family(b, "heapdbg_heap_mmapped_chunks", "gauge", "Chunks mmapped on their own (no arena).");
+	sb_printf(b, "heapdbg_heap_mmapped_chunks{pid=\"%d\"} %" PRIu64 "\n", (int)pid, mm_chunks);
 }
 
 static int
@@ -82,56 +117,29 @@ prom_write(const char *path, pid_t pid, const struct heap *h, const struct arena
 	prom_family(&b, "heapdbg_samples_total", "counter", "Samples taken by this monitor.");
 	sb_printf(&b, "heapdbg_samples_total{pid=\"%d\"} %" PRIu64 "\n", (int)pid, nsamples);
 	if (q && q->arenas.n) {
-		prom_family(&b, "heapdbg_heap_system_bytes", "gauge", "Memory the arena got from the system (system_mem).");
-		for (size_t i = 0; i < q->arenas.n; i++)
-			prom_qarena(&b, "heapdbg_heap_system_bytes", pid, i, &q->arenas.v[i], "", q->arenas.v[i].system_mem);
-		prom_family(&b, "heapdbg_heap_in_use_bytes", "gauge",
-			    "Bytes of the arena not free and not top (mallinfo2's uordblks: tcache'd chunks count).");
-		for (size_t i = 0; i < q->arenas.n; i++)
-			prom_qarena(&b, "heapdbg_heap_in_use_bytes", pid, i, &q->arenas.v[i], "", q->arenas.v[i].in_use);
-		prom_family(&b, "heapdbg_heap_free_bytes", "gauge", "Bytes in free chunks of the arena (fastbins, bins).");
-		for (size_t i = 0; i < q->arenas.n; i++)
-			prom_qarena(&b, "heapdbg_heap_free_bytes", pid, i, &q->arenas.v[i], "",
-				    q->arenas.v[i].fastbins.bytes + q->arenas.v[i].bins.bytes);
-		prom_family(&b, "heapdbg_heap_top_bytes", "gauge", "Size of the arena's top chunk.");
-		for (size_t i = 0; i < q->arenas.n; i++)
-			prom_qarena(&b, "heapdbg_heap_top_bytes", pid, i, &q->arenas.v[i], "", q->arenas.v[i].top_size);
-		prom_family(&b, "heapdbg_heap_chunks", "gauge", "Free chunks of the arena (fastbins, bins).");
-		for (size_t i = 0; i < q->arenas.n; i++)
-			prom_qarena(&b, "heapdbg_heap_chunks", pid, i, &q->arenas.v[i], ",state=\"free\"",
-				    q->arenas.v[i].fastbins.chunks + q->arenas.v[i].bins.chunks);
-		prom_family(&b, "heapdbg_heap_mmapped_bytes", "gauge", "Bytes in chunks mmapped on their own (no arena).");
-		sb_printf(&b, "heapdbg_heap_mmapped_bytes{pid=\"%d\"} %" PRIu64 "\n", (int)pid, q->mmapped_mem);
-		prom_family(&b, "heapdbg_heap_mmapped_chunks", "gauge", "Chunks mmapped on their own (no arena).");
-		sb_printf(&b, "heapdbg_heap_mmapped_chunks{pid=\"%d\"} %" PRIu64 "\n", (int)pid, q->n_mmaps);
+		struct prom_row *rows = xcalloc(q->arenas.n, sizeof(*rows));
+		for (size_t i = 0; i < q->arenas.n; i++) {
+			const struct arena_stat *a = &q->arenas.v[i];
+			rows[i] = (struct prom_row){ .addr = a->addr, .main = a->main, .system = a->system_mem,
+						     .in_use = a->in_use, .free = a->fastbins.bytes + a->bins.bytes,
+						     .top = a->top_size,
+						     .free_chunks = a->fastbins.chunks + a->bins.chunks };
+		}
+		prom_heap(&b, pid, rows, q->arenas.n, true, q->mmapped_mem, q->n_mmaps);
+		free(rows);
 	} else if (h && h->initialised) {
-		prom_family(&b, "heapdbg_heap_system_bytes", "gauge", "Memory the arena got from the system (system_mem).");
-		for (size_t i = 0; i < h->arenas.n; i++)
-			prom_arena(&b, "heapdbg_heap_system_bytes", pid, i, &h->arenas.v[i], "", h->arenas.v[i].system_mem);
-		prom_family(&b, "heapdbg_heap_in_use_bytes", "gauge", "Bytes in chunks in use in the arena.");
-		for (size_t i = 0; i < h->arenas.n; i++)
-			prom_arena(&b, "heapdbg_heap_in_use_bytes", pid, i, &h->arenas.v[i], "", h->arenas.v[i].used.bytes);
-		prom_family(&b, "heapdbg_heap_free_bytes", "gauge",
-			    "Bytes in free chunks of the arena (tcache, fastbins, bins; not top).");
+		struct prom_row *rows = xcalloc(h->arenas.n ? h->arenas.n : 1, sizeof(*rows));
 		for (size_t i = 0; i < h->arenas.n; i++) {
 			const struct harena *a = &h->arenas.v[i];
-			prom_arena(&b, "heapdbg_heap_free_bytes", pid, i, a, "", a->tcache.bytes + a->fastbins.bytes +
-				   a->bins.bytes);
+			rows[i] = (struct prom_row){ .addr = a->addr, .main = a->main, .system = a->system_mem,
+						     .in_use = a->used.bytes,
+						     .free = a->tcache.bytes + a->fastbins.bytes + a->bins.bytes,
+						     .top = a->top_size,
+						     .free_chunks = a->tcache.chunks + a->fastbins.chunks + a->bins.chunks,
+						     .have_used_chunks = true, .used_chunks = a->used.chunks };
 		}
-		prom_family(&b, "heapdbg_heap_top_bytes", "gauge", "Size of the arena's top chunk.");
-		for (size_t i = 0; i < h->arenas.n; i++)
-			prom_arena(&b, "heapdbg_heap_top_bytes", pid, i, &h->arenas.v[i], "", h->arenas.v[i].top_size);
-		prom_family(&b, "heapdbg_heap_chunks", "gauge", "Chunks of the arena, in use and free (top not counted).");
-		for (size_t i = 0; i < h->arenas.n; i++) {
-			const struct harena *a = &h->arenas.v[i];
-			prom_arena(&b, "heapdbg_heap_chunks", pid, i, a, ",state=\"in_use\"", a->used.chunks);
-			prom_arena(&b, "heapdbg_heap_chunks", pid, i, a, ",state=\"free\"", a->tcache.chunks +
-				   a->fastbins.chunks + a->bins.chunks);
-		}
-		prom_family(&b, "heapdbg_heap_mmapped_bytes", "gauge", "Bytes in chunks mmapped on their own (no arena).");
-		sb_printf(&b, "heapdbg_heap_mmapped_bytes{pid=\"%d\"} %" PRIu64 "\n", (int)pid, h->mmapped.bytes);
-		prom_family(&b, "heapdbg_heap_mmapped_chunks", "gauge", "Chunks mmapped on their own (no arena).");
-		sb_printf(&b, "heapdbg_heap_mmapped_chunks{pid=\"%d\"} %" PRIu64 "\n", (int)pid, h->mmapped.chunks);
+		prom_heap(&b, pid, rows, h->arenas.n, false, h->mmapped.bytes, h->mmapped.chunks);
+		free(rows);
 	}
 	rc = snap_write_file(path, b.s, b.len, false);
 	sb_free(&b);

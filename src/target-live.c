@@ -1877,6 +1877,15 @@ exit_break_hit(struct target *t, struct target_thread *th, enum mode mode)
 	exit_break_disarm(t);
 	lp->exit_bp = 0;
 	live_set_regs(t, th, &saved);
+	/* the others first: the exiting thread goes on into exit_group,
+	 * whose SIGKILL must find them running; one still in a ptrace-stop
+	 * then can die without an exit stop (its registers, stack and
+	 * tcache lost to the leak check at the exit) */
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct target_thread *o = t->threads[i];
+		if (o != th && o->state == THREAD_STOPPED && !o->at_exit)
+			resume_raw(t, o, PTRACE_CONT);
+	}
 	resume_all(t);
 	return true;
 }
