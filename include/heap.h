@@ -6,10 +6,18 @@
  * glibc would see it, and integrity findings for everything glibc's own
  * checks would abort on.
  *
- * Memory is copied in bulk (one read per heap region) and parsed in
- * place; the copies stay with the walk so later analyses (leaks, refs)
- * scan them without reading again.  A bad read or a corrupted field never
- * aborts the walk: it becomes a finding and the walk goes on.
+ * Memory is read in address order, a window at a time, as the chunk walk
+ * goes.  With walk_opts.keep_copies (the default) every heap region is
+ * copied and the copies stay with the walk, so later analyses (leaks,
+ * refs, check's abort examination) scan them without reading again.
+ * Without it the windows go through one reused buffer, and what the free
+ * lists need of each chunk (its first 32 bytes) is kept from that pass:
+ * heapdbg's memory then grows with the heap's chunks, not its bytes.  A
+ * walk that meets damage (a bad size, fenceposts over foreign memory)
+ * copies that one heap region after all, so its results are the same
+ * either way.  Core files and images are read in place.  A bad read or a
+ * corrupted field never aborts the walk: it becomes a finding and the
+ * walk goes on.
  */
 #ifndef HEAPDBG_HEAP_H
 #define HEAPDBG_HEAP_H
@@ -123,8 +131,10 @@ struct hlist {
 
 struct region {
 	uint64_t start, end;
-	const uint8_t *data;	/* copy (or direct core mapping) of [start, end) */
+	const uint8_t *data;	/* copy (or direct core mapping) of [start, end),
+				 * NULL when the walk kept no copy of it */
 	uint8_t *owned;		/* non-NULL when data was allocated here */
+	size_t span;		/* (the walker's: the heap span it belongs to) */
 };
 
 struct heap {
@@ -143,12 +153,22 @@ struct heap {
 	uint64_t mmapped_expected_chunks, mmapped_expected_bytes;	/* mp_ */
 	bool mmapped_checked;
 	uint64_t bytes_read;
+	bool copies;			/* every region has data (a copy or in place) */
+	uint64_t walk_memory;		/* bytes the walk's buffers held at most
+					 * (copies, window, chunk captures) */
 	double seconds;
 	unsigned errors, warnings;
 };
 
 struct walk_opts {
-	bool keep_copies;	/* keep region copies for later analyses (default true) */
+	bool keep_copies;	/* copy every heap region and keep the copies for
+				 * later analyses (NULL options: true).  false:
+				 * bounded windows, heap_bytes() NULL for live
+				 * memory (use heap_read) */
+	bool no_direct;		/* (tests) read a core or an image through the
+				 * window as a live target is read */
+	size_t window;		/* bytes per read window; 0: 512 KiB (tests make
+				 * it small) */
 };
 
 /* Walk the heap.  Returns 0 with *out (also when malloc is not
@@ -165,8 +185,12 @@ void heap_free(struct heap *h);
 const struct hchunk *heap_chunk_at(const struct heap *h, uint64_t addr);
 /* Index of the first chunk with address >= addr. */
 size_t heap_chunk_lower_bound(const struct heap *h, uint64_t addr);
-/* Bytes of [addr, addr+len) from the walk's copies, or NULL. */
+/* Bytes of [addr, addr+len) from the walk's copies (or a core's or
+ * image's memory in place), or NULL: outside the heap regions, or the
+ * walk kept no copy (walk_opts.keep_copies false). */
 const uint8_t *heap_bytes(const struct heap *h, uint64_t addr, size_t len);
+/* Is [addr, addr+len) inside a heap region (memory chunks live in)? */
+bool heap_in_region(const struct heap *h, uint64_t addr, size_t len);
 
 /* Usable bytes of a chunk, and its user pointer. */
 uint64_t hchunk_usable(const struct hchunk *c);

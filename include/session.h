@@ -77,6 +77,14 @@ struct malloc_info;
 const struct malloc_info *session_malloc_info(struct session *s);
 /* Same, but the walk must be of an initialised glibc heap. */
 struct heap *session_glibc_heap(struct session *s);
+/* session_heap and session_glibc_heap for commands that need nothing of
+ * the chunks' contents after the walk (heap, chunks, snapshot, monitor):
+ * a walk made now keeps no copies of live memory (heap_bytes() NULL), so
+ * heapdbg's memory grows with the chunks, not the heap's bytes; a walk
+ * already made is returned as it is.  session_heap() walks again with
+ * copies when it meets a walk without them. */
+struct heap *session_heap_nocopy(struct session *s);
+struct heap *session_glibc_heap_nocopy(struct session *s);
 
 /* What the tracer knows about blocks, or NULL when nothing is traced. */
 const struct alloc_source *session_alloc_source(struct session *s);

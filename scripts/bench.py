@@ -158,6 +158,103 @@ def bench_walk():
     bench_valgrind()
 
 
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "?"
+
+
+def run_watching(args, pid):
+    """Run heapdbg --json (args) against pid: wall seconds, peak RSS (KiB),
+    the seconds the target spent in a ptrace stop ('t' in /proc/PID/stat,
+    polled every 0.5 ms from this process) and the command's own
+    stopped_ms (None if it has none)."""
+    t0 = time.perf_counter()
+    out = open(os.path.join(TOP, "build", "bench-scale.json"), "w+")
+    p = subprocess.Popen([HEAPDBG, "-q", "--json"] + args, stdout=out, stderr=subprocess.DEVNULL)
+    stopped, last = 0.0, time.perf_counter()
+    while True:
+        r = os.wait4(p.pid, os.WNOHANG)
+        now = time.perf_counter()
+        if proc_state(pid) == "t":
+            stopped += now - last
+        last = now
+        if r[0]:
+            break
+        time.sleep(0.0005)
+    out.seek(0)
+    held = None
+    for line in out:
+        try:
+            o = json.loads(line)
+        except ValueError:
+            continue
+        if o.get("cmd") in ("heap", "snapshot", "leaks") and "stopped_ms" in o:
+            held = o["stopped_ms"]
+    out.close()
+    return now - t0, r[2].ru_maxrss, stopped, held
+
+
+def bench_scale():
+    """The same program at several sizes (issue 12): heap, leaks and
+    snapshot against the raw read of the same mappings, heapdbg's peak
+    RSS (total and per chunk above a small heap's), the target's stopped
+    time.  HEAPDBG_BENCH_SCALE=1,4,10 picks the sizes (millions of
+    chunks; default 1,4)."""
+    sizes = [float(x) for x in os.environ.get("HEAPDBG_BENCH_SCALE", "1,4").split(",") if x]
+    print("scale (bigheap: 1 thread, one arena; the same program at %s million chunks)" %
+          ", ".join("%g" % x for x in sizes))
+    small = start("bigheap", [1, 2000])
+    time.sleep(0.2)
+    base = {}
+    for c in ("heap", "leaks", "snapshot a"):
+        base[c] = run_watching(["-p", str(small.pid), "-batch", "-ex", c], small.pid)[1]
+    small.kill()
+    small.wait()
+    row("heapdbg peak RSS, 2,000-chunk heap (heap)", base["heap"] // 1024, "MiB",
+        note="the fixed part: symbols, libc's debug info")
+    for m in sizes:
+        n = int(m * 1e6)
+        p = start("bigheap", [1, n])
+        time.sleep(0.3)
+        h = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "heap"])[0]
+        ranges = []
+        for a in h["arenas"]:
+            for x in a["heap_list"]:
+                lo = x["info"] if int(x["info"], 16) else x["start"]
+                ranges.append("%s-%s" % (lo, x["end"]))
+        raw = []
+        for _ in range(3):
+            out = subprocess.run([os.path.join(TARGETS, "rawread"), str(p.pid)] + ranges,
+                                 capture_output=True, text=True).stdout
+            kv = dict(x.split("=") for x in out.split())
+            raw.append(float(kv["seconds"]))
+        floor = statistics.median(raw)
+        nch = h["nchunks"]
+        tag = "%gM" % m
+        row("%s: chunks, heap bytes" % tag, nch, "", note="%d MiB" % (int(kv["bytes"]) >> 20))
+        row("%s: raw read (the floor)" % tag, floor * 1000, "ms")
+        for c, goal, per in (("heap", 2, 16), ("snapshot a", 2.5, 16), ("leaks", 4, 40)):
+            runs = [run_watching(["-p", str(p.pid), "-batch", "-ex", c], p.pid)
+                    for _ in range(3 if m <= 1 else 1)]
+            wall = statistics.median(r[0] for r in runs)
+            rss = max(r[1] for r in runs)
+            stop = statistics.median(r[2] for r in runs)
+            held = [r[3] for r in runs if r[3] is not None]
+            name = c.split()[0]
+            row("%s: %s, whole run" % (tag, name), wall * 1000, "ms",
+                note="%.1fx the floor (goal %gx)" % (wall / floor, goal))
+            row("%s: %s, peak RSS" % (tag, name), rss // 1024, "MiB",
+                note="%.1f B/chunk above the small heap's (goal %d); %.1f B/chunk in all" %
+                ((rss - base[c]) * 1024 / nch, per, rss * 1024 / nch))
+            row("%s: %s, target stopped" % (tag, name), statistics.median(held) if held else stop * 1000, "ms",
+                note="the command's stopped_ms; %.0f ms in a ptrace stop from attach to detach" % (stop * 1000))
+        p.kill()
+        p.wait()
+
+
 def bench_stopped():
     """How long a `heap` holds a small heap stopped: the first attach on a
     machine (the layout cache cold: libc's DWARF is read) and later ones."""
@@ -392,6 +489,7 @@ def main():
     bench_attach()
     bench_stopped()
     bench_walk()
+    bench_scale()
     bench_trace()
     print("not installed here, not measured: chap, gef, pwndbg, gdb-heap, memleax, bcc memleak "
           "(docs/bench.md quotes their figures from peers.md)")

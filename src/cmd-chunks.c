@@ -71,7 +71,7 @@ chunks_exec(struct session *s, int argc, char **argv)
 	if (state && chunk_state_parse(state) == -1 && strcmp(state, "inuse"))
 		return hd_fail(HD_EUSAGE, "--state: '%s' is not one of used, tcache, fastbin, unsorted, smallbin, "
 			       "largebin, top, mmapped, free, inuse, bins", state);
-	h = session_glibc_heap(s);
+	h = session_glibc_heap_nocopy(s);
 	if (!h)
 		return -1;
 	if (arena_s && parse_arena(h, arena_s, &arena) < 0)

@@ -111,7 +111,7 @@ heap_exec(struct session *s, int argc, char **argv)
 		return hd_fail(HD_EUSAGE, "usage: %s", cmd_heap_entry.usage);
 	if (strcmp(by, "count") && strcmp(by, "bytes"))
 		return hd_fail(HD_EUSAGE, "heap --by: '%s' is not count or bytes", by);
-	h = session_glibc_heap(s);
+	h = session_glibc_heap_nocopy(s);
 	if (!h)
 		return -1;
 	em_fmt(s->em, "glibc {glibc:%s} ptmalloc", h->mi->version);
@@ -126,7 +126,7 @@ heap_exec(struct session *s, int argc, char **argv)
 	em_fmt(s->em, ", {narenas:%zu} arena%s, ", h->arenas.n, h->arenas.n == 1 ? "" : "s");
 	em_fmt(s->em, "{nchunks:%zu} chunk%s", h->nchunks, plural(h->nchunks));
 	em_fmt(s->em, " (walk {walk_seconds:%.3f} s", h->seconds);
-	em_fmt(s->em, ", {bytes_read:%" PRIu64 "} bytes copied)\n", h->bytes_read);
+	em_fmt(s->em, ", {bytes_read:%" PRIu64 "} bytes %s)\n", h->bytes_read, h->copies ? "copied" : "read");
 
 	em_list_open(s->em, "arenas");
 	for (size_t i = 0; i < h->arenas.n; i++) {

@@ -215,7 +215,7 @@ take(struct session *s, double t, struct sample *out, bool *warned, struct heap 
 		arenas_stat_free(q);
 		return take_quick(s, out, warned, q);
 	}
-	h = session_glibc_heap(s);
+	h = session_glibc_heap_nocopy(s);
 	if (!h) {
 		if (hd_errcode() == HD_EINTR)
 			return false;

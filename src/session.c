@@ -149,18 +149,39 @@ session_reach(struct session *s)
 	return rc < 0 ? NULL : s->reach;
 }
 
-struct heap *
-session_heap(struct session *s)
+static struct heap *
+walk_heap(struct session *s, bool copies)
 {
 	struct symbols *sym;
+	struct walk_opts o = { .keep_copies = copies };
+
+	if (s->heap && copies && !s->heap->copies) {
+		/* walked without copies: walk again, keeping them */
+		reach_free(s->reach);
+		s->reach = NULL;
+		heap_free(s->heap);
+		s->heap = NULL;
+	}
 	if (s->heap)
 		return s->heap;
 	sym = session_symbols(s);
 	if (!sym)
 		return NULL;
-	if (heap_walk(s->t, sym, NULL, &s->heap) < 0)
+	if (heap_walk(s->t, sym, &o, &s->heap) < 0)
 		return NULL;
 	return s->heap;
+}
+
+struct heap *
+session_heap(struct session *s)
+{
+	return walk_heap(s, true);
+}
+
+struct heap *
+session_heap_nocopy(struct session *s)
+{
+	return walk_heap(s, false);
 }
 
 const struct malloc_info *
@@ -179,10 +200,9 @@ session_malloc_info(struct session *s)
 	return s->mi;
 }
 
-struct heap *
-session_glibc_heap(struct session *s)
+static struct heap *
+glibc_only(struct heap *h)
 {
-	struct heap *h = session_heap(s);
 	if (!h)
 		return NULL;
 	if (h->mi->allocator != ALLOC_GLIBC) {
@@ -190,6 +210,18 @@ session_glibc_heap(struct session *s)
 		return NULL;
 	}
 	return h;
+}
+
+struct heap *
+session_glibc_heap(struct session *s)
+{
+	return glibc_only(session_heap(s));
+}
+
+struct heap *
+session_glibc_heap_nocopy(struct session *s)
+{
+	return glibc_only(session_heap_nocopy(s));
 }
 
 /* Stop the tracer: every thread must be stopped first (it is between

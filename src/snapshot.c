@@ -340,7 +340,7 @@ snapshot_take(struct session *s, const char *name)
 	struct heap *h;
 	struct snapshot *sn;
 
-	h = session_glibc_heap(s);
+	h = session_glibc_heap_nocopy(s);
 	if (!h)
 		return NULL;
 	src = session_alloc_source(s);

@@ -69,8 +69,10 @@ struct rspan {
 	bool has_top;
 	/* the copy, filled as the chunk walk reaches it (see span_fill) */
 	uint8_t *buf;		/* the region's buffer (from info, or start), or NULL */
-	uint64_t rstart;	/* the target address of buf[0] */
-	uint64_t filled;	/* the copy holds [rstart, filled) */
+	uint64_t rstart;	/* the region's start (heap_info, or start) */
+	uint64_t wlo;		/* the target address of buf[0] */
+	uint64_t filled;	/* buf holds [wlo, filled); [rstart, filled) was read */
+	bool win;		/* buf is the walker's reused window, not a copy */
 	uint64_t resume;	/* the walk stopped at a bad size here (0: it did not) */
 	uint64_t resume_prev;	/* the chunk walked right before it (0: none) */
 	size_t resume_prev_idx;	/* its index in walker.chunks */
@@ -102,6 +104,15 @@ struct member {
 	uint64_t addr, memb;
 };
 
+/* The first bytes of a chunk walked through the window (no copies): its
+ * header and the links of a free chunk, for the free-list walks. */
+#define CAP_BYTES 32
+#define CAP_FENCE 32	/* captures a fence stands for */
+struct cap {
+	uint64_t addr;
+	uint8_t b[CAP_BYTES];
+};
+
 /* A tcache entry's key, for the check once tcache_key is known. */
 struct tckey {
 	uint64_t chunk, key, tcache;
@@ -131,6 +142,18 @@ struct walker {
 					 * adjoining the one scanned (a chunk the program
 					 * partly mprotect()ed spans several) */
 	uint64_t mm_end;		/* end of the last mmapped chunk's mapping */
+	/* no copies (walk_opts.keep_copies false): one window for every span */
+	bool copies;
+	bool no_direct;
+	uint8_t *win;
+	size_t wincap, window;
+	size_t win_span;		/* the span whose bytes the window holds */
+	VEC(struct cap) caps;		/* by address (caps_unsorted: not yet) */
+	bool caps_unsorted;
+	VEC(uint64_t) cap_fence;	/* the address of every CAP_FENCE-th capture */
+	size_t cap_last;		/* the capture cap_bytes() found last */
+	uint64_t fast_cap;		/* chunks this small are captured */
+	uint64_t copied;		/* bytes of copies made */
 };
 
 static struct finding *
@@ -172,8 +195,9 @@ finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t 
 
 /* ---- memory: the copies first, the target otherwise ---- */
 
-const uint8_t *
-heap_bytes(const struct heap *h, uint64_t addr, size_t len)
+/* The region [addr, addr+len) lies in, or NULL. */
+static const struct region *
+region_find(const struct heap *h, uint64_t addr, size_t len)
 {
 	size_t lo = 0, hi = h->regions.n;
 	while (lo < hi) {
@@ -184,19 +208,137 @@ heap_bytes(const struct heap *h, uint64_t addr, size_t len)
 		else if (addr >= r->end)
 			lo = mid + 1;
 		else
-			return (addr + len <= r->end && addr + len >= addr) ? r->data + (addr - r->start) : NULL;
+			return (addr + len <= r->end && addr + len >= addr) ? r : NULL;
 	}
 	return NULL;
+}
+
+const uint8_t *
+heap_bytes(const struct heap *h, uint64_t addr, size_t len)
+{
+	const struct region *r = region_find(h, addr, len);
+	return r && r->data ? r->data + (addr - r->start) : NULL;
+}
+
+bool
+heap_in_region(const struct heap *h, uint64_t addr, size_t len)
+{
+	return region_find(h, addr, len) != NULL;
+}
+
+static bool in_hole(const struct walker *w, uint64_t addr, uint64_t len);
+
+/* Heap memory the walk kept no copy of, from the target, as a copy would
+ * hold it: what could not be read when the walk got there (a hole) is
+ * zeros. */
+static bool
+region_read(struct walker *w, uint64_t addr, void *buf, size_t len)
+{
+	uint8_t *o = buf;
+	uint64_t a = addr, end = addr + len;
+
+	memset(buf, 0, len);
+	while (a < end) {
+		uint64_t next = end;
+		bool hole = false;
+		for (size_t i = 0; i < w->holes.n; i++) {
+			const struct hole *hl = &w->holes.v[i];
+			if (a >= hl->start && a < hl->end) {
+				hole = true;
+				next = MIN(end, hl->end);
+				break;
+			}
+			if (hl->start > a && hl->start < next)
+				next = hl->start;
+		}
+		if (!hole && target_read(w->t, a, o + (a - addr), (size_t)(next - a)) < 0)
+			return false;
+		a = next;
+	}
+	return true;
+}
+
+static inline const uint8_t *
+cap_in(const struct cap *c, uint64_t addr, size_t len)
+{
+	if (c->addr <= addr && addr + len <= c->addr + CAP_BYTES && addr + len >= addr)
+		return c->b + (addr - c->addr);
+	return NULL;
+}
+
+/* The captured first bytes of a chunk that hold [addr, addr+len), or
+ * NULL.  The last one found first (a list walk reads a member's header
+ * and links one after the other), then the fences (every CAP_FENCE-th
+ * address, a small array), then the captures between two fences. */
+static const uint8_t *
+cap_bytes(struct walker *w, uint64_t addr, size_t len)
+{
+	size_t lo = 0, hi = w->cap_fence.n;
+	const uint8_t *p;
+
+	if (w->caps_unsorted || !w->caps.n || !hi)
+		return NULL;
+	if (w->cap_last < w->caps.n && (p = cap_in(&w->caps.v[w->cap_last], addr, len)))
+		return p;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->cap_fence.v[mid] <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	hi = MIN(w->caps.n, (lo + 1) * CAP_FENCE);
+	lo *= CAP_FENCE;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->caps.v[mid].addr <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if ((p = cap_in(&w->caps.v[lo], addr, len)))
+		w->cap_last = lo;
+	return p;
+}
+
+#define WB_MAX 64	/* the most wbytes() reads into its caller's buffer */
+
+/* [addr, addr+len) of heap memory as a copy holds it, or NULL (outside
+ * the regions): the copy, the window, a chunk's captured bytes, else read
+ * into tmp (WB_MAX bytes; longer: NULL). */
+static const uint8_t *
+wbytes(struct walker *w, uint64_t addr, size_t len, uint8_t *tmp)
+{
+	const struct region *r = region_find(w->h, addr, len);
+	const uint8_t *p;
+
+	if (!r)
+		return NULL;
+	if (r->data)
+		return r->data + (addr - r->start);
+	if (w->win_span < w->spans.n) {
+		const struct rspan *s = &w->spans.v[w->win_span];
+		if (s->win && addr >= s->wlo && addr + len <= s->filled)
+			return s->buf + (addr - s->wlo);
+	}
+	if ((p = cap_bytes(w, addr, len)))
+		return p;
+	if (len > WB_MAX || !region_read(w, addr, tmp, len))
+		return NULL;
+	return tmp;
 }
 
 static bool
 wread(struct walker *w, uint64_t addr, void *buf, size_t len)
 {
-	const uint8_t *p = heap_bytes(w->h, addr, len);
+	uint8_t tmp[WB_MAX];
+	const uint8_t *p = len <= WB_MAX ? wbytes(w, addr, len, tmp) : heap_bytes(w->h, addr, len);
 	if (p) {
 		memcpy(buf, p, len);
 		return true;
 	}
+	if (len > WB_MAX && heap_in_region(w->h, addr, len))
+		return region_read(w, addr, buf, len);
 	return target_read(w->t, addr, buf, len) == 0;
 }
 
@@ -210,7 +352,7 @@ wread64(struct walker *w, uint64_t addr, uint64_t *v)
 static bool
 in_heap(struct walker *w, uint64_t addr, size_t len)
 {
-	return heap_bytes(w->h, addr, len) != NULL;
+	return heap_in_region(w->h, addr, len);
 }
 
 /* ---- 1. arenas and heaps ---- */
@@ -311,6 +453,7 @@ add_span(struct walker *w, unsigned arena, uint64_t info, uint64_t start, uint64
 	s.has_top = top && top >= start && top < end;
 	s.buf = NULL;
 	s.rstart = info ? info : start;
+	s.wlo = s.rstart;
 	s.filled = s.rstart;
 	s.walked_end = end;
 	if (end <= start)
@@ -814,6 +957,13 @@ span_cmp(const void *a, const void *b)
 }
 
 static int
+cap_cmp(const void *a, const void *b)
+{
+	const struct cap *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int
 region_cmp(const void *a, const void *b)
 {
 	const struct region *x = a, *y = b;
@@ -851,11 +1001,29 @@ region_free(uint8_t *owned)
 	munmap(owned - 16, maplen);
 }
 
+#define FILL_WINDOW (512u << 10)	/* fits in L2 with room to spare */
+#define WIN_KEEP 4096u			/* bytes a window slide keeps below its end */
+
+/* Transparent huge pages for a big array the walk fills (where the
+ * kernel gives them on request): a few faults instead of one a page. */
+static void
+huge_pages(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t lo = ALIGN_UP((uintptr_t)p, (uintptr_t)2 << 20), hi = ALIGN_DOWN((uintptr_t)p + len, (uintptr_t)2 << 20);
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
 /* A buffer for every span's region (from heap_info on, so the arena
  * struct and heap header are in the copy too).  Nothing is read yet: the
  * chunk walk fills each buffer as it gets there (span_fill), so the
  * headers it reads are still in the cache.  Core files and images are
- * used in place. */
+ * used in place.  Without copies, every span's buffer is the one window. */
 static void
 plan_regions(struct walker *w)
 {
@@ -864,17 +1032,25 @@ plan_regions(struct walker *w)
 	for (size_t i = 0; i < w->spans.n; i++) {
 		struct rspan *s = &w->spans.v[i];
 		uint64_t start = s->rstart, len = s->end - start;
-		struct region r = { start, s->end, NULL, NULL };
-		const void *d = target_direct(w->t, start, len);
+		struct region r = { start, s->end, NULL, NULL, i };
+		const void *d = w->no_direct ? NULL : target_direct(w->t, start, len);
 
 		if (s->end <= start)
 			continue;
-		if (d) {
+		if (!d && !w->copies) {
+			if (!w->win) {
+				w->wincap = w->window + WIN_KEEP;
+				w->win = xmalloc(w->wincap);
+			}
+			s->buf = w->win;
+			s->win = true;
+		} else if (d) {
 			r.data = d;
 			s->buf = (uint8_t *)(uintptr_t)d;	/* (never written: filled already) */
 			s->filled = s->end;
 		} else {
 			r.owned = region_alloc(len);
+			w->copied += len;
 			if (!r.owned) {
 				finding(w, FIND_WARNING, "no-memory", 0, (int)s->arena,
 					"cannot copy %" PRIu64 " bytes of heap at 0x%" PRIx64, len, start);
@@ -899,8 +1075,6 @@ plan_regions(struct walker *w)
 		}
 	}
 }
-
-#define FILL_WINDOW (512u << 10)	/* fits in L2 with room to spare */
 
 /* The first address in [addr, hi) from which memory may be read again:
  * past mappings without read permission, past what a core did not
@@ -953,7 +1127,8 @@ in_hole(const struct walker *w, uint64_t addr, uint64_t len)
 static void
 header_evidence(struct walker *w, struct finding *f, uint64_t at, size_t len)
 {
-	const uint8_t *b = heap_bytes(w->h, at, len);
+	uint8_t tmp[WB_MAX];
+	const uint8_t *b = len <= WB_MAX ? wbytes(w, at, len, tmp) : NULL;
 	if (!b || len > sizeof(f->bytes) || in_hole(w, at, len))
 		return;
 	memcpy(f->bytes, b, len);
@@ -961,18 +1136,45 @@ header_evidence(struct walker *w, struct finding *f, uint64_t at, size_t len)
 	f->bytes_at = at;
 }
 
+/* The window is the span's, and has room for [s->filled, to): else it
+ * slides, keeping its last WIN_KEEP bytes (the chunk walk's header and
+ * look-ahead).  Returns the end of the read that fits. */
+static uint64_t
+win_room(struct walker *w, struct rspan *s, uint64_t to)
+{
+	size_t si = (size_t)(s - w->spans.v);
+
+	if (w->win_span != si) {
+		/* another span's bytes: start empty */
+		w->win_span = si;
+		s->wlo = s->filled;
+	}
+	if (to - s->wlo > w->wincap) {
+		uint64_t keep = s->filled - s->wlo > WIN_KEEP ? ALIGN_DOWN(s->filled - WIN_KEEP, 16) : s->wlo;
+		memmove(s->buf, s->buf + (keep - s->wlo), (size_t)(s->filled - keep));
+		s->wlo = keep;
+		to = MIN(to, s->wlo + w->wincap);
+	}
+	return to;
+}
+
 /* Copy the span's region up to at least upto (a window at a time).
  * Memory that cannot be read (an mprotect()ed page inside a block, a
  * page a core did not dump) stays zero in the copy and is remembered as
  * a hole; when nothing after it can be read, the region and the span end
- * there. */
+ * there.  Without a copy the bytes go through the window, which slides;
+ * all of them are read all the same. */
 static void
 span_fill(struct walker *w, struct rspan *s, uint64_t upto)
 {
 	while (s->filled < upto && s->filled < s->end) {
 		uint64_t to = MIN(s->end, MAX(upto, s->filled + FILL_WINDOW));
-		size_t want = (size_t)(to - s->filled);
-		size_t got = target_read_partial(w->t, s->filled, s->buf + (s->filled - s->rstart), want);
+		size_t want, got;
+
+		if (s->win)
+			to = win_room(w, s, to);
+		want = (size_t)(to - s->filled);
+		got = target_read_partial(w->t, s->filled, s->buf + (s->filled - s->wlo), want);
 		w->h->bytes_read += got;
 		if (got < want) {
 			uint64_t stop = s->filled + got, again = next_readable(w, stop, s->end);
@@ -982,6 +1184,13 @@ span_fill(struct walker *w, struct rspan *s, uint64_t upto)
 				w->h->arenas.v[s->arena].unreadable += again - stop;
 				debug_msg("heap memory 0x%" PRIx64 "-0x%" PRIx64 " cannot be read: zeros in the copy",
 					  stop, again);
+				if (s->win) {
+					/* zeros in the window too, as far as it goes */
+					uint64_t z = MIN(again, s->wlo + w->wincap);
+					memset(s->buf + (stop - s->wlo), 0, (size_t)(z - stop));
+					if (z < again)
+						s->wlo = again;	/* (nothing below it kept) */
+				}
 				s->filled = again;
 				continue;
 			}
@@ -990,7 +1199,7 @@ span_fill(struct walker *w, struct rspan *s, uint64_t upto)
 				" bytes read)", stop, stop - s->rstart, s->end - s->rstart);
 			for (size_t i = 0; i < w->h->regions.n; i++) {
 				struct region *r = &w->h->regions.v[i];
-				if (r->owned == s->buf)
+				if (r->span == (size_t)(s - w->spans.v))
 					r->end = MAX(stop, r->start);
 			}
 			s->end = MAX(stop, s->start);
@@ -1593,7 +1802,8 @@ resync(struct walker *w, const struct rspan *s, uint64_t from)
 		if (u64map_get(&w->member, q, NULL))
 			return q;
 		for (int k = 0; k < 4; k++) {
-			const uint8_t *b = heap_bytes(w->h, p, 16);
+			uint8_t tmp[16];
+			const uint8_t *b = wbytes(w, p, 16, tmp);
 			if (!b)
 				break;
 			sf = chunk_size_field(b);
@@ -1629,13 +1839,82 @@ count_chunk(struct harena *ar, const struct hchunk *c)
 	k->bytes += c->size;
 }
 
+/* A span read through the window gets a copy after all (what follows
+ * damage reads anywhere in it): [rstart, filled) is read again, its holes
+ * zeros, and the rest is filled as before. */
+static void
+span_copy(struct walker *w, struct rspan *s)
+{
+	size_t si = (size_t)(s - w->spans.v);
+	uint64_t len = MAX(s->end, s->filled) - s->rstart;
+	struct region *r = NULL;
+	uint8_t *buf;
+
+	if (!s->win)
+		return;
+	for (size_t i = 0; i < w->h->regions.n; i++)
+		if (w->h->regions.v[i].span == si)
+			r = &w->h->regions.v[i];
+	buf = region_alloc(len);
+	if (!buf) {
+		finding(w, FIND_WARNING, "no-memory", 0, (int)s->arena,
+			"cannot copy %" PRIu64 " bytes of heap at 0x%" PRIx64, len, s->rstart);
+		return;
+	}
+	debug_msg("walk: heap span 0x%" PRIx64 "-0x%" PRIx64 " copied (damage)", s->rstart, s->end);
+	if (s->filled > s->rstart && !region_read(w, s->rstart, buf, (size_t)(s->filled - s->rstart)))
+		debug_msg("walk: heap memory 0x%" PRIx64 "-0x%" PRIx64 " read again only in part",
+			  s->rstart, s->filled);
+	if (w->win_span == si)
+		w->win_span = SIZE_MAX;
+	s->buf = buf;
+	s->wlo = s->rstart;
+	s->win = false;
+	if (r) {
+		r->owned = buf;
+		r->data = buf + (r->start - s->rstart);
+	}
+	w->copied += len;
+}
+
+/* The rest of the span's region, copied (see span_copy). */
+static void
+span_full(struct walker *w, struct rspan *s)
+{
+	span_copy(w, s);
+	span_fill(w, s, s->end);
+}
+
 /* The 16-byte header at p, copied in if the walk just got there. */
 static inline const uint8_t *
 span_header(struct walker *w, struct rspan *s, uint64_t p)
 {
 	if (p + 16 > s->filled)
 		span_fill(w, s, p + 16);
-	return p + 16 <= s->filled && p + 16 <= s->end ? s->buf + (p - s->rstart) : NULL;
+	if (s->win && p < s->wlo)
+		span_copy(w, s);	/* (the window let it go) */
+	return p + 16 <= s->filled && p + 16 <= s->end && p >= s->wlo ? s->buf + (p - s->wlo) : NULL;
+}
+
+/* The first bytes of the chunk at p into *c (window only); false if the
+ * window does not hold them. */
+static inline bool
+capture(const struct rspan *s, uint64_t p, struct cap *c)
+{
+	if (!s->win || p < s->wlo || p + CAP_BYTES > s->filled)
+		return false;
+	c->addr = p;
+	memcpy(c->b, s->buf + (p - s->wlo), CAP_BYTES);
+	return true;
+}
+
+/* Keep a chunk's first bytes for the free-list walks. */
+static inline void
+cap_keep(struct walker *w, const struct cap *c)
+{
+	if (w->caps.n && w->caps.v[w->caps.n - 1].addr >= c->addr)
+		w->caps_unsorted = true;
+	vec_push(&w->caps, *c);
 }
 
 /* After the bad size at p: was it the chunk before, prev, whose size was
@@ -1665,7 +1944,8 @@ after_foreign(struct walker *w, const struct rspan *s, uint64_t from)
 	uint64_t top = s->has_top ? ar->top : 0;
 
 	for (uint64_t q = ALIGN_UP(from, 16); q + 16 <= s->end; q += 16) {
-		const uint8_t *b = heap_bytes(w->h, q, 16);
+		uint8_t tmp[16];
+		const uint8_t *b = wbytes(w, q, 16, tmp);
 		if (!b || in_hole(w, q, 16))
 			continue;
 		if (q != top && !(chunk_size_field(b) & PTM_PREV_INUSE))
@@ -1701,6 +1981,8 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 	struct harena *ar = &w->h->arenas.v[s->arena];
 	uint64_t p = from, prev = 0, prev_size = 0;
 	size_t prev_idx = 0, open = SIZE_MAX;
+	struct cap last;	/* the chunk before p's first bytes, if have_last */
+	bool have_last = false;
 
 	if (lists_known && s->resume_prev && s->resume_prev_idx < w->chunks.n &&
 	    w->chunks.v[s->resume_prev_idx].addr == s->resume_prev) {
@@ -1710,7 +1992,8 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 	}
 	s->walked_end = s->end;
 	while (p + 16 <= s->end) {
-		const uint8_t *b;
+		const uint8_t *b, *nb;
+		uint8_t tmp[16];
 		uint64_t sf, sz, ps;
 		struct hchunk c;
 
@@ -1720,6 +2003,18 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 
 		if (!b)
 			break;
+		if (s->win) {
+			/* what may be in a free list: a chunk the next one
+			 * says is free, one of fastbin size (tcache entries,
+			 * few, and anything else are read from the target) */
+			if (have_last && last.addr == prev && !(chunk_size_field(b) & PTM_PREV_INUSE))
+				cap_keep(w, &last);
+			have_last = capture(s, p, &last);
+			if (have_last && ptm_chunksize(chunk_size_field(b)) <= w->fast_cap) {
+				cap_keep(w, &last);
+				have_last = false;
+			}
+		}
 		if ((w->chunks.n & 0xffff) == 0 && sig_stop_work()) {
 			w->interrupted = true;
 			return;
@@ -1754,8 +2049,8 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 		}
 		/* fenceposts: a closed non-main heap ends with 0x10|P, 0|P */
 		if (s->info && !s->has_top &&
-		    ((sz == PTM_FENCEPOST && p + 32 == s->end && heap_bytes(w->h, p + 16, 16) &&
-		      ptm_heap_end_marker(chunk_size_field(heap_bytes(w->h, p + 16, 16)))) ||
+		    ((sz == PTM_FENCEPOST && p + 32 == s->end && (nb = wbytes(w, p + 16, 16, tmp)) &&
+		      ptm_heap_end_marker(chunk_size_field(nb))) ||
 		     (ptm_heap_end_marker(sf) && p + 16 == s->end))) {
 			ar->fenceposts++;
 			break;
@@ -1771,7 +2066,7 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 					close_desync(w, &open, q);
 					return;
 				}
-				span_fill(w, s, s->end);
+				span_full(w, s);
 				r = after_foreign(w, s, q);
 				if (r) {
 					debug_msg("walk: fenceposts at 0x%" PRIx64 ", foreign memory 0x%" PRIx64
@@ -1802,7 +2097,7 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 				s->resume_prev_idx = prev ? prev_idx : 0;
 				return;
 			}
-			span_fill(w, s, s->end);
+			span_full(w, s);
 			if (prev && !hole && (q = enlarged_before(w, s, prev, p))) {
 				/* the chunk below was enlarged: it is the damaged one */
 				f = finding(w, FIND_ERROR, "size-overlap", prev, (int)s->arena,
@@ -2022,7 +2317,8 @@ check_free_neighbour(struct walker *w, const struct hchunk *c, bool next_says_fr
 				chunk_state_name(c->state), c->list, next);
 			header_evidence(w, f, next, 16);
 		} else if (!ps_eq) {
-			const uint8_t *nb = heap_bytes(w->h, next, 16);
+			uint8_t tmp[16];
+			const uint8_t *nb = wbytes(w, next, 16, tmp);
 			struct finding *f = finding(w, FIND_ERROR, "size-vs-prev-size", c->addr, (int)c->arena,
 				"free block 0x%" PRIx64 " is damaged: its chunk size is 0x%" PRIx64 " but the footer "
 				"(the next chunk's prev_size) says 0x%" PRIx64 ": its size was overwritten from the "
@@ -2110,7 +2406,8 @@ classify_chunks(struct walker *w)
 				next_says_free = !(nx->bits & PTM_PREV_INUSE);
 				ps_eq = (nx->list & CF_PS_EQ) != 0;
 			} else {
-				const uint8_t *nb = heap_bytes(w->h, c->addr + c->size, 16);
+				uint8_t tmp[16];
+				const uint8_t *nb = wbytes(w, c->addr + c->size, 16, tmp);
 				if (nb) {
 					have = true;
 					next_says_free = !(chunk_size_field(nb) & PTM_PREV_INUSE);
@@ -2554,6 +2851,11 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	w.h = h;
 	w.mi = h->mi;
 	w.L = &h->mi->L;
+	w.copies = !o || o->keep_copies;
+	w.no_direct = o && o->no_direct;
+	w.window = o && o->window ? MAX(o->window, (size_t)256) : FILL_WINDOW;
+	w.win_span = SIZE_MAX;
+	w.fast_cap = mi->have_global_max_fast ? MIN(mi->global_max_fast, PTM_MAX_FAST_CHUNK) : PTM_MAX_FAST_CHUNK;
 	u64map_init(&w.member);
 	u64map_init(&h->mmap_offsets);
 	/* make sure every thread's registers are known (stack exclusion) */
@@ -2586,14 +2888,25 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		for (size_t i = 0; i < w.spans.n; i++)
 			bytes += w.spans.v[i].end - w.spans.v[i].start;
 		vec_reserve(&w.chunks, (size_t)MIN(bytes / 256 + 64, 1ULL << 28));
+		huge_pages(w.chunks.v, w.chunks.cap * sizeof(*w.chunks.v));
 	}
 	/* the chunks, as the copy comes in; then the rest of the copy (past
 	 * a bad size, or a last chunk that ends early) */
 	for (size_t i = 0; i < w.spans.n && !w.interrupted; i++)
 		walk_span(&w, &w.spans.v[i], w.spans.v[i].start, false);
-	for (size_t i = 0; i < w.spans.n && !w.interrupted; i++)
-		span_fill(&w, &w.spans.v[i], w.spans.v[i].end);
-	PHASE("copy+chunks");
+	for (size_t i = 0; i < w.spans.n && !w.interrupted; i++) {
+		if (w.spans.v[i].resume)
+			span_full(&w, &w.spans.v[i]);	/* (the walk resumes in it) */
+		else
+			span_fill(&w, &w.spans.v[i], w.spans.v[i].end);
+	}
+	if (w.caps_unsorted) {
+		qsort(w.caps.v, w.caps.n, sizeof(*w.caps.v), cap_cmp);
+		w.caps_unsorted = false;
+	}
+	for (size_t i = 0; i < w.caps.n; i += CAP_FENCE)
+		vec_push(&w.cap_fence, w.caps.v[i].addr);
+	PHASE(w.win ? "read+chunks" : "copy+chunks");
 	if (w.interrupted) {
 		rc = hd_fail(HD_EINTR, "interrupted");
 		goto out;
@@ -2648,6 +2961,15 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	account(&w);
 	describe_findings(&w);
 	PHASE("accounted");
+	h->copies = true;
+	for (size_t i = 0; i < h->regions.n; i++)
+		if (!h->regions.v[i].data)
+			h->copies = false;
+	h->walk_memory = w.copied + w.wincap + w.caps.cap * sizeof(*w.caps.v) +
+			 h->nchunks * sizeof(*h->chunks);
+	debug_msg("walk: %s, %" PRIu64 " KiB held (copies %" PRIu64 " KiB, window %zu KiB, %zu chunk captures)",
+		  h->copies ? "copies kept" : "no copies", h->walk_memory >> 10, w.copied >> 10, w.wincap >> 10,
+		  w.caps.n);
 out:
 	for (size_t i = 0; i < h->arenas.n; i++)
 		free(w.ms[i]);
@@ -2660,7 +2982,9 @@ out:
 	vec_free(&w.holes);
 	vec_free(&w.desyncs);
 	vec_free(&w.tc_keys);
-	(void)o;
+	vec_free(&w.caps);
+	vec_free(&w.cap_fence);
+	free(w.win);
 	h->seconds = (hd_now_ns() - t0) / 1e9;
 	if (rc < 0) {
 		heap_free(h);

@@ -141,10 +141,102 @@ walk_mi(struct std *s, struct malloc_info *mi)
 	return h;
 }
 
+/* Where two walks of the same heap differ ("" if nowhere). */
+static void
+walk_diff(const struct heap *a, const struct heap *b, char *why, size_t n)
+{
+	why[0] = 0;
+	if (a->nchunks != b->nchunks) {
+		snprintf(why, n, "%zu chunks against %zu", a->nchunks, b->nchunks);
+		return;
+	}
+	for (size_t i = 0; i < a->nchunks; i++) {
+		const struct hchunk *x = &a->chunks[i], *y = &b->chunks[i];
+		if (x->addr != y->addr || x->size != y->size || x->arena != y->arena || x->state != y->state ||
+		    x->bits != y->bits || x->list != y->list || x->owner != y->owner) {
+			snprintf(why, n, "chunk %zu: 0x%" PRIx64 " size 0x%" PRIx64 " %s against 0x%" PRIx64
+				 " size 0x%" PRIx64 " %s", i, x->addr, x->size, chunk_state_name(x->state), y->addr,
+				 y->size, chunk_state_name(y->state));
+			return;
+		}
+	}
+	if (a->findings.n != b->findings.n) {
+		snprintf(why, n, "%zu findings against %zu (%s)", a->findings.n, b->findings.n,
+			 b->findings.n ? b->findings.v[0].message : a->findings.v[0].message);
+		return;
+	}
+	for (size_t i = 0; i < a->findings.n; i++) {
+		const struct finding *x = &a->findings.v[i], *y = &b->findings.v[i];
+		if (strcmp(x->kind, y->kind) || strcmp(x->message, y->message) || x->chunk != y->chunk ||
+		    x->severity != y->severity || x->block != y->block || x->after != y->after ||
+		    x->nbytes != y->nbytes || memcmp(x->bytes, y->bytes, x->nbytes) || x->field != y->field) {
+			snprintf(why, n, "finding %zu: %s against %s", i, x->message, y->message);
+			return;
+		}
+	}
+	if (a->lists.n != b->lists.n || a->list_chunks.n != b->list_chunks.n ||
+	    (a->list_chunks.n && memcmp(a->list_chunks.v, b->list_chunks.v, a->list_chunks.n * 8))) {
+		snprintf(why, n, "the free lists differ");
+		return;
+	}
+	if (a->tcaches.n != b->tcaches.n || a->arenas.n != b->arenas.n) {
+		snprintf(why, n, "tcaches or arenas differ");
+		return;
+	}
+	for (size_t i = 0; i < a->arenas.n; i++) {
+		const struct harena *x = &a->arenas.v[i], *y = &b->arenas.v[i];
+		if (memcmp(&x->used, &y->used, sizeof(x->used)) || memcmp(&x->bins, &y->bins, sizeof(x->bins)) ||
+		    memcmp(&x->tcache, &y->tcache, sizeof(x->tcache)) ||
+		    memcmp(&x->fastbins, &y->fastbins, sizeof(x->fastbins)) || x->fenceposts != y->fenceposts ||
+		    x->foreign != y->foreign || x->unreadable != y->unreadable || x->top_size != y->top_size) {
+			snprintf(why, n, "arena %zu's counts differ", i);
+			return;
+		}
+	}
+	if (a->errors != b->errors || a->warnings != b->warnings ||
+	    memcmp(&a->mmapped, &b->mmapped, sizeof(a->mmapped)))
+		snprintf(why, n, "errors, warnings or mmapped differ");
+}
+
+/* The image walked again as a live target is walked (keep_copies off):
+ * through a small window that slides, chunks' first bytes kept for the
+ * free lists, a heap region copied only where damage needs it.  Every
+ * result must be the walk in place's. */
+static void
+same_through_window(struct heapimg *b, const struct heap *h, const char *name)
+{
+	struct walk_opts o = { .keep_copies = false, .no_direct = true, .window = 256 };
+	struct heap *w = NULL;
+	char why[600];
+
+	if (!h)
+		return;
+	if (heap_walk_info(b->t, hi_info(b), &o, &w) < 0) {
+		ok(0, "%s: the walk through a window: %s", name, hd_errmsg());
+		return;
+	}
+	walk_diff(h, w, why, sizeof(why));
+	if (!ok(!why[0], "%s: the walk through a 256-byte window without copies is the same", name))
+		diag("  %s", why);
+	heap_free(w);
+}
+
 static struct heap *
 walk(struct std *s)
 {
-	return walk_mi(s, hi_info(s->b));
+	struct heap *h = walk_mi(s, hi_info(s->b));
+	same_through_window(s->b, h, s->name);
+	return h;
+}
+
+/* heap_walk_info of the image in place, and the same through a window. */
+static int
+walk_img(struct heapimg *b, struct heap **h)
+{
+	int rc = heap_walk_info(b->t, hi_info(b), NULL, h);
+	if (rc == 0)
+		same_through_window(b, *h, "image");
+	return rc;
 }
 
 static void
@@ -943,7 +1035,7 @@ test_free_slots(void)
 	for (int i = 0; i < 7; i++)
 		hi_tcache_put(b, t, c[i]);
 	ok(ptm_rd32(hi_mem(b, tc + 2 * 2, 4)) % 65536 == 0, "2.42: builder: a full bin has no free slot left");
-	if (heap_walk_info(b->t, hi_info(b), NULL, &h) == 0) {
+	if (walk_img(b, &h) == 0) {
 		l = NULL;
 		for (size_t i = 0; i < h->lists.n; i++)
 			if (h->lists.v[i].state == CS_TCACHE && h->lists.v[i].index == 2)
@@ -954,7 +1046,7 @@ test_free_slots(void)
 	}
 	/* more free slots than the capacity is corruption */
 	hi_mem(b, tc + 2 * 3, 2)[0] = 9;
-	if (heap_walk_info(b->t, hi_info(b), NULL, &h) == 0) {
+	if (walk_img(b, &h) == 0) {
 		ok(nkind(h, "tcache-count") == 1, "2.42: num_slots above tcache_count is a tcache-count finding");
 		heap_free(h);
 	}
@@ -977,7 +1069,7 @@ test_small_old_top(const struct malloc_layout *L)
 	hi_alloc(b, a, left - 0x30);
 	hi_grow_heap(b, a, 0x1000);
 	hi_alloc(b, a, 0x100);
-	if (heap_walk_info(b->t, hi_info(b), NULL, &h) == 0) {
+	if (walk_img(b, &h) == 0) {
 		ok(h->findings.n == 0 && hi_check(b, h, why, sizeof(why)) == 0,
 		   "2.%u: an old top of 0x30 becomes a 0x20 chunk and a fencepost", L->version % 100);
 		if (h->findings.n)
@@ -990,7 +1082,7 @@ test_small_old_top(const struct malloc_layout *L)
 	a = hi_new_arena(b, 0x2000);
 	hi_alloc(b, a, left - 0x20);
 	hi_grow_heap(b, a, 0x1000);
-	if (heap_walk_info(b->t, hi_info(b), NULL, &h) == 0) {
+	if (walk_img(b, &h) == 0) {
 		ok(h->findings.n == 0 && hi_check(b, h, why, sizeof(why)) == 0,
 		   "2.%u: an old top of 0x20 leaves only fenceposts", L->version % 100);
 		if (h->findings.n)
@@ -1069,7 +1161,7 @@ test_main_shapes(const struct malloc_layout *L)
 		ok(hi_sbrk_extend(b, 0x100, 0x1000) == 0, "2.%u: builder: an old top of 0x%" PRIx64 " is swallowed",
 		   L->version % 100, left);
 		hi_alloc(b, 0, 0x40);
-		if (heap_walk_info(b->t, hi_info(b), NULL, &h) == 0) {
+		if (walk_img(b, &h) == 0) {
 			if (!ok(h->findings.n == 0 && hi_check(b, h, why, sizeof(why)) == 0,
 				"2.%u: an old top of 0x%" PRIx64 " behind fenceposts walks clean", L->version % 100,
 				left))
@@ -1229,7 +1321,7 @@ test_after(const struct malloc_layout *L)
 	for (int i = 0; i < 4; i++)
 		hi_w64(b, fake + 0x20 * (uint64_t)i + 8, 0x20 | PTM_PREV_INUSE);
 	hi_w64(b, fake + 0x80 + 8, 0x7);
-	if (heap_walk_info(b->t, hi_info(b), NULL, &h) < 0) {
+	if (walk_img(b, &h) < 0) {
 		ok(false, "2.%u: walk", L->version % 100);
 		hi_free(b);
 		return;
@@ -1336,7 +1428,7 @@ test_wording(const struct malloc_layout *L)
 
 	hi_alloc(b, 0, 0x40);
 	memset(hi_mem(b, v, 16), 'A', 16);
-	if (heap_walk_info(b->t, hi_info(b), NULL, &h) == 0) {
+	if (walk_img(b, &h) == 0) {
 		f = first_kind(h, "invalid-size");
 		ok(f && f->chunk == v && f->block == a + 16 && f->block_size == 0x28 &&
 		   !strncmp(f->message, "probable overflow from block ", 29) && f->nbytes == 16 &&
