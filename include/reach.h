@@ -39,6 +39,15 @@ enum leak_kind {
 
 const char *leak_kind_name(enum leak_kind k);
 
+/* A set of leak kinds, one bit (1 << kind) each. */
+#define LEAK_KINDS_ALL ((1u << LEAK_NKINDS) - 1)
+/* Parse a set in valgrind's words (--show-leak-kinds=, match-leak-kinds:):
+ * kinds separated by commas ("definite,possible"), "all" or "none"
+ * (alone).  0, or -1 with an hd error naming the bad word. */
+int leak_kinds_parse(const char *text, unsigned *mask);
+/* The set in the same words ("definite,indirect"; "all"; "none"). */
+const char *leak_kinds_str(unsigned mask, char buf[64]);
+
 enum leak_heuristic {
 	HEUR_NONE,
 	HEUR_STDSTRING,

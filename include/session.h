@@ -14,6 +14,8 @@
 #include "target.h"
 #include "unwind.h"
 
+struct supp_set;
+
 struct session {
 	struct target *t;		/* NULL when no target */
 	struct symbols *sym;		/* lazily opened */
@@ -28,7 +30,12 @@ struct session {
 	bool fast_tracer;		/* `set tracer fast`: trace start uses --fast */
 	bool tracer_set;		/* `set tracer` was given (else HEAPDBG_TRACER) */
 	int error_exitcode;		/* --error-exitcode=N, 0 if unset */
-	bool found_problem;		/* a definite/indirect leak or corruption seen */
+	bool found_problem;		/* a leak of error_kinds or corruption seen */
+	/* the leak check, in valgrind's options */
+	unsigned show_kinds;		/* --show-leak-kinds: records shown (bits 1 << leak_kind) */
+	unsigned error_kinds;		/* --errors-for-leak-kinds: what counts for --error-exitcode */
+	struct supp_set *supp;		/* --suppressions=FILE..., or NULL */
+	bool gen_supp;			/* --gen-suppressions=all */
 	bool no_libc_freeres;		/* --run-libc-freeres=no */
 	bool no_cxx_freeres;		/* --run-cxx-freeres=no */
 	unsigned freeres_ran;		/* freeres functions run at the exit (launch) */

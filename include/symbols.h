@@ -33,6 +33,11 @@ struct frame_info {
 	int line;		/* 0 if unknown */
 	const char *module;	/* base name of the module, or NULL */
 	bool inlined;		/* an inlined call inside the next frame */
+	const char *vg_name;	/* the name valgrind gives it in suppressions
+				 * (mangled): an inlined call's DW_AT_name; a
+				 * function's ELF symbol, valgrind's pick among
+				 * those of its address and size ("strdup" for
+				 * __strdup, "dlopen@@GLIBC_2.34"); or NULL */
 };
 
 struct sym_info {

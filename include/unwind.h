@@ -9,6 +9,7 @@
 #ifndef HEAPDBG_UNWIND_H
 #define HEAPDBG_UNWIND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "symbols.h"
@@ -55,6 +56,13 @@ struct unwind_ops {
  * memory (text, eh_frame) from a cache that outlives target resumes; the
  * rest from the target.  0 or -1. */
 int unwind_read(struct target *t, const struct stack_copy *sc, uint64_t addr, void *buf, size_t len);
+
+/* A live target's mappings are those of its last stop: read them again
+ * because addr was unreadable or in no module (at most once per page
+ * until they change): true when a mapping covers addr now.  Only while
+ * no caller holds a mapping pointer (the tracer's unwinds from a stack
+ * copy). */
+bool unwind_maps_again(struct target *t, uint64_t addr);
 
 extern const struct unwind_ops unwind_libunwind_ops;
 extern const struct unwind_ops unwind_libdw_ops;

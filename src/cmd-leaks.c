@@ -3,13 +3,16 @@
  * on a live process or a core file: a LEAK SUMMARY, then loss records,
  * biggest first, grouped by allocation stack when the blocks were traced,
  * otherwise by what the blocks look like (a C++ class by its vtable, C
- * strings, or blocks of one size).
+ * strings, or blocks of one size).  valgrind's --show-leak-kinds,
+ * --errors-for-leak-kinds, --suppressions and --gen-suppressions, with
+ * its values and file format.
  */
 #include "config.h"
 #include "cmd.h"
 #include "heap.h"
 #include "reach.h"
 #include "stacks.h"
+#include "suppress.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -27,6 +30,7 @@ struct record {
 	uint64_t blocks, bytes, indirect;
 	uint64_t sample;
 	char *what;		/* text, made once per record */
+	struct supp *supp;	/* the suppression that matched, or NULL */
 };
 
 /* A vtable pointer points into a read-only part of a file mapping. */
@@ -106,13 +110,68 @@ record_cmp(const void *a, const void *b)
 }
 
 static void
-summary_line(struct session *s, const struct reach *r, enum leak_kind k, const char *label)
+summary_line(struct session *s, const char *key, const char *label, uint64_t blocks, uint64_t bytes)
 {
-	em_obj_open(s->em, leak_kind_name(k));
+	em_obj_open(s->em, key);
 	em_fmt(s->em, "   %15s: ", label);
-	em_fmt(s->em, "{bytes:%" PRIu64 "} bytes in ", r->bytes[k]);
-	em_fmt(s->em, "{blocks:%" PRIu64 "} blocks\n", r->blocks[k]);
+	em_fmt(s->em, "{bytes:%" PRIu64 "} bytes in ", bytes);
+	em_fmt(s->em, "{blocks:%" PRIu64 "} blocks\n", blocks);
 	em_obj_close(s->em);
+}
+
+/* The records' suppressions: valgrind's frames of each traced record,
+ * matched against the session's and this command's files; a record
+ * suppressed leaves its category for "suppressed". */
+static void
+suppress_records(struct session *s, struct record *recs, size_t n, struct supp_set *set)
+{
+	const struct alloc_source *src = session_alloc_source(s);
+	struct symbols *sym = session_symbols(s);
+
+	for (size_t i = 0; i < n; i++) {
+		struct vg_frame *f;
+		size_t nf;
+		int np;
+		const uint64_t *pcs;
+
+		if (!recs[i].stack || !sym)
+			continue;
+		pcs = stack_pcs(src ? src->stacks : NULL, recs[i].stack, &np);
+		nf = vg_stack(sym, pcs, np, &f);
+		recs[i].supp = nf ? supp_match(set, recs[i].kind, f, nf) : NULL;
+		if (recs[i].supp) {
+			recs[i].supp->records++;
+			recs[i].supp->blocks += recs[i].blocks;
+			recs[i].supp->bytes += recs[i].bytes;
+		}
+		free(f);
+	}
+}
+
+/* --gen-suppressions: the record's suppression, as valgrind writes it */
+static void
+emit_suppression(struct session *s, const struct record *rec)
+{
+	const struct alloc_source *src = session_alloc_source(s);
+	struct symbols *sym = session_symbols(s);
+	struct vg_frame *f;
+	struct sbuf sb;
+	size_t nf;
+	int np;
+	const uint64_t *pcs;
+
+	if (!rec->stack || !sym)
+		return;
+	pcs = stack_pcs(src ? src->stacks : NULL, rec->stack, &np);
+	nf = vg_stack(sym, pcs, np, &f);
+	if (nf) {
+		sb_init(&sb);
+		supp_format(&sb, rec->kind, f, nf);
+		em_str(s->em, "suppression", sb.s);
+		em_text(s->em, "%s", sb.s);
+		sb_free(&sb);
+	}
+	free(f);
 }
 
 static int
@@ -120,24 +179,55 @@ leaks_exec(struct session *s, int argc, char **argv)
 {
 	bool show_reachable = false;
 	uint64_t limit = UINT64_MAX;
+	const char *show_opt = NULL, *errors_opt = NULL, *gen_opt = NULL, *supp_opt = NULL;
 	int npos;
 	const struct opt_spec opts[] = {
 		{ "--show-reachable", OPT_FLAG, &show_reachable, NULL },
 		{ "--limit", OPT_U64, &limit, NULL },
+		{ "--show-leak-kinds", OPT_STR, &show_opt, NULL },
+		{ "--errors-for-leak-kinds", OPT_STR, &errors_opt, NULL },
+		{ "--gen-suppressions", OPT_STR, &gen_opt, NULL },
+		{ "--suppressions", OPT_STR, &supp_opt, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
 	struct reach *r;
 	struct u64map index;
 	VEC(struct record) recs = { 0 };
 	size_t shown = 0, total = 0;
+	unsigned show = s->show_kinds, errors = s->error_kinds;
+	bool gen = s->gen_supp, problem = false;
+	struct supp_set set = { 0 };
+	uint64_t blocks[LEAK_NKINDS], bytes[LEAK_NKINDS], sup_blocks = 0, sup_bytes = 0;
+	int rc = -1;
 
 	if (cmd_parse_opts(argc, argv, opts, &npos) < 0)
 		return -1;
 	if (npos)
 		return hd_fail(HD_EUSAGE, "usage: %s", cmd_leaks_entry.usage);
+	if (show_opt && leak_kinds_parse(show_opt, &show) < 0)
+		return hd_fail_context("--show-leak-kinds");
+	if (show_reachable)
+		show = LEAK_KINDS_ALL;	/* valgrind's --show-reachable=yes */
+	if (errors_opt && leak_kinds_parse(errors_opt, &errors) < 0)
+		return hd_fail_context("--errors-for-leak-kinds");
+	if (gen_opt) {
+		if (strcmp(gen_opt, "all") && strcmp(gen_opt, "no"))
+			return hd_fail(HD_EUSAGE, "--gen-suppressions: 'all' or 'no', not '%s'", gen_opt);
+		gen = !strcmp(gen_opt, "all");
+	}
+	/* the session's files, then this command's (tried first, as a file
+	 * valgrind read later is) */
+	if (s->supp) {
+		for (size_t i = 0; i < s->supp->v.n; i++) {
+			s->supp->v.v[i].records = s->supp->v.v[i].blocks = s->supp->v.v[i].bytes = 0;
+			vec_push(&set.v, s->supp->v.v[i]);
+		}
+	}
+	if (supp_opt && supp_load(&set, supp_opt) < 0)
+		goto out_set;
 	r = session_reach(s);
 	if (!r)
-		return -1;
+		goto out_set;
 
 	/* loss records */
 	u64map_init(&index);
@@ -156,7 +246,7 @@ leaks_exec(struct session *s, int argc, char **argv)
 			key--;
 		slot = u64map_slot(&index, key, &created);
 		if (created) {
-			struct record nr = { k, look, value, r->stack[b], 0, 0, 0, r->start[b], NULL };
+			struct record nr = { k, look, value, r->stack[b], 0, 0, 0, r->start[b], NULL, NULL };
 			vec_push(&recs, nr);
 			*slot = recs.n - 1;
 		}
@@ -172,6 +262,21 @@ leaks_exec(struct session *s, int argc, char **argv)
 	for (size_t i = 0; i < recs.n; i++)
 		if (!recs.v[i].stack)
 			recs.v[i].what = look_text(s, recs.v[i].look, recs.v[i].value);
+	if (set.v.n)
+		suppress_records(s, recs.v, recs.n, &set);
+	memcpy(blocks, r->blocks, sizeof(blocks));
+	memcpy(bytes, r->bytes, sizeof(bytes));
+	for (size_t i = 0; i < recs.n; i++) {
+		const struct record *rec = &recs.v[i];
+		if (rec->supp) {
+			blocks[rec->kind] -= rec->blocks;
+			bytes[rec->kind] -= rec->bytes;
+			sup_blocks += rec->blocks;
+			sup_bytes += rec->bytes;
+		} else if (errors & (1u << rec->kind)) {
+			problem = true;
+		}
+	}
 
 	em_fmt(s->em, "Leak check of {blocks:%zu} block%s in use", r->n, plural(r->n));
 	em_fmt(s->em, " ({seconds:%.3f} s", r->seconds);
@@ -181,12 +286,12 @@ leaks_exec(struct session *s, int argc, char **argv)
 	em_bool(s->em, "traced", r->traced);
 	em_text(s->em, "Sizes are %s.\n\n", r->traced ? "requested sizes (traced)" : "usable sizes (not traced)");
 	for (size_t i = 0; i < recs.n; i++)
-		if (recs.v[i].kind != LEAK_REACHABLE || show_reachable)
+		if ((show & (1u << recs.v[i].kind)) && !recs.v[i].supp)
 			total++;
 	em_list_open(s->em, "records");
 	for (size_t i = 0; i < recs.n; i++) {
 		struct record *rec = &recs.v[i];
-		bool text = rec->kind != LEAK_REACHABLE || show_reachable;
+		bool text = (show & (1u << rec->kind)) && !rec->supp;
 		if (text && shown >= limit)
 			text = false;
 		em_item_open(s->em);
@@ -198,6 +303,13 @@ leaks_exec(struct session *s, int argc, char **argv)
 		em_addr(s->em, "sample", rec->sample);
 		if (rec->what)
 			em_str(s->em, "what", rec->what);
+		if (rec->supp) {
+			em_obj_open(s->em, "suppressed_by");
+			em_str(s->em, "name", rec->supp->name);
+			em_str(s->em, "file", rec->supp->file);
+			em_int(s->em, "line", rec->supp->line);
+			em_obj_close(s->em);
+		}
 		if (rec->stack && !text) {
 			int np;
 			const struct alloc_source *src = session_alloc_source(s);
@@ -232,14 +344,37 @@ leaks_exec(struct session *s, int argc, char **argv)
 				em_text(s->em, "   %s, e.g. at 0x%" PRIx64 "\n\n", rec->what, rec->sample);
 			}
 		}
+		if (gen && (text || em_json(s->em)) && !rec->supp)
+			emit_suppression(s, rec);
 		em_item_close(s->em);
 	}
 	em_list_close(s->em);
 	em_text(s->em, "LEAK SUMMARY:\n");
-	summary_line(s, r, LEAK_DEFINITE, "definitely lost");
-	summary_line(s, r, LEAK_INDIRECT, "indirectly lost");
-	summary_line(s, r, LEAK_POSSIBLE, "possibly lost");
-	summary_line(s, r, LEAK_REACHABLE, "still reachable");
+	summary_line(s, "definite", "definitely lost", blocks[LEAK_DEFINITE], bytes[LEAK_DEFINITE]);
+	summary_line(s, "indirect", "indirectly lost", blocks[LEAK_INDIRECT], bytes[LEAK_INDIRECT]);
+	summary_line(s, "possible", "possibly lost", blocks[LEAK_POSSIBLE], bytes[LEAK_POSSIBLE]);
+	summary_line(s, "reachable", "still reachable", blocks[LEAK_REACHABLE], bytes[LEAK_REACHABLE]);
+	if (set.v.n) {
+		summary_line(s, "suppressed", "suppressed", sup_blocks, sup_bytes);
+		em_list_open(s->em, "suppressions_used");
+		for (size_t i = set.v.n; i-- > 0;) {
+			const struct supp *sp = &set.v.v[i];
+			if (!sp->records)
+				continue;
+			em_item_open(s->em);
+			em_fmt(s->em, "used_suppression: {records:%" PRIu64 "}", sp->records);
+			em_fmt(s->em, " {name:%s}", sp->name);
+			em_fmt(s->em, " {file:%s}", sp->file);
+			em_fmt(s->em, ":{line:%d}", sp->line);
+			em_fmt(s->em, " suppressed: {bytes:%" PRIu64 "} bytes", sp->bytes);
+			em_fmt(s->em, " in {blocks:%" PRIu64 "} blocks\n", sp->blocks);
+			em_item_close(s->em);
+		}
+		em_list_close(s->em);
+		if (!r->traced)
+			em_text(s->em, "Nothing was traced: suppressions match allocation stacks (`trace start` before "
+				"the program allocates).\n");
+	}
 	if (r->h->errors || r->h->warnings) {
 		/* what the walk found (damaged headers, protected chunks) is
 		 * counted above; say where it is told */
@@ -250,21 +385,40 @@ leaks_exec(struct session *s, int argc, char **argv)
 			r->h->warnings == 1 ? "" : "s");
 		em_obj_close(s->em);
 	}
-	if (!show_reachable && r->blocks[LEAK_REACHABLE])
+	if (!(show & (1u << LEAK_REACHABLE)) && blocks[LEAK_REACHABLE] && show == s->show_kinds)
 		em_text(s->em, "Reachable blocks are not shown; `leaks --show-reachable` shows them.\n");
-	if (r->blocks[LEAK_DEFINITE] || r->blocks[LEAK_INDIRECT])
+	if (problem)
 		s->found_problem = true;
 	for (size_t i = 0; i < recs.n; i++)
 		free(recs.v[i].what);
 	vec_free(&recs);
-	return 0;
+	rc = 0;
+out_set:
+	/* the session's entries are borrowed: copy their counts back */
+	if (s->supp)
+		for (size_t i = 0; i < s->supp->v.n && i < set.v.n; i++)
+			s->supp->v.v[i] = set.v.v[i];
+	for (size_t i = s->supp ? s->supp->v.n : 0; i < set.v.n; i++) {
+		struct supp *sp = &set.v.v[i];
+		free(sp->name);
+		for (size_t k = 0; k < sp->nframes; k++)
+			free(sp->frames[k].pat);
+		free(sp->frames);
+	}
+	vec_free(&set.v);
+	for (size_t i = 0; i < set.files.n; i++)
+		free(set.files.v[i]);
+	vec_free(&set.files);
+	return rc;
 }
 
-static const char *const leaks_opts[] = { "--show-reachable", "--limit", NULL };
+static const char *const leaks_opts[] = { "--show-reachable", "--limit", "--show-leak-kinds", "--errors-for-leak-kinds",
+					  "--gen-suppressions", "--suppressions", NULL };
 
 const struct cmd_entry cmd_leaks_entry = {
 	.name = "leaks",
-	.usage = "leaks [--show-reachable] [--limit N]",
+	.usage = "leaks [--show-reachable] [--show-leak-kinds=K] [--errors-for-leak-kinds=K] [--suppressions=FILE] "
+		 "[--gen-suppressions=all|no] [--limit N]",
 	.summary = "leak check by reachability: definite, indirect, possible, reachable",
 	.help = "A conservative mark-and-sweep over the heap, as valgrind memcheck does at\n"
 		"exit, on demand.  Roots are every thread's registers and every writable\n"
@@ -275,7 +429,15 @@ const struct cmd_entry cmd_leaks_entry = {
 		"lost otherwise.  Free chunks are never roots and never reported.\n"
 		"Records are grouped by allocation stack when blocks were traced (`trace\n"
 		"start`), otherwise by what the blocks look like, biggest first.  With\n"
-		"--error-exitcode=N a definite or indirect leak makes heapdbg exit N.",
+		"--error-exitcode=N a definite or indirect leak makes heapdbg exit N.\n"
+		"valgrind's options, with its values (definite, indirect, possible,\n"
+		"reachable, all, none): --show-leak-kinds= the records shown (default\n"
+		"definite,indirect,possible; --show-reachable: all), --errors-for-leak-kinds=\n"
+		"what counts for --error-exitcode (default definite,indirect).\n"
+		"--suppressions=FILE: a valgrind suppression file (also given to heapdbg\n"
+		"itself, repeatable); a traced record whose allocation stack and kind it\n"
+		"matches is not shown and counts as suppressed.  --gen-suppressions=all:\n"
+		"a suppression after each record, as valgrind writes them.",
 	.options = leaks_opts,
 	.flags = CMD_NEEDS_TARGET,
 	.exec = leaks_exec,

@@ -99,6 +99,9 @@ on_ref(void *arg, const struct ref *ref)
 	em_item_close(c->s->em);
 }
 
+/* runs of this many similar hops or more are one line of a chain */
+#define CHAIN_RUN_MIN 4
+
 static int
 chain(struct session *s, const struct reach *r, long b)
 {
@@ -150,7 +153,25 @@ chain(struct session *s, const struct reach *r, long b)
 	}
 	for (size_t i = path.n; i-- > 0;) {
 		long k = path.v[i];
+		size_t run = 1;
 		em_item_open(s->em);
+		/* a run of blocks of one size, each pointing to the next from
+		 * the same offset (a list, a tree's spine): one line */
+		while (i >= run + 1 && r->len[path.v[i - run]] == r->len[k] &&
+		       r->via[path.v[i - run - 1]] - r->start[path.v[i - run]] == r->via[path.v[i - 1]] - r->start[k])
+			run++;
+		if (run >= CHAIN_RUN_MIN) {
+			long last = path.v[i - run + 1];
+			em_fmt(s->em, "  -> {count:%zu} x ", run);
+			em_fmt(s->em, "{size:%" PRIu64 "}-byte blocks", r->len[k]);
+			em_fmt(s->em, " via offset {offset:%" PRIu64 "}", r->via[path.v[i - 1]] - r->start[k]);
+			em_fmt(s->em, " ({addr:%A} ...", r->start[k]);
+			em_fmt(s->em, " {last:%A})", r->start[last]);
+			em_fmt(s->em, ", pointer at {from:%A}\n", r->via[path.v[i - run]]);
+			em_item_close(s->em);
+			i -= run - 1;
+			continue;
+		}
 		em_fmt(s->em, "  -> block {addr:%A}", r->start[k]);
 		em_fmt(s->em, " ({size:%" PRIu64 "} bytes)", r->len[k]);
 		if (i > 0)
@@ -226,7 +247,9 @@ const struct cmd_entry cmd_refs_entry = {
 		"registers and stacks (with the thread), globals (by symbol), other\n"
 		"anonymous memory, and blocks in use (with their leak category).  With\n"
 		"--chain, one chain of pointers from a root to the block, as the leak\n"
-		"check found it; for a lost block, the lost blocks it hangs from.",
+		"check found it; for a lost block, the lost blocks it hangs from.  A run\n"
+		"of 4 or more blocks of one size, each pointing to the next from the same\n"
+		"offset (a list), is one line: \"-> 700 x 88-byte blocks via offset 0\".",
 	.options = refs_opts,
 	.flags = CMD_NEEDS_TARGET,
 	.exec = refs_exec,

@@ -10,9 +10,11 @@
 #include "config.h"
 #include "cmd.h"
 #include "live.h"
+#include "reach.h"
 #include "session.h"
 #include "shell.h"
 #include "signals.h"
+#include "suppress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +65,13 @@ usage(FILE *f)
 "  --run-libc-freeres=no|yes     --args: at the exit, run glibc's __libc_freeres\n"
 "                                first, as valgrind does (default yes)\n"
 "  --run-cxx-freeres=no|yes      likewise libstdc++'s __gnu_cxx::__freeres\n"
+"  --suppressions=FILE           valgrind suppressions for `leaks` (repeatable)\n"
+"  --gen-suppressions=all|no     `leaks` writes one after each record\n"
+"  --show-leak-kinds=K           `leaks` shows these records (valgrind's values:\n"
+"                                definite,indirect,possible,reachable, all, none;\n"
+"                                default definite,indirect,possible)\n"
+"  --errors-for-leak-kinds=K     these count for --error-exitcode\n"
+"                                (default definite,indirect)\n"
 "  --version, --help\n"
 "\n"
 "Exit status: 0 ok; 1 a command failed; 2 cannot attach or open the target;\n"
@@ -146,6 +155,8 @@ main(int argc, char **argv)
 	bool batch = false, json = false, quiet = false, no_libc_freeres = false, no_cxx_freeres = false;
 	const char *log_file = NULL, *inferior_output = NULL;
 	bool keep_alloc_frames = false;
+	VEC(const char *) supp_files = { 0 };
+	const char *show_kinds = NULL, *error_kinds = NULL, *gen_supp = NULL;
 	FILE *out = stdout;
 	int inf_out = -1, inf_err = -1;
 	uint64_t errcode = 0;
@@ -212,6 +223,20 @@ main(int argc, char **argv)
 			continue;
 		}
 		if (opt_is(a, "debug-file-directory", &debug_dir, &i, argc, argv, true))
+			continue;
+		if (opt_is(a, "suppressions", &val, &i, argc, argv, true)) {
+			vec_push(&supp_files, val);
+			continue;
+		}
+		if (opt_is(a, "gen-suppressions", &gen_supp, &i, argc, argv, true)) {
+			if (strcmp(gen_supp, "all") && strcmp(gen_supp, "no")) {
+				error_msg("--gen-suppressions: 'all' or 'no', not '%s' (heapdbg does not ask)", gen_supp);
+				goto usage;
+			}
+			continue;
+		}
+		if (opt_is(a, "show-leak-kinds", &show_kinds, &i, argc, argv, true) ||
+		    opt_is(a, "errors-for-leak-kinds", &error_kinds, &i, argc, argv, true))
 			continue;
 		if (opt_is(a, "run-libc-freeres", &val, &i, argc, argv, true) ||
 		    opt_is(a, "run-cxx-freeres", &val, &i, argc, argv, true)) {
@@ -289,6 +314,28 @@ main(int argc, char **argv)
 	s->debug_dir = debug_dir ? xstrdup(debug_dir) : NULL;
 	s->no_libc_freeres = no_libc_freeres;
 	s->no_cxx_freeres = no_cxx_freeres;
+	if (show_kinds && leak_kinds_parse(show_kinds, &s->show_kinds) < 0) {
+		error_msg("--show-leak-kinds: %s", hd_errmsg());
+		session_free(s);
+		goto usage;
+	}
+	if (error_kinds && leak_kinds_parse(error_kinds, &s->error_kinds) < 0) {
+		error_msg("--errors-for-leak-kinds: %s", hd_errmsg());
+		session_free(s);
+		goto usage;
+	}
+	s->gen_supp = gen_supp && !strcmp(gen_supp, "all");
+	if (supp_files.n) {
+		s->supp = xcalloc(1, sizeof(*s->supp));
+		for (size_t k = 0; k < supp_files.n; k++) {
+			if (supp_load(s->supp, supp_files.v[k]) < 0) {
+				error_msg("%s", hd_errmsg());
+				session_free(s);
+				goto usage;
+			}
+		}
+	}
+	vec_free(&supp_files);
 	s->em = em_new(out, json ? EM_JSON : EM_TEXT);
 	if (!batch && isatty(STDIN_FILENO))
 		s->query = shell_query;	/* a person can answer */
@@ -404,5 +451,6 @@ usage:
 	/* (the script's list, so that a usage error leaks nothing: LeakSanitizer
 	 * would turn the exit status into 1) */
 	vec_free(&script);
+	vec_free(&supp_files);
 	return EXIT_USAGE;
 }

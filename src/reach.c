@@ -10,6 +10,7 @@
 
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,57 @@ leak_kind_name(enum leak_kind k)
 	case LEAK_REACHABLE: return "reachable";
 	default: return "?";
 	}
+}
+
+int
+leak_kinds_parse(const char *text, unsigned *mask)
+{
+	char *copy = xstrdup(text), *save = NULL, *w;
+	bool all = false, none = false;
+	unsigned m = 0;
+	int words = 0;
+
+	for (w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save), words++) {
+		int k;
+		if (!strcmp(w, "all")) {
+			all = true;
+			continue;
+		}
+		if (!strcmp(w, "none")) {
+			none = true;
+			continue;
+		}
+		for (k = 0; k < LEAK_NKINDS && strcmp(w, leak_kind_name((enum leak_kind)k)); k++)
+			;
+		if (k == LEAK_NKINDS) {
+			hd_fail(HD_EUSAGE, "'%s' is not a leak kind (definite, indirect, possible, reachable, all, none)",
+				w);
+			free(copy);
+			return -1;
+		}
+		m |= 1u << k;
+	}
+	free(copy);
+	if (!words || ((all || none) && words > 1))
+		return hd_fail(HD_EUSAGE, "'%s': kinds separated by commas, or 'all' or 'none' alone", text);
+	*mask = all ? LEAK_KINDS_ALL : m;
+	return 0;
+}
+
+const char *
+leak_kinds_str(unsigned mask, char buf[64])
+{
+	size_t n = 0;
+
+	if ((mask & LEAK_KINDS_ALL) == LEAK_KINDS_ALL)
+		return strcpy(buf, "all");
+	if (!(mask & LEAK_KINDS_ALL))
+		return strcpy(buf, "none");
+	buf[0] = 0;
+	for (int k = 0; k < LEAK_NKINDS; k++)
+		if (mask & (1u << k))
+			n += (size_t)snprintf(buf + n, 64 - n, "%s%s", n ? "," : "", leak_kind_name((enum leak_kind)k));
+	return buf;
 }
 
 const char *

@@ -9,6 +9,7 @@
 #include "live.h"
 #include "snapshot.h"
 #include "locate.h"
+#include "suppress.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@ session_new(void)
 	struct session *s = xcalloc(1, sizeof(*s));
 	s->started = hd_wall_time();
 	s->name_width = 100;
+	s->show_kinds = (1u << LEAK_DEFINITE) | (1u << LEAK_INDIRECT) | (1u << LEAK_POSSIBLE);
+	s->error_kinds = (1u << LEAK_DEFINITE) | (1u << LEAK_INDIRECT);
 	return s;
 }
 
@@ -264,6 +267,10 @@ session_free(struct session *s)
 	snapset_free(s->snaps);
 	em_free(s->em);
 	free(s->debug_dir);
+	if (s->supp) {
+		supp_set_free(s->supp);
+		free(s->supp);
+	}
 	free(s);
 }
 

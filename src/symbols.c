@@ -31,6 +31,7 @@ struct modsyms {
 	struct symtab_entry *e;	/* sorted by name */
 	size_t n;
 	bool from_debug;
+	uint32_t *byaddr;	/* indexes into e by address (made on demand) */
 };
 
 struct modroot {
@@ -179,8 +180,10 @@ clear_caches(struct symbols *s)
 	u64map_clear(&s->pc_cache);
 	s->pcs.n = 0;
 	s->frames.n = 0;
-	for (size_t i = 0; i < s->modsyms.n; i++)
+	for (size_t i = 0; i < s->modsyms.n; i++) {
 		free(s->modsyms.v[i].e);
+		free(s->modsyms.v[i].byaddr);
+	}
 	s->modsyms.n = 0;
 	s->roots.n = 0;
 }
@@ -404,10 +407,10 @@ symbols_source_root(struct symbols *s, uint64_t addr)
 
 static void
 add_frame(struct symbols *s, Dwfl_Module *mod, Dwarf_Die *cudie, uint64_t pc, const char *func, uint64_t off,
-	  const char *file, int line, const char *module, bool inlined)
+	  const char *file, int line, const char *module, bool inlined, const char *vg_name)
 {
 	struct frame_info f = { pc, intern(s, symbols_demangle(s, func)), off, NULL, NULL, line,
-				intern(s, module), inlined };
+				intern(s, module), inlined, intern(s, vg_name) };
 
 	if (file) {
 		/* libdw joins a line-table entry with its directory, but
@@ -432,6 +435,76 @@ add_frame(struct symbols *s, Dwfl_Module *mod, Dwarf_Die *cudie, uint64_t pc, co
 	vec_push(&s->frames, f);
 }
 
+static struct modsyms *module_syms(struct symbols *s, Dwfl_Module *mod);
+
+/* valgrind's preferName (m_debuginfo/storage.c) between two names of
+ * one address range: the shortest without its version, then one with a
+ * version, then the first alphabetically.  True if a wins. */
+static bool
+vg_prefer(const char *a, const char *b)
+{
+	const char *va = strchr(a, '@'), *vb = strchr(b, '@');
+	size_t la = va ? (size_t)(va - a) : strlen(a), lb = vb ? (size_t)(vb - b) : strlen(b);
+
+	if (la && !lb)
+		return true;
+	if (lb && !la)
+		return false;
+	if (la != lb)
+		return la < lb;
+	if (!!va != !!vb)
+		return va != NULL;
+	return strcmp(a, b) <= 0;
+}
+
+static int
+byaddr_cmp(const void *x, const void *y, void *arg)
+{
+	const struct symtab_entry *e = arg;
+	const struct symtab_entry *a = &e[*(const uint32_t *)x], *b = &e[*(const uint32_t *)y];
+	return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+static bool
+vg_text_sym(const struct symtab_entry *e)
+{
+	return e->type == STT_FUNC || e->type == STT_GNU_IFUNC || e->type == STT_NOTYPE;
+}
+
+/* The name valgrind uses for the function at [addr, addr+size) of mod,
+ * among its ELF symbols of that exact range (valgrind merges them into
+ * one entry and names it by preferName). */
+static const char *
+vg_symbol(struct symbols *s, Dwfl_Module *mod, uint64_t addr, uint64_t size, const char *name)
+{
+	struct modsyms *ms = module_syms(s, mod);
+	const char *best = name;
+	size_t lo = 0, hi;
+
+	if (!ms->n)
+		return name;
+	if (!ms->byaddr) {
+		ms->byaddr = xreallocarray(NULL, ms->n, sizeof(*ms->byaddr));
+		for (size_t i = 0; i < ms->n; i++)
+			ms->byaddr[i] = (uint32_t)i;
+		qsort_r(ms->byaddr, ms->n, sizeof(*ms->byaddr), byaddr_cmp, ms->e);
+	}
+	hi = ms->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ms->e[ms->byaddr[mid]].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < ms->n && ms->e[ms->byaddr[lo]].addr == addr; lo++) {
+		const struct symtab_entry *e = &ms->e[ms->byaddr[lo]];
+		if (e->size == size && vg_text_sym(e) && !vg_prefer(best, e->name))
+			best = e->name;
+	}
+	return best;
+}
+
 static void
 resolve_uncached(struct symbols *s, uint64_t pc, bool caller)
 {
@@ -447,9 +520,10 @@ resolve_uncached(struct symbols *s, uint64_t pc, bool caller)
 	int nscopes = 0;
 	Dwfl_Line *ln;
 	bool any_inline = false;
+	const char *vgname = NULL;
 
 	if (!mod) {
-		add_frame(s, NULL, NULL, pc, NULL, 0, NULL, 0, NULL, false);
+		add_frame(s, NULL, NULL, pc, NULL, 0, NULL, 0, NULL, false, NULL);
 		return;
 	}
 	modname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
@@ -457,6 +531,7 @@ resolve_uncached(struct symbols *s, uint64_t pc, bool caller)
 		modname = slash + 1;
 	symname = dwfl_module_addrinfo(mod, lookup, &symoff, &sym, NULL, NULL, NULL);
 	if (symname) {
+		vgname = vg_symbol(s, mod, lookup - symoff, sym.st_size, symname);
 		symoff += pc - lookup;	/* the offset of the pc itself */
 		symname = strip_version(s, symname);
 	}
@@ -467,6 +542,24 @@ resolve_uncached(struct symbols *s, uint64_t pc, bool caller)
 	cudie = dwfl_module_addrdie(mod, lookup, &bias);
 	if (cudie)
 		nscopes = dwarf_getscopes(cudie, lookup - bias, &scopes);
+	/* dwarf_getscopes follows an inlined instance into its abstract
+	 * definition's scopes, so a call inlined into an inlined call ends
+	 * the chain after one level: from the innermost inlined instance,
+	 * dwarf_getscopes_die gives every instance out to the subprogram */
+	for (int i = 0; i < nscopes; i++) {
+		if (dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine) {
+			Dwarf_Die *chain = NULL;
+			int n = dwarf_getscopes_die(&scopes[i], &chain);
+			if (n > 0) {
+				free(scopes);
+				scopes = chain;
+				nscopes = n;
+			} else {
+				free(chain);
+			}
+			break;
+		}
+	}
 	/* the inline chain: each DW_TAG_inlined_subroutine scope is a frame
 	 * whose location is where the next inner one was called from */
 	if (nscopes > 0) {
@@ -476,25 +569,28 @@ resolve_uncached(struct symbols *s, uint64_t pc, bool caller)
 			Dwarf_Die *die = &scopes[i];
 			int tag = dwarf_tag(die);
 			if (tag == DW_TAG_inlined_subroutine) {
-				add_frame(s, mod, cudie, pc, die_name(die), 0, cur_file, cur_line, modname, true);
+				Dwarf_Attribute attr;
+				const char *vn = dwarf_attr_integrate(die, DW_AT_name, &attr) ?
+						 dwarf_formstring(&attr) : NULL;
+				add_frame(s, mod, cudie, pc, die_name(die), 0, cur_file, cur_line, modname, true, vn);
 				any_inline = true;
 				cur_file = call_file(cudie, die);
 				cur_line = call_line(die);
 			} else if (tag == DW_TAG_subprogram) {
 				const char *name = die_name(die);
 				add_frame(s, mod, cudie, pc, name ? name : symname, symoff, cur_file,
-					  cur_line, modname, false);
+					  cur_line, modname, false, vgname);
 				free(scopes);
 				return;
 			}
 		}
 		free(scopes);
 		if (any_inline) {
-			add_frame(s, mod, cudie, pc, symname, symoff, cur_file, cur_line, modname, false);
+			add_frame(s, mod, cudie, pc, symname, symoff, cur_file, cur_line, modname, false, vgname);
 			return;
 		}
 	}
-	add_frame(s, mod, cudie, pc, symname, symoff, file, line, modname, false);
+	add_frame(s, mod, cudie, pc, symname, symoff, file, line, modname, false, vgname);
 }
 
 int

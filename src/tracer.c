@@ -522,6 +522,8 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 	tr->st.events[bp->func]++;
 	at_entry = *regs;	/* as the program called it: for the stack */
 	bp = shortcut(tr, tt, bp, regs, &as);
+	if (as == TF_MALLOC && at_entry.rip != bp->addr)
+		at_entry.rip = bp->addr;	/* realloc(NULL, n): malloc's stack, as valgrind has it */
 	if (!is_allocation(as)) {
 		rec_free(tr, at_entry.rdi);
 		return step_over(tr, th, bp, regs) < 0 ? TRAP_NOT_MINE : TRAP_RESUME;

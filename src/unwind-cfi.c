@@ -91,13 +91,34 @@ saved_rule(Dwarf_Frame *fr, int regno, uint8_t *kind, int32_t *off)
 	return true;
 }
 
+/* The CFI frame of mod at pc, from .eh_frame, else .debug_frame. */
+static bool
+frame_at(Dwfl_Module *mod, uint64_t pc, Dwarf_Frame **fr)
+{
+	Dwarf_Addr bias = 0;
+	Dwarf_CFI *cfi;
+
+	*fr = NULL;
+	if (!mod)
+		return false;
+	cfi = dwfl_module_eh_cfi(mod, &bias);
+	if (cfi && dwarf_cfi_addrframe(cfi, pc - bias, fr) == 0)
+		return true;
+	free(*fr);
+	*fr = NULL;
+	cfi = dwfl_module_dwarf_cfi(mod, &bias);
+	if (cfi && dwarf_cfi_addrframe(cfi, pc - bias, fr) == 0)
+		return true;
+	free(*fr);
+	*fr = NULL;
+	return false;
+}
+
 static void
 compute_rule(struct cfi_cache *c, uint64_t pc, struct rule *r)
 {
 	Dwfl *dwfl = symbols_dwfl(c->s);
 	Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, pc) : NULL;
-	Dwarf_Addr bias = 0;
-	Dwarf_CFI *cfi;
 	Dwarf_Frame *fr = NULL;
 	Dwarf_Op *ops = NULL;
 	size_t n = 0;
@@ -106,17 +127,15 @@ compute_rule(struct cfi_cache *c, uint64_t pc, struct rule *r)
 	int64_t off;
 
 	memset(r, 0, sizeof(*r));
-	if (!mod)
-		return;
-	cfi = dwfl_module_eh_cfi(mod, &bias);
-	if (!cfi || dwarf_cfi_addrframe(cfi, pc - bias, &fr) != 0) {
-		free(fr);
-		fr = NULL;
-		cfi = dwfl_module_dwarf_cfi(mod, &bias);
-		if (!cfi || dwarf_cfi_addrframe(cfi, pc - bias, &fr) != 0) {
-			free(fr);
+	if (!frame_at(mod, pc, &fr)) {
+		/* a library loaded since the last stop (dlopen), where the
+		 * modules of that stop have none or another file */
+		if (!unwind_maps_again(c->t, pc) || symbols_refresh(c->s) < 0)
 			return;
-		}
+		dwfl = symbols_dwfl(c->s);
+		mod = dwfl ? dwfl_addrmodule(dwfl, pc) : NULL;
+		if (!frame_at(mod, pc, &fr))
+			return;
 	}
 	if (dwarf_frame_info(fr, NULL, NULL, &signal) != DW_RA || signal)
 		goto out;

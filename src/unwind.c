@@ -82,6 +82,12 @@ struct ro_cache {
 
 static struct ro_cache ro;
 
+static void
+ro_reset(void)
+{
+	ro.t = NULL;	/* emptied at the next ro_page */
+}
+
 static const uint8_t *
 ro_page(struct target *t, uint64_t page)
 {
@@ -115,6 +121,49 @@ ro_page(struct target *t, uint64_t page)
 	return ro.data[idx];
 }
 
+/*
+ * The mappings as of the last stop: the tracer unwinds a call while the
+ * thread runs on, and a library dlopen()ed since is no mapping yet, or
+ * sits where the loader had something else mapped (ld.so.cache, while it
+ * looked for the library): its text and unwind tables could not be read
+ * and the stack ended at its first frame.  A read that fails or a pc in
+ * no module rereads them, once per page until they change (a garbage
+ * address met while unwinding does not reread them every time).
+ */
+static struct {
+	const struct target *t;
+	pid_t pid;
+	struct u64map tried;	/* pages reread for since the last change */
+} again;
+
+static void ro_reset(void);
+
+bool
+unwind_maps_again(struct target *t, uint64_t addr)
+{
+	uint64_t page = addr & ~4095ULL, dummy;
+
+	if (t->kind != TARGET_LIVE)
+		return false;
+	if (again.t != t || again.pid != t->pid || again.tried.n > 4096) {
+		u64map_free(&again.tried);
+		u64map_init(&again.tried);
+		again.t = t;
+		again.pid = t->pid;
+	}
+	if (u64map_get(&again.tried, page, &dummy))
+		return false;
+	u64map_put(&again.tried, page, 1);
+	if (target_refresh_maps(t) < 0)
+		return false;
+	ro_reset();	/* what it cached may have been unmapped since */
+	if (!target_find_mapping(t, addr))
+		return false;
+	u64map_clear(&again.tried);
+	u64map_put(&again.tried, page, 1);
+	return true;
+}
+
 /* reads this far above the stack pointer are stack reads (a thread's
  * stack is 8 MiB by default) */
 #define STACK_REACH_MAX (8ULL << 20)
@@ -140,7 +189,12 @@ unwind_read(struct target *t, const struct stack_copy *sc, uint64_t addr, void *
 			return 0;
 		}
 	}
-	return target_read(t, addr, buf, len);
+	if (target_read(t, addr, buf, len) == 0)
+		return 0;
+	/* the tracer's unwinds: a library loaded since the last stop */
+	if (sc && unwind_maps_again(t, addr))
+		return unwind_read(t, NULL, addr, buf, len);
+	return -1;
 }
 
 int
