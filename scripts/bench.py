@@ -120,23 +120,31 @@ def timed_run(args):
     return time.perf_counter() - t0, ru.ru_maxrss
 
 
-def bench_walk():
-    print("heap walk (bigheap: 3 threads x 400,000 chunks, 4 arenas)")
-    p = start("bigheap", [3, 400000])
-    time.sleep(0.5)
-    h = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "heap"])[0]
+def raw_reads(p, h, times):
+    """The floor: tests/targets/rawread reads every heap `heap` found (h),
+    heap_info to end, in 1 MiB process_vm_readv calls.  ([seconds of each
+    run], bytes)."""
     ranges = []
     for a in h["arenas"]:
         for x in a["heap_list"]:
             lo = x["info"] if int(x["info"], 16) else x["start"]
             ranges.append("%s-%s" % (lo, x["end"]))
-    raw = []
-    for _ in range(5):
+    raw, nbytes = [], 0
+    for _ in range(times):
         out = subprocess.run([os.path.join(TARGETS, "rawread"), str(p.pid)] + ranges,
                              capture_output=True, text=True).stdout
         kv = dict(x.split("=") for x in out.split())
         raw.append(float(kv["seconds"]))
         nbytes = int(kv["bytes"])
+    return raw, nbytes
+
+
+def bench_walk():
+    print("heap walk (bigheap: 3 threads x 400,000 chunks, 4 arenas)")
+    p = start("bigheap", [3, 400000])
+    time.sleep(0.5)
+    h = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "heap"])[0]
+    raw, nbytes = raw_reads(p, h, 5)
     runs = [timed_run(["-p", str(p.pid), "-batch", "-ex", "heap"]) for _ in range(5)]
     walk = statistics.median(r[0] for r in runs)
     rss = max(r[1] for r in runs)
@@ -220,21 +228,11 @@ def bench_scale():
         p = start("bigheap", [1, n])
         time.sleep(0.3)
         h = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "heap"])[0]
-        ranges = []
-        for a in h["arenas"]:
-            for x in a["heap_list"]:
-                lo = x["info"] if int(x["info"], 16) else x["start"]
-                ranges.append("%s-%s" % (lo, x["end"]))
-        raw = []
-        for _ in range(3):
-            out = subprocess.run([os.path.join(TARGETS, "rawread"), str(p.pid)] + ranges,
-                                 capture_output=True, text=True).stdout
-            kv = dict(x.split("=") for x in out.split())
-            raw.append(float(kv["seconds"]))
+        raw, nbytes = raw_reads(p, h, 3)
         floor = statistics.median(raw)
         nch = h["nchunks"]
         tag = "%gM" % m
-        row("%s: chunks, heap bytes" % tag, nch, "", note="%d MiB" % (int(kv["bytes"]) >> 20))
+        row("%s: chunks, heap bytes" % tag, nch, "", note="%d MiB" % (nbytes >> 20))
         row("%s: raw read (the floor)" % tag, floor * 1000, "ms")
         for c, goal, per in (("heap", 2, 16), ("snapshot a", 2.5, 16), ("leaks", 4, 40)):
             runs = [run_watching(["-p", str(p.pid), "-batch", "-ex", c], p.pid)
