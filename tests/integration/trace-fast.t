@@ -219,7 +219,7 @@ for prog in ("churn-static", "churn-stripped"):
 # breakpoints by default; `set tracer fast`, HEAPDBG_TRACER=fast; the
 # options win over both
 for label, pre, env, opt, want_fast in (
-        ("default", [], None, "", False),
+        ("default", [], {"HEAPDBG_TRACER": ""}, "", False),	# whatever the caller's environment says
         ("set tracer fast", ["set tracer fast"], None, "", True),
         ("HEAPDBG_TRACER=fast", [], {"HEAPDBG_TRACER": "fast"}, "", True),
         ("HEAPDBG_TRACER=fast, --breakpoints", [], {"HEAPDBG_TRACER": "fast"}, " --breakpoints", False),
