@@ -291,6 +291,15 @@ stack_known(struct hda_shm *s, struct hda_slot *sl, uint32_t slotno, uint64_t rs
 	while (!(rsp >= LOAD(sl->stack_lo) && rsp < LOAD(sl->stack_hi))) {
 		struct hda_ev_head h;
 		uint32_t seq = LOAD(sl->hello_seq);
+		/* A signal handler on a stack heapdbg has not seen (a
+		 * sigaltstack), run while this thread holds a reservation in
+		 * the ring: heapdbg cannot read the question past that
+		 * uncommitted event, so waiting for its answer would wait
+		 * forever.  The call goes untraced, counted as lost. */
+		if (LOAD(sl->holding)) {
+			__atomic_fetch_add(&s->lost, 1, __ATOMIC_RELAXED);
+			return 0;
+		}
 		if (!sl->tid)
 			sl->tid = (uint32_t)sys1(NR_gettid, 0);
 		memset(&h, 0, sizeof(h));
