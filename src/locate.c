@@ -769,6 +769,25 @@ read_version_symbol(struct target *t, struct symbols *s, const char *lb, struct 
 	return false;
 }
 
+/* Does mp_ at addr fit layout L in memory and, once malloc ran (init)
+ * with the tcache on, is the main heap's first chunk the size of a
+ * tcache_perthread_struct (the main thread's tcache)? */
+static bool
+mp_fits(struct target *t, const struct malloc_layout *L, uint64_t addr, bool init)
+{
+	uint8_t buf[512];
+	uint64_t base, sf;
+
+	if (!addr || L->mp_size > sizeof(buf) || target_read(t, addr, buf, L->mp_size) < 0 || !valid_mp(L, buf))
+		return false;
+	base = mp_u64(buf, L->mp_sbrk_base);
+	if (init && base && L->has_tcache && mp_u64(buf, L->mp_tcache_count) &&
+	    target_read_u64(t, ALIGN_UP(base + 16, 16) - 16 + 8, &sf) == 0 &&
+	    ptm_chunksize(sf) != ptm_tcache_chunk_size(L))
+		return false;
+	return true;
+}
+
 /* Does layout L fit what is in memory: main_arena and mp_ (found by
  * symbol) and, once malloc ran, the size of the first chunk of the main
  * heap, which is the main thread's tcache? */
@@ -776,8 +795,6 @@ static bool
 layout_fits(struct target *t, const struct malloc_layout *L, const struct sym_info *arena,
 	    const struct sym_info *mp)
 {
-	uint8_t buf[512];
-	uint64_t base, sf;
 	bool init = false;
 
 	if (arena->size && arena->size != L->ms_size)
@@ -786,14 +803,7 @@ layout_fits(struct target *t, const struct malloc_layout *L, const struct sym_in
 		return false;
 	if (!valid_arena(t, L, arena->addr, &init))
 		return false;
-	if (L->mp_size > sizeof(buf) || target_read(t, mp->addr, buf, L->mp_size) < 0 || !valid_mp(L, buf))
-		return false;
-	base = mp_u64(buf, L->mp_sbrk_base);
-	if (init && base && L->has_tcache && mp_u64(buf, L->mp_tcache_count) &&
-	    target_read_u64(t, ALIGN_UP(base + 16, 16) - 16 + 8, &sf) == 0 &&
-	    ptm_chunksize(sf) != ptm_tcache_chunk_size(L))
-		return false;
-	return true;
+	return mp_fits(t, L, mp->addr, init);
 }
 
 static bool layout_fits_image(struct target *t, const struct malloc_layout *L, const struct module *m);
@@ -1111,9 +1121,8 @@ static bool
 layout_fits_image(struct target *t, const struct malloc_layout *L, const struct module *m)
 {
 	struct rela_map rm;
-	uint8_t buf[512];
-	uint64_t a, mp, base, sf;
-	bool init = false, fits;
+	uint64_t a;
+	bool init = false;
 
 	u64map_init(&rm.relative);
 	memset(&rm.tpoff, 0, sizeof(rm.tpoff));
@@ -1123,16 +1132,7 @@ layout_fits_image(struct target *t, const struct malloc_layout *L, const struct 
 	vec_free(&rm.tpoff);
 	if (!a || !valid_arena(t, L, a, &init))
 		return false;
-	mp = mp_static_image(m, L);
-	fits = mp && L->mp_size <= sizeof(buf) && target_read(t, mp, buf, L->mp_size) == 0 && valid_mp(L, buf);
-	if (!fits)
-		return false;
-	base = mp_u64(buf, L->mp_sbrk_base);
-	if (init && base && L->has_tcache && mp_u64(buf, L->mp_tcache_count) &&
-	    target_read_u64(t, ALIGN_UP(base + 16, 16) - 16 + 8, &sf) == 0 &&
-	    ptm_chunksize(sf) != ptm_tcache_chunk_size(L))
-		return false;
-	return true;
+	return mp_fits(t, L, mp_static_image(m, L), init);
 }
 
 /* ---- tcache ---- */
