@@ -81,6 +81,14 @@ enum ref_region {
 
 const char *ref_region_name(enum ref_region r);
 
+/* What a block looks like, from its first 64 bytes: a loss record's
+ * grouping when untraced. */
+enum block_look { LOOK_SIZE, LOOK_STRING, LOOK_VTABLE };
+
+#define REACH_EDGE_INTERIOR 0x80000000u
+#define REACH_EDGE_NONE 0xffffffffu
+#define REACH_MAX_BLOCKS 0x7fffffffu
+
 struct reach {
 	const struct heap *h;
 	size_t n;		/* blocks */
@@ -94,7 +102,22 @@ struct reach {
 	int32_t *clique;	/* indirect: the block whose clique holds it */
 	uint64_t *indirect;	/* definite leaders: bytes indirectly lost below */
 	int32_t *parent;	/* first block it was reached from, -1: a root */
-	uint64_t *via;		/* the address holding the pointer that reached it */
+	uint32_t *pedge;	/* parent >= 0: which of the parent's edges reached
+				 * it (reach_via() finds the address again) */
+	struct u64map root_via;	/* parent -1: block -> the root address holding
+				 * the pointer that reached it (absent: a register) */
+	/* the pointer edges, one streaming pass over the blocks' contents
+	 * (compressed sparse rows): block b's are edges[eoff[b]..eoff[b+1]),
+	 * in address order, each a block index with REACH_EDGE_INTERIOR for
+	 * a pointer past the block's start; REACH_EDGE_NONE: a word that
+	 * looked like a pointer but is not one (new T[0]: see points_into) */
+	uint32_t *eoff;
+	uint32_t *edges;
+	size_t nedges;
+	struct u64map eheur;	/* interior edge index -> the enum leak_heuristic
+				 * that accepts it (absent: none) */
+	uint8_t *look;		/* enum block_look, REACH_LOOK_* bits */
+	struct u64map vtables;	/* LOOK_VTABLE blocks -> their first word */
 	uint64_t blocks[LEAK_NKINDS], bytes[LEAK_NKINDS];
 	uint64_t root_bytes;	/* root memory scanned */
 	uint64_t heap_bytes;	/* block memory scanned */
@@ -117,6 +140,14 @@ int reach_run(struct target *t, const struct heap *h, const struct reach_opts *o
 void reach_free(struct reach *r);
 /* The block containing addr (user data only), or -1. */
 long reach_block_at(const struct reach *r, uint64_t addr);
+/* How block b looks (from the pass over the contents); *value: the
+ * vtable address for LOOK_VTABLE, the block's size for LOOK_SIZE. */
+enum block_look reach_look(const struct reach *r, size_t b, uint64_t *value);
+/* The address holding the pointer that first reached block b (the one
+ * that gave it its state): a root's or its parent block's word, found
+ * again by reading the parent (the edges keep no addresses); 0 for a
+ * register, or for a block no pointer reached. */
+uint64_t reach_via(struct target *t, const struct reach *r, long b);
 
 /* Every place that points into [lo, hi): roots (registers, stacks,
  * globals, anonymous memory) and blocks in use.  Calls fn for each. */

@@ -1,13 +1,20 @@
 /*
  * reach.c - the leak check (see reach.h): memcheck's mark phase from the
- * roots, then its clique phase over what was not reached.  Block contents
- * are read from the walk's bulk copies; roots are read in large pieces.
+ * roots, then its clique phase over what was not reached.  One streaming
+ * pass reads the blocks in address order through a reused window (or
+ * the walk's copies, or a core in place) and keeps of their contents only
+ * the pointer edges between blocks (compressed sparse rows of block
+ * indices), what memcheck's heuristics decide about each interior edge
+ * (the few words of the blocks they need, read again in batches) and how
+ * each block looks for its loss record.  Marking then follows the edges
+ * in memory; roots are read in pieces.
  */
 #include "config.h"
 #include "reach.h"
 #include "ptmalloc.h"
 #include "signals.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -16,6 +23,13 @@
 
 #define RED_ZONE 128		/* x86-64 ABI red zone below the stack pointer */
 #define ROOT_PIECE (1u << 20)
+#define WINDOW (512u << 10)	/* the streaming pass's read window */
+#define BATCH 1024		/* heuristics' words read at once */
+
+/* r->look: the enum block_look, and what the pass saw */
+#define LOOK_MASK 0x03
+#define LOOK_DONE 0x40		/* computed */
+#define LOOK_ZERO 0x80		/* the block's first word is 0 */
 #define VTABLE_MAX_CHECK 20
 
 const char *
@@ -113,6 +127,7 @@ struct rc {
 	int clique;			/* -1: marking from roots; else the leader */
 	uint32_t scanning;		/* the block being scanned */
 	bool interrupted;
+	bool toobig;			/* more edges than a u32 counts */
 };
 
 /* The index: blocks sit in a few dense regions (arena heaps, mmapped
@@ -274,14 +289,14 @@ in_range(uint64_t v, uint64_t lo, uint64_t hi)
 	return v >= lo && v <= hi;
 }
 
+/* The heuristics for ptr into block b, given the block's first words
+ * (got bytes of them) and, when inner_ok, the word at ptr. */
 static enum leak_heuristic
-heuristic(struct rc *c, uint64_t ptr, uint32_t b)
+heuristic_words(struct rc *c, uint64_t ptr, uint32_t b, const uint64_t w[3], size_t got, bool inner_ok,
+		uint64_t inner)
 {
-	uint64_t start = c->r->start[b], sz = c->r->len[b], w[3], lo, hi;
-	size_t got;
+	uint64_t start = c->r->start[b], lo, hi;
 
-	memset(w, 0, sizeof(w));
-	got = peek(c, start, w, (size_t)MIN(sz, sizeof(w)));
 	req_range(c->r, b, &lo, &hi);
 	if (ptr == start + 24 && got >= 16) {
 		uint64_t capacity = w[1], length = w[0];
@@ -298,12 +313,34 @@ heuristic(struct rc *c, uint64_t ptr, uint32_t b)
 			return HEUR_NEWARRAY;
 	}
 	if (!(ptr & 7) && got >= 8) {
-		uint64_t inner = 0;
-		if (peek(c, ptr, &inner, 8) == 8 && !(inner & 7) && inner >= 4096 &&
+		if (inner_ok && !(inner & 7) && inner >= 4096 &&
 		    !(w[0] & 7) && w[0] >= 4096 && is_vtable(c, inner) && is_vtable(c, w[0]))
 			return HEUR_MULTIPLE_INHERITANCE;
 	}
 	return HEUR_NONE;
+}
+
+/* Could a heuristic accept an interior pointer to ptr into block b? */
+static bool
+heuristic_candidate(const struct reach *r, uint64_t ptr, uint32_t b)
+{
+	return ptr == r->start[b] + 24 || ptr == r->start[b] + 8 || !(ptr & 7);
+}
+
+static enum leak_heuristic
+heuristic(struct rc *c, uint64_t ptr, uint32_t b)
+{
+	uint64_t w[3], inner = 0;
+	size_t got;
+	bool inner_ok = false;
+
+	if (!heuristic_candidate(c->r, ptr, b))
+		return HEUR_NONE;
+	memset(w, 0, sizeof(w));
+	got = peek(c, c->r->start[b], w, (size_t)MIN(c->r->len[b], sizeof(w)));
+	if (!(ptr & 7) && got >= 8)
+		inner_ok = peek(c, ptr, &inner, 8) == 8;
+	return heuristic_words(c, ptr, b, w, got, inner_ok, inner);
 }
 
 /*
@@ -317,18 +354,25 @@ heuristic(struct rc *c, uint64_t ptr, uint32_t b)
  * after it, outside the block (valgrind: definitely lost).
  */
 static bool
-points_into(const struct reach *r, uint64_t v, uint32_t b)
+is_new_array0(const struct reach *r, uint64_t v, uint32_t b)
 {
 	const struct hchunk *ch = &r->h->chunks[r->chunk[b]];
+	return !r->sized[b] && v == r->start[b] + 8 && ch->state != CS_MMAPPED && ch->size == PTM_MINSIZE;
+}
 
-	if (ch->state != CS_MMAPPED && v >= ch->addr + ch->size)
-		return false;
-	if (!r->sized[b] && v == r->start[b] + 8 && ch->state != CS_MMAPPED && ch->size == PTM_MINSIZE) {
-		const uint8_t *d = heap_bytes(r->h, r->start[b], 8);
-		if (d && ptm_rd64(d) == 0)
-			return false;
-	}
-	return true;
+/* The test without the block's first word (the pass over the contents
+ * finds an edge this way, and drops it once that word is known). */
+static bool
+points_into_chunk(const struct reach *r, uint64_t v, uint32_t b)
+{
+	const struct hchunk *ch = &r->h->chunks[r->chunk[b]];
+	return ch->state == CS_MMAPPED || v < ch->addr + ch->size;
+}
+
+static bool
+points_into(const struct reach *r, uint64_t v, uint32_t b)
+{
+	return points_into_chunk(r, v, b) && !(is_new_array0(r, v, b) && (r->look[b] & LOOK_ZERO));
 }
 
 /* ---- marking ---- */
@@ -342,25 +386,32 @@ push(struct rc *c, uint32_t b)
 	}
 }
 
-/* A word found at `from` (0 for a register) while scanning memory whose
- * provenance is definite (a root, a reachable block) or not. */
-static inline void
-found(struct rc *c, uint64_t v, uint64_t from, bool definite, long src)
+static enum leak_heuristic
+edge_heuristic(const struct reach *r, uint32_t e)
+{
+	uint64_t h;
+	return u64map_get(&r->eheur, e, &h) ? (enum leak_heuristic)h : HEUR_NONE;
+}
+
+/*
+ * A pointer to block b, a start pointer or an interior one, found in
+ * memory whose provenance is definite (a root, a reachable block) or
+ * not.  src: the block holding it, or -1 for a root; via: the root's
+ * address holding it, or for a block which of its edges this is.  heur:
+ * what memcheck's heuristics say of an interior pointer, or -1 to ask
+ * them (v is the pointer) when it matters.
+ */
+static void
+mark(struct rc *c, uint32_t b, bool interior, int heur, uint64_t v, bool definite, long src, uint64_t via)
 {
 	struct reach *r = c->r;
-	long b;
-	uint8_t via;
+	uint8_t kind;
 
-	if (v < c->lo || v >= c->hi)
-		return;
-	b = reach_block_at(r, v);
-	if (b < 0 || !points_into(r, v, (uint32_t)b))
-		return;
 	if (c->clique >= 0) {
 		/* clique phase: everything unreached below the leader is
 		 * indirectly lost, start or interior pointer alike */
-		if (r->state[b] == LEAK_DEFINITE && b != c->clique) {
-			push(c, (uint32_t)b);
+		if (r->state[b] == LEAK_DEFINITE && b != (uint32_t)c->clique) {
+			push(c, b);
 			r->indirect[c->clique] += r->len[b] + r->indirect[b];
 			r->indirect[b] = 0;
 			r->state[b] = LEAK_INDIRECT;
@@ -369,90 +420,73 @@ found(struct rc *c, uint64_t v, uint64_t from, bool definite, long src)
 		return;
 	}
 	if (r->state[b] == LEAK_REACHABLE) {
-		if (r->heur[b] && v == r->start[b])
+		if (r->heur[b] && !interior)
 			r->heur[b] = HEUR_NONE;
 		return;
 	}
-	if (v == r->start[b]) {
-		via = LEAK_REACHABLE;
-	} else if (c->o && c->o->heuristics && (r->heur[b] = (uint8_t)heuristic(c, v, (uint32_t)b))) {
-		via = LEAK_REACHABLE;
+	if (!interior) {
+		kind = LEAK_REACHABLE;
+	} else if (c->o && c->o->heuristics &&
+		   (r->heur[b] = (uint8_t)(heur >= 0 ? (enum leak_heuristic)heur : heuristic(c, v, b)))) {
+		kind = LEAK_REACHABLE;
 	} else {
-		via = LEAK_POSSIBLE;
+		kind = LEAK_POSSIBLE;
 	}
-	if (via == LEAK_REACHABLE && definite) {
+	if (kind == LEAK_REACHABLE && definite)
 		r->state[b] = LEAK_REACHABLE;
-		r->parent[b] = (int32_t)src;
-		r->via[b] = from;
-		push(c, (uint32_t)b);
-	} else if (r->state[b] == LEAK_DEFINITE) {
+	else if (r->state[b] == LEAK_DEFINITE)
 		r->state[b] = LEAK_POSSIBLE;
-		r->parent[b] = (int32_t)src;
-		r->via[b] = from;
-		push(c, (uint32_t)b);
-	}
+	else
+		return;
+	r->parent[b] = (int32_t)src;
+	if (src >= 0)
+		r->pedge[b] = (uint32_t)via;
+	else
+		u64map_put(&r->root_via, b, via);
+	push(c, b);
+}
+
+/* A word found in a root at `from` (0 for a register). */
+static inline void
+found(struct rc *c, uint64_t v, uint64_t from)
+{
+	struct reach *r = c->r;
+	long b;
+
+	if (v < c->lo || v >= c->hi)
+		return;
+	b = reach_block_at(r, v);
+	if (b < 0 || !points_into(r, v, (uint32_t)b))
+		return;
+	mark(c, (uint32_t)b, v != r->start[b], -1, v, true, -1, from);
 }
 
 static void
-scan_words(struct rc *c, uint64_t addr, const uint8_t *data, size_t len, bool definite, long src)
+scan_words(struct rc *c, uint64_t addr, const uint8_t *data, size_t len)
 {
 	uint64_t a = ALIGN_UP(addr, 8);
 	size_t off = (size_t)(a - addr);
 
 	for (; off + 8 <= len; off += 8)
-		found(c, ptm_rd64(data + off), addr + off, definite, src);
+		found(c, ptm_rd64(data + off), addr + off);
 }
 
-/* fn on each piece of block b's contents that is scanned: all of it,
- * but for an mmapped chunk only its read-write pages (memcheck skips
- * pages the program made unreadable; a core made by gdb does not tell
- * PROT_NONE from read-only, so neither counts, live or on a core). */
-typedef void (*piece_fn)(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg);
-
-static void
-for_each_block_piece(struct rc *c, uint32_t b, piece_fn fn, void *arg)
-{
-	struct reach *r = c->r;
-	uint64_t a = r->start[b], end = r->start[b] + r->len[b];
-	size_t got;
-	const uint8_t *d;
-
-	if (r->h->chunks[r->chunk[b]].state != CS_MMAPPED) {
-		d = memory(c, &c->blockbuf, a, r->len[b], &got);
-		fn(c, a, d, got, arg);
-		return;
-	}
-	while (a < end) {
-		const struct mapping *m = target_find_mapping(c->t, a);
-		uint64_t hi;
-		if (!m)
-			break;
-		hi = MIN(end, m->end);
-		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) == (MAP_PERM_R | MAP_PERM_W)) {
-			d = memory(c, &c->blockbuf, a, (size_t)(hi - a), &got);
-			if (got)
-				fn(c, a, d, got, arg);
-		}
-		a = hi;
-	}
-}
-
-static void
-block_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
-{
-	struct reach *r = c->r;
-	uint32_t b = c->scanning;
-
-	(void)arg;
-	r->heap_bytes += len;
-	scan_words(c, addr, d, len, r->state[b] != LEAK_POSSIBLE, (long)b);
-}
-
+/* Follow block b's edges. */
 static void
 scan_block(struct rc *c, uint32_t b)
 {
+	struct reach *r = c->r;
+	bool definite = r->state[b] != LEAK_POSSIBLE;
+
 	c->scanning = b;
-	for_each_block_piece(c, b, block_piece, NULL);
+	for (uint32_t e = r->eoff[b]; e < r->eoff[b + 1]; e++) {
+		uint32_t x = r->edges[e];
+		bool interior = x & REACH_EDGE_INTERIOR;
+		if (x == REACH_EDGE_NONE)
+			continue;
+		mark(c, x & ~REACH_EDGE_INTERIOR, interior, interior ? (int)edge_heuristic(r, e) : 0, 0, definite,
+		     (long)b, e - r->eoff[b]);
+	}
 }
 
 static void
@@ -467,6 +501,300 @@ process_stack(struct rc *c)
 			return;
 		}
 	}
+}
+
+/* ---- reading the blocks ---- */
+
+/* fn on each piece of block b's contents that is scanned: all of it,
+ * but for an mmapped chunk only its read-write pages (memcheck skips
+ * pages the program made unreadable; a core made by gdb does not tell
+ * PROT_NONE from read-only, so neither counts, live or on a core).  A
+ * piece ends where the memory stops being readable (c->scanning is b). */
+typedef void (*piece_fn)(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg);
+
+/* [a, hi) in pieces of at most ROOT_PIECE, up to the first unreadable byte. */
+static void
+block_range(struct rc *c, uint64_t a, uint64_t hi, piece_fn fn, void *arg)
+{
+	while (a < hi) {
+		size_t len = (size_t)MIN((uint64_t)ROOT_PIECE, hi - a), got;
+		const uint8_t *d = memory(c, &c->blockbuf, a, len, &got);
+		if (got)
+			fn(c, a, d, got, arg);
+		if (got < len)
+			break;
+		a += len;
+	}
+}
+
+static void
+for_each_block_piece(struct rc *c, uint32_t b, piece_fn fn, void *arg)
+{
+	struct reach *r = c->r;
+	uint64_t a = r->start[b], end = r->start[b] + r->len[b];
+
+	c->scanning = b;
+	if (r->h->chunks[r->chunk[b]].state != CS_MMAPPED) {
+		block_range(c, a, end, fn, arg);
+		return;
+	}
+	while (a < end) {
+		const struct mapping *m = target_find_mapping(c->t, a);
+		uint64_t hi;
+		if (!m)
+			break;
+		hi = MIN(end, m->end);
+		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) == (MAP_PERM_R | MAP_PERM_W))
+			block_range(c, a, hi, fn, arg);
+		a = hi;
+	}
+}
+
+/*
+ * fn on every piece of every block, in address order: the blocks of an
+ * arena are read a window at a time (one read for many blocks and the
+ * free chunks between them), a block bigger than the window in several;
+ * the walk's copies and a core's memory are used in place.  Exactly the
+ * pieces for_each_block_piece gives, block after block.
+ */
+static void
+stream_blocks(struct rc *c, piece_fn fn, void *arg)
+{
+	struct reach *r = c->r;
+	uint64_t wlo = 0;
+	size_t wn = 0, ext = 0;
+	uint8_t *buf = NULL;
+
+	for (uint32_t b = 0; b < r->n && !c->interrupted; b++) {
+		uint64_t a = r->start[b], end = a + r->len[b];
+		const uint8_t *d;
+
+		if ((b & 0xffff) == 0 && sig_stop_work()) {
+			c->interrupted = true;
+			break;
+		}
+		if (r->h->chunks[r->chunk[b]].state == CS_MMAPPED) {
+			for_each_block_piece(c, b, fn, arg);
+			continue;
+		}
+		c->scanning = b;
+		if (a == end)
+			continue;
+		if ((d = heap_bytes(r->h, a, (size_t)(end - a))) || (d = target_direct(c->t, a, (size_t)(end - a)))) {
+			fn(c, a, d, (size_t)(end - a), arg);
+			continue;
+		}
+		while (a < end) {
+			uint64_t hi, top;
+			if (a >= wlo && a < wlo + wn) {
+				size_t k = (size_t)(MIN(end, wlo + wn) - a);
+				fn(c, a, buf + (a - wlo), k, arg);
+				a += k;
+				continue;
+			}
+			/* refill from a: up to the window's size, over the
+			 * blocks that follow closely (not across the gap
+			 * between two heaps) */
+			if (!buf)
+				buf = xmalloc(WINDOW);
+			hi = a + WINDOW;
+			top = end;
+			if (ext <= b)
+				ext = b + 1;
+			else
+				top = MAX(top, r->start[ext - 1] + r->len[ext - 1]);
+			while (ext < r->n && r->start[ext] < hi && r->start[ext] <= top + 4096 &&
+			       r->h->chunks[r->chunk[ext]].state != CS_MMAPPED) {
+				top = MAX(top, r->start[ext] + r->len[ext]);
+				ext++;
+			}
+			hi = MIN(hi, top);
+			wlo = a;
+			wn = target_read_partial(c->t, a, buf, (size_t)(hi - a));
+			if (!wn)
+				break;	/* the rest of the block is unreadable */
+		}
+	}
+	free(buf);
+}
+
+/* ---- the pass: edges and looks ---- */
+
+struct pending_heur {
+	uint32_t e, b;
+	uint64_t v;
+};
+
+struct build {
+	VEC(uint32_t) edges;
+	VEC(struct pending_heur) heur;	/* interior edges a heuristic may accept */
+	VEC(uint32_t) array0;		/* edges that are new T[0]'s pointer past the count
+					 * if the block's first word is 0 */
+};
+
+/* A vtable pointer points into a read-only part of a file mapping. */
+static bool
+maybe_vtable(struct rc *c, uint64_t v)
+{
+	const struct mapping *m;
+	if (!v || (v & 7))
+		return false;
+	m = target_find_mapping(c->t, v);
+	return m && m->path && m->path[0] == '/' && (m->perms & MAP_PERM_R) && !(m->perms & MAP_PERM_X);
+}
+
+/* How block b looks, from its first bytes d (avail of them; read again
+ * if fewer than the 64 the look needs). */
+static void
+set_look(struct rc *c, uint32_t b, const uint8_t *d, size_t avail)
+{
+	struct reach *r = c->r;
+	size_t n = (size_t)MIN(64, r->len[b]);
+	uint8_t buf[64], look = LOOK_SIZE;
+
+	if (avail < n) {
+		n = peek(c, r->start[b], buf, n);
+		d = buf;
+	}
+	if (n >= 8 && !ptm_rd64(d))
+		r->look[b] |= LOOK_ZERO;
+	if (n >= 8 && maybe_vtable(c, ptm_rd64(d))) {
+		look = LOOK_VTABLE;
+		u64map_put(&r->vtables, b, ptm_rd64(d));
+	} else {
+		size_t k = 0;
+		while (k < n && (isprint(d[k]) || d[k] == '\t' || d[k] == '\n'))
+			k++;
+		if (k >= 4 && k < n && d[k] == 0)
+			look = LOOK_STRING;
+	}
+	r->look[b] |= look | LOOK_DONE;
+}
+
+static void
+build_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct build *B = arg;
+	struct reach *r = c->r;
+	uint32_t b = c->scanning;
+	size_t off = (size_t)(ALIGN_UP(addr, 8) - addr);
+
+	if (addr == r->start[b] && !(r->look[b] & LOOK_DONE))
+		set_look(c, b, d, len);
+	r->heap_bytes += len;
+	for (; off + 8 <= len; off += 8) {
+		uint64_t v = ptm_rd64(d + off);
+		long tb;
+		uint32_t e;
+		if (v < c->lo || v >= c->hi)
+			continue;
+		tb = reach_block_at(r, v);
+		if (tb < 0 || !points_into_chunk(r, v, (uint32_t)tb))
+			continue;
+		if (B->edges.n >= UINT32_MAX - 1) {
+			c->toobig = c->interrupted = true;
+			return;
+		}
+		e = (uint32_t)B->edges.n;
+		r->eoff[b + 1] = e + 1;
+		if (v == r->start[tb]) {
+			vec_push(&B->edges, (uint32_t)tb);
+			continue;
+		}
+		vec_push(&B->edges, (uint32_t)tb | REACH_EDGE_INTERIOR);
+		if (is_new_array0(r, v, (uint32_t)tb))
+			vec_push(&B->array0, e);
+		if (heuristic_candidate(r, v, (uint32_t)tb)) {
+			struct pending_heur ph = { e, (uint32_t)tb, v };
+			vec_push(&B->heur, ph);
+		}
+	}
+}
+
+/* What memcheck's heuristics say of each interior edge that one of them
+ * may accept: the first words of the blocks pointed into, and the word
+ * pointed at, read in batches. */
+static void
+decide_heuristics(struct rc *c, struct build *B)
+{
+	struct reach *r = c->r;
+	uint64_t addrs[BATCH], inner_addrs[BATCH], inner[BATCH];
+	uint8_t words[BATCH * 24];
+	bool ok[BATCH], inner_ok[BATCH];
+
+	for (size_t i = 0; i < B->heur.n && !c->interrupted; i += BATCH) {
+		size_t n = MIN((size_t)BATCH, B->heur.n - i);
+		for (size_t k = 0; k < n; k++) {
+			const struct pending_heur *ph = &B->heur.v[i + k];
+			addrs[k] = r->start[ph->b];
+			inner_addrs[k] = ph->v & ~7ULL;
+		}
+		target_read_many(c->t, addrs, n, 24, words, ok);
+		target_read_many(c->t, inner_addrs, n, 8, (uint8_t *)inner, inner_ok);
+		for (size_t k = 0; k < n; k++) {
+			const struct pending_heur *ph = &B->heur.v[i + k];
+			uint64_t w[3] = { 0, 0, 0 }, in = 0;
+			if (r->edges[ph->e] == REACH_EDGE_NONE)
+				continue;
+			size_t want = (size_t)MIN(r->len[ph->b], sizeof(w)), got = want;
+			bool iok = false;
+			enum leak_heuristic h;
+			if (ok[k])
+				memcpy(w, words + k * 24, want);
+			else
+				got = peek(c, addrs[k], w, want);
+			if (!(ph->v & 7) && got >= 8) {
+				if (inner_ok[k]) {
+					in = inner[k];
+					iok = true;
+				} else {
+					iok = peek(c, ph->v, &in, 8) == 8;
+				}
+			}
+			h = heuristic_words(c, ph->v, ph->b, w, got, iok, in);
+			if (h != HEUR_NONE)
+				u64map_put(&r->eheur, ph->e, h);
+		}
+		if (sig_stop_work())
+			c->interrupted = true;
+	}
+}
+
+/* The pass: every block's edges (r->eoff, r->edges), heuristics'
+ * decisions, looks.  0, or -1 with an hd error. */
+static int
+build_edges(struct rc *c)
+{
+	struct reach *r = c->r;
+	struct build B;
+
+	memset(&B, 0, sizeof(B));
+	r->eoff = xcalloc(r->n + 1, sizeof(*r->eoff));
+	stream_blocks(c, build_piece, &B);
+	/* a block without a piece (empty, unreadable) has no edges */
+	for (size_t b = 0; b < r->n; b++)
+		if (r->eoff[b + 1] < r->eoff[b])
+			r->eoff[b + 1] = r->eoff[b];
+	for (size_t b = 0; b < r->n && !c->interrupted; b++)
+		if (!(r->look[b] & LOOK_DONE))
+			set_look(c, (uint32_t)b, NULL, 0);
+	for (size_t i = 0; i < B.array0.n; i++) {
+		uint32_t e = B.array0.v[i];
+		if (r->look[B.edges.v[e] & ~REACH_EDGE_INTERIOR] & LOOK_ZERO)
+			B.edges.v[e] = REACH_EDGE_NONE;
+	}
+	vec_free(&B.array0);
+	r->edges = B.edges.n ? xreallocarray(B.edges.v, B.edges.n, sizeof(*r->edges)) : B.edges.v;
+	r->nedges = B.edges.n;
+	B.edges.v = NULL;
+	if (!c->interrupted)
+		decide_heuristics(c, &B);
+	vec_free(&B.heur);
+	if (c->toobig)
+		return hd_fail(HD_ENOTSUP, "too many pointers between blocks for the leak check (%zu)", r->nedges);
+	if (c->interrupted)
+		return hd_fail(HD_EINTR, "interrupted");
+	return 0;
 }
 
 /* ---- roots ---- */
@@ -635,7 +963,7 @@ root_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
 {
 	(void)arg;
 	c->r->root_bytes += len;
-	scan_words(c, addr, d, len, true, -1);
+	scan_words(c, addr, d, len);
 	process_stack(c);
 }
 
@@ -716,7 +1044,11 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	r->clique = xreallocarray(NULL, n ? n : 1, sizeof(*r->clique));
 	r->indirect = xcalloc(n ? n : 1, sizeof(*r->indirect));
 	r->parent = xreallocarray(NULL, n ? n : 1, sizeof(*r->parent));
-	r->via = xcalloc(n ? n : 1, sizeof(*r->via));
+	r->pedge = xcalloc(n ? n : 1, sizeof(*r->pedge));
+	r->look = xcalloc(n ? n : 1, 1);
+	u64map_init(&r->root_via);
+	u64map_init(&r->eheur);
+	u64map_init(&r->vtables);
 	for (size_t i = 0; i < n; i++) {
 		r->clique[i] = -1;
 		r->parent[i] = -1;
@@ -743,12 +1075,22 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 		r->nfloors = o->nfloors;
 	}
 	build_blocks(r, o);
+	if (r->n > REACH_MAX_BLOCKS) {
+		reach_free(r);
+		return hd_fail(HD_ENOTSUP, "too many blocks for the leak check (%zu)", r->n);
+	}
 	build_index(r);
-	c.pending = xcalloc(r->n ? r->n : 1, 1);
 	if (r->n) {
 		c.lo = r->start[0];
 		c.hi = r->start[r->n - 1] + MAX(r->len[r->n - 1], 1);
 	}
+	if (build_edges(&c) < 0) {
+		free(c.rootbuf.p);
+		free(c.blockbuf.p);
+		reach_free(r);
+		return -1;
+	}
+	c.pending = xcalloc(r->n ? r->n : 1, 1);
 
 	/* roots: registers, then memory */
 	for (size_t i = 0; i < t->nthreads; i++) {
@@ -756,7 +1098,7 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 		if (!regs)
 			continue;
 		for (size_t k = 0; k < ARRAY_SIZE(reg_names); k++)
-			found(&c, reg_value(regs, k), 0, true, -1);
+			found(&c, reg_value(regs, k), 0);
 	}
 	process_stack(&c);
 	for_each_root(&c, scan_root, NULL);
@@ -802,12 +1144,80 @@ reach_free(struct reach *r)
 	free(r->clique);
 	free(r->indirect);
 	free(r->parent);
-	free(r->via);
+	free(r->pedge);
+	u64map_free(&r->root_via);
+	free(r->eoff);
+	free(r->edges);
+	u64map_free(&r->eheur);
+	free(r->look);
+	u64map_free(&r->vtables);
 	free(r->floors);
 	for (size_t i = 0; i < r->nidx; i++)
 		free(r->idx[i].first);
 	free(r->idx);
 	free(r);
+}
+
+enum block_look
+reach_look(const struct reach *r, size_t b, uint64_t *value)
+{
+	enum block_look l = (enum block_look)(r->look[b] & LOOK_MASK);
+
+	*value = 0;
+	if (l == LOOK_VTABLE)
+		u64map_get(&r->vtables, b, value);
+	else if (l == LOOK_SIZE)
+		*value = r->len[b];
+	return l;
+}
+
+/* reach_via: the want-th edge of the block scanned, as the pass found it */
+struct via_find {
+	uint32_t want, seen;
+	uint64_t at;
+};
+
+static void
+via_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct via_find *vf = arg;
+	const struct reach *r = c->r;
+
+	for (size_t off = (size_t)(ALIGN_UP(addr, 8) - addr); off + 8 <= len && !vf->at; off += 8) {
+		uint64_t v = ptm_rd64(d + off);
+		long tb;
+		if (v < c->lo || v >= c->hi)
+			continue;
+		tb = reach_block_at(r, v);
+		if (tb < 0 || !points_into_chunk(r, v, (uint32_t)tb))
+			continue;
+		if (vf->seen++ == vf->want)
+			vf->at = addr + off;
+	}
+}
+
+uint64_t
+reach_via(struct target *t, const struct reach *r, long b)
+{
+	struct via_find vf = { 0, 0, 0 };
+	struct rc c;
+
+	if (b < 0 || (size_t)b >= r->n)
+		return 0;
+	if (r->parent[b] < 0) {
+		u64map_get(&r->root_via, (uint64_t)b, &vf.at);
+		return vf.at;
+	}
+	memset(&c, 0, sizeof(c));
+	c.t = t;
+	c.r = (struct reach *)r;
+	c.clique = -1;
+	c.lo = r->start[0];
+	c.hi = r->start[r->n - 1] + MAX(r->len[r->n - 1], 1);
+	vf.want = r->pedge[b];
+	for_each_block_piece(&c, (uint32_t)r->parent[b], via_piece, &vf);
+	free(c.blockbuf.p);
+	return vf.at;
 }
 
 /* ---- refs: who points into [lo, hi) ---- */
@@ -895,12 +1305,7 @@ reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
 		}
 	}
 	for_each_root(&c, refs_scan, &ra);
-	for (size_t b = 0; b < r->n && !c.interrupted; b++) {
-		c.scanning = (uint32_t)b;
-		for_each_block_piece(&c, (uint32_t)b, refs_block_piece, &ra);
-		if ((b & 0xffff) == 0 && sig_stop_work())
-			c.interrupted = true;
-	}
+	stream_blocks(&c, refs_block_piece, &ra);
 	free(c.rootbuf.p);
 	free(c.blockbuf.p);
 	if (c.interrupted)
@@ -935,7 +1340,6 @@ struct rt {
 	VEC(struct retain_root) roots;
 	struct u64map root_of;		/* root key -> index */
 	VEC(struct rt_edge) edges;
-	uint32_t cur;			/* the source of what is being scanned */
 	/* the last global symbol a word was found in */
 	uint64_t sym_lo, sym_hi;
 	uint32_t sym_root;
@@ -1066,15 +1470,19 @@ rt_root_range(struct rc *c, uint64_t lo, uint64_t hi, enum ref_region region, pi
 	for_each_piece(c, lo, hi, rt_root_piece, &rg);
 }
 
+/* Block b's edges to reachable blocks that the leak check follows. */
 static void
-rt_block_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+rt_block_edges(struct rt *x, uint32_t b)
 {
-	struct rt *x = arg;
+	const struct reach *r = x->c->r;
 
-	for (size_t off = (size_t)(ALIGN_UP(addr, 8) - addr); off + 8 <= len; off += 8) {
-		long b = rt_target(c, ptm_rd64(d + off));
-		if (b >= 0)
-			rt_edge(x, x->cur, b);
+	for (uint32_t e = r->eoff[b]; e < r->eoff[b + 1]; e++) {
+		uint32_t y = r->edges[e], tb = y & ~REACH_EDGE_INTERIOR;
+		if (y == REACH_EDGE_NONE || r->state[tb] != LEAK_REACHABLE)
+			continue;
+		if ((y & REACH_EDGE_INTERIOR) && edge_heuristic(r, e) == HEUR_NONE)
+			continue;
+		rt_edge(x, b, tb);
 	}
 }
 
@@ -1169,9 +1577,7 @@ reach_retained(struct target *t, struct symbols *s, const struct reach *r, struc
 	for (size_t b = 0; b < r->n && !c.interrupted; b++) {
 		if (r->state[b] != LEAK_REACHABLE)
 			continue;
-		x.cur = (uint32_t)b;
-		c.scanning = (uint32_t)b;
-		for_each_block_piece(&c, (uint32_t)b, rt_block_piece, &x);
+		rt_block_edges(&x, (uint32_t)b);
 		if ((b & 0xffff) == 0 && sig_stop_work())
 			c.interrupted = true;
 	}
