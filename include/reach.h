@@ -95,12 +95,14 @@ struct reach {
 	uint64_t *start;	/* user address, sorted */
 	uint64_t *len;		/* scanned size: requested size when traced, else usable */
 	uint32_t *chunk;	/* index into h->chunks */
-	uint32_t *stack;	/* allocation stack id, or 0 */
-	uint8_t *sized;		/* 1: len is the requested size (traced) */
+	uint32_t *stack;	/* allocation stack id, or 0 (NULL untraced: see
+				 * reach_stack) */
+	uint8_t *sized;		/* 1: len is the requested size (traced; NULL
+				 * untraced) */
 	uint8_t *state;		/* enum leak_kind */
 	uint8_t *heur;		/* enum leak_heuristic that made it reachable */
-	int32_t *clique;	/* indirect: the block whose clique holds it */
-	uint64_t *indirect;	/* definite leaders: bytes indirectly lost below */
+	struct u64map clique;	/* indirect block -> the block whose clique holds it */
+	struct u64map indirect;	/* definite leaders -> bytes indirectly lost below */
 	int32_t *parent;	/* first block it was reached from, -1: a root */
 	uint32_t *pedge;	/* parent >= 0: which of the parent's edges reached
 				 * it (reach_via() finds the address again) */
@@ -140,6 +142,12 @@ int reach_run(struct target *t, const struct heap *h, const struct reach_opts *o
 void reach_free(struct reach *r);
 /* The block containing addr (user data only), or -1. */
 long reach_block_at(const struct reach *r, uint64_t addr);
+/* Block b's allocation stack id, or 0. */
+static inline uint32_t reach_stack(const struct reach *r, size_t b) { return r->stack ? r->stack[b] : 0; }
+/* An indirectly lost block: the block whose clique holds it; else -1. */
+long reach_clique(const struct reach *r, size_t b);
+/* A definitely lost block: the bytes indirectly lost below it. */
+uint64_t reach_indirect(const struct reach *r, size_t b);
 /* How block b looks (from the pass over the contents); *value: the
  * vtable address for LOOK_VTABLE, the block's size for LOOK_SIZE. */
 enum block_look reach_look(const struct reach *r, size_t b, uint64_t *value);

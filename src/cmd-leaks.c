@@ -190,19 +190,19 @@ leaks_exec(struct session *s, int argc, char **argv)
 	for (size_t b = 0; b < r->n; b++) {
 		enum leak_kind k = (enum leak_kind)r->state[b];
 		uint64_t value = 0, key;
-		enum block_look look = r->stack[b] ? LOOK_SIZE : reach_look(r, b, &value);
+		enum block_look look = reach_stack(r, b) ? LOOK_SIZE : reach_look(r, b, &value);
 		uint64_t *slot;
 		bool created;
 		struct record *rec;
 
-		if (r->stack[b])
+		if (reach_stack(r, b))
 			value = 0;	/* traced: one record per stack */
-		key = hash_u64(value ^ hash_u64(((uint64_t)k << 48) | ((uint64_t)look << 40) | r->stack[b]));
+		key = hash_u64(value ^ hash_u64(((uint64_t)k << 48) | ((uint64_t)look << 40) | reach_stack(r, b)));
 		if (key == UINT64_MAX)
 			key--;
 		slot = u64map_slot(&index, key, &created);
 		if (created) {
-			struct record nr = { k, look, value, r->stack[b], 0, 0, 0, r->start[b], NULL, NULL };
+			struct record nr = { k, look, value, reach_stack(r, b), 0, 0, 0, r->start[b], NULL, NULL };
 			vec_push(&recs, nr);
 			*slot = recs.n - 1;
 		}
@@ -210,7 +210,7 @@ leaks_exec(struct session *s, int argc, char **argv)
 		rec->blocks++;
 		rec->bytes += r->len[b];
 		if (k == LEAK_DEFINITE)
-			rec->indirect += r->indirect[b];
+			rec->indirect += reach_indirect(r, b);
 	}
 	u64map_free(&index);
 	if (recs.n > 1)

@@ -118,7 +118,7 @@ chain(struct session *s, const struct reach *r, long b)
 			/* the lost blocks it hangs from */
 			em_text(s->em, "; it is reached from lost blocks:\n");
 			em_list_open(s->em, "lost_chain");
-			for (cur = b; cur >= 0 && guard++ < 10000; cur = r->clique[cur]) {
+			for (cur = b; cur >= 0 && guard++ < 10000; cur = reach_clique(r, (size_t)cur)) {
 				em_item_open(s->em);
 				em_fmt(s->em, "  {addr:%A}", r->start[cur]);
 				em_fmt(s->em, " ({kind:%s})\n", leak_kind_name(r->state[cur]));

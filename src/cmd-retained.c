@@ -145,9 +145,9 @@ retained_exec(struct session *s, int argc, char **argv)
 				em_text(s->em, "           most of it (%s in %" PRIu64 " blocks) below the %" PRIu64
 					"-byte block at 0x%" PRIx64 "\n", fmt_bytes(rr->top_bytes, b2), rr->top_blocks,
 					r->len[rr->top], r->start[rr->top]);
-			if (r->stack[rr->top]) {
+			if (reach_stack(r, rr->top)) {
 				int np;
-				const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, r->stack[rr->top], &np);
+				const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, reach_stack(r, rr->top), &np);
 				if (text)
 					em_text(s->em, "           the %" PRIu64 "-byte block at 0x%" PRIx64
 						" allocated at\n", r->len[rr->top], r->start[rr->top]);
@@ -194,9 +194,9 @@ retained_exec(struct session *s, int argc, char **argv)
 			em_text(s->em, "%s%" PRIu64 " other block%s", sh->nholders ? " and " : "", sh->block_refs,
 				plural(sh->block_refs));
 		em_text(s->em, "\n");
-		if (r->stack[sh->block]) {
+		if (reach_stack(r, sh->block)) {
 			int np;
-			const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, r->stack[sh->block], &np);
+			const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, reach_stack(r, sh->block), &np);
 			em_text(s->em, "           allocated at\n");
 			em_obj_open(s->em, "stack");
 			cmd_emit_alloc_frames(s, pcs, np, "             ");

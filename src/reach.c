@@ -271,7 +271,7 @@ req_range(const struct reach *r, uint32_t b, uint64_t *lo, uint64_t *hi)
 	const struct hchunk *ch = &r->h->chunks[r->chunk[b]];
 	uint64_t s = ch->size;
 
-	if (r->sized[b]) {
+	if (r->sized && r->sized[b]) {
 		*lo = *hi = r->len[b];
 	} else if (ch->state == CS_MMAPPED) {
 		uint64_t u = hchunk_usable(ch);
@@ -357,7 +357,7 @@ static bool
 is_new_array0(const struct reach *r, uint64_t v, uint32_t b)
 {
 	const struct hchunk *ch = &r->h->chunks[r->chunk[b]];
-	return !r->sized[b] && v == r->start[b] + 8 && ch->state != CS_MMAPPED && ch->size == PTM_MINSIZE;
+	return !(r->sized && r->sized[b]) && v == r->start[b] + 8 && ch->state != CS_MMAPPED && ch->size == PTM_MINSIZE;
 }
 
 /* The test without the block's first word (the pass over the contents
@@ -412,10 +412,13 @@ mark(struct rc *c, uint32_t b, bool interior, int heur, uint64_t v, bool definit
 		 * indirectly lost, start or interior pointer alike */
 		if (r->state[b] == LEAK_DEFINITE && b != (uint32_t)c->clique) {
 			push(c, b);
-			r->indirect[c->clique] += r->len[b] + r->indirect[b];
-			r->indirect[b] = 0;
+			uint64_t below = 0;
+			bool created;
+			if (u64map_get(&r->indirect, b, &below))
+				u64map_del(&r->indirect, b);
+			*u64map_slot(&r->indirect, (uint64_t)c->clique, &created) += r->len[b] + below;
 			r->state[b] = LEAK_INDIRECT;
-			r->clique[b] = (int32_t)c->scanning;
+			u64map_put(&r->clique, b, c->scanning);
 		}
 		return;
 	}
@@ -1015,8 +1018,10 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	r->start = xreallocarray(NULL, n ? n : 1, sizeof(*r->start));
 	r->len = xreallocarray(NULL, n ? n : 1, sizeof(*r->len));
 	r->chunk = xreallocarray(NULL, n ? n : 1, sizeof(*r->chunk));
-	r->stack = xcalloc(n ? n : 1, sizeof(*r->stack));
-	r->sized = xcalloc(n ? n : 1, 1);
+	if (o && o->alloc) {
+		r->stack = xcalloc(n ? n : 1, sizeof(*r->stack));
+		r->sized = xcalloc(n ? n : 1, 1);
+	}
 	n = 0;
 	for (size_t i = 0; i < h->nchunks; i++) {
 		const struct hchunk *c = &h->chunks[i];
@@ -1028,7 +1033,7 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 		r->start[n] = hchunk_mem(c);
 		r->len[n] = hchunk_usable(c);
 		r->chunk[n] = (uint32_t)i;
-		if (o && alloc_lookup(o->alloc, r->start[n], &ar)) {
+		if (o && o->alloc && alloc_lookup(o->alloc, r->start[n], &ar)) {
 			if (ar.req <= r->len[n]) {
 				r->len[n] = ar.req;
 				r->sized[n] = 1;
@@ -1041,8 +1046,8 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	r->traced = o && o->alloc;
 	r->state = xcalloc(n ? n : 1, 1);	/* all LEAK_DEFINITE (unreached) */
 	r->heur = xcalloc(n ? n : 1, 1);
-	r->clique = xreallocarray(NULL, n ? n : 1, sizeof(*r->clique));
-	r->indirect = xcalloc(n ? n : 1, sizeof(*r->indirect));
+	u64map_init(&r->clique);
+	u64map_init(&r->indirect);
 	r->parent = xreallocarray(NULL, n ? n : 1, sizeof(*r->parent));
 	r->pedge = xcalloc(n ? n : 1, sizeof(*r->pedge));
 	r->look = xcalloc(n ? n : 1, 1);
@@ -1050,7 +1055,6 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	u64map_init(&r->eheur);
 	u64map_init(&r->vtables);
 	for (size_t i = 0; i < n; i++) {
-		r->clique[i] = -1;
 		r->parent[i] = -1;
 	}
 }
@@ -1141,8 +1145,8 @@ reach_free(struct reach *r)
 	free(r->sized);
 	free(r->state);
 	free(r->heur);
-	free(r->clique);
-	free(r->indirect);
+	u64map_free(&r->clique);
+	u64map_free(&r->indirect);
 	free(r->parent);
 	free(r->pedge);
 	u64map_free(&r->root_via);
@@ -1156,6 +1160,21 @@ reach_free(struct reach *r)
 		free(r->idx[i].first);
 	free(r->idx);
 	free(r);
+}
+
+long
+reach_clique(const struct reach *r, size_t b)
+{
+	uint64_t v;
+	return u64map_get(&r->clique, b, &v) ? (long)v : -1;
+}
+
+uint64_t
+reach_indirect(const struct reach *r, size_t b)
+{
+	uint64_t v = 0;
+	u64map_get(&r->indirect, b, &v);
+	return v;
 }
 
 enum block_look
