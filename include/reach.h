@@ -17,6 +17,13 @@
  * (stdstring, length64, newarray, multipleinheritance) turn some interior
  * pointers into start pointers.  Unreached blocks form cliques: the leader
  * is definitely lost, every block reachable from it is indirectly lost.
+ *
+ * The walk need keep no copy (session_heap_nocopy): the check reads the
+ * blocks itself, once, in address order through a reused window, and
+ * keeps the pointer edges between blocks (struct reach's CSR arrays), not
+ * their contents.  The target must stay as it was (stopped) for as long
+ * as the result is used: reach_via, reach_refs and reach_retained read
+ * it again.
  */
 #ifndef HEAPDBG_REACH_H
 #define HEAPDBG_REACH_H
