@@ -99,9 +99,10 @@ enum block_look { LOOK_SIZE, LOOK_STRING, LOOK_VTABLE };
 struct reach {
 	const struct heap *h;
 	size_t n;		/* blocks */
-	uint64_t *start;	/* user address, sorted */
-	uint64_t *len;		/* scanned size: requested size when traced, else usable */
-	uint32_t *chunk;	/* index into h->chunks */
+	uint32_t *chunk;	/* index into h->chunks (ascending: blocks are in
+				 * address order); see reach_start, reach_len */
+	uint64_t *len;		/* traced: the scanned size, the requested size
+				 * when known (NULL untraced: the usable size) */
 	uint32_t *stack;	/* allocation stack id, or 0 (NULL untraced: see
 				 * reach_stack) */
 	uint8_t *sized;		/* 1: len is the requested size (traced; NULL
@@ -149,6 +150,14 @@ int reach_run(struct target *t, const struct heap *h, const struct reach_opts *o
 void reach_free(struct reach *r);
 /* The block containing addr (user data only), or -1. */
 long reach_block_at(const struct reach *r, uint64_t addr);
+/* Block b's user address. */
+static inline uint64_t reach_start(const struct reach *r, size_t b) { return hchunk_mem(&r->h->chunks[r->chunk[b]]); }
+/* Its scanned size: the requested size when traced, else the usable size. */
+static inline uint64_t
+reach_len(const struct reach *r, size_t b)
+{
+	return r->len ? r->len[b] : hchunk_usable(&r->h->chunks[r->chunk[b]]);
+}
 /* Block b's allocation stack id, or 0. */
 static inline uint32_t reach_stack(const struct reach *r, size_t b) { return r->stack ? r->stack[b] : 0; }
 /* An indirectly lost block: the block whose clique holds it; else -1. */

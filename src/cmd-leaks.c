@@ -202,13 +202,13 @@ leaks_exec(struct session *s, int argc, char **argv)
 			key--;
 		slot = u64map_slot(&index, key, &created);
 		if (created) {
-			struct record nr = { k, look, value, reach_stack(r, b), 0, 0, 0, r->start[b], NULL, NULL };
+			struct record nr = { k, look, value, reach_stack(r, b), 0, 0, 0, reach_start(r, b), NULL, NULL };
 			vec_push(&recs, nr);
 			*slot = recs.n - 1;
 		}
 		rec = &recs.v[*slot];
 		rec->blocks++;
-		rec->bytes += r->len[b];
+		rec->bytes += reach_len(r, b);
 		if (k == LEAK_DEFINITE)
 			rec->indirect += reach_indirect(r, b);
 	}

@@ -165,17 +165,17 @@ build_index(struct reach *r)
 		/* a region: blocks no more than a page apart */
 		size_t j = i + 1;
 		struct reach_index x;
-		uint64_t end = r->start[i] + MAX(r->len[i], 1);
-		while (j < r->n && r->start[j] < ALIGN_UP(end, 4096) + 4096) {
-			end = MAX(end, r->start[j] + MAX(r->len[j], 1));
+		uint64_t end = reach_start(r, i) + MAX(reach_len(r, i), 1);
+		while (j < r->n && reach_start(r, j) < ALIGN_UP(end, 4096) + 4096) {
+			end = MAX(end, reach_start(r, j) + MAX(reach_len(r, j), 1));
 			j++;
 		}
-		x.lo = ALIGN_DOWN(r->start[i], 4096);
+		x.lo = ALIGN_DOWN(reach_start(r, i), 4096);
 		x.hi = ALIGN_UP(end, 4096);
 		x.first = xreallocarray(NULL, (size_t)((x.hi - x.lo) >> 12) + 1, sizeof(uint32_t));
 		for (size_t k = i, page = 0; page <= (x.hi - x.lo) >> 12; page++) {
 			uint64_t pa = x.lo + (page << 12);
-			while (k + 1 < j && r->start[k + 1] <= pa)
+			while (k + 1 < j && reach_start(r, k + 1) <= pa)
 				k++;
 			x.first[page] = (uint32_t)k;
 		}
@@ -205,11 +205,11 @@ reach_block_at(const struct reach *r, uint64_t v)
 		return -1;
 	x = &r->idx[lo + (hi - lo) / 2];
 	b = x->first[(v - x->lo) >> 12];
-	if (r->start[b] > v)
+	if (reach_start(r, b) > v)
 		return -1;	/* before the region's first block */
-	while (b + 1 < r->n && r->start[b + 1] <= v)
+	while (b + 1 < r->n && reach_start(r, b + 1) <= v)
 		b++;
-	if (v - r->start[b] < (r->len[b] ? r->len[b] : 1))
+	if (v - reach_start(r, b) < (reach_len(r, b) ? reach_len(r, b) : 1))
 		return (long)b;
 	return -1;
 }
@@ -293,7 +293,7 @@ req_range(const struct reach *r, uint32_t b, uint64_t *lo, uint64_t *hi)
 	uint64_t s = ch->size;
 
 	if (r->sized && r->sized[b]) {
-		*lo = *hi = r->len[b];
+		*lo = *hi = reach_len(r, b);
 	} else if (ch->state == CS_MMAPPED) {
 		uint64_t u = hchunk_usable(ch);
 		*hi = u >= 8 ? u - 8 : 0;	/* nb + SIZE_SZ fits in the pages */
@@ -316,7 +316,7 @@ static enum leak_heuristic
 heuristic_words(struct rc *c, uint64_t ptr, uint32_t b, const uint64_t w[3], size_t got, bool inner_ok,
 		uint64_t inner)
 {
-	uint64_t start = c->r->start[b], lo, hi;
+	uint64_t start = reach_start(c->r, b), lo, hi;
 
 	req_range(c->r, b, &lo, &hi);
 	if (ptr == start + 24 && got >= 16) {
@@ -345,7 +345,7 @@ heuristic_words(struct rc *c, uint64_t ptr, uint32_t b, const uint64_t w[3], siz
 static bool
 heuristic_candidate(const struct reach *r, uint64_t ptr, uint32_t b)
 {
-	return ptr == r->start[b] + 24 || ptr == r->start[b] + 8 || !(ptr & 7);
+	return ptr == reach_start(r, b) + 24 || ptr == reach_start(r, b) + 8 || !(ptr & 7);
 }
 
 static enum leak_heuristic
@@ -358,7 +358,7 @@ heuristic(struct rc *c, uint64_t ptr, uint32_t b)
 	if (!heuristic_candidate(c->r, ptr, b))
 		return HEUR_NONE;
 	memset(w, 0, sizeof(w));
-	got = peek(c, c->r->start[b], w, (size_t)MIN(c->r->len[b], sizeof(w)));
+	got = peek(c, reach_start(c->r, b), w, (size_t)MIN(reach_len(c->r, b), sizeof(w)));
 	if (!(ptr & 7) && got >= 8)
 		inner_ok = peek(c, ptr, &inner, 8) == 8;
 	return heuristic_words(c, ptr, b, w, got, inner_ok, inner);
@@ -378,7 +378,7 @@ static bool
 is_new_array0(const struct reach *r, uint64_t v, uint32_t b)
 {
 	const struct hchunk *ch = &r->h->chunks[r->chunk[b]];
-	return !(r->sized && r->sized[b]) && v == r->start[b] + 8 && ch->state != CS_MMAPPED && ch->size == PTM_MINSIZE;
+	return !(r->sized && r->sized[b]) && v == reach_start(r, b) + 8 && ch->state != CS_MMAPPED && ch->size == PTM_MINSIZE;
 }
 
 /* The test without the block's first word (the pass over the contents
@@ -437,7 +437,7 @@ mark(struct rc *c, uint32_t b, bool interior, int heur, uint64_t v, bool definit
 			bool created;
 			if (u64map_get(&r->indirect, b, &below))
 				u64map_del(&r->indirect, b);
-			*u64map_slot(&r->indirect, (uint64_t)c->clique, &created) += r->len[b] + below;
+			*u64map_slot(&r->indirect, (uint64_t)c->clique, &created) += reach_len(r, b) + below;
 			r->state[b] = LEAK_INDIRECT;
 			u64map_put(&r->clique, b, c->scanning);
 		}
@@ -482,7 +482,7 @@ found(struct rc *c, uint64_t v, uint64_t from)
 	b = reach_block_at(r, v);
 	if (b < 0 || !points_into(r, v, (uint32_t)b))
 		return;
-	mark(c, (uint32_t)b, v != r->start[b], -1, v, true, -1, from);
+	mark(c, (uint32_t)b, v != reach_start(r, b), -1, v, true, -1, from);
 }
 
 static void
@@ -555,7 +555,7 @@ static void
 for_each_block_piece(struct rc *c, uint32_t b, piece_fn fn, void *arg)
 {
 	struct reach *r = c->r;
-	uint64_t a = r->start[b], end = r->start[b] + r->len[b];
+	uint64_t a = reach_start(r, b), end = reach_start(r, b) + reach_len(r, b);
 
 	c->scanning = b;
 	if (r->h->chunks[r->chunk[b]].state != CS_MMAPPED) {
@@ -590,7 +590,7 @@ stream_blocks(struct rc *c, piece_fn fn, void *arg)
 	uint8_t *buf = NULL;
 
 	for (uint32_t b = 0; b < r->n && !c->interrupted; b++) {
-		uint64_t a = r->start[b], end = a + r->len[b];
+		uint64_t a = reach_start(r, b), end = a + reach_len(r, b);
 		const uint8_t *d;
 
 		if ((b & 0xffff) == 0 && sig_stop_work()) {
@@ -626,10 +626,10 @@ stream_blocks(struct rc *c, piece_fn fn, void *arg)
 			if (ext <= b)
 				ext = b + 1;
 			else
-				top = MAX(top, r->start[ext - 1] + r->len[ext - 1]);
-			while (ext < r->n && r->start[ext] < hi && r->start[ext] <= top + 4096 &&
+				top = MAX(top, reach_start(r, ext - 1) + reach_len(r, ext - 1));
+			while (ext < r->n && reach_start(r, ext) < hi && reach_start(r, ext) <= top + 4096 &&
 			       r->h->chunks[r->chunk[ext]].state != CS_MMAPPED) {
-				top = MAX(top, r->start[ext] + r->len[ext]);
+				top = MAX(top, reach_start(r, ext) + reach_len(r, ext));
 				ext++;
 			}
 			hi = MIN(hi, top);
@@ -673,11 +673,11 @@ static void
 set_look(struct rc *c, uint32_t b, const uint8_t *d, size_t avail)
 {
 	struct reach *r = c->r;
-	size_t n = (size_t)MIN(64, r->len[b]);
+	size_t n = (size_t)MIN(64, reach_len(r, b));
 	uint8_t buf[64], look = LOOK_SIZE;
 
 	if (avail < n) {
-		n = peek(c, r->start[b], buf, n);
+		n = peek(c, reach_start(r, b), buf, n);
 		d = buf;
 	}
 	if (n >= 8 && !ptm_rd64(d))
@@ -704,7 +704,7 @@ build_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg
 	size_t off = (size_t)(ALIGN_UP(addr, 8) - addr);
 	uint64_t lo = c->lo, span = c->hi - c->lo;
 
-	if (addr == r->start[b] && !(r->look[b] & LOOK_DONE))
+	if (addr == reach_start(r, b) && !(r->look[b] & LOOK_DONE))
 		set_look(c, b, d, len);
 	r->heap_bytes += len;
 	for (; off + 8 <= len; off += 8) {
@@ -722,7 +722,7 @@ build_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg
 		}
 		e = (uint32_t)B->edges.n;
 		r->eoff[b + 1] = e + 1;
-		if (v == r->start[tb]) {
+		if (v == reach_start(r, tb)) {
 			vec_push(&B->edges, (uint32_t)tb);
 			continue;
 		}
@@ -751,7 +751,7 @@ decide_heuristics(struct rc *c, struct build *B)
 		size_t n = MIN((size_t)BATCH, B->heur.n - i);
 		for (size_t k = 0; k < n; k++) {
 			const struct pending_heur *ph = &B->heur.v[i + k];
-			addrs[k] = r->start[ph->b];
+			addrs[k] = reach_start(r, ph->b);
 			inner_addrs[k] = ph->v & ~7ULL;
 		}
 		target_read_many(c->t, addrs, n, 24, words, ok);
@@ -761,7 +761,7 @@ decide_heuristics(struct rc *c, struct build *B)
 			uint64_t w[3] = { 0, 0, 0 }, in = 0;
 			if (r->edges[ph->e] == REACH_EDGE_NONE)
 				continue;
-			size_t want = (size_t)MIN(r->len[ph->b], sizeof(w)), got = want;
+			size_t want = (size_t)MIN(reach_len(r, ph->b), sizeof(w)), got = want;
 			bool iok = false;
 			enum leak_heuristic h;
 			if (ok[k])
@@ -1037,10 +1037,9 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	for (size_t i = 0; i < h->nchunks; i++)
 		if (h->chunks[i].state == CS_USED || h->chunks[i].state == CS_MMAPPED)
 			n++;
-	r->start = prefault(xreallocarray(NULL, n ? n : 1, sizeof(*r->start)), n * sizeof(*r->start));
-	r->len = prefault(xreallocarray(NULL, n ? n : 1, sizeof(*r->len)), n * sizeof(*r->len));
 	r->chunk = prefault(xreallocarray(NULL, n ? n : 1, sizeof(*r->chunk)), n * sizeof(*r->chunk));
 	if (o && o->alloc) {
+		r->len = xreallocarray(NULL, n ? n : 1, sizeof(*r->len));
 		r->stack = xcalloc(n ? n : 1, sizeof(*r->stack));
 		r->sized = xcalloc(n ? n : 1, 1);
 	}
@@ -1052,15 +1051,16 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 			continue;
 		if (is_tcache_struct(h, c->addr))
 			continue;	/* glibc's own: not the program's block */
-		r->start[n] = hchunk_mem(c);
-		r->len[n] = hchunk_usable(c);
 		r->chunk[n] = (uint32_t)i;
-		if (o && o->alloc && alloc_lookup(o->alloc, r->start[n], &ar)) {
-			if (ar.req <= r->len[n]) {
-				r->len[n] = ar.req;
-				r->sized[n] = 1;
+		if (r->len) {
+			r->len[n] = hchunk_usable(c);
+			if (alloc_lookup(o->alloc, hchunk_mem(c), &ar)) {
+				if (ar.req <= r->len[n]) {
+					r->len[n] = ar.req;
+					r->sized[n] = 1;
+				}
+				r->stack[n] = ar.stack;
 			}
-			r->stack[n] = ar.stack;
 		}
 		n++;
 	}
@@ -1107,8 +1107,8 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 	}
 	build_index(r);
 	if (r->n) {
-		c.lo = r->start[0];
-		c.hi = r->start[r->n - 1] + MAX(r->len[r->n - 1], 1);
+		c.lo = reach_start(r, 0);
+		c.hi = reach_start(r, r->n - 1) + MAX(reach_len(r, r->n - 1), 1);
 	}
 	if (build_edges(&c) < 0) {
 		free(c.rootbuf.p);
@@ -1150,7 +1150,7 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 	}
 	for (size_t i = 0; i < r->n; i++) {
 		r->blocks[r->state[i]]++;
-		r->bytes[r->state[i]] += r->len[i];
+		r->bytes[r->state[i]] += reach_len(r, i);
 	}
 	r->seconds = (hd_now_ns() - t0) / 1e9;
 	*out = r;
@@ -1162,7 +1162,6 @@ reach_free(struct reach *r)
 {
 	if (!r)
 		return;
-	free(r->start);
 	free(r->len);
 	free(r->chunk);
 	free(r->stack);
@@ -1210,7 +1209,7 @@ reach_look(const struct reach *r, size_t b, uint64_t *value)
 	if (l == LOOK_VTABLE)
 		u64map_get(&r->vtables, b, value);
 	else if (l == LOOK_SIZE)
-		*value = r->len[b];
+		*value = reach_len(r, b);
 	return l;
 }
 
@@ -1255,8 +1254,8 @@ reach_via(struct target *t, const struct reach *r, long b)
 	c.t = t;
 	c.r = (struct reach *)r;
 	c.clique = -1;
-	c.lo = r->start[0];
-	c.hi = r->start[r->n - 1] + MAX(r->len[r->n - 1], 1);
+	c.lo = reach_start(r, 0);
+	c.hi = reach_start(r, r->n - 1) + MAX(reach_len(r, r->n - 1), 1);
 	vf.want = r->pedge[b];
 	for_each_block_piece(&c, (uint32_t)r->parent[b], via_piece, &vf);
 	free(c.blockbuf.p);
@@ -1333,7 +1332,7 @@ reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
 	c.t = t;
 	c.r = (struct reach *)r;
 	c.o = &o;
-	if (tb >= 0 && r->start[tb] == lo)
+	if (tb >= 0 && reach_start(r, tb) == lo)
 		ra.block = tb;	/* a block: exactly the edges the leak check follows */
 	for (size_t i = 0; i < t->nthreads; i++) {
 		const hd_regs_t *regs = target_regs(t, t->threads[i]);
@@ -1402,7 +1401,7 @@ rt_target(struct rc *c, uint64_t v)
 	b = reach_block_at(r, v);
 	if (b < 0 || r->state[b] != LEAK_REACHABLE || !points_into(r, v, (uint32_t)b))
 		return -1;
-	if (v != r->start[b] && heuristic(c, v, (uint32_t)b) == HEUR_NONE)
+	if (v != reach_start(r, b) && heuristic(c, v, (uint32_t)b) == HEUR_NONE)
 		return -1;
 	return b;
 }
@@ -1593,8 +1592,8 @@ reach_retained(struct target *t, struct symbols *s, const struct reach *r, struc
 	c.o = &o;
 	c.clique = -1;
 	if (r->n) {
-		c.lo = r->start[0];
-		c.hi = r->start[r->n - 1] + MAX(r->len[r->n - 1], 1);
+		c.lo = reach_start(r, 0);
+		c.hi = reach_start(r, r->n - 1) + MAX(reach_len(r, r->n - 1), 1);
 	}
 	x.c = &c;
 	x.s = s;
@@ -1747,10 +1746,10 @@ reach_retained(struct target *t, struct symbols *s, const struct reach *r, struc
 	for (uint32_t i = 2; i <= n; i++) {
 		uint32_t v = vertex[i];
 		if (v > R) {
-			bytes[i] = r->len[v - R - 1];
+			bytes[i] = reach_len(r, v - R - 1);
 			blocks[i] = 1;
 			res->reachable_blocks++;
-			res->reachable_bytes += r->len[v - R - 1];
+			res->reachable_bytes += reach_len(r, v - R - 1);
 		}
 	}
 	for (uint32_t i = n; i >= 2; i--) {
@@ -1795,7 +1794,7 @@ reach_retained(struct target *t, struct symbols *s, const struct reach *r, struc
 		if (r->state[b] == LEAK_REACHABLE && !dfn[R + 1 + b]) {
 			/* (every reachable block has a path; say so if not) */
 			res->unattributed_blocks++;
-			res->unattributed_bytes += r->len[b];
+			res->unattributed_bytes += reach_len(r, b);
 		}
 	/* who points at the biggest shared blocks (the roots' totals are
 	 * final now) */
