@@ -108,7 +108,6 @@ struct reach {
 	uint8_t *sized;		/* 1: len is the requested size (traced; NULL
 				 * untraced) */
 	uint8_t *state;		/* enum leak_kind */
-	uint8_t *heur;		/* enum leak_heuristic that made it reachable */
 	struct u64map clique;	/* indirect block -> the block whose clique holds it */
 	struct u64map indirect;	/* definite leaders -> bytes indirectly lost below */
 	int32_t *parent;	/* first block it was reached from, -1: a root */
@@ -126,7 +125,8 @@ struct reach {
 	size_t nedges;
 	struct u64map eheur;	/* interior edge index -> the enum leak_heuristic
 				 * that accepts it (absent: none) */
-	uint8_t *look;		/* enum block_look, REACH_LOOK_* bits */
+	uint8_t *look;		/* enum block_look, and bits of reach.c's (the
+				 * heuristic: reach_heuristic) */
 	struct u64map vtables;	/* LOOK_VTABLE blocks -> their first word */
 	uint64_t blocks[LEAK_NKINDS], bytes[LEAK_NKINDS];
 	uint64_t root_bytes;	/* root memory scanned */
@@ -164,6 +164,9 @@ static inline uint32_t reach_stack(const struct reach *r, size_t b) { return r->
 long reach_clique(const struct reach *r, size_t b);
 /* A definitely lost block: the bytes indirectly lost below it. */
 uint64_t reach_indirect(const struct reach *r, size_t b);
+/* The memcheck heuristic that made block b reachable, or HEUR_NONE (a
+ * start pointer reached it too). */
+enum leak_heuristic reach_heuristic(const struct reach *r, size_t b);
 /* How block b looks (from the pass over the contents); *value: the
  * vtable address for LOOK_VTABLE, the block's size for LOOK_SIZE. */
 enum block_look reach_look(const struct reach *r, size_t b, uint64_t *value);

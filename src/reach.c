@@ -29,6 +29,9 @@
 
 /* r->look: the enum block_look, and what the pass saw */
 #define LOOK_MASK 0x03
+#define LOOK_HEUR_SHIFT 2	/* the enum leak_heuristic that made it reachable (3 bits) */
+#define LOOK_HEUR (7 << LOOK_HEUR_SHIFT)
+#define LOOK_PENDING 0x20	/* on the mark stack */
 #define LOOK_DONE 0x40		/* computed */
 #define LOOK_ZERO 0x80		/* the block's first word is 0 */
 #define VTABLE_MAX_CHECK 20
@@ -137,7 +140,6 @@ struct rc {
 	const struct reach_opts *o;
 	uint64_t lo, hi;		/* [lowest block start, highest block end) */
 	VEC(uint32_t) stack;		/* mark stack */
-	uint8_t *pending;
 	/* scratch for reads, one per use: a root piece is scanned from one
 	 * while the blocks it reaches are read into the other (heuristics
 	 * read into buffers of their own) */
@@ -401,8 +403,8 @@ points_into(const struct reach *r, uint64_t v, uint32_t b)
 static void
 push(struct rc *c, uint32_t b)
 {
-	if (!c->pending[b]) {
-		c->pending[b] = 1;
+	if (!(c->r->look[b] & LOOK_PENDING)) {
+		c->r->look[b] |= LOOK_PENDING;
 		vec_push(&c->stack, b);
 	}
 }
@@ -412,6 +414,12 @@ edge_heuristic(const struct reach *r, uint32_t e)
 {
 	uint64_t h;
 	return u64map_get(&r->eheur, e, &h) ? (enum leak_heuristic)h : HEUR_NONE;
+}
+
+static void
+set_heur(struct reach *r, uint32_t b, enum leak_heuristic h)
+{
+	r->look[b] = (uint8_t)((r->look[b] & ~LOOK_HEUR) | ((unsigned)h << LOOK_HEUR_SHIFT));
 }
 
 /*
@@ -444,15 +452,16 @@ mark(struct rc *c, uint32_t b, bool interior, int heur, uint64_t v, bool definit
 		return;
 	}
 	if (r->state[b] == LEAK_REACHABLE) {
-		if (r->heur[b] && !interior)
-			r->heur[b] = HEUR_NONE;
+		if ((r->look[b] & LOOK_HEUR) && !interior)
+			set_heur(r, b, HEUR_NONE);
 		return;
 	}
 	if (!interior) {
 		kind = LEAK_REACHABLE;
-	} else if (c->o && c->o->heuristics &&
-		   (r->heur[b] = (uint8_t)(heur >= 0 ? (enum leak_heuristic)heur : heuristic(c, v, b)))) {
-		kind = LEAK_REACHABLE;
+	} else if (c->o && c->o->heuristics) {
+		enum leak_heuristic h = heur >= 0 ? (enum leak_heuristic)heur : heuristic(c, v, b);
+		set_heur(r, b, h);
+		kind = h != HEUR_NONE ? LEAK_REACHABLE : LEAK_POSSIBLE;
 	} else {
 		kind = LEAK_POSSIBLE;
 	}
@@ -518,7 +527,7 @@ process_stack(struct rc *c)
 {
 	while (c->stack.n) {
 		uint32_t b = c->stack.v[--c->stack.n];
-		c->pending[b] = 0;
+		c->r->look[b] &= (uint8_t)~LOOK_PENDING;
 		scan_block(c, b);
 		if ((c->stack.n & 0xfff) == 0 && sig_stop_work()) {
 			c->interrupted = true;
@@ -1067,7 +1076,6 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	r->n = n;
 	r->traced = o && o->alloc;
 	r->state = prefault(xcalloc(n ? n : 1, 1), n * sizeof(*r->state));	/* all LEAK_DEFINITE (unreached) */
-	r->heur = prefault(xcalloc(n ? n : 1, 1), n * sizeof(*r->heur));
 	u64map_init(&r->clique);
 	u64map_init(&r->indirect);
 	r->parent = prefault(xreallocarray(NULL, n ? n : 1, sizeof(*r->parent)), n * sizeof(*r->parent));
@@ -1118,7 +1126,6 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 	}
 	debug_msg("leaks: %zu blocks, %zu edges, %zu interior edges a heuristic accepts, %.1f ms",
 		  r->n, r->nedges, r->eheur.n, (hd_now_ns() - t0) / 1e6);
-	c.pending = prefault(xcalloc(r->n ? r->n : 1, 1), r->n);
 
 	/* roots: registers, then memory */
 	for (size_t i = 0; i < t->nthreads; i++) {
@@ -1140,7 +1147,6 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 		push(&c, (uint32_t)i);
 		process_stack(&c);
 	}
-	free(c.pending);
 	free(c.rootbuf.p);
 	free(c.blockbuf.p);
 	vec_free(&c.stack);
@@ -1167,7 +1173,6 @@ reach_free(struct reach *r)
 	free(r->stack);
 	free(r->sized);
 	free(r->state);
-	free(r->heur);
 	u64map_free(&r->clique);
 	u64map_free(&r->indirect);
 	free(r->parent);
@@ -1198,6 +1203,12 @@ reach_indirect(const struct reach *r, size_t b)
 	uint64_t v = 0;
 	u64map_get(&r->indirect, b, &v);
 	return v;
+}
+
+enum leak_heuristic
+reach_heuristic(const struct reach *r, size_t b)
+{
+	return (enum leak_heuristic)((r->look[b] & LOOK_HEUR) >> LOOK_HEUR_SHIFT);
 }
 
 enum block_look
