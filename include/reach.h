@@ -17,6 +17,13 @@
  * (stdstring, length64, newarray, multipleinheritance) turn some interior
  * pointers into start pointers.  Unreached blocks form cliques: the leader
  * is definitely lost, every block reachable from it is indirectly lost.
+ *
+ * The walk need keep no copy (session_heap_nocopy): the check reads the
+ * blocks itself, once, in address order through a reused window, and
+ * keeps the pointer edges between blocks (struct reach's CSR arrays), not
+ * their contents.  The target must stay as it was (stopped) for as long
+ * as the result is used: reach_via, reach_refs and reach_retained read
+ * it again.
  */
 #ifndef HEAPDBG_REACH_H
 #define HEAPDBG_REACH_H
@@ -81,20 +88,46 @@ enum ref_region {
 
 const char *ref_region_name(enum ref_region r);
 
+/* What a block looks like, from its first 64 bytes: a loss record's
+ * grouping when untraced. */
+enum block_look { LOOK_SIZE, LOOK_STRING, LOOK_VTABLE };
+
+#define REACH_EDGE_INTERIOR 0x80000000u
+#define REACH_EDGE_NONE 0xffffffffu
+#define REACH_MAX_BLOCKS 0x7fffffffu
+
 struct reach {
 	const struct heap *h;
 	size_t n;		/* blocks */
-	uint64_t *start;	/* user address, sorted */
-	uint64_t *len;		/* scanned size: requested size when traced, else usable */
-	uint32_t *chunk;	/* index into h->chunks */
-	uint32_t *stack;	/* allocation stack id, or 0 */
-	uint8_t *sized;		/* 1: len is the requested size (traced) */
+	uint32_t *chunk;	/* index into h->chunks (ascending: blocks are in
+				 * address order); see reach_start, reach_len */
+	uint64_t *len;		/* traced: the scanned size, the requested size
+				 * when known (NULL untraced: the usable size) */
+	uint32_t *stack;	/* allocation stack id, or 0 (NULL untraced: see
+				 * reach_stack) */
+	uint8_t *sized;		/* 1: len is the requested size (traced; NULL
+				 * untraced) */
 	uint8_t *state;		/* enum leak_kind */
-	uint8_t *heur;		/* enum leak_heuristic that made it reachable */
-	int32_t *clique;	/* indirect: the block whose clique holds it */
-	uint64_t *indirect;	/* definite leaders: bytes indirectly lost below */
+	struct u64map clique;	/* indirect block -> the block whose clique holds it */
+	struct u64map indirect;	/* definite leaders -> bytes indirectly lost below */
 	int32_t *parent;	/* first block it was reached from, -1: a root */
-	uint64_t *via;		/* the address holding the pointer that reached it */
+	uint32_t *pedge;	/* parent >= 0: which of the parent's edges reached
+				 * it (reach_via() finds the address again) */
+	struct u64map root_via;	/* parent -1: block -> the root address holding
+				 * the pointer that reached it (absent: a register) */
+	/* the pointer edges, one streaming pass over the blocks' contents
+	 * (compressed sparse rows): block b's are edges[eoff[b]..eoff[b+1]),
+	 * in address order, each a block index with REACH_EDGE_INTERIOR for
+	 * a pointer past the block's start; REACH_EDGE_NONE: a word that
+	 * looked like a pointer but is not one (new T[0]: see points_into) */
+	uint32_t *eoff;
+	uint32_t *edges;
+	size_t nedges;
+	struct u64map eheur;	/* interior edge index -> the enum leak_heuristic
+				 * that accepts it (absent: none) */
+	uint8_t *look;		/* enum block_look, and bits of reach.c's (the
+				 * heuristic: reach_heuristic) */
+	struct u64map vtables;	/* LOOK_VTABLE blocks -> their first word */
 	uint64_t blocks[LEAK_NKINDS], bytes[LEAK_NKINDS];
 	uint64_t root_bytes;	/* root memory scanned */
 	uint64_t heap_bytes;	/* block memory scanned */
@@ -117,6 +150,31 @@ int reach_run(struct target *t, const struct heap *h, const struct reach_opts *o
 void reach_free(struct reach *r);
 /* The block containing addr (user data only), or -1. */
 long reach_block_at(const struct reach *r, uint64_t addr);
+/* Block b's user address. */
+static inline uint64_t reach_start(const struct reach *r, size_t b) { return hchunk_mem(&r->h->chunks[r->chunk[b]]); }
+/* Its scanned size: the requested size when traced, else the usable size. */
+static inline uint64_t
+reach_len(const struct reach *r, size_t b)
+{
+	return r->len ? r->len[b] : hchunk_usable(&r->h->chunks[r->chunk[b]]);
+}
+/* Block b's allocation stack id, or 0. */
+static inline uint32_t reach_stack(const struct reach *r, size_t b) { return r->stack ? r->stack[b] : 0; }
+/* An indirectly lost block: the block whose clique holds it; else -1. */
+long reach_clique(const struct reach *r, size_t b);
+/* A definitely lost block: the bytes indirectly lost below it. */
+uint64_t reach_indirect(const struct reach *r, size_t b);
+/* The memcheck heuristic that made block b reachable, or HEUR_NONE (a
+ * start pointer reached it too). */
+enum leak_heuristic reach_heuristic(const struct reach *r, size_t b);
+/* How block b looks (from the pass over the contents); *value: the
+ * vtable address for LOOK_VTABLE, the block's size for LOOK_SIZE. */
+enum block_look reach_look(const struct reach *r, size_t b, uint64_t *value);
+/* The address holding the pointer that first reached block b (the one
+ * that gave it its state): a root's or its parent block's word, found
+ * again by reading the parent (the edges keep no addresses); 0 for a
+ * register, or for a block no pointer reached. */
+uint64_t reach_via(struct target *t, const struct reach *r, long b);
 
 /* Every place that points into [lo, hi): roots (registers, stacks,
  * globals, anonymous memory) and blocks in use.  Calls fn for each. */

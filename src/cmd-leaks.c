@@ -19,12 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What a block looks like, compactly: a record's grouping key. */
-enum look { LOOK_SIZE, LOOK_STRING, LOOK_VTABLE };
-
 struct record {
 	enum leak_kind kind;
-	enum look look;
+	enum block_look look;
 	uint64_t value;		/* LOOK_SIZE: the size; LOOK_VTABLE: the vtable address */
 	uint32_t stack;		/* allocation stack when traced */
 	uint64_t blocks, bytes, indirect;
@@ -33,49 +30,8 @@ struct record {
 	struct supp *supp;	/* the suppression that matched, or NULL */
 };
 
-/* A vtable pointer points into a read-only part of a file mapping. */
-static bool
-maybe_vtable(struct session *s, uint64_t v)
-{
-	const struct mapping *m;
-	if (!v || (v & 7))
-		return false;
-	m = target_find_mapping(s->t, v);
-	return m && m->path && m->path[0] == '/' && (m->perms & MAP_PERM_R) && !(m->perms & MAP_PERM_X);
-}
-
-static enum look
-look_of(struct session *s, const struct reach *r, size_t b, uint64_t *value)
-{
-	size_t n = (size_t)MIN(64, r->len[b]);
-	const uint8_t *d = heap_bytes(r->h, r->start[b], n);
-	uint8_t buf[64];
-
-	if (!d) {
-		n = target_read_partial(s->t, r->start[b], buf, n);
-		d = buf;
-	}
-	if (n >= 8) {
-		uint64_t v;
-		memcpy(&v, d, 8);
-		if (maybe_vtable(s, v)) {
-			*value = v;
-			return LOOK_VTABLE;
-		}
-	}
-	{
-		size_t k = 0;
-		while (k < n && (isprint(d[k]) || d[k] == '\t' || d[k] == '\n'))
-			k++;
-		if (k >= 4 && k < n && d[k] == 0)
-			return LOOK_STRING;
-	}
-	*value = r->len[b];
-	return LOOK_SIZE;
-}
-
 static char *
-look_text(struct session *s, enum look look, uint64_t value)
+look_text(struct session *s, enum block_look look, uint64_t value)
 {
 	struct symbols *sym = session_symbols(s);
 	const char *name;
@@ -234,27 +190,27 @@ leaks_exec(struct session *s, int argc, char **argv)
 	for (size_t b = 0; b < r->n; b++) {
 		enum leak_kind k = (enum leak_kind)r->state[b];
 		uint64_t value = 0, key;
-		enum look look = r->stack[b] ? LOOK_SIZE : look_of(s, r, b, &value);
+		enum block_look look = reach_stack(r, b) ? LOOK_SIZE : reach_look(r, b, &value);
 		uint64_t *slot;
 		bool created;
 		struct record *rec;
 
-		if (r->stack[b])
+		if (reach_stack(r, b))
 			value = 0;	/* traced: one record per stack */
-		key = hash_u64(value ^ hash_u64(((uint64_t)k << 48) | ((uint64_t)look << 40) | r->stack[b]));
+		key = hash_u64(value ^ hash_u64(((uint64_t)k << 48) | ((uint64_t)look << 40) | reach_stack(r, b)));
 		if (key == UINT64_MAX)
 			key--;
 		slot = u64map_slot(&index, key, &created);
 		if (created) {
-			struct record nr = { k, look, value, r->stack[b], 0, 0, 0, r->start[b], NULL, NULL };
+			struct record nr = { k, look, value, reach_stack(r, b), 0, 0, 0, reach_start(r, b), NULL, NULL };
 			vec_push(&recs, nr);
 			*slot = recs.n - 1;
 		}
 		rec = &recs.v[*slot];
 		rec->blocks++;
-		rec->bytes += r->len[b];
+		rec->bytes += reach_len(r, b);
 		if (k == LEAK_DEFINITE)
-			rec->indirect += r->indirect[b];
+			rec->indirect += reach_indirect(r, b);
 	}
 	u64map_free(&index);
 	if (recs.n > 1)

@@ -61,8 +61,8 @@ emit_place(struct session *s, const struct reach *r, enum ref_region region, uin
 	case REF_HEAP: {
 		const struct hchunk *c = &r->h->chunks[r->chunk[block]];
 		em_fmt(s->em, "{from:%A} in block ", from);
-		em_fmt(s->em, "{chunk:%A}", r->start[block]);
-		em_fmt(s->em, " (+%" PRIu64 ", %s, ", from - r->start[block], chunk_state_name(c->state));
+		em_fmt(s->em, "{chunk:%A}", reach_start(r, block));
+		em_fmt(s->em, " (+%" PRIu64 ", %s, ", from - reach_start(r, block), chunk_state_name(c->state));
 		em_fmt(s->em, "{block_kind:%s})", leak_kind_name(r->state[block]));
 		break;
 	}
@@ -106,20 +106,21 @@ static int
 chain(struct session *s, const struct reach *r, long b)
 {
 	VEC(long) path = { 0 };
+	uint64_t *via;
 	long cur = b;
 	int guard = 0;
 
 	if (r->state[b] == LEAK_DEFINITE || r->state[b] == LEAK_INDIRECT) {
-		em_fmt(s->em, "Block {addr:%A} is ", r->start[b]);
+		em_fmt(s->em, "Block {addr:%A} is ", reach_start(r, b));
 		em_fmt(s->em, "{kind:%s}", leak_kind_name(r->state[b]));
 		em_text(s->em, " lost: no chain leads to it from a root");
 		if (r->state[b] == LEAK_INDIRECT) {
 			/* the lost blocks it hangs from */
 			em_text(s->em, "; it is reached from lost blocks:\n");
 			em_list_open(s->em, "lost_chain");
-			for (cur = b; cur >= 0 && guard++ < 10000; cur = r->clique[cur]) {
+			for (cur = b; cur >= 0 && guard++ < 10000; cur = reach_clique(r, (size_t)cur)) {
 				em_item_open(s->em);
-				em_fmt(s->em, "  {addr:%A}", r->start[cur]);
+				em_fmt(s->em, "  {addr:%A}", reach_start(r, cur));
 				em_fmt(s->em, " ({kind:%s})\n", leak_kind_name(r->state[cur]));
 				em_item_close(s->em);
 				if (r->state[cur] == LEAK_DEFINITE)
@@ -133,13 +134,17 @@ chain(struct session *s, const struct reach *r, long b)
 	}
 	for (cur = b; cur >= 0 && guard++ < 1000000; cur = r->parent[cur])
 		vec_push(&path, cur);
-	em_fmt(s->em, "Block {addr:%A} is ", r->start[b]);
+	/* the addresses holding each hop's pointer (read again: the leak
+	 * check keeps no addresses) */
+	via = xcalloc(path.n, sizeof(*via));
+	for (size_t i = 0; i < path.n; i++)
+		via[i] = reach_via(s->t, r, path.v[i]);
+	em_fmt(s->em, "Block {addr:%A} is ", reach_start(r, b));
 	em_fmt(s->em, "{kind:%s}; a path from a root:\n", leak_kind_name(r->state[b]));
 	em_list_open(s->em, "chain");
 	/* the root */
 	{
-		long first = path.v[path.n - 1];
-		uint64_t from = r->via[first];
+		uint64_t from = via[path.n - 1];
 		pid_t tid;
 		em_item_open(s->em);
 		if (!from) {
@@ -157,30 +162,31 @@ chain(struct session *s, const struct reach *r, long b)
 		em_item_open(s->em);
 		/* a run of blocks of one size, each pointing to the next from
 		 * the same offset (a list, a tree's spine): one line */
-		while (i >= run + 1 && r->len[path.v[i - run]] == r->len[k] &&
-		       r->via[path.v[i - run - 1]] - r->start[path.v[i - run]] == r->via[path.v[i - 1]] - r->start[k])
+		while (i >= run + 1 && reach_len(r, path.v[i - run]) == reach_len(r, k) &&
+		       via[i - run - 1] - reach_start(r, path.v[i - run]) == via[i - 1] - reach_start(r, k))
 			run++;
 		if (run >= CHAIN_RUN_MIN) {
 			long last = path.v[i - run + 1];
 			em_fmt(s->em, "  -> {count:%zu} x ", run);
-			em_fmt(s->em, "{size:%" PRIu64 "}-byte blocks", r->len[k]);
-			em_fmt(s->em, " via offset {offset:%" PRIu64 "}", r->via[path.v[i - 1]] - r->start[k]);
-			em_fmt(s->em, " ({addr:%A} ...", r->start[k]);
-			em_fmt(s->em, " {last:%A})", r->start[last]);
-			em_fmt(s->em, ", pointer at {from:%A}\n", r->via[path.v[i - run]]);
+			em_fmt(s->em, "{size:%" PRIu64 "}-byte blocks", reach_len(r, k));
+			em_fmt(s->em, " via offset {offset:%" PRIu64 "}", via[i - 1] - reach_start(r, k));
+			em_fmt(s->em, " ({addr:%A} ...", reach_start(r, k));
+			em_fmt(s->em, " {last:%A})", reach_start(r, last));
+			em_fmt(s->em, ", pointer at {from:%A}\n", via[i - run]);
 			em_item_close(s->em);
 			i -= run - 1;
 			continue;
 		}
-		em_fmt(s->em, "  -> block {addr:%A}", r->start[k]);
-		em_fmt(s->em, " ({size:%" PRIu64 "} bytes)", r->len[k]);
+		em_fmt(s->em, "  -> block {addr:%A}", reach_start(r, k));
+		em_fmt(s->em, " ({size:%" PRIu64 "} bytes)", reach_len(r, k));
 		if (i > 0)
-			em_fmt(s->em, ", pointer at {from:%A}", r->via[path.v[i - 1]]);
+			em_fmt(s->em, ", pointer at {from:%A}", via[i - 1]);
 		em_text(s->em, "\n");
 		em_item_close(s->em);
 	}
 	em_list_close(s->em);
 	vec_free(&path);
+	free(via);
 	return 0;
 }
 

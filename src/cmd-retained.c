@@ -137,20 +137,20 @@ retained_exec(struct session *s, int argc, char **argv)
 		}
 		if (rr->top >= 0 && (text || em_json(s->em))) {
 			em_obj_open(s->em, "top");
-			em_addr(s->em, "addr", r->start[rr->top]);
-			em_uint(s->em, "size", r->len[rr->top]);
+			em_addr(s->em, "addr", reach_start(r, rr->top));
+			em_uint(s->em, "size", reach_len(r, rr->top));
 			em_uint(s->em, "bytes", rr->top_bytes);
 			em_uint(s->em, "blocks", rr->top_blocks);
 			if (text && rr->top_blocks > 1)
 				em_text(s->em, "           most of it (%s in %" PRIu64 " blocks) below the %" PRIu64
 					"-byte block at 0x%" PRIx64 "\n", fmt_bytes(rr->top_bytes, b2), rr->top_blocks,
-					r->len[rr->top], r->start[rr->top]);
-			if (r->stack[rr->top]) {
+					reach_len(r, rr->top), reach_start(r, rr->top));
+			if (reach_stack(r, rr->top)) {
 				int np;
-				const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, r->stack[rr->top], &np);
+				const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, reach_stack(r, rr->top), &np);
 				if (text)
 					em_text(s->em, "           the %" PRIu64 "-byte block at 0x%" PRIx64
-						" allocated at\n", r->len[rr->top], r->start[rr->top]);
+						" allocated at\n", reach_len(r, rr->top), reach_start(r, rr->top));
 				em_obj_open(s->em, "stack");
 				if (text || em_json(s->em))
 					cmd_emit_alloc_frames(s, pcs, np, "             ");
@@ -177,8 +177,8 @@ retained_exec(struct session *s, int argc, char **argv)
 		em_text(s->em, "%10s in %" PRIu64 " block%s", fmt_bytes(sh->bytes, b1), sh->blocks, plural(sh->blocks));
 		em_uint(s->em, "bytes", sh->bytes);
 		em_uint(s->em, "blocks", sh->blocks);
-		em_fmt(s->em, " from the {size:%" PRIu64 "}-byte block", r->len[sh->block]);
-		em_fmt(s->em, " at {addr:%A}, pointed to by ", r->start[sh->block]);
+		em_fmt(s->em, " from the {size:%" PRIu64 "}-byte block", reach_len(r, sh->block));
+		em_fmt(s->em, " at {addr:%A}, pointed to by ", reach_start(r, sh->block));
 		em_uint(s->em, "root_refs", sh->root_refs);
 		em_uint(s->em, "block_refs", sh->block_refs);
 		em_list_open(s->em, "holders");
@@ -194,9 +194,9 @@ retained_exec(struct session *s, int argc, char **argv)
 			em_text(s->em, "%s%" PRIu64 " other block%s", sh->nholders ? " and " : "", sh->block_refs,
 				plural(sh->block_refs));
 		em_text(s->em, "\n");
-		if (r->stack[sh->block]) {
+		if (reach_stack(r, sh->block)) {
 			int np;
-			const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, r->stack[sh->block], &np);
+			const uint64_t *pcs = stack_pcs(src ? src->stacks : NULL, reach_stack(r, sh->block), &np);
 			em_text(s->em, "           allocated at\n");
 			em_obj_open(s->em, "stack");
 			cmd_emit_alloc_frames(s, pcs, np, "             ");

@@ -1,21 +1,39 @@
 /*
  * reach.c - the leak check (see reach.h): memcheck's mark phase from the
- * roots, then its clique phase over what was not reached.  Block contents
- * are read from the walk's bulk copies; roots are read in large pieces.
+ * roots, then its clique phase over what was not reached.  One streaming
+ * pass reads the blocks in address order through a reused window (or
+ * the walk's copies, or a core in place) and keeps of their contents only
+ * the pointer edges between blocks (compressed sparse rows of block
+ * indices), what memcheck's heuristics decide about each interior edge
+ * (the few words of the blocks they need, read again in batches) and how
+ * each block looks for its loss record.  Marking then follows the edges
+ * in memory; roots are read in pieces.
  */
 #include "config.h"
 #include "reach.h"
 #include "ptmalloc.h"
 #include "signals.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define RED_ZONE 128		/* x86-64 ABI red zone below the stack pointer */
 #define ROOT_PIECE (1u << 20)
+#define WINDOW (512u << 10)	/* the streaming pass's read window */
+#define BATCH 1024		/* heuristics' words read at once */
+
+/* r->look: the enum block_look, and what the pass saw */
+#define LOOK_MASK 0x03
+#define LOOK_HEUR_SHIFT 2	/* the enum leak_heuristic that made it reachable (3 bits) */
+#define LOOK_HEUR (7 << LOOK_HEUR_SHIFT)
+#define LOOK_PENDING 0x20	/* on the mark stack */
+#define LOOK_DONE 0x40		/* computed */
+#define LOOK_ZERO 0x80		/* the block's first word is 0 */
 #define VTABLE_MAX_CHECK 20
 
 const char *
@@ -94,6 +112,26 @@ ref_region_name(enum ref_region r)
 	return "?";
 }
 
+/*
+ * A per-block array is written from end to end right away: fault its
+ * pages in with one call (on a VM each page's first-touch fault costs
+ * microseconds, a third of a big check's time) rather than one at a
+ * time.  Only advice: without it (older kernels) the pages fault as
+ * they are touched.
+ */
+static void *
+prefault(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t lo = ALIGN_UP((uintptr_t)p, 4096), hi = ALIGN_DOWN((uintptr_t)p + n, 4096);
+	if (n >= (1u << 20) && hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+#else
+	(void)n;
+#endif
+	return p;
+}
+
 /* ---- the state of one run ---- */
 
 struct rc {
@@ -102,7 +140,6 @@ struct rc {
 	const struct reach_opts *o;
 	uint64_t lo, hi;		/* [lowest block start, highest block end) */
 	VEC(uint32_t) stack;		/* mark stack */
-	uint8_t *pending;
 	/* scratch for reads, one per use: a root piece is scanned from one
 	 * while the blocks it reaches are read into the other (heuristics
 	 * read into buffers of their own) */
@@ -113,6 +150,7 @@ struct rc {
 	int clique;			/* -1: marking from roots; else the leader */
 	uint32_t scanning;		/* the block being scanned */
 	bool interrupted;
+	bool toobig;			/* more edges than a u32 counts */
 };
 
 /* The index: blocks sit in a few dense regions (arena heaps, mmapped
@@ -129,17 +167,17 @@ build_index(struct reach *r)
 		/* a region: blocks no more than a page apart */
 		size_t j = i + 1;
 		struct reach_index x;
-		uint64_t end = r->start[i] + MAX(r->len[i], 1);
-		while (j < r->n && r->start[j] < ALIGN_UP(end, 4096) + 4096) {
-			end = MAX(end, r->start[j] + MAX(r->len[j], 1));
+		uint64_t end = reach_start(r, i) + MAX(reach_len(r, i), 1);
+		while (j < r->n && reach_start(r, j) < ALIGN_UP(end, 4096) + 4096) {
+			end = MAX(end, reach_start(r, j) + MAX(reach_len(r, j), 1));
 			j++;
 		}
-		x.lo = ALIGN_DOWN(r->start[i], 4096);
+		x.lo = ALIGN_DOWN(reach_start(r, i), 4096);
 		x.hi = ALIGN_UP(end, 4096);
 		x.first = xreallocarray(NULL, (size_t)((x.hi - x.lo) >> 12) + 1, sizeof(uint32_t));
 		for (size_t k = i, page = 0; page <= (x.hi - x.lo) >> 12; page++) {
 			uint64_t pa = x.lo + (page << 12);
-			while (k + 1 < j && r->start[k + 1] <= pa)
+			while (k + 1 < j && reach_start(r, k + 1) <= pa)
 				k++;
 			x.first[page] = (uint32_t)k;
 		}
@@ -169,11 +207,11 @@ reach_block_at(const struct reach *r, uint64_t v)
 		return -1;
 	x = &r->idx[lo + (hi - lo) / 2];
 	b = x->first[(v - x->lo) >> 12];
-	if (r->start[b] > v)
+	if (reach_start(r, b) > v)
 		return -1;	/* before the region's first block */
-	while (b + 1 < r->n && r->start[b + 1] <= v)
+	while (b + 1 < r->n && reach_start(r, b + 1) <= v)
 		b++;
-	if (v - r->start[b] < (r->len[b] ? r->len[b] : 1))
+	if (v - reach_start(r, b) < (reach_len(r, b) ? reach_len(r, b) : 1))
 		return (long)b;
 	return -1;
 }
@@ -256,8 +294,8 @@ req_range(const struct reach *r, uint32_t b, uint64_t *lo, uint64_t *hi)
 	const struct hchunk *ch = &r->h->chunks[r->chunk[b]];
 	uint64_t s = ch->size;
 
-	if (r->sized[b]) {
-		*lo = *hi = r->len[b];
+	if (r->sized && r->sized[b]) {
+		*lo = *hi = reach_len(r, b);
 	} else if (ch->state == CS_MMAPPED) {
 		uint64_t u = hchunk_usable(ch);
 		*hi = u >= 8 ? u - 8 : 0;	/* nb + SIZE_SZ fits in the pages */
@@ -274,14 +312,14 @@ in_range(uint64_t v, uint64_t lo, uint64_t hi)
 	return v >= lo && v <= hi;
 }
 
+/* The heuristics for ptr into block b, given the block's first words
+ * (got bytes of them) and, when inner_ok, the word at ptr. */
 static enum leak_heuristic
-heuristic(struct rc *c, uint64_t ptr, uint32_t b)
+heuristic_words(struct rc *c, uint64_t ptr, uint32_t b, const uint64_t w[3], size_t got, bool inner_ok,
+		uint64_t inner)
 {
-	uint64_t start = c->r->start[b], sz = c->r->len[b], w[3], lo, hi;
-	size_t got;
+	uint64_t start = reach_start(c->r, b), lo, hi;
 
-	memset(w, 0, sizeof(w));
-	got = peek(c, start, w, (size_t)MIN(sz, sizeof(w)));
 	req_range(c->r, b, &lo, &hi);
 	if (ptr == start + 24 && got >= 16) {
 		uint64_t capacity = w[1], length = w[0];
@@ -298,12 +336,34 @@ heuristic(struct rc *c, uint64_t ptr, uint32_t b)
 			return HEUR_NEWARRAY;
 	}
 	if (!(ptr & 7) && got >= 8) {
-		uint64_t inner = 0;
-		if (peek(c, ptr, &inner, 8) == 8 && !(inner & 7) && inner >= 4096 &&
+		if (inner_ok && !(inner & 7) && inner >= 4096 &&
 		    !(w[0] & 7) && w[0] >= 4096 && is_vtable(c, inner) && is_vtable(c, w[0]))
 			return HEUR_MULTIPLE_INHERITANCE;
 	}
 	return HEUR_NONE;
+}
+
+/* Could a heuristic accept an interior pointer to ptr into block b? */
+static bool
+heuristic_candidate(const struct reach *r, uint64_t ptr, uint32_t b)
+{
+	return ptr == reach_start(r, b) + 24 || ptr == reach_start(r, b) + 8 || !(ptr & 7);
+}
+
+static enum leak_heuristic
+heuristic(struct rc *c, uint64_t ptr, uint32_t b)
+{
+	uint64_t w[3], inner = 0;
+	size_t got;
+	bool inner_ok = false;
+
+	if (!heuristic_candidate(c->r, ptr, b))
+		return HEUR_NONE;
+	memset(w, 0, sizeof(w));
+	got = peek(c, reach_start(c->r, b), w, (size_t)MIN(reach_len(c->r, b), sizeof(w)));
+	if (!(ptr & 7) && got >= 8)
+		inner_ok = peek(c, ptr, &inner, 8) == 8;
+	return heuristic_words(c, ptr, b, w, got, inner_ok, inner);
 }
 
 /*
@@ -317,18 +377,25 @@ heuristic(struct rc *c, uint64_t ptr, uint32_t b)
  * after it, outside the block (valgrind: definitely lost).
  */
 static bool
-points_into(const struct reach *r, uint64_t v, uint32_t b)
+is_new_array0(const struct reach *r, uint64_t v, uint32_t b)
 {
 	const struct hchunk *ch = &r->h->chunks[r->chunk[b]];
+	return !(r->sized && r->sized[b]) && v == reach_start(r, b) + 8 && ch->state != CS_MMAPPED && ch->size == PTM_MINSIZE;
+}
 
-	if (ch->state != CS_MMAPPED && v >= ch->addr + ch->size)
-		return false;
-	if (!r->sized[b] && v == r->start[b] + 8 && ch->state != CS_MMAPPED && ch->size == PTM_MINSIZE) {
-		const uint8_t *d = heap_bytes(r->h, r->start[b], 8);
-		if (d && ptm_rd64(d) == 0)
-			return false;
-	}
-	return true;
+/* The test without the block's first word (the pass over the contents
+ * finds an edge this way, and drops it once that word is known). */
+static bool
+points_into_chunk(const struct reach *r, uint64_t v, uint32_t b)
+{
+	const struct hchunk *ch = &r->h->chunks[r->chunk[b]];
+	return ch->state == CS_MMAPPED || v < ch->addr + ch->size;
+}
+
+static bool
+points_into(const struct reach *r, uint64_t v, uint32_t b)
+{
+	return points_into_chunk(r, v, b) && !(is_new_array0(r, v, b) && (r->look[b] & LOOK_ZERO));
 }
 
 /* ---- marking ---- */
@@ -336,90 +403,172 @@ points_into(const struct reach *r, uint64_t v, uint32_t b)
 static void
 push(struct rc *c, uint32_t b)
 {
-	if (!c->pending[b]) {
-		c->pending[b] = 1;
+	if (!(c->r->look[b] & LOOK_PENDING)) {
+		c->r->look[b] |= LOOK_PENDING;
 		vec_push(&c->stack, b);
 	}
 }
 
-/* A word found at `from` (0 for a register) while scanning memory whose
- * provenance is definite (a root, a reachable block) or not. */
+static enum leak_heuristic
+edge_heuristic(const struct reach *r, uint32_t e)
+{
+	uint64_t h;
+	return u64map_get(&r->eheur, e, &h) ? (enum leak_heuristic)h : HEUR_NONE;
+}
+
+static void
+set_heur(struct reach *r, uint32_t b, enum leak_heuristic h)
+{
+	r->look[b] = (uint8_t)((r->look[b] & ~LOOK_HEUR) | ((unsigned)h << LOOK_HEUR_SHIFT));
+}
+
+/*
+ * A pointer to block b, a start pointer or an interior one, found in
+ * memory whose provenance is definite (a root, a reachable block) or
+ * not.  src: the block holding it, or -1 for a root; via: the root's
+ * address holding it, or for a block which of its edges this is.  heur:
+ * what memcheck's heuristics say of an interior pointer, or -1 to ask
+ * them (v is the pointer) when it matters.
+ */
+static void
+mark(struct rc *c, uint32_t b, bool interior, int heur, uint64_t v, bool definite, long src, uint64_t via)
+{
+	struct reach *r = c->r;
+	uint8_t kind;
+
+	if (c->clique >= 0) {
+		/* clique phase: everything unreached below the leader is
+		 * indirectly lost, start or interior pointer alike */
+		if (r->state[b] == LEAK_DEFINITE && b != (uint32_t)c->clique) {
+			push(c, b);
+			uint64_t below = 0;
+			bool created;
+			if (u64map_get(&r->indirect, b, &below))
+				u64map_del(&r->indirect, b);
+			*u64map_slot(&r->indirect, (uint64_t)c->clique, &created) += reach_len(r, b) + below;
+			r->state[b] = LEAK_INDIRECT;
+			u64map_put(&r->clique, b, c->scanning);
+		}
+		return;
+	}
+	if (r->state[b] == LEAK_REACHABLE) {
+		if ((r->look[b] & LOOK_HEUR) && !interior)
+			set_heur(r, b, HEUR_NONE);
+		return;
+	}
+	if (!interior) {
+		kind = LEAK_REACHABLE;
+	} else if (c->o && c->o->heuristics) {
+		enum leak_heuristic h = heur >= 0 ? (enum leak_heuristic)heur : heuristic(c, v, b);
+		set_heur(r, b, h);
+		kind = h != HEUR_NONE ? LEAK_REACHABLE : LEAK_POSSIBLE;
+	} else {
+		kind = LEAK_POSSIBLE;
+	}
+	if (kind == LEAK_REACHABLE && definite)
+		r->state[b] = LEAK_REACHABLE;
+	else if (r->state[b] == LEAK_DEFINITE)
+		r->state[b] = LEAK_POSSIBLE;
+	else
+		return;
+	r->parent[b] = (int32_t)src;
+	if (src >= 0)
+		r->pedge[b] = (uint32_t)via;
+	else
+		u64map_put(&r->root_via, b, via);
+	push(c, b);
+}
+
+/* A word found in a root at `from` (0 for a register). */
 static inline void
-found(struct rc *c, uint64_t v, uint64_t from, bool definite, long src)
+found(struct rc *c, uint64_t v, uint64_t from)
 {
 	struct reach *r = c->r;
 	long b;
-	uint8_t via;
 
 	if (v < c->lo || v >= c->hi)
 		return;
 	b = reach_block_at(r, v);
 	if (b < 0 || !points_into(r, v, (uint32_t)b))
 		return;
-	if (c->clique >= 0) {
-		/* clique phase: everything unreached below the leader is
-		 * indirectly lost, start or interior pointer alike */
-		if (r->state[b] == LEAK_DEFINITE && b != c->clique) {
-			push(c, (uint32_t)b);
-			r->indirect[c->clique] += r->len[b] + r->indirect[b];
-			r->indirect[b] = 0;
-			r->state[b] = LEAK_INDIRECT;
-			r->clique[b] = (int32_t)c->scanning;
-		}
-		return;
-	}
-	if (r->state[b] == LEAK_REACHABLE) {
-		if (r->heur[b] && v == r->start[b])
-			r->heur[b] = HEUR_NONE;
-		return;
-	}
-	if (v == r->start[b]) {
-		via = LEAK_REACHABLE;
-	} else if (c->o && c->o->heuristics && (r->heur[b] = (uint8_t)heuristic(c, v, (uint32_t)b))) {
-		via = LEAK_REACHABLE;
-	} else {
-		via = LEAK_POSSIBLE;
-	}
-	if (via == LEAK_REACHABLE && definite) {
-		r->state[b] = LEAK_REACHABLE;
-		r->parent[b] = (int32_t)src;
-		r->via[b] = from;
-		push(c, (uint32_t)b);
-	} else if (r->state[b] == LEAK_DEFINITE) {
-		r->state[b] = LEAK_POSSIBLE;
-		r->parent[b] = (int32_t)src;
-		r->via[b] = from;
-		push(c, (uint32_t)b);
-	}
+	mark(c, (uint32_t)b, v != reach_start(r, b), -1, v, true, -1, from);
 }
 
 static void
-scan_words(struct rc *c, uint64_t addr, const uint8_t *data, size_t len, bool definite, long src)
+scan_words(struct rc *c, uint64_t addr, const uint8_t *data, size_t len)
 {
 	uint64_t a = ALIGN_UP(addr, 8);
 	size_t off = (size_t)(a - addr);
 
 	for (; off + 8 <= len; off += 8)
-		found(c, ptm_rd64(data + off), addr + off, definite, src);
+		found(c, ptm_rd64(data + off), addr + off);
 }
+
+/* Follow block b's edges. */
+static void
+scan_block(struct rc *c, uint32_t b)
+{
+	struct reach *r = c->r;
+	bool definite = r->state[b] != LEAK_POSSIBLE;
+
+	c->scanning = b;
+	for (uint32_t e = r->eoff[b]; e < r->eoff[b + 1]; e++) {
+		uint32_t x = r->edges[e];
+		bool interior = x & REACH_EDGE_INTERIOR;
+		if (x == REACH_EDGE_NONE)
+			continue;
+		mark(c, x & ~REACH_EDGE_INTERIOR, interior, interior ? (int)edge_heuristic(r, e) : 0, 0, definite,
+		     (long)b, e - r->eoff[b]);
+	}
+}
+
+static void
+process_stack(struct rc *c)
+{
+	while (c->stack.n) {
+		uint32_t b = c->stack.v[--c->stack.n];
+		c->r->look[b] &= (uint8_t)~LOOK_PENDING;
+		scan_block(c, b);
+		if ((c->stack.n & 0xfff) == 0 && sig_stop_work()) {
+			c->interrupted = true;
+			return;
+		}
+	}
+}
+
+/* ---- reading the blocks ---- */
 
 /* fn on each piece of block b's contents that is scanned: all of it,
  * but for an mmapped chunk only its read-write pages (memcheck skips
  * pages the program made unreadable; a core made by gdb does not tell
- * PROT_NONE from read-only, so neither counts, live or on a core). */
+ * PROT_NONE from read-only, so neither counts, live or on a core).  A
+ * piece ends where the memory stops being readable (c->scanning is b). */
 typedef void (*piece_fn)(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg);
+
+/* [a, hi) in pieces of at most ROOT_PIECE, up to the first unreadable byte. */
+static void
+block_range(struct rc *c, uint64_t a, uint64_t hi, piece_fn fn, void *arg)
+{
+	while (a < hi) {
+		size_t len = (size_t)MIN((uint64_t)ROOT_PIECE, hi - a), got;
+		const uint8_t *d = memory(c, &c->blockbuf, a, len, &got);
+		if (got)
+			fn(c, a, d, got, arg);
+		if (got < len)
+			break;
+		a += len;
+	}
+}
 
 static void
 for_each_block_piece(struct rc *c, uint32_t b, piece_fn fn, void *arg)
 {
 	struct reach *r = c->r;
-	uint64_t a = r->start[b], end = r->start[b] + r->len[b];
-	size_t got;
-	const uint8_t *d;
+	uint64_t a = reach_start(r, b), end = reach_start(r, b) + reach_len(r, b);
 
+	c->scanning = b;
 	if (r->h->chunks[r->chunk[b]].state != CS_MMAPPED) {
-		d = memory(c, &c->blockbuf, a, r->len[b], &got);
-		fn(c, a, d, got, arg);
+		block_range(c, a, end, fn, arg);
 		return;
 	}
 	while (a < end) {
@@ -428,45 +577,258 @@ for_each_block_piece(struct rc *c, uint32_t b, piece_fn fn, void *arg)
 		if (!m)
 			break;
 		hi = MIN(end, m->end);
-		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) == (MAP_PERM_R | MAP_PERM_W)) {
-			d = memory(c, &c->blockbuf, a, (size_t)(hi - a), &got);
-			if (got)
-				fn(c, a, d, got, arg);
-		}
+		if ((m->perms & (MAP_PERM_R | MAP_PERM_W)) == (MAP_PERM_R | MAP_PERM_W))
+			block_range(c, a, hi, fn, arg);
 		a = hi;
 	}
 }
 
+/*
+ * fn on every piece of every block, in address order: the blocks of an
+ * arena are read a window at a time (one read for many blocks and the
+ * free chunks between them), a block bigger than the window in several;
+ * the walk's copies and a core's memory are used in place.  Exactly the
+ * pieces for_each_block_piece gives, block after block.
+ */
 static void
-block_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+stream_blocks(struct rc *c, piece_fn fn, void *arg)
 {
 	struct reach *r = c->r;
-	uint32_t b = c->scanning;
+	uint64_t wlo = 0;
+	size_t wn = 0, ext = 0;
+	uint8_t *buf = NULL;
 
-	(void)arg;
-	r->heap_bytes += len;
-	scan_words(c, addr, d, len, r->state[b] != LEAK_POSSIBLE, (long)b);
-}
+	for (uint32_t b = 0; b < r->n && !c->interrupted; b++) {
+		uint64_t a = reach_start(r, b), end = a + reach_len(r, b);
+		const uint8_t *d;
 
-static void
-scan_block(struct rc *c, uint32_t b)
-{
-	c->scanning = b;
-	for_each_block_piece(c, b, block_piece, NULL);
-}
-
-static void
-process_stack(struct rc *c)
-{
-	while (c->stack.n) {
-		uint32_t b = c->stack.v[--c->stack.n];
-		c->pending[b] = 0;
-		scan_block(c, b);
-		if ((c->stack.n & 0xfff) == 0 && sig_stop_work()) {
+		if ((b & 0xffff) == 0 && sig_stop_work()) {
 			c->interrupted = true;
-			return;
+			break;
+		}
+		if (r->h->chunks[r->chunk[b]].state == CS_MMAPPED) {
+			for_each_block_piece(c, b, fn, arg);
+			continue;
+		}
+		c->scanning = b;
+		if (a == end)
+			continue;
+		if ((d = heap_bytes(r->h, a, (size_t)(end - a))) || (d = target_direct(c->t, a, (size_t)(end - a)))) {
+			fn(c, a, d, (size_t)(end - a), arg);
+			continue;
+		}
+		while (a < end) {
+			uint64_t hi, top;
+			if (a >= wlo && a < wlo + wn) {
+				size_t k = (size_t)(MIN(end, wlo + wn) - a);
+				fn(c, a, buf + (a - wlo), k, arg);
+				a += k;
+				continue;
+			}
+			/* refill from a: up to the window's size, over the
+			 * blocks that follow closely (not across the gap
+			 * between two heaps) */
+			if (!buf)
+				buf = xmalloc(WINDOW);
+			hi = a + WINDOW;
+			top = end;
+			if (ext <= b)
+				ext = b + 1;
+			else
+				top = MAX(top, reach_start(r, ext - 1) + reach_len(r, ext - 1));
+			while (ext < r->n && reach_start(r, ext) < hi && reach_start(r, ext) <= top + 4096 &&
+			       r->h->chunks[r->chunk[ext]].state != CS_MMAPPED) {
+				top = MAX(top, reach_start(r, ext) + reach_len(r, ext));
+				ext++;
+			}
+			hi = MIN(hi, top);
+			wlo = a;
+			wn = target_read_partial(c->t, a, buf, (size_t)(hi - a));
+			if (!wn)
+				break;	/* the rest of the block is unreadable */
 		}
 	}
+	free(buf);
+}
+
+/* ---- the pass: edges and looks ---- */
+
+struct pending_heur {
+	uint32_t e, b;
+	uint64_t v;
+};
+
+struct build {
+	VEC(uint32_t) edges;
+	VEC(struct pending_heur) heur;	/* interior edges a heuristic may accept */
+	VEC(uint32_t) array0;		/* edges that are new T[0]'s pointer past the count
+					 * if the block's first word is 0 */
+};
+
+/* A vtable pointer points into a read-only part of a file mapping. */
+static bool
+maybe_vtable(struct rc *c, uint64_t v)
+{
+	const struct mapping *m;
+	if (!v || (v & 7))
+		return false;
+	m = target_find_mapping(c->t, v);
+	return m && m->path && m->path[0] == '/' && (m->perms & MAP_PERM_R) && !(m->perms & MAP_PERM_X);
+}
+
+/* How block b looks, from its first bytes d (avail of them; read again
+ * if fewer than the 64 the look needs). */
+static void
+set_look(struct rc *c, uint32_t b, const uint8_t *d, size_t avail)
+{
+	struct reach *r = c->r;
+	size_t n = (size_t)MIN(64, reach_len(r, b));
+	uint8_t buf[64], look = LOOK_SIZE;
+
+	if (avail < n) {
+		n = peek(c, reach_start(r, b), buf, n);
+		d = buf;
+	}
+	if (n >= 8 && !ptm_rd64(d))
+		r->look[b] |= LOOK_ZERO;
+	if (n >= 8 && maybe_vtable(c, ptm_rd64(d))) {
+		look = LOOK_VTABLE;
+		u64map_put(&r->vtables, b, ptm_rd64(d));
+	} else {
+		size_t k = 0;
+		while (k < n && (isprint(d[k]) || d[k] == '\t' || d[k] == '\n'))
+			k++;
+		if (k >= 4 && k < n && d[k] == 0)
+			look = LOOK_STRING;
+	}
+	r->look[b] |= look | LOOK_DONE;
+}
+
+static void
+build_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct build *B = arg;
+	struct reach *r = c->r;
+	uint32_t b = c->scanning;
+	size_t off = (size_t)(ALIGN_UP(addr, 8) - addr);
+	uint64_t lo = c->lo, span = c->hi - c->lo;
+
+	if (addr == reach_start(r, b) && !(r->look[b] & LOOK_DONE))
+		set_look(c, b, d, len);
+	r->heap_bytes += len;
+	for (; off + 8 <= len; off += 8) {
+		uint64_t v = ptm_rd64(d + off);
+		long tb;
+		uint32_t e;
+		if (v - lo >= span)
+			continue;	/* (one compare: most words are not pointers) */
+		tb = reach_block_at(r, v);
+		if (tb < 0 || !points_into_chunk(r, v, (uint32_t)tb))
+			continue;
+		if (B->edges.n >= UINT32_MAX - 1) {
+			c->toobig = c->interrupted = true;
+			return;
+		}
+		e = (uint32_t)B->edges.n;
+		r->eoff[b + 1] = e + 1;
+		if (v == reach_start(r, tb)) {
+			vec_push(&B->edges, (uint32_t)tb);
+			continue;
+		}
+		vec_push(&B->edges, (uint32_t)tb | REACH_EDGE_INTERIOR);
+		if (is_new_array0(r, v, (uint32_t)tb))
+			vec_push(&B->array0, e);
+		if (heuristic_candidate(r, v, (uint32_t)tb)) {
+			struct pending_heur ph = { e, (uint32_t)tb, v };
+			vec_push(&B->heur, ph);
+		}
+	}
+}
+
+/* What memcheck's heuristics say of each interior edge that one of them
+ * may accept: the first words of the blocks pointed into, and the word
+ * pointed at, read in batches. */
+static void
+decide_heuristics(struct rc *c, struct build *B)
+{
+	struct reach *r = c->r;
+	uint64_t addrs[BATCH], inner_addrs[BATCH], inner[BATCH];
+	uint8_t words[BATCH * 24];
+	bool ok[BATCH], inner_ok[BATCH];
+
+	for (size_t i = 0; i < B->heur.n && !c->interrupted; i += BATCH) {
+		size_t n = MIN((size_t)BATCH, B->heur.n - i);
+		for (size_t k = 0; k < n; k++) {
+			const struct pending_heur *ph = &B->heur.v[i + k];
+			addrs[k] = reach_start(r, ph->b);
+			inner_addrs[k] = ph->v & ~7ULL;
+		}
+		target_read_many(c->t, addrs, n, 24, words, ok);
+		target_read_many(c->t, inner_addrs, n, 8, (uint8_t *)inner, inner_ok);
+		for (size_t k = 0; k < n; k++) {
+			const struct pending_heur *ph = &B->heur.v[i + k];
+			uint64_t w[3] = { 0, 0, 0 }, in = 0;
+			if (r->edges[ph->e] == REACH_EDGE_NONE)
+				continue;
+			size_t want = (size_t)MIN(reach_len(r, ph->b), sizeof(w)), got = want;
+			bool iok = false;
+			enum leak_heuristic h;
+			if (ok[k])
+				memcpy(w, words + k * 24, want);
+			else
+				got = peek(c, addrs[k], w, want);
+			if (!(ph->v & 7) && got >= 8) {
+				if (inner_ok[k]) {
+					in = inner[k];
+					iok = true;
+				} else {
+					iok = peek(c, ph->v, &in, 8) == 8;
+				}
+			}
+			h = heuristic_words(c, ph->v, ph->b, w, got, iok, in);
+			if (h != HEUR_NONE)
+				u64map_put(&r->eheur, ph->e, h);
+		}
+		if (sig_stop_work())
+			c->interrupted = true;
+	}
+}
+
+/* The pass: every block's edges (r->eoff, r->edges), heuristics'
+ * decisions, looks.  0, or -1 with an hd error. */
+static int
+build_edges(struct rc *c)
+{
+	struct reach *r = c->r;
+	struct build B;
+
+	memset(&B, 0, sizeof(B));
+	r->eoff = prefault(xcalloc(r->n + 1, sizeof(*r->eoff)), (r->n + 1) * sizeof(*r->eoff));
+	stream_blocks(c, build_piece, &B);
+	/* a block without a piece (empty, unreadable) has no edges */
+	for (size_t b = 0; b < r->n; b++)
+		if (r->eoff[b + 1] < r->eoff[b])
+			r->eoff[b + 1] = r->eoff[b];
+	for (size_t b = 0; b < r->n && !c->interrupted; b++)
+		if (!(r->look[b] & LOOK_DONE))
+			set_look(c, (uint32_t)b, NULL, 0);
+	for (size_t i = 0; i < B.array0.n; i++) {
+		uint32_t e = B.array0.v[i];
+		if (r->look[B.edges.v[e] & ~REACH_EDGE_INTERIOR] & LOOK_ZERO)
+			B.edges.v[e] = REACH_EDGE_NONE;
+	}
+	vec_free(&B.array0);
+	r->edges = B.edges.n ? xreallocarray(B.edges.v, B.edges.n, sizeof(*r->edges)) : B.edges.v;
+	r->nedges = B.edges.n;
+	B.edges.v = NULL;
+	if (!c->interrupted)
+		decide_heuristics(c, &B);
+	vec_free(&B.heur);
+	if (c->toobig)
+		return hd_fail(HD_ENOTSUP, "too many pointers between blocks for the leak check (%zu)", r->nedges);
+	if (c->interrupted)
+		return hd_fail(HD_EINTR, "interrupted");
+	return 0;
 }
 
 /* ---- roots ---- */
@@ -635,7 +997,7 @@ root_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
 {
 	(void)arg;
 	c->r->root_bytes += len;
-	scan_words(c, addr, d, len, true, -1);
+	scan_words(c, addr, d, len);
 	process_stack(c);
 }
 
@@ -684,11 +1046,12 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	for (size_t i = 0; i < h->nchunks; i++)
 		if (h->chunks[i].state == CS_USED || h->chunks[i].state == CS_MMAPPED)
 			n++;
-	r->start = xreallocarray(NULL, n ? n : 1, sizeof(*r->start));
-	r->len = xreallocarray(NULL, n ? n : 1, sizeof(*r->len));
-	r->chunk = xreallocarray(NULL, n ? n : 1, sizeof(*r->chunk));
-	r->stack = xcalloc(n ? n : 1, sizeof(*r->stack));
-	r->sized = xcalloc(n ? n : 1, 1);
+	r->chunk = prefault(xreallocarray(NULL, n ? n : 1, sizeof(*r->chunk)), n * sizeof(*r->chunk));
+	if (o && o->alloc) {
+		r->len = xreallocarray(NULL, n ? n : 1, sizeof(*r->len));
+		r->stack = xcalloc(n ? n : 1, sizeof(*r->stack));
+		r->sized = xcalloc(n ? n : 1, 1);
+	}
 	n = 0;
 	for (size_t i = 0; i < h->nchunks; i++) {
 		const struct hchunk *c = &h->chunks[i];
@@ -697,28 +1060,31 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 			continue;
 		if (is_tcache_struct(h, c->addr))
 			continue;	/* glibc's own: not the program's block */
-		r->start[n] = hchunk_mem(c);
-		r->len[n] = hchunk_usable(c);
 		r->chunk[n] = (uint32_t)i;
-		if (o && alloc_lookup(o->alloc, r->start[n], &ar)) {
-			if (ar.req <= r->len[n]) {
-				r->len[n] = ar.req;
-				r->sized[n] = 1;
+		if (r->len) {
+			r->len[n] = hchunk_usable(c);
+			if (alloc_lookup(o->alloc, hchunk_mem(c), &ar)) {
+				if (ar.req <= r->len[n]) {
+					r->len[n] = ar.req;
+					r->sized[n] = 1;
+				}
+				r->stack[n] = ar.stack;
 			}
-			r->stack[n] = ar.stack;
 		}
 		n++;
 	}
 	r->n = n;
 	r->traced = o && o->alloc;
-	r->state = xcalloc(n ? n : 1, 1);	/* all LEAK_DEFINITE (unreached) */
-	r->heur = xcalloc(n ? n : 1, 1);
-	r->clique = xreallocarray(NULL, n ? n : 1, sizeof(*r->clique));
-	r->indirect = xcalloc(n ? n : 1, sizeof(*r->indirect));
-	r->parent = xreallocarray(NULL, n ? n : 1, sizeof(*r->parent));
-	r->via = xcalloc(n ? n : 1, sizeof(*r->via));
+	r->state = prefault(xcalloc(n ? n : 1, 1), n * sizeof(*r->state));	/* all LEAK_DEFINITE (unreached) */
+	u64map_init(&r->clique);
+	u64map_init(&r->indirect);
+	r->parent = prefault(xreallocarray(NULL, n ? n : 1, sizeof(*r->parent)), n * sizeof(*r->parent));
+	r->pedge = prefault(xcalloc(n ? n : 1, sizeof(*r->pedge)), n * sizeof(*r->pedge));
+	r->look = prefault(xcalloc(n ? n : 1, 1), n * sizeof(*r->look));
+	u64map_init(&r->root_via);
+	u64map_init(&r->eheur);
+	u64map_init(&r->vtables);
 	for (size_t i = 0; i < n; i++) {
-		r->clique[i] = -1;
 		r->parent[i] = -1;
 	}
 }
@@ -743,12 +1109,23 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 		r->nfloors = o->nfloors;
 	}
 	build_blocks(r, o);
-	build_index(r);
-	c.pending = xcalloc(r->n ? r->n : 1, 1);
-	if (r->n) {
-		c.lo = r->start[0];
-		c.hi = r->start[r->n - 1] + MAX(r->len[r->n - 1], 1);
+	if (r->n > REACH_MAX_BLOCKS) {
+		reach_free(r);
+		return hd_fail(HD_ENOTSUP, "too many blocks for the leak check (%zu)", r->n);
 	}
+	build_index(r);
+	if (r->n) {
+		c.lo = reach_start(r, 0);
+		c.hi = reach_start(r, r->n - 1) + MAX(reach_len(r, r->n - 1), 1);
+	}
+	if (build_edges(&c) < 0) {
+		free(c.rootbuf.p);
+		free(c.blockbuf.p);
+		reach_free(r);
+		return -1;
+	}
+	debug_msg("leaks: %zu blocks, %zu edges, %zu interior edges a heuristic accepts, %.1f ms",
+		  r->n, r->nedges, r->eheur.n, (hd_now_ns() - t0) / 1e6);
 
 	/* roots: registers, then memory */
 	for (size_t i = 0; i < t->nthreads; i++) {
@@ -756,7 +1133,7 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 		if (!regs)
 			continue;
 		for (size_t k = 0; k < ARRAY_SIZE(reg_names); k++)
-			found(&c, reg_value(regs, k), 0, true, -1);
+			found(&c, reg_value(regs, k), 0);
 	}
 	process_stack(&c);
 	for_each_root(&c, scan_root, NULL);
@@ -770,7 +1147,6 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 		push(&c, (uint32_t)i);
 		process_stack(&c);
 	}
-	free(c.pending);
 	free(c.rootbuf.p);
 	free(c.blockbuf.p);
 	vec_free(&c.stack);
@@ -780,7 +1156,7 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 	}
 	for (size_t i = 0; i < r->n; i++) {
 		r->blocks[r->state[i]]++;
-		r->bytes[r->state[i]] += r->len[i];
+		r->bytes[r->state[i]] += reach_len(r, i);
 	}
 	r->seconds = (hd_now_ns() - t0) / 1e9;
 	*out = r;
@@ -792,22 +1168,109 @@ reach_free(struct reach *r)
 {
 	if (!r)
 		return;
-	free(r->start);
 	free(r->len);
 	free(r->chunk);
 	free(r->stack);
 	free(r->sized);
 	free(r->state);
-	free(r->heur);
-	free(r->clique);
-	free(r->indirect);
+	u64map_free(&r->clique);
+	u64map_free(&r->indirect);
 	free(r->parent);
-	free(r->via);
+	free(r->pedge);
+	u64map_free(&r->root_via);
+	free(r->eoff);
+	free(r->edges);
+	u64map_free(&r->eheur);
+	free(r->look);
+	u64map_free(&r->vtables);
 	free(r->floors);
 	for (size_t i = 0; i < r->nidx; i++)
 		free(r->idx[i].first);
 	free(r->idx);
 	free(r);
+}
+
+long
+reach_clique(const struct reach *r, size_t b)
+{
+	uint64_t v;
+	return u64map_get(&r->clique, b, &v) ? (long)v : -1;
+}
+
+uint64_t
+reach_indirect(const struct reach *r, size_t b)
+{
+	uint64_t v = 0;
+	u64map_get(&r->indirect, b, &v);
+	return v;
+}
+
+enum leak_heuristic
+reach_heuristic(const struct reach *r, size_t b)
+{
+	return (enum leak_heuristic)((r->look[b] & LOOK_HEUR) >> LOOK_HEUR_SHIFT);
+}
+
+enum block_look
+reach_look(const struct reach *r, size_t b, uint64_t *value)
+{
+	enum block_look l = (enum block_look)(r->look[b] & LOOK_MASK);
+
+	*value = 0;
+	if (l == LOOK_VTABLE)
+		u64map_get(&r->vtables, b, value);
+	else if (l == LOOK_SIZE)
+		*value = reach_len(r, b);
+	return l;
+}
+
+/* reach_via: the want-th edge of the block scanned, as the pass found it */
+struct via_find {
+	uint32_t want, seen;
+	uint64_t at;
+};
+
+static void
+via_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+{
+	struct via_find *vf = arg;
+	const struct reach *r = c->r;
+
+	for (size_t off = (size_t)(ALIGN_UP(addr, 8) - addr); off + 8 <= len && !vf->at; off += 8) {
+		uint64_t v = ptm_rd64(d + off);
+		long tb;
+		if (v < c->lo || v >= c->hi)
+			continue;
+		tb = reach_block_at(r, v);
+		if (tb < 0 || !points_into_chunk(r, v, (uint32_t)tb))
+			continue;
+		if (vf->seen++ == vf->want)
+			vf->at = addr + off;
+	}
+}
+
+uint64_t
+reach_via(struct target *t, const struct reach *r, long b)
+{
+	struct via_find vf = { 0, 0, 0 };
+	struct rc c;
+
+	if (b < 0 || (size_t)b >= r->n)
+		return 0;
+	if (r->parent[b] < 0) {
+		u64map_get(&r->root_via, (uint64_t)b, &vf.at);
+		return vf.at;
+	}
+	memset(&c, 0, sizeof(c));
+	c.t = t;
+	c.r = (struct reach *)r;
+	c.clique = -1;
+	c.lo = reach_start(r, 0);
+	c.hi = reach_start(r, r->n - 1) + MAX(reach_len(r, r->n - 1), 1);
+	vf.want = r->pedge[b];
+	for_each_block_piece(&c, (uint32_t)r->parent[b], via_piece, &vf);
+	free(c.blockbuf.p);
+	return vf.at;
 }
 
 /* ---- refs: who points into [lo, hi) ---- */
@@ -880,7 +1343,7 @@ reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
 	c.t = t;
 	c.r = (struct reach *)r;
 	c.o = &o;
-	if (tb >= 0 && r->start[tb] == lo)
+	if (tb >= 0 && reach_start(r, tb) == lo)
 		ra.block = tb;	/* a block: exactly the edges the leak check follows */
 	for (size_t i = 0; i < t->nthreads; i++) {
 		const hd_regs_t *regs = target_regs(t, t->threads[i]);
@@ -895,12 +1358,7 @@ reach_refs(struct target *t, const struct reach *r, uint64_t lo, uint64_t hi,
 		}
 	}
 	for_each_root(&c, refs_scan, &ra);
-	for (size_t b = 0; b < r->n && !c.interrupted; b++) {
-		c.scanning = (uint32_t)b;
-		for_each_block_piece(&c, (uint32_t)b, refs_block_piece, &ra);
-		if ((b & 0xffff) == 0 && sig_stop_work())
-			c.interrupted = true;
-	}
+	stream_blocks(&c, refs_block_piece, &ra);
 	free(c.rootbuf.p);
 	free(c.blockbuf.p);
 	if (c.interrupted)
@@ -935,7 +1393,6 @@ struct rt {
 	VEC(struct retain_root) roots;
 	struct u64map root_of;		/* root key -> index */
 	VEC(struct rt_edge) edges;
-	uint32_t cur;			/* the source of what is being scanned */
 	/* the last global symbol a word was found in */
 	uint64_t sym_lo, sym_hi;
 	uint32_t sym_root;
@@ -955,7 +1412,7 @@ rt_target(struct rc *c, uint64_t v)
 	b = reach_block_at(r, v);
 	if (b < 0 || r->state[b] != LEAK_REACHABLE || !points_into(r, v, (uint32_t)b))
 		return -1;
-	if (v != r->start[b] && heuristic(c, v, (uint32_t)b) == HEUR_NONE)
+	if (v != reach_start(r, b) && heuristic(c, v, (uint32_t)b) == HEUR_NONE)
 		return -1;
 	return b;
 }
@@ -1066,15 +1523,19 @@ rt_root_range(struct rc *c, uint64_t lo, uint64_t hi, enum ref_region region, pi
 	for_each_piece(c, lo, hi, rt_root_piece, &rg);
 }
 
+/* Block b's edges to reachable blocks that the leak check follows. */
 static void
-rt_block_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
+rt_block_edges(struct rt *x, uint32_t b)
 {
-	struct rt *x = arg;
+	const struct reach *r = x->c->r;
 
-	for (size_t off = (size_t)(ALIGN_UP(addr, 8) - addr); off + 8 <= len; off += 8) {
-		long b = rt_target(c, ptm_rd64(d + off));
-		if (b >= 0)
-			rt_edge(x, x->cur, b);
+	for (uint32_t e = r->eoff[b]; e < r->eoff[b + 1]; e++) {
+		uint32_t y = r->edges[e], tb = y & ~REACH_EDGE_INTERIOR;
+		if (y == REACH_EDGE_NONE || r->state[tb] != LEAK_REACHABLE)
+			continue;
+		if ((y & REACH_EDGE_INTERIOR) && edge_heuristic(r, e) == HEUR_NONE)
+			continue;
+		rt_edge(x, b, tb);
 	}
 }
 
@@ -1142,8 +1603,8 @@ reach_retained(struct target *t, struct symbols *s, const struct reach *r, struc
 	c.o = &o;
 	c.clique = -1;
 	if (r->n) {
-		c.lo = r->start[0];
-		c.hi = r->start[r->n - 1] + MAX(r->len[r->n - 1], 1);
+		c.lo = reach_start(r, 0);
+		c.hi = reach_start(r, r->n - 1) + MAX(reach_len(r, r->n - 1), 1);
 	}
 	x.c = &c;
 	x.s = s;
@@ -1169,9 +1630,7 @@ reach_retained(struct target *t, struct symbols *s, const struct reach *r, struc
 	for (size_t b = 0; b < r->n && !c.interrupted; b++) {
 		if (r->state[b] != LEAK_REACHABLE)
 			continue;
-		x.cur = (uint32_t)b;
-		c.scanning = (uint32_t)b;
-		for_each_block_piece(&c, (uint32_t)b, rt_block_piece, &x);
+		rt_block_edges(&x, (uint32_t)b);
 		if ((b & 0xffff) == 0 && sig_stop_work())
 			c.interrupted = true;
 	}
@@ -1298,10 +1757,10 @@ reach_retained(struct target *t, struct symbols *s, const struct reach *r, struc
 	for (uint32_t i = 2; i <= n; i++) {
 		uint32_t v = vertex[i];
 		if (v > R) {
-			bytes[i] = r->len[v - R - 1];
+			bytes[i] = reach_len(r, v - R - 1);
 			blocks[i] = 1;
 			res->reachable_blocks++;
-			res->reachable_bytes += r->len[v - R - 1];
+			res->reachable_bytes += reach_len(r, v - R - 1);
 		}
 	}
 	for (uint32_t i = n; i >= 2; i--) {
@@ -1346,7 +1805,7 @@ reach_retained(struct target *t, struct symbols *s, const struct reach *r, struc
 		if (r->state[b] == LEAK_REACHABLE && !dfn[R + 1 + b]) {
 			/* (every reachable block has a path; say so if not) */
 			res->unattributed_blocks++;
-			res->unattributed_bytes += r->len[b];
+			res->unattributed_bytes += reach_len(r, b);
 		}
 	/* who points at the biggest shared blocks (the roots' totals are
 	 * final now) */

@@ -132,7 +132,8 @@ session_reach(struct session *s)
 
 	if (s->reach)
 		return s->reach;
-	h = session_glibc_heap(s);
+	/* the leak check reads the blocks itself, once, keeping no copy */
+	h = session_glibc_heap_nocopy(s);
 	if (!h)
 		return NULL;
 	if (s->t->kind == TARGET_LIVE && live_at_exit(s->t)) {
