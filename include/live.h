@@ -105,6 +105,17 @@ const char *run_end_name(enum run_end e);
 int live_run(struct target *t, double seconds, const struct live_hooks *hooks,
 	     struct run_result *res);
 
+/* Work of the caller's own to do while the process runs, in the next
+ * live_run only (monitor reads the free lists before it stops the
+ * process to confirm them): fn is called from live_run's loop, events
+ * handled between calls, first at once, then again after the number of
+ * milliseconds it returns (0: at once; -1: no more calls in this run;
+ * -2: none, and end the run now, RUN_HOOK).  deadline_ns is when the run will end by its SECONDS (0: no
+ * limit), on hd_now_ns()'s clock.  fn must not stop or resume threads;
+ * it may read memory (target_read_many, target_read_uncached).  The run
+ * ends at its deadline whether fn is done or not.  NULL fn: none. */
+void live_set_work(struct target *t, int (*fn)(void *ctx, struct target *t, uint64_t deadline_ns), void *ctx);
+
 /* Stop every running thread (PTRACE_INTERRUPT) and wait for each. */
 int live_stop_all(struct target *t);
 /* Resume one stopped thread, delivering its pending signal. */

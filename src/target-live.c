@@ -64,6 +64,9 @@ struct live_priv {
 	/* the process held: every thread in a ptrace-stop (live_held_ns) */
 	uint64_t held_since;	/* since when (0: not held) */
 	uint64_t held_total;	/* ns held before that */
+	/* the next live_run's own work (live_set_work) */
+	int (*work_fn)(void *ctx, struct target *t, uint64_t deadline_ns);
+	void *work_ctx;
 };
 
 static struct live_priv *
@@ -519,6 +522,13 @@ held_end(struct target *t)
 		return;
 	lp->held_total += hd_now_ns() - lp->held_since;
 	lp->held_since = 0;
+}
+
+void
+live_set_work(struct target *t, int (*fn)(void *ctx, struct target *t, uint64_t deadline_ns), void *ctx)
+{
+	LP(t)->work_fn = fn;
+	LP(t)->work_ctx = ctx;
 }
 
 uint64_t
@@ -1180,9 +1190,13 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 	struct live_priv *lp = LP(t);
 	uint64_t start = hd_now_ns();
 	uint64_t deadline = seconds > 0 ? start + (uint64_t)(seconds * 1e9) : 0;
-	uint64_t next_poll = 0;
+	uint64_t next_poll = 0, next_work = 0;
+	int (*work)(void *ctx, struct target *t, uint64_t deadline_ns) = lp->work_fn;
+	void *work_ctx = lp->work_ctx;
 	int rc = 0;
 
+	lp->work_fn = NULL;	/* for this run only */
+	lp->work_ctx = NULL;
 	memset(res, 0, sizeof(*res));
 	if (lp->gone)
 		return hd_fail(HD_EGONE, "the process has exited");
@@ -1242,6 +1256,19 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 				next_poll = now + (uint64_t)ms * 1000000;
 			}
 		}
+		if (work) {
+			uint64_t now = hd_now_ns();
+			if (now >= next_work) {
+				int ms = work(work_ctx, t, deadline);
+				if (ms < 0)
+					work = NULL;
+				if (ms == -2) {
+					res->end = RUN_HOOK;
+					break;
+				}
+				next_work = hd_now_ns() + (uint64_t)(ms > 0 ? ms : 0) * 1000000;
+			}
+		}
 		r = wait_one(&tid, &st, WNOHANG);
 		if (r == 1) {
 			if (handle_status(t, tid, st, MODE_RUN)) {
@@ -1286,6 +1313,12 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 			if (lp->hooks && lp->hooks->on_poll) {
 				uint64_t now = hd_now_ns();
 				int until = now >= next_poll ? 0 : (int)((next_poll - now + 999999) / 1000000);
+				if (timeout < 0 || timeout > until)
+					timeout = until;
+			}
+			if (work) {
+				uint64_t now = hd_now_ns();
+				int until = now >= next_work ? 0 : (int)((next_work - now + 999999) / 1000000);
 				if (timeout < 0 || timeout > until)
 					timeout = until;
 			}
