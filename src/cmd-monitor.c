@@ -540,6 +540,7 @@ monitor_exec(struct session *s, int argc, char **argv)
 	const struct malloc_info *mi = NULL;
 	struct hint_job job = { 0 };
 	uint64_t lead_ns = 0;
+	enum run_end first_end = RUN_TIMEOUT;
 	const struct opt_spec opts[] = {
 		{ "--prometheus", OPT_STR, &prom, NULL },
 		{ "--quick", OPT_FLAG, &quick, NULL },
@@ -600,6 +601,8 @@ monitor_exec(struct session *s, int argc, char **argv)
 		} else if (res.end == RUN_TERMINATE) {
 			reason = "terminated";
 			s->quit = true;
+		} else if (res.end == RUN_INTERRUPTED || res.end == RUN_EXITED) {
+			first_end = res.end;	/* the sample is still taken */
 		}
 		if (job.done)
 			lead_ns = job.took;
@@ -625,6 +628,10 @@ monitor_exec(struct session *s, int argc, char **argv)
 				q = &qs;
 			}
 		}
+		if (first_end == RUN_INTERRUPTED)
+			reason = "interrupted";
+		else if (first_end == RUN_EXITED)
+			reason = "exited";
 	}
 	for (uint64_t i = 0; !strcmp(reason, "done") && (!count || i < count); i++) {
 		struct run_result res;
