@@ -26,6 +26,14 @@
  * error: HD_ENOPROC (no such process, zombie, kernel thread), HD_EPERM
  * (with the reason: another tracer, other user, Yama, heapdbg itself). */
 struct target *live_attach(pid_t pid);
+/* The same without stopping it: every thread is seized (new ones are
+ * traced from their start, PTRACE_O_TRACECLONE) and left running, so
+ * that what needs no memory held still (symbols, libc's debug info) is
+ * loaded while the process runs; /proc's maps, auxv and names are read.
+ * Only memory (process_vm_readv) and /proc may be read until
+ * live_stop_all(), which the caller must call before anything else (a
+ * thread that meets a ptrace event meanwhile waits in it until then). */
+struct target *live_attach_running(pid_t pid);
 
 /* Start argv[0] (searched in PATH) and stop it where the dynamic loader
  * reports every library loaded and relocated (_dl_debug_state with

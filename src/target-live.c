@@ -1689,14 +1689,14 @@ leader_is_zombie(pid_t pid)
 }
 
 static int
-seize_thread(struct target *t, pid_t tid)
+seize_thread(struct target *t, pid_t tid, bool interrupt)
 {
 	struct target_thread *th;
 	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)SEIZE_OPTIONS) < 0)
 		return -errno;
 	th = target_add_thread(t, tid);
 	th->state = THREAD_RUNNING;
-	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0)
+	if (interrupt && ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0)
 		th->interrupt_sent = true;
 	return 0;
 }
@@ -1733,7 +1733,7 @@ live_task_count(pid_t pid)
  * appears (threads created meanwhile by unseized threads).  A leader that
  * has exited while others run is skipped: it cannot be traced. */
 static int
-seize_all(struct target *t)
+seize_all(struct target *t, bool interrupt)
 {
 	char path[64];
 	bool added;
@@ -1751,7 +1751,7 @@ seize_all(struct target *t)
 			int r;
 			if (tid <= 0 || target_find_thread(t, tid))
 				continue;
-			r = seize_thread(t, tid);
+			r = seize_thread(t, tid, interrupt);
 			if (r == 0)
 				added = true;
 			else if (tid == t->pid && !first_err && !(r == -EPERM && live_task_count(t->pid) > 0 &&
@@ -1765,8 +1765,22 @@ seize_all(struct target *t)
 	return 0;
 }
 
+static struct target *attach(pid_t pid, bool stop);
+
 struct target *
 live_attach(pid_t pid)
+{
+	return attach(pid, true);
+}
+
+struct target *
+live_attach_running(pid_t pid)
+{
+	return attach(pid, false);
+}
+
+static struct target *
+attach(pid_t pid, bool stop)
 {
 	struct target *t;
 	struct live_priv *lp;
@@ -1797,7 +1811,7 @@ live_attach(pid_t pid)
 	t = live_new(pid);
 	lp = LP(t);
 	lp->was_stopped = (st == 'T');
-	r = seize_all(t);
+	r = seize_all(t, stop);
 	if (r < 0) {
 		diagnose_attach(pid, -r);
 		goto undo;
@@ -1806,10 +1820,16 @@ live_attach(pid_t pid)
 		diagnose_attach(pid, EPERM);
 		goto undo;
 	}
-	if (live_stop_all(t) < 0) {
+	if (stop && live_stop_all(t) < 0) {
 		hd_fail_context("attaching to process %d", pid);
 		goto undo;
 	}
+	if (!stop && live_refresh_maps(t) < 0) {
+		diagnose_attach(pid, EPERM);
+		goto undo;
+	}
+	if (!stop)
+		lp->maps_stale = true;	/* read again at the first stop */
 	if (lp->gone) {
 		hd_fail(HD_ENOPROC, "process %d exited while heapdbg attached", pid);
 		target_close(t);
