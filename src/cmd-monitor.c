@@ -72,6 +72,9 @@ struct hint_job {
 	const struct heap *h;
 	const struct arenas_stat *q;
 	uint64_t held_before;	/* live_held_ns before its stop */
+	uint64_t held_mark;	/* live_held_ns when the last report was made
+				 * (the process running): the next sample's
+				 * hold counts from there */
 	/* the monitor's */
 	struct sample_vec *v;
 	const char *prom;
@@ -452,7 +455,8 @@ report_due(struct hint_job *j)
 	if (!j->due)
 		return;
 	j->due = false;
-	x->stopped = (live_held_ns(s->t) - j->held_before) / 1e9;
+	j->held_mark = live_held_ns(s->t);
+	x->stopped = (j->held_mark - j->held_before) / 1e9;
 	/* the file first: whoever reads the line may look at it */
 	if (j->prom && prom_write(j->prom, s->t->pid, x->quick ? NULL : j->h, x->quick ? j->q : NULL, x,
 				  (live_held_ns(s->t) - j->held_start) / 1e9, n) < 0) {
@@ -502,6 +506,7 @@ run_with_hint(struct session *s, struct hint_job *job, const struct malloc_info 
 		 * interval, before the interval ends */
 		job->lead_ns = end_run ? UINT64_MAX / 2 : MIN(2 * lead_ns + 20000000ULL, (uint64_t)(interval * 0.9e9));
 	}
+	job->held_mark = live_held_ns(s->t);	/* (no report in this run) */
 	live_set_work(s->t, hint_work, job);
 	rc = live_run(s->t, secs, NULL, res);
 	live_set_work(s->t, NULL, NULL);
@@ -640,10 +645,10 @@ monitor_exec(struct session *s, int argc, char **argv)
 			reason = "interrupted";
 			break;
 		}
-		held_before = live_held_ns(s->t);
 		/* samples at their times: t0 + k * interval */
 		rc = run_with_hint(s, &job, q ? mi : NULL, t0 + (uint64_t)((double)(i + 1) * interval * 1e9), lead_ns,
 				   interval, false, &res);
+		held_before = job.held_mark;
 		if (job.done)
 			lead_ns = job.took;
 		else if (job.began)
