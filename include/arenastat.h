@@ -82,5 +82,8 @@ void arenas_hint_free(struct arenas_hint *h);
 int arenas_stat_read(struct target *t, const struct malloc_info *mi, const struct arenas_hint *hint,
 		     uint64_t deadline, struct arenas_stat *out);
 void arenas_stat_free(struct arenas_stat *st);
+/* The arenas' system_mem, summed (what a walk reads, about): a few reads
+ * of the malloc_states.  0 when there is none to read. */
+uint64_t arenas_system_mem(struct target *t, const struct malloc_info *mi);
 
 #endif

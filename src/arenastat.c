@@ -501,6 +501,24 @@ arenas_stat_read(struct target *t, const struct malloc_info *mi, const struct ar
 	return 0;
 }
 
+uint64_t
+arenas_system_mem(struct target *t, const struct malloc_info *mi)
+{
+	struct arenas_stat st = { 0 };
+	VEC(struct cursor) cur = { 0 };
+	uint64_t sum = 0;
+
+	if (!mi || mi->allocator != ALLOC_GLIBC || !mi->main_arena || mi->L.ms_size == 0 || mi->L.ms_size > 8192 ||
+	    mi->L.ms_top < 0 || mi->L.ms_bins < 0 || mi->L.ms_system_mem < 0)
+		return 0;
+	if (read_heads(t, mi, &st, &cur) == 0)
+		for (size_t i = 0; i < st.arenas.n; i++)
+			sum += st.arenas.v[i].system_mem;
+	vec_free(&cur);
+	arenas_stat_free(&st);
+	return sum;
+}
+
 void
 arenas_stat_free(struct arenas_stat *st)
 {

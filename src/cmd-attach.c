@@ -61,7 +61,8 @@ const struct cmd_entry cmd_attach_entry = {
 	.name = "attach",
 	.usage = "attach PID",
 	.summary = "attach to a running process (after the last target is gone or let go)",
-	.help = "Attaches to process PID as -p PID does and stops it; the session's\n"
+	.help = "Attaches to process PID as -p PID does (symbols and libc's debug\n"
+		"info loaded while it runs) and stops it; the session's\n"
 		"snapshots stay, so a new process can be compared with an earlier one.\n"
 		"A live process heapdbg still holds must be detached or killed first.\n"
 		"JSON: target, pid, exe, threads.",

@@ -66,6 +66,7 @@ struct hint_job {
 	uint64_t began, took;	/* when the chase began; how long it took */
 	bool done;
 	bool end_run;		/* end the run once the hint is done */
+	uint64_t due_ns;	/* the sample's time (0: the run's end) */
 	/* the sample to report, if any */
 	bool due;
 	struct sample x;
@@ -92,10 +93,17 @@ hint_work(void *ctx, struct target *t, uint64_t deadline)
 
 	report_due(j);
 	now = hd_now_ns();
-	if (!j->hint || j->done)
-		return j->end_run ? -2 : -1;
-	if (deadline && now + j->lead_ns < deadline) {
-		uint64_t ms = (deadline - j->lead_ns - now) / 1000000;
+	if (!j->hint || j->done) {
+		/* the hint done: the sample at its time (the run's own
+		 * deadline is later, for a hint not done in time) */
+		if (j->end_run || (j->due_ns && now >= j->due_ns))
+			return -2;
+		if (!j->due_ns)
+			return -1;
+		return (int)MIN((j->due_ns - now) / 1000000 + 1, 1000);
+	}
+	if (j->due_ns && now + j->lead_ns < j->due_ns) {
+		uint64_t ms = (j->due_ns - j->lead_ns - now) / 1000000;
 		return ms ? (int)MIN(ms, 1000) : 1;
 	}
 	if (!j->began)
@@ -104,7 +112,6 @@ hint_work(void *ctx, struct target *t, uint64_t deadline)
 	if (arenas_hint_step(t, j->mi, j->hint, 2000000)) {
 		j->done = true;
 		j->took = hd_now_ns() - j->began;
-		return j->end_run ? -2 : -1;
 	}
 	return 0;
 }
@@ -501,10 +508,18 @@ run_with_hint(struct session *s, struct hint_job *job, const struct malloc_info 
 	job->done = false;
 	job->mi = mi;
 	job->end_run = end_run;
+	job->due_ns = 0;
 	if (mi && (job->hint = arenas_hint_new(mi))) {
 		/* the last chase, twice over, and 20 ms, at most 90% of the
 		 * interval, before the interval ends */
 		job->lead_ns = end_run ? UINT64_MAX / 2 : MIN(2 * lead_ns + 20000000ULL, (uint64_t)(interval * 0.9e9));
+		if (!end_run) {
+			/* a hint not done at the sample's time may take a
+			 * fifth of the interval more (the process runs):
+			 * a sample a little late rather than lists cut */
+			job->due_ns = now + (uint64_t)(secs * 1e9);
+			secs += interval * 0.2;
+		}
 	}
 	job->held_mark = live_held_ns(s->t);	/* (no report in this run) */
 	live_set_work(s->t, hint_work, job);
@@ -574,19 +589,24 @@ monitor_exec(struct session *s, int argc, char **argv)
 	job.prom = prom;
 	job.held_start = held_start;
 	if (!quick && !walk) {
-		/* a walk costs about the heap's bytes at the read floor (a
-		 * few GiB/s); a process whose RSS alone would take more than
-		 * 5% of the interval at 1 GiB/s gets glibc's totals instead */
-		uint64_t rss = read_rss(s->t->pid);
-		if ((double)rss > 0.05 * interval * (double)(1ULL << 30)) {
+		/* a walk costs about the arenas' bytes at the read floor (a
+		 * few GiB/s); a heap that would take more than 5% of the
+		 * interval at 1 GiB/s gets glibc's totals instead (a
+		 * process whose RSS is below that has no such heap) */
+		double most = 0.05 * interval * (double)(1ULL << 30);
+		if ((double)read_rss(s->t->pid) > most)
 			mi = quick_info(s, &qmi, &have_mi);
-			if (mi && mi->allocator == ALLOC_GLIBC) {
-				warn_msg("monitor: a walk of a process this size (RSS %s) would hold it more than 5%% of "
-					 "the interval; the samples are glibc's totals from the free lists (as --quick; "
-					 "no chunk counts; --walk walks every time)", fmt_bytes(rss, b1));
+		if (mi && mi->allocator == ALLOC_GLIBC) {
+			uint64_t bytes = arenas_system_mem(s->t, mi);
+			if ((double)bytes > most) {
+				warn_msg("monitor: a walk of a heap this size (%s in the arenas) would hold the process "
+					 "more than 5%% of the interval; the samples are glibc's totals from the free "
+					 "lists (as --quick; no chunk counts; --walk walks every time)",
+					 fmt_bytes(bytes, b1));
 				quick = true;
 			}
 		}
+		hd_clear_error();
 	}
 	q = quick ? &qs : NULL;
 	if (quick)
@@ -783,9 +803,9 @@ const struct cmd_entry cmd_monitor_entry = {
 		"until it exits, or Ctrl-C); the target is stopped only for each\n"
 		"sample.  Prints a growth line per sample and, at the end, a plot of\n"
 		"each series and the time the process was held.  A walk that would\n"
-		"hold the process more than 5% of the interval (judged from its RSS,\n"
-		"or the first walk's hold) gives way to --quick's totals; --walk\n"
-		"walks every time.\n"
+		"hold the process more than 5% of the interval (judged from the\n"
+		"arenas' bytes, or the first walk's hold) gives way to --quick's\n"
+		"totals; --walk walks every time.\n"
 		"--quick takes glibc's own totals (mallinfo2's, to the byte) from each\n"
 		"arena's counters and free lists instead of a walk; no chunk counts,\n"
 		"and tcache'd chunks count as in use, as for glibc.  The lists are\n"
