@@ -338,11 +338,18 @@ session_attach_prepared(struct session *s, pid_t pid)
 	if (!t)
 		return -1;
 	session_set_target(s, t);
-	/* with the process running: the symbol tables, the link map's
-	 * modules and libc's debug info (the layout's DWARF check, then
-	 * cached); the answer is dropped, memory read while the process
-	 * ran is not trusted */
+	/* with the process running: the modules' files and symbol tables,
+	 * malloc's module and libc's debug info (the layout's DWARF check,
+	 * then cached); locate's answer is dropped, memory read while the
+	 * process ran is not trusted */
 	sym = session_symbols(s);
+	if (sym) {
+		struct module_info info;
+		/* every module's ELF file and symbol table (info, bt and
+		 * the leak check's roots read them) */
+		for (size_t i = 0; symbols_module(sym, i, &info); i++)
+			;
+	}
 	if (sym && malloc_locate_confirmed(t, sym, &mi) == 0)
 		malloc_info_free(mi);
 	hd_clear_error();
