@@ -39,11 +39,51 @@ struct arenas_stat {
 	VEC(struct arena_stat) arenas;
 	uint64_t n_mmaps, mmapped_mem;	/* mp_: chunks mmapped on their own */
 	char *problem;		/* the first list that could not be followed */
+	/* how the lists were read (all of it in the stop unless approximate) */
+	uint64_t hinted;	/* nodes the hint named */
+	uint64_t confirmed;	/* list nodes the stop read again in batches */
+	uint64_t changed;	/* of the hint's nodes read again, those that
+				 * differed from the hint (the lists moved) */
+	uint64_t unconfirmed;	/* list nodes taken as the hint read them */
+	uint64_t rounds;	/* dependent rounds of reads for the others */
+	uint64_t cut;		/* lists cut short at the deadline */
+	bool approximate;	/* unconfirmed or cut: not the stopped state */
 };
 
-/* Read the totals of every arena in mi's ring.  0, or -1 with an hd error
- * when malloc's state cannot be read at all (out is then empty). */
-int arenas_stat_read(struct target *t, const struct malloc_info *mi, struct arenas_stat *out);
+/* A hint: the free lists followed with the process running (one round of
+ * reads per node of the longest list, as arenas_stat_read does), their
+ * nodes' addresses and (size, fd) words kept.  A list that changes
+ * meanwhile may be followed wrongly; the hint is never trusted for an
+ * exact sample: arenas_stat_read reads every node it names again under
+ * the stop, in batches (many iovecs a call, no read waiting for
+ * another), then follows the lists from the heads it reads then, taking
+ * a node's size and link from that batch when the hint named it and
+ * reading it (a round at a time) when not.  So the totals are exact for
+ * the stopped process whatever the hint holds; a good hint only makes
+ * the stop short.  NULL when mi has no glibc malloc state. */
+struct arenas_hint;
+struct arenas_hint *arenas_hint_new(const struct malloc_info *mi);
+/* Follow the lists for about budget_ns (the process may run): 1 when the
+ * hint is complete, 0 when there is more to do (call again).  Bounded as
+ * arenas_stat_read is; a loop, a bad link or an unreadable node ends
+ * that list quietly. */
+int arenas_hint_step(struct target *t, const struct malloc_info *mi, struct arenas_hint *h, uint64_t budget_ns);
+size_t arenas_hint_nodes(const struct arenas_hint *h);
+void arenas_hint_free(struct arenas_hint *h);
+
+/* Read the totals of every arena in mi's ring (the process stopped),
+ * with hint's nodes (NULL: none) read again in batches.  deadline (on
+ * hd_now_ns()'s clock; 0: none) bounds the stop: past it the hint's
+ * nodes not yet read again are taken as the hint read them, and lists
+ * that need reads a round at a time are cut; out->approximate then says
+ * the totals are not the stopped process's to the byte.  Without a
+ * deadline they always are.  0, or -1 with an hd error when malloc's
+ * state cannot be read at all (out is then empty). */
+int arenas_stat_read(struct target *t, const struct malloc_info *mi, const struct arenas_hint *hint,
+		     uint64_t deadline, struct arenas_stat *out);
 void arenas_stat_free(struct arenas_stat *st);
+/* The arenas' system_mem, summed (what a walk reads, about): a few reads
+ * of the malloc_states.  0 when there is none to read. */
+uint64_t arenas_system_mem(struct target *t, const struct malloc_info *mi);
 
 #endif

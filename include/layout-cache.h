@@ -32,6 +32,12 @@ bool layout_cache_get(const char *path, const struct malloc_layout *base, int *r
  * sees half an entry. */
 void layout_cache_put(const char *path, const struct malloc_layout *base, int rc, const struct malloc_layout *out);
 
+/* What this process itself stored with layout_cache_put() for path and
+ * base, cache on or off: the DWARF check was done in this run (for a
+ * second locate in one run, after the one made while the process ran).
+ * As layout_cache_get. */
+bool layout_cache_get_here(const char *path, const struct malloc_layout *base, int *rc, struct malloc_layout *out);
+
 /* The cache's directory (NULL when it is off). */
 const char *layout_cache_dir(void);
 

@@ -26,6 +26,14 @@
  * error: HD_ENOPROC (no such process, zombie, kernel thread), HD_EPERM
  * (with the reason: another tracer, other user, Yama, heapdbg itself). */
 struct target *live_attach(pid_t pid);
+/* The same without stopping it: every thread is seized (new ones are
+ * traced from their start, PTRACE_O_TRACECLONE) and left running, so
+ * that what needs no memory held still (symbols, libc's debug info) is
+ * loaded while the process runs; /proc's maps, auxv and names are read.
+ * Only memory (process_vm_readv) and /proc may be read until
+ * live_stop_all(), which the caller must call before anything else (a
+ * thread that meets a ptrace event meanwhile waits in it until then). */
+struct target *live_attach_running(pid_t pid);
 
 /* Start argv[0] (searched in PATH) and stop it where the dynamic loader
  * reports every library loaded and relocated (_dl_debug_state with
@@ -104,6 +112,17 @@ const char *run_end_name(enum run_end e);
  * stopped again (or the process is gone).  0, or -1 with an hd error. */
 int live_run(struct target *t, double seconds, const struct live_hooks *hooks,
 	     struct run_result *res);
+
+/* Work of the caller's own to do while the process runs, in the next
+ * live_run only (monitor reads the free lists before it stops the
+ * process to confirm them): fn is called from live_run's loop, events
+ * handled between calls, first at once, then again after the number of
+ * milliseconds it returns (0: at once; -1: no more calls in this run;
+ * -2: none, and end the run now, RUN_HOOK).  deadline_ns is when the run will end by its SECONDS (0: no
+ * limit), on hd_now_ns()'s clock.  fn must not stop or resume threads;
+ * it may read memory (target_read_many, target_read_uncached).  The run
+ * ends at its deadline whether fn is done or not.  NULL fn: none. */
+void live_set_work(struct target *t, int (*fn)(void *ctx, struct target *t, uint64_t deadline_ns), void *ctx);
 
 /* Stop every running thread (PTRACE_INTERRUPT) and wait for each. */
 int live_stop_all(struct target *t);

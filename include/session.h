@@ -63,6 +63,13 @@ void session_free(struct session *s);
 void session_set_target(struct session *s, struct target *t);
 /* Close the target (live: detach first). */
 void session_drop_target(struct session *s);
+/* Attach to process pid and make it the session's target, loading what
+ * needs no memory held still while it runs (live_attach_running): the
+ * symbols, the modules malloc is found through, libc's debug info for
+ * the layout check (and the layout cache); then stop it.  The commands
+ * that follow hold it only for their reads.  0, or -1 with an hd error
+ * (no target then). */
+int session_attach_prepared(struct session *s, pid_t pid);
 /* Symbols and unwinder, opened on first use; NULL with an hd error. */
 struct symbols *session_symbols(struct session *s);
 struct unwinder *session_unwinder(struct session *s);

@@ -44,7 +44,6 @@ static int
 attach_exec(struct session *s, int argc, char **argv)
 {
 	uint64_t pid;
-	struct target *t;
 
 	if (argc != 2)
 		return hd_fail(HD_EUSAGE, "usage: %s", cmd_attach_entry.usage);
@@ -52,10 +51,8 @@ attach_exec(struct session *s, int argc, char **argv)
 		return hd_fail(HD_EUSAGE, "attach: '%s' is not a process id", argv[1]);
 	if (free_for_target(s) < 0)
 		return -1;
-	t = live_attach((pid_t)pid);
-	if (!t)
+	if (session_attach_prepared(s, (pid_t)pid) < 0)
 		return -1;
-	session_set_target(s, t);
 	describe(s, "Attached to", NULL);
 	return 0;
 }
@@ -64,7 +61,8 @@ const struct cmd_entry cmd_attach_entry = {
 	.name = "attach",
 	.usage = "attach PID",
 	.summary = "attach to a running process (after the last target is gone or let go)",
-	.help = "Attaches to process PID as -p PID does and stops it; the session's\n"
+	.help = "Attaches to process PID as -p PID does (symbols and libc's debug\n"
+		"info loaded while it runs) and stops it; the session's\n"
 		"snapshots stay, so a new process can be compared with an earlier one.\n"
 		"A live process heapdbg still holds must be detached or killed first.\n"
 		"JSON: target, pid, exe, threads.",

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,60 @@ entry_key(const char *path, const struct malloc_layout *base, struct lc_entry *e
 	return true;
 }
 
+/* What this process itself read from DWARF (layout_cache_put), on disk
+ * or not: a second locate in one run (after the one made while the
+ * process ran, session_attach_prepared) takes it from here. */
+struct here_entry {
+	char *path;
+	bool has_base;
+	struct malloc_layout base, out;
+	int rc;
+};
+static struct here_entry here[8];
+static size_t nhere;
+static pthread_mutex_t here_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+here_put(const char *path, const struct malloc_layout *base, int rc, const struct malloc_layout *out)
+{
+	struct here_entry *e;
+
+	pthread_mutex_lock(&here_lock);
+	e = &here[nhere < ARRAY_SIZE(here) ? nhere++ : ARRAY_SIZE(here) - 1];
+	free(e->path);
+	memset(e, 0, sizeof(*e));
+	e->path = xstrdup(path);
+	e->has_base = base != NULL;
+	if (base)
+		e->base = *base;
+	e->rc = rc;
+	if (rc == 0)
+		e->out = *out;
+	pthread_mutex_unlock(&here_lock);
+}
+
+bool
+layout_cache_get_here(const char *path, const struct malloc_layout *base, int *rc, struct malloc_layout *out)
+{
+	bool hit = false;
+
+	if (!path)
+		return false;
+	pthread_mutex_lock(&here_lock);
+	for (size_t i = nhere; i-- > 0 && !hit;) {
+		const struct here_entry *e = &here[i];
+		if (strcmp(e->path, path) || e->has_base != (base != NULL) ||
+		    (base && memcmp(&e->base, base, sizeof(*base))))
+			continue;
+		*rc = e->rc;
+		if (e->rc == 0)
+			*out = e->out;
+		hit = true;
+	}
+	pthread_mutex_unlock(&here_lock);
+	return hit;
+}
+
 bool
 layout_cache_get(const char *path, const struct malloc_layout *base, int *rc, struct malloc_layout *out)
 {
@@ -134,7 +189,10 @@ layout_cache_put(const char *path, const struct malloc_layout *base, int rc, con
 	int fd;
 	bool ok;
 
-	if (!path || !entry_key(path, base, &e, &file))
+	if (!path)
+		return;
+	here_put(path, base, rc, out);
+	if (!entry_key(path, base, &e, &file))
 		return;
 	e.rc = rc;
 	if (rc == 0)

@@ -665,6 +665,24 @@ choose_layout(struct malloc_info *mi, const struct module *libc, const struct ma
 	if (tab && exact && !tab->uncertain && debugfile) {
 		struct malloc_layout cached;
 		int crc;
+		if (layout_cache_get_here(debugfile, tab, &crc, &cached)) {
+			/* checked against DWARF in this run already (with the
+			 * process running: session_attach_prepared) */
+			if (crc == 0 && layouts_equal(&cached, tab)) {
+				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s, confirmed by DWARF",
+					 layout_describe(&mi->L, d, sizeof(d)));
+				snprintf(mi->layout_table, sizeof(mi->layout_table), "agrees");
+			} else if (crc == 0) {
+				mi->L = cached;
+				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s (the table row differed)",
+					 layout_describe(&mi->L, d, sizeof(d)));
+				compare_row(mi, tab, exact, &cached);
+			} else {
+				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s",
+					 layout_describe(&mi->L, d, sizeof(d)));
+			}
+			return;
+		}
 		if (layout_cache_get(debugfile, tab, &crc, &cached)) {
 			/* checked before against this very file */
 			mi->layout_cached = true;
@@ -712,7 +730,9 @@ choose_layout(struct malloc_info *mi, const struct module *libc, const struct ma
 		struct malloc_layout got;
 		int crc = -1;
 		Dwarf *dw = NULL;
-		if (libc->mod && file && layout_cache_get(file, tab, &crc, &got)) {
+		if (libc->mod && file && layout_cache_get_here(file, tab, &crc, &got)) {
+			/* read from DWARF in this run already */
+		} else if (libc->mod && file && layout_cache_get(file, tab, &crc, &got)) {
 			mi->layout_cached = true;
 		} else if (libc->mod && (dw = dwfl_module_getdwarf(libc->mod, &bias))) {
 			crc = layout_from_dwarf(dw, tab, &got);

@@ -353,7 +353,8 @@ main(int argc, char **argv)
 			session_free(s);
 			goto usage;
 		}
-		t = live_attach((pid_t)pid);
+		if (session_attach_prepared(s, (pid_t)pid) == 0)
+			t = s->t;
 	} else if (core) {
 		t = target_open_core(core, exe);
 	} else if (prog_argv) {
@@ -368,7 +369,8 @@ main(int argc, char **argv)
 		return EXIT_TARGET;
 	}
 	if (t) {
-		session_set_target(s, t);
+		if (!pid_arg)
+			session_set_target(s, t);
 		for (size_t i = 0; target_core_warning(t, i); i++)
 			warn_msg("%s", target_core_warning(t, i));
 	}

@@ -312,6 +312,62 @@ session_symbols(struct session *s)
 	return s->sym;
 }
 
+/* A digest of the file mappings (what symbols reported). */
+static uint64_t
+file_maps_digest(const struct target *t)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < t->nmaps; i++) {
+		const struct mapping *m = &t->maps[i];
+		if (!m->path || m->path[0] == '[')
+			continue;
+		h = (h ^ m->start) * 1099511628211ULL;
+		h = (h ^ m->end) * 1099511628211ULL;
+		h = (h ^ m->inode) * 1099511628211ULL;
+	}
+	return h;
+}
+
+int
+session_attach_prepared(struct session *s, pid_t pid)
+{
+	struct target *t = live_attach_running(pid);
+	struct malloc_info *mi = NULL;
+	struct symbols *sym;
+	uint64_t digest;
+
+	if (!t)
+		return -1;
+	session_set_target(s, t);
+	/* with the process running: the modules' files and symbol tables,
+	 * malloc's module and libc's debug info (the layout's DWARF check,
+	 * then cached); locate's answer is dropped, memory read while the
+	 * process ran is not trusted */
+	sym = session_symbols(s);
+	if (sym) {
+		struct module_info info;
+		/* every module's ELF file and symbol table (info, bt and
+		 * the leak check's roots read them) */
+		for (size_t i = 0; symbols_module(sym, i, &info); i++)
+			;
+	}
+	if (sym && malloc_locate_confirmed(t, sym, &mi) == 0)
+		malloc_info_free(mi);
+	hd_clear_error();
+	digest = file_maps_digest(t);
+	if (live_stop_all(t) < 0) {
+		char *msg = xstrdup(hd_errmsg());
+		session_drop_target(s);
+		hd_fail(HD_EGENERIC, "attaching to process %d: %s", (int)pid, msg);
+		free(msg);
+		return -1;
+	}
+	/* a library loaded or unloaded meanwhile: report the maps again */
+	if (s->sym && !live_gone(t) && file_maps_digest(t) != digest)
+		symbols_refresh(s->sym);
+	return 0;
+}
+
 struct unwinder *
 session_unwinder(struct session *s)
 {

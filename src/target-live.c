@@ -64,6 +64,9 @@ struct live_priv {
 	/* the process held: every thread in a ptrace-stop (live_held_ns) */
 	uint64_t held_since;	/* since when (0: not held) */
 	uint64_t held_total;	/* ns held before that */
+	/* the next live_run's own work (live_set_work) */
+	int (*work_fn)(void *ctx, struct target *t, uint64_t deadline_ns);
+	void *work_ctx;
 };
 
 static struct live_priv *
@@ -519,6 +522,13 @@ held_end(struct target *t)
 		return;
 	lp->held_total += hd_now_ns() - lp->held_since;
 	lp->held_since = 0;
+}
+
+void
+live_set_work(struct target *t, int (*fn)(void *ctx, struct target *t, uint64_t deadline_ns), void *ctx)
+{
+	LP(t)->work_fn = fn;
+	LP(t)->work_ctx = ctx;
 }
 
 uint64_t
@@ -1180,9 +1190,13 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 	struct live_priv *lp = LP(t);
 	uint64_t start = hd_now_ns();
 	uint64_t deadline = seconds > 0 ? start + (uint64_t)(seconds * 1e9) : 0;
-	uint64_t next_poll = 0;
+	uint64_t next_poll = 0, next_work = 0;
+	int (*work)(void *ctx, struct target *t, uint64_t deadline_ns) = lp->work_fn;
+	void *work_ctx = lp->work_ctx;
 	int rc = 0;
 
+	lp->work_fn = NULL;	/* for this run only */
+	lp->work_ctx = NULL;
 	memset(res, 0, sizeof(*res));
 	if (lp->gone)
 		return hd_fail(HD_EGONE, "the process has exited");
@@ -1242,6 +1256,19 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 				next_poll = now + (uint64_t)ms * 1000000;
 			}
 		}
+		if (work) {
+			uint64_t now = hd_now_ns();
+			if (now >= next_work) {
+				int ms = work(work_ctx, t, deadline);
+				if (ms < 0)
+					work = NULL;
+				if (ms == -2) {
+					res->end = RUN_HOOK;
+					break;
+				}
+				next_work = hd_now_ns() + (uint64_t)(ms > 0 ? ms : 0) * 1000000;
+			}
+		}
 		r = wait_one(&tid, &st, WNOHANG);
 		if (r == 1) {
 			if (handle_status(t, tid, st, MODE_RUN)) {
@@ -1286,6 +1313,12 @@ live_run(struct target *t, double seconds, const struct live_hooks *hooks, struc
 			if (lp->hooks && lp->hooks->on_poll) {
 				uint64_t now = hd_now_ns();
 				int until = now >= next_poll ? 0 : (int)((next_poll - now + 999999) / 1000000);
+				if (timeout < 0 || timeout > until)
+					timeout = until;
+			}
+			if (work) {
+				uint64_t now = hd_now_ns();
+				int until = now >= next_work ? 0 : (int)((next_work - now + 999999) / 1000000);
 				if (timeout < 0 || timeout > until)
 					timeout = until;
 			}
@@ -1656,14 +1689,14 @@ leader_is_zombie(pid_t pid)
 }
 
 static int
-seize_thread(struct target *t, pid_t tid)
+seize_thread(struct target *t, pid_t tid, bool interrupt)
 {
 	struct target_thread *th;
 	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)SEIZE_OPTIONS) < 0)
 		return -errno;
 	th = target_add_thread(t, tid);
 	th->state = THREAD_RUNNING;
-	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0)
+	if (interrupt && ptrace(PTRACE_INTERRUPT, tid, 0, 0) == 0)
 		th->interrupt_sent = true;
 	return 0;
 }
@@ -1700,7 +1733,7 @@ live_task_count(pid_t pid)
  * appears (threads created meanwhile by unseized threads).  A leader that
  * has exited while others run is skipped: it cannot be traced. */
 static int
-seize_all(struct target *t)
+seize_all(struct target *t, bool interrupt)
 {
 	char path[64];
 	bool added;
@@ -1718,7 +1751,7 @@ seize_all(struct target *t)
 			int r;
 			if (tid <= 0 || target_find_thread(t, tid))
 				continue;
-			r = seize_thread(t, tid);
+			r = seize_thread(t, tid, interrupt);
 			if (r == 0)
 				added = true;
 			else if (tid == t->pid && !first_err && !(r == -EPERM && live_task_count(t->pid) > 0 &&
@@ -1732,8 +1765,22 @@ seize_all(struct target *t)
 	return 0;
 }
 
+static struct target *attach(pid_t pid, bool stop);
+
 struct target *
 live_attach(pid_t pid)
+{
+	return attach(pid, true);
+}
+
+struct target *
+live_attach_running(pid_t pid)
+{
+	return attach(pid, false);
+}
+
+static struct target *
+attach(pid_t pid, bool stop)
 {
 	struct target *t;
 	struct live_priv *lp;
@@ -1764,7 +1811,7 @@ live_attach(pid_t pid)
 	t = live_new(pid);
 	lp = LP(t);
 	lp->was_stopped = (st == 'T');
-	r = seize_all(t);
+	r = seize_all(t, stop);
 	if (r < 0) {
 		diagnose_attach(pid, -r);
 		goto undo;
@@ -1773,10 +1820,16 @@ live_attach(pid_t pid)
 		diagnose_attach(pid, EPERM);
 		goto undo;
 	}
-	if (live_stop_all(t) < 0) {
+	if (stop && live_stop_all(t) < 0) {
 		hd_fail_context("attaching to process %d", pid);
 		goto undo;
 	}
+	if (!stop && live_refresh_maps(t) < 0) {
+		diagnose_attach(pid, EPERM);
+		goto undo;
+	}
+	if (!stop)
+		lp->maps_stale = true;	/* read again at the first stop */
 	if (lp->gone) {
 		hd_fail(HD_ENOPROC, "process %d exited while heapdbg attached", pid);
 		target_close(t);

@@ -179,7 +179,67 @@ ok(tx.rc == 0 and "totals from the free lists" in tx.out and " chunks" not in tx
 # a walk that holds the process long against the interval says so
 w = batch(["-p", str(hs.pid)], "monitor 0.001 2", json_mode=False)
 ok("--quick" in w.err, "a walk that holds the process more than 5% of the interval suggests --quick", w.err)
+
+# --quick follows the lists with the process running (a hint) and reads
+# the hint's nodes again under the stop, in batches: every sample says
+# how (lists {hinted, confirmed, ...}), whether it is approximate, and
+# with the whole hint read again the totals are mallinfo2's
+for x in qs:
+    l = x.get("lists", {})
+    ok(l.get("hinted", 0) > 0 and l.get("confirmed") == l.get("hinted") and l.get("unconfirmed") == 0
+       and l.get("rounds") == 0 and x.get("approximate") is False,
+       "--quick sample %s: the lists were followed while it ran and read again, all of them, stopped"
+       % x.get("sample"), l)
+ok(summ and summ[0].get("approximate_samples") == 0 and 0 <= summ[0].get("stopped_share", -1) < 1,
+   "--quick: the summary counts approximate samples and gives the share of the time held", summ)
+ex = batch(["-p", str(hs.pid)], "monitor --quick --exact 0.05 2")
+es = [o for o in ex.objs if o.get("cmd") == "monitor" and "sample" in o]
+ok(ex.rc == 0 and len(es) == 3 and not any(x.get("approximate") for x in es), "--exact: no sample approximate", ex)
+for x in es[:1]:
+    quick_vs_mallinfo(x, mi or {}, "--exact sample")
 hs.stop()
 g.stop()
 g2.stop()
+
+# a big heap (one arena, 300,000 chunks: ~30,000 in the unsorted bin):
+# the default monitor takes glibc's totals from the free lists instead
+# of holding the process for a walk each time, reads what it can again
+# within its share of the stop and says what it could not (approximate)
+b = Target("bigheap", args=[1, 300000])
+r = batch(["-p", str(b.pid)], "monitor 0.5 3", timeout=120)
+bs = [o for o in r.objs if o.get("cmd") == "monitor" and "sample" in o]
+bsum = [o for o in r.objs if o.get("cmd") == "monitor" and "samples" in o]
+ok(r.rc == 0 and len(bs) == 4 and all(x.get("source") == "free-lists" for x in bs),
+   "a big heap: the samples are from the free lists", (r.err, [x.get("source") for x in bs]))
+ok("free lists" in r.err and "--walk" in r.err, "... and monitor says why", r.err)
+napprox = sum(1 for x in bs if x.get("approximate"))
+ok(bsum and bsum[0].get("approximate_samples") == napprox, "the summary counts the approximate samples", bsum)
+ex = batch(["-p", str(b.pid)], "monitor --quick --exact 0.5 1", timeout=120)
+exs = [o for o in ex.objs if o.get("cmd") == "monitor" and "sample" in o]
+ok(ex.rc == 0 and exs and not exs[-1].get("approximate"), "--exact: the big heap's sample is exact", ex)
+want = exs[-1].get("free") if exs else None
+# the process is parked: an approximate sample whose lists were partly
+# taken as read while it ran still has the stopped process's totals; one
+# whose lists were cut at the deadline (the hint not done in time) says so
+whole = [x for x in bs if not x.get("lists", {}).get("cut")]
+ok(whole, "some samples had their lists whole", [x.get("lists") for x in bs])
+is_([x.get("free") for x in whole], [want] * len(whole),
+    "every sample with whole lists agrees with --exact's (the process is parked)")
+ok(all(x.get("approximate") for x in bs if x.get("lists", {}).get("cut")), "a sample with lists cut is approximate")
+for x in bs:
+    l = x.get("lists", {})
+    ok(l.get("confirmed", 0) + l.get("unconfirmed", 0) == l.get("hinted") and l.get("changed") == 0,
+       "sample %s: the hint's nodes read again or taken as read (%s), none changed" % (x.get("sample"), l))
+# samples at their times (t = k * interval), not an interval after each
+# sample's hold; a walk each time holds the process long enough to show it
+w = batch(["-p", str(b.pid)], "monitor --walk 0.5 3", timeout=120)
+ws = [o for o in w.objs if o.get("cmd") == "monitor" and "sample" in o]
+held = sum(x.get("stopped_seconds", 0) for x in ws[:3])
+if len(ws) == 4 and held > 0.06:
+    late = ws[3]["t"] - 1.5
+    ok(late < held / 2, "--walk: sample 3 comes at 1.5 s (%.3f s late; the holds before it: %.3f s)" % (late, held))
+else:
+    skip("samples at their times", "the walks held the process only %.3f s" % held)
+is_([x.get("source") for x in ws], ["walk"] * 4, "--walk walks every time")
+b.stop()
 done()
