@@ -350,7 +350,7 @@ for label, env, first in (("stdin session", None, ["heap"]),
 
 # (e) the process exits by itself in the middle of a traced continue,
 # its threads still allocating
-t = Target("stressmix", [4, "exit=500:7"])
+t = Target("stressmix", [4, "exit=3000:7"])
 r = batch(["-p", str(t.pid)], "trace start", "continue 60", "trace status", "top 3", "heap", "check", timeout=120)
 c = r.cmd("continue") or {}
 ok(c.get("reason") == "exited" and c.get("exit_code") == 7, "exit mid-trace: continue ends at its exit, status 7", r)
