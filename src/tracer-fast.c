@@ -23,6 +23,7 @@
 
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -180,7 +181,8 @@ make_stub(struct fastpath *fp, struct fentry *fe, const uint8_t *code, uint64_t 
 	uint64_t stub = fe->stub, body = stub + 30, pc = fe->addr;
 	size_t o = 30;
 	unsigned len = 0;
-	uint32_t fn = e->index | (e->is_free ? HDA_FN_FREE : 0) | (e->out_ptr ? HDA_FN_OUTPTR : 0);
+	uint32_t fn = e->index | (e->is_free ? HDA_FN_FREE : 0) | (e->out_ptr ? HDA_FN_OUTPTR : 0) |
+		      (e->is_realloc ? HDA_FN_REALLOC : 0);
 	int32_t r32;
 
 	while (len < 5) {
@@ -661,6 +663,25 @@ answer_hello(struct fastpath *fp, const struct hda_ev_head *h)
 	futex_wake(&sl->hello_seq);
 }
 
+bool
+fast_drain_all(struct fastpath *fp, fast_event_fn fn, void *ctx, double timeout)
+{
+	uint64_t head, until;
+
+	if (!fp->shm)
+		return true;
+	head = __atomic_load_n(&fp->shm->head, __ATOMIC_ACQUIRE);
+	until = hd_now_ns() + (uint64_t)(timeout * 1e9);
+	for (;;) {
+		fast_drain(fp, fn, ctx);
+		if ((int64_t)(fp->tail - head) >= 0)
+			return true;
+		if (hd_now_ns() >= until)
+			return false;
+		sched_yield();
+	}
+}
+
 size_t
 fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 {
@@ -834,6 +855,45 @@ fast_thread_exit(struct fastpath *fp, pid_t tid)
 			sl->stack_need = 0;
 		}
 	}
+}
+
+void
+fast_set_check(struct fastpath *fp, uint64_t tcache_key, uint64_t tcache_key_addr)
+{
+	if (!fp->shm)
+		return;
+	fp->shm->tcache_key = tcache_key;
+	fp->shm->tcache_key_addr = tcache_key_addr;
+	__atomic_store_n(&fp->shm->check, 1, __ATOMIC_RELEASE);
+}
+
+bool
+fast_is_check_trap(const struct fastpath *fp, uint64_t pc)
+{
+	/* the int3 is in the agent's code, before the stubs */
+	return fp->shm && fp->mapped && pc > fp->code && pc <= fp->code + HDA_STUB_OFF;
+}
+
+uint64_t
+fast_entry_pc(const struct fastpath *fp, uint64_t func)
+{
+	unsigned i = (unsigned)(func & HDA_FN_INDEX);
+	return i < fp->n ? fp->ent[i].addr : 0;
+}
+
+int
+fast_pass_once(struct fastpath *fp, uint64_t slot)
+{
+	uint64_t off;
+	struct hda_slot *sl;
+	if (!fp->shm || slot < fp->shm_addr + fp->shm->slots_off)
+		return hd_fail(HD_EGENERIC, "0x%" PRIx64 " is no slot of the agent", slot);
+	off = slot - fp->shm_addr - fp->shm->slots_off;
+	if (off % sizeof(*sl) || off / sizeof(*sl) >= NSLOTS)
+		return hd_fail(HD_EGENERIC, "0x%" PRIx64 " is no slot of the agent", slot);
+	sl = &fp->slots[off / sizeof(*sl)];
+	__atomic_fetch_or(&sl->flags, HDA_SLOT_ONCE, __ATOMIC_ACQ_REL);
+	return 0;
 }
 
 void
