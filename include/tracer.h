@@ -72,6 +72,10 @@ struct trace_opts {
 	const struct trace_preblock *pre;
 	size_t npre;
 	bool pre_known;
+	/* the free chunks then (tcache, fastbins, bins): a free of one is a
+	 * double free of a block freed before tracing */
+	const struct trace_preblock *prefreed;
+	size_t nprefreed;
 	uint64_t tcache_key;	/* glibc 2.34+'s tcache_key (0: unknown) */
 	uint64_t tcache_key_addr;	/* where it is (0: unknown) */
 	/* hold a thread at a memory error (the shell); else report it and

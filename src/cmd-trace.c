@@ -28,7 +28,7 @@ trace_start(struct session *s, int argc, char **argv)
 		{ NULL, 0, NULL, NULL },
 	};
 	struct trace_opts o;
-	VEC(struct trace_preblock) pre = { 0 };
+	VEC(struct trace_preblock) pre = { 0 }, prefreed = { 0 };
 	struct symbols *sym;
 	struct unwinder *u;
 	struct tracer *tr;
@@ -67,11 +67,14 @@ trace_start(struct session *s, int argc, char **argv)
 			for (size_t i = 0; h->initialised && i < h->nchunks; i++) {
 				const struct hchunk *c = &h->chunks[i];
 				struct trace_preblock b;
-				if (c->state != CS_USED && c->state != CS_MMAPPED)
+				if (c->state == CS_TOP)
 					continue;
 				b.addr = hchunk_mem(c);
 				b.size = hchunk_usable(c);
-				vec_push(&pre, b);
+				if (c->state == CS_USED || c->state == CS_MMAPPED)
+					vec_push(&pre, b);
+				else
+					vec_push(&prefreed, b);
 			}
 			if (h->mi->have_tcache_key) {
 				o.tcache_key = h->mi->tcache_key;
@@ -82,9 +85,12 @@ trace_start(struct session *s, int argc, char **argv)
 		}
 		o.pre = pre.v;
 		o.npre = pre.n;
+		o.prefreed = prefreed.v;
+		o.nprefreed = prefreed.n;
 	}
 	tr = tracer_start(s->t, sym, u, &o);
 	vec_free(&pre);
+	vec_free(&prefreed);
 	if (!tr)
 		return -1;
 	tracer_free(s->tracer);	/* the records of an earlier trace */

@@ -111,8 +111,12 @@ emit_one(struct session *s, const struct memerr *me)
 		else if (me->kind != ME_OVERFLOW)
 			em_text(s->em, " Address 0x%" PRIx64 " is %" PRIu64 " bytes inside a block of size %" PRIu64
 				" alloc'd\n", me->addr, me->addr - me->block, me->block_size);
-		if (me->kind == ME_DOUBLE_FREE || me->kind == ME_REALLOC_FREED)
+		if ((me->kind == ME_DOUBLE_FREE || me->kind == ME_REALLOC_FREED) && me->block_pre && !me->free_stack) {
+			em_text(s->em, "   first freed before tracing started\n");
+			em_null(s->em, "free_stack");
+		} else if (me->kind == ME_DOUBLE_FREE || me->kind == ME_REALLOC_FREED) {
 			emit_stack(s, "free_stack", me->free_stack, "first freed at");
+		}
 		if (me->block_pre) {
 			em_text(s->em, "   allocated before tracing started\n");
 			em_null(s->em, "alloc_stack");

@@ -1581,6 +1581,8 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 			for (size_t i = 0; i < o->npre; i++)
 				u64map_put(&tr->pre, o->pre[i].addr, o->pre[i].size);
 		}
+		for (size_t i = 0; i < o->nprefreed; i++)
+			freed_put(tr, o->prefreed[i].addr, o->prefreed[i].size, 0, 0, true);
 	}
 
 	/* the definitions the program calls, one breakpoint per address */

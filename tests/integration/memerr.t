@@ -48,7 +48,8 @@ def printed(err):
 
 def shell(args, env, start):
     """heapdbg's shell on a pipe: trace start, continue; once continue
-    reported, bt, chunk (of the error's block or pointer), continue."""
+    reported, bt, chunk and refs (of the error's block or pointer),
+    continue."""
     e = dict(os.environ)
     e.pop("GLIBC_TUNABLES", None)
     e["LC_ALL"] = "C"
@@ -71,7 +72,7 @@ def shell(args, env, start):
     me = (c.get("memory_errors") or [{}])[0]
     at = (me.get("block") or {}).get("addr") or me.get("addr") or "0"
     try:
-        out, _ = p.communicate("bt\nchunk %s\ncontinue\n" % at, timeout=60)
+        out, _ = p.communicate("bt\nchunk %s\nrefs %s\ncontinue\n" % (at, at), timeout=60)
     except subprocess.TimeoutExpired:
         p.kill()
         out, _ = p.communicate()
@@ -154,6 +155,8 @@ for tracer, start in TRACERS:
             if mode != "stack":
                 ch = s.cmd("chunk") or {}
                 ok(ch and "error" not in ch, "%s, shell: chunk works on the block" % label, ch)
+                rf = s.cmd("refs") or {}
+                ok(rf and "error" not in rf, "%s, shell: refs works on the block" % label, rf)
             c1 = s.cmd("continue", 1) or {}
             if survives:
                 ok(c1.get("exit_code") == 0, "%s, shell: continue, the program ran on" % label, c1)
@@ -165,6 +168,32 @@ for tracer, start in TRACERS:
         # (JSON of the held case checked above; the kind is the same)
         if e0:
             is_(e0.get("kind"), kind, "%s, shell: kind" % label)
+
+# attached: the walk at trace start knows the blocks in use and the free
+# chunks then; a free of one in use is counted (frees of blocks allocated
+# before tracing), a second free of a free one is a double free
+for tracer, start in TRACERS:
+    label = "%s, attached" % tracer
+    t = Target("memerr", ["pre"], env=NOTC)
+    want = {}
+    for l in t.lines:
+        m = re.match(r"(block|call|pre) (0x[0-9a-f]+)", l)
+        if m:
+            want[m.group(1)] = m.group(2)
+    r = batch(["-p", str(t.pid), "--error-exitcode=9"], start, "continue 60", "trace status")
+    t.wait()
+    st = [o for o in r.objs if o.get("cmd") == "trace" and o.get("action") == "status"]
+    st = st[0] if st else {}
+    errs = (r.cmd("continue") or {}).get("memory_errors") or []
+    is_(st.get("untracked_frees"), 1, "%s: one free of a block in use before tracing, counted" % label)
+    ok(len(errs) == 1 and errs[0].get("kind") == "double-free" and errs[0].get("addr") == want.get("call"),
+       "%s: the second free of a block freed before tracing is a double free" % label, errs)
+    if errs:
+        b = errs[0].get("block") or {}
+        ok(b.get("before_tracing") is True and b.get("alloc_stack", 0) is None and b.get("free_stack", 0) is None,
+           "%s: allocated and first freed before tracing (no stacks)" % label, b)
+        is_(first(errs[0].get("stack")), "free_again", "%s: this call in free_again" % label)
+    is_(r.rc, 9, "%s: --error-exitcode" % label)
 
 # valgrind's report of the same calls
 if SANITIZERS or not have("valgrind"):

@@ -19,10 +19,16 @@
  *   overflow  16 bytes written past a 2000-byte block over the next
  *             chunk's header ("overflowOVERFLOW"), then free() of the
  *             block: glibc aborts ("free(): invalid next size (normal)")
+ *   pre       for attaching: blocks a, b, c allocated and b freed, then
+ *             "ready PID"; once malloc's first byte changes (tracing is
+ *             on), free(a) (a block from before tracing) and free(b)
+ *             again (run it with the tcache off: glibc does not see it)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <unistd.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #pragma GCC diagnostic ignored "-Wuse-after-free"	/* on purpose */
@@ -127,6 +133,19 @@ main(int argc, char **argv)
 		write_past(a, 2000, "overflowOVERFLOW");
 		free_bad(a);
 		sink = b;
+	} else if (!strcmp(mode, "pre")) {
+		unsigned char orig = *(volatile unsigned char *)(uintptr_t)&malloc;
+		char *c;
+		a = make_block(40);
+		b = make_block(40);
+		c = make_block(40);
+		free_once(b);
+		printf("block %p 40\ncall %p\npre %p\nready %d\n", (void *)b, (void *)b, (void *)a, (int)getpid());
+		while (*(volatile unsigned char *)(uintptr_t)&malloc == orig)
+			usleep(2000);
+		free_once(a);
+		free_again(b);
+		sink = c;
 	} else {
 		fprintf(stderr, "memerr: unknown mode %s\n", mode);
 		return 2;
