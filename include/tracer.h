@@ -117,6 +117,8 @@ struct trace_status {
 					 * at its exit), and frees of sound chunks the tracer did
 					 * not see allocated (glibc's own allocations) */
 	unsigned long memerrs;		/* memory errors found (struct memerr) */
+	unsigned long agent_checks;	/* frees and reallocs the agent's check stopped (fast) */
+	unsigned long deferred;		/* of them, judged later: earlier events were being written */
 	unsigned long failed;		/* allocations that returned NULL */
 	uint64_t outstanding_blocks, outstanding_bytes;
 	size_t stacks;

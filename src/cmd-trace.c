@@ -197,6 +197,11 @@ trace_status(struct session *s)
 	else
 		em_uint(s->em, "unseen_frees", 0);
 	em_fmt(s->em, "; memory errors: {memory_errors:%lu}", st.memerrs);
+	if (st.agent_checks)
+		em_fmt(s->em, " ({agent_checks:%lu} calls stopped by the collector's check, {deferred_checks:%lu} "
+		       "judged later)", st.agent_checks, st.deferred);
+	else
+		em_uint(s->em, "agent_checks", 0);
 	em_fmt(s->em, "; failed allocations: {failed:%lu}\n", st.failed);
 	em_fmt(s->em, "Stacks: {stacks:%zu} distinct, depth {depth:%d}", st.stacks, st.depth);
 	em_fmt(s->em, "; heapdbg's memory for the records: {memory:%zu}", st.memory);

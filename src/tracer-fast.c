@@ -663,6 +663,18 @@ answer_hello(struct fastpath *fp, const struct hda_ev_head *h)
 	futex_wake(&sl->hello_seq);
 }
 
+uint64_t
+fast_reserved(const struct fastpath *fp)
+{
+	return fp->shm ? __atomic_load_n(&fp->shm->head, __ATOMIC_ACQUIRE) : fp->tail;
+}
+
+uint64_t
+fast_read_pos(const struct fastpath *fp)
+{
+	return fp->tail;
+}
+
 bool
 fast_drain_all(struct fastpath *fp, fast_event_fn fn, void *ctx, double timeout)
 {
@@ -721,6 +733,7 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 			fe.tid = (pid_t)ev.h.tid;
 			fe.slot = ev.h.slot;
 			fe.time = tsc_wall(fp, ev.h.tsc);
+			fe.pos = pos;
 			memcpy(fe.arg, ev.h.arg, sizeof(fe.arg));
 			if (fe.index < fp->n) {
 				fe.regs.rip = fp->ent[fe.index].addr;
@@ -858,10 +871,13 @@ fast_thread_exit(struct fastpath *fp, pid_t tid)
 }
 
 void
-fast_set_check(struct fastpath *fp, uint64_t tcache_key, uint64_t tcache_key_addr)
+fast_set_check(struct fastpath *fp, uint64_t tcache_key, uint64_t tcache_key_addr, uint64_t own_lo,
+	       uint64_t own_hi)
 {
 	if (!fp->shm)
 		return;
+	fp->shm->own_lo = own_lo;
+	fp->shm->own_hi = own_hi;
 	fp->shm->tcache_key = tcache_key;
 	fp->shm->tcache_key_addr = tcache_key_addr;
 	__atomic_store_n(&fp->shm->check, 1, __ATOMIC_RELEASE);

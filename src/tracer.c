@@ -129,6 +129,15 @@ struct tfreed {
 };
 #define FREED_MAX 65536
 
+/* A free the agent's check trapped on, judged later (see confirm_error). */
+struct deferred {
+	uint64_t pos;		/* the ring's head at the trap */
+	uint64_t addr, caller;
+	uint32_t stack;
+	enum tfunc func;
+	pid_t tid;
+};
+
 struct tracer {
 	struct target *t;
 	struct symbols *s;
@@ -175,6 +184,9 @@ struct tracer {
 	bool held;			/* a thread is held at an error: live_run stops */
 	uint64_t own_lo, own_hi;	/* glibc's text: its own frees are not the program's errors */
 	VEC(struct memerr) errs;
+	/* frees the agent's check trapped while earlier events were still
+	 * being written: judged once the ring is read up to pos */
+	VEC(struct deferred) deferred;
 };
 
 /* ---- records ---- */
@@ -218,6 +230,8 @@ rec_add(struct tracer *tr, uint64_t addr, uint64_t req, uint32_t stack, double t
 }
 
 static void sync_ring(const struct tracer *ctr);
+static bool is_allocation(enum tfunc f);
+static void apply_deferred(struct tracer *tr, uint64_t upto);
 
 const char *
 memerr_kind_name(enum memerr_kind k)
@@ -451,18 +465,19 @@ static void tr_fast_event(void *ctx, const struct fast_event *ev);
 /* At the call, with fast tracepoints beside: the ledger is only as
  * recent as the ring read so far, and another thread may still be
  * writing an allocation that came before this call.  An error is
- * confirmed once every event reserved before it was read; if that
- * takes too long, it is not reported (false: counted as seen).  The
- * thread is stopped, so nothing of its own is pending. */
+ * confirmed once every event reserved before it was read; false when
+ * that takes too long (a signal handler's call, its thread holding a
+ * reservation it cannot commit until the handler returns): the caller
+ * then defers the verdict. */
 static bool
 confirm_error(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint64_t caller_sp, struct memerr *me)
 {
 	if (!tr->fp)
 		return true;
-	if (!fast_drain_all(tr->fp, tr_fast_event, tr, 0.05)) {
-		tr->st.unseen_frees++;
+	if (!fast_drain_all(tr->fp, tr_fast_event, tr, 0.05))
 		return false;
-	}
+	if (tr->deferred.n)
+		apply_deferred(tr, fast_read_pos(tr->fp));
 	return ledger_check(tr, addr, func, tid, 0, caller_sp, false, me);
 }
 
@@ -471,6 +486,39 @@ add_error(struct tracer *tr, const struct memerr *me)
 {
 	vec_push(&tr->errs, *me);
 	tr->st.memerrs++;
+}
+
+/* The deferred frees whose place in the ring is before upto, in order:
+ * judged by the ledger as a free read from the ring is. */
+static void
+apply_deferred(struct tracer *tr, uint64_t upto)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < tr->deferred.n; i++) {
+		const struct deferred *d = &tr->deferred.v[i];
+		struct memerr me;
+		if ((int64_t)(upto - d->pos) < 0) {
+			tr->deferred.v[k++] = *d;
+			continue;
+		}
+		if (ledger_check(tr, d->addr, d->func, d->tid, d->caller, 0, true, &me)) {
+			me.call_stack = d->stack;
+			me.at_read = true;
+			add_error(tr, &me);
+		}
+		if (!is_allocation(d->func))
+			rec_free(tr, d->addr, d->stack);
+	}
+	tr->deferred.n = k;
+}
+
+/* Read the fast path's ring (the deferred frees in their place). */
+static void
+drain(struct tracer *tr)
+{
+	fast_drain(tr->fp, tr_fast_event, tr);
+	if (tr->deferred.n)
+		apply_deferred(tr, fast_read_pos(tr->fp));
 }
 
 const struct memerr *
@@ -496,7 +544,7 @@ sync_ring(const struct tracer *ctr)
 {
 	struct tracer *tr = (struct tracer *)ctr;
 	if (tr->fp)
-		fast_drain(tr->fp, tr_fast_event, tr);
+		drain(tr);
 }
 
 static bool
@@ -824,6 +872,7 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 	enum tfunc as, called;
 	size_t got;
 	hd_regs_t at_entry;
+	bool deferred = false;
 
 	tr->st.stops++;
 	regs->rip = bp->addr;	/* back from the int3 */
@@ -848,8 +897,18 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 		struct memerr me;
 		bool let_go = tt->pass && tt->pass_rsp == at_entry.rsp && tt->pass_addr == p;
 		tt->pass = false;
-		if (!let_go && ledger_check(tr, p, called, th->tid, 0, at_entry.rsp, false, &me) &&
-		    confirm_error(tr, p, called, th->tid, at_entry.rsp, &me) && error_at_call(tr, th, &me, &at_entry)) {
+		bool err = !let_go && ledger_check(tr, p, called, th->tid, 0, at_entry.rsp, false, &me);
+		if (err && !confirm_error(tr, p, called, th->tid, at_entry.rsp, &me)) {
+			/* judged when the ring is read up to this call */
+			struct deferred d = { fast_reserved(tr->fp), p, 0, 0, called, th->tid };
+			(void)!target_read_uncached(t, at_entry.rsp, &d.caller, 8);
+			d.stack = take_stack(tr, th, &at_entry);
+			vec_push(&tr->deferred, d);
+			tr->st.deferred++;
+			err = false;
+			deferred = true;	/* (not freed now) */
+		}
+		if (err && error_at_call(tr, th, &me, &at_entry)) {
 			tr->st.events[called]--;	/* counted when it goes on */
 			tt->pass = true;
 			tt->pass_rsp = at_entry.rsp;
@@ -876,7 +935,8 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 				if (n > 0)
 					id = stack_intern(tr->stacks, tr->pcs, n);
 			}
-			rec_free(tr, p, id);
+			if (!deferred)
+				rec_free(tr, p, id);
 		}
 		return TRAP_HOLD;
 	}
@@ -973,11 +1033,20 @@ on_agent_check(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
 		return TRAP_NOT_MINE;
 	}
 	tr->st.stops++;
+	tr->st.agent_checks++;
 	/* the events before this call first */
-	fast_drain(tr->fp, tr_fast_event, tr);
+	drain(tr);
 	tr->st.events[func]++;
-	err = ledger_check(tr, f.rdi, func, th->tid, 0, f.rsp, false, &me) &&
-	      confirm_error(tr, f.rdi, func, th->tid, f.rsp, &me);
+	err = ledger_check(tr, f.rdi, func, th->tid, 0, f.rsp, false, &me);
+	if (err && !confirm_error(tr, f.rdi, func, th->tid, f.rsp, &me)) {
+		/* judged when the ring is read up to this call */
+		struct deferred d = { fast_reserved(tr->fp), f.rdi, 0, 0, func, th->tid };
+		(void)!target_read_uncached(tr->t, f.rsp, &d.caller, 8);
+		d.stack = take_stack(tr, th, &at);
+		vec_push(&tr->deferred, d);
+		tr->st.deferred++;
+		return TRAP_RESUME;
+	}
 	if (err && error_at_call(tr, th, &me, &at)) {
 		if (!is_allocation(func))
 			rec_free(tr, f.rdi, me.call_stack);
@@ -1041,6 +1110,8 @@ tr_fast_event(void *ctx, const struct fast_event *ev)
 	struct shadow e;
 	hd_regs_t r;
 
+	if (tr->deferred.n)
+		apply_deferred(tr, ev->pos);	/* the frees trapped before this event was reserved */
 	tr->st.events[bp->func]++;
 	if (!ev->is_call) {
 		/* checked now, after the call: what the agent's check at the
@@ -1104,7 +1175,7 @@ tr_on_poll(void *ctx, struct target *t)
 	struct tracer *tr = ctx;
 	if (!tr->active || !tr->fp)
 		return 100;
-	fast_drain(tr->fp, tr_fast_event, tr);
+	drain(tr);
 	/* a ring that filled up meanwhile is read again sooner */
 	return fast_fill(tr->fp) > 0.25 ? 1 : POLL_MS;
 }
@@ -1203,7 +1274,7 @@ tr_on_exec(void *ctx, struct target *t)
 	/* a new image: our breakpoints and scratch page went with the old;
 	 * the events written before it are still in the ring */
 	if (tr->fp)
-		fast_drain(tr->fp, tr_fast_event, tr);
+		drain(tr);
 	tr->active = false;
 	tr->st.seconds = hd_wall_time() - tr->started;
 	tr->scratch = 0;
@@ -1532,7 +1603,7 @@ setup_fast(struct tracer *tr, uint64_t lo, uint64_t hi, const struct trace_opts 
 			tr->code = 0;
 		return;
 	}
-	fast_set_check(tr->fp, o ? o->tcache_key : 0, o ? o->tcache_key_addr : 0);
+	fast_set_check(tr->fp, o ? o->tcache_key : 0, o ? o->tcache_key_addr : 0, tr->own_lo, tr->own_hi);
 	for (unsigned i = 0; i < tr->nbps; i++) {
 		struct bp *bp = &tr->bps[i];
 		/* a test hook: the names in HEAPDBG_TRACE_FORCE_BREAKPOINT
@@ -1752,6 +1823,26 @@ unwind_thread_state(struct tracer *tr, struct target_thread *th)
 	if (!cur)
 		return;
 	regs = *cur;
+	/* right after the agent's check trap, its SIGTRAP not reported yet:
+	 * drop the signal and take the call back to its entry (unchecked) */
+	if (tr->fp && fast_is_check_trap(tr->fp, regs.rip)) {
+		uint8_t insn = 0;
+		pid_t tid = th->tid;
+		if (target_read_uncached(t, regs.rip - 1, &insn, 1) == 1 && insn == 0xcc) {
+			if (live_drain_signal(t, th, SIGTRAP) < 0)
+				warn_msg("thread %d: %s", tid, hd_errmsg());
+			th = target_find_thread(t, tid);
+			if (!th || th->state != THREAD_STOPPED)
+				return;
+			tt = th->priv;
+			on_agent_check(tr, th, &regs);
+			tr->held = false;
+			cur = target_regs(t, th);
+			if (!cur)
+				return;
+			regs = *cur;
+		}
+	}
 	/* right after one of our int3s, its SIGTRAP not reported yet (an
 	 * interrupt stop came first): back onto it, and drop the signal */
 	if (regs.rip - 1 == tr->scratch || bp_at(tr, regs.rip - 1)) {
@@ -1808,7 +1899,7 @@ static bool
 settle_want_stop(void *ctx, struct target *t)
 {
 	struct tracer *tr = ctx;
-	fast_drain(tr->fp, tr_fast_event, tr);
+	drain(tr);
 	return !fast_busy(tr->fp);
 }
 
@@ -1839,7 +1930,7 @@ settle_fast(struct tracer *tr)
 		if (live_gone(t) || live_at_exit(t))
 			return;
 	}
-	fast_drain(tr->fp, tr_fast_event, tr);
+	drain(tr);
 	if (fast_busy(tr->fp)) {
 		warn_msg("a thread may still return into heapdbg's code page at 0x%" PRIx64 ": it stays mapped "
 			 "(harmless; unmapped at the next trace stop or detach that finds it unused)", tr->code);
@@ -1861,7 +1952,7 @@ tracer_stop(struct tracer *tr)
 	hd_test_pause("trace-stop");	/* every breakpoint still armed */
 	if (tr->fp) {
 		/* what the threads wrote up to now */
-		fast_drain(tr->fp, tr_fast_event, tr);
+		drain(tr);
 		if (!live_gone(t) && fast_disarm(tr->fp) < 0)
 			rc = hd_fail(HD_EIO, "an entry point no longer held heapdbg's jump (left as it was)");
 	}
@@ -1917,6 +2008,7 @@ tracer_free(struct tracer *tr)
 	free(tr->freedq);
 	free(tr->prev);
 	vec_free(&tr->errs);
+	vec_free(&tr->deferred);
 	vec_free(&tr->recs);
 	vec_free(&tr->free_recs);
 	free(tr->pcs);

@@ -408,6 +408,14 @@ chunk_suspect(struct hda_shm *s, uint64_t p)
 	return !(nsz & 1) || nsz <= 17 || nsz >= (1ULL << 40);
 }
 
+/* A call glibc makes itself (hda_shm.own_lo..own_hi). */
+static inline int
+own_call(struct hda_shm *s, struct hda_frame *f)
+{
+	uint64_t ret = *(uint64_t *)f->rsp;
+	return ret >= s->own_lo && ret < s->own_hi;
+}
+
 /* Stop for heapdbg (see hda_shm.check): it sets the registers back to
  * the call's entry, so this never returns when heapdbg takes it.  Not
  * when heapdbg is gone (its SIGTRAP would kill the process) or tracing
@@ -446,7 +454,7 @@ hda_enter(struct hda_frame *f)
 		struct hda_ev_head h;
 		if (!f->rdi)
 			return 0;	/* free(NULL) does nothing */
-		if (LOAD(s->check) && chunk_suspect(s, f->rdi))
+		if (LOAD(s->check) && !own_call(s, f) && chunk_suspect(s, f->rdi))
 			hold_for_heapdbg(s, sl, f);
 		if (!sl->tid)
 			sl->tid = (uint32_t)sys1(NR_gettid, 0);
@@ -461,7 +469,7 @@ hda_enter(struct hda_frame *f)
 		ring_write(s, sl, &h, sizeof(h), 0, 0);
 		return 0;	/* then the free itself, as called */
 	}
-	if ((f->func & HDA_FN_REALLOC) && f->rdi && LOAD(s->check) && chunk_suspect(s, f->rdi))
+	if ((f->func & HDA_FN_REALLOC) && f->rdi && LOAD(s->check) && !own_call(s, f) && chunk_suspect(s, f->rdi))
 		hold_for_heapdbg(s, sl, f);
 	f->slot = (uint64_t)(uintptr_t)sl;
 	inc32(&sl->in_flight);

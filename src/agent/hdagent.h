@@ -186,6 +186,9 @@ struct hda_shm {
 	uint64_t tcache_key_addr;	/* or where the agent reads it (set at malloc's init) */
 	uint32_t check;
 	uint32_t pad4;
+	/* calls from here (glibc's text) are not checked: glibc's own frees
+	 * (a dying thread's tcache entries keep their key) are no error */
+	uint64_t own_lo, own_hi;
 };
 
 /* event types */
