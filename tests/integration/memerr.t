@@ -195,6 +195,32 @@ for tracer, start in TRACERS:
         is_(first(errs[0].get("stack")), "free_again", "%s: this call in free_again" % label)
     is_(r.rc, 9, "%s: --error-exitcode" % label)
 
+# the glibc runtimes of HEAPDBG_GLIBC_DIR: the agent's check (the tcache
+# key read from tcache_key, the next chunk's header) and the ledger on each
+runtimes, why = glibc_runtimes()
+for rt in runtimes:
+    rprog, err = rt.build("memerr")
+    if rprog and not err:
+        good, err = rt.runs(rprog)
+        if not good:
+            rprog = None
+    for tracer, start in TRACERS:
+        for mode, env, kind in (("tcache", None, "double-free"), ("fastbin", NOTC, "double-free"),
+                                ("overflow", None, "overflow")):
+            label = "glibc %s, %s, %s" % (rt.version, tracer, mode)
+            if not rprog:
+                skip(label, err)
+                continue
+            r = run(["--run-libc-freeres=no", "-batch", "-ex", start, "-ex", "continue", "--args", rprog, mode],
+                    env=env)
+            errs = (r.cmd("continue") or {}).get("memory_errors") or []
+            at_read = tracer == "fast" and mode == "fastbin"
+            ok(len(errs) == 1 and errs[0].get("kind") == kind and errs[0].get("at_read") is at_read and
+               first(errs[0].get("stack")) in ("free_again", "free_bad"),
+               "%s: %s, %s" % (label, kind, "seen at the event" if at_read else "at the call"), r)
+if not runtimes:
+    skip("glibc runtimes", why)
+
 # valgrind's report of the same calls
 if SANITIZERS or not have("valgrind"):
     for mode in ("fastbin", "tcache", "stack", "interior", "realloc"):
