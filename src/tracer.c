@@ -114,18 +114,17 @@ struct tthread {
 	uint32_t stack_need;
 };
 
+/* A block in use (used), or freed since tracing started (freed: the
+ * last FREED_MAX of them stay, for the report of a second free: who
+ * allocated it, who freed it).  Both are in the address index. */
 struct trec {
 	uint64_t addr;
-	struct alloc_record rec;
+	struct alloc_record rec;	/* (a block from before tracing: its usable size, no stack) */
 	bool used;
-};
-
-/* A block freed since tracing started (the last FREED_MAX of them), for
- * the report of a second free: who allocated it, who freed it. */
-struct tfreed {
-	uint64_t addr, size;
-	uint32_t alloc_stack, free_stack;
-	bool pre;		/* it was in use when tracing started */
+	bool freed;
+	bool pre;		/* freed, and in use when tracing started */
+	uint32_t free_stack;
+	uint64_t free_caller;	/* or only the free's caller (fast), interned when reported */
 };
 #define FREED_MAX 65536
 
@@ -155,7 +154,7 @@ struct tracer {
 	struct live_hooks hooks;
 	struct alloc_source source;
 	struct stack_table *stacks;
-	struct u64map live;		/* user address -> index in recs */
+	struct u64map live;		/* user address -> index in recs (in use or freed) */
 	VEC(struct trec) recs;
 	VEC(uint32_t) free_recs;
 	uint64_t seq;
@@ -173,8 +172,7 @@ struct tracer {
 	uint64_t agent_unwinds;		/* stacks the agent unwound itself */
 	VEC(struct vforked { pid_t tid; uint64_t tp; }) vforks;
 	/* memory errors (see tracer.h) */
-	struct u64map freed;		/* user address -> index in freedq */
-	struct tfreed *freedq;		/* a ring of FREED_MAX */
+	struct freed_slot { uint32_t idx; uint64_t seq; } *freedq;	/* the freed records, oldest first: a ring of FREED_MAX */
 	size_t freed_next;
 	struct u64map pre;		/* in use at the start, not freed since: address -> size */
 	struct trace_preblock *prev;	/* the same, sorted (freed ones stay: check pre) */
@@ -200,9 +198,13 @@ rec_add(struct tracer *tr, uint64_t addr, uint64_t req, uint32_t stack, double t
 
 	if (!addr)
 		return;
-	u64map_del(&tr->freed, addr);	/* handed out again */
 	slot = u64map_slot(&tr->live, addr, &created);
-	if (created) {
+	if (!created && !tr->recs.v[*slot].used) {
+		/* a freed block handed out again: the record is its own */
+		idx = *slot;
+		tr->recs.v[idx].freed = false;
+		tr->st.outstanding_blocks++;
+	} else if (created) {
 		if (tr->free_recs.n) {
 			idx = tr->free_recs.v[--tr->free_recs.n];
 		} else {
@@ -222,6 +224,8 @@ rec_add(struct tracer *tr, uint64_t addr, uint64_t req, uint32_t stack, double t
 	r = &tr->recs.v[idx];
 	r->addr = addr;
 	r->used = true;
+	r->freed = false;
+	r->pre = false;
 	r->rec.req = req;
 	r->rec.stack = stack;
 	r->rec.seq = ++tr->seq;
@@ -247,50 +251,105 @@ memerr_kind_name(enum memerr_kind k)
 	return "?";
 }
 
-static void
-freed_put(struct tracer *tr, uint64_t addr, uint64_t size, uint32_t alloc_stack, uint32_t free_stack, bool pre)
+/* A free's one-frame stack (its caller), as the fast tracer has it. */
+static uint32_t
+caller_stack(struct tracer *tr, uint64_t caller)
 {
-	struct tfreed *f;
-	uint64_t idx;
+	uint64_t pcs[2] = { tr->by_func[TF_FREE] ? tr->by_func[TF_FREE]->addr : 0, caller };
+	if (tr->depth <= 0 || !caller)
+		return 0;
+	return stack_intern(tr->stacks, pcs, 2);
+}
+
+/* Record idx is freed now (its free stack, or caller): it joins the
+ * ring of freed records, whose oldest goes unless it was handed out and
+ * freed again since. */
+static void
+freed_mark(struct tracer *tr, uint64_t idx, uint32_t free_stack, uint64_t free_caller)
+{
+	struct freed_slot *f;
+	struct trec *r = &tr->recs.v[idx];
 
 	if (!tr->freedq)
 		tr->freedq = xcalloc(FREED_MAX, sizeof(*tr->freedq));
 	f = &tr->freedq[tr->freed_next];
-	/* the oldest goes, unless its address was freed again since */
-	if (f->addr && u64map_get(&tr->freed, f->addr, &idx) && idx == tr->freed_next)
-		u64map_del(&tr->freed, f->addr);
-	f->addr = addr;
-	f->size = size;
-	f->alloc_stack = alloc_stack;
-	f->free_stack = free_stack;
-	f->pre = pre;
-	u64map_put(&tr->freed, addr, tr->freed_next);
+	if (f->seq) {
+		struct trec *old = &tr->recs.v[f->idx];
+		if (old->freed && old->rec.seq == f->seq) {
+			u64map_del(&tr->live, old->addr);
+			old->freed = false;
+			vec_push(&tr->free_recs, f->idx);
+		}
+	}
+	r->used = false;
+	r->freed = true;
+	r->free_stack = free_stack;
+	r->free_caller = free_caller;
+	if (!r->rec.seq)
+		r->rec.seq = ++tr->seq;
+	f->idx = (uint32_t)idx;
+	f->seq = r->rec.seq;
 	tr->freed_next = (tr->freed_next + 1) % FREED_MAX;
 }
 
-/* The ledger after a free of addr (free_stack: the call's): a block in
- * use goes to the freed ones; anything else was reported or counted at
- * the call's check (ledger_check). */
+/* A freed record for a block heapdbg did not see allocated: one in use
+ * or free when tracing started (pre). */
 static void
-rec_free(struct tracer *tr, uint64_t addr, uint32_t free_stack)
+freed_add(struct tracer *tr, uint64_t addr, uint64_t size, uint32_t free_stack, uint64_t free_caller)
+{
+	uint64_t *slot, idx;
+	bool created;
+	struct trec *r;
+
+	slot = u64map_slot(&tr->live, addr, &created);
+	if (!created)
+		return;		/* (known already) */
+	if (tr->free_recs.n) {
+		idx = tr->free_recs.v[--tr->free_recs.n];
+	} else {
+		struct trec z;
+		memset(&z, 0, sizeof(z));
+		vec_push(&tr->recs, z);
+		idx = tr->recs.n - 1;
+	}
+	*slot = idx;
+	r = &tr->recs.v[idx];
+	memset(r, 0, sizeof(*r));
+	r->addr = addr;
+	r->rec.req = size;
+	r->rec.seq = ++tr->seq;
+	r->pre = true;
+	freed_mark(tr, idx, free_stack, free_caller);
+}
+
+/* Record idx, in use, is freed. */
+static void
+rec_free_idx(struct tracer *tr, uint64_t idx, uint32_t free_stack, uint64_t free_caller)
+{
+	tr->st.outstanding_blocks--;
+	tr->st.outstanding_bytes -= tr->recs.v[idx].rec.req;
+	freed_mark(tr, idx, free_stack, free_caller);
+}
+
+/* The ledger after a free of addr (free_stack: the call's, or only its
+ * caller): a block in use goes to the freed ones; anything else was
+ * reported or counted at the call's check (ledger_check). */
+static void
+rec_free(struct tracer *tr, uint64_t addr, uint32_t free_stack, uint64_t free_caller)
 {
 	uint64_t idx, size;
 	if (!addr)
 		return;
-	if (u64map_get(&tr->pre, addr, &size)) {
+	if (u64map_get(&tr->live, addr, &idx)) {
+		if (tr->recs.v[idx].used)
+			rec_free_idx(tr, idx, free_stack, free_caller);
+		return;		/* (freed already: reported) */
+	}
+	if (tr->pre.n && u64map_get(&tr->pre, addr, &size)) {
 		u64map_del(&tr->pre, addr);
 		tr->st.untracked_frees++;
-		freed_put(tr, addr, size, 0, free_stack, true);
-		return;
+		freed_add(tr, addr, size, free_stack, free_caller);
 	}
-	if (!u64map_get(&tr->live, addr, &idx))
-		return;
-	u64map_del(&tr->live, addr);
-	tr->recs.v[idx].used = false;
-	tr->st.outstanding_blocks--;
-	tr->st.outstanding_bytes -= tr->recs.v[idx].rec.req;
-	vec_push(&tr->free_recs, (uint32_t)idx);
-	freed_put(tr, addr, tr->recs.v[idx].rec.req, tr->recs.v[idx].rec.stack, free_stack, false);
 }
 
 /* A chunk header, as glibc's free and realloc check it. */
@@ -389,7 +448,7 @@ static bool
 ledger_check(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint64_t caller, uint64_t caller_sp,
 	     bool at_read, struct memerr *me)
 {
-	bool realloc = func == TF_REALLOC || func == TF_REALLOCARRAY;
+	bool realloc = func == TF_REALLOC || func == TF_REALLOCARRAY, live;
 	uint64_t idx, size;
 	enum hdr_verdict v;
 
@@ -397,8 +456,12 @@ ledger_check(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint6
 	me->func = func;
 	me->tid = tid;
 	me->addr = addr;
-	if (u64map_get(&tr->live, addr, &idx) || u64map_get(&tr->pre, addr, &size)) {
-		bool live = u64map_get(&tr->live, addr, &idx);
+	live = u64map_get(&tr->live, addr, &idx);
+	if (live && !tr->recs.v[idx].used)
+		live = false;	/* freed: below */
+	else if (!live)
+		idx = UINT64_MAX;
+	if (live || (idx == UINT64_MAX && tr->pre.n && u64map_get(&tr->pre, addr, &size))) {
 		/* the chunk size glibc gave a request of that size (a
 		 * block from before tracing: its usable size + 8) */
 		uint64_t guess = live ? MAX(ALIGN_UP(tr->recs.v[idx].rec.req + 8, 16), 32) : size + 8;
@@ -426,14 +489,14 @@ ledger_check(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint6
 		tr->st.unseen_frees++;
 		return false;
 	}
-	if (u64map_get(&tr->freed, addr, &idx)) {
-		const struct tfreed *f = &tr->freedq[idx];
+	if (idx != UINT64_MAX) {
+		const struct trec *f = &tr->recs.v[idx];
 		me->kind = realloc ? ME_REALLOC_FREED : ME_DOUBLE_FREE;
 		me->block = addr;
-		me->block_size = f->size;
+		me->block_size = f->rec.req;
 		me->block_pre = f->pre;
-		me->alloc_stack = f->alloc_stack;
-		me->free_stack = f->free_stack;
+		me->alloc_stack = f->rec.stack;
+		me->free_stack = f->free_stack ? f->free_stack : caller_stack(tr, f->free_caller);
 		return true;
 	}
 	if (find_containing(tr, addr, me)) {
@@ -507,7 +570,7 @@ apply_deferred(struct tracer *tr, uint64_t upto)
 			add_error(tr, &me);
 		}
 		if (!is_allocation(d->func))
-			rec_free(tr, d->addr, d->stack);
+			rec_free(tr, d->addr, d->stack, 0);
 	}
 	tr->deferred.n = k;
 }
@@ -553,7 +616,7 @@ source_lookup(void *ctx, uint64_t addr, struct alloc_record *out)
 	struct tracer *tr = ctx;
 	uint64_t idx;
 	sync_ring(tr);
-	if (!u64map_get(&tr->live, addr, &idx))
+	if (!u64map_get(&tr->live, addr, &idx) || !tr->recs.v[idx].used)
 		return false;
 	*out = tr->recs.v[idx].rec;
 	return true;
@@ -743,10 +806,10 @@ record_return(struct tracer *tr, const struct shadow *e, const hd_regs_t *regs, 
 		uint64_t old = e->arg[0], size = e->func == TF_REALLOC ? e->arg[1] : e->arg[1] * e->arg[2];
 		if (r) {
 			if (old)
-				rec_free(tr, old, e->stack);
+				rec_free(tr, old, e->stack, 0);
 			rec_add(tr, r, size, e->stack, e->time);
 		} else if (old && size == 0) {
-			rec_free(tr, old, e->stack);	/* realloc(p, 0) freed p */
+			rec_free(tr, old, e->stack, 0);	/* realloc(p, 0) freed p */
 		} else {
 			tr->st.failed++;	/* p is untouched */
 		}
@@ -936,7 +999,7 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 					id = stack_intern(tr->stacks, tr->pcs, n);
 			}
 			if (!deferred)
-				rec_free(tr, p, id);
+				rec_free(tr, p, id, 0);
 		}
 		return TRAP_HOLD;
 	}
@@ -1049,12 +1112,12 @@ on_agent_check(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
 	}
 	if (err && error_at_call(tr, th, &me, &at)) {
 		if (!is_allocation(func))
-			rec_free(tr, f.rdi, me.call_stack);
+			rec_free(tr, f.rdi, me.call_stack, 0);
 		return TRAP_HOLD;
 	}
 	/* (a realloc goes on untraced) */
 	if (!is_allocation(func))
-		rec_free(tr, f.rdi, err ? me.call_stack : take_stack(tr, th, &at));
+		rec_free(tr, f.rdi, err ? me.call_stack : take_stack(tr, th, &at), 0);
 	return TRAP_RESUME;
 }
 
@@ -1118,14 +1181,17 @@ tr_fast_event(void *ctx, const struct fast_event *ev)
 		 * entry let through (a fastbin double free, a free of a block
 		 * freed long ago); the free's stack is its caller */
 		struct memerr me;
-		uint64_t pcs[2] = { ev->regs.rip, ev->arg[1] };
-		uint32_t id = tr->depth > 0 ? stack_intern(tr->stacks, pcs, pcs[1] ? 2 : 1) : 0;
-		if (ledger_check(tr, ev->arg[0], bp->func, ev->tid, pcs[1], 0, true, &me)) {
-			me.call_stack = id;
+		uint64_t idx;
+		if (u64map_get(&tr->live, ev->arg[0], &idx) && tr->recs.v[idx].used) {
+			rec_free_idx(tr, idx, 0, ev->arg[1]);	/* a block in use: the common case */
+			return;
+		}
+		if (ledger_check(tr, ev->arg[0], bp->func, ev->tid, ev->arg[1], 0, true, &me)) {
+			me.call_stack = caller_stack(tr, ev->arg[1]);
 			me.at_read = true;
 			add_error(tr, &me);
 		}
-		rec_free(tr, ev->arg[0], id);
+		rec_free(tr, ev->arg[0], 0, ev->arg[1]);
 		return;
 	}
 	memset(&e, 0, sizeof(e));
@@ -1640,7 +1706,6 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 	tr->pcs = xreallocarray(NULL, (size_t)tr->depth, sizeof(uint64_t));
 	tr->stacks = stack_table_new();
 	u64map_init(&tr->live);
-	u64map_init(&tr->freed);
 	u64map_init(&tr->pre);
 	if (o) {
 		tr->stop_on_error = o->stop_on_error;
@@ -1653,7 +1718,7 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 				u64map_put(&tr->pre, o->pre[i].addr, o->pre[i].size);
 		}
 		for (size_t i = 0; i < o->nprefreed; i++)
-			freed_put(tr, o->prefreed[i].addr, o->prefreed[i].size, 0, 0, true);
+			freed_add(tr, o->prefreed[i].addr, o->prefreed[i].size, 0, 0);
 	}
 
 	/* the definitions the program calls, one breakpoint per address */
@@ -2003,7 +2068,6 @@ tracer_free(struct tracer *tr)
 	vec_free(&tr->vforks);
 	stack_table_free(tr->stacks);
 	u64map_free(&tr->live);
-	u64map_free(&tr->freed);
 	u64map_free(&tr->pre);
 	free(tr->freedq);
 	free(tr->prev);
