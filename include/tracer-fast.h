@@ -128,8 +128,8 @@ void fast_set_need(struct fastpath *fp, uint32_t slot, uint32_t need);
  * Calls returning into [own_lo, own_hi) (glibc's own) are not checked. */
 void fast_set_check(struct fastpath *fp, uint64_t tcache_key, uint64_t tcache_key_addr, uint64_t own_lo,
 		    uint64_t own_hi);
-/* Is pc (a thread's rip after an int3) the agent's check trap?  Then
- * the thread's %rdi is its pad frame and %rsi its slot. */
+/* Is pc (a thread's rip after an int3) the agent's check trap gate?
+ * Then the thread's %rdi is its pad frame and %rsi its slot. */
 bool fast_is_check_trap(const struct fastpath *fp, uint64_t pc);
 /* The entry point the pad frame's func names (0: unknown). */
 uint64_t fast_entry_pc(const struct fastpath *fp, uint64_t func);

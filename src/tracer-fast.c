@@ -44,6 +44,7 @@ _Static_assert(sizeof(struct hda_frame) == HDA_FRAME_SIZE, "pad.S's frame");
 _Static_assert(sizeof(struct hda_ev_head) == 56, "event head layout");
 _Static_assert(sizeof(struct hda_ev) == 144, "event layout");
 _Static_assert(HDA_STUB_OFF + HDA_MAX_ENTRIES * HDA_STUB_SIZE <= HDA_CODE_SIZE - 64, "stubs fit");
+_Static_assert(HDA_TRAP_OFF + 2 <= HDA_CODE_SIZE, "the check's gate fits");
 
 #define NSLOTS 4096
 #define NRULES 16384
@@ -874,8 +875,10 @@ void
 fast_set_check(struct fastpath *fp, uint64_t tcache_key, uint64_t tcache_key_addr, uint64_t own_lo,
 	       uint64_t own_hi)
 {
-	if (!fp->shm)
-		return;
+	static const uint8_t gate[2] = { 0xcc, 0xc3 };	/* int3; ret */
+
+	if (!fp->shm || !fp->mapped || target_write(fp->t, fp->code + HDA_TRAP_OFF, gate, 2) < 0)
+		return;		/* (no check: the gate would not trap) */
 	fp->shm->own_lo = own_lo;
 	fp->shm->own_hi = own_hi;
 	fp->shm->tcache_key = tcache_key;
@@ -886,8 +889,8 @@ fast_set_check(struct fastpath *fp, uint64_t tcache_key, uint64_t tcache_key_add
 bool
 fast_is_check_trap(const struct fastpath *fp, uint64_t pc)
 {
-	/* the int3 is in the agent's code, before the stubs */
-	return fp->shm && fp->mapped && pc > fp->code && pc <= fp->code + HDA_STUB_OFF;
+	/* right after the gate's int3 */
+	return fp->shm && fp->mapped && pc == fp->code + HDA_TRAP_OFF + 1;
 }
 
 uint64_t
@@ -983,8 +986,12 @@ fast_disarm(struct fastpath *fp)
 			rc = -1;
 		}
 	}
-	if (fp->mapped)
+	if (fp->mapped) {
+		static const uint8_t ret = 0xc3;
 		target_write(t, fp->priv, &off, sizeof(off));
+		/* the check's gate lets a thread on its way pass */
+		target_write(t, fp->code + HDA_TRAP_OFF, &ret, 1);
+	}
 	wake_all(fp);
 	return rc;
 }

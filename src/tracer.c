@@ -1065,11 +1065,6 @@ on_agent_check(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
 	uint64_t entry;
 	enum tfunc func;
 	bool err;
-	uint8_t insn = 0;
-
-	/* the agent's int3 (not a SIGTRAP sent while the thread ran there) */
-	if (target_read_uncached(tr->t, regs->rip - 1, &insn, 1) != 1 || insn != 0xcc)
-		return TRAP_NOT_MINE;
 	if (target_read_uncached(tr->t, regs->rdi, &f, sizeof(f)) != sizeof(f) ||
 	    !(entry = fast_entry_pc(tr->fp, f.func))) {
 		warn_msg("thread %d: the agent's check trap has no frame at 0x%" PRIx64, th->tid, (uint64_t)regs->rdi);
@@ -1891,22 +1886,19 @@ unwind_thread_state(struct tracer *tr, struct target_thread *th)
 	/* right after the agent's check trap, its SIGTRAP not reported yet:
 	 * drop the signal and take the call back to its entry (unchecked) */
 	if (tr->fp && fast_is_check_trap(tr->fp, regs.rip)) {
-		uint8_t insn = 0;
 		pid_t tid = th->tid;
-		if (target_read_uncached(t, regs.rip - 1, &insn, 1) == 1 && insn == 0xcc) {
-			if (live_drain_signal(t, th, SIGTRAP) < 0)
-				warn_msg("thread %d: %s", tid, hd_errmsg());
-			th = target_find_thread(t, tid);
-			if (!th || th->state != THREAD_STOPPED)
-				return;
-			tt = th->priv;
-			on_agent_check(tr, th, &regs);
-			tr->held = false;
-			cur = target_regs(t, th);
-			if (!cur)
-				return;
-			regs = *cur;
-		}
+		if (live_drain_signal(t, th, SIGTRAP) < 0)
+			warn_msg("thread %d: %s", tid, hd_errmsg());
+		th = target_find_thread(t, tid);
+		if (!th || th->state != THREAD_STOPPED)
+			return;
+		tt = th->priv;
+		on_agent_check(tr, th, &regs);
+		tr->held = false;
+		cur = target_regs(t, th);
+		if (!cur)
+			return;
+		regs = *cur;
 	}
 	/* right after one of our int3s, its SIGTRAP not reported yet (an
 	 * interrupt stop came first): back onto it, and drop the signal */

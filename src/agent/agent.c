@@ -416,16 +416,21 @@ own_call(struct hda_shm *s, struct hda_frame *f)
 	return ret >= s->own_lo && ret < s->own_hi;
 }
 
-/* Stop for heapdbg (see hda_shm.check): it sets the registers back to
- * the call's entry, so this never returns when heapdbg takes it.  Not
- * when heapdbg is gone (its SIGTRAP would kill the process) or tracing
- * is off. */
+/* Stop for heapdbg (see hda_shm.check) at its trap gate: it sets the
+ * registers back to the call's entry, so this never returns when heapdbg
+ * takes it.  Not when heapdbg is gone (its SIGTRAP would kill the
+ * process) or tracing is off; a thread that was on its way when tracing
+ * stopped finds the gate a plain `ret`. */
 static void
 hold_for_heapdbg(struct hda_shm *s, struct hda_slot *sl, struct hda_frame *f)
 {
-	if (!LOAD(hda_priv.enabled) || !consumer_alive(s))
+	uintptr_t gate = (uintptr_t)&hda_priv - HDA_PRIV_OFF + HDA_TRAP_OFF;
+
+	if (!consumer_alive(s) || !LOAD(hda_priv.enabled))
 		return;
-	__asm__ volatile("int3" : : "D"(f), "S"(sl) : "memory");
+	/* (below the red zone: the call pushes its return address) */
+	__asm__ volatile("lea -128(%%rsp), %%rsp\n\tcall *%2\n\tlea 128(%%rsp), %%rsp"
+			 : "+D"(f), "+S"(sl) : "r"(gate) : "memory", "cc");
 }
 
 int

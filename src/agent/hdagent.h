@@ -88,6 +88,10 @@
 #define HDA_STUB_SIZE 96
 #define HDA_MAX_ENTRIES 16
 #define HDA_PRIV_OFF HDA_CODE_SIZE	/* struct hda_priv */
+/* The check's trap gate, after the stubs: heapdbg writes `int3; ret`
+ * there while it takes the traps and `ret` once it disarms, so a thread
+ * stopped on its way to the gate at trace stop passes through. */
+#define HDA_TRAP_OFF (HDA_STUB_OFF + HDA_MAX_ENTRIES * HDA_STUB_SIZE)
 #define HDA_MAP_SIZE (HDA_CODE_SIZE + 4096)	/* code + priv */
 
 #define HDA_MAX_INNER 24	/* ranges whose calls are inner calls */

@@ -169,6 +169,16 @@ for tracer, start in TRACERS:
         if e0:
             is_(e0.get("kind"), kind, "%s, shell: kind" % label)
 
+# trace stop with a thread held at an error: it goes on untraced, as
+# natively (glibc aborts it; no SIGTRAP, no trap left)
+for tracer, start in TRACERS:
+    r = run(["--run-libc-freeres=no", "--args", prog, "tcache"],
+            input="%s\ncontinue\ntrace stop\ncontinue\n" % start)
+    c0, c1 = r.cmd("continue") or {}, r.cmd("continue", 1) or {}
+    ok(c0.get("reason") == "stopped" and (r.cmd("trace", 1) or {}).get("active") is False,
+       "%s: held, then trace stop" % tracer, r)
+    is_(c1.get("signal"), "SIGABRT", "%s: after trace stop the held call goes on as natively" % tracer)
+
 # attached: the walk at trace start knows the blocks in use and the free
 # chunks then; a free of one in use is counted (frees of blocks allocated
 # before tracing), a second free of a free one is a double free
