@@ -90,6 +90,12 @@ void cmd_emit_alloc_frames(struct session *s, const uint64_t *pcs, int n, const 
 struct frame_info;
 void cmd_emit_frame(struct session *s, const char *indent, int level, const struct frame_info *f);
 
+/* Report the memory errors the tracer found since the last report (a
+ * "memory_errors" list in the command's object; text: valgrind's
+ * "Invalid free()" with the stacks) and count them for --error-exitcode.
+ * Nothing when there are none. */
+void cmd_emit_memerrs(struct session *s);
+
 /* Emit {chunks, bytes} as the JSON object KEY. */
 struct hcount;
 void cmd_emit_count(struct emitter *em, const char *key, const struct hcount *c);

@@ -74,6 +74,7 @@ struct malloc_info {
 	VEC(struct tcache_ref) tcaches;
 	uint64_t tcache_key;
 	bool have_tcache_key;
+	uint64_t tcache_key_addr;	/* where it is (the symbol), 0: not known */
 	const char *tcache_key_how;
 	uint64_t global_max_fast;
 	bool have_global_max_fast;

@@ -39,6 +39,7 @@ struct fast_entry {
 	unsigned index;		/* the tracer's, handed back in events (< 256) */
 	bool is_free;		/* recorded at entry, no result */
 	bool out_ptr;		/* posix_memalign: the block is *arg[0] */
+	bool is_realloc;	/* realloc, reallocarray: arg[0] is checked at entry */
 	/* set by fast_setup: */
 	bool patched;
 	const char *why;	/* why not (static text), when !patched */
@@ -80,6 +81,7 @@ int fast_arm(struct fastpath *fp);
 /* One event, as fast_drain() hands it over. */
 struct fast_event {
 	bool is_call;		/* an allocation at its return; else a free at entry */
+	uint64_t pos;		/* where it is in the ring (bytes since the start) */
 	unsigned index;
 	pid_t tid;
 	uint32_t slot;
@@ -103,6 +105,14 @@ typedef void (*fast_event_fn)(void *ctx, const struct fast_event *ev);
  * reads): a stopped process's ring is emptied.  Returns the number of
  * events. */
 size_t fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx);
+/* Drain until every event reserved before the call is read (other
+ * threads may still be writing theirs), for at most timeout seconds.
+ * False when some were not committed in time. */
+bool fast_drain_all(struct fastpath *fp, fast_event_fn fn, void *ctx, double timeout);
+/* Bytes reserved in the ring so far (events before this are written or
+ * being written), and bytes read by fast_drain. */
+uint64_t fast_reserved(const struct fastpath *fp);
+uint64_t fast_read_pos(const struct fastpath *fp);
 /* How full the ring is, 0..1. */
 double fast_fill(const struct fastpath *fp);
 /* Publish the CFI rule at lookup pc for the agent's unwinds. */
@@ -110,6 +120,22 @@ struct cfi_rule_info;
 void fast_publish_rule(struct fastpath *fp, uint64_t pc, const struct cfi_rule_info *r);
 /* The thread of slot copies need bytes of stack from now on (raised only). */
 void fast_set_need(struct fastpath *fp, uint32_t slot, uint32_t need);
+
+/* The agent checks the chunk at every free and realloc from now on and
+ * traps when it is suspicious (hdagent.h, hda_shm.check); tcache_key:
+ * glibc's (0: unknown, not compared), or tcache_key_addr: where the
+ * agent reads it at each check (it is set when malloc initialises).
+ * Calls returning into [own_lo, own_hi) (glibc's own) are not checked. */
+void fast_set_check(struct fastpath *fp, uint64_t tcache_key, uint64_t tcache_key_addr, uint64_t own_lo,
+		    uint64_t own_hi);
+/* Is pc (a thread's rip after an int3) the agent's check trap gate?
+ * Then the thread's %rdi is its pad frame and %rsi its slot. */
+bool fast_is_check_trap(const struct fastpath *fp, uint64_t pc);
+/* The entry point the pad frame's func names (0: unknown). */
+uint64_t fast_entry_pc(const struct fastpath *fp, uint64_t func);
+/* The thread of slot (its address in the target) passes its next call
+ * through unchecked and unrecorded (HDA_SLOT_ONCE).  0 or -1. */
+int fast_pass_once(struct fastpath *fp, uint64_t slot);
 
 /* A thread is gone: forget what its slot says about it. */
 void fast_thread_exit(struct fastpath *fp, pid_t tid);

@@ -57,9 +57,30 @@ const char *tfunc_name(enum tfunc f);
 
 struct tracer;
 
+/* A block in use when tracing starts (from the heap walk). */
+struct trace_preblock {
+	uint64_t addr;		/* user address */
+	uint64_t size;		/* usable size */
+};
+
 struct trace_opts {
 	int depth;		/* frames per stack (default 32) */
 	bool breakpoints;	/* breakpoints only (no fast tracepoints) */
+	/* the blocks in use at the start, sorted by address (known: the
+	 * walk succeeded, and a free of a block neither in it nor traced
+	 * since is an invalid free; else such a free is only counted) */
+	const struct trace_preblock *pre;
+	size_t npre;
+	bool pre_known;
+	/* the free chunks then (tcache, fastbins, bins): a free of one is a
+	 * double free of a block freed before tracing */
+	const struct trace_preblock *prefreed;
+	size_t nprefreed;
+	uint64_t tcache_key;	/* glibc 2.34+'s tcache_key (0: unknown) */
+	uint64_t tcache_key_addr;	/* where it is (0: unknown) */
+	/* hold a thread at a memory error (the shell); else report it and
+	 * let the call go on (batch) */
+	bool stop_on_error;
 };
 
 /* Place the breakpoints; every thread must be stopped.  NULL with an hd
@@ -91,7 +112,13 @@ struct trace_status {
 	unsigned long stepall;		/* stops that needed a stop-all single step */
 	unsigned long nested;		/* inner/tail calls not counted as calls */
 	unsigned long in_place;		/* stops resumed behind the int3 (endbr64) */
-	unsigned long untracked_frees;	/* frees of blocks allocated before tracing */
+	unsigned long untracked_frees;	/* frees of blocks in use when tracing started */
+	unsigned long unseen_frees;	/* glibc's own frees (a thread's tcache entries and tcache
+					 * at its exit), and frees of sound chunks the tracer did
+					 * not see allocated (glibc's own allocations) */
+	unsigned long memerrs;		/* memory errors found (struct memerr) */
+	unsigned long agent_checks;	/* frees and reallocs the agent's check stopped (fast) */
+	unsigned long deferred;		/* of them, judged later: earlier events were being written */
 	unsigned long failed;		/* allocations that returned NULL */
 	uint64_t outstanding_blocks, outstanding_bytes;
 	size_t stacks;
@@ -123,6 +150,46 @@ struct trace_status {
 };
 
 void tracer_status(const struct tracer *tr, struct trace_status *st);
+
+/*
+ * Memory errors the tracer sees at a free or realloc: the pointer is not
+ * a block in use (freed already, never allocated, inside a block), or the
+ * header of the chunk after it is damaged (an overflow out of the block).
+ * Found at the call by the breakpoint tracer; by the fast tracer at the
+ * call when the agent's check at the entry finds the chunk suspicious
+ * (a tcache key, a bad size or next header), else when heapdbg reads the
+ * event (a fastbin double free, which only the ledger can tell).
+ */
+enum memerr_kind {
+	ME_DOUBLE_FREE,		/* free of a block freed already */
+	ME_INVALID_FREE,	/* free of an address that is no block */
+	ME_INTERIOR_FREE,	/* free of an address inside a block in use */
+	ME_REALLOC_FREED,	/* realloc of a block freed already */
+	ME_INVALID_REALLOC,	/* realloc of an address that is no block (or inside one) */
+	ME_OVERFLOW,		/* the next chunk's header is damaged */
+};
+const char *memerr_kind_name(enum memerr_kind k);
+
+struct memerr {
+	enum memerr_kind kind;
+	enum tfunc func;	/* the call (free, realloc, ...) */
+	pid_t tid;
+	uint64_t addr;		/* the pointer passed */
+	uint64_t block;		/* the block it is (or is in, or was), 0: none */
+	uint64_t block_size;	/* its requested size (usable size: before tracing) */
+	bool block_pre;		/* the block was in use when tracing started */
+	uint32_t alloc_stack, free_stack, call_stack;	/* 0: not known */
+	bool held;		/* the thread is held at the call's entry */
+	bool at_read;		/* found when the fast tracer's event was read, after the call */
+	const char *glibc;	/* what glibc's check says of it, or NULL */
+	uint64_t chunk;		/* ME_OVERFLOW: the damaged chunk header (after the block) */
+	uint64_t bytes_at;	/* the bytes found there */
+	uint8_t bytes[16];
+	uint8_t nbytes;
+};
+/* The errors found since the last tracer_clear_errors(), in order. */
+const struct memerr *tracer_errors(struct tracer *tr, size_t *n);
+void tracer_clear_errors(struct tracer *tr);
 
 /* One outstanding (allocated, not freed) block. */
 struct trace_block {

@@ -33,6 +33,7 @@ continue_exec(struct session *s, int argc, char **argv)
 	session_target_ran(s);
 	if (res.end == RUN_EXITED || res.end == RUN_GONE)
 		s->end_seen = true;	/* our output says so */
+	cmd_emit_memerrs(s);	/* what the tracer found while it ran */
 	if (rc < 0)
 		return -1;
 	em_fmt(s->em, "{reason:%s}", run_end_name(res.end));
@@ -41,6 +42,11 @@ continue_exec(struct session *s, int argc, char **argv)
 	case RUN_EXITED:
 		em_fmt(s->em, ": process {pid:%d} {status:%s}; held at its exit with its memory intact",
 		       (int)s->t->pid, res.have_status ? wait_status_str(res.wait_status, b) : "exiting");
+		break;
+	case RUN_HOOK:
+		em_text(s->em, " at a memory error: the thread is held at the call (bt, chunk, refs); "
+			"`continue` lets the call go on");
+		em_fmt(s->em, "; {threads:%zu} thread%s stopped", s->t->nthreads, plural(s->t->nthreads));
 		break;
 	case RUN_GONE:
 		em_fmt(s->em, ": process {pid:%d} {status:%s}", (int)s->t->pid,

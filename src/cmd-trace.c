@@ -9,8 +9,10 @@
 #include "cmd.h"
 #include "live.h"
 #include "tracer.h"
+#include "heap.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int
@@ -26,6 +28,7 @@ trace_start(struct session *s, int argc, char **argv)
 		{ NULL, 0, NULL, NULL },
 	};
 	struct trace_opts o;
+	VEC(struct trace_preblock) pre = { 0 }, prefreed = { 0 };
 	struct symbols *sym;
 	struct unwinder *u;
 	struct tracer *tr;
@@ -54,7 +57,40 @@ trace_start(struct session *s, int argc, char **argv)
 	if (!fast && !breakpoints)
 		fast = session_fast_tracer(s);
 	o.breakpoints = !fast;
+	o.stop_on_error = !s->batch;
+	/* the blocks in use now: a free of anything else, not allocated
+	 * since, is an invalid free */
+	{
+		struct heap *h = session_heap_nocopy(s);
+		if (h && h->mi->allocator == ALLOC_GLIBC) {
+			o.pre_known = true;
+			for (size_t i = 0; h->initialised && i < h->nchunks; i++) {
+				const struct hchunk *c = &h->chunks[i];
+				struct trace_preblock b;
+				if (c->state == CS_TOP)
+					continue;
+				b.addr = hchunk_mem(c);
+				b.size = hchunk_usable(c);
+				if (c->state == CS_USED || c->state == CS_MMAPPED)
+					vec_push(&pre, b);
+				else
+					vec_push(&prefreed, b);
+			}
+			if (h->mi->have_tcache_key) {
+				o.tcache_key = h->mi->tcache_key;
+				o.tcache_key_addr = h->mi->tcache_key_addr;
+			}
+		} else {
+			hd_clear_error();
+		}
+		o.pre = pre.v;
+		o.npre = pre.n;
+		o.prefreed = prefreed.v;
+		o.nprefreed = prefreed.n;
+	}
 	tr = tracer_start(s->t, sym, u, &o);
+	vec_free(&pre);
+	vec_free(&prefreed);
 	if (!tr)
 		return -1;
 	tracer_free(s->tracer);	/* the records of an earlier trace */
@@ -156,6 +192,16 @@ trace_status(struct session *s)
 	em_obj_close(s->em);
 	em_text(s->em, "\n");
 	em_fmt(s->em, "Frees of blocks allocated before tracing: {untracked_frees:%lu}", st.untracked_frees);
+	if (st.unseen_frees)
+		em_fmt(s->em, "; glibc's own frees (a thread's tcache at its exit): {unseen_frees:%lu}", st.unseen_frees);
+	else
+		em_uint(s->em, "unseen_frees", 0);
+	em_fmt(s->em, "; memory errors: {memory_errors:%lu}", st.memerrs);
+	if (st.agent_checks)
+		em_fmt(s->em, " ({agent_checks:%lu} calls stopped by the collector's check, {deferred_checks:%lu} "
+		       "judged later)", st.agent_checks, st.deferred);
+	else
+		em_uint(s->em, "agent_checks", 0);
 	em_fmt(s->em, "; failed allocations: {failed:%lu}\n", st.failed);
 	em_fmt(s->em, "Stacks: {stacks:%zu} distinct, depth {depth:%d}", st.stacks, st.depth);
 	em_fmt(s->em, "; heapdbg's memory for the records: {memory:%zu}", st.memory);

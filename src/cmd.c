@@ -360,6 +360,8 @@ cmd_run_line(struct session *s, const char *line)
 		rc = -1;
 	else
 		rc = c->exec(s, argc, argv);
+	if (rc == 0)
+		cmd_emit_memerrs(s);	/* found while the command drained the tracer */
 	if (rc == 0 && held != UINT64_MAX && s->t && s->t->kind == TARGET_LIVE)
 		report_held(s, c, live_held_ns(s->t) - held);
 	if (rc < 0) {

@@ -1642,8 +1642,11 @@ malloc_locate_layout(struct target *t, struct symbols *s, const struct malloc_la
 	find_tcaches(t, s, &libc, &rm, mi);
 	note_lost_tls(t, mi);
 	if (read_sym_u64(t, s, lb, "tcache_key", &mi->tcache_key, NULL)) {
+		struct sym_info ks;
 		mi->have_tcache_key = true;
 		mi->tcache_key_how = "symbol";
+		if (symbols_lookup(s, lb, "tcache_key", &ks) == 0 && ks.size == 8)
+			mi->tcache_key_addr = ks.addr;
 	}
 	if (read_sym_u64(t, s, lb, "global_max_fast", &mi->global_max_fast, NULL))
 		mi->have_global_max_fast = true;

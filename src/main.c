@@ -13,6 +13,7 @@
 #include "reach.h"
 #include "session.h"
 #include "shell.h"
+#include "tracer.h"
 #include "signals.h"
 #include "suppress.h"
 
@@ -433,6 +434,13 @@ main(int argc, char **argv)
 		signal(term, SIG_DFL);
 		raise(term);
 		return 128 + term;
+	}
+	if (s->tracer) {
+		/* memory errors the tracer found count, reported or not */
+		struct trace_status tst;
+		tracer_status(s->tracer, &tst);
+		if (tst.memerrs)
+			s->found_problem = true;
 	}
 	finish_target(s, !quiet && !json);
 	if (s->error_exitcode && s->found_problem)

@@ -23,6 +23,7 @@
 
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -43,6 +44,7 @@ _Static_assert(sizeof(struct hda_frame) == HDA_FRAME_SIZE, "pad.S's frame");
 _Static_assert(sizeof(struct hda_ev_head) == 56, "event head layout");
 _Static_assert(sizeof(struct hda_ev) == 144, "event layout");
 _Static_assert(HDA_STUB_OFF + HDA_MAX_ENTRIES * HDA_STUB_SIZE <= HDA_CODE_SIZE - 64, "stubs fit");
+_Static_assert(HDA_TRAP_OFF + 2 <= HDA_CODE_SIZE, "the check's gate fits");
 
 #define NSLOTS 4096
 #define NRULES 16384
@@ -180,7 +182,8 @@ make_stub(struct fastpath *fp, struct fentry *fe, const uint8_t *code, uint64_t 
 	uint64_t stub = fe->stub, body = stub + 30, pc = fe->addr;
 	size_t o = 30;
 	unsigned len = 0;
-	uint32_t fn = e->index | (e->is_free ? HDA_FN_FREE : 0) | (e->out_ptr ? HDA_FN_OUTPTR : 0);
+	uint32_t fn = e->index | (e->is_free ? HDA_FN_FREE : 0) | (e->out_ptr ? HDA_FN_OUTPTR : 0) |
+		      (e->is_realloc ? HDA_FN_REALLOC : 0);
 	int32_t r32;
 
 	while (len < 5) {
@@ -661,6 +664,37 @@ answer_hello(struct fastpath *fp, const struct hda_ev_head *h)
 	futex_wake(&sl->hello_seq);
 }
 
+uint64_t
+fast_reserved(const struct fastpath *fp)
+{
+	return fp->shm ? __atomic_load_n(&fp->shm->head, __ATOMIC_ACQUIRE) : fp->tail;
+}
+
+uint64_t
+fast_read_pos(const struct fastpath *fp)
+{
+	return fp->tail;
+}
+
+bool
+fast_drain_all(struct fastpath *fp, fast_event_fn fn, void *ctx, double timeout)
+{
+	uint64_t head, until;
+
+	if (!fp->shm)
+		return true;
+	head = __atomic_load_n(&fp->shm->head, __ATOMIC_ACQUIRE);
+	until = hd_now_ns() + (uint64_t)(timeout * 1e9);
+	for (;;) {
+		fast_drain(fp, fn, ctx);
+		if ((int64_t)(fp->tail - head) >= 0)
+			return true;
+		if (hd_now_ns() >= until)
+			return false;
+		sched_yield();
+	}
+}
+
 size_t
 fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 {
@@ -700,6 +734,7 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 			fe.tid = (pid_t)ev.h.tid;
 			fe.slot = ev.h.slot;
 			fe.time = tsc_wall(fp, ev.h.tsc);
+			fe.pos = pos;
 			memcpy(fe.arg, ev.h.arg, sizeof(fe.arg));
 			if (fe.index < fp->n) {
 				fe.regs.rip = fp->ent[fe.index].addr;
@@ -837,6 +872,50 @@ fast_thread_exit(struct fastpath *fp, pid_t tid)
 }
 
 void
+fast_set_check(struct fastpath *fp, uint64_t tcache_key, uint64_t tcache_key_addr, uint64_t own_lo,
+	       uint64_t own_hi)
+{
+	static const uint8_t gate[2] = { 0xcc, 0xc3 };	/* int3; ret */
+
+	if (!fp->shm || !fp->mapped || target_write(fp->t, fp->code + HDA_TRAP_OFF, gate, 2) < 0)
+		return;		/* (no check: the gate would not trap) */
+	fp->shm->own_lo = own_lo;
+	fp->shm->own_hi = own_hi;
+	fp->shm->tcache_key = tcache_key;
+	fp->shm->tcache_key_addr = tcache_key_addr;
+	__atomic_store_n(&fp->shm->check, 1, __ATOMIC_RELEASE);
+}
+
+bool
+fast_is_check_trap(const struct fastpath *fp, uint64_t pc)
+{
+	/* right after the gate's int3 */
+	return fp->shm && fp->mapped && pc == fp->code + HDA_TRAP_OFF + 1;
+}
+
+uint64_t
+fast_entry_pc(const struct fastpath *fp, uint64_t func)
+{
+	unsigned i = (unsigned)(func & HDA_FN_INDEX);
+	return i < fp->n ? fp->ent[i].addr : 0;
+}
+
+int
+fast_pass_once(struct fastpath *fp, uint64_t slot)
+{
+	uint64_t off;
+	struct hda_slot *sl;
+	if (!fp->shm || slot < fp->shm_addr + fp->shm->slots_off)
+		return hd_fail(HD_EGENERIC, "0x%" PRIx64 " is no slot of the agent", slot);
+	off = slot - fp->shm_addr - fp->shm->slots_off;
+	if (off % sizeof(*sl) || off / sizeof(*sl) >= NSLOTS)
+		return hd_fail(HD_EGENERIC, "0x%" PRIx64 " is no slot of the agent", slot);
+	sl = &fp->slots[off / sizeof(*sl)];
+	__atomic_fetch_or(&sl->flags, HDA_SLOT_ONCE, __ATOMIC_ACQ_REL);
+	return 0;
+}
+
+void
 fast_pass_thread(struct fastpath *fp, uint64_t tp, bool on)
 {
 	struct hda_slot *sl = slot_of(fp, tp, on);
@@ -907,8 +986,12 @@ fast_disarm(struct fastpath *fp)
 			rc = -1;
 		}
 	}
-	if (fp->mapped)
+	if (fp->mapped) {
+		static const uint8_t ret = 0xc3;
 		target_write(t, fp->priv, &off, sizeof(off));
+		/* the check's gate lets a thread on its way pass */
+		target_write(t, fp->code + HDA_TRAP_OFF, &ret, 1);
+	}
 	wake_all(fp);
 	return rc;
 }

@@ -104,6 +104,9 @@ struct shadow {
 
 struct tthread {
 	VEC(struct shadow) sh;
+	/* the call held at a memory error: let go unchecked when it traps again */
+	bool pass;
+	uint64_t pass_rsp, pass_addr;
 	uint64_t expect_free;	/* realloc(p, 0) recorded: its inner free(p) is not a call */
 	/* how much of its stack to copy at an allocation: what its
 	 * unwinds have needed so far, plus a margin (0: not known yet,
@@ -111,10 +114,27 @@ struct tthread {
 	uint32_t stack_need;
 };
 
+/* A block in use (used), or freed since tracing started (freed: the
+ * last FREED_MAX of them stay, for the report of a second free: who
+ * allocated it, who freed it).  Both are in the address index. */
 struct trec {
 	uint64_t addr;
-	struct alloc_record rec;
+	struct alloc_record rec;	/* (a block from before tracing: its usable size, no stack) */
 	bool used;
+	bool freed;
+	bool pre;		/* freed, and in use when tracing started */
+	uint32_t free_stack;
+	uint64_t free_caller;	/* or only the free's caller (fast), interned when reported */
+};
+#define FREED_MAX 65536
+
+/* A free the agent's check trapped on, judged later (see confirm_error). */
+struct deferred {
+	uint64_t pos;		/* the ring's head at the trap */
+	uint64_t addr, caller;
+	uint32_t stack;
+	enum tfunc func;
+	pid_t tid;
 };
 
 struct tracer {
@@ -134,7 +154,7 @@ struct tracer {
 	struct live_hooks hooks;
 	struct alloc_source source;
 	struct stack_table *stacks;
-	struct u64map live;		/* user address -> index in recs */
+	struct u64map live;		/* user address -> index in recs (in use or freed) */
 	VEC(struct trec) recs;
 	VEC(uint32_t) free_recs;
 	uint64_t seq;
@@ -151,6 +171,20 @@ struct tracer {
 	struct cfi_cache *cfi;		/* the rules the agent is given */
 	uint64_t agent_unwinds;		/* stacks the agent unwound itself */
 	VEC(struct vforked { pid_t tid; uint64_t tp; }) vforks;
+	/* memory errors (see tracer.h) */
+	struct freed_slot { uint32_t idx; uint64_t seq; } *freedq;	/* the freed records, oldest first: a ring of FREED_MAX */
+	size_t freed_next;
+	struct u64map pre;		/* in use at the start, not freed since: address -> size */
+	struct trace_preblock *prev;	/* the same, sorted (freed ones stay: check pre) */
+	size_t npre;
+	bool pre_known;
+	bool stop_on_error;
+	bool held;			/* a thread is held at an error: live_run stops */
+	uint64_t own_lo, own_hi;	/* glibc's text: its own frees are not the program's errors */
+	VEC(struct memerr) errs;
+	/* frees the agent's check trapped while earlier events were still
+	 * being written: judged once the ring is read up to pos */
+	VEC(struct deferred) deferred;
 };
 
 /* ---- records ---- */
@@ -165,7 +199,12 @@ rec_add(struct tracer *tr, uint64_t addr, uint64_t req, uint32_t stack, double t
 	if (!addr)
 		return;
 	slot = u64map_slot(&tr->live, addr, &created);
-	if (created) {
+	if (!created && !tr->recs.v[*slot].used) {
+		/* a freed block handed out again: the record is its own */
+		idx = *slot;
+		tr->recs.v[idx].freed = false;
+		tr->st.outstanding_blocks++;
+	} else if (created) {
 		if (tr->free_recs.n) {
 			idx = tr->free_recs.v[--tr->free_recs.n];
 		} else {
@@ -185,6 +224,8 @@ rec_add(struct tracer *tr, uint64_t addr, uint64_t req, uint32_t stack, double t
 	r = &tr->recs.v[idx];
 	r->addr = addr;
 	r->used = true;
+	r->freed = false;
+	r->pre = false;
 	r->rec.req = req;
 	r->rec.stack = stack;
 	r->rec.seq = ++tr->seq;
@@ -192,21 +233,369 @@ rec_add(struct tracer *tr, uint64_t addr, uint64_t req, uint32_t stack, double t
 	tr->st.outstanding_bytes += req;
 }
 
-static void
-rec_free(struct tracer *tr, uint64_t addr)
+static void sync_ring(const struct tracer *ctr);
+static bool is_allocation(enum tfunc f);
+static void apply_deferred(struct tracer *tr, uint64_t upto);
+
+const char *
+memerr_kind_name(enum memerr_kind k)
 {
-	uint64_t idx;
-	if (!addr)
-		return;
-	if (!u64map_get(&tr->live, addr, &idx)) {
-		tr->st.untracked_frees++;
-		return;
+	switch (k) {
+	case ME_DOUBLE_FREE: return "double-free";
+	case ME_INVALID_FREE: return "invalid-free";
+	case ME_INTERIOR_FREE: return "interior-free";
+	case ME_REALLOC_FREED: return "realloc-freed";
+	case ME_INVALID_REALLOC: return "invalid-realloc";
+	case ME_OVERFLOW: return "overflow";
 	}
-	u64map_del(&tr->live, addr);
-	tr->recs.v[idx].used = false;
+	return "?";
+}
+
+/* A free's one-frame stack (its caller), as the fast tracer has it. */
+static uint32_t
+caller_stack(struct tracer *tr, uint64_t caller)
+{
+	uint64_t pcs[2] = { tr->by_func[TF_FREE] ? tr->by_func[TF_FREE]->addr : 0, caller };
+	if (tr->depth <= 0 || !caller)
+		return 0;
+	return stack_intern(tr->stacks, pcs, 2);
+}
+
+/* Record idx is freed now (its free stack, or caller): it joins the
+ * ring of freed records, whose oldest goes unless it was handed out and
+ * freed again since. */
+static void
+freed_mark(struct tracer *tr, uint64_t idx, uint32_t free_stack, uint64_t free_caller)
+{
+	struct freed_slot *f;
+	struct trec *r = &tr->recs.v[idx];
+
+	if (!tr->freedq)
+		tr->freedq = xcalloc(FREED_MAX, sizeof(*tr->freedq));
+	f = &tr->freedq[tr->freed_next];
+	if (f->seq) {
+		struct trec *old = &tr->recs.v[f->idx];
+		if (old->freed && old->rec.seq == f->seq) {
+			u64map_del(&tr->live, old->addr);
+			old->freed = false;
+			vec_push(&tr->free_recs, f->idx);
+		}
+	}
+	r->used = false;
+	r->freed = true;
+	r->free_stack = free_stack;
+	r->free_caller = free_caller;
+	if (!r->rec.seq)
+		r->rec.seq = ++tr->seq;
+	f->idx = (uint32_t)idx;
+	f->seq = r->rec.seq;
+	tr->freed_next = (tr->freed_next + 1) % FREED_MAX;
+}
+
+/* A freed record for a block heapdbg did not see allocated: one in use
+ * or free when tracing started (pre). */
+static void
+freed_add(struct tracer *tr, uint64_t addr, uint64_t size, uint32_t free_stack, uint64_t free_caller)
+{
+	uint64_t *slot, idx;
+	bool created;
+	struct trec *r;
+
+	slot = u64map_slot(&tr->live, addr, &created);
+	if (!created)
+		return;		/* (known already) */
+	if (tr->free_recs.n) {
+		idx = tr->free_recs.v[--tr->free_recs.n];
+	} else {
+		struct trec z;
+		memset(&z, 0, sizeof(z));
+		vec_push(&tr->recs, z);
+		idx = tr->recs.n - 1;
+	}
+	*slot = idx;
+	r = &tr->recs.v[idx];
+	memset(r, 0, sizeof(*r));
+	r->addr = addr;
+	r->rec.req = size;
+	r->rec.seq = ++tr->seq;
+	r->pre = true;
+	freed_mark(tr, idx, free_stack, free_caller);
+}
+
+/* Record idx, in use, is freed. */
+static void
+rec_free_idx(struct tracer *tr, uint64_t idx, uint32_t free_stack, uint64_t free_caller)
+{
 	tr->st.outstanding_blocks--;
 	tr->st.outstanding_bytes -= tr->recs.v[idx].rec.req;
-	vec_push(&tr->free_recs, (uint32_t)idx);
+	freed_mark(tr, idx, free_stack, free_caller);
+}
+
+/* The ledger after a free of addr (free_stack: the call's, or only its
+ * caller): a block in use goes to the freed ones; anything else was
+ * reported or counted at the call's check (ledger_check). */
+static void
+rec_free(struct tracer *tr, uint64_t addr, uint32_t free_stack, uint64_t free_caller)
+{
+	uint64_t idx, size;
+	if (!addr)
+		return;
+	if (u64map_get(&tr->live, addr, &idx)) {
+		if (tr->recs.v[idx].used)
+			rec_free_idx(tr, idx, free_stack, free_caller);
+		return;		/* (freed already: reported) */
+	}
+	if (tr->pre.n && u64map_get(&tr->pre, addr, &size)) {
+		u64map_del(&tr->pre, addr);
+		tr->st.untracked_frees++;
+		freed_add(tr, addr, size, free_stack, free_caller);
+	}
+}
+
+/* A chunk header, as glibc's free and realloc check it. */
+enum hdr_verdict {
+	HDR_SOUND,
+	HDR_BAD,	/* the chunk's own header (or the pointer's alignment) */
+	HDR_NEXT,	/* the next chunk's header: an overflow out of this block */
+	HDR_UNREAD,	/* not readable */
+};
+
+/* guess: the chunk size the ledger expects (0: none), to read both
+ * headers in one read when it is right */
+static enum hdr_verdict
+header_check(struct tracer *tr, uint64_t addr, bool realloc, uint64_t guess, struct memerr *me)
+{
+	uint64_t hdr[2], nxt[2], size;
+	uint8_t both[512];
+
+	if (addr & 15)
+		return HDR_BAD;
+	if (guess >= 32 && guess + 16 <= sizeof(both)) {
+		if (target_read_uncached(tr->t, addr - 16, both, guess + 16) != guess + 16)
+			guess = 0;
+		memcpy(hdr, both, 16);
+		memcpy(nxt, both + guess, 16);
+	} else {
+		guess = 0;
+	}
+	if (!guess && target_read_uncached(tr->t, addr - 16, hdr, 16) != 16)
+		return HDR_UNREAD;
+	if (hdr[1] & 2)
+		return HDR_SOUND;	/* mmapped: munmap_chunk's own check */
+	size = hdr[1] & ~7ULL;
+	if (size < 32 || (size & 15) || addr - 16 > -size)
+		return HDR_BAD;
+	if (size != guess && target_read_uncached(tr->t, addr - 16 + size, nxt, 16) != 16)
+		return HDR_BAD;
+	if ((nxt[1] & 1) && (nxt[1] & ~7ULL) > 16 && (nxt[1] & ~7ULL) < (1ULL << 40))
+		return HDR_SOUND;
+	me->chunk = addr - 16 + size;
+	me->bytes_at = me->chunk;
+	memcpy(me->bytes, nxt, 16);
+	me->nbytes = 16;
+	if (realloc)
+		me->glibc = "realloc(): invalid next size";
+	else if (!(nxt[1] & 1) && size > 0x80)
+		me->glibc = "double free or corruption (!prev)";
+	else
+		me->glibc = size <= 0x80 ? "free(): invalid next size (fast)" : "free(): invalid next size (normal)";
+	return HDR_NEXT;
+}
+
+/* The block in use that addr points inside of, if any. */
+static bool
+find_containing(struct tracer *tr, uint64_t addr, struct memerr *me)
+{
+	size_t lo = 0, hi = tr->npre;
+	uint64_t size;
+
+	for (size_t i = 0; i < tr->recs.n; i++) {
+		const struct trec *r = &tr->recs.v[i];
+		if (r->used && addr > r->addr && addr < r->addr + MAX(r->rec.req, 1)) {
+			me->block = r->addr;
+			me->block_size = r->rec.req;
+			me->alloc_stack = r->rec.stack;
+			return true;
+		}
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (tr->prev[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0 && addr > tr->prev[lo - 1].addr && addr < tr->prev[lo - 1].addr + tr->prev[lo - 1].size &&
+	    u64map_get(&tr->pre, tr->prev[lo - 1].addr, &size)) {
+		me->block = tr->prev[lo - 1].addr;
+		me->block_size = size;
+		me->block_pre = true;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * What the ledger says of a free (or realloc) of addr, at the call:
+ * true with *me filled (but for the stack of the call) when it is a
+ * memory error.  caller: the call's return address, or 0 and caller_sp:
+ * where it is (read only when needed).  at_read: after the call (the
+ * fast tracer's event).  A free of a sound chunk the tracer never saw allocated
+ * (glibc's own allocations: a thread's tcache; or no walk at the start)
+ * is counted, not reported.
+ */
+static bool
+ledger_check(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint64_t caller, uint64_t caller_sp,
+	     bool at_read, struct memerr *me)
+{
+	bool realloc = func == TF_REALLOC || func == TF_REALLOCARRAY, live;
+	uint64_t idx, size;
+	enum hdr_verdict v;
+
+	memset(me, 0, sizeof(*me));
+	me->func = func;
+	me->tid = tid;
+	me->addr = addr;
+	live = u64map_get(&tr->live, addr, &idx);
+	if (live && !tr->recs.v[idx].used)
+		live = false;	/* freed: below */
+	else if (!live)
+		idx = UINT64_MAX;
+	if (live || (idx == UINT64_MAX && tr->pre.n && u64map_get(&tr->pre, addr, &size))) {
+		/* the chunk size glibc gave a request of that size (a
+		 * block from before tracing: its usable size + 8) */
+		uint64_t guess = live ? MAX(ALIGN_UP(tr->recs.v[idx].rec.req + 8, 16), 32) : size + 8;
+		/* (after the call, the headers are no evidence: the agent's
+		 * check saw them at the call) */
+		if (at_read || header_check(tr, addr, realloc, guess, me) != HDR_NEXT)
+			return false;
+		me->kind = ME_OVERFLOW;
+		me->block = addr;
+		if (live) {
+			me->block_size = tr->recs.v[idx].rec.req;
+			me->alloc_stack = tr->recs.v[idx].rec.stack;
+		} else {
+			me->block_size = size;
+			me->block_pre = true;
+		}
+		return true;
+	}
+	if (!caller && caller_sp)
+		(void)!target_read_uncached(tr->t, caller_sp, &caller, 8);
+	if (caller && caller >= tr->own_lo && caller < tr->own_hi) {
+		/* glibc's own free of what it holds: a thread's tcache
+		 * entries and tcache at its exit (freed already, or never
+		 * allocated through malloc) */
+		tr->st.unseen_frees++;
+		return false;
+	}
+	if (idx != UINT64_MAX) {
+		const struct trec *f = &tr->recs.v[idx];
+		me->kind = realloc ? ME_REALLOC_FREED : ME_DOUBLE_FREE;
+		me->block = addr;
+		me->block_size = f->rec.req;
+		me->block_pre = f->pre;
+		me->alloc_stack = f->rec.stack;
+		me->free_stack = f->free_stack ? f->free_stack : caller_stack(tr, f->free_caller);
+		return true;
+	}
+	if (find_containing(tr, addr, me)) {
+		me->kind = realloc ? ME_INVALID_REALLOC : ME_INTERIOR_FREE;
+		return true;
+	}
+	/* after the call: glibc took the chunk's header quietly at the
+	 * agent's check, or the agent would have trapped */
+	v = at_read ? HDR_SOUND : header_check(tr, addr, realloc, 0, me);
+	if (!tr->pre_known || v == HDR_SOUND) {
+		/* without the walk at the start, the old count of frees of
+		 * blocks heapdbg did not see allocated */
+		if (tr->pre_known)
+			tr->st.unseen_frees++;
+		else
+			tr->st.untracked_frees++;
+		me->nbytes = 0;
+		return false;
+	}
+	me->nbytes = 0;
+	me->chunk = 0;
+	me->glibc = NULL;
+	me->kind = realloc ? ME_INVALID_REALLOC : ME_INVALID_FREE;
+	return true;
+}
+
+static void tr_fast_event(void *ctx, const struct fast_event *ev);
+
+/* At the call, with fast tracepoints beside: the ledger is only as
+ * recent as the ring read so far, and another thread may still be
+ * writing an allocation that came before this call.  An error is
+ * confirmed once every event reserved before it was read; false when
+ * that takes too long (a signal handler's call, its thread holding a
+ * reservation it cannot commit until the handler returns): the caller
+ * then defers the verdict. */
+static bool
+confirm_error(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint64_t caller_sp, struct memerr *me)
+{
+	if (!tr->fp)
+		return true;
+	if (!fast_drain_all(tr->fp, tr_fast_event, tr, 0.05))
+		return false;
+	if (tr->deferred.n)
+		apply_deferred(tr, fast_read_pos(tr->fp));
+	return ledger_check(tr, addr, func, tid, 0, caller_sp, false, me);
+}
+
+static void
+add_error(struct tracer *tr, const struct memerr *me)
+{
+	vec_push(&tr->errs, *me);
+	tr->st.memerrs++;
+}
+
+/* The deferred frees whose place in the ring is before upto, in order:
+ * judged by the ledger as a free read from the ring is. */
+static void
+apply_deferred(struct tracer *tr, uint64_t upto)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < tr->deferred.n; i++) {
+		const struct deferred *d = &tr->deferred.v[i];
+		struct memerr me;
+		if ((int64_t)(upto - d->pos) < 0) {
+			tr->deferred.v[k++] = *d;
+			continue;
+		}
+		if (ledger_check(tr, d->addr, d->func, d->tid, d->caller, 0, true, &me)) {
+			me.call_stack = d->stack;
+			me.at_read = true;
+			add_error(tr, &me);
+		}
+		if (!is_allocation(d->func))
+			rec_free(tr, d->addr, d->stack, 0);
+	}
+	tr->deferred.n = k;
+}
+
+/* Read the fast path's ring (the deferred frees in their place). */
+static void
+drain(struct tracer *tr)
+{
+	fast_drain(tr->fp, tr_fast_event, tr);
+	if (tr->deferred.n)
+		apply_deferred(tr, fast_read_pos(tr->fp));
+}
+
+const struct memerr *
+tracer_errors(struct tracer *tr, size_t *n)
+{
+	sync_ring(tr);
+	*n = tr->errs.n;
+	return tr->errs.v;
+}
+
+void
+tracer_clear_errors(struct tracer *tr)
+{
+	tr->errs.n = 0;
 }
 
 static void tr_fast_event(void *ctx, const struct fast_event *ev);
@@ -218,7 +607,7 @@ sync_ring(const struct tracer *ctr)
 {
 	struct tracer *tr = (struct tracer *)ctr;
 	if (tr->fp)
-		fast_drain(tr->fp, tr_fast_event, tr);
+		drain(tr);
 }
 
 static bool
@@ -227,7 +616,7 @@ source_lookup(void *ctx, uint64_t addr, struct alloc_record *out)
 	struct tracer *tr = ctx;
 	uint64_t idx;
 	sync_ring(tr);
-	if (!u64map_get(&tr->live, addr, &idx))
+	if (!u64map_get(&tr->live, addr, &idx) || !tr->recs.v[idx].used)
 		return false;
 	*out = tr->recs.v[idx].rec;
 	return true;
@@ -417,10 +806,10 @@ record_return(struct tracer *tr, const struct shadow *e, const hd_regs_t *regs, 
 		uint64_t old = e->arg[0], size = e->func == TF_REALLOC ? e->arg[1] : e->arg[1] * e->arg[2];
 		if (r) {
 			if (old)
-				rec_free(tr, old);
+				rec_free(tr, old, e->stack, 0);
 			rec_add(tr, r, size, e->stack, e->time);
 		} else if (old && size == 0) {
-			rec_free(tr, old);	/* realloc(p, 0) freed p */
+			rec_free(tr, old, e->stack, 0);	/* realloc(p, 0) freed p */
 		} else {
 			tr->st.failed++;	/* p is untouched */
 		}
@@ -497,6 +886,45 @@ shortcut(struct tracer *tr, struct tthread *tt, struct bp *bp, hd_regs_t *regs, 
 	return bp;
 }
 
+/* The stack of a stopped thread at an entry point (regs as it called),
+ * interned; 0 when none. */
+static uint32_t
+take_stack(struct tracer *tr, struct target_thread *th, const hd_regs_t *at)
+{
+	struct tthread *tt = tthread(th);
+	size_t got;
+	uint64_t reach = at->rsp + 8;
+	int n;
+
+	if (!tr->u || tr->depth <= 0)
+		return 0;
+	got = target_read_uncached(tr->t, at->rsp, tr->stackbuf, tt->stack_need ? tt->stack_need : STACK_COPY);
+	if (got < 8)
+		return 0;
+	{
+		struct stack_copy sc = { tr->stackbuf, at->rsp, got, &reach };
+		n = unwind_regs(tr->u, th->tid, at, &sc, tr->pcs, tr->depth);
+	}
+	tt->stack_need = stack_need_after(reach, at->rsp, tt->stack_need);
+	return n > 0 ? stack_intern(tr->stacks, tr->pcs, n) : 0;
+}
+
+/* A memory error at the call of a stopped thread whose registers are at
+ * as it called: its stack, then held (the shell: live_run stops, the
+ * call traps again when it runs and goes on unchecked) or only reported
+ * (batch).  Returns true when held. */
+static bool
+error_at_call(struct tracer *tr, struct target_thread *th, struct memerr *me, const hd_regs_t *at)
+{
+	me->call_stack = take_stack(tr, th, at);
+	me->held = tr->stop_on_error;
+	add_error(tr, me);
+	if (!me->held)
+		return false;
+	tr->held = true;
+	return true;
+}
+
 static enum trap_action
 on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *regs)
 {
@@ -504,9 +932,10 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 	struct tthread *tt = tthread(th);
 	uint64_t tramp = tr->scratch;
 	struct shadow e;
-	enum tfunc as;
+	enum tfunc as, called;
 	size_t got;
 	hd_regs_t at_entry;
+	bool deferred = false;
 
 	tr->st.stops++;
 	regs->rip = bp->addr;	/* back from the int3 */
@@ -520,13 +949,59 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 	}
 	tt->expect_free = 0;
 	tr->st.events[bp->func]++;
+	called = bp->func;
 	at_entry = *regs;	/* as the program called it: for the stack */
 	bp = shortcut(tr, tt, bp, regs, &as);
 	if (as == TF_MALLOC && at_entry.rip != bp->addr)
 		at_entry.rip = bp->addr;	/* realloc(NULL, n): malloc's stack, as valgrind has it */
+	if ((!is_allocation(as) || as == TF_REALLOC) && at_entry.rdi) {
+		/* the pointer freed (or realloc'ed), checked at the call */
+		uint64_t p = at_entry.rdi;
+		struct memerr me;
+		bool let_go = tt->pass && tt->pass_rsp == at_entry.rsp && tt->pass_addr == p;
+		tt->pass = false;
+		bool err = !let_go && ledger_check(tr, p, called, th->tid, 0, at_entry.rsp, false, &me);
+		if (err && !confirm_error(tr, p, called, th->tid, at_entry.rsp, &me)) {
+			/* judged when the ring is read up to this call */
+			struct deferred d = { fast_reserved(tr->fp), p, 0, 0, called, th->tid };
+			(void)!target_read_uncached(t, at_entry.rsp, &d.caller, 8);
+			d.stack = take_stack(tr, th, &at_entry);
+			vec_push(&tr->deferred, d);
+			tr->st.deferred++;
+			err = false;
+			deferred = true;	/* (not freed now) */
+		}
+		if (err && error_at_call(tr, th, &me, &at_entry)) {
+			tr->st.events[called]--;	/* counted when it goes on */
+			tt->pass = true;
+			tt->pass_rsp = at_entry.rsp;
+			tt->pass_addr = p;
+			return live_set_regs(tr->t, th, &at_entry) < 0 ? TRAP_NOT_MINE : TRAP_HOLD;
+		}
+	}
 	if (!is_allocation(as)) {
-		rec_free(tr, at_entry.rdi);
-		return step_over(tr, th, bp, regs) < 0 ? TRAP_NOT_MINE : TRAP_RESUME;
+		/* the free's stack, unwound from a copy once it runs */
+		uint64_t p = at_entry.rdi;
+		size_t fgot = 0;
+		if (p && tr->u && tr->depth > 0)
+			fgot = target_read_uncached(t, regs->rsp, tr->stackbuf, tt->stack_need ? tt->stack_need : STACK_COPY);
+		if (step_over(tr, th, bp, regs) < 0)
+			return TRAP_NOT_MINE;
+		live_resume(t, th);
+		{
+			uint32_t id = 0;
+			if (fgot >= 8) {
+				uint64_t reach = at_entry.rsp + 8;
+				struct stack_copy sc = { tr->stackbuf, at_entry.rsp, fgot, &reach };
+				int n = unwind_regs(tr->u, th->tid, &at_entry, &sc, tr->pcs, tr->depth);
+				tt->stack_need = stack_need_after(reach, at_entry.rsp, tt->stack_need);
+				if (n > 0)
+					id = stack_intern(tr->stacks, tr->pcs, n);
+			}
+			if (!deferred)
+				rec_free(tr, p, id, 0);
+		}
+		return TRAP_HOLD;
 	}
 	/* the top of the stack, once: the return address and the frames.
 	 * As much as this thread's unwinds have needed (its first copies
@@ -574,6 +1049,83 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 	return TRAP_HOLD;
 }
 
+/*
+ * The agent's check at a free or realloc found the chunk suspicious and
+ * trapped (hdagent.h: %rdi its pad frame, %rsi its slot).  The thread
+ * is set back to the call's entry, with the registers it called with,
+ * and its slot lets that call through once (unchecked, unrecorded: the
+ * ledger takes it here).  Held at an error (the shell), else resumed.
+ */
+static enum trap_action
+on_agent_check(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
+{
+	struct hda_frame f;
+	hd_regs_t at;
+	struct memerr me;
+	uint64_t entry;
+	enum tfunc func;
+	bool err;
+	if (target_read_uncached(tr->t, regs->rdi, &f, sizeof(f)) != sizeof(f) ||
+	    !(entry = fast_entry_pc(tr->fp, f.func))) {
+		warn_msg("thread %d: the agent's check trap has no frame at 0x%" PRIx64, th->tid, (uint64_t)regs->rdi);
+		return TRAP_NOT_MINE;
+	}
+	func = tr->bps[f.func & HDA_FN_INDEX].func;
+	at = *regs;
+	at.rip = entry;
+	at.rsp = f.rsp;
+	at.rdi = f.rdi;
+	at.rsi = f.rsi;
+	at.rdx = f.rdx;
+	at.rcx = f.rcx;
+	at.r8 = f.r8;
+	at.r9 = f.r9;
+	at.rbx = f.rbx;
+	at.rbp = f.rbp;
+	at.r12 = f.r12;
+	at.r13 = f.r13;
+	at.r14 = f.r14;
+	at.r15 = f.r15;
+	if (fast_pass_once(tr->fp, regs->rsi) < 0 || live_set_regs(tr->t, th, &at) < 0) {
+		warn_msg("thread %d: cannot take it back to its call at the agent's check: %s", th->tid, hd_errmsg());
+		return TRAP_NOT_MINE;
+	}
+	tr->st.stops++;
+	tr->st.agent_checks++;
+	/* the events before this call first */
+	drain(tr);
+	tr->st.events[func]++;
+	err = ledger_check(tr, f.rdi, func, th->tid, 0, f.rsp, false, &me);
+	if (err && !confirm_error(tr, f.rdi, func, th->tid, f.rsp, &me)) {
+		/* judged when the ring is read up to this call */
+		struct deferred d = { fast_reserved(tr->fp), f.rdi, 0, 0, func, th->tid };
+		(void)!target_read_uncached(tr->t, f.rsp, &d.caller, 8);
+		d.stack = take_stack(tr, th, &at);
+		vec_push(&tr->deferred, d);
+		tr->st.deferred++;
+		return TRAP_RESUME;
+	}
+	if (err && error_at_call(tr, th, &me, &at)) {
+		if (!is_allocation(func))
+			rec_free(tr, f.rdi, me.call_stack, 0);
+		return TRAP_HOLD;
+	}
+	/* (a realloc goes on untraced) */
+	if (!is_allocation(func))
+		rec_free(tr, f.rdi, err ? me.call_stack : take_stack(tr, th, &at), 0);
+	return TRAP_RESUME;
+}
+
+static bool
+tr_want_stop(void *ctx, struct target *t)
+{
+	struct tracer *tr = ctx;
+	if (!tr->held)
+		return false;
+	tr->held = false;
+	return true;
+}
+
 static enum trap_action
 tr_on_trap(void *ctx, struct target *t, struct target_thread *th)
 {
@@ -588,6 +1140,8 @@ tr_on_trap(void *ctx, struct target *t, struct target_thread *th)
 	if (!cur)
 		return TRAP_NOT_MINE;
 	regs = *cur;
+	if (tr->fp && fast_is_check_trap(tr->fp, regs.rip))
+		return on_agent_check(tr, th, &regs);
 	bp = bp_at(tr, regs.rip - 1);
 	if (!bp && regs.rip - 1 != tr->scratch)
 		return TRAP_NOT_MINE;
@@ -614,9 +1168,25 @@ tr_fast_event(void *ctx, const struct fast_event *ev)
 	struct shadow e;
 	hd_regs_t r;
 
+	if (tr->deferred.n)
+		apply_deferred(tr, ev->pos);	/* the frees trapped before this event was reserved */
 	tr->st.events[bp->func]++;
 	if (!ev->is_call) {
-		rec_free(tr, ev->arg[0]);
+		/* checked now, after the call: what the agent's check at the
+		 * entry let through (a fastbin double free, a free of a block
+		 * freed long ago); the free's stack is its caller */
+		struct memerr me;
+		uint64_t idx;
+		if (u64map_get(&tr->live, ev->arg[0], &idx) && tr->recs.v[idx].used) {
+			rec_free_idx(tr, idx, 0, ev->arg[1]);	/* a block in use: the common case */
+			return;
+		}
+		if (ledger_check(tr, ev->arg[0], bp->func, ev->tid, ev->arg[1], 0, true, &me)) {
+			me.call_stack = caller_stack(tr, ev->arg[1]);
+			me.at_read = true;
+			add_error(tr, &me);
+		}
+		rec_free(tr, ev->arg[0], 0, ev->arg[1]);
 		return;
 	}
 	memset(&e, 0, sizeof(e));
@@ -643,6 +1213,18 @@ tr_fast_event(void *ctx, const struct fast_event *ev)
 			fast_publish_rule(tr->fp, pc, &ri);
 		}
 	}
+	if ((bp->func == TF_REALLOC || bp->func == TF_REALLOCARRAY) && ev->arg[0]) {
+		/* a realloc's pointer, checked as a free's after the call */
+		struct memerr me;
+		uint64_t caller = ev->npcs > 1 ? ev->pcs[1] : 0;
+		if (!caller && ev->stack_len >= 8)
+			memcpy(&caller, ev->stack, 8);
+		if (ledger_check(tr, ev->arg[0], bp->func, ev->tid, caller, 0, true, &me)) {
+			me.call_stack = e.stack;
+			me.at_read = true;
+			add_error(tr, &me);
+		}
+	}
 	memset(&r, 0, sizeof(r));
 	r.rax = ev->ret;
 	record_return(tr, &e, &r, ev->have_out ? &ev->out : NULL);
@@ -654,7 +1236,7 @@ tr_on_poll(void *ctx, struct target *t)
 	struct tracer *tr = ctx;
 	if (!tr->active || !tr->fp)
 		return 100;
-	fast_drain(tr->fp, tr_fast_event, tr);
+	drain(tr);
 	/* a ring that filled up meanwhile is read again sooner */
 	return fast_fill(tr->fp) > 0.25 ? 1 : POLL_MS;
 }
@@ -753,7 +1335,7 @@ tr_on_exec(void *ctx, struct target *t)
 	/* a new image: our breakpoints and scratch page went with the old;
 	 * the events written before it are still in the ring */
 	if (tr->fp)
-		fast_drain(tr->fp, tr_fast_event, tr);
+		drain(tr);
 	tr->active = false;
 	tr->st.seconds = hd_wall_time() - tr->started;
 	tr->scratch = 0;
@@ -1042,7 +1624,7 @@ unmap_fast(struct tracer *tr)
  * point is a breakpoint and tr->fast_error says why.
  */
 static void
-setup_fast(struct tracer *tr, uint64_t lo, uint64_t hi)
+setup_fast(struct tracer *tr, uint64_t lo, uint64_t hi, const struct trace_opts *o)
 {
 	struct fast_config cfg;
 	const char *force = getenv("HEAPDBG_TRACE_FORCE_BREAKPOINT");
@@ -1056,6 +1638,7 @@ setup_fast(struct tracer *tr, uint64_t lo, uint64_t hi)
 		tr->fe[i].index = i;
 		tr->fe[i].is_free = tr->bps[i].func == TF_FREE || tr->bps[i].func == TF_CFREE;
 		tr->fe[i].out_ptr = tr->bps[i].func == TF_POSIX_MEMALIGN;
+		tr->fe[i].is_realloc = tr->bps[i].func == TF_REALLOC || tr->bps[i].func == TF_REALLOCARRAY;
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.code = tr->code;
@@ -1081,6 +1664,7 @@ setup_fast(struct tracer *tr, uint64_t lo, uint64_t hi)
 			tr->code = 0;
 		return;
 	}
+	fast_set_check(tr->fp, o ? o->tcache_key : 0, o ? o->tcache_key_addr : 0, tr->own_lo, tr->own_hi);
 	for (unsigned i = 0; i < tr->nbps; i++) {
 		struct bp *bp = &tr->bps[i];
 		/* a test hook: the names in HEAPDBG_TRACE_FORCE_BREAKPOINT
@@ -1117,6 +1701,20 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 	tr->pcs = xreallocarray(NULL, (size_t)tr->depth, sizeof(uint64_t));
 	tr->stacks = stack_table_new();
 	u64map_init(&tr->live);
+	u64map_init(&tr->pre);
+	if (o) {
+		tr->stop_on_error = o->stop_on_error;
+		tr->pre_known = o->pre_known;
+		if (o->npre) {
+			tr->prev = xreallocarray(NULL, o->npre, sizeof(*tr->prev));
+			memcpy(tr->prev, o->pre, o->npre * sizeof(*tr->prev));
+			tr->npre = o->npre;
+			for (size_t i = 0; i < o->npre; i++)
+				u64map_put(&tr->pre, o->pre[i].addr, o->pre[i].size);
+		}
+		for (size_t i = 0; i < o->nprefreed; i++)
+			freed_add(tr, o->prefreed[i].addr, o->prefreed[i].size, 0, 0);
+	}
 
 	/* the definitions the program calls, one breakpoint per address */
 	for (size_t i = 0; i < ARRAY_SIZE(entry_points); i++) {
@@ -1162,6 +1760,13 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 		tr->glibc_chain = m && f && r && m->module && f->module == m->module && r->module == m->module &&
 				  (!ra || ra->module == m->module) && strstr(m->module, "libc.so");
 	}
+	if (tr->by_func[TF_FREE] && tr->by_func[TF_FREE]->module && strstr(tr->by_func[TF_FREE]->module, "libc.so")) {
+		struct module_info mi;
+		if (symbols_module_at(s, tr->by_func[TF_FREE]->addr, &mi)) {
+			tr->own_lo = mi.start;
+			tr->own_hi = mi.end;
+		}
+	}
 	tr->syscall_insn = find_syscall_insn(tr, dwfl_addrmodule(symbols_dwfl(s), lo));
 	if (!tr->syscall_insn) {
 		/* an interposed allocator may hold none (a small wrapper):
@@ -1179,7 +1784,7 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 			goto fail;
 	hd_test_pause("trace-scratch");	/* nothing mapped or armed yet */
 	if (!(o && o->breakpoints))
-		setup_fast(tr, lo, hi);
+		setup_fast(tr, lo, hi, o);
 	nbp = 0;
 	for (unsigned i = 0; i < tr->nbps; i++)
 		nbp += !tr->bps[i].fast;
@@ -1235,6 +1840,7 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 	tr->hooks.on_foreign_trap = tr_on_foreign_trap;
 	tr->hooks.on_exec = tr_on_exec;
 	tr->hooks.on_vfork_done = tr_on_vfork_done;
+	tr->hooks.want_stop = tr_want_stop;
 	if (tr->fp) {
 		tr->hooks.on_poll = tr_on_poll;
 		tr->hooks.poll_ms = POLL_MS;
@@ -1277,6 +1883,23 @@ unwind_thread_state(struct tracer *tr, struct target_thread *th)
 	if (!cur)
 		return;
 	regs = *cur;
+	/* right after the agent's check trap, its SIGTRAP not reported yet:
+	 * drop the signal and take the call back to its entry (unchecked) */
+	if (tr->fp && fast_is_check_trap(tr->fp, regs.rip)) {
+		pid_t tid = th->tid;
+		if (live_drain_signal(t, th, SIGTRAP) < 0)
+			warn_msg("thread %d: %s", tid, hd_errmsg());
+		th = target_find_thread(t, tid);
+		if (!th || th->state != THREAD_STOPPED)
+			return;
+		tt = th->priv;
+		on_agent_check(tr, th, &regs);
+		tr->held = false;
+		cur = target_regs(t, th);
+		if (!cur)
+			return;
+		regs = *cur;
+	}
 	/* right after one of our int3s, its SIGTRAP not reported yet (an
 	 * interrupt stop came first): back onto it, and drop the signal */
 	if (regs.rip - 1 == tr->scratch || bp_at(tr, regs.rip - 1)) {
@@ -1333,7 +1956,7 @@ static bool
 settle_want_stop(void *ctx, struct target *t)
 {
 	struct tracer *tr = ctx;
-	fast_drain(tr->fp, tr_fast_event, tr);
+	drain(tr);
 	return !fast_busy(tr->fp);
 }
 
@@ -1364,7 +1987,7 @@ settle_fast(struct tracer *tr)
 		if (live_gone(t) || live_at_exit(t))
 			return;
 	}
-	fast_drain(tr->fp, tr_fast_event, tr);
+	drain(tr);
 	if (fast_busy(tr->fp)) {
 		warn_msg("a thread may still return into heapdbg's code page at 0x%" PRIx64 ": it stays mapped "
 			 "(harmless; unmapped at the next trace stop or detach that finds it unused)", tr->code);
@@ -1386,7 +2009,7 @@ tracer_stop(struct tracer *tr)
 	hd_test_pause("trace-stop");	/* every breakpoint still armed */
 	if (tr->fp) {
 		/* what the threads wrote up to now */
-		fast_drain(tr->fp, tr_fast_event, tr);
+		drain(tr);
 		if (!live_gone(t) && fast_disarm(tr->fp) < 0)
 			rc = hd_fail(HD_EIO, "an entry point no longer held heapdbg's jump (left as it was)");
 	}
@@ -1437,6 +2060,11 @@ tracer_free(struct tracer *tr)
 	vec_free(&tr->vforks);
 	stack_table_free(tr->stacks);
 	u64map_free(&tr->live);
+	u64map_free(&tr->pre);
+	free(tr->freedq);
+	free(tr->prev);
+	vec_free(&tr->errs);
+	vec_free(&tr->deferred);
 	vec_free(&tr->recs);
 	vec_free(&tr->free_recs);
 	free(tr->pcs);

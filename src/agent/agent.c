@@ -383,6 +383,56 @@ agent_unwind(struct hda_shm *s, struct hda_slot *sl, const struct hda_frame *f, 
 	return n;
 }
 
+/* Would glibc's free (or realloc) take the chunk of user pointer p
+ * quietly?  The loads glibc makes itself, in its order (a bad size is
+ * not followed to a next header); a chunk beyond 64 MiB that is not
+ * mmapped is left to heapdbg's reads.  1: suspicious. */
+static int
+chunk_suspect(struct hda_shm *s, uint64_t p)
+{
+	uint64_t sz, size, nsz, key;
+
+	if (p & 15)
+		return 1;
+	sz = *(const volatile uint64_t *)(uintptr_t)(p - 8);
+	if (sz & 2)
+		return 0;	/* mmapped: munmap_chunk's own check */
+	size = sz & ~7ULL;
+	if (size < 32 || (size & 15) || size >= (1ULL << 26) || p - 16 > -size)
+		return 1;
+	key = s->tcache_key_addr ? *(const volatile uint64_t *)(uintptr_t)s->tcache_key_addr : s->tcache_key;
+	if (key && *(const volatile uint64_t *)(uintptr_t)(p + 8) == key)
+		return 1;
+	nsz = *(const volatile uint64_t *)(uintptr_t)(p - 16 + size + 8);
+	nsz &= ~6ULL;
+	return !(nsz & 1) || nsz <= 17 || nsz >= (1ULL << 40);
+}
+
+/* A call glibc makes itself (hda_shm.own_lo..own_hi). */
+static inline int
+own_call(struct hda_shm *s, struct hda_frame *f)
+{
+	uint64_t ret = *(uint64_t *)f->rsp;
+	return ret >= s->own_lo && ret < s->own_hi;
+}
+
+/* Stop for heapdbg (see hda_shm.check) at its trap gate: it sets the
+ * registers back to the call's entry, so this never returns when heapdbg
+ * takes it.  Not when heapdbg is gone (its SIGTRAP would kill the
+ * process) or tracing is off; a thread that was on its way when tracing
+ * stopped finds the gate a plain `ret`. */
+static void
+hold_for_heapdbg(struct hda_shm *s, struct hda_slot *sl, struct hda_frame *f)
+{
+	uintptr_t gate = (uintptr_t)&hda_priv - HDA_PRIV_OFF + HDA_TRAP_OFF;
+
+	if (!consumer_alive(s) || !LOAD(hda_priv.enabled))
+		return;
+	/* (below the red zone: the call pushes its return address) */
+	__asm__ volatile("lea -128(%%rsp), %%rsp\n\tcall *%2\n\tlea 128(%%rsp), %%rsp"
+			 : "+D"(f), "+S"(sl) : "r"(gate) : "memory", "cc");
+}
+
 int
 hda_enter(struct hda_frame *f)
 {
@@ -399,13 +449,18 @@ hda_enter(struct hda_frame *f)
 		__atomic_fetch_add(&s->noslot, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
-	if (LOAD(sl->flags) & HDA_SLOT_PASS)
+	if (LOAD(sl->flags) & (HDA_SLOT_PASS | HDA_SLOT_ONCE)) {
+		if (LOAD(sl->flags) & HDA_SLOT_ONCE)
+			__atomic_fetch_and(&sl->flags, ~HDA_SLOT_ONCE, __ATOMIC_ACQ_REL);
 		return 0;
+	}
 	f->tsc = rdtsc();
 	if ((f->func & HDA_FN_FREE)) {
 		struct hda_ev_head h;
 		if (!f->rdi)
 			return 0;	/* free(NULL) does nothing */
+		if (LOAD(s->check) && !own_call(s, f) && chunk_suspect(s, f->rdi))
+			hold_for_heapdbg(s, sl, f);
 		if (!sl->tid)
 			sl->tid = (uint32_t)sys1(NR_gettid, 0);
 		h.type = HDA_EV_FREE;
@@ -414,11 +469,13 @@ hda_enter(struct hda_frame *f)
 		h.slot = (uint32_t)(sl - (struct hda_slot *)((char *)s + s->slots_off));
 		h.tsc = f->tsc;
 		h.arg[0] = f->rdi;
-		h.arg[1] = f->rsi;
+		h.arg[1] = *(uint64_t *)f->rsp;	/* the caller */
 		h.arg[2] = f->rdx;
 		ring_write(s, sl, &h, sizeof(h), 0, 0);
 		return 0;	/* then the free itself, as called */
 	}
+	if ((f->func & HDA_FN_REALLOC) && f->rdi && LOAD(s->check) && !own_call(s, f) && chunk_suspect(s, f->rdi))
+		hold_for_heapdbg(s, sl, f);
 	f->slot = (uint64_t)(uintptr_t)sl;
 	inc32(&sl->in_flight);
 	return 1;

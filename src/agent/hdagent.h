@@ -88,6 +88,10 @@
 #define HDA_STUB_SIZE 96
 #define HDA_MAX_ENTRIES 16
 #define HDA_PRIV_OFF HDA_CODE_SIZE	/* struct hda_priv */
+/* The check's trap gate, after the stubs: heapdbg writes `int3; ret`
+ * there while it takes the traps and `ret` once it disarms, so a thread
+ * stopped on its way to the gate at trace stop passes through. */
+#define HDA_TRAP_OFF (HDA_STUB_OFF + HDA_MAX_ENTRIES * HDA_STUB_SIZE)
 #define HDA_MAP_SIZE (HDA_CODE_SIZE + 4096)	/* code + priv */
 
 #define HDA_MAX_INNER 24	/* ranges whose calls are inner calls */
@@ -97,6 +101,7 @@
 #define HDA_FN_INDEX 0xffu
 #define HDA_FN_FREE 0x100u	/* free, cfree: recorded at entry */
 #define HDA_FN_OUTPTR 0x200u	/* posix_memalign: the result is *arg[0] */
+#define HDA_FN_REALLOC 0x400u	/* realloc, reallocarray: arg[0] is checked as a free's */
 
 /* struct hda_priv: the private page (wiped in a fork child) */
 struct hda_priv {
@@ -122,6 +127,8 @@ struct hda_rule {
 
 /* hda_slot.flags */
 #define HDA_SLOT_PASS 1u	/* pass through (a vfork child shares this thread) */
+#define HDA_SLOT_ONCE 2u	/* pass the next call through, then clear it (the call heapdbg
+				 * held at a memory error, let go: it runs as called, unchecked) */
 
 struct hda_slot {
 	uint64_t key;		/* the thread pointer (%fs:0); 0: free */
@@ -172,11 +179,26 @@ struct hda_shm {
 	uint64_t lost;		/* events that found no room and could not wait */
 	uint64_t noslot;	/* calls passed through: the slot table was full */
 	uint64_t hellos;	/* HELLO events written */
+	/* The check at a free and at a realloc's pointer (check != 0): the
+	 * agent traps (int3 with %rdi = the pad's frame, %rsi = the slot)
+	 * when the chunk is not what glibc would accept quietly -- a
+	 * misaligned pointer, a bad size, a damaged next header, or its
+	 * tcache key in the tcache entry's key word (a tcache double free,
+	 * which glibc aborts on).  heapdbg then reports it, sets the
+	 * registers back to the call's entry and HDA_SLOT_ONCE. */
+	uint64_t tcache_key;	/* glibc 2.34+'s tcache_key (0: not checked) */
+	uint64_t tcache_key_addr;	/* or where the agent reads it (set at malloc's init) */
+	uint32_t check;
+	uint32_t pad4;
+	/* calls from here (glibc's text) are not checked: glibc's own frees
+	 * (a dying thread's tcache entries keep their key) are no error */
+	uint64_t own_lo, own_hi;
 };
 
 /* event types */
 #define HDA_EV_CALL 1		/* an allocation, at its return */
-#define HDA_EV_FREE 2		/* a free, at its entry (struct hda_ev_head only) */
+#define HDA_EV_FREE 2		/* a free, at its entry (struct hda_ev_head only; arg[1] is
+				 * the caller's return address, the free's one-frame stack) */
 #define HDA_EV_HELLO 3		/* a thread asks for its stack range (head only; arg[0] = rsp) */
 
 /* hda_ev.flags */
