@@ -93,6 +93,7 @@ struct fast_event {
 	size_t stack_len;
 	const uint64_t *pcs;	/* or the frames, unwound by the agent */
 	int npcs;
+	uint32_t stack_id;	/* or the id of a stack published with fast_publish_stack() (0: none) */
 };
 
 typedef void (*fast_event_fn)(void *ctx, const struct fast_event *ev);
@@ -108,6 +109,10 @@ double fast_fill(const struct fastpath *fp);
 /* Publish the CFI rule at lookup pc for the agent's unwinds. */
 struct cfi_rule_info;
 void fast_publish_rule(struct fastpath *fp, uint64_t pc, const struct cfi_rule_info *r);
+/* Publish stack id, interned from the agent's pcs[0..n), for the agent:
+ * its next allocations with these pcs carry the id alone.  Silently
+ * nothing once the table or its pool is full. */
+void fast_publish_stack(struct fastpath *fp, const uint64_t *pcs, int n, uint32_t id);
 /* The thread of slot copies need bytes of stack from now on (raised only). */
 void fast_set_need(struct fastpath *fp, uint32_t slot, uint32_t need);
 

@@ -105,6 +105,7 @@ struct trace_status {
 	const char *fast_error;		/* why none could be set up, or NULL */
 	uint64_t ring_events;		/* events read from the ring */
 	uint64_t agent_unwinds;		/* stacks unwound in the target by the cached CFI rules (in unwind.fast) */
+	uint64_t stack_ids;		/* of them, sent as the id of a stack heapdbg published */
 	uint64_t ring_waits;		/* calls that waited for room in the ring */
 	uint64_t ring_lost;		/* calls that found no room and could not wait */
 	uint64_t ring_noslot;		/* calls not traced: the thread table was full */

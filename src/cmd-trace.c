@@ -168,7 +168,10 @@ trace_status(struct session *s)
 		em_fmt(s->em, ", {mismatches:%" PRIu64 "} differed", st.unwind.mismatches);
 	}
 	if (st.fast_tried)
+	{
 		em_fmt(s->em, "; {agent_unwinds:%" PRIu64 "} of them in the target", st.agent_unwinds);
+		em_fmt(s->em, ", {stack_ids:%" PRIu64 "} sent as a known stack's id", st.stack_ids);
+	}
 	em_obj_close(s->em);
 	em_text(s->em, "\n");
 	return 0;

@@ -150,6 +150,7 @@ struct tracer {
 	unsigned narmed_bps;		/* breakpoints armed */
 	struct cfi_cache *cfi;		/* the rules the agent is given */
 	uint64_t agent_unwinds;		/* stacks the agent unwound itself */
+	uint64_t stack_ids;		/* of them, sent as a published stack's id */
 	VEC(struct vforked { pid_t tid; uint64_t tp; }) vforks;
 };
 
@@ -625,8 +626,13 @@ tr_fast_event(void *ctx, const struct fast_event *ev)
 	e.arg[1] = ev->arg[1];
 	e.arg[2] = ev->arg[2];
 	e.time = ev->time;
-	if (ev->npcs > 0 && tr->depth > 0) {
+	if (ev->stack_id && ev->stack_id <= stack_count(tr->stacks)) {
+		e.stack = ev->stack_id;	/* a stack published before */
+		tr->agent_unwinds++;
+		tr->stack_ids++;
+	} else if (ev->npcs > 0 && tr->depth > 0) {
 		e.stack = stack_intern(tr->stacks, ev->pcs, MIN(ev->npcs, tr->depth));
+		fast_publish_stack(tr->fp, ev->pcs, ev->npcs, e.stack);
 		tr->agent_unwinds++;
 	} else if (tr->u && tr->depth > 0 && ev->stack_len >= 8) {
 		uint64_t reach = ev->regs.rsp + 8;
@@ -1525,6 +1531,7 @@ tracer_status(const struct tracer *tr, struct trace_status *st)
 	st->nbreakpoints = tr->nbps - st->nfast;
 	st->unwind.fast += tr->agent_unwinds;
 	st->agent_unwinds = tr->agent_unwinds;
+	st->stack_ids = tr->stack_ids;
 	if (tr->fp) {
 		struct fast_stats fs;
 		fast_stats(tr->fp, &fs);

@@ -383,6 +383,35 @@ agent_unwind(struct hda_shm *s, struct hda_slot *sl, const struct hda_frame *f, 
 	return n;
 }
 
+/* The id of the published stack whose pcs are pcs[0..n), or 0. */
+static uint32_t
+stack_id(struct hda_shm *s, const uint64_t *pcs, uint32_t n)
+{
+	const struct hda_stack *tab;
+	const uint64_t *pool;
+	uint64_t h, mask = s->nstacks - 1;
+
+	if (!s->nstacks)
+		return 0;
+	tab = (const struct hda_stack *)((const char *)s + s->stacks_off);
+	pool = (const uint64_t *)((const char *)s + s->spool_off);
+	h = hda_stack_hash(pcs, n);
+	for (uint64_t i = h, k = 0; k < HDA_STACK_PROBES; k++, i++) {
+		const struct hda_stack *e = &tab[i & mask];
+		uint64_t eh = __atomic_load_n(&e->hash, __ATOMIC_ACQUIRE);
+		uint32_t j;
+		if (eh == 0)
+			return 0;
+		if (eh != h || e->n != n || e->first > s->spool_words || n > s->spool_words - e->first)
+			continue;
+		for (j = 0; j < n && pool[e->first + j] == pcs[j]; j++)
+			;
+		if (j == n)
+			return e->id;
+	}
+	return 0;
+}
+
 int
 hda_enter(struct hda_frame *f)
 {
@@ -471,7 +500,17 @@ hda_exit(struct hda_frame *f)
 	{
 		uint64_t pcs[HDA_MAX_DEPTH];
 		int n = agent_unwind(s, sl, f, pcs);
-		if (n > 0) {
+		uint32_t id = n > 0 ? stack_id(s, pcs, (uint32_t)n) : 0;
+		if (id) {
+			struct hda_ev_id ei;
+			ei.h = e.h;
+			ei.h.type = HDA_EV_CALLID;
+			ei.ret = e.ret;
+			ei.out = e.out;
+			ei.stack_id = id;
+			ei.flags = e.flags;
+			ring_write(s, sl, &ei, sizeof(ei), 0, 0);
+		} else if (n > 0) {
 			e.flags |= HDA_EVF_PCS;
 			e.stack_len = (uint32_t)n * 8;
 			ring_write(s, sl, &e, sizeof(e), pcs, e.stack_len);

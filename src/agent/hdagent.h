@@ -27,6 +27,8 @@
  *	+0		struct hda_shm (the header)
  *	+slots_off	struct hda_slot[nslots]: per-thread state
  *	+rules_off	struct hda_rule[nrules]: published CFI rules
+ *	+stacks_off	struct hda_stack[nstacks]: published stacks
+ *	+spool_off	uint64_t[spool_words]: their pcs
  *	+ring_off	ring_size bytes of events
  *
  * Each patched entry point starts with `jmp rel32` to its stub:
@@ -67,6 +69,10 @@
  * simple rules is unwound by the agent itself, in exactly the same steps
  * (unwind-cfi.c's), and its event carries the pcs (HDA_EVF_PCS); else it
  * carries a copy of the stack, as much as that thread's unwinds need.
+ * heapdbg publishes each stack it interned from pcs in the stack table
+ * (struct hda_stack); a later allocation with the same pcs is sent as
+ * the stack's id alone (HDA_EV_CALLID: 80 bytes instead of 144 + 8 a
+ * frame, and nothing for heapdbg to hash).
  *
  * Per thread (keyed by its thread pointer, %fs:0): the stack range it may
  * copy from (heapdbg fills it: at trace start, and when a thread asks with
@@ -160,7 +166,13 @@ struct hda_shm {
 	 * of a traced one (realloc(p, 0) calls free) or its tail call (the
 	 * return address is then in the code page): not counted. */
 	struct hda_range inner[HDA_MAX_INNER];
-	uint64_t pad2[4];
+	/* Known stacks (0 entries: none): struct hda_stack[nstacks] at
+	 * stacks_off, their pcs in a pool of spool_words u64 at spool_off. */
+	uint32_t nstacks;	/* a power of two */
+	uint32_t stacks_off;
+	uint32_t spool_off;
+	uint32_t spool_words;
+	uint64_t pad2[2];
 
 	uint64_t head __attribute__((aligned(64)));	/* bytes reserved (producers, CAS) */
 	uint64_t tail __attribute__((aligned(64)));	/* bytes consumed (heapdbg) */
@@ -174,10 +186,40 @@ struct hda_shm {
 	uint64_t hellos;	/* HELLO events written */
 };
 
+/*
+ * A stack heapdbg knows (it interned it from an event's pcs): an
+ * allocation whose unwound pcs equal a published stack's, frame for frame
+ * (the hash only finds the entry), is sent as an HDA_EV_CALLID with the
+ * stack's id instead of its pcs.  heapdbg writes hash last (0: empty),
+ * the pcs before it; entries and pool words are never rewritten.
+ * Open addressing from hda_stack_hash() & (nstacks - 1), at most
+ * HDA_STACK_PROBES entries.
+ */
+struct hda_stack {
+	uint64_t hash;		/* hda_stack_hash(pcs, n) */
+	uint32_t id;		/* heapdbg's stack id */
+	uint32_t n;		/* frames */
+	uint32_t first;		/* its pcs: pool words [first, first + n) */
+	uint32_t pad;
+};
+#define HDA_STACK_PROBES 16
+
+static inline uint64_t
+hda_stack_hash(const uint64_t *pcs, uint32_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+	for (uint32_t i = 0; i < n; i++) {
+		h = (h ^ pcs[i]) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	return h | 1;
+}
+
 /* event types */
 #define HDA_EV_CALL 1		/* an allocation, at its return */
 #define HDA_EV_FREE 2		/* a free, at its entry (struct hda_ev_head only) */
 #define HDA_EV_HELLO 3		/* a thread asks for its stack range (head only; arg[0] = rsp) */
+#define HDA_EV_CALLID 4		/* an allocation with a known stack (struct hda_ev_id) */
 
 /* hda_ev.flags */
 #define HDA_EVF_OUT 1u		/* out holds *arg[0] after a successful posix_memalign */
@@ -204,6 +246,16 @@ struct hda_ev {
 	uint32_t stack_len;	/* bytes of stack copied from rsp up, after this header */
 	uint32_t flags;		/* HDA_EVF_* */
 	/* uint8_t stack[stack_len], padded to 8 */
+};
+
+/* An allocation whose stack heapdbg published (struct hda_stack): no
+ * registers, no stack, no pcs. */
+struct hda_ev_id {
+	struct hda_ev_head h;
+	uint64_t ret;		/* rax at return */
+	uint64_t out;		/* HDA_EVF_OUT: *arg[0] */
+	uint32_t stack_id;	/* heapdbg's id */
+	uint32_t flags;		/* HDA_EVF_OUT */
 };
 
 /* Kept free at the end of the ring for a thread that cannot wait. */
