@@ -39,6 +39,8 @@ struct fast_entry {
 	unsigned index;		/* the tracer's, handed back in events (< 256) */
 	bool is_free;		/* recorded at entry, no result */
 	bool out_ptr;		/* posix_memalign: the block is *arg[0] */
+	bool frees_old;		/* realloc, reallocarray: arg[0] is a block it frees */
+	uint8_t size_kind;	/* HDA_SIZE_*: where its size is (sampling) */
 	/* set by fast_setup: */
 	bool patched;
 	const char *why;	/* why not (static text), when !patched */
@@ -56,6 +58,8 @@ struct fast_config {
 	uint32_t stack_max;
 	int depth;		/* frames per stack */
 	bool agent_unwinds;	/* the agent unwinds with published rules */
+	uint64_t sample_rate;	/* 0: every call; else about one allocation per this many bytes */
+	uint64_t sample_seed;	/* the threads' PRNGs start from it */
 	fast_inject_fn inject;
 	void *inject_ctx;
 };
@@ -94,6 +98,8 @@ struct fast_event {
 	const uint64_t *pcs;	/* or the frames, unwound by the agent */
 	int npcs;
 	uint32_t stack_id;	/* or the id of a stack published with fast_publish_stack() (0: none) */
+	bool sampled;		/* sampling: the result is a sampled block */
+	bool old_sampled;	/* sampling: realloc's arg[0] was a sampled block */
 };
 
 typedef void (*fast_event_fn)(void *ctx, const struct fast_event *ev);
@@ -148,6 +154,8 @@ struct fast_stats {
 	uint64_t hellos;	/* threads that asked for their stack range */
 	uint64_t ring_size;
 	uint32_t threads;	/* slots in use */
+	uint64_t sampled;	/* sampling: allocations sampled */
+	uint64_t sset_full;	/* sampling: sampled allocations dropped (the sample set was full there) */
 	bool gone;		/* the agent found heapdbg gone (cannot be seen by heapdbg, but kept) */
 	bool mapped;		/* the pages are still mapped in the target */
 	uint64_t code;		/* where */

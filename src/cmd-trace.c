@@ -11,18 +11,20 @@
 #include "tracer.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int
 trace_start(struct session *s, int argc, char **argv)
 {
-	uint64_t depth = 32;
+	uint64_t depth = 32, sample = 0;
 	bool breakpoints = false, fast = false;
 	int npos;
 	const struct opt_spec opts[] = {
 		{ "--depth", OPT_U64, &depth, NULL },
 		{ "--breakpoints", OPT_FLAG, &breakpoints, NULL },
 		{ "--fast", OPT_FLAG, &fast, NULL },
+		{ "--sample", OPT_U64, &sample, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
 	struct trace_opts o;
@@ -33,7 +35,7 @@ trace_start(struct session *s, int argc, char **argv)
 	if (cmd_parse_opts(argc, argv, opts, &npos) < 0)
 		return -1;
 	if (npos)
-		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N] [--fast | --breakpoints]");
+		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N] [--fast | --breakpoints] [--sample BYTES]");
 	if (depth > 256)
 		return hd_fail(HD_EUSAGE, "--depth: at most 256 frames");
 	if (s->tracer && tracer_active(s->tracer))
@@ -51,9 +53,14 @@ trace_start(struct session *s, int argc, char **argv)
 	/* breakpoints stay the default until the fast path has passed the
 	 * whole suite; `set tracer fast` or HEAPDBG_TRACER=fast (to run the
 	 * suite's trace tests with it) make fast the default */
+	if (sample && breakpoints)
+		return hd_fail(HD_EUSAGE, "trace start: --sample needs fast tracepoints, not --breakpoints");
 	if (!fast && !breakpoints)
-		fast = session_fast_tracer(s);
+		fast = sample || session_fast_tracer(s);
 	o.breakpoints = !fast;
+	o.sample = sample;
+	if (sample && getenv("HEAPDBG_SAMPLE_SEED") && parse_u64(getenv("HEAPDBG_SAMPLE_SEED"), &o.sample_seed, false) < 0)
+		return -1;
 	tr = tracer_start(s->t, sym, u, &o);
 	if (!tr)
 		return -1;
@@ -67,6 +74,9 @@ trace_start(struct session *s, int argc, char **argv)
 		if (st.fast_error)
 			em_fmt(s->em, " ({fast_error:%s})", st.fast_error);
 		em_fmt(s->em, ", stacks of up to {depth:%d} frames", st.depth);
+		if (st.sample_rate)
+			em_fmt(s->em, ", sampling about one allocation per {sample_rate:%" PRIu64 "} bytes",
+			       st.sample_rate);
 		em_text(s->em, "; `continue` lets the program run.\n");
 		em_bool(s->em, "active", true);
 	}
@@ -136,6 +146,14 @@ trace_status(struct session *s)
 		em_fmt(s->em, "; {size:%" PRIu64 "} bytes\n", st.ring_size);
 		em_obj_close(s->em);
 		em_bool(s->em, "pages_mapped", st.pages_mapped);
+	}
+	if (st.sample_rate) {
+		em_obj_open(s->em, "sampled");
+		em_fmt(s->em, "Sampled: about one allocation per {rate:%" PRIu64 "} bytes", st.sample_rate);
+		em_fmt(s->em, "; {allocations:%" PRIu64 "} allocations sampled", st.sampled);
+		em_fmt(s->em, ", {dropped:%" PRIu64 "} dropped (sample set full); the calls below are the "
+		       "sampled ones and their frees\n", st.sample_dropped);
+		em_obj_close(s->em);
 	}
 	em_obj_open(s->em, "events");
 	em_text(s->em, "Calls:");

@@ -38,7 +38,8 @@
 extern const unsigned char hda_blob[];
 extern const size_t hda_blob_len, hda_blob_pad;
 
-_Static_assert(sizeof(struct hda_slot) == 64, "hda_slot is one cache line");
+_Static_assert(sizeof(struct hda_slot) == 128, "hda_slot is two cache lines");
+_Static_assert(sizeof(struct hda_sbucket) == 64, "a sample set bucket is one cache line");
 _Static_assert(sizeof(struct hda_frame) == HDA_FRAME_SIZE, "pad.S's frame");
 _Static_assert(sizeof(struct hda_ev_head) == 56, "event head layout");
 _Static_assert(sizeof(struct hda_ev) == 144, "event layout");
@@ -50,6 +51,8 @@ _Static_assert(sizeof(struct hda_rule) == 24, "hda_rule layout");
 /* published stacks, and the pool of their pcs */
 #define NSTACKS 16384
 #define SPOOL_WORDS 65536
+/* the sample set's buckets (7 blocks each) */
+#define NSSET 4096
 _Static_assert(sizeof(struct hda_stack) == 24, "hda_stack layout");
 _Static_assert(sizeof(struct hda_ev_id) == 80, "hda_ev_id layout");
 #define BODY_SCAN_MAX (256 * 1024)
@@ -191,7 +194,8 @@ make_stub(struct fastpath *fp, struct fentry *fe, const uint8_t *code, uint64_t 
 	uint64_t stub = fe->stub, body = stub + 30, pc = fe->addr;
 	size_t o = 30;
 	unsigned len = 0;
-	uint32_t fn = e->index | (e->is_free ? HDA_FN_FREE : 0) | (e->out_ptr ? HDA_FN_OUTPTR : 0);
+	uint32_t fn = e->index | (e->is_free ? HDA_FN_FREE : 0) | (e->out_ptr ? HDA_FN_OUTPTR : 0) |
+		      (e->frees_old ? HDA_FN_OLD : 0) | ((uint32_t)e->size_kind << HDA_FN_SIZE_SHIFT);
 	int32_t r32;
 
 	while (len < 5) {
@@ -354,7 +358,8 @@ fast_setup(struct target *t, struct symbols *s, struct fast_entry *e, unsigned n
 	size_t slots_off = 4096, rules_off = slots_off + NSLOTS * sizeof(struct hda_slot);
 	size_t stacks_off = ALIGN_UP(rules_off + NRULES * sizeof(struct hda_rule), 64);
 	size_t spool_off = ALIGN_UP(stacks_off + NSTACKS * sizeof(struct hda_stack), 64);
-	size_t ring_off = ALIGN_UP(spool_off + SPOOL_WORDS * sizeof(uint64_t), 4096);
+	size_t sset_off = ALIGN_UP(spool_off + SPOOL_WORDS * sizeof(uint64_t), 64);
+	size_t ring_off = ALIGN_UP(sset_off + (cfg->sample_rate ? NSSET : 0) * sizeof(struct hda_sbucket), 4096);
 
 	fp->t = t;
 	fp->cfg = *cfg;
@@ -478,6 +483,10 @@ fast_setup(struct target *t, struct symbols *s, struct fast_entry *e, unsigned n
 		h->stacks_off = (uint32_t)stacks_off;
 		h->spool_off = (uint32_t)spool_off;
 		h->spool_words = SPOOL_WORDS;
+		h->sample_rate = cfg->sample_rate;
+		h->sample_seed = cfg->sample_seed;
+		h->sset_off = (uint32_t)sset_off;
+		h->nsset = cfg->sample_rate ? NSSET : 0;
 		for (unsigned i = 0; i < n; i++)
 			h->entry_pc[i] = e[i].addr;
 		fp->slots = (struct hda_slot *)((char *)h + slots_off);
@@ -739,11 +748,15 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 				fe.have_out = ei.flags & HDA_EVF_OUT;
 				fe.out = ei.out;
 				fe.stack_id = ei.stack_id;
+				fe.sampled = ei.flags & HDA_EVF_SAMPLED;
+				fe.old_sampled = ei.flags & HDA_EVF_OLD_SAMPLED;
 			} else if (ev.h.type == HDA_EV_CALL && len >= sizeof(ev)) {
 				ring_get(fp, pos, &ev, sizeof(ev));
 				fe.ret = ev.ret;
 				fe.have_out = ev.flags & HDA_EVF_OUT;
 				fe.out = ev.out;
+				fe.sampled = ev.flags & HDA_EVF_SAMPLED;
+				fe.old_sampled = ev.flags & HDA_EVF_OLD_SAMPLED;
 				fe.regs.rsp = ev.rsp;
 				fe.regs.rbp = ev.rbp;
 				fe.regs.rbx = ev.rbx;
@@ -1050,6 +1063,8 @@ fast_stats(const struct fastpath *fp, struct fast_stats *st)
 	st->lost = __atomic_load_n(&fp->shm->lost, __ATOMIC_RELAXED);
 	st->noslot = __atomic_load_n(&fp->shm->noslot, __ATOMIC_RELAXED);
 	st->hellos = __atomic_load_n(&fp->shm->hellos, __ATOMIC_RELAXED);
+	st->sampled = __atomic_load_n(&fp->shm->sampled, __ATOMIC_RELAXED);
+	st->sset_full = __atomic_load_n(&fp->shm->sset_full, __ATOMIC_RELAXED);
 	st->gone = fp->shm->gone;
 	st->ring_size = fp->shm->ring_size;
 	for (unsigned i = 0; i < NSLOTS; i++)

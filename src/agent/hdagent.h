@@ -103,6 +103,14 @@
 #define HDA_FN_INDEX 0xffu
 #define HDA_FN_FREE 0x100u	/* free, cfree: recorded at entry */
 #define HDA_FN_OUTPTR 0x200u	/* posix_memalign: the result is *arg[0] */
+#define HDA_FN_OLD 0x400u	/* realloc, reallocarray: rdi is a block it frees */
+#define HDA_FN_SIZE_SHIFT 12	/* bits 12-14: where the size is (sampling) */
+#define HDA_FN_SIZE_MASK (7u << HDA_FN_SIZE_SHIFT)
+#define HDA_SIZE_RDI 0		/* malloc, valloc, pvalloc */
+#define HDA_SIZE_RDI_RSI 1	/* calloc: rdi * rsi */
+#define HDA_SIZE_RSI 2		/* realloc, memalign, aligned_alloc */
+#define HDA_SIZE_RSI_RDX 3	/* reallocarray: rsi * rdx */
+#define HDA_SIZE_RDX 4		/* posix_memalign */
 
 /* struct hda_priv: the private page (wiped in a fork child) */
 struct hda_priv {
@@ -140,6 +148,10 @@ struct hda_slot {
 	uint32_t hello_seq;	/* futex: heapdbg answered this slot's HELLO */
 	uint64_t events;	/* events written (statistics) */
 	uint64_t pad1;
+	/* sampling (hda_shm.sample_rate != 0): the thread's own */
+	int64_t sample_left;	/* bytes until its next sample */
+	uint64_t rng;		/* its PRNG state (0: not seeded yet) */
+	uint64_t pad4[6];
 };
 
 struct hda_range {
@@ -172,7 +184,16 @@ struct hda_shm {
 	uint32_t stacks_off;
 	uint32_t spool_off;
 	uint32_t spool_words;
-	uint64_t pad2[2];
+	/* Sampling (trace start --sample BYTES): 0, every call; else about
+	 * one allocation per sample_rate bytes allocated, each thread
+	 * drawing the bytes to its next sample from an exponential
+	 * distribution of that mean (a Poisson process over the bytes, as
+	 * tcmalloc and Go's MemProfileRate).  A sampled block's address is
+	 * kept in the sample set (sset_off, nsset buckets of struct
+	 * hda_sbucket) until its free, the only frees recorded. */
+	uint64_t sample_rate;
+	uint32_t sset_off;
+	uint32_t nsset;		/* a power of two */
 
 	uint64_t head __attribute__((aligned(64)));	/* bytes reserved (producers, CAS) */
 	uint64_t tail __attribute__((aligned(64)));	/* bytes consumed (heapdbg) */
@@ -184,7 +205,28 @@ struct hda_shm {
 	uint64_t lost;		/* events that found no room and could not wait */
 	uint64_t noslot;	/* calls passed through: the slot table was full */
 	uint64_t hellos;	/* HELLO events written */
+	uint64_t sample_seed;	/* each thread's PRNG: from this and seeded */
+	uint64_t seeded;	/* threads seeded so far */
+	uint64_t sampled;	/* allocations sampled */
+	uint64_t sset_full;	/* sampled allocations dropped: their bucket and the next were full */
 };
+
+/* A bucket of the sample set: a 64-byte line.  A block lives in the
+ * bucket its address hashes to (hda_sset_hash), or when that is full in
+ * one of the HDA_SSET_SPILL buckets after it, counted in the home
+ * bucket's spill; 0 is empty.  Agent threads insert and remove by
+ * compare-and-swap; heapdbg only reads. */
+struct hda_sbucket {
+	uint64_t p[7];
+	uint64_t spill;		/* entries of this bucket kept in later ones */
+};
+#define HDA_SSET_SPILL 8
+
+static inline uint64_t
+hda_sset_hash(uint64_t p)
+{
+	return ((p >> 4) * 0x9e3779b97f4a7c15ULL) >> 32;
+}
 
 /*
  * A stack heapdbg knows (it interned it from an event's pcs): an
@@ -224,6 +266,8 @@ hda_stack_hash(const uint64_t *pcs, uint32_t n)
 /* hda_ev.flags */
 #define HDA_EVF_OUT 1u		/* out holds *arg[0] after a successful posix_memalign */
 #define HDA_EVF_PCS 2u		/* the agent unwound it: stack_len bytes of pcs (u64) follow */
+#define HDA_EVF_SAMPLED 4u	/* sampling: its result was sampled (else it only freed a sampled arg[0]) */
+#define HDA_EVF_OLD_SAMPLED 8u	/* sampling: realloc's arg[0] was a sampled block */
 
 struct hda_ev_head {
 	uint64_t commit;	/* pos ^ key, written last */
@@ -272,8 +316,9 @@ struct hda_frame {
 	uint64_t ret;		/* 120 */
 	uint64_t slot;		/* 128: struct hda_slot *, set by hda_enter */
 	uint64_t tsc;		/* 136 */
-};				/* 144 bytes */
+	uint64_t samp;		/* 144: HDA_EVF_SAMPLED | HDA_EVF_OLD_SAMPLED, set by hda_enter */
+};				/* 152 bytes (pad.S's FRAME: 160) */
 
-#define HDA_FRAME_SIZE 144
+#define HDA_FRAME_SIZE 152
 
 #endif
