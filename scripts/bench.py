@@ -546,6 +546,7 @@ def bench_pairs():
             fast.append((out, st))
         fast.sort(key=lambda x: x[0]["ns_per_pair"] if x[0] else 1e99)
         fo, fst = fast[1]
+        so, sst = pairs_traced(threads, 1000000, " --sample 524288")
         bo, bst = pairs_traced(threads, 20000, "")
         row("%d thread%s: native pair" % (threads, "s" if threads > 1 else ""), native, "ns",
             note="median of 3")
@@ -560,6 +561,12 @@ def bench_pairs():
                     fst.get("unwind", {}).get("agent_unwinds", 0)))
         else:
             row("  fast-traced pair (trace start --fast)", 0, "", note="FAILED")
+        if so:
+            row("  sampled pair (trace start --sample 524288)", so["ns_per_pair"], "ns",
+                note="%.2fx native; goal 1.5x; %d allocations sampled" % (
+                    so["ns_per_pair"] / native, sst.get("sampled", {}).get("allocations", 0)))
+        else:
+            row("  sampled pair (trace start --sample 524288)", 0, "", note="FAILED")
         if bo:
             row("  breakpoint-traced pair (trace start)", bo["ns_per_pair"], "ns",
                 note="%.0fx native; %d stops" % (bo["ns_per_pair"] / native, bst.get("stops", 0)))

@@ -216,11 +216,11 @@ trace_exec(struct session *s, int argc, char **argv)
 }
 
 static const char *const trace_words[] = { "start", "stop", "status", NULL };
-static const char *const trace_opts[] = { "--depth", "--breakpoints", "--fast", NULL };
+static const char *const trace_opts[] = { "--depth", "--breakpoints", "--fast", "--sample", NULL };
 
 const struct cmd_entry cmd_trace_entry = {
 	.name = "trace",
-	.usage = "trace start [--depth N] [--fast | --breakpoints] | trace stop | trace status",
+	.usage = "trace start [--depth N] [--fast | --breakpoints] [--sample BYTES] | trace stop | trace status",
 	.summary = "trace every allocation with its stack (breakpoints, or fast tracepoints)",
 	.help = "trace start places a breakpoint on every allocator entry point the program\n"
 		"calls (malloc, free, calloc, realloc, reallocarray, memalign,\n"
@@ -241,7 +241,10 @@ const struct cmd_entry cmd_trace_entry = {
 		"call in a ring shared with heapdbg; no call stops its thread.  An entry\n"
 		"point that cannot take the jump gets a breakpoint (trace status says why).\n"
 		"If heapdbg dies while fast tracing, the collector passes every call\n"
-		"through and the program goes on.",
+		"through and the program goes on.\n"
+		"trace start --sample BYTES (fast tracepoints) records about one allocation\n"
+		"per BYTES allocated (a Poisson draw, as tcmalloc's) and the frees of those\n"
+		"blocks; top scales the samples as pprof does and says they are estimates.",
 	.options = trace_opts,
 	.words = trace_words,
 	.flags = CMD_NEEDS_TARGET,
