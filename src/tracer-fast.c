@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,16 @@ extern const size_t hda_blob_len, hda_blob_pad;
 
 _Static_assert(sizeof(struct hda_slot) == 128, "hda_slot is two cache lines");
 _Static_assert(sizeof(struct hda_sbucket) == 64, "a sample set bucket is one cache line");
+_Static_assert(offsetof(struct hda_priv, shm) == HDA_PRIV_SHM_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_shm, nslots) == HDA_SHM_NSLOTS_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_shm, slots_off) == HDA_SHM_SLOTS_OFF_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_shm, sample_rate) == HDA_SHM_SAMPLE_RATE_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_shm, sset_off) == HDA_SHM_SSET_OFF_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_shm, nsset) == HDA_SHM_NSSET_OFF, "hdagent-off.h");
+_Static_assert(sizeof(struct hda_slot) == 1u << HDA_SLOT_SHIFT, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_slot, flags) == HDA_SLOT_FLAGS_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_slot, sample_left) == HDA_SLOT_SAMPLE_LEFT_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_slot, rng) == HDA_SLOT_RNG_OFF, "hdagent-off.h");
 _Static_assert(sizeof(struct hda_frame) == HDA_FRAME_SIZE, "pad.S's frame");
 _Static_assert(sizeof(struct hda_ev_head) == 56, "event head layout");
 _Static_assert(sizeof(struct hda_ev) == 144, "event layout");

@@ -558,8 +558,12 @@ hda_enter(struct hda_frame *f)
 	if (s->sample_rate) {
 		/* sampling: an unsampled call costs a look-up, no more */
 		if (f->func & HDA_FN_FREE) {
-			if (!f->rdi || inner_call(s, *(uint64_t *)f->rsp) || !sset_take(s, f->rdi))
+			if (!f->rdi || !sset_take(s, f->rdi))
 				return 0;
+			if (inner_call(s, *(uint64_t *)f->rsp)) {
+				sset_add(s, f->rdi);	/* its outer call's (not ours) */
+				return 0;
+			}
 		} else {
 			if ((f->func & HDA_FN_OLD) && f->rdi && !inner_call(s, *(uint64_t *)f->rsp) &&
 			    sset_take(s, f->rdi))

@@ -86,6 +86,8 @@
 
 #include <stdint.h>
 
+#include "hdagent-off.h"	/* the offsets pad.S reads */
+
 #define HDA_MAGIC 0x48444147u	/* "HDAG" */
 #define HDA_VERSION 1
 
