@@ -9,6 +9,8 @@
 #    ledger of the samples balances), none of an unsampled block;
 #  - realloc of a sampled block into an unsampled one frees the sample;
 #  - a block bigger than many rates is always sampled, weight 1;
+#  - leaks says its stacks come from a sampled trace (its counts are the
+#    heap walk's, exact);
 #  - --sample with --breakpoints is refused in one line.
 import math, os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -75,6 +77,13 @@ for seed in (1, 2, 3):
     exp_samples = n_small * -math.expm1(-100 / RATE)
     ok(abs(ev.get("malloc", 0) - exp_samples - 200 - (N / 10) * -math.expm1(-40 / RATE)) < 6 * math.sqrt(exp_samples),
        "seed %d: malloc samples %d, about N(1-exp(-size/rate)) expected" % (seed, ev.get("malloc", 0)), ev)
+
+t = Target("sampled", [20000])
+r = batch(["-p", str(t.pid)], "trace start --sample %d" % RATE, "continue 120", "leaks", timeout=300)
+t.wait()
+lk = r.cmd("leaks") or {}
+ok(r.rc == 0 and lk.get("sampled", {}).get("rate") == RATE,
+   "leaks says the trace behind its stacks is sampled (%s)" % lk.get("sampled"), r)
 
 r = batch(["-p", str(Target("sampled", [10]).pid)], "trace start --sample 4096 --breakpoints")
 ok(r.rc != 0 and "--sample needs fast tracepoints" in r.err and len(r.err.strip().splitlines()) == 1,
