@@ -39,7 +39,8 @@ struct fast_entry {
 	unsigned index;		/* the tracer's, handed back in events (< 256) */
 	bool is_free;		/* recorded at entry, no result */
 	bool out_ptr;		/* posix_memalign: the block is *arg[0] */
-	bool is_realloc;	/* realloc, reallocarray: arg[0] is checked at entry */
+	bool frees_old;		/* realloc, reallocarray: arg[0] is a block it frees */
+	uint8_t size_kind;	/* HDA_SIZE_*: where its size is (sampling) */
 	/* set by fast_setup: */
 	bool patched;
 	const char *why;	/* why not (static text), when !patched */
@@ -57,6 +58,8 @@ struct fast_config {
 	uint32_t stack_max;
 	int depth;		/* frames per stack */
 	bool agent_unwinds;	/* the agent unwinds with published rules */
+	uint64_t sample_rate;	/* 0: every call; else about one allocation per this many bytes */
+	uint64_t sample_seed;	/* the threads' PRNGs start from it */
 	fast_inject_fn inject;
 	void *inject_ctx;
 };
@@ -95,6 +98,9 @@ struct fast_event {
 	size_t stack_len;
 	const uint64_t *pcs;	/* or the frames, unwound by the agent */
 	int npcs;
+	uint32_t stack_id;	/* or the id of a stack published with fast_publish_stack() (0: none) */
+	bool sampled;		/* sampling: the result is a sampled block */
+	bool old_sampled;	/* sampling: realloc's arg[0] was a sampled block */
 };
 
 typedef void (*fast_event_fn)(void *ctx, const struct fast_event *ev);
@@ -118,6 +124,10 @@ double fast_fill(const struct fastpath *fp);
 /* Publish the CFI rule at lookup pc for the agent's unwinds. */
 struct cfi_rule_info;
 void fast_publish_rule(struct fastpath *fp, uint64_t pc, const struct cfi_rule_info *r);
+/* Publish stack id, interned from the agent's pcs[0..n), for the agent:
+ * its next allocations with these pcs carry the id alone.  Silently
+ * nothing once the table or its pool is full. */
+void fast_publish_stack(struct fastpath *fp, const uint64_t *pcs, int n, uint32_t id);
 /* The thread of slot copies need bytes of stack from now on (raised only). */
 void fast_set_need(struct fastpath *fp, uint32_t slot, uint32_t need);
 
@@ -169,6 +179,8 @@ struct fast_stats {
 	uint64_t hellos;	/* threads that asked for their stack range */
 	uint64_t ring_size;
 	uint32_t threads;	/* slots in use */
+	uint64_t sampled;	/* sampling: allocations sampled */
+	uint64_t sset_full;	/* sampling: sampled allocations dropped (the sample set was full there) */
 	bool gone;		/* the agent found heapdbg gone (cannot be seen by heapdbg, but kept) */
 	bool mapped;		/* the pages are still mapped in the target */
 	uint64_t code;		/* where */

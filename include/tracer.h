@@ -81,12 +81,20 @@ struct trace_opts {
 	/* hold a thread at a memory error (the shell); else report it and
 	 * let the call go on (batch) */
 	bool stop_on_error;
+	uint64_t sample;	/* 0: every call; else sample about one allocation per this
+				 * many bytes (fast tracepoints on every entry point only) */
+	uint64_t sample_seed;	/* the agent's PRNGs (0: a random one) */
 };
 
 /* Place the breakpoints; every thread must be stopped.  NULL with an hd
  * error (the process is left untouched on failure). */
 struct tracer *tracer_start(struct target *t, struct symbols *s, struct unwinder *u,
 			    const struct trace_opts *o);
+/* The mean bytes between samples (0: not sampled: every call traced). */
+uint64_t tracer_sample_rate(const struct tracer *tr);
+/* What a sampled block of req bytes stands for: 1 / (1 - exp(-req / rate)),
+ * pprof's and Go's weight of a sample (1 when rate is 0). */
+double sample_weight(uint64_t req, uint64_t rate);
 /* Put every byte and return address back (all threads must be stopped);
  * the records stay for `top`.  Safe to call twice. */
 int tracer_stop(struct tracer *tr);
@@ -132,6 +140,10 @@ struct trace_status {
 	const char *fast_error;		/* why none could be set up, or NULL */
 	uint64_t ring_events;		/* events read from the ring */
 	uint64_t agent_unwinds;		/* stacks unwound in the target by the cached CFI rules (in unwind.fast) */
+	uint64_t stack_ids;		/* of them, sent as the id of a stack heapdbg published */
+	uint64_t sample_rate;		/* 0: every call traced; else the mean bytes between samples */
+	uint64_t sampled;		/* allocations the agent sampled */
+	uint64_t sample_dropped;	/* sampled allocations dropped (the sample set was full there) */
 	uint64_t ring_waits;		/* calls that waited for room in the ring */
 	uint64_t ring_lost;		/* calls that found no room and could not wait */
 	uint64_t ring_noslot;		/* calls not traced: the thread table was full */

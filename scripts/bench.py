@@ -551,6 +551,7 @@ def bench_pairs():
             fast.append((out, st))
         fast.sort(key=lambda x: x[0]["ns_per_pair"] if x[0] else 1e99)
         fo, fst = fast[1]
+        so, sst = pairs_traced(threads, 1000000, " --sample 524288")
         bo, bst = pairs_traced(threads, 20000, "")
         row("%d thread%s: native pair" % (threads, "s" if threads > 1 else ""), native, "ns",
             note="median of 3")
@@ -565,6 +566,12 @@ def bench_pairs():
                     fst.get("unwind", {}).get("agent_unwinds", 0)))
         else:
             row("  fast-traced pair (trace start --fast)", 0, "", note="FAILED")
+        if so:
+            row("  sampled pair (trace start --sample 524288)", so["ns_per_pair"], "ns",
+                note="%.2fx native; goal 1.5x; %d allocations sampled" % (
+                    so["ns_per_pair"] / native, sst.get("sampled", {}).get("allocations", 0)))
+        else:
+            row("  sampled pair (trace start --sample 524288)", 0, "", note="FAILED")
         if bo:
             row("  breakpoint-traced pair (trace start)", bo["ns_per_pair"], "ns",
                 note="%.0fx native; %d stops" % (bo["ns_per_pair"] / native, bst.get("stops", 0)))
@@ -583,6 +590,151 @@ def bench_pairs():
             row("  heaptrack -p pair", 0, "", note="heaptrack -p did not inject")
 
 
+# ---- services: nginx and the sqlite3 shell, untraced and traced -------------
+
+def heapdbg_bg(pid, how, seconds):
+    """heapdbg tracing pid with `trace start` + how for about seconds, in
+    the background; returns once the trace is armed (its first line is
+    printed, then `continue` runs)."""
+    h = subprocess.Popen([HEAPDBG, "-p", str(pid), "-batch", "-ex", "trace start" + how,
+                          "-ex", "continue %d" % seconds, "-ex", "trace status"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    while True:
+        line = h.stdout.readline()
+        if not line or line.startswith("Continuing"):
+            break
+    return h
+
+
+def nginx_rps(worker, how):
+    """requests/s of wrk (1 thread, 8 connections, 3 s) against the worker,
+    traced with `trace start` + how (None: untraced)."""
+    h = heapdbg_bg(worker, how, 6) if how is not None else None
+    out = subprocess.run(["wrk", "-t1", "-c8", "-d3s", "http://127.0.0.1:%d/" % NGINX_PORT],
+                         capture_output=True, text=True).stdout
+    if h:
+        h.communicate()
+    for line in out.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    return 0.0
+
+
+NGINX_PORT = 18911
+
+
+def bench_nginx():
+    d = os.path.join(TOP, "build", "bench", "nginx")
+    os.makedirs(d, exist_ok=True)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""worker_processes 1;
+daemon off;
+error_log %(d)s/error.log;
+pid %(d)s/nginx.pid;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path %(d)s/body; proxy_temp_path %(d)s/proxy;
+    fastcgi_temp_path %(d)s/fcgi; uwsgi_temp_path %(d)s/uwsgi; scgi_temp_path %(d)s/scgi;
+    server { listen 127.0.0.1:%(port)d; location / { return 200 "hello\\n"; } }
+}
+""" % {"d": d, "port": NGINX_PORT})
+    master = subprocess.Popen(["nginx", "-p", d, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    for _ in range(100):
+        time.sleep(0.05)
+        try:
+            with open("/proc/%d/task/%d/children" % (master.pid, master.pid)) as f:
+                kids = f.read().split()
+            if kids:
+                worker = int(kids[0])
+                break
+        except OSError:
+            break
+    try:
+        if not worker:
+            row("nginx: requests per second", 0, "", note="nginx did not start")
+            return
+        time.sleep(0.3)
+        res = {"untraced": [], "fast": [], "sample 524288": [], "breakpoints": []}
+        for _ in range(3):	# interleaved: the machine's load drifts
+            res["untraced"].append(nginx_rps(worker, None))
+            res["fast"].append(nginx_rps(worker, " --fast"))
+            res["sample 524288"].append(nginx_rps(worker, " --sample 524288"))
+            res["breakpoints"].append(nginx_rps(worker, " --breakpoints"))
+        base = statistics.median(res["untraced"])
+        row("nginx (1 worker, wrk -c8): untraced", base, "req/s", note="median of 3")
+        for k in ("fast", "sample 524288", "breakpoints"):
+            v = statistics.median(res[k])
+            row("  nginx traced --%s" % k, v, "req/s",
+                note="kept %.0f%% of untraced; goal 90%% for --fast" % (100 * v / base if base else 0))
+    finally:
+        master.terminate()
+        master.wait()
+
+
+SQL_ROWS = 4000
+
+
+def sqlite_sps(how):
+    """statements/s of the sqlite3 shell on :memory: fed through a pipe
+    (inserts of random text and indexed selects), traced with `trace
+    start` + how (None: untraced) from before the first statement."""
+    p = subprocess.Popen(["sqlite3", ":memory:"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+    p.stdin.write(".print ready\n")
+    p.stdin.flush()
+    p.stdout.readline()
+    h = heapdbg_bg(p.pid, how, 60) if how is not None else None
+    stmts = ["create table t(id integer primary key, k text, v text);", "create index tk on t(k);"]
+    for i in range(SQL_ROWS):
+        stmts.append("insert into t(k, v) values ('k%d', hex(randomblob(%d)));" % (i * 7919 % SQL_ROWS, 16 + i % 200))
+        if i % 4 == 0:
+            stmts.append("select count(*), max(length(v)) from t where k = 'k%d';" % (i % SQL_ROWS))
+    t0 = time.perf_counter()
+    p.stdin.write("\n".join(stmts) + "\n.print done\n")
+    p.stdin.flush()
+    while True:
+        line = p.stdout.readline()
+        if not line or line.startswith("done"):
+            break
+    dt = time.perf_counter() - t0
+    p.stdin.close()
+    p.wait()
+    if h:
+        h.communicate()
+    return len(stmts) / dt if dt > 0 else 0.0
+
+
+def bench_sqlite():
+    res = {"untraced": [], "fast": [], "sample 524288": [], "breakpoints": []}
+    for _ in range(3):	# interleaved: the machine's load drifts
+        res["untraced"].append(sqlite_sps(None))
+        res["fast"].append(sqlite_sps(" --fast"))
+        res["sample 524288"].append(sqlite_sps(" --sample 524288"))
+        res["breakpoints"].append(sqlite_sps(" --breakpoints"))
+    base = statistics.median(res["untraced"])
+    row("sqlite3 shell (:memory:, a pipe): untraced", base, "stmt/s", note="median of 3")
+    for k in ("fast", "sample 524288", "breakpoints"):
+        v = statistics.median(res[k])
+        row("  sqlite3 traced --%s" % k, v, "stmt/s",
+            note="kept %.0f%% of untraced; goal 90%% for --fast" % (100 * v / base if base else 0))
+
+
+def bench_services():
+    """Real services from Debian on 127.0.0.1 under a bounded load from
+    here: untraced, fast-traced and breakpoint-traced, interleaved."""
+    print("services: nginx and the sqlite3 shell (untraced, trace start --fast, --sample 524288, --breakpoints)")
+    if shutil.which("nginx") and shutil.which("wrk"):
+        bench_nginx()
+    else:
+        row("nginx", 0, "", note="skipped: nginx or wrk is not installed")
+    if shutil.which("sqlite3"):
+        bench_sqlite()
+    else:
+        row("sqlite3 shell", 0, "", note="skipped: sqlite3 is not installed")
+
+
 def main():
     if not os.path.exists(HEAPDBG):
         raise SystemExit("build heapdbg first (make)")
@@ -591,7 +743,8 @@ def main():
     # HEAPDBG_BENCH=pairs,trace runs only those parts
     only = [x for x in os.environ.get("HEAPDBG_BENCH", "").split(",") if x]
     for name, fn in (("attach", bench_attach), ("stopped", bench_stopped), ("walk", bench_walk),
-                     ("scale", bench_scale), ("trace", bench_trace), ("pairs", bench_pairs)):
+                     ("scale", bench_scale), ("trace", bench_trace), ("pairs", bench_pairs),
+                     ("services", bench_services)):
         if not only or name in only:
             fn()
     print("not installed here, not measured: chap, gef, pwndbg, gdb-heap, memleax, bcc memleak "

@@ -13,6 +13,7 @@
 #include "reach.h"
 #include "stacks.h"
 #include "suppress.h"
+#include "tracer.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -240,7 +241,18 @@ leaks_exec(struct session *s, int argc, char **argv)
 	em_fmt(s->em, " in {root_regions:%u} region%s", r->root_regions, plural(r->root_regions));
 	em_text(s->em, " and the registers of %zu thread%s)\n", s->t->nthreads, plural(s->t->nthreads));
 	em_bool(s->em, "traced", r->traced);
-	em_text(s->em, "Sizes are %s.\n\n", r->traced ? "requested sizes (traced)" : "usable sizes (not traced)");
+	em_text(s->em, "Sizes are %s.\n", r->traced ? "requested sizes (traced)" : "usable sizes (not traced)");
+	if (s->tracer && tracer_sample_rate(s->tracer)) {
+		/* the walk counts every block; a sampled trace gives a stack
+		 * to the sampled ones only */
+		em_obj_open(s->em, "sampled");
+		em_fmt(s->em, "The trace is sampled (about one allocation per {rate:%" PRIu64 "} bytes): ",
+		       tracer_sample_rate(s->tracer));
+		em_text(s->em, "only sampled blocks carry their allocation stack and requested size; "
+			"the counts are the heap walk's, exact, not estimates.\n");
+		em_obj_close(s->em);
+	}
+	em_text(s->em, "\n");
 	for (size_t i = 0; i < recs.n; i++)
 		if ((show & (1u << recs.v[i].kind)) && !recs.v[i].supp)
 			total++;

@@ -9,12 +9,15 @@
 #include "tracer.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 
 struct group {
 	uint32_t stack;
 	uint64_t blocks, bytes, sample;
 	double oldest;
+	uint64_t samples;		/* sampled: the samples behind the estimates */
+	double wblocks, wbytes;		/* sampled: the estimates */
 };
 
 static int
@@ -30,7 +33,8 @@ static int
 top_exec(struct session *s, int argc, char **argv)
 {
 	double older = -1, now = hd_wall_time();
-	uint64_t n = 10, total_blocks = 0, total_bytes = 0;
+	uint64_t n = 10, total_blocks = 0, total_bytes = 0, rate, samples = 0;
+	double est_blocks = 0, est_bytes = 0;
 	int npos;
 	const struct opt_spec opts[] = {
 		{ "--older-than", OPT_DOUBLE, &older, NULL },
@@ -50,6 +54,7 @@ top_exec(struct session *s, int argc, char **argv)
 	if (!s->tracer)
 		return hd_fail(HD_EUSAGE, "nothing traced: `trace start` first");
 	st = tracer_stacks(s->tracer);
+	rate = tracer_sample_rate(s->tracer);
 	u64map_init(&index);
 	for (size_t it = 0; tracer_next(s->tracer, &it, &b);) {
 		uint64_t *slot;
@@ -59,11 +64,20 @@ top_exec(struct session *s, int argc, char **argv)
 			continue;
 		slot = u64map_slot(&index, b.rec.stack, &created);
 		if (created) {
-			struct group ng = { b.rec.stack, 0, 0, b.addr, b.rec.time };
+			struct group ng = { b.rec.stack, 0, 0, b.addr, b.rec.time, 0, 0, 0 };
 			vec_push(&groups, ng);
 			*slot = groups.n - 1;
 		}
 		g = &groups.v[*slot];
+		if (rate) {
+			/* a sample stands for 1 / (1 - exp(-size/rate)) blocks */
+			double w = sample_weight(b.rec.req, rate);
+			g->wblocks += w;
+			g->wbytes += w * (double)b.rec.req;
+			est_blocks += w;
+			est_bytes += w * (double)b.rec.req;
+			samples++;
+		}
 		g->blocks++;
 		g->bytes += b.rec.req;
 		if (b.rec.time < g->oldest)
@@ -72,8 +86,26 @@ top_exec(struct session *s, int argc, char **argv)
 		total_bytes += b.rec.req;
 	}
 	u64map_free(&index);
+	if (rate) {
+		/* the estimates take the traced counts' place; the samples
+		 * themselves are given too */
+		for (size_t i = 0; i < groups.n; i++) {
+			groups.v[i].samples = groups.v[i].blocks;
+			groups.v[i].blocks = (uint64_t)llround(groups.v[i].wblocks);
+			groups.v[i].bytes = (uint64_t)llround(groups.v[i].wbytes);
+		}
+		total_blocks = (uint64_t)llround(est_blocks);
+		total_bytes = (uint64_t)llround(est_bytes);
+	}
 	if (groups.n > 1)
 		qsort(groups.v, groups.n, sizeof(*groups.v), group_cmp);
+	if (rate) {
+		em_obj_open(s->em, "sampled");
+		em_fmt(s->em, "Sampled: about one allocation per {rate:%" PRIu64 "} bytes; ", rate);
+		em_fmt(s->em, "{samples:%" PRIu64 "} samples outstanding, the counts below are estimates "
+		       "(each sample weighs 1/(1-exp(-size/rate)), as pprof's)\n", samples);
+		em_obj_close(s->em);
+	}
 	em_obj_open(s->em, "outstanding");
 	em_fmt(s->em, "Outstanding: {blocks:%" PRIu64 "} block%s, ", total_blocks, plural(total_blocks));
 	em_fmt(s->em, "{bytes:%" PRIu64 "} byte%s", total_bytes, plural(total_bytes));
@@ -90,6 +122,9 @@ top_exec(struct session *s, int argc, char **argv)
 		em_item_open(s->em);
 		em_fmt(s->em, "\n{bytes:%" PRIu64 "} byte%s in ", g->bytes, plural(g->bytes));
 		em_fmt(s->em, "{blocks:%" PRIu64 "} block%s", g->blocks, plural(g->blocks));
+		if (rate)
+			em_fmt(s->em, " (estimated from {samples:%" PRIu64 "} sample%s)", g->samples,
+			       plural(g->samples));
 		em_fmt(s->em, ", oldest {age:%.1f} s ago, e.g. ", now - g->oldest);
 		em_fmt(s->em, "{sample:%A}\n", g->sample);
 		em_obj_open(s->em, "stack");

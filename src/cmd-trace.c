@@ -18,13 +18,14 @@
 static int
 trace_start(struct session *s, int argc, char **argv)
 {
-	uint64_t depth = 32;
+	uint64_t depth = 32, sample = 0;
 	bool breakpoints = false, fast = false;
 	int npos;
 	const struct opt_spec opts[] = {
 		{ "--depth", OPT_U64, &depth, NULL },
 		{ "--breakpoints", OPT_FLAG, &breakpoints, NULL },
 		{ "--fast", OPT_FLAG, &fast, NULL },
+		{ "--sample", OPT_U64, &sample, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
 	struct trace_opts o;
@@ -36,7 +37,7 @@ trace_start(struct session *s, int argc, char **argv)
 	if (cmd_parse_opts(argc, argv, opts, &npos) < 0)
 		return -1;
 	if (npos)
-		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N] [--fast | --breakpoints]");
+		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N] [--fast | --breakpoints] [--sample BYTES]");
 	if (depth > 256)
 		return hd_fail(HD_EUSAGE, "--depth: at most 256 frames");
 	if (s->tracer && tracer_active(s->tracer))
@@ -54,8 +55,10 @@ trace_start(struct session *s, int argc, char **argv)
 	/* breakpoints stay the default until the fast path has passed the
 	 * whole suite; `set tracer fast` or HEAPDBG_TRACER=fast (to run the
 	 * suite's trace tests with it) make fast the default */
+	if (sample && breakpoints)
+		return hd_fail(HD_EUSAGE, "trace start: --sample needs fast tracepoints, not --breakpoints");
 	if (!fast && !breakpoints)
-		fast = session_fast_tracer(s);
+		fast = sample || session_fast_tracer(s);
 	o.breakpoints = !fast;
 	o.stop_on_error = !s->batch;
 	/* the blocks in use now: a free of anything else, not allocated
@@ -88,6 +91,9 @@ trace_start(struct session *s, int argc, char **argv)
 		o.prefreed = prefreed.v;
 		o.nprefreed = prefreed.n;
 	}
+	o.sample = sample;
+	if (sample && getenv("HEAPDBG_SAMPLE_SEED") && parse_u64(getenv("HEAPDBG_SAMPLE_SEED"), &o.sample_seed, false) < 0)
+		return -1;
 	tr = tracer_start(s->t, sym, u, &o);
 	vec_free(&pre);
 	vec_free(&prefreed);
@@ -103,6 +109,9 @@ trace_start(struct session *s, int argc, char **argv)
 		if (st.fast_error)
 			em_fmt(s->em, " ({fast_error:%s})", st.fast_error);
 		em_fmt(s->em, ", stacks of up to {depth:%d} frames", st.depth);
+		if (st.sample_rate)
+			em_fmt(s->em, ", sampling about one allocation per {sample_rate:%" PRIu64 "} bytes",
+			       st.sample_rate);
 		em_text(s->em, "; `continue` lets the program run.\n");
 		em_bool(s->em, "active", true);
 	}
@@ -173,6 +182,14 @@ trace_status(struct session *s)
 		em_obj_close(s->em);
 		em_bool(s->em, "pages_mapped", st.pages_mapped);
 	}
+	if (st.sample_rate) {
+		em_obj_open(s->em, "sampled");
+		em_fmt(s->em, "Sampled: about one allocation per {rate:%" PRIu64 "} bytes", st.sample_rate);
+		em_fmt(s->em, "; {allocations:%" PRIu64 "} allocations sampled", st.sampled);
+		em_fmt(s->em, ", {dropped:%" PRIu64 "} dropped (sample set full); the calls below are the "
+		       "sampled ones and their frees\n", st.sample_dropped);
+		em_obj_close(s->em);
+	}
 	em_obj_open(s->em, "events");
 	em_text(s->em, "Calls:");
 	for (int f = 0; f < TF_NFUNCS; f++) {
@@ -214,7 +231,10 @@ trace_status(struct session *s)
 		em_fmt(s->em, ", {mismatches:%" PRIu64 "} differed", st.unwind.mismatches);
 	}
 	if (st.fast_tried)
+	{
 		em_fmt(s->em, "; {agent_unwinds:%" PRIu64 "} of them in the target", st.agent_unwinds);
+		em_fmt(s->em, ", {stack_ids:%" PRIu64 "} sent as a known stack's id", st.stack_ids);
+	}
 	em_obj_close(s->em);
 	em_text(s->em, "\n");
 	return 0;
@@ -241,11 +261,11 @@ trace_exec(struct session *s, int argc, char **argv)
 }
 
 static const char *const trace_words[] = { "start", "stop", "status", NULL };
-static const char *const trace_opts[] = { "--depth", "--breakpoints", "--fast", NULL };
+static const char *const trace_opts[] = { "--depth", "--breakpoints", "--fast", "--sample", NULL };
 
 const struct cmd_entry cmd_trace_entry = {
 	.name = "trace",
-	.usage = "trace start [--depth N] [--fast | --breakpoints] | trace stop | trace status",
+	.usage = "trace start [--depth N] [--fast | --breakpoints] [--sample BYTES] | trace stop | trace status",
 	.summary = "trace every allocation with its stack (breakpoints, or fast tracepoints)",
 	.help = "trace start places a breakpoint on every allocator entry point the program\n"
 		"calls (malloc, free, calloc, realloc, reallocarray, memalign,\n"
@@ -266,7 +286,10 @@ const struct cmd_entry cmd_trace_entry = {
 		"call in a ring shared with heapdbg; no call stops its thread.  An entry\n"
 		"point that cannot take the jump gets a breakpoint (trace status says why).\n"
 		"If heapdbg dies while fast tracing, the collector passes every call\n"
-		"through and the program goes on.",
+		"through and the program goes on.\n"
+		"trace start --sample BYTES (fast tracepoints) records about one allocation\n"
+		"per BYTES allocated (a Poisson draw, as tcmalloc's) and the frees of those\n"
+		"blocks; top scales the samples as pprof does and says they are estimates.",
 	.options = trace_opts,
 	.words = trace_words,
 	.flags = CMD_NEEDS_TARGET,

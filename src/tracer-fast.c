@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,18 @@
 extern const unsigned char hda_blob[];
 extern const size_t hda_blob_len, hda_blob_pad;
 
-_Static_assert(sizeof(struct hda_slot) == 64, "hda_slot is one cache line");
+_Static_assert(sizeof(struct hda_slot) == 128, "hda_slot is two cache lines");
+_Static_assert(sizeof(struct hda_sbucket) == 64, "a sample set bucket is one cache line");
+_Static_assert(offsetof(struct hda_priv, shm) == HDA_PRIV_SHM_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_shm, nslots) == HDA_SHM_NSLOTS_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_shm, slots_off) == HDA_SHM_SLOTS_OFF_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_shm, sample_rate) == HDA_SHM_SAMPLE_RATE_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_shm, sset_off) == HDA_SHM_SSET_OFF_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_shm, nsset) == HDA_SHM_NSSET_OFF, "hdagent-off.h");
+_Static_assert(sizeof(struct hda_slot) == 1u << HDA_SLOT_SHIFT, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_slot, flags) == HDA_SLOT_FLAGS_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_slot, sample_left) == HDA_SLOT_SAMPLE_LEFT_OFF, "hdagent-off.h");
+_Static_assert(offsetof(struct hda_slot, rng) == HDA_SLOT_RNG_OFF, "hdagent-off.h");
 _Static_assert(sizeof(struct hda_frame) == HDA_FRAME_SIZE, "pad.S's frame");
 _Static_assert(sizeof(struct hda_ev_head) == 56, "event head layout");
 _Static_assert(sizeof(struct hda_ev) == 144, "event layout");
@@ -49,9 +61,19 @@ _Static_assert(HDA_TRAP_OFF + 2 <= HDA_CODE_SIZE, "the check's gate fits");
 #define NSLOTS 4096
 #define NRULES 16384
 _Static_assert(sizeof(struct hda_rule) == 24, "hda_rule layout");
+/* published stacks, and the pool of their pcs */
+#define NSTACKS 16384
+#define SPOOL_WORDS 65536
+/* the sample set's buckets (7 blocks each) */
+#define NSSET 4096
+_Static_assert(sizeof(struct hda_stack) == 24, "hda_stack layout");
+_Static_assert(sizeof(struct hda_ev_id) == 80, "hda_ev_id layout");
 #define BODY_SCAN_MAX (256 * 1024)
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK 18
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
 #endif
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 1
@@ -76,6 +98,9 @@ struct fastpath {
 	struct hda_shm *shm;	/* heapdbg's mapping */
 	struct hda_slot *slots;
 	struct hda_rule *rules;
+	struct hda_stack *stacks;
+	uint64_t *spool;
+	uint32_t spool_used;	/* pool words written */
 	uint8_t *ring;
 	int live_w;		/* heapdbg's end of the liveness pipe */
 	int live_r_target;	/* its read end in the target (-1: closed) */
@@ -183,7 +208,7 @@ make_stub(struct fastpath *fp, struct fentry *fe, const uint8_t *code, uint64_t 
 	size_t o = 30;
 	unsigned len = 0;
 	uint32_t fn = e->index | (e->is_free ? HDA_FN_FREE : 0) | (e->out_ptr ? HDA_FN_OUTPTR : 0) |
-		      (e->is_realloc ? HDA_FN_REALLOC : 0);
+		      (e->frees_old ? HDA_FN_OLD : 0) | ((uint32_t)e->size_kind << HDA_FN_SIZE_SHIFT);
 	int32_t r32;
 
 	while (len < 5) {
@@ -344,7 +369,10 @@ fast_setup(struct target *t, struct symbols *s, struct fast_entry *e, unsigned n
 	uint64_t name_at, fds_at;
 	int local = -1;
 	size_t slots_off = 4096, rules_off = slots_off + NSLOTS * sizeof(struct hda_slot);
-	size_t ring_off = ALIGN_UP(rules_off + NRULES * sizeof(struct hda_rule), 4096);
+	size_t stacks_off = ALIGN_UP(rules_off + NRULES * sizeof(struct hda_rule), 64);
+	size_t spool_off = ALIGN_UP(stacks_off + NSTACKS * sizeof(struct hda_stack), 64);
+	size_t sset_off = ALIGN_UP(spool_off + SPOOL_WORDS * sizeof(uint64_t), 64);
+	size_t ring_off = ALIGN_UP(sset_off + (cfg->sample_rate ? NSSET : 0) * sizeof(struct hda_sbucket), 4096);
 
 	fp->t = t;
 	fp->cfg = *cfg;
@@ -410,6 +438,12 @@ fast_setup(struct target *t, struct symbols *s, struct fast_entry *e, unsigned n
 	}
 	inject(fp, SYS_close, memfd, 0, 0, 0, 0, 0, &r);
 	memfd = (uint64_t)-1;
+	/* the memfd's pages, allocated (zeroed) here and now rather than at
+	 * the first write of each by a traced call: on a virtual machine a
+	 * new page costs some 10 us, most of a first lap of the ring */
+	if (madvise(fp->shm, fp->shm_size, MADV_POPULATE_WRITE) < 0)
+		for (size_t o = 0; o < fp->shm_size; o += 4096)
+			((volatile uint8_t *)fp->shm)[o] = 0;
 	/* the liveness pipe: heapdbg alone holds its write end */
 	if (inject(fp, SYS_pipe2, fds_at, O_CLOEXEC, 0, 0, 0, 0, &r) < 0)
 		goto fail;
@@ -458,10 +492,20 @@ fast_setup(struct target *t, struct symbols *s, struct fast_entry *e, unsigned n
 		h->depth = cfg->depth > HDA_MAX_DEPTH ? HDA_MAX_DEPTH : (uint32_t)cfg->depth;
 		h->rules_off = (uint32_t)rules_off;
 		h->nrules = cfg->agent_unwinds ? NRULES : 0;
+		h->nstacks = cfg->agent_unwinds ? NSTACKS : 0;
+		h->stacks_off = (uint32_t)stacks_off;
+		h->spool_off = (uint32_t)spool_off;
+		h->spool_words = SPOOL_WORDS;
+		h->sample_rate = cfg->sample_rate;
+		h->sample_seed = cfg->sample_seed;
+		h->sset_off = (uint32_t)sset_off;
+		h->nsset = cfg->sample_rate ? NSSET : 0;
 		for (unsigned i = 0; i < n; i++)
 			h->entry_pc[i] = e[i].addr;
 		fp->slots = (struct hda_slot *)((char *)h + slots_off);
 		fp->rules = (struct hda_rule *)((char *)h + rules_off);
+		fp->stacks = (struct hda_stack *)((char *)h + stacks_off);
+		fp->spool = (uint64_t *)((char *)h + spool_off);
 		fp->ring = (uint8_t *)h + ring_off;
 		add_inner(fp, fp->code, fp->code + HDA_CODE_SIZE);
 	}
@@ -727,9 +771,9 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 		}
 		if (ev.h.type == HDA_EV_HELLO) {
 			answer_hello(fp, &ev.h);
-		} else if (ev.h.type == HDA_EV_FREE || ev.h.type == HDA_EV_CALL) {
+		} else if (ev.h.type == HDA_EV_FREE || ev.h.type == HDA_EV_CALL || ev.h.type == HDA_EV_CALLID) {
 			memset(&fe, 0, sizeof(fe));
-			fe.is_call = ev.h.type == HDA_EV_CALL;
+			fe.is_call = ev.h.type != HDA_EV_FREE;
 			fe.index = ev.h.func;
 			fe.tid = (pid_t)ev.h.tid;
 			fe.slot = ev.h.slot;
@@ -742,11 +786,22 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 				fe.regs.rsi = ev.h.arg[1];
 				fe.regs.rdx = ev.h.arg[2];
 			}
-			if (fe.is_call && len >= sizeof(ev)) {
+			if (ev.h.type == HDA_EV_CALLID && len >= sizeof(struct hda_ev_id)) {
+				struct hda_ev_id ei;
+				ring_get(fp, pos, &ei, sizeof(ei));
+				fe.ret = ei.ret;
+				fe.have_out = ei.flags & HDA_EVF_OUT;
+				fe.out = ei.out;
+				fe.stack_id = ei.stack_id;
+				fe.sampled = ei.flags & HDA_EVF_SAMPLED;
+				fe.old_sampled = ei.flags & HDA_EVF_OLD_SAMPLED;
+			} else if (ev.h.type == HDA_EV_CALL && len >= sizeof(ev)) {
 				ring_get(fp, pos, &ev, sizeof(ev));
 				fe.ret = ev.ret;
 				fe.have_out = ev.flags & HDA_EVF_OUT;
 				fe.out = ev.out;
+				fe.sampled = ev.flags & HDA_EVF_SAMPLED;
+				fe.old_sampled = ev.flags & HDA_EVF_OLD_SAMPLED;
 				fe.regs.rsp = ev.rsp;
 				fe.regs.rbp = ev.rbp;
 				fe.regs.rbx = ev.rbx;
@@ -841,6 +896,31 @@ fast_publish_rule(struct fastpath *fp, uint64_t pc, const struct cfi_rule_info *
 			r->ra_off = ri->ra_off;
 			r->rbp_off = ri->rbp_off;
 			__atomic_store_n(&r->pc, pc, __ATOMIC_RELEASE);
+			return;
+		}
+	}
+}
+
+void
+fast_publish_stack(struct fastpath *fp, const uint64_t *pcs, int n, uint32_t id)
+{
+	struct hda_shm *s = fp->shm;
+	uint64_t h, mask = NSTACKS - 1;
+
+	if (!s || !s->nstacks || n <= 0 || !id || (uint32_t)n > SPOOL_WORDS - fp->spool_used)
+		return;
+	h = hda_stack_hash(pcs, (uint32_t)n);
+	for (uint64_t i = h, k = 0; k < HDA_STACK_PROBES; k++, i++) {
+		struct hda_stack *e = &fp->stacks[i & mask];
+		if (e->hash == h && e->n == (uint32_t)n && !memcmp(fp->spool + e->first, pcs, (size_t)n * 8))
+			return;
+		if (e->hash == 0) {
+			memcpy(fp->spool + fp->spool_used, pcs, (size_t)n * 8);
+			e->id = id;
+			e->n = (uint32_t)n;
+			e->first = fp->spool_used;
+			fp->spool_used += (uint32_t)n;
+			__atomic_store_n(&e->hash, h, __ATOMIC_RELEASE);
 			return;
 		}
 	}
@@ -1076,6 +1156,8 @@ fast_stats(const struct fastpath *fp, struct fast_stats *st)
 	st->lost = __atomic_load_n(&fp->shm->lost, __ATOMIC_RELAXED);
 	st->noslot = __atomic_load_n(&fp->shm->noslot, __ATOMIC_RELAXED);
 	st->hellos = __atomic_load_n(&fp->shm->hellos, __ATOMIC_RELAXED);
+	st->sampled = __atomic_load_n(&fp->shm->sampled, __ATOMIC_RELAXED);
+	st->sset_full = __atomic_load_n(&fp->shm->sset_full, __ATOMIC_RELAXED);
 	st->gone = fp->shm->gone;
 	st->ring_size = fp->shm->ring_size;
 	for (unsigned i = 0; i < NSLOTS; i++)

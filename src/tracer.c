@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/kcmp.h>
+#include <math.h>
+#include <sys/random.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -170,6 +172,8 @@ struct tracer {
 	unsigned narmed_bps;		/* breakpoints armed */
 	struct cfi_cache *cfi;		/* the rules the agent is given */
 	uint64_t agent_unwinds;		/* stacks the agent unwound itself */
+	uint64_t stack_ids;		/* of them, sent as a published stack's id */
+	uint64_t sample_rate, sample_seed;	/* trace start --sample (0: every call) */
 	VEC(struct vforked { pid_t tid; uint64_t tp; }) vforks;
 	/* memory errors (see tracer.h) */
 	struct freed_slot { uint32_t idx; uint64_t seq; } *freedq;	/* the freed records, oldest first: a ring of FREED_MAX */
@@ -1192,11 +1196,25 @@ tr_fast_event(void *ctx, const struct fast_event *ev)
 	memset(&e, 0, sizeof(e));
 	e.func = bp->func;
 	e.arg[0] = ev->arg[0];
+	if (tr->sample_rate && (bp->func == TF_REALLOC || bp->func == TF_REALLOCARRAY)) {
+		/* the old block is in the records only if it was sampled, the
+		 * result only if it is */
+		if (ev->old_sampled)
+			rec_free(tr, ev->arg[0], 0, 0);
+		if (!ev->sampled)
+			return;
+		e.arg[0] = 0;
+	}
 	e.arg[1] = ev->arg[1];
 	e.arg[2] = ev->arg[2];
 	e.time = ev->time;
-	if (ev->npcs > 0 && tr->depth > 0) {
+	if (ev->stack_id && ev->stack_id <= stack_count(tr->stacks)) {
+		e.stack = ev->stack_id;	/* a stack published before */
+		tr->agent_unwinds++;
+		tr->stack_ids++;
+	} else if (ev->npcs > 0 && tr->depth > 0) {
 		e.stack = stack_intern(tr->stacks, ev->pcs, MIN(ev->npcs, tr->depth));
+		fast_publish_stack(tr->fp, ev->pcs, ev->npcs, e.stack);
 		tr->agent_unwinds++;
 	} else if (tr->u && tr->depth > 0 && ev->stack_len >= 8) {
 		uint64_t reach = ev->regs.rsp + 8;
@@ -1638,7 +1656,26 @@ setup_fast(struct tracer *tr, uint64_t lo, uint64_t hi, const struct trace_opts 
 		tr->fe[i].index = i;
 		tr->fe[i].is_free = tr->bps[i].func == TF_FREE || tr->bps[i].func == TF_CFREE;
 		tr->fe[i].out_ptr = tr->bps[i].func == TF_POSIX_MEMALIGN;
-		tr->fe[i].is_realloc = tr->bps[i].func == TF_REALLOC || tr->bps[i].func == TF_REALLOCARRAY;
+		tr->fe[i].frees_old = tr->bps[i].func == TF_REALLOC || tr->bps[i].func == TF_REALLOCARRAY;
+		switch (tr->bps[i].func) {
+		case TF_CALLOC:
+			tr->fe[i].size_kind = HDA_SIZE_RDI_RSI;
+			break;
+		case TF_REALLOC:
+		case TF_MEMALIGN:
+		case TF_ALIGNED_ALLOC:
+			tr->fe[i].size_kind = HDA_SIZE_RSI;
+			break;
+		case TF_REALLOCARRAY:
+			tr->fe[i].size_kind = HDA_SIZE_RSI_RDX;
+			break;
+		case TF_POSIX_MEMALIGN:
+			tr->fe[i].size_kind = HDA_SIZE_RDX;
+			break;
+		default:
+			tr->fe[i].size_kind = HDA_SIZE_RDI;
+			break;
+		}
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.code = tr->code;
@@ -1646,6 +1683,8 @@ setup_fast(struct tracer *tr, uint64_t lo, uint64_t hi, const struct trace_opts 
 	cfg.stack_first = STACK_COPY;
 	cfg.stack_max = STACK_COPY_MAX;
 	cfg.depth = tr->depth;
+	cfg.sample_rate = tr->sample_rate;
+	cfg.sample_seed = tr->sample_seed;
 	/* HEAPDBG_UNWIND_VERIFY: every stack is unwound by heapdbg from a
 	 * copy, to be checked against libunwind */
 	cfg.agent_unwinds = tr->u && !getenv("HEAPDBG_UNWIND_VERIFY");
@@ -1664,7 +1703,10 @@ setup_fast(struct tracer *tr, uint64_t lo, uint64_t hi, const struct trace_opts 
 			tr->code = 0;
 		return;
 	}
-	fast_set_check(tr->fp, o ? o->tcache_key : 0, o ? o->tcache_key_addr : 0, tr->own_lo, tr->own_hi);
+	/* the memory-error check at free needs every free: not while
+	 * sampling (an unsampled free goes straight to glibc in pad.S) */
+	if (!cfg.sample_rate)
+		fast_set_check(tr->fp, o ? o->tcache_key : 0, o ? o->tcache_key_addr : 0, tr->own_lo, tr->own_hi);
 	for (unsigned i = 0; i < tr->nbps; i++) {
 		struct bp *bp = &tr->bps[i];
 		/* a test hook: the names in HEAPDBG_TRACE_FORCE_BREAKPOINT
@@ -1698,6 +1740,16 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 	tr->s = s;
 	tr->u = u;
 	tr->depth = o && o->depth > 0 ? o->depth : 32;
+	tr->sample_rate = o ? o->sample : 0;
+	tr->sample_seed = o && o->sample_seed ? o->sample_seed : 0;
+	if (tr->sample_rate && !tr->sample_seed && getrandom(&tr->sample_seed, sizeof(tr->sample_seed), GRND_NONBLOCK) != 8)
+		tr->sample_seed = (uint64_t)(hd_wall_time() * 1e9);
+	if (tr->sample_rate && o->breakpoints) {
+		free(tr->pcs);
+		stack_table_free(tr->stacks);
+		free(tr);
+		return hd_fail(HD_EUSAGE, "trace start: --sample needs fast tracepoints, not --breakpoints"), NULL;
+	}
 	tr->pcs = xreallocarray(NULL, (size_t)tr->depth, sizeof(uint64_t));
 	tr->stacks = stack_table_new();
 	u64map_init(&tr->live);
@@ -1788,6 +1840,17 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 	nbp = 0;
 	for (unsigned i = 0; i < tr->nbps; i++)
 		nbp += !tr->bps[i].fast;
+	if (tr->sample_rate && (nbp || !tr->fp)) {
+		/* a breakpoint would record every call, the agent a sample */
+		for (unsigned i = 0; i < tr->nbps; i++)
+			if (!tr->bps[i].fast) {
+				hd_fail(HD_ENOTSUP, "trace start --sample: %s cannot take a fast tracepoint (%s)",
+					tfunc_name(tr->bps[i].func),
+					tr->bps[i].why ? tr->bps[i].why : tr->fast_error ? tr->fast_error : "?");
+				break;
+			}
+		goto fail_unmap;
+	}
 	if (nbp) {
 		if (map_scratch(tr, lo, hi) < 0)
 			goto fail_unmap;
@@ -2118,6 +2181,22 @@ tracer_source(struct tracer *tr)
 	return tr ? &tr->source : NULL;
 }
 
+uint64_t
+tracer_sample_rate(const struct tracer *tr)
+{
+	return tr ? tr->sample_rate : 0;
+}
+
+double
+sample_weight(uint64_t req, uint64_t rate)
+{
+	double p;
+	if (!rate)
+		return 1;
+	p = -expm1(-(double)req / (double)rate);	/* 1 - exp(-req/rate) */
+	return p > 0 ? 1 / p : 1;
+}
+
 const struct stack_table *
 tracer_stacks(const struct tracer *tr)
 {
@@ -2153,6 +2232,8 @@ tracer_status(const struct tracer *tr, struct trace_status *st)
 	st->nbreakpoints = tr->nbps - st->nfast;
 	st->unwind.fast += tr->agent_unwinds;
 	st->agent_unwinds = tr->agent_unwinds;
+	st->stack_ids = tr->stack_ids;
+	st->sample_rate = tr->sample_rate;
 	if (tr->fp) {
 		struct fast_stats fs;
 		fast_stats(tr->fp, &fs);
@@ -2163,6 +2244,8 @@ tracer_status(const struct tracer *tr, struct trace_status *st)
 		st->ring_hellos = fs.hellos;
 		st->ring_size = fs.ring_size;
 		st->ring_threads = fs.threads;
+		st->sampled = fs.sampled;
+		st->sample_dropped = fs.sset_full;
 		st->pages_mapped = fs.mapped;
 		st->code = fs.mapped ? tr->code : 0;
 	}

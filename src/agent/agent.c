@@ -433,6 +433,168 @@ hold_for_heapdbg(struct hda_shm *s, struct hda_slot *sl, struct hda_frame *f)
 			 : "+D"(f), "+S"(sl) : "r"(gate) : "memory", "cc");
 }
 
+/* The id of the published stack whose pcs are pcs[0..n), or 0. */
+static uint32_t
+stack_id(struct hda_shm *s, const uint64_t *pcs, uint32_t n)
+{
+	const struct hda_stack *tab;
+	const uint64_t *pool;
+	uint64_t h, mask = s->nstacks - 1;
+
+	if (!s->nstacks)
+		return 0;
+	tab = (const struct hda_stack *)((const char *)s + s->stacks_off);
+	pool = (const uint64_t *)((const char *)s + s->spool_off);
+	h = hda_stack_hash(pcs, n);
+	for (uint64_t i = h, k = 0; k < HDA_STACK_PROBES; k++, i++) {
+		const struct hda_stack *e = &tab[i & mask];
+		uint64_t eh = __atomic_load_n(&e->hash, __ATOMIC_ACQUIRE);
+		uint32_t j;
+		if (eh == 0)
+			return 0;
+		if (eh != h || e->n != n || e->first > s->spool_words || n > s->spool_words - e->first)
+			continue;
+		for (j = 0; j < n && pool[e->first + j] == pcs[j]; j++)
+			;
+		if (j == n)
+			return e->id;
+	}
+	return 0;
+}
+
+/* ---- sampling ---- */
+
+static inline uint64_t
+splitmix(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* log2(x) in 16.16 fixed point, x >= 1: the integer part from the top
+ * bit, the fraction by repeated squaring of the mantissa (exact to the
+ * 16 bits kept; integers only: the agent has no floating point). */
+static uint64_t
+log2_q16(uint64_t x)
+{
+	int k = 63 - __builtin_clzll(x);
+	uint64_t m = x << (63 - k), r = (uint64_t)k << 16;	/* m: [1, 2) in Q63 */
+	for (int bit = 15; bit >= 0; bit--) {
+		unsigned __int128 sq = (unsigned __int128)m * m;	/* [1, 4) in Q126 */
+		if (sq >> 127) {
+			m = (uint64_t)(sq >> 64);	/* /2: Q63 again */
+			r |= (uint64_t)1 << bit;
+		} else {
+			m = (uint64_t)(sq >> 63);
+		}
+	}
+	return r;
+}
+
+/* Bytes to the next sample: -ln(u) * rate, u uniform in (0, 1]. */
+static int64_t
+sample_draw(struct hda_slot *sl, uint64_t rate)
+{
+	uint64_t r = (splitmix(&sl->rng) >> 32) + 1;	/* u = r / 2^32 */
+	uint64_t nl2 = (32ULL << 16) - log2_q16(r);	/* -log2(u), Q16 */
+	/* * ln 2 (Q32) * rate */
+	unsigned __int128 v = (unsigned __int128)nl2 * 2977044472ULL * rate;
+	uint64_t n = (uint64_t)(v >> 48);
+	return n ? (int64_t)n : 1;
+}
+
+/* Is an allocation of size bytes sampled? */
+static int
+sample_hit(struct hda_shm *s, struct hda_slot *sl, uint64_t size)
+{
+	int64_t left;
+	if (!sl->rng) {
+		uint64_t st = s->sample_seed + __atomic_fetch_add(&s->seeded, 1, __ATOMIC_RELAXED) * 0x632be59bd9b4e019ULL;
+		sl->rng = splitmix(&st) | 1;
+		sl->sample_left = sample_draw(sl, s->sample_rate);
+	}
+	left = sl->sample_left;
+	if (left > 0 && (uint64_t)left > size) {
+		sl->sample_left = left - (int64_t)size;
+		return 0;
+	}
+	sl->sample_left = sample_draw(sl, s->sample_rate);
+	return 1;
+}
+
+static inline struct hda_sbucket *
+sset(struct hda_shm *s)
+{
+	return (struct hda_sbucket *)((char *)s + s->sset_off);
+}
+
+/* Keep p in the sample set; false when its buckets are full. */
+static int
+sset_add(struct hda_shm *s, uint64_t p)
+{
+	struct hda_sbucket *b = sset(s);
+	uint64_t mask = s->nsset - 1, home = hda_sset_hash(p) & mask;
+	for (uint64_t k = 0; k < HDA_SSET_SPILL; k++) {
+		struct hda_sbucket *x = &b[(home + k) & mask];
+		for (int i = 0; i < 7; i++) {
+			uint64_t z = 0;
+			if (LOAD(x->p[i]) == 0 &&
+			    __atomic_compare_exchange_n(&x->p[i], &z, p, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+				return 1;
+		}
+		if (k == 0)
+			__atomic_fetch_add(&b[home].spill, 1, __ATOMIC_ACQ_REL);
+	}
+	__atomic_fetch_sub(&b[home].spill, 1, __ATOMIC_ACQ_REL);
+	return 0;
+}
+
+/* Take p out of the sample set: true when it was there (a sampled block). */
+static int
+sset_take(struct hda_shm *s, uint64_t p)
+{
+	struct hda_sbucket *b = sset(s);
+	uint64_t mask = s->nsset - 1, home = hda_sset_hash(p) & mask;
+	for (int i = 0; i < 7; i++)
+		if (LOAD(b[home].p[i]) == p) {
+			uint64_t e = p;
+			return __atomic_compare_exchange_n(&b[home].p[i], &e, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+		}
+	if (!LOAD(b[home].spill))
+		return 0;
+	for (uint64_t k = 1; k < HDA_SSET_SPILL; k++) {
+		struct hda_sbucket *x = &b[(home + k) & mask];
+		for (int i = 0; i < 7; i++)
+			if (LOAD(x->p[i]) == p) {
+				uint64_t e = p;
+				if (!__atomic_compare_exchange_n(&x->p[i], &e, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+					return 0;
+				__atomic_fetch_sub(&b[home].spill, 1, __ATOMIC_ACQ_REL);
+				return 1;
+			}
+	}
+	return 0;
+}
+
+static uint64_t
+call_size(const struct hda_frame *f)
+{
+	switch ((f->func & HDA_FN_SIZE_MASK) >> HDA_FN_SIZE_SHIFT) {
+	case HDA_SIZE_RDI_RSI:
+		return __builtin_mul_overflow(f->rdi, f->rsi, &(uint64_t){ 0 }) ? ~0ULL : f->rdi * f->rsi;
+	case HDA_SIZE_RSI:
+		return f->rsi;
+	case HDA_SIZE_RSI_RDX:
+		return __builtin_mul_overflow(f->rsi, f->rdx, &(uint64_t){ 0 }) ? ~0ULL : f->rsi * f->rdx;
+	case HDA_SIZE_RDX:
+		return f->rdx;
+	default:
+		return f->rdi;
+	}
+}
+
 int
 hda_enter(struct hda_frame *f)
 {
@@ -442,6 +604,27 @@ hda_enter(struct hda_frame *f)
 	if (!LOAD(hda_priv.enabled))
 		return 0;
 	s = shm();
+	f->samp = 0;
+	if (s->sample_rate) {
+		/* sampling: an unsampled call costs a look-up, no more */
+		if (f->func & HDA_FN_FREE) {
+			if (!f->rdi || !sset_take(s, f->rdi))
+				return 0;
+			if (inner_call(s, *(uint64_t *)f->rsp)) {
+				sset_add(s, f->rdi);	/* its outer call's (not ours) */
+				return 0;
+			}
+		} else {
+			if ((f->func & HDA_FN_OLD) && f->rdi && !inner_call(s, *(uint64_t *)f->rsp) &&
+			    sset_take(s, f->rdi))
+				f->samp |= HDA_EVF_OLD_SAMPLED;
+			sl = slot_get(s);
+			if (sl && !(LOAD(sl->flags) & HDA_SLOT_PASS) && sample_hit(s, sl, call_size(f)))
+				f->samp |= HDA_EVF_SAMPLED;
+			if (!f->samp)
+				return 0;
+		}
+	}
 	if (inner_call(s, *(uint64_t *)f->rsp))
 		return 0;
 	sl = slot_get(s);
@@ -474,7 +657,7 @@ hda_enter(struct hda_frame *f)
 		ring_write(s, sl, &h, sizeof(h), 0, 0);
 		return 0;	/* then the free itself, as called */
 	}
-	if ((f->func & HDA_FN_REALLOC) && f->rdi && LOAD(s->check) && !own_call(s, f) && chunk_suspect(s, f->rdi))
+	if ((f->func & HDA_FN_OLD) && f->rdi && LOAD(s->check) && !own_call(s, f) && chunk_suspect(s, f->rdi))
 		hold_for_heapdbg(s, sl, f);
 	f->slot = (uint64_t)(uintptr_t)sl;
 	inc32(&sl->in_flight);
@@ -490,6 +673,29 @@ hda_exit(struct hda_frame *f)
 	struct hda_ev e;
 	uint64_t need, avail;
 
+	if (f->samp) {
+		/* the block to remember: the result, or posix_memalign's *arg[0] */
+		uint64_t blk = (f->func & HDA_FN_OUTPTR) ? ((int)f->ret == 0 ? *(uint64_t *)f->rdi : 0) : f->ret;
+		if ((f->samp & HDA_EVF_OLD_SAMPLED) && !f->ret && call_size(f)) {
+			/* a failed realloc: the old block stays, sampled */
+			sset_add(s, f->rdi);
+			f->samp &= ~(uint64_t)HDA_EVF_OLD_SAMPLED;
+		}
+		if ((f->samp & HDA_EVF_SAMPLED) && blk) {
+			if (sset_add(s, blk)) {
+				__atomic_fetch_add(&s->sampled, 1, __ATOMIC_RELAXED);
+			} else {
+				__atomic_fetch_add(&s->sset_full, 1, __ATOMIC_RELAXED);
+				f->samp &= ~(uint64_t)HDA_EVF_SAMPLED;
+			}
+		} else {
+			f->samp &= ~(uint64_t)HDA_EVF_SAMPLED;
+		}
+		if (!f->samp) {
+			dec32(&sl->in_flight);
+			return;
+		}
+	}
 	if (!LOAD(hda_priv.enabled) || !stack_known(s, sl, slotno, f->rsp)) {
 		dec32(&sl->in_flight);
 		return;
@@ -511,11 +717,11 @@ hda_exit(struct hda_frame *f)
 	e.h.arg[1] = f->rsi;
 	e.h.arg[2] = f->rdx;
 	e.ret = f->ret;
-	e.flags = 0;
+	e.flags = (uint32_t)f->samp;
 	e.out = 0;
 	if ((f->func & HDA_FN_OUTPTR) && (int)f->ret == 0) {
 		e.out = *(uint64_t *)f->rdi;	/* posix_memalign's *memptr */
-		e.flags = HDA_EVF_OUT;
+		e.flags |= HDA_EVF_OUT;
 	}
 	e.pc = 0;
 	e.rsp = f->rsp;
@@ -528,7 +734,17 @@ hda_exit(struct hda_frame *f)
 	{
 		uint64_t pcs[HDA_MAX_DEPTH];
 		int n = agent_unwind(s, sl, f, pcs);
-		if (n > 0) {
+		uint32_t id = n > 0 ? stack_id(s, pcs, (uint32_t)n) : 0;
+		if (id) {
+			struct hda_ev_id ei;
+			ei.h = e.h;
+			ei.h.type = HDA_EV_CALLID;
+			ei.ret = e.ret;
+			ei.out = e.out;
+			ei.stack_id = id;
+			ei.flags = e.flags;
+			ring_write(s, sl, &ei, sizeof(ei), 0, 0);
+		} else if (n > 0) {
 			e.flags |= HDA_EVF_PCS;
 			e.stack_len = (uint32_t)n * 8;
 			ring_write(s, sl, &e, sizeof(e), pcs, e.stack_len);

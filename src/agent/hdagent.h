@@ -27,6 +27,8 @@
  *	+0		struct hda_shm (the header)
  *	+slots_off	struct hda_slot[nslots]: per-thread state
  *	+rules_off	struct hda_rule[nrules]: published CFI rules
+ *	+stacks_off	struct hda_stack[nstacks]: published stacks
+ *	+spool_off	uint64_t[spool_words]: their pcs
  *	+ring_off	ring_size bytes of events
  *
  * Each patched entry point starts with `jmp rel32` to its stub:
@@ -67,6 +69,10 @@
  * simple rules is unwound by the agent itself, in exactly the same steps
  * (unwind-cfi.c's), and its event carries the pcs (HDA_EVF_PCS); else it
  * carries a copy of the stack, as much as that thread's unwinds need.
+ * heapdbg publishes each stack it interned from pcs in the stack table
+ * (struct hda_stack); a later allocation with the same pcs is sent as
+ * the stack's id alone (HDA_EV_CALLID: 80 bytes instead of 144 + 8 a
+ * frame, and nothing for heapdbg to hash).
  *
  * Per thread (keyed by its thread pointer, %fs:0): the stack range it may
  * copy from (heapdbg fills it: at trace start, and when a thread asks with
@@ -79,6 +85,8 @@
 #define HEAPDBG_HDAGENT_H
 
 #include <stdint.h>
+
+#include "hdagent-off.h"	/* the offsets pad.S reads */
 
 #define HDA_MAGIC 0x48444147u	/* "HDAG" */
 #define HDA_VERSION 1
@@ -101,7 +109,14 @@
 #define HDA_FN_INDEX 0xffu
 #define HDA_FN_FREE 0x100u	/* free, cfree: recorded at entry */
 #define HDA_FN_OUTPTR 0x200u	/* posix_memalign: the result is *arg[0] */
-#define HDA_FN_REALLOC 0x400u	/* realloc, reallocarray: arg[0] is checked as a free's */
+#define HDA_FN_OLD 0x400u	/* realloc, reallocarray: rdi is a block it frees */
+#define HDA_FN_SIZE_SHIFT 12	/* bits 12-14: where the size is (sampling) */
+#define HDA_FN_SIZE_MASK (7u << HDA_FN_SIZE_SHIFT)
+#define HDA_SIZE_RDI 0		/* malloc, valloc, pvalloc */
+#define HDA_SIZE_RDI_RSI 1	/* calloc: rdi * rsi */
+#define HDA_SIZE_RSI 2		/* realloc, memalign, aligned_alloc */
+#define HDA_SIZE_RSI_RDX 3	/* reallocarray: rsi * rdx */
+#define HDA_SIZE_RDX 4		/* posix_memalign */
 
 /* struct hda_priv: the private page (wiped in a fork child) */
 struct hda_priv {
@@ -141,6 +156,10 @@ struct hda_slot {
 	uint32_t hello_seq;	/* futex: heapdbg answered this slot's HELLO */
 	uint64_t events;	/* events written (statistics) */
 	uint64_t pad1;
+	/* sampling (hda_shm.sample_rate != 0): the thread's own */
+	int64_t sample_left;	/* bytes until its next sample */
+	uint64_t rng;		/* its PRNG state (0: not seeded yet) */
+	uint64_t pad4[6];
 };
 
 struct hda_range {
@@ -167,7 +186,22 @@ struct hda_shm {
 	 * of a traced one (realloc(p, 0) calls free) or its tail call (the
 	 * return address is then in the code page): not counted. */
 	struct hda_range inner[HDA_MAX_INNER];
-	uint64_t pad2[4];
+	/* Known stacks (0 entries: none): struct hda_stack[nstacks] at
+	 * stacks_off, their pcs in a pool of spool_words u64 at spool_off. */
+	uint32_t nstacks;	/* a power of two */
+	uint32_t stacks_off;
+	uint32_t spool_off;
+	uint32_t spool_words;
+	/* Sampling (trace start --sample BYTES): 0, every call; else about
+	 * one allocation per sample_rate bytes allocated, each thread
+	 * drawing the bytes to its next sample from an exponential
+	 * distribution of that mean (a Poisson process over the bytes, as
+	 * tcmalloc and Go's MemProfileRate).  A sampled block's address is
+	 * kept in the sample set (sset_off, nsset buckets of struct
+	 * hda_sbucket) until its free, the only frees recorded. */
+	uint64_t sample_rate;
+	uint32_t sset_off;
+	uint32_t nsset;		/* a power of two */
 
 	uint64_t head __attribute__((aligned(64)));	/* bytes reserved (producers, CAS) */
 	uint64_t tail __attribute__((aligned(64)));	/* bytes consumed (heapdbg) */
@@ -193,17 +227,70 @@ struct hda_shm {
 	/* calls from here (glibc's text) are not checked: glibc's own frees
 	 * (a dying thread's tcache entries keep their key) are no error */
 	uint64_t own_lo, own_hi;
+	uint64_t sample_seed;	/* each thread's PRNG: from this and seeded */
+	uint64_t seeded;	/* threads seeded so far */
+	uint64_t sampled;	/* allocations sampled */
+	uint64_t sset_full;	/* sampled allocations dropped: their bucket and the next were full */
 };
+
+/* A bucket of the sample set: a 64-byte line.  A block lives in the
+ * bucket its address hashes to (hda_sset_hash), or when that is full in
+ * one of the HDA_SSET_SPILL buckets after it, counted in the home
+ * bucket's spill; 0 is empty.  Agent threads insert and remove by
+ * compare-and-swap; heapdbg only reads. */
+struct hda_sbucket {
+	uint64_t p[7];
+	uint64_t spill;		/* entries of this bucket kept in later ones */
+};
+#define HDA_SSET_SPILL 8
+
+static inline uint64_t
+hda_sset_hash(uint64_t p)
+{
+	return ((p >> 4) * 0x9e3779b97f4a7c15ULL) >> 32;
+}
+
+/*
+ * A stack heapdbg knows (it interned it from an event's pcs): an
+ * allocation whose unwound pcs equal a published stack's, frame for frame
+ * (the hash only finds the entry), is sent as an HDA_EV_CALLID with the
+ * stack's id instead of its pcs.  heapdbg writes hash last (0: empty),
+ * the pcs before it; entries and pool words are never rewritten.
+ * Open addressing from hda_stack_hash() & (nstacks - 1), at most
+ * HDA_STACK_PROBES entries.
+ */
+struct hda_stack {
+	uint64_t hash;		/* hda_stack_hash(pcs, n) */
+	uint32_t id;		/* heapdbg's stack id */
+	uint32_t n;		/* frames */
+	uint32_t first;		/* its pcs: pool words [first, first + n) */
+	uint32_t pad;
+};
+#define HDA_STACK_PROBES 16
+
+static inline uint64_t
+hda_stack_hash(const uint64_t *pcs, uint32_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+	for (uint32_t i = 0; i < n; i++) {
+		h = (h ^ pcs[i]) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	return h | 1;
+}
 
 /* event types */
 #define HDA_EV_CALL 1		/* an allocation, at its return */
 #define HDA_EV_FREE 2		/* a free, at its entry (struct hda_ev_head only; arg[1] is
 				 * the caller's return address, the free's one-frame stack) */
 #define HDA_EV_HELLO 3		/* a thread asks for its stack range (head only; arg[0] = rsp) */
+#define HDA_EV_CALLID 4		/* an allocation with a known stack (struct hda_ev_id) */
 
 /* hda_ev.flags */
 #define HDA_EVF_OUT 1u		/* out holds *arg[0] after a successful posix_memalign */
 #define HDA_EVF_PCS 2u		/* the agent unwound it: stack_len bytes of pcs (u64) follow */
+#define HDA_EVF_SAMPLED 4u	/* sampling: its result was sampled (else it only freed a sampled arg[0]) */
+#define HDA_EVF_OLD_SAMPLED 8u	/* sampling: realloc's arg[0] was a sampled block */
 
 struct hda_ev_head {
 	uint64_t commit;	/* pos ^ key, written last */
@@ -228,6 +315,16 @@ struct hda_ev {
 	/* uint8_t stack[stack_len], padded to 8 */
 };
 
+/* An allocation whose stack heapdbg published (struct hda_stack): no
+ * registers, no stack, no pcs. */
+struct hda_ev_id {
+	struct hda_ev_head h;
+	uint64_t ret;		/* rax at return */
+	uint64_t out;		/* HDA_EVF_OUT: *arg[0] */
+	uint32_t stack_id;	/* heapdbg's id */
+	uint32_t flags;		/* HDA_EVF_OUT */
+};
+
 /* Kept free at the end of the ring for a thread that cannot wait. */
 #define HDA_RESERVE(ring_size) ((ring_size) / 8)
 
@@ -242,8 +339,9 @@ struct hda_frame {
 	uint64_t ret;		/* 120 */
 	uint64_t slot;		/* 128: struct hda_slot *, set by hda_enter */
 	uint64_t tsc;		/* 136 */
-};				/* 144 bytes */
+	uint64_t samp;		/* 144: HDA_EVF_SAMPLED | HDA_EVF_OLD_SAMPLED, set by hda_enter */
+};				/* 152 bytes (pad.S's FRAME: 160) */
 
-#define HDA_FRAME_SIZE 144
+#define HDA_FRAME_SIZE 152
 
 #endif

@@ -5,7 +5,20 @@
  * caller left it, except %eax (the entry point's index: no allocator is
  * variadic, so %al carries nothing) and %r11 (its relocated body; scratch
  * in the ABI).  %rsp points at the caller's return address.
+ *
+ * While sampling, two fast paths decide before any register is saved:
+ * a free of a block not in the sample set, and a malloc, valloc or
+ * pvalloc (one argument: %rsi, %rdx, %rcx and %r10 are scratch for them,
+ * as for free) that does not reach its thread's next sample, jump
+ * straight to the body.  Anything else (a found block, a spill, a thread
+ * whose slot is not the first it probes, an unseeded or passing thread,
+ * a sample) takes the full path, which decides the same way in C
+ * (agent.c: sset_take, sample_hit).
  */
+#include "hdagent-off.h"
+#define FN_FREE 0x100		/* HDA_FN_FREE */
+#define FN_NOT_SIMPLE 0x7700	/* HDA_FN_FREE | HDA_FN_OUTPTR | HDA_FN_OLD | HDA_FN_SIZE_MASK */
+#define SLOT_PASS 1		/* HDA_SLOT_PASS */
 #define F_RDI 0
 #define F_RSI 8
 #define F_RDX 16
@@ -29,6 +42,78 @@
 	.hidden hda_pad
 	.type hda_pad, @function
 hda_pad:
+	movq	hda_priv+HDA_PRIV_SHM_OFF(%rip), %r10
+	cmpq	$0, HDA_SHM_SAMPLE_RATE_OFF(%r10)
+	je	.Lfull			/* not sampling */
+	testl	$FN_FREE, %eax
+	jz	.Lalloc
+	/* free(p): p in its bucket, or the bucket spilled?  Else run it. */
+	testq	%rdi, %rdi
+	jz	.Lpass
+	movq	%rdi, %rdx
+	shrq	$4, %rdx
+	imulq	.Lgolden(%rip), %rdx
+	shrq	$32, %rdx
+	movl	HDA_SHM_NSSET_OFF(%r10), %ecx
+	decl	%ecx
+	andq	%rcx, %rdx
+	shlq	$6, %rdx
+	movl	HDA_SHM_SSET_OFF_OFF(%r10), %ecx
+	addq	%rcx, %rdx
+	addq	%r10, %rdx		/* the bucket */
+	cmpq	%rdi, 0(%rdx)
+	je	.Lfull
+	cmpq	%rdi, 8(%rdx)
+	je	.Lfull
+	cmpq	%rdi, 16(%rdx)
+	je	.Lfull
+	cmpq	%rdi, 24(%rdx)
+	je	.Lfull
+	cmpq	%rdi, 32(%rdx)
+	je	.Lfull
+	cmpq	%rdi, 40(%rdx)
+	je	.Lfull
+	cmpq	%rdi, 48(%rdx)
+	je	.Lfull
+	cmpq	$0, 56(%rdx)		/* spill */
+	jne	.Lfull
+.Lpass:
+	jmp	*%r11			/* not sampled: the call as made */
+.Lalloc:
+	testl	$FN_NOT_SIMPLE, %eax
+	jnz	.Lfull
+	/* malloc(n): this thread's countdown, in the slot it probes first */
+	movq	%rax, %rsi		/* keep the function */
+	movq	%fs:0, %rax
+	testq	%rax, %rax
+	jz	.Lfull_rsi
+	movq	%rax, %rdx
+	imulq	.Lgolden(%rip), %rax
+	shrq	$40, %rax
+	movl	HDA_SHM_NSLOTS_OFF(%r10), %ecx
+	decl	%ecx
+	andq	%rcx, %rax
+	shlq	$HDA_SLOT_SHIFT, %rax
+	movl	HDA_SHM_SLOTS_OFF_OFF(%r10), %ecx
+	addq	%rcx, %rax
+	addq	%r10, %rax		/* the slot */
+	cmpq	%rdx, 0(%rax)		/* its key: our thread pointer? */
+	jne	.Lfull_rsi
+	testl	$SLOT_PASS, HDA_SLOT_FLAGS_OFF(%rax)
+	jnz	.Lfull_rsi
+	cmpq	$0, HDA_SLOT_RNG_OFF(%rax)
+	je	.Lfull_rsi
+	movq	HDA_SLOT_SAMPLE_LEFT_OFF(%rax), %rcx
+	testq	%rcx, %rcx
+	jle	.Lfull_rsi
+	cmpq	%rdi, %rcx
+	jbe	.Lfull_rsi		/* left <= n: a sample */
+	subq	%rdi, %rcx
+	movq	%rcx, HDA_SLOT_SAMPLE_LEFT_OFF(%rax)
+	jmp	*%r11
+.Lfull_rsi:
+	movq	%rsi, %rax
+.Lfull:
 	movq	%rsp, %r10		/* the entry's stack pointer */
 	leaq	-128(%rsp), %rsp	/* below the caller's red zone */
 	andq	$-16, %rsp
@@ -76,5 +161,8 @@ hda_pad:
 	movq	F_RSP(%rsp), %rsp
 	jmp	*%r11
 	.size hda_pad, .-hda_pad
+	.p2align 3
+.Lgolden:
+	.quad	0x9e3779b97f4a7c15
 
 	.section .note.GNU-stack, "", @progbits

@@ -73,6 +73,8 @@ ok(fast and fast == bps, "same stacks: both ways give the same stacks, blocks an
    [x for x in fast if x not in bps][:3] + ["vs"] + [x for x in bps if x not in fast][:3])
 ok(got["fast"][1].get("unwind", {}).get("agent_unwinds", 0) > 0,
    "same stacks: the agent unwound stacks itself with the published rules (%s)" % got["fast"][1].get("unwind"))
+ok(got["fast"][1].get("unwind", {}).get("stack_ids", 0) > got["fast"][1].get("unwind", {}).get("agent_unwinds", 0) / 2,
+   "same stacks: most of them were sent as a known stack's id (%s)" % got["fast"][1].get("unwind"))
 
 # ---- forks, vforks, exec, threads --------------------------------------
 t = Target("forkmix", [20])
