@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -214,6 +215,27 @@ xreallocarray(void *p, size_t n, size_t size)
 	if (size && n > SIZE_MAX / size)
 		hd_fatal("allocation of %zu x %zu bytes overflows", n, size);
 	return xrealloc(p, n * size);
+}
+
+void
+mem_huge_pages(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t lo = ALIGN_UP((uintptr_t)p, (uintptr_t)2 << 20), hi = ALIGN_DOWN((uintptr_t)p + len, (uintptr_t)2 << 20);
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
+void *
+xhugearray(void *p, size_t n, size_t size)
+{
+	p = xreallocarray(p, n, size);
+	mem_huge_pages(p, n * size);
+	return p;
 }
 
 char *

@@ -1004,21 +1004,6 @@ region_free(uint8_t *owned)
 #define FILL_WINDOW (512u << 10)	/* fits in L2 with room to spare */
 #define WIN_KEEP 4096u			/* bytes a window slide keeps below its end */
 
-/* Transparent huge pages for a big array the walk fills (where the
- * kernel gives them on request): a few faults instead of one a page. */
-static void
-huge_pages(void *p, size_t len)
-{
-#ifdef MADV_HUGEPAGE
-	uintptr_t lo = ALIGN_UP((uintptr_t)p, (uintptr_t)2 << 20), hi = ALIGN_DOWN((uintptr_t)p + len, (uintptr_t)2 << 20);
-	if (hi > lo)
-		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#else
-	(void)p;
-	(void)len;
-#endif
-}
-
 /* A buffer for every span's region (from heap_info on, so the arena
  * struct and heap header are in the copy too).  Nothing is read yet: the
  * chunk walk fills each buffer as it gets there (span_fill), so the
@@ -1914,7 +1899,11 @@ cap_keep(struct walker *w, const struct cap *c)
 {
 	if (w->caps.n && w->caps.v[w->caps.n - 1].addr >= c->addr)
 		w->caps_unsorted = true;
-	vec_push(&w->caps, *c);
+	if (w->caps.n == w->caps.cap) {
+		w->caps.cap = w->caps.cap ? w->caps.cap * 2 : 1024;
+		w->caps.v = xhugearray(w->caps.v, w->caps.cap, sizeof(*w->caps.v));
+	}
+	w->caps.v[w->caps.n++] = *c;
 }
 
 /* After the bad size at p: was it the chunk before, prev, whose size was
@@ -2888,7 +2877,13 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		for (size_t i = 0; i < w.spans.n; i++)
 			bytes += w.spans.v[i].end - w.spans.v[i].start;
 		vec_reserve(&w.chunks, (size_t)MIN(bytes / 256 + 64, 1ULL << 28));
-		huge_pages(w.chunks.v, w.chunks.cap * sizeof(*w.chunks.v));
+		mem_huge_pages(w.chunks.v, w.chunks.cap * sizeof(*w.chunks.v));
+		if (w.win) {
+			/* the captures too: as much room (a third is used on
+			 * a typical heap; the rest is never touched) */
+			w.caps.v = xhugearray(NULL, w.chunks.cap, sizeof(*w.caps.v));
+			w.caps.cap = w.chunks.cap;
+		}
 	}
 	/* the chunks, as the copy comes in; then the rest of the copy (past
 	 * a bad size, or a last chunk that ends early) */
@@ -2965,7 +2960,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	for (size_t i = 0; i < h->regions.n; i++)
 		if (!h->regions.v[i].data)
 			h->copies = false;
-	h->walk_memory = w.copied + w.wincap + w.caps.cap * sizeof(*w.caps.v) +
+	h->walk_memory = w.copied + w.wincap + w.caps.n * sizeof(*w.caps.v) +
 			 h->nchunks * sizeof(*h->chunks);
 	debug_msg("walk: %s, %" PRIu64 " KiB held (copies %" PRIu64 " KiB, window %zu KiB, %zu chunk captures)",
 		  h->copies ? "copies kept" : "no copies", h->walk_memory >> 10, w.copied >> 10, w.wincap >> 10,
