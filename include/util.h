@@ -92,6 +92,11 @@ void mem_huge_pages(void *p, size_t len);
 /* xreallocarray(), then mem_huge_pages() over the whole array: for the
  * big arrays a walk fills (free() them as usual). */
 void *xhugearray(void *p, size_t n, size_t size);
+/* Zeroed room for n elements of size, in huge pages from 256 KiB up (its
+ * own mapping, 2 MiB-aligned: a 1 MiB table costs one fault, not 256);
+ * calloc() below.  Free with big_free() and the same n and size. */
+void *big_calloc(size_t n, size_t size);
+void big_free(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 /* A string from a target (a path, a command line, a thread name) made safe
  * for a terminal: control bytes shown as \n, \t, \r or \xNN.  NULL when

@@ -124,7 +124,11 @@ struct walker {
 	struct heap *h;
 	struct malloc_info *mi;
 	const struct malloc_layout *L;
-	struct u64map member;
+	struct member *mtab;		/* free-list membership: open addressing on
+					 * the address (0: an empty slot) */
+	size_t mtab_cap, mtab_n;
+	uint64_t prev_frees;		/* chunks that say the one before is free
+					 * (how big to make mtab) */
 	uint8_t **ms;			/* arena struct bytes */
 	VEC(struct rspan) spans;
 	VEC(struct hchunk) chunks;
@@ -191,6 +195,74 @@ finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t 
 	else
 		w->h->warnings++;
 	return &w->h->findings.v[w->h->findings.n - 1];
+}
+
+/* ---- free-list membership ---- */
+
+/* The membership table at room for want members (a power of two, at
+ * most three quarters full), rehashed; calloc()ed room with huge pages:
+ * only the slots members land in are ever touched. */
+static void
+mtab_grow(struct walker *w, size_t want)
+{
+	struct member *old = w->mtab;
+	size_t oc = w->mtab_cap, nc = 1024;
+
+	while (nc * 3 < want * 4)
+		nc *= 2;
+	if (nc <= oc)
+		return;
+	w->mtab = big_calloc(nc, sizeof(*w->mtab));
+	w->mtab_cap = nc;
+	for (size_t i = 0; i < oc; i++) {
+		size_t k;
+		if (!old[i].addr)
+			continue;
+		for (k = hash_u64(old[i].addr) & (nc - 1); w->mtab[k].addr; k = (k + 1) & (nc - 1))
+			;
+		w->mtab[k] = old[i];
+	}
+	big_free(old, oc, sizeof(*old));
+}
+
+/* The membership of the chunk at addr (nonzero: never 0), inserting 0
+ * (*created) if it has none. */
+static uint64_t *
+mtab_slot(struct walker *w, uint64_t addr, bool *created)
+{
+	size_t k, mask;
+
+	if ((w->mtab_n + 1) * 4 > w->mtab_cap * 3)
+		mtab_grow(w, MAX(w->mtab_n + 1, w->mtab_cap));
+	mask = w->mtab_cap - 1;
+	for (k = hash_u64(addr) & mask; w->mtab[k].addr; k = (k + 1) & mask)
+		if (w->mtab[k].addr == addr) {
+			*created = false;
+			return &w->mtab[k].memb;
+		}
+	w->mtab[k].addr = addr;
+	w->mtab[k].memb = 0;
+	w->mtab_n++;
+	*created = true;
+	return &w->mtab[k].memb;
+}
+
+/* Is the chunk at addr a free-list member (top included)?  Its
+ * membership into *memb if so. */
+static bool
+mtab_get(const struct walker *w, uint64_t addr, uint64_t *memb)
+{
+	size_t k, mask = w->mtab_cap - 1;
+
+	if (!w->mtab_cap || !addr)
+		return false;
+	for (k = hash_u64(addr) & mask; w->mtab[k].addr; k = (k + 1) & mask)
+		if (w->mtab[k].addr == addr) {
+			if (memb)
+				*memb = w->mtab[k].memb;
+			return true;
+		}
+	return false;
 }
 
 /* ---- memory: the copies first, the target otherwise ---- */
@@ -578,7 +650,7 @@ chain_reaches(struct walker *w, uint64_t q, uint64_t end, uint64_t top, bool mai
 			ok = k > 0 && p == end && !good;
 			break;
 		}
-		if (k && w->members && u64map_get(&w->member, p, NULL)) {
+		if (k && w->members && mtab_get(w, p, NULL)) {
 			ok = !good;
 			break;
 		}
@@ -1263,7 +1335,7 @@ static bool
 add_member(struct walker *w, uint64_t p, uint64_t memb, const char *where)
 {
 	bool created;
-	uint64_t *slot = u64map_slot(&w->member, p, &created);
+	uint64_t *slot = mtab_slot(w, p, &created);
 	if (!created) {
 		uint64_t old = *slot;
 		char was[64];
@@ -1417,7 +1489,7 @@ walk_tcaches(struct walker *w)
 				}
 				if (!add_member(w, c, MEMB(CS_TCACHE, i, k, HEAP_NO_ARENA), where)) {
 					uint64_t old = 0;
-					u64map_get(&w->member, c, &old);
+					mtab_get(w, c, &old);
 					if (old == MEMB(CS_TCACHE, i, k, HEAP_NO_ARENA)) {
 						struct finding *f = tc_finding(w, "tcache-cycle", c, ref->tid,
 							"double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): %s loops back "
@@ -1542,7 +1614,7 @@ walk_fastbins(struct walker *w, unsigned ai)
 			}
 			if (!add_member(w, p, MEMB(CS_FASTBIN, i, 0, ai), where)) {
 				uint64_t old = 0;
-				u64map_get(&w->member, p, &old);
+				mtab_get(w, p, &old);
 				if (old == MEMB(CS_FASTBIN, i, 0, ai)) {
 					struct finding *f = finding(w, FIND_ERROR, "fastbin-cycle", p, (int)ai,
 						"double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): %s loops back to "
@@ -1683,7 +1755,7 @@ walk_bins(struct walker *w, unsigned ai)
 			}
 			if (!add_member(w, p, MEMB(st, i, 0, ai), where)) {
 				uint64_t old = 0;
-				u64map_get(&w->member, p, &old);
+				mtab_get(w, p, &old);
 				if (old == MEMB(st, i, 0, ai)) {
 					struct finding *f = finding(w, FIND_ERROR, "bin-cycle", p, (int)ai,
 						"probable double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): %s loops "
@@ -1713,7 +1785,7 @@ walk_bins(struct walker *w, unsigned ai)
 	}
 	if (ar->top) {
 		bool created;
-		uint64_t *slot = u64map_slot(&w->member, ar->top, &created);
+		uint64_t *slot = mtab_slot(w, ar->top, &created);
 		if (!created && MEMB_STATE(*slot) == CS_TOP)
 			;	/* two arenas' tops: a top-pointer finding says which is wrong */
 		else if (!created)
@@ -1740,18 +1812,17 @@ not_a_chunk(struct walker *w, const struct member *m)
 static void
 sort_members(struct walker *w)
 {
-	size_t it = 0, n = 0;
-	uint64_t k, v, all = 0;
+	size_t n = 0;
+	uint64_t all = 0;
 	struct member *tmp;
 
-	w->members = xreallocarray(NULL, w->member.n ? w->member.n : 1, sizeof(*w->members));
-	while (u64map_next(&w->member, &it, &k, &v)) {
-		w->members[n].addr = k;
-		w->members[n].memb = v;
-		all |= k;
-		n++;
-	}
-	tmp = xreallocarray(NULL, n ? n : 1, sizeof(*tmp));
+	w->members = big_calloc(w->mtab_n, sizeof(*w->members));
+	for (size_t i = 0; i < w->mtab_cap; i++)
+		if (w->mtab[i].addr) {
+			w->members[n++] = w->mtab[i];
+			all |= w->mtab[i].addr;
+		}
+	tmp = big_calloc(n, sizeof(*tmp));
 	for (unsigned shift = 0; shift < 64 && (all >> shift); shift += 11) {
 		size_t count[2048] = { 0 }, pos = 0;
 		for (size_t i = 0; i < n; i++)
@@ -1771,8 +1842,8 @@ sort_members(struct walker *w)
 			tmp = x;
 		}
 	}
-	free(tmp);
-	w->nmembers = n;
+	big_free(tmp, n, sizeof(*tmp));
+	w->nmembers = n;	/* (== mtab_n: the size of both arrays) */
 	w->next_member = 0;
 }
 
@@ -1784,7 +1855,7 @@ resync(struct walker *w, const struct rspan *s, uint64_t from)
 	for (uint64_t q = ALIGN_UP(from, 16); q + 16 <= s->end; q += 16) {
 		uint64_t sf, p = q;
 		int ok = 0;
-		if (u64map_get(&w->member, q, NULL))
+		if (mtab_get(w, q, NULL))
 			return q;
 		for (int k = 0; k < 4; k++) {
 			uint8_t tmp[16];
@@ -2008,11 +2079,12 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 			w->interrupted = true;
 			return;
 		}
-		if (open != SIZE_MAX && (p == ar->top || u64map_get(&w->member, p, NULL)))
+		if (open != SIZE_MAX && (p == ar->top || mtab_get(w, p, NULL)))
 			close_desync(w, &open, p);
 		sf = chunk_size_field(b);
 		ps = chunk_prev_size(b);
 		sz = ptm_chunksize(sf);
+		w->prev_frees += !(sf & PTM_PREV_INUSE);
 		c.addr = p;
 		c.size = sz;
 		c.arena = (uint16_t)s->arena;
@@ -2845,7 +2917,6 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	w.window = o && o->window ? MAX(o->window, (size_t)256) : FILL_WINDOW;
 	w.win_span = SIZE_MAX;
 	w.fast_cap = mi->have_global_max_fast ? MIN(mi->global_max_fast, PTM_MAX_FAST_CHUNK) : PTM_MAX_FAST_CHUNK;
-	u64map_init(&w.member);
 	u64map_init(&h->mmap_offsets);
 	/* make sure every thread's registers are known (stack exclusion) */
 	for (size_t i = 0; i < t->nthreads; i++)
@@ -2906,6 +2977,9 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		rc = hd_fail(HD_EINTR, "interrupted");
 		goto out;
 	}
+	/* room for the members: every chunk a successor says is free, and
+	 * some (tcache and fastbin chunks are found as the lists go) */
+	mtab_grow(&w, w.prev_frees + w.prev_frees / 4 + 256);
 	walk_tcaches(&w);
 	for (size_t i = 0; i < h->arenas.n; i++) {
 		walk_fastbins(&w, (unsigned)i);
@@ -2972,8 +3046,8 @@ out:
 	vec_free(&w.spans);
 	vec_free(&w.chunks);
 	vec_free(&w.mm);
-	free(w.members);
-	u64map_free(&w.member);
+	big_free(w.members, w.nmembers, sizeof(*w.members));
+	big_free(w.mtab, w.mtab_cap, sizeof(*w.mtab));
 	vec_free(&w.holes);
 	vec_free(&w.desyncs);
 	vec_free(&w.tc_keys);
