@@ -79,6 +79,10 @@ struct rspan {
 	bool segment;		/* a main-arena segment that ends with fenceposts
 				 * (non-contiguous: brk could not grow) */
 	uint64_t walked_end;	/* where the chunk walk ended */
+	/* the captures in it, by address bucket (see cap_index) */
+	uint64_t cap_base;	/* bucket 0's address */
+	unsigned cap_shift;	/* bytes per bucket: 1 << cap_shift */
+	size_t cap_nb, cap_tab;	/* buckets; their starts in walker.cap_tab */
 };
 
 /* Memory of a span that could not be read (zeros in the copy). */
@@ -156,6 +160,8 @@ struct walker {
 	bool caps_unsorted;
 	VEC(uint64_t) cap_fence;	/* the address of every CAP_FENCE-th capture */
 	size_t cap_last;		/* the capture cap_bytes() found last */
+	VEC(uint32_t) cap_tab;		/* per span bucket: the first capture at or
+					 * above the bucket's address (cap_index) */
 	uint64_t fast_cap;		/* chunks this small are captured */
 	uint64_t copied;		/* bytes of copies made */
 };
@@ -338,12 +344,55 @@ cap_in(const struct cap *c, uint64_t addr, size_t len)
 	return NULL;
 }
 
+/* The capture the bucket table of span si says is the last one at or
+ * below addr (the one that may hold it), or SIZE_MAX when the table does
+ * not say (then the fences do). */
+static size_t
+cap_bucket(const struct walker *w, size_t si, uint64_t addr)
+{
+	const struct rspan *s;
+	const uint32_t *t;
+	size_t b, lo, hi, i;
+
+	if (si >= w->spans.n)
+		return SIZE_MAX;
+	s = &w->spans.v[si];
+	if (!s->cap_nb || addr < s->cap_base || ((addr - s->cap_base) >> s->cap_shift) >= s->cap_nb)
+		return SIZE_MAX;
+	b = (size_t)((addr - s->cap_base) >> s->cap_shift);
+	t = w->cap_tab.v + s->cap_tab;
+	lo = t[b];
+	hi = t[b + 1];
+	if (lo == hi || w->caps.v[lo].addr > addr) {
+		if (!lo)
+			return SIZE_MAX;
+		i = lo - 1;	/* (in a bucket below) */
+	} else {
+		/* the last in [lo, hi) at or below addr */
+		while (hi - lo > 1) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (w->caps.v[mid].addr <= addr)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		i = lo;
+	}
+	/* it is the last capture at or below addr of all (they are sorted)
+	 * only if the next one is above it */
+	if (w->caps.v[i].addr > addr || (i + 1 < w->caps.n && w->caps.v[i + 1].addr <= addr))
+		return SIZE_MAX;
+	return i;
+}
+
 /* The captured first bytes of a chunk that hold [addr, addr+len), or
- * NULL.  The last one found first (a list walk reads a member's header
- * and links one after the other), then the fences (every CAP_FENCE-th
- * address, a small array), then the captures between two fences. */
+ * NULL; si is the span of the region addr is in.  The last one found
+ * first (a list walk reads a member's header and links one after the
+ * other), then the span's buckets (cap_index: one or two captures a
+ * bucket), else the fences (every CAP_FENCE-th address, a small array)
+ * and the captures between two fences. */
 static const uint8_t *
-cap_bytes(struct walker *w, uint64_t addr, size_t len)
+cap_bytes(struct walker *w, size_t si, uint64_t addr, size_t len)
 {
 	size_t lo = 0, hi = w->cap_fence.n;
 	const uint8_t *p;
@@ -352,6 +401,12 @@ cap_bytes(struct walker *w, uint64_t addr, size_t len)
 		return NULL;
 	if (w->cap_last < w->caps.n && (p = cap_in(&w->caps.v[w->cap_last], addr, len)))
 		return p;
+	if ((lo = cap_bucket(w, si, addr)) != SIZE_MAX) {
+		if ((p = cap_in(&w->caps.v[lo], addr, len)))
+			w->cap_last = lo;
+		return p;
+	}
+	lo = 0;
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (w->cap_fence.v[mid] <= addr)
@@ -393,7 +448,7 @@ wbytes(struct walker *w, uint64_t addr, size_t len, uint8_t *tmp)
 		if (s->win && addr >= s->wlo && addr + len <= s->filled)
 			return s->buf + (addr - s->wlo);
 	}
-	if ((p = cap_bytes(w, addr, len)))
+	if ((p = cap_bytes(w, r->span, addr, len)))
 		return p;
 	if (len > WB_MAX || !region_read(w, addr, tmp, len))
 		return NULL;
@@ -1266,6 +1321,50 @@ span_fill(struct walker *w, struct rspan *s, uint64_t upto)
 		s->filled = to;
 	}
 }
+/* A bucket table over each span's captures (sorted by now): about two
+ * captures a bucket, so that a free-list walk finds a member's first
+ * bytes with one or two cache misses instead of a binary search through
+ * the captures (its members come in no address order). */
+static void
+cap_index(struct walker *w)
+{
+	size_t at = 0;
+
+	if (w->caps_unsorted || !w->caps.n || w->caps.n >= UINT32_MAX)
+		return;
+	for (size_t si = 0; si < w->spans.n; si++) {
+		struct rspan *s = &w->spans.v[si];
+		uint64_t lo = s->rstart, len = MAX(s->end, s->filled) - s->rstart;
+		size_t first, n, nb, k;
+		unsigned shift = 5;
+
+		s->cap_nb = 0;
+		while (at < w->caps.n && w->caps.v[at].addr < lo)
+			at++;
+		first = at;
+		while (at < w->caps.n && w->caps.v[at].addr < lo + len)
+			at++;
+		n = at - first;
+		if (!n || !len)
+			continue;
+		while (shift < 40 && (len >> shift) > n / 2 + 1)
+			shift++;
+		nb = (size_t)((len - 1) >> shift) + 1;
+		s->cap_base = lo;
+		s->cap_shift = shift;
+		s->cap_nb = nb;
+		s->cap_tab = w->cap_tab.n;
+		vec_reserve(&w->cap_tab, w->cap_tab.n + nb + 1);
+		k = first;
+		for (size_t b = 0; b <= nb; b++) {
+			uint64_t ba = lo + ((uint64_t)b << shift);
+			while (k < at && (b == nb || w->caps.v[k].addr < ba))
+				k++;
+			w->cap_tab.v[w->cap_tab.n++] = (uint32_t)k;
+		}
+	}
+}
+
 /* ---- 3. free lists ---- */
 
 static struct hlist *
@@ -2972,6 +3071,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	}
 	for (size_t i = 0; i < w.caps.n; i += CAP_FENCE)
 		vec_push(&w.cap_fence, w.caps.v[i].addr);
+	cap_index(&w);
 	PHASE(w.win ? "read+chunks" : "copy+chunks");
 	if (w.interrupted) {
 		rc = hd_fail(HD_EINTR, "interrupted");
@@ -3053,6 +3153,7 @@ out:
 	vec_free(&w.tc_keys);
 	vec_free(&w.caps);
 	vec_free(&w.cap_fence);
+	vec_free(&w.cap_tab);
 	free(w.win);
 	h->seconds = (hd_now_ns() - t0) / 1e9;
 	if (rc < 0) {
