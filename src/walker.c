@@ -1833,9 +1833,21 @@ walk_bins(struct walker *w, unsigned ai)
 				header_evidence(w, f, prev + 16, 8);
 				break;
 			}
-			wread64(w, p + 8, &sf);
-			wread64(w, p + 16, &fd);
-			wread64(w, p + 24, &bk);
+			{
+				/* header and links in one look-up (the same bytes
+				 * as three: [p, p+32) is in one region) */
+				uint8_t tmp[32];
+				const uint8_t *b = wbytes(w, p, 32, tmp);
+				if (b) {
+					memcpy(&sf, b + 8, 8);
+					memcpy(&fd, b + 16, 8);
+					memcpy(&bk, b + 24, 8);
+				} else {
+					wread64(w, p + 8, &sf);
+					wread64(w, p + 16, &fd);
+					wread64(w, p + 24, &bk);
+				}
+			}
 			sz = ptm_chunksize(sf);
 			if (bk != prev) {
 				struct finding *f = finding(w, FIND_ERROR, "bin-link", p, (int)ai,
