@@ -82,6 +82,21 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 void *xreallocarray(void *p, size_t n, size_t size);
+/* Ask for transparent huge pages over the 2 MiB-aligned part of
+ * [p, p+len), memory from malloc that is about to be written (only
+ * advice; where the kernel gives them on request).  On a VM a 4 KiB
+ * page's first-touch fault costs microseconds to tens of them: a 64 MiB
+ * array written end to end faults in 30 ms with huge pages, 600 ms
+ * without. */
+void mem_huge_pages(void *p, size_t len);
+/* xreallocarray(), then mem_huge_pages() over the whole array: for the
+ * big arrays a walk fills (free() them as usual). */
+void *xhugearray(void *p, size_t n, size_t size);
+/* Zeroed room for n elements of size, in huge pages from 256 KiB up (its
+ * own mapping, 2 MiB-aligned: a 1 MiB table costs one fault, not 256);
+ * calloc() below.  Free with big_free() and the same n and size. */
+void *big_calloc(size_t n, size_t size);
+void big_free(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
 /* A string from a target (a path, a command line, a thread name) made safe
  * for a terminal: control bytes shown as \n, \t, \r or \xNN.  NULL when

@@ -304,6 +304,7 @@ snapshot_capture(const struct heap *h, const struct alloc_source *src, struct sy
 		if (h->chunks[i].state == CS_USED || h->chunks[i].state == CS_MMAPPED)
 			n++;
 	sn->chunks = xcalloc(n ? n : 1, sizeof(*sn->chunks));
+	mem_huge_pages(sn->chunks, n * sizeof(*sn->chunks));	/* (written end to end now) */
 	for (size_t i = 0; i < h->nchunks; i++) {
 		const struct hchunk *hc = &h->chunks[i];
 		struct snap_chunk *sc;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -214,6 +215,70 @@ xreallocarray(void *p, size_t n, size_t size)
 	if (size && n > SIZE_MAX / size)
 		hd_fatal("allocation of %zu x %zu bytes overflows", n, size);
 	return xrealloc(p, n * size);
+}
+
+void
+mem_huge_pages(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+	uintptr_t lo = ALIGN_UP((uintptr_t)p, (uintptr_t)2 << 20), hi = ALIGN_DOWN((uintptr_t)p + len, (uintptr_t)2 << 20);
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
+#define BIG_MIN ((size_t)256 << 10)
+#define BIG_ALIGN ((size_t)2 << 20)
+
+void *
+big_calloc(size_t n, size_t size)
+{
+	size_t len, maplen;
+	uint8_t *p, *a;
+
+	if (size && n > SIZE_MAX / size)
+		hd_fatal("allocation of %zu x %zu bytes overflows", n, size);
+	len = n * size;
+	if (len < BIG_MIN)
+		return xcalloc(n ? n : 1, size ? size : 1);
+	maplen = ALIGN_UP(len, BIG_ALIGN);
+	p = mmap(NULL, maplen + BIG_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		hd_fatal("out of memory allocating %zu bytes", len);
+	/* keep the 2 MiB-aligned part: one huge page per 2 MiB */
+	a = (uint8_t *)ALIGN_UP((uintptr_t)p, BIG_ALIGN);
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (a + maplen < p + maplen + BIG_ALIGN)
+		munmap(a + maplen, (size_t)(p + maplen + BIG_ALIGN - (a + maplen)));
+#ifdef MADV_HUGEPAGE
+	(void)madvise(a, maplen, MADV_HUGEPAGE);
+#endif
+	return a;
+}
+
+void
+big_free(void *p, size_t n, size_t size)
+{
+	size_t len = n * size;
+
+	if (!p)
+		return;
+	if (len < BIG_MIN)
+		free(p);
+	else
+		munmap(p, ALIGN_UP(len, BIG_ALIGN));
+}
+
+void *
+xhugearray(void *p, size_t n, size_t size)
+{
+	p = xreallocarray(p, n, size);
+	mem_huge_pages(p, n * size);
+	return p;
 }
 
 char *

@@ -79,6 +79,10 @@ struct rspan {
 	bool segment;		/* a main-arena segment that ends with fenceposts
 				 * (non-contiguous: brk could not grow) */
 	uint64_t walked_end;	/* where the chunk walk ended */
+	/* the captures in it, by address bucket (see cap_index) */
+	uint64_t cap_base;	/* bucket 0's address */
+	unsigned cap_shift;	/* bytes per bucket: 1 << cap_shift */
+	size_t cap_nb, cap_tab;	/* buckets; their starts in walker.cap_tab */
 };
 
 /* Memory of a span that could not be read (zeros in the copy). */
@@ -124,7 +128,11 @@ struct walker {
 	struct heap *h;
 	struct malloc_info *mi;
 	const struct malloc_layout *L;
-	struct u64map member;
+	struct member *mtab;		/* free-list membership: open addressing on
+					 * the address (0: an empty slot) */
+	size_t mtab_cap, mtab_n;
+	uint64_t prev_frees;		/* chunks that say the one before is free
+					 * (how big to make mtab) */
 	uint8_t **ms;			/* arena struct bytes */
 	VEC(struct rspan) spans;
 	VEC(struct hchunk) chunks;
@@ -152,6 +160,8 @@ struct walker {
 	bool caps_unsorted;
 	VEC(uint64_t) cap_fence;	/* the address of every CAP_FENCE-th capture */
 	size_t cap_last;		/* the capture cap_bytes() found last */
+	VEC(uint32_t) cap_tab;		/* per span bucket: the first capture at or
+					 * above the bucket's address (cap_index) */
 	uint64_t fast_cap;		/* chunks this small are captured */
 	uint64_t copied;		/* bytes of copies made */
 };
@@ -191,6 +201,74 @@ finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t 
 	else
 		w->h->warnings++;
 	return &w->h->findings.v[w->h->findings.n - 1];
+}
+
+/* ---- free-list membership ---- */
+
+/* The membership table at room for want members (a power of two, at
+ * most three quarters full), rehashed; calloc()ed room with huge pages:
+ * only the slots members land in are ever touched. */
+static void
+mtab_grow(struct walker *w, size_t want)
+{
+	struct member *old = w->mtab;
+	size_t oc = w->mtab_cap, nc = 1024;
+
+	while (nc * 3 < want * 4)
+		nc *= 2;
+	if (nc <= oc)
+		return;
+	w->mtab = big_calloc(nc, sizeof(*w->mtab));
+	w->mtab_cap = nc;
+	for (size_t i = 0; i < oc; i++) {
+		size_t k;
+		if (!old[i].addr)
+			continue;
+		for (k = hash_u64(old[i].addr) & (nc - 1); w->mtab[k].addr; k = (k + 1) & (nc - 1))
+			;
+		w->mtab[k] = old[i];
+	}
+	big_free(old, oc, sizeof(*old));
+}
+
+/* The membership of the chunk at addr (nonzero: never 0), inserting 0
+ * (*created) if it has none. */
+static uint64_t *
+mtab_slot(struct walker *w, uint64_t addr, bool *created)
+{
+	size_t k, mask;
+
+	if ((w->mtab_n + 1) * 4 > w->mtab_cap * 3)
+		mtab_grow(w, MAX(w->mtab_n + 1, w->mtab_cap));
+	mask = w->mtab_cap - 1;
+	for (k = hash_u64(addr) & mask; w->mtab[k].addr; k = (k + 1) & mask)
+		if (w->mtab[k].addr == addr) {
+			*created = false;
+			return &w->mtab[k].memb;
+		}
+	w->mtab[k].addr = addr;
+	w->mtab[k].memb = 0;
+	w->mtab_n++;
+	*created = true;
+	return &w->mtab[k].memb;
+}
+
+/* Is the chunk at addr a free-list member (top included)?  Its
+ * membership into *memb if so. */
+static bool
+mtab_get(const struct walker *w, uint64_t addr, uint64_t *memb)
+{
+	size_t k, mask = w->mtab_cap - 1;
+
+	if (!w->mtab_cap || !addr)
+		return false;
+	for (k = hash_u64(addr) & mask; w->mtab[k].addr; k = (k + 1) & mask)
+		if (w->mtab[k].addr == addr) {
+			if (memb)
+				*memb = w->mtab[k].memb;
+			return true;
+		}
+	return false;
 }
 
 /* ---- memory: the copies first, the target otherwise ---- */
@@ -266,12 +344,55 @@ cap_in(const struct cap *c, uint64_t addr, size_t len)
 	return NULL;
 }
 
+/* The capture the bucket table of span si says is the last one at or
+ * below addr (the one that may hold it), or SIZE_MAX when the table does
+ * not say (then the fences do). */
+static size_t
+cap_bucket(const struct walker *w, size_t si, uint64_t addr)
+{
+	const struct rspan *s;
+	const uint32_t *t;
+	size_t b, lo, hi, i;
+
+	if (si >= w->spans.n)
+		return SIZE_MAX;
+	s = &w->spans.v[si];
+	if (!s->cap_nb || addr < s->cap_base || ((addr - s->cap_base) >> s->cap_shift) >= s->cap_nb)
+		return SIZE_MAX;
+	b = (size_t)((addr - s->cap_base) >> s->cap_shift);
+	t = w->cap_tab.v + s->cap_tab;
+	lo = t[b];
+	hi = t[b + 1];
+	if (lo == hi || w->caps.v[lo].addr > addr) {
+		if (!lo)
+			return SIZE_MAX;
+		i = lo - 1;	/* (in a bucket below) */
+	} else {
+		/* the last in [lo, hi) at or below addr */
+		while (hi - lo > 1) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (w->caps.v[mid].addr <= addr)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		i = lo;
+	}
+	/* it is the last capture at or below addr of all (they are sorted)
+	 * only if the next one is above it */
+	if (w->caps.v[i].addr > addr || (i + 1 < w->caps.n && w->caps.v[i + 1].addr <= addr))
+		return SIZE_MAX;
+	return i;
+}
+
 /* The captured first bytes of a chunk that hold [addr, addr+len), or
- * NULL.  The last one found first (a list walk reads a member's header
- * and links one after the other), then the fences (every CAP_FENCE-th
- * address, a small array), then the captures between two fences. */
+ * NULL; si is the span of the region addr is in.  The last one found
+ * first (a list walk reads a member's header and links one after the
+ * other), then the span's buckets (cap_index: one or two captures a
+ * bucket), else the fences (every CAP_FENCE-th address, a small array)
+ * and the captures between two fences. */
 static const uint8_t *
-cap_bytes(struct walker *w, uint64_t addr, size_t len)
+cap_bytes(struct walker *w, size_t si, uint64_t addr, size_t len)
 {
 	size_t lo = 0, hi = w->cap_fence.n;
 	const uint8_t *p;
@@ -280,6 +401,12 @@ cap_bytes(struct walker *w, uint64_t addr, size_t len)
 		return NULL;
 	if (w->cap_last < w->caps.n && (p = cap_in(&w->caps.v[w->cap_last], addr, len)))
 		return p;
+	if ((lo = cap_bucket(w, si, addr)) != SIZE_MAX) {
+		if ((p = cap_in(&w->caps.v[lo], addr, len)))
+			w->cap_last = lo;
+		return p;
+	}
+	lo = 0;
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (w->cap_fence.v[mid] <= addr)
@@ -321,7 +448,7 @@ wbytes(struct walker *w, uint64_t addr, size_t len, uint8_t *tmp)
 		if (s->win && addr >= s->wlo && addr + len <= s->filled)
 			return s->buf + (addr - s->wlo);
 	}
-	if ((p = cap_bytes(w, addr, len)))
+	if ((p = cap_bytes(w, r->span, addr, len)))
 		return p;
 	if (len > WB_MAX || !region_read(w, addr, tmp, len))
 		return NULL;
@@ -578,7 +705,7 @@ chain_reaches(struct walker *w, uint64_t q, uint64_t end, uint64_t top, bool mai
 			ok = k > 0 && p == end && !good;
 			break;
 		}
-		if (k && w->members && u64map_get(&w->member, p, NULL)) {
+		if (k && w->members && mtab_get(w, p, NULL)) {
 			ok = !good;
 			break;
 		}
@@ -1004,21 +1131,6 @@ region_free(uint8_t *owned)
 #define FILL_WINDOW (512u << 10)	/* fits in L2 with room to spare */
 #define WIN_KEEP 4096u			/* bytes a window slide keeps below its end */
 
-/* Transparent huge pages for a big array the walk fills (where the
- * kernel gives them on request): a few faults instead of one a page. */
-static void
-huge_pages(void *p, size_t len)
-{
-#ifdef MADV_HUGEPAGE
-	uintptr_t lo = ALIGN_UP((uintptr_t)p, (uintptr_t)2 << 20), hi = ALIGN_DOWN((uintptr_t)p + len, (uintptr_t)2 << 20);
-	if (hi > lo)
-		madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#else
-	(void)p;
-	(void)len;
-#endif
-}
-
 /* A buffer for every span's region (from heap_info on, so the arena
  * struct and heap header are in the copy too).  Nothing is read yet: the
  * chunk walk fills each buffer as it gets there (span_fill), so the
@@ -1209,6 +1321,50 @@ span_fill(struct walker *w, struct rspan *s, uint64_t upto)
 		s->filled = to;
 	}
 }
+/* A bucket table over each span's captures (sorted by now): about two
+ * captures a bucket, so that a free-list walk finds a member's first
+ * bytes with one or two cache misses instead of a binary search through
+ * the captures (its members come in no address order). */
+static void
+cap_index(struct walker *w)
+{
+	size_t at = 0;
+
+	if (w->caps_unsorted || !w->caps.n || w->caps.n >= UINT32_MAX)
+		return;
+	for (size_t si = 0; si < w->spans.n; si++) {
+		struct rspan *s = &w->spans.v[si];
+		uint64_t lo = s->rstart, len = MAX(s->end, s->filled) - s->rstart;
+		size_t first, n, nb, k;
+		unsigned shift = 5;
+
+		s->cap_nb = 0;
+		while (at < w->caps.n && w->caps.v[at].addr < lo)
+			at++;
+		first = at;
+		while (at < w->caps.n && w->caps.v[at].addr < lo + len)
+			at++;
+		n = at - first;
+		if (!n || !len)
+			continue;
+		while (shift < 40 && (len >> shift) > n / 2 + 1)
+			shift++;
+		nb = (size_t)((len - 1) >> shift) + 1;
+		s->cap_base = lo;
+		s->cap_shift = shift;
+		s->cap_nb = nb;
+		s->cap_tab = w->cap_tab.n;
+		vec_reserve(&w->cap_tab, w->cap_tab.n + nb + 1);
+		k = first;
+		for (size_t b = 0; b <= nb; b++) {
+			uint64_t ba = lo + ((uint64_t)b << shift);
+			while (k < at && (b == nb || w->caps.v[k].addr < ba))
+				k++;
+			w->cap_tab.v[w->cap_tab.n++] = (uint32_t)k;
+		}
+	}
+}
+
 /* ---- 3. free lists ---- */
 
 static struct hlist *
@@ -1278,7 +1434,7 @@ static bool
 add_member(struct walker *w, uint64_t p, uint64_t memb, const char *where)
 {
 	bool created;
-	uint64_t *slot = u64map_slot(&w->member, p, &created);
+	uint64_t *slot = mtab_slot(w, p, &created);
 	if (!created) {
 		uint64_t old = *slot;
 		char was[64];
@@ -1432,7 +1588,7 @@ walk_tcaches(struct walker *w)
 				}
 				if (!add_member(w, c, MEMB(CS_TCACHE, i, k, HEAP_NO_ARENA), where)) {
 					uint64_t old = 0;
-					u64map_get(&w->member, c, &old);
+					mtab_get(w, c, &old);
 					if (old == MEMB(CS_TCACHE, i, k, HEAP_NO_ARENA)) {
 						struct finding *f = tc_finding(w, "tcache-cycle", c, ref->tid,
 							"double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): %s loops back "
@@ -1557,7 +1713,7 @@ walk_fastbins(struct walker *w, unsigned ai)
 			}
 			if (!add_member(w, p, MEMB(CS_FASTBIN, i, 0, ai), where)) {
 				uint64_t old = 0;
-				u64map_get(&w->member, p, &old);
+				mtab_get(w, p, &old);
 				if (old == MEMB(CS_FASTBIN, i, 0, ai)) {
 					struct finding *f = finding(w, FIND_ERROR, "fastbin-cycle", p, (int)ai,
 						"double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): %s loops back to "
@@ -1677,9 +1833,21 @@ walk_bins(struct walker *w, unsigned ai)
 				header_evidence(w, f, prev + 16, 8);
 				break;
 			}
-			wread64(w, p + 8, &sf);
-			wread64(w, p + 16, &fd);
-			wread64(w, p + 24, &bk);
+			{
+				/* header and links in one look-up (the same bytes
+				 * as three: [p, p+32) is in one region) */
+				uint8_t tmp[32];
+				const uint8_t *b = wbytes(w, p, 32, tmp);
+				if (b) {
+					memcpy(&sf, b + 8, 8);
+					memcpy(&fd, b + 16, 8);
+					memcpy(&bk, b + 24, 8);
+				} else {
+					wread64(w, p + 8, &sf);
+					wread64(w, p + 16, &fd);
+					wread64(w, p + 24, &bk);
+				}
+			}
 			sz = ptm_chunksize(sf);
 			if (bk != prev) {
 				struct finding *f = finding(w, FIND_ERROR, "bin-link", p, (int)ai,
@@ -1698,7 +1866,7 @@ walk_bins(struct walker *w, unsigned ai)
 			}
 			if (!add_member(w, p, MEMB(st, i, 0, ai), where)) {
 				uint64_t old = 0;
-				u64map_get(&w->member, p, &old);
+				mtab_get(w, p, &old);
 				if (old == MEMB(st, i, 0, ai)) {
 					struct finding *f = finding(w, FIND_ERROR, "bin-cycle", p, (int)ai,
 						"probable double free of block 0x%" PRIx64 " (%" PRIu64 " bytes): %s loops "
@@ -1728,7 +1896,7 @@ walk_bins(struct walker *w, unsigned ai)
 	}
 	if (ar->top) {
 		bool created;
-		uint64_t *slot = u64map_slot(&w->member, ar->top, &created);
+		uint64_t *slot = mtab_slot(w, ar->top, &created);
 		if (!created && MEMB_STATE(*slot) == CS_TOP)
 			;	/* two arenas' tops: a top-pointer finding says which is wrong */
 		else if (!created)
@@ -1755,18 +1923,17 @@ not_a_chunk(struct walker *w, const struct member *m)
 static void
 sort_members(struct walker *w)
 {
-	size_t it = 0, n = 0;
-	uint64_t k, v, all = 0;
+	size_t n = 0;
+	uint64_t all = 0;
 	struct member *tmp;
 
-	w->members = xreallocarray(NULL, w->member.n ? w->member.n : 1, sizeof(*w->members));
-	while (u64map_next(&w->member, &it, &k, &v)) {
-		w->members[n].addr = k;
-		w->members[n].memb = v;
-		all |= k;
-		n++;
-	}
-	tmp = xreallocarray(NULL, n ? n : 1, sizeof(*tmp));
+	w->members = big_calloc(w->mtab_n, sizeof(*w->members));
+	for (size_t i = 0; i < w->mtab_cap; i++)
+		if (w->mtab[i].addr) {
+			w->members[n++] = w->mtab[i];
+			all |= w->mtab[i].addr;
+		}
+	tmp = big_calloc(n, sizeof(*tmp));
 	for (unsigned shift = 0; shift < 64 && (all >> shift); shift += 11) {
 		size_t count[2048] = { 0 }, pos = 0;
 		for (size_t i = 0; i < n; i++)
@@ -1786,8 +1953,8 @@ sort_members(struct walker *w)
 			tmp = x;
 		}
 	}
-	free(tmp);
-	w->nmembers = n;
+	big_free(tmp, n, sizeof(*tmp));
+	w->nmembers = n;	/* (== mtab_n: the size of both arrays) */
 	w->next_member = 0;
 }
 
@@ -1799,7 +1966,7 @@ resync(struct walker *w, const struct rspan *s, uint64_t from)
 	for (uint64_t q = ALIGN_UP(from, 16); q + 16 <= s->end; q += 16) {
 		uint64_t sf, p = q;
 		int ok = 0;
-		if (u64map_get(&w->member, q, NULL))
+		if (mtab_get(w, q, NULL))
 			return q;
 		for (int k = 0; k < 4; k++) {
 			uint8_t tmp[16];
@@ -1914,7 +2081,11 @@ cap_keep(struct walker *w, const struct cap *c)
 {
 	if (w->caps.n && w->caps.v[w->caps.n - 1].addr >= c->addr)
 		w->caps_unsorted = true;
-	vec_push(&w->caps, *c);
+	if (w->caps.n == w->caps.cap) {
+		w->caps.cap = w->caps.cap ? w->caps.cap * 2 : 1024;
+		w->caps.v = xhugearray(w->caps.v, w->caps.cap, sizeof(*w->caps.v));
+	}
+	w->caps.v[w->caps.n++] = *c;
 }
 
 /* After the bad size at p: was it the chunk before, prev, whose size was
@@ -2019,11 +2190,12 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 			w->interrupted = true;
 			return;
 		}
-		if (open != SIZE_MAX && (p == ar->top || u64map_get(&w->member, p, NULL)))
+		if (open != SIZE_MAX && (p == ar->top || mtab_get(w, p, NULL)))
 			close_desync(w, &open, p);
 		sf = chunk_size_field(b);
 		ps = chunk_prev_size(b);
 		sz = ptm_chunksize(sf);
+		w->prev_frees += !(sf & PTM_PREV_INUSE);
 		c.addr = p;
 		c.size = sz;
 		c.arena = (uint16_t)s->arena;
@@ -2856,7 +3028,6 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	w.window = o && o->window ? MAX(o->window, (size_t)256) : FILL_WINDOW;
 	w.win_span = SIZE_MAX;
 	w.fast_cap = mi->have_global_max_fast ? MIN(mi->global_max_fast, PTM_MAX_FAST_CHUNK) : PTM_MAX_FAST_CHUNK;
-	u64map_init(&w.member);
 	u64map_init(&h->mmap_offsets);
 	/* make sure every thread's registers are known (stack exclusion) */
 	for (size_t i = 0; i < t->nthreads; i++)
@@ -2888,7 +3059,13 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		for (size_t i = 0; i < w.spans.n; i++)
 			bytes += w.spans.v[i].end - w.spans.v[i].start;
 		vec_reserve(&w.chunks, (size_t)MIN(bytes / 256 + 64, 1ULL << 28));
-		huge_pages(w.chunks.v, w.chunks.cap * sizeof(*w.chunks.v));
+		mem_huge_pages(w.chunks.v, w.chunks.cap * sizeof(*w.chunks.v));
+		if (w.win) {
+			/* the captures too: as much room (a third is used on
+			 * a typical heap; the rest is never touched) */
+			w.caps.v = xhugearray(NULL, w.chunks.cap, sizeof(*w.caps.v));
+			w.caps.cap = w.chunks.cap;
+		}
 	}
 	/* the chunks, as the copy comes in; then the rest of the copy (past
 	 * a bad size, or a last chunk that ends early) */
@@ -2906,11 +3083,15 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	}
 	for (size_t i = 0; i < w.caps.n; i += CAP_FENCE)
 		vec_push(&w.cap_fence, w.caps.v[i].addr);
+	cap_index(&w);
 	PHASE(w.win ? "read+chunks" : "copy+chunks");
 	if (w.interrupted) {
 		rc = hd_fail(HD_EINTR, "interrupted");
 		goto out;
 	}
+	/* room for the members: every chunk a successor says is free, and
+	 * some (tcache and fastbin chunks are found as the lists go) */
+	mtab_grow(&w, w.prev_frees + w.prev_frees / 4 + 256);
 	walk_tcaches(&w);
 	for (size_t i = 0; i < h->arenas.n; i++) {
 		walk_fastbins(&w, (unsigned)i);
@@ -2965,7 +3146,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	for (size_t i = 0; i < h->regions.n; i++)
 		if (!h->regions.v[i].data)
 			h->copies = false;
-	h->walk_memory = w.copied + w.wincap + w.caps.cap * sizeof(*w.caps.v) +
+	h->walk_memory = w.copied + w.wincap + w.caps.n * sizeof(*w.caps.v) +
 			 h->nchunks * sizeof(*h->chunks);
 	debug_msg("walk: %s, %" PRIu64 " KiB held (copies %" PRIu64 " KiB, window %zu KiB, %zu chunk captures)",
 		  h->copies ? "copies kept" : "no copies", h->walk_memory >> 10, w.copied >> 10, w.wincap >> 10,
@@ -2977,13 +3158,14 @@ out:
 	vec_free(&w.spans);
 	vec_free(&w.chunks);
 	vec_free(&w.mm);
-	free(w.members);
-	u64map_free(&w.member);
+	big_free(w.members, w.nmembers, sizeof(*w.members));
+	big_free(w.mtab, w.mtab_cap, sizeof(*w.mtab));
 	vec_free(&w.holes);
 	vec_free(&w.desyncs);
 	vec_free(&w.tc_keys);
 	vec_free(&w.caps);
 	vec_free(&w.cap_fence);
+	vec_free(&w.cap_tab);
 	free(w.win);
 	h->seconds = (hd_now_ns() - t0) / 1e9;
 	if (rc < 0) {
