@@ -498,6 +498,8 @@ fast_setup(struct target *t, struct symbols *s, struct fast_entry *e, unsigned n
 		h->spool_words = SPOOL_WORDS;
 		h->sample_rate = cfg->sample_rate;
 		h->sample_seed = cfg->sample_seed;
+		if (getenv("HEAPDBG_TEST_HELLO_SIGNAL"))
+			h->test_hello_sig = (uint32_t)atoi(getenv("HEAPDBG_TEST_HELLO_SIGNAL"));
 		h->sset_off = (uint32_t)sset_off;
 		h->nsset = cfg->sample_rate ? NSSET : 0;
 		for (unsigned i = 0; i < n; i++)

@@ -19,7 +19,9 @@ void *memcpy(void *d, const void *s, unsigned long n) __attribute__((visibility(
 void *memset(void *d, int c, unsigned long n) __attribute__((visibility("hidden")));
 
 #define NR_poll 7
+#define NR_getpid 39
 #define NR_gettid 186
+#define NR_tgkill 234
 #define NR_futex 202
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
@@ -257,6 +259,8 @@ ring_write(struct hda_shm *s, struct hda_slot *sl, void *hdr, uint32_t hlen, con
 				return -1;
 		}
 	}
+	if (h->type == HDA_EV_HELLO && !nested && LOAD(s->test_hello_sig))
+		sys4(NR_tgkill, sys1(NR_getpid, 0), sys1(NR_gettid, 0), (long)s->test_hello_sig, 0);
 	h->len = (uint32_t)len;
 	ring_put(s, pos + 8, (char *)hdr + 8, hlen - 8);
 	if (slen)
@@ -283,23 +287,25 @@ inner_call(struct hda_shm *s, uint64_t ret)
 	return 0;
 }
 
-/* This thread's stack range covers rsp, or heapdbg is asked for it (a
- * new thread, a signal stack) and the thread waits for the answer. */
+/* This thread's stack range covers rsp (1), or heapdbg is asked for it (a
+ * new thread, a signal stack) and the thread waits for the answer; 0: no
+ * stack to copy (heapdbg gone, or no mapping there), -1: unknown and it
+ * cannot ask (see below). */
 static int
 stack_known(struct hda_shm *s, struct hda_slot *sl, uint32_t slotno, uint64_t rsp)
 {
 	while (!(rsp >= LOAD(sl->stack_lo) && rsp < LOAD(sl->stack_hi))) {
 		struct hda_ev_head h;
 		uint32_t seq = LOAD(sl->hello_seq);
-		/* A signal handler on a stack heapdbg has not seen (a
-		 * sigaltstack), run while this thread holds a reservation in
-		 * the ring: heapdbg cannot read the question past that
+		/* A signal handler on a stack heapdbg has not seen, run
+		 * while this thread holds a reservation in the ring: a
+		 * sigaltstack, or any handler that interrupts a new thread's
+		 * first event (its own HELLO, before heapdbg has told it its
+		 * stack).  heapdbg cannot read a question past that
 		 * uncommitted event, so waiting for its answer would wait
-		 * forever.  The call goes untraced, counted as lost. */
-		if (LOAD(sl->holding)) {
-			__atomic_fetch_add(&s->lost, 1, __ATOMIC_RELAXED);
-			return 0;
-		}
+		 * forever.  The call is sent without a stack. */
+		if (LOAD(sl->holding))
+			return -1;
 		if (!sl->tid)
 			sl->tid = (uint32_t)sys1(NR_gettid, 0);
 		memset(&h, 0, sizeof(h));
@@ -672,6 +678,7 @@ hda_exit(struct hda_frame *f)
 	uint32_t slotno = (uint32_t)(sl - (struct hda_slot *)((char *)s + s->slots_off));
 	struct hda_ev e;
 	uint64_t need, avail;
+	int known;
 
 	if (f->samp) {
 		/* the block to remember: the result, or posix_memalign's *arg[0] */
@@ -696,7 +703,7 @@ hda_exit(struct hda_frame *f)
 			return;
 		}
 	}
-	if (!LOAD(hda_priv.enabled) || !stack_known(s, sl, slotno, f->rsp)) {
+	if (!LOAD(hda_priv.enabled) || !(known = stack_known(s, sl, slotno, f->rsp))) {
 		dec32(&sl->in_flight);
 		return;
 	}
@@ -705,7 +712,7 @@ hda_exit(struct hda_frame *f)
 		need = s->stack_first;
 	if (need > s->stack_max)
 		need = s->stack_max;
-	avail = LOAD(sl->stack_hi) - f->rsp;
+	avail = known > 0 ? LOAD(sl->stack_hi) - f->rsp : 0;
 	if (need > avail)
 		need = avail;
 	e.h.type = HDA_EV_CALL;
@@ -733,7 +740,7 @@ hda_exit(struct hda_frame *f)
 	e.r15 = f->r15;
 	{
 		uint64_t pcs[HDA_MAX_DEPTH];
-		int n = agent_unwind(s, sl, f, pcs);
+		int n = known > 0 ? agent_unwind(s, sl, f, pcs) : 0;
 		uint32_t id = n > 0 ? stack_id(s, pcs, (uint32_t)n) : 0;
 		if (id) {
 			struct hda_ev_id ei;

@@ -231,6 +231,11 @@ struct hda_shm {
 	uint64_t seeded;	/* threads seeded so far */
 	uint64_t sampled;	/* allocations sampled */
 	uint64_t sset_full;	/* sampled allocations dropped: their bucket and the next were full */
+	/* a test hook (HEAPDBG_TEST_HELLO_SIGNAL in heapdbg's environment):
+	 * a thread sends itself this signal while it holds the reservation
+	 * of its HELLO, so a handler that allocates runs inside it */
+	uint32_t test_hello_sig;
+	uint32_t pad5;
 };
 
 /* A bucket of the sample set: a 64-byte line.  A block lives in the
