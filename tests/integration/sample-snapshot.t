@@ -15,7 +15,7 @@
 #    growth by stack is estimated within tolerance (exact for the blocks
 #    bigger than many rates), labelled as estimates with the samples
 #    behind each; the walk totals are exact (every new chunk counted).
-import gzip, json, math, os, signal, subprocess, sys, time
+import gzip, json, math, os, shutil, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from hdtest import *
 
@@ -184,6 +184,19 @@ ok(within(obj, ks, sd), "profile: small()'s inuse_objects %d vs %d allocated, wi
    (obj, ks, 400 * sd))
 ok(within(space, ks * 112, sd), "profile: small()'s inuse_space %d vs %d (112-byte chunks), within 4 sd" %
    (space, ks * 112))
+go = shutil.which("go")
+if go and os.path.exists(pa):
+    home = tempfile.mkdtemp(dir=d)
+    env = dict(os.environ, HOME=home, GOCACHE=os.path.join(home, "cache"), GOPATH=os.path.join(home, "gopath"),
+               GOFLAGS="", GOTOOLCHAIN="local", PPROF_TMPDIR=home)
+    p = subprocess.run([go, "tool", "pprof", "-top", "-sample_index=inuse_objects", pa], capture_output=True,
+                       text=True, env=env, timeout=300)
+    rows = [l.split() for l in p.stdout.splitlines() if l.split()[-1:] == ["small"]]
+    ok(p.returncode == 0 and "estimates" in p.stdout and rows and rows[0][0] == str(obj),
+       "go tool pprof reads it: the comment, and small() flat %d objects (no rescaling on read)" % obj,
+       p.stdout + p.stderr)
+else:
+    skip("go tool pprof", "go is not installed (apt-get install golang-go)")
 folded = open(fa).read().splitlines() if os.path.exists(fa) else []
 fbytes = sum(int(l.rsplit(" ", 1)[1]) for l in folded if "small" in l.rsplit(" ", 1)[0].split(";")[-1:][0])
 ok(within(fbytes, ks * 112, sd) and not any(l.startswith("[") for l in folded),
