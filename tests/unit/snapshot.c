@@ -684,6 +684,7 @@ test_sample_rate(void)
 	sb_free(&b0);
 	sb_free(&b1);
 	snapshot_free(a);
+	fake_free(&src);
 }
 
 int
