@@ -78,6 +78,8 @@ struct snapshot {
 	char *glibc;		/* glibc version, or NULL */
 	char *version;		/* heapdbg version that took it */
 	uint32_t narenas;
+	uint64_t sample_rate;		/* trace start --sample BYTES it was taken under;
+					 * 0: not sampled (every traced call recorded) */
 
 	struct snap_chunk *chunks;	/* sorted by address, no duplicates */
 	size_t nchunks;
@@ -130,6 +132,10 @@ void snapshot_size_class(uint64_t size, uint64_t *lo, uint64_t *hi);
 /* "208 B", "1024..1279 B" into buf (64 bytes). */
 const char *snapshot_size_class_name(uint64_t lo, uint64_t hi, char buf[64]);
 
+/* What a traced chunk of sn stands for in estimates: 1 when sn is not
+ * sampled, else 1 / (1 - exp(-req / sample_rate)) (pprof's weight). */
+double snapshot_weight(const struct snapshot *sn, const struct snap_trace *t);
+
 /* --- diffs --- */
 
 struct snap_count {
@@ -144,12 +150,20 @@ struct snap_group {
 	uint32_t stack;			/* 1 + index into sn->stacks */
 	struct snap_count new_, freed;	/* chunks only in B, only in A */
 	struct snap_count from, to;	/* all of the group's chunks in A, in B */
+	/* sampled diffs: the estimates (each chunk weighed snapshot_weight()
+	 * of its own snapshot; bytes: chunk size times that); the counts
+	 * above are then the samples behind them */
+	struct snap_est {
+		double chunks, bytes;
+	} est_new_, est_freed, est_from, est_to;
 };
 
 struct snap_diff {
 	const struct snapshot *a, *b;
-	struct snap_count new_, freed, kept;
+	struct snap_count new_, freed, kept;	/* always exact: the walks */
 	bool traced;			/* some group is a stack */
+	bool sampled;			/* a or b was sampled: groups are stacks
+					 * only, their counts estimates */
 	VEC(struct snap_group) groups;	/* biggest growth (bytes) first */
 };
 
@@ -158,7 +172,12 @@ struct snap_diff {
  * allocation when they have the same address and size and, if both were
  * traced, the same sequence number and time (so an address reused by
  * another allocation is a free plus a new).  Chunks are grouped by their
- * symbolic stack when traced, else by size class.
+ * symbolic stack when traced, else by size class.  When a or b was
+ * taken under sampling, chunks without a trace record are counted in the
+ * totals only (the samples' weights stand for them), and each group's
+ * est_* are estimates, each snapshot's chunks weighed under its own rate
+ * (weight 1 when not sampled), so the growth is the difference of two
+ * estimates even when the rates differ.
  */
 void snapshot_diff(const struct snapshot *a, const struct snapshot *b, struct snap_diff *out);
 void snap_diff_free(struct snap_diff *d);
@@ -189,6 +208,9 @@ struct export_stats {
 	uint64_t samples, locations, functions;
 	uint64_t bytes;			/* file size */
 	bool compressed;
+	uint64_t objects, inuse_bytes;	/* the sums of the values written (sampled:
+					 * the estimates) */
+	uint64_t sampled_chunks;	/* the chunks behind them */
 };
 
 /* How to export (NULL: the defaults, all false). */
@@ -204,13 +226,19 @@ uint32_t snapshot_alloc_frames(const struct snapshot *sn, uint32_t stack);
 /* The snapshot as a pprof profile (profile.proto: inuse_objects and
  * inuse_space by stack, from the allocator's caller, so that the bytes
  * are "flat" in the function that asked for them; a synthetic frame per
- * size class for untraced chunks), uncompressed, appended to out. */
+ * size class for untraced chunks), uncompressed, appended to out.  A
+ * sampled snapshot (sample_rate != 0) gives a Go/tcmalloc heap profile:
+ * its sampled chunks only, by stack, each weighed snapshot_weight()
+ * (inuse_space: the chunk size times it), the sums truncated as pprof
+ * does, period sample_rate, and a comment saying the values are
+ * estimates; the unsampled chunks are left out. */
 void pprof_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st,
 		  const struct export_opts *o);
 /* Write it gzip'd (uncompressed without zlib) to path.  0 or -1. */
 int pprof_export(const struct snapshot *sn, const char *path, struct export_stats *st,
 		 const struct export_opts *o);
-/* Folded stacks ("root;...;leaf BYTES" per line) for FlameGraph. */
+/* Folded stacks ("root;...;leaf BYTES" per line) for FlameGraph; a
+ * sampled snapshot's bytes are estimates as pprof_encode()'s. */
 void folded_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *st,
 		   const struct export_opts *o);
 int folded_export(const struct snapshot *sn, const char *path, struct export_stats *st,

@@ -11,6 +11,7 @@
 #include "snapshot.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,28 +76,57 @@ emit_stack(struct session *s, const struct snapshot *sn, uint32_t stack)
 	em_list_close(s->em);
 }
 
-static void
-emit_group(struct session *s, const struct snap_group *g)
+static struct snap_count
+rounded(const struct snap_est *e)
 {
-	int64_t dbytes = (int64_t)(g->to.bytes - g->from.bytes);
-	int64_t dchunks = (int64_t)(g->to.chunks - g->from.chunks);
+	struct snap_count c = { (uint64_t)llround(e->chunks), (uint64_t)llround(e->bytes) };
+
+	return c;
+}
+
+static void
+emit_group(struct session *s, const struct snap_group *g, bool sampled)
+{
+	/* sampled: the estimates take the counts' place, the samples are
+	 * given too */
+	struct snap_count nw = sampled ? rounded(&g->est_new_) : g->new_;
+	struct snap_count fr = sampled ? rounded(&g->est_freed) : g->freed;
+	struct snap_count from = sampled ? rounded(&g->est_from) : g->from;
+	struct snap_count to = sampled ? rounded(&g->est_to) : g->to;
+	int64_t dbytes = (int64_t)(to.bytes - from.bytes);
+	int64_t dchunks = (int64_t)(to.chunks - from.chunks);
+	const char *est = sampled ? "~" : "";
 	char b1[32], b2[40], b3[32], cls[64];
 
 	em_item_open(s->em);
-	count_obj(s->em, "new", &g->new_);
-	count_obj(s->em, "freed", &g->freed);
-	net_obj(s->em, &g->new_, &g->freed);
-	count_obj(s->em, "from", &g->from);
-	count_obj(s->em, "to", &g->to);
+	count_obj(s->em, "new", &nw);
+	count_obj(s->em, "freed", &fr);
+	net_obj(s->em, &nw, &fr);
+	count_obj(s->em, "from", &from);
+	count_obj(s->em, "to", &to);
+	if (sampled) {
+		em_bool(s->em, "estimated", true);
+		em_obj_open(s->em, "samples");
+		em_uint(s->em, "new", g->new_.chunks);
+		em_uint(s->em, "freed", g->freed.chunks);
+		em_uint(s->em, "from", g->from.chunks);
+		em_uint(s->em, "to", g->to.chunks);
+		em_obj_close(s->em);
+	}
 	{
 		if (g->has_stack)
 			em_text(s->em, "  allocated at:");
 		else
 			em_text(s->em, "  [%s chunks]:", snapshot_size_class_name(g->size_lo, g->size_hi, cls));
-		em_text(s->em, " size=%s (%s), count=%" PRIu64 " (%+" PRId64 "), average=%s;"
-			" new %" PRIu64 ", freed %" PRIu64 "\n", fmt_bytes(g->to.bytes, b1), sbytes(dbytes, b2),
-			g->to.chunks, dchunks, fmt_bytes(g->to.chunks ? g->to.bytes / g->to.chunks : 0, b3),
-			g->new_.chunks, g->freed.chunks);
+		em_text(s->em, " size=%s%s (%s%s), count=%s%" PRIu64 " (%s%+" PRId64 "), average=%s;"
+			" new %s%" PRIu64 ", freed %s%" PRIu64, est, fmt_bytes(to.bytes, b1), est, sbytes(dbytes, b2),
+			est, to.chunks, est, dchunks, fmt_bytes(to.chunks ? to.bytes / to.chunks : 0, b3),
+			est, nw.chunks, est, fr.chunks);
+		if (sampled)
+			em_text(s->em, " (estimated from %" PRIu64 " sample%s in A, %" PRIu64 " in B: %" PRIu64
+				" new, %" PRIu64 " freed)", g->from.chunks, plural(g->from.chunks), g->to.chunks,
+				g->new_.chunks, g->freed.chunks);
+		em_text(s->em, "\n");
 	}
 	if (g->has_stack) {
 		emit_stack(s, g->sn, g->stack);
@@ -138,6 +168,40 @@ count_line(struct session *s, const char *label, const struct snap_count *c)
 
 	em_text(s->em, "  %-6s %10" PRIu64 " chunks %14" PRIu64 " bytes (%s)\n", label, c->chunks, c->bytes,
 		fmt_bytes(c->bytes, b));
+}
+
+/* One line on what a diff of sampled snapshots compares. */
+static void
+sampled_note(struct session *s, const struct snapshot *a, const struct snapshot *b)
+{
+	uint64_t ra = a->sample_rate, rb = b->sample_rate;
+
+	em_obj_open(s->em, "sampled");
+	em_uint(s->em, "from_rate", ra);
+	em_uint(s->em, "to_rate", rb);
+	em_bool(s->em, "same_rate", ra == rb);
+	em_bool(s->em, "totals_exact", true);
+	em_text(s->em, "  (totals above: exact, from the heap walks)\n");
+	if (ra == rb)
+		em_text(s->em, "Sampled: both about one allocation per %" PRIu64 " bytes; the growth by stack "
+			"below is the difference of the estimates (each sample weighs 1/(1-exp(-size/rate)), "
+			"as pprof's), unsampled chunks in the totals only\n", ra);
+	else if (!ra || !rb) {
+		const struct snapshot *u = ra ? b : a;
+
+		em_text(s->em, "Sampled: only %s (one allocation per %" PRIu64 " bytes), so growth by stack is "
+			"estimated: %s's estimates against ", ra ? "A" : "B", ra ? ra : rb, ra ? "A" : "B");
+		if (u->traces.n)
+			em_text(s->em, "%s's traced chunks, counted exactly (weight 1)", ra ? "B" : "A");
+		else
+			em_text(s->em, "nothing (%s has no stacks: counted as 0)", ra ? "B" : "A");
+		em_text(s->em, "; chunks without a trace record in the totals only\n");
+	}
+	else
+		em_text(s->em, "Sampled at different rates (A: one allocation per %" PRIu64 " bytes, B: per %" PRIu64
+			"); each snapshot's stacks are estimated under its own rate and the growth by stack is "
+			"their difference; unsampled chunks in the totals only\n", ra, rb);
+	em_obj_close(s->em);
 }
 
 static int
@@ -184,11 +248,14 @@ diff_exec(struct session *s, int argc, char **argv)
 		sbytes((int64_t)(d.new_.bytes - d.freed.bytes), b1));
 	count_line(s, "kept", &d.kept);
 	em_bool(s->em, "traced", d.traced);
+	if (d.sampled)
+		sampled_note(s, a, b);
 	em_uint(s->em, "ngroups", d.groups.n);
 	shown = 0;
 	for (size_t i = 0; i < d.groups.n; i++)
 		if (d.groups.v[i].new_.chunks || d.groups.v[i].freed.chunks) {
 			em_text(s->em, "\nGrowth by %s, biggest first:\n",
+				d.sampled ? "allocation stack (estimated from the samples, ~)" :
 				d.traced ? "allocation stack (untraced chunks by size class)" : "size class");
 			break;
 		}
@@ -197,7 +264,7 @@ diff_exec(struct session *s, int argc, char **argv)
 		const struct snap_group *g = &d.groups.v[i];
 		if (!g->new_.chunks && !g->freed.chunks)
 			continue;	/* unchanged groups are not differences */
-		emit_group(s, g);
+		emit_group(s, g, d.sampled);
 		shown++;
 	}
 	em_list_close(s->em);
@@ -237,7 +304,12 @@ const struct cmd_entry cmd_diff_entry = {
 		"Text mode shows 20 groups unless --limit N is given.\n"
 		"JSON: from, to, new, freed, net, kept ({chunks, bytes}), traced,\n"
 		"ngroups, changed_groups, listed, groups: [{new, freed, net, from,\n"
-		"to, and stack (frames) or size and size_max}].",
+		"to, and stack (frames) or size and size_max}].\n"
+		"Snapshots taken under `trace start --sample`: the totals stay exact\n"
+		"(the walks), the groups are stacks only and their counts estimates\n"
+		"(each sample weighs 1/(1-exp(-size/rate)) under its own snapshot's\n"
+		"rate), with the samples behind each; JSON adds sampled {from_rate,\n"
+		"to_rate, same_rate, totals_exact} and per group estimated, samples.",
 	.options = diff_opts,
 	.complete = "ss",
 	.exec = diff_exec,

@@ -60,9 +60,19 @@ export_exec(struct session *s, int argc, char **argv)
 		em_fmt(s->em, "; {chunks:%zu} chunk%s", sn->nchunks, plural(sn->nchunks));
 		em_fmt(s->em, ", {bytes:%" PRIu64 "} bytes in use", sn->bytes);
 		em_bool(s->em, "traced", sn->traces.n != 0);
-		if (!sn->traces.n)
+		if (!sn->traces.n && !sn->sample_rate)
 			em_text(s->em, " (not traced: one frame per size class)");
 		em_text(s->em, "\n");
+		if (sn->sample_rate) {
+			em_obj_open(s->em, "sampled");
+			em_fmt(s->em, "Sampled: about one allocation per {rate:%" PRIu64 "} bytes; ", sn->sample_rate);
+			em_fmt(s->em, "the profile's values are estimates from {samples:%" PRIu64 "} sampled chunk%s",
+			       st.sampled_chunks, plural(st.sampled_chunks));
+			em_fmt(s->em, " ({objects:%" PRIu64 "} objects", st.objects);
+			em_fmt(s->em, ", {bytes:%" PRIu64 "} bytes; each sample weighs 1/(1-exp(-size/rate)), as "
+			       "pprof's); the chunk and byte totals above are the heap walk's, exact\n", st.inuse_bytes);
+			em_obj_close(s->em);
+		}
 		if (pprof)
 			em_text(s->em, "View it with: go tool pprof -http=: %s   (or pprof -top %s)\n", argv[2], argv[2]);
 	}
@@ -87,8 +97,16 @@ const struct cmd_entry cmd_export_entry = {
 		"Stacks start at the allocator's caller (malloc's own frames left out,\n"
 		"so bytes are flat in the function that asked for them) unless\n"
 		"`set allocator-frames on`.\n"
+		"A snapshot traced with `trace start --sample BYTES` is written as a\n"
+		"Go/tcmalloc heap profile: only its sampled chunks, by stack, each\n"
+		"weighed 1/(1-exp(-size/BYTES)) (inuse_space: chunk size times that),\n"
+		"sums truncated as pprof does, period BYTES, a comment saying the values\n"
+		"are estimates; unsampled chunks get no size-class frames (the weights\n"
+		"stand for them).  folded: the same estimates.\n"
 		"JSON: format, file, snapshot, samples, locations, functions,\n"
-		"compressed, file_bytes, chunks, bytes, traced.",
+		"compressed, file_bytes, chunks, bytes (exact: the heap walk), traced,\n"
+		"and when sampled: sampled {rate, samples, objects, bytes} (the\n"
+		"profile's totals, estimates).",
 	.words = export_words,
 	.flags = CMD_NO_REPEAT,
 	.complete = "wfs",

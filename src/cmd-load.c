@@ -45,6 +45,9 @@ load_exec(struct session *s, int argc, char **argv)
 	em_text(s->em, " (%s)", fmt_bytes(sn->bytes, b));
 	em_fmt(s->em, ", {traced:%zu} traced", sn->traces.n);
 	em_fmt(s->em, ", {stacks:%zu} stack%s", sn->stacks.n, plural(sn->stacks.n));
+	em_uint(s->em, "sample_rate", sn->sample_rate);
+	if (sn->sample_rate)
+		em_text(s->em, " (sampled: about one allocation per %" PRIu64 " bytes)", sn->sample_rate);
 	em_double(s->em, "time", sn->time);
 	{
 		time_t tt = sn->time > 0 && sn->time < 1e12 ? (time_t)sn->time : 0;
@@ -76,7 +79,8 @@ const struct cmd_entry cmd_load_entry = {
 		"target: heapdbg started without -p/-c can load two files and diff\n"
 		"them.  A truncated, corrupted or foreign file is an error that says so.\n"
 		"JSON: name, saved_name (when renamed), file, chunks, bytes, traced,\n"
-		"stacks, time, target, pid, exe, glibc, heapdbg_version, replaced.",
+		"stacks, sample_rate (0: not sampled), time, target, pid, exe, glibc,\n"
+		"heapdbg_version, replaced.",
 	.flags = CMD_NO_REPEAT,
 	.complete = "f",
 	.exec = load_exec,

@@ -37,6 +37,9 @@ snapshot_exec(struct session *s, int argc, char **argv)
 	em_text(s->em, " (%s)", fmt_bytes(sn->bytes, b));
 	em_fmt(s->em, "; {traced:%zu} traced", sn->traces.n);
 	em_fmt(s->em, ", {stacks:%zu} stack%s", sn->stacks.n, plural(sn->stacks.n));
+	em_uint(s->em, "sample_rate", sn->sample_rate);
+	if (sn->sample_rate)
+		em_text(s->em, " (sampled: about one allocation per %" PRIu64 " bytes)", sn->sample_rate);
 	em_fmt(s->em, "; took {seconds:%.3f} s", (hd_now_ns() - t0) / 1e9);
 	em_double(s->em, "time", sn->time);
 	em_bool(s->em, "replaced", replaced);
@@ -58,7 +61,8 @@ const struct cmd_entry cmd_snapshot_entry = {
 		"is replaced.  Snapshots are data: they survive `detach` and the target\n"
 		"running, and `diff`, `save` and `export` use them.\n"
 		"JSON: name, chunks, bytes (sum of chunk sizes), traced, stacks,\n"
-		"seconds, time, replaced.",
+		"seconds, time, replaced, sample_rate (trace start --sample BYTES the\n"
+		"stacks were recorded under; 0: not sampled).",
 	.flags = CMD_NEEDS_TARGET | CMD_NO_REPEAT,
 	.exec = snapshot_exec,
 };

@@ -43,6 +43,7 @@ snapshots_exec(struct session *s, int argc, char **argv)
 		em_uint(s->em, "bytes", sn->bytes);
 		em_uint(s->em, "traced", sn->traces.n);
 		em_uint(s->em, "stacks", sn->stacks.n);
+		em_uint(s->em, "sample_rate", sn->sample_rate);
 		cmd_emit_origin(s->em, sn);
 		if (sn->file)
 			em_str(s->em, "file", sn->file);
@@ -63,7 +64,8 @@ const struct cmd_entry cmd_snapshots_entry = {
 	.help = "Lists every snapshot of this session: its name, when it was taken,\n"
 		"its chunks and bytes in use, how many chunks were traced, and the\n"
 		"process it was taken of (and the file it was loaded from).\n"
-		"JSON: snapshots: [{name, time, chunks, bytes, traced, stacks, target,\n"
+		"JSON: snapshots: [{name, time, chunks, bytes, traced, stacks,\n"
+		"sample_rate (0: not sampled), target,\n"
 		"pid, exe, file}], count.",
 	.exec = snapshots_exec,
 };

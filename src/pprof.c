@@ -5,7 +5,12 @@
  * allocation stack, and FlameGraph's folded stacks.  Chunks without a
  * traced stack get one synthetic frame naming their size class
  * ("[208 B chunks]"), so an untraced profile still says where the bytes
- * are.
+ * are.  A snapshot taken under `trace start --sample BYTES` is written
+ * as a Go/tcmalloc heap profile is: only the sampled blocks, each
+ * weighed 1/(1-exp(-req/BYTES)) (inuse_space: chunk size times that),
+ * the sums truncated to integers as pprof's scaleHeapSample does, and
+ * period BYTES; the unsampled chunks are left out (their share is in the
+ * weights; size-class frames would count them twice).
  */
 #include "config.h"
 #include "pb.h"
@@ -38,7 +43,9 @@ enum { FN_ID = 1, FN_NAME = 2, FN_SYSTEM_NAME = 3, FN_FILENAME = 4 };
 struct agg {
 	uint32_t stack;		/* 1 + index into sn->stacks, 0: size class */
 	uint64_t lo, hi;	/* size class */
-	uint64_t count, bytes;
+	uint64_t count, bytes;	/* sampled: the estimates, truncated */
+	uint64_t samples;	/* the chunks behind them */
+	double wcount, wbytes;	/* sampled: the sums of the weights */
 };
 
 struct agg_vec {
@@ -71,7 +78,10 @@ aggregate(const struct snapshot *sn, struct agg_vec *out)
 		struct agg a = { 0 };
 		uint64_t key, *slot;
 		bool created;
+		double w;
 
+		if (sn->sample_rate && !t)
+			continue;	/* unsampled: the samples' weights stand for it */
 		if (t && t->stack) {
 			a.stack = t->stack;
 			key = t->stack;
@@ -86,8 +96,18 @@ aggregate(const struct snapshot *sn, struct agg_vec *out)
 		}
 		out->v[*slot].count++;
 		out->v[*slot].bytes += c->size;
+		out->v[*slot].samples++;
+		w = t ? snapshot_weight(sn, t) : 1;
+		out->v[*slot].wcount += w;
+		out->v[*slot].wbytes += w * (double)c->size;
 	}
 	u64map_free(&idx);
+	if (sn->sample_rate)
+		for (size_t i = 0; i < out->n; i++) {
+			/* int64(count * scale), as pprof's scaleHeapSample */
+			out->v[i].count = (uint64_t)out->v[i].wcount;
+			out->v[i].bytes = (uint64_t)out->v[i].wbytes;
+		}
 	if (out->n)
 		qsort(out->v, out->n, sizeof(*out->v), agg_cmp);
 }
@@ -296,6 +316,7 @@ pprof_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *s
 	struct agg_vec aggs = { 0 };
 	struct sbuf ids, vals, smp;
 	char *comment;
+	uint64_t nsamples = 0, tot_count = 0, tot_bytes = 0;
 
 	sb_init(&pp.msg);
 	sb_init(&pp.sub);
@@ -347,6 +368,9 @@ pprof_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *s
 		}
 		pb_put_varint(&vals, a->count);
 		pb_put_varint(&vals, a->bytes);
+		nsamples += a->samples;
+		tot_count += a->count;
+		tot_bytes += a->bytes;
 		pb_put_bytes(&smp, S_LOCATION_ID, ids.s, ids.len);
 		pb_put_bytes(&smp, S_VALUE, vals.s, vals.len);
 		pb_put_bytes(&pp.msg, P_SAMPLE, smp.s, smp.len);
@@ -354,12 +378,21 @@ pprof_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *s
 	if (sn->time > 0 && sn->time < 9e9)	/* a loaded file may hold anything */
 		pb_put_int(&pp.msg, P_TIME_NANOS, (int64_t)(sn->time * 1e9));
 	value_type(&pp, P_PERIOD_TYPE, "space", "bytes");
-	pb_put_int(&pp.msg, P_PERIOD, 1);
+	pb_put_int(&pp.msg, P_PERIOD, sn->sample_rate ? (int64_t)MIN(sn->sample_rate, (uint64_t)INT64_MAX) : 1);
 	comment = xasprintf("heapdbg snapshot %s%s%s%s", sn->name ? sn->name : "(now)",
 			    sn->exe ? " of " : "", sn->exe ? sn->exe : "",
-			    sn->traces.n ? "" : " (not traced: one frame per size class)");
+			    sn->traces.n || sn->sample_rate ? "" : " (not traced: one frame per size class)");
 	pb_put_int(&pp.msg, P_COMMENT, (int64_t)pp_str(&pp, comment));
 	free(comment);
+	if (sn->sample_rate) {
+		comment = xasprintf("sampled: about one allocation every %" PRIu64 " bytes; the values are "
+				    "estimates (each sample weighs 1/(1-exp(-size/%" PRIu64 ")), as pprof's), "
+				    "from %" PRIu64 " samples; the heap walk's exact totals: %zu chunks, %" PRIu64
+				    " bytes in use", sn->sample_rate, sn->sample_rate, nsamples, sn->nchunks,
+				    sn->bytes);
+		pb_put_int(&pp.msg, P_COMMENT, (int64_t)pp_str(&pp, comment));
+		free(comment);
+	}
 	pb_put_int(&pp.msg, P_DEFAULT_SAMPLE_TYPE, (int64_t)pp_str(&pp, "inuse_space"));
 	for (size_t i = 0; i < pp.strings.n; i++)
 		pb_put_string(&pp.msg, P_STRING_TABLE, pp.strings.v[i]);
@@ -370,6 +403,9 @@ pprof_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *s
 		st->samples = aggs.n;
 		st->locations = pp.nlocations;
 		st->functions = pp.nfunctions;
+		st->sampled_chunks = nsamples;
+		st->objects = tot_count;
+		st->inuse_bytes = tot_bytes;
 		st->bytes = pp.msg.len;
 	}
 	for (size_t i = 0; i < pp.strings.n; i++)
@@ -472,6 +508,11 @@ folded_encode(const struct snapshot *sn, struct sbuf *out, struct export_stats *
 	}
 	if (st) {
 		memset(st, 0, sizeof(*st));
+		for (size_t i = 0; i < aggs.n; i++) {
+			st->sampled_chunks += aggs.v[i].samples;
+			st->objects += aggs.v[i].count;
+			st->inuse_bytes += aggs.v[i].bytes;
+		}
 		st->samples = aggs.n;
 		st->bytes = out->len;
 	}

@@ -8,6 +8,8 @@
 #include "config.h"
 #include "snapshot.h"
 
+#include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +35,8 @@ group_of(struct acc *ac, const struct snapshot *sn, const struct snap_chunk *c)
 		snapshot_size_class(c->size, &g.size_lo, &g.size_hi);
 		g.key = (1ULL << 63) | MIN(g.size_lo, 1ULL << 62);
 	}
+	if (!g.has_stack && ac->d->sampled && !t)
+		return NULL;	/* unsampled: in the totals only */
 	slot = u64map_slot(&ac->index, g.key, &created);
 	if (created) {
 		vec_push(&ac->d->groups, g);
@@ -49,6 +53,25 @@ count(struct snap_count *c, uint64_t size)
 	c->chunks++;
 	c->bytes += size;
 }
+
+/* Count chunk c of sn in group g (NULL: none) as n and its estimate e. */
+static void
+gcount(struct snap_group *g, const struct snapshot *sn, const struct snap_chunk *c, size_t n_off, size_t e_off)
+{
+	double w;
+	struct snap_est *e;
+
+	if (!g)
+		return;
+	count((struct snap_count *)((char *)g + n_off), c->size);
+	w = c->trace ? snapshot_weight(sn, &sn->traces.v[c->trace - 1]) : 1;
+	e = (struct snap_est *)((char *)g + e_off);
+	e->chunks += w;
+	e->bytes += w * (double)c->size;
+}
+
+#define GC(g, sn, c, which) gcount(g, sn, c, offsetof(struct snap_group, which), \
+				   offsetof(struct snap_group, est_##which))
 
 /* The same allocation in both snapshots? */
 static bool
@@ -69,7 +92,7 @@ same_alloc(const struct snapshot *a, const struct snap_chunk *x,
 static int64_t
 growth(const struct snap_group *g)
 {
-	return (int64_t)(g->new_.bytes - g->freed.bytes);
+	return (int64_t)llround(g->est_new_.bytes - g->est_freed.bytes);
 }
 
 static int
@@ -77,7 +100,8 @@ group_cmp(const void *pa, const void *pb)
 {
 	const struct snap_group *x = pa, *y = pb;
 	int64_t gx = growth(x), gy = growth(y);
-	int64_t cx = (int64_t)(x->new_.chunks - x->freed.chunks), cy = (int64_t)(y->new_.chunks - y->freed.chunks);
+	int64_t cx = llround(x->est_new_.chunks - x->est_freed.chunks);
+	int64_t cy = llround(y->est_new_.chunks - y->est_freed.chunks);
 
 	if (gx != gy)
 		return gx > gy ? -1 : 1;
@@ -99,6 +123,7 @@ snapshot_diff(const struct snapshot *a, const struct snapshot *b, struct snap_di
 	memset(d, 0, sizeof(*d));
 	d->a = a;
 	d->b = b;
+	d->sampled = a->sample_rate || b->sample_rate;
 	u64map_init(&ac.index);
 	while (i < a->nchunks || j < b->nchunks) {
 		const struct snap_chunk *x = i < a->nchunks ? &a->chunks[i] : NULL;
@@ -106,28 +131,28 @@ snapshot_diff(const struct snapshot *a, const struct snapshot *b, struct snap_di
 
 		if (x && (!y || x->addr < y->addr)) {
 			struct snap_group *g = group_of(&ac, a, x);
-			count(&g->from, x->size);
-			count(&g->freed, x->size);
+			GC(g, a, x, from);
+			GC(g, a, x, freed);
 			count(&d->freed, x->size);
 			i++;
 		} else if (y && (!x || y->addr < x->addr)) {
 			struct snap_group *g = group_of(&ac, b, y);
-			count(&g->to, y->size);
-			count(&g->new_, y->size);
+			GC(g, b, y, to);
+			GC(g, b, y, new_);
 			count(&d->new_, y->size);
 			j++;
 		} else {
 			struct snap_group *g = group_of(&ac, a, x);
 			bool same = same_alloc(a, x, b, y);
-			count(&g->from, x->size);
+			GC(g, a, x, from);
 			if (!same) {
-				count(&g->freed, x->size);
+				GC(g, a, x, freed);
 				count(&d->freed, x->size);
 			}
 			g = group_of(&ac, b, y);
-			count(&g->to, y->size);
+			GC(g, b, y, to);
 			if (!same) {
-				count(&g->new_, y->size);
+				GC(g, b, y, new_);
 				count(&d->new_, y->size);
 			} else {
 				count(&d->kept, y->size);

@@ -24,7 +24,7 @@
 enum {
 	F_NAME = 1, F_TIME = 2, F_TARGET = 3, F_PID = 4, F_EXE = 5, F_CMDLINE = 6,
 	F_GLIBC = 7, F_VERSION = 8, F_NARENAS = 9, F_STRING = 10, F_MODULE = 11,
-	F_FRAME = 12, F_STACK_FRAMES = 13, F_CHUNKS = 14,
+	F_FRAME = 12, F_STACK_FRAMES = 13, F_CHUNKS = 14, F_SAMPLE_RATE = 15,
 };
 /* Module, Frame and Chunks messages. */
 enum { M_NAME = 1, M_BUILD_ID = 2, M_START = 3, M_END = 4, M_SOURCE_ROOT = 5 };
@@ -146,6 +146,8 @@ snapshot_encode(const struct snapshot *sn, struct sbuf *out)
 	put_opt_string(&msg, F_GLIBC, sn->glibc);
 	put_opt_string(&msg, F_VERSION, sn->version);
 	pb_put_uint(&msg, F_NARENAS, sn->narenas);
+	if (sn->sample_rate)
+		pb_put_uint(&msg, F_SAMPLE_RATE, sn->sample_rate);
 	for (size_t i = 1; i < sn->strings.n; i++)
 		pb_put_string(&msg, F_STRING, sn->strings.v[i]);
 	for (size_t i = 0; i < sn->modules.n; i++) {
@@ -523,6 +525,11 @@ decode_message(struct snapshot *sn, const uint8_t *p, size_t n)
 				return -1;
 			if (sn->narenas > HEAP_NO_ARENA)
 				return hd_fail(HD_EFORMAT, "too many arenas (%u)", sn->narenas);
+			break;
+		case F_SAMPLE_RATE:
+			if (want_wire(&f, PB_VARINT, "the sampling rate") < 0)
+				return -1;
+			sn->sample_rate = f.v;
 			break;
 		case F_STRING: {
 			char *s = NULL;

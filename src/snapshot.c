@@ -8,6 +8,7 @@
 #include "snapshot.h"
 #include "stacks.h"
 #include "session.h"
+#include "tracer.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -195,6 +196,12 @@ snapshot_size_class_name(uint64_t lo, uint64_t hi, char buf[64])
 	return buf;
 }
 
+double
+snapshot_weight(const struct snapshot *sn, const struct snap_trace *t)
+{
+	return sample_weight(t->req, sn->sample_rate);
+}
+
 /* ---- capture ---- */
 
 struct capture {
@@ -354,6 +361,7 @@ snapshot_take(struct session *s, const char *name)
 	sn->cmdline = s->t->cmdline ? xstrdup(s->t->cmdline) : NULL;
 	sn->glibc = h->mi->version[0] ? xstrdup(h->mi->version) : NULL;
 	sn->version = xstrdup(HEAPDBG_VERSION);
+	sn->sample_rate = src ? tracer_sample_rate(s->tracer) : 0;
 	return sn;
 }
 

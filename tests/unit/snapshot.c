@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -111,6 +112,8 @@ same_snapshot(const struct snapshot *a, const struct snapshot *b, char *why, siz
 		DIFF("name");
 	if (memcmp(&a->time, &b->time, sizeof(a->time)) || a->pid != b->pid || a->narenas != b->narenas)
 		DIFF("time, pid or narenas");
+	if (a->sample_rate != b->sample_rate)
+		DIFF("sample rate %" PRIu64 " vs %" PRIu64, a->sample_rate, b->sample_rate);
 	if (strcmp(a->exe ? a->exe : "", b->exe ? b->exe : "") || strcmp(a->glibc ? a->glibc : "", b->glibc ? b->glibc : ""))
 		DIFF("exe or glibc");
 	if (a->nchunks != b->nchunks || a->bytes != b->bytes)
@@ -654,12 +657,43 @@ test_set(void)
 	snapset_free(ss);
 }
 
+/* The sampling rate: a field of its own, left out when 0, so files of
+ * unsampled snapshots are what they were and older files load as 0. */
+static void
+test_sample_rate(void)
+{
+	struct fake_src src;
+	struct snapshot *a = build(&src, 0x555555559000ULL), *s2;
+	struct sbuf b0, b1;
+	char why[128] = "";
+
+	sb_init(&b0);
+	sb_init(&b1);
+	snapshot_encode(a, &b0);
+	s2 = snapshot_decode(b0.s, b0.len);
+	ok(s2 && s2->sample_rate == 0, "a file without the rate (as older files) loads as not sampled");
+	snapshot_free(s2);
+	a->sample_rate = 524288;
+	snapshot_encode(a, &b1);
+	ok(b1.len == b0.len + 4, "the rate is one more field (%zu bytes more)", b1.len - b0.len);
+	s2 = snapshot_decode(b1.s, b1.len);
+	ok(s2 && s2->sample_rate == 524288 && same_snapshot(a, s2, why, sizeof(why)),
+	   "a sampled snapshot reloads with its rate (%s)", s2 ? why : hd_errmsg());
+	ok(s2 && snapshot_weight(s2, &s2->traces.v[0]) > 1, "its traced chunks weigh more than 1 in estimates");
+	snapshot_free(s2);
+	sb_free(&b0);
+	sb_free(&b1);
+	snapshot_free(a);
+	fake_free(&src);
+}
+
 int
 main(void)
 {
 	hd_quiet_warnings = true;
 	test_capture_and_diff();
 	test_format();
+	test_sample_rate();
 	test_exports();
 	test_set();
 	return tap_done();
