@@ -665,35 +665,20 @@ choose_layout(struct malloc_info *mi, const struct module *libc, const struct ma
 	if (tab && exact && !tab->uncertain && debugfile) {
 		struct malloc_layout cached;
 		int crc;
-		if (layout_cache_get_here(debugfile, tab, &crc, &cached)) {
-			/* checked against DWARF in this run already (with the
-			 * process running: session_attach_prepared) */
+		bool here = layout_cache_get_here(debugfile, tab, &crc, &cached);
+		/* here: checked against DWARF in this run already (with the
+		 * process running: session_attach_prepared); else maybe checked
+		 * before against this very file */
+		if (here || layout_cache_get(debugfile, tab, &crc, &cached)) {
+			mi->layout_cached = !here;
 			if (crc == 0 && layouts_equal(&cached, tab)) {
-				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s, confirmed by DWARF",
-					 layout_describe(&mi->L, d, sizeof(d)));
+				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s, confirmed by DWARF%s",
+					 layout_describe(&mi->L, d, sizeof(d)), here ? "" : " (cached)");
 				snprintf(mi->layout_table, sizeof(mi->layout_table), "agrees");
 			} else if (crc == 0) {
 				mi->L = cached;
-				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s (the table row differed)",
-					 layout_describe(&mi->L, d, sizeof(d)));
-				compare_row(mi, tab, exact, &cached);
-			} else {
-				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s",
-					 layout_describe(&mi->L, d, sizeof(d)));
-			}
-			return;
-		}
-		if (layout_cache_get(debugfile, tab, &crc, &cached)) {
-			/* checked before against this very file */
-			mi->layout_cached = true;
-			if (crc == 0 && layouts_equal(&cached, tab)) {
-				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s, confirmed by DWARF (cached)",
-					 layout_describe(&mi->L, d, sizeof(d)));
-				snprintf(mi->layout_table, sizeof(mi->layout_table), "agrees");
-			} else if (crc == 0) {
-				mi->L = cached;
-				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s (the table row differed; cached)",
-					 layout_describe(&mi->L, d, sizeof(d)));
+				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s (the table row differed%s)",
+					 layout_describe(&mi->L, d, sizeof(d)), here ? "" : "; cached");
 				compare_row(mi, tab, exact, &cached);
 			} else {
 				snprintf(mi->layout_desc, sizeof(mi->layout_desc), "%s",

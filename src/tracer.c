@@ -193,6 +193,19 @@ struct tracer {
 
 /* ---- records ---- */
 
+/* A record's index for a block: one a forgotten block left, or a new (zeroed) one. */
+static uint64_t
+rec_new(struct tracer *tr)
+{
+	struct trec z;
+
+	if (tr->free_recs.n)
+		return tr->free_recs.v[--tr->free_recs.n];
+	memset(&z, 0, sizeof(z));
+	vec_push(&tr->recs, z);
+	return tr->recs.n - 1;
+}
+
 static void
 rec_add(struct tracer *tr, uint64_t addr, uint64_t req, uint32_t stack, double time)
 {
@@ -209,14 +222,7 @@ rec_add(struct tracer *tr, uint64_t addr, uint64_t req, uint32_t stack, double t
 		tr->recs.v[idx].freed = false;
 		tr->st.outstanding_blocks++;
 	} else if (created) {
-		if (tr->free_recs.n) {
-			idx = tr->free_recs.v[--tr->free_recs.n];
-		} else {
-			struct trec z;
-			memset(&z, 0, sizeof(z));
-			vec_push(&tr->recs, z);
-			idx = tr->recs.n - 1;
-		}
+		idx = rec_new(tr);
 		*slot = idx;
 		tr->st.outstanding_blocks++;
 	} else {
@@ -308,14 +314,7 @@ freed_add(struct tracer *tr, uint64_t addr, uint64_t size, uint32_t free_stack, 
 	slot = u64map_slot(&tr->live, addr, &created);
 	if (!created)
 		return;		/* (known already) */
-	if (tr->free_recs.n) {
-		idx = tr->free_recs.v[--tr->free_recs.n];
-	} else {
-		struct trec z;
-		memset(&z, 0, sizeof(z));
-		vec_push(&tr->recs, z);
-		idx = tr->recs.n - 1;
-	}
+	idx = rec_new(tr);
 	*slot = idx;
 	r = &tr->recs.v[idx];
 	memset(r, 0, sizeof(*r));

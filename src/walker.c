@@ -344,6 +344,21 @@ cap_in(const struct cap *c, uint64_t addr, size_t len)
 	return NULL;
 }
 
+
+/* The last capture in [lo, hi) at or below addr, or lo (the caller
+ * knows caps.v[lo] is at or below it, or checks). */
+static size_t
+cap_last_at(const struct walker *w, size_t lo, size_t hi, uint64_t addr)
+{
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->caps.v[mid].addr <= addr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
 /* The capture the bucket table of span si says is the last one at or
  * below addr (the one that may hold it), or SIZE_MAX when the table does
  * not say (then the fences do). */
@@ -368,15 +383,7 @@ cap_bucket(const struct walker *w, size_t si, uint64_t addr)
 			return SIZE_MAX;
 		i = lo - 1;	/* (in a bucket below) */
 	} else {
-		/* the last in [lo, hi) at or below addr */
-		while (hi - lo > 1) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (w->caps.v[mid].addr <= addr)
-				lo = mid;
-			else
-				hi = mid;
-		}
-		i = lo;
+		i = cap_last_at(w, lo, hi, addr);
 	}
 	/* it is the last capture at or below addr of all (they are sorted)
 	 * only if the next one is above it */
@@ -414,15 +421,7 @@ cap_bytes(struct walker *w, size_t si, uint64_t addr, size_t len)
 		else
 			hi = mid;
 	}
-	hi = MIN(w->caps.n, (lo + 1) * CAP_FENCE);
-	lo *= CAP_FENCE;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (w->caps.v[mid].addr <= addr)
-			lo = mid;
-		else
-			hi = mid;
-	}
+	lo = cap_last_at(w, lo * CAP_FENCE, MIN(w->caps.n, (lo + 1) * CAP_FENCE), addr);
 	if ((p = cap_in(&w->caps.v[lo], addr, len)))
 		w->cap_last = lo;
 	return p;
