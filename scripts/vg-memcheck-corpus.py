@@ -7,8 +7,10 @@
 # natively as under valgrind (same exit status and output; a test of
 # valgrind's own allocator does not) is compared: valgrind's LEAK SUMMARY
 # (--leak-check=full, its defaults otherwise) with heapdbg's `leaks` at the
-# exit in launch mode, traced from the start.  Prints each run, then the
-# count; writes VALGRIND_SRC/heapdbg-corpus.json.  Not part of make check
+# exit in launch mode, traced from the start; and valgrind's loss records
+# (--show-leak-kinds=all), in its order with its numbers, with heapdbg's
+# (the JSON's loss_record numbers).  Prints each run, then the counts;
+# writes VALGRIND_SRC/heapdbg-corpus.json.  Not part of make check
 # (a few minutes; needs valgrind and its source tree).
 import glob, json, os, re, subprocess, sys
 if len(sys.argv) < 3:
@@ -26,7 +28,8 @@ if not os.path.exists(os.path.join(top, "config.h")):
 srcs = []
 for d in ("memcheck/tests", "memcheck/tests/linux", "memcheck/tests/amd64", "memcheck/tests/amd64-linux"):
     srcs += sorted(glob.glob(os.path.join(top, d, "*.c")) + glob.glob(os.path.join(top, d, "*.cpp")))
-out = {"skipped_client": 0, "skipped_build": 0, "skipped_errors": 0, "skipped_run": 0, "match": [], "differ": []}
+out = {"skipped_client": 0, "skipped_build": 0, "skipped_errors": 0, "skipped_run": 0, "match": [], "differ": [],
+       "order_match": [], "order_differ": []}
 os.makedirs(os.path.join(top, "heapdbg-bin"), exist_ok=True)
 LABELS = (("definite", "definitely lost"), ("indirect", "indirectly lost"), ("possible", "possibly lost"),
           ("reachable", "still reachable"))
@@ -41,6 +44,16 @@ def vgsum(text):
         m = re.search(l + r": ([\d,]+) bytes in ([\d,]+) blocks", body)
         o[k] = (int(m.group(2).replace(",", "")), int(m.group(1).replace(",", ""))) if m else (0, 0)
     return o
+def vgrecs(text):
+    """valgrind's loss records in its order: (N, M, kind, total bytes)"""
+    return [(int(n), int(m), k, int(b.replace(",", ""))) for b, k, n, m in
+            re.findall(r"^==\d+== ([\d,]+)(?: \(.*?\))? bytes in [\d,]+ blocks are (\w+ \w+) in loss record"
+                       r" (\d+) of (\d+)", text, re.M)]
+def hdrecs(leaks):
+    """heapdbg's: the same from the JSON records, by their loss_record"""
+    recs = leaks.get("records", [])
+    return sorted((r["loss_record"], len(recs), dict(LABELS)[r["kind"]], r["bytes"] + r.get("indirect_bytes", 0))
+                  for r in recs)
 only = sys.argv[3:] or None
 # the runs: each .vgtest's prog and args (its vgopts left out: valgrind's
 # defaults, as heapdbg has them), once each; sources with no .vgtest run
@@ -80,7 +93,8 @@ for src, args in runs:
             out["skipped_build"] += 1
             continue
     try:
-        v = subprocess.run(["valgrind", "--leak-check=full", "--errors-for-leak-kinds=none", exe] + args,
+        v = subprocess.run(["valgrind", "--leak-check=full", "--errors-for-leak-kinds=none", "--show-leak-kinds=all",
+                            exe] + args,
                            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, cwd="/tmp")
     except subprocess.TimeoutExpired:
         out["skipped_run"] += 1
@@ -112,12 +126,19 @@ for src, args in runs:
         objs = [json.loads(l) for l in h.stdout.splitlines() if l.startswith("{")]
         l = [o for o in objs if o.get("cmd") == "leaks"]
         hs = {k: (l[0][k]["blocks"], l[0][k]["bytes"]) for k, _ in LABELS} if l and "definite" in l[0] else None
+        hr = hdrecs(l[0]) if hs else None
     except Exception as e:
-        hs = repr(e)[:100]
+        hs = hr = repr(e)[:100]
+    vr = vgrecs(v.stderr)
     (out["match"] if hs == vs else out["differ"]).append((name, vs, hs) if hs != vs else name)
-    print(name, "ok" if hs == vs else "DIFFER vg=%r hd=%r" % (vs, hs), flush=True)
+    if hs == vs:
+        (out["order_match"] if hr == vr else out["order_differ"]).append((name, vr, hr) if hr != vr else name)
+    print(name, ("ok" if hr == vr else "ok, ORDER DIFFERS vg=%r hd=%r" % (vr, hr)) if hs == vs else
+          "DIFFER vg=%r hd=%r" % (vs, hs), flush=True)
 n = len(out["match"]) + len(out["differ"])
 print("compared %d: %d match (%.1f%%); skipped: %d client requests, %d build, %d memory errors, %d run, %d native" %
       (n, len(out["match"]), 100.0 * len(out["match"]) / max(n, 1), out["skipped_client"], out["skipped_build"],
        out["skipped_errors"], out["skipped_run"], len(out.get("skipped_native", []))))
+print("of the %d that match, %d have valgrind's loss records in valgrind's order with its numbers" %
+      (len(out["match"]), len(out["order_match"])))
 json.dump(out, open(os.path.join(top, "heapdbg-corpus.json"), "w"), indent=1)

@@ -1,7 +1,8 @@
 /*
  * cmd-leaks.c - `leaks`: valgrind memcheck's leak categories, on demand,
- * on a live process or a core file: a LEAK SUMMARY, then loss records,
- * biggest first, grouped by allocation stack when the blocks were traced,
+ * on a live process or a core file: a LEAK SUMMARY, then loss records in
+ * valgrind's order (smallest first; JSON biggest first), grouped by
+ * allocation stack when the blocks were traced,
  * otherwise by what the blocks look like (a C++ class by its vtable, C
  * strings, or blocks of one size).  valgrind's --show-leak-kinds,
  * --errors-for-leak-kinds, --suppressions and --gen-suppressions, with
@@ -54,16 +55,32 @@ look_text(struct session *s, enum block_look look, uint64_t value)
 	return xasprintf("%" PRIu64 "-byte blocks", value);
 }
 
+/* valgrind's state order for records of equal size (memcheck's
+ * Reachedness: reachable, possible, indirect, definite) */
+static int
+vg_state(enum leak_kind k)
+{
+	return k == LEAK_REACHABLE ? 0 : k == LEAK_POSSIBLE ? 1 : k == LEAK_INDIRECT ? 2 : 3;
+}
+
+/* memcheck's order of loss records (cmp_LossRecords): by total bytes
+ * (direct and indirect), then by state, then by number of blocks, all
+ * ascending; then the allocation stack first seen (valgrind: the older
+ * ExeContext), then the sample address, so the order is deterministic */
 static int
 record_cmp(const void *a, const void *b)
 {
 	const struct record *x = a, *y = b;
 	uint64_t tx = x->bytes + x->indirect, ty = y->bytes + y->indirect;
 	if (tx != ty)
-		return tx > ty ? -1 : 1;
-	if (x->kind != y->kind)
-		return x->kind < y->kind ? -1 : 1;
-	return x->blocks > y->blocks ? -1 : x->blocks < y->blocks;
+		return tx < ty ? -1 : 1;
+	if (vg_state(x->kind) != vg_state(y->kind))
+		return vg_state(x->kind) < vg_state(y->kind) ? -1 : 1;
+	if (x->blocks != y->blocks)
+		return x->blocks < y->blocks ? -1 : 1;
+	if (x->stack != y->stack)
+		return x->stack < y->stack ? -1 : 1;
+	return x->sample < y->sample ? -1 : x->sample > y->sample;
 }
 
 static void
@@ -150,7 +167,7 @@ leaks_exec(struct session *s, int argc, char **argv)
 	struct reach *r;
 	struct u64map index;
 	VEC(struct record) recs = { 0 };
-	size_t shown = 0, total = 0;
+	size_t total = 0, cut = 0;
 	unsigned show = s->show_kinds, errors = s->error_kinds;
 	bool gen = s->gen_supp, problem = false;
 	struct supp_set set = { 0 };
@@ -253,16 +270,27 @@ leaks_exec(struct session *s, int argc, char **argv)
 		em_obj_close(s->em);
 	}
 	em_text(s->em, "\n");
-	for (size_t i = 0; i < recs.n; i++)
-		if ((show & (1u << recs.v[i].kind)) && !recs.v[i].supp)
-			total++;
+	/* the records shown: of the kinds asked for, not suppressed, the
+	 * biggest --limit of them (from index cut up) */
+	for (size_t i = recs.n; i-- > 0;) {
+		if (!(show & (1u << recs.v[i].kind)) || recs.v[i].supp)
+			continue;
+		if (total++ == limit) {
+			cut = i + 1;
+			break;
+		}
+	}
+	/* text: valgrind's order, smallest first, each record numbered
+	 * among all of them ("loss record N of M" counts the records not
+	 * shown too, as valgrind does), --limit keeping the biggest; JSON:
+	 * the same records biggest first */
 	em_list_open(s->em, "records");
-	for (size_t i = 0; i < recs.n; i++) {
+	for (size_t j = 0; j < recs.n; j++) {
+		size_t i = em_json(s->em) ? recs.n - 1 - j : j;
 		struct record *rec = &recs.v[i];
-		bool text = (show & (1u << rec->kind)) && !rec->supp;
-		if (text && shown >= limit)
-			text = false;
+		bool text = (show & (1u << rec->kind)) && !rec->supp && i >= cut;
 		em_item_open(s->em);
+		em_uint(s->em, "loss_record", i + 1);
 		em_str(s->em, "kind", leak_kind_name(rec->kind));
 		em_uint(s->em, "blocks", rec->blocks);
 		em_uint(s->em, "bytes", rec->bytes);
@@ -288,7 +316,6 @@ leaks_exec(struct session *s, int argc, char **argv)
 			em_obj_close(s->em);
 		}
 		if (text) {
-			shown++;
 			if (rec->kind == LEAK_DEFINITE && rec->indirect)
 				em_text(s->em, "%" PRIu64 " (%" PRIu64 " direct, %" PRIu64 " indirect) bytes", rec->bytes +
 					rec->indirect, rec->bytes, rec->indirect);
@@ -298,7 +325,7 @@ leaks_exec(struct session *s, int argc, char **argv)
 				rec->blocks == 1 ? "" : "s", rec->blocks == 1 ? "is" : "are",
 				rec->kind == LEAK_DEFINITE ? "definitely lost" : rec->kind == LEAK_INDIRECT ?
 				"indirectly lost" : rec->kind == LEAK_POSSIBLE ? "possibly lost" : "still reachable",
-				shown, total);
+				i + 1, recs.n);
 			if (rec->stack) {
 				int np;
 				const struct alloc_source *src = session_alloc_source(s);
@@ -396,7 +423,8 @@ const struct cmd_entry cmd_leaks_entry = {
 		"pointers do; indirectly lost if only lost blocks point to it; definitely\n"
 		"lost otherwise.  Free chunks are never roots and never reported.\n"
 		"Records are grouped by allocation stack when blocks were traced (`trace\n"
-		"start`), otherwise by what the blocks look like, biggest first.  With\n"
+		"start`), otherwise by what the blocks look like, in valgrind's order\n"
+		"(smallest first, numbered among all records; --limit N: the N biggest).  With\n"
 		"--error-exitcode=N a definite or indirect leak makes heapdbg exit N.\n"
 		"valgrind's options, with its values (definite, indirect, possible,\n"
 		"reachable, all, none): --show-leak-kinds= the records shown (default\n"

@@ -191,6 +191,28 @@ for kinds in ("definite,possible", "reachable", "all", "none"):
 r = hd(cmd="leaks --show-leak-kinds=indirect", json_mode=False)
 is_(shown(r.out), shown(vg("--show-leak-kinds=indirect").stderr), "leaks --show-leak-kinds=indirect: the same")
 
+
+# valgrind's order of loss records and their numbers: "N of M" in text,
+# smallest first, counting the records not shown; JSON biggest first
+
+
+def in_order(text):
+    return [(int(n), int(m), k, int(b.replace(",", ""))) for b, k, n, m in
+            re.findall(r"^(?:==\d+== )?([\d,]+)(?: \(.*?\))? bytes in [\d,]+ blocks? (?:is|are) (\w+ \w+)"
+                       r" in loss record (\d+) of (\d+)", text, re.M)]
+
+
+for kinds in ("all", "definite,possible"):
+    vo = in_order(vg("--show-leak-kinds=" + kinds).stderr)
+    ho = in_order(hd("--show-leak-kinds=" + kinds, json_mode=False).out)
+    ok(len(vo) >= 5 and ho == vo, "--show-leak-kinds=%s: valgrind's records in valgrind's order, numbered as it does"
+       % kinds, "got:  %r\nwant: %r" % (ho, vo))
+    if kinds == "all":
+        jr = (hd("--show-leak-kinds=all").cmd("leaks") or {}).get("records", [])
+        is_([(x.get("loss_record"), len(jr), dict(LEAK_KINDS)[x["kind"]], x["bytes"] + x.get("indirect_bytes", 0))
+             for x in jr],
+            vo[::-1], "JSON: the same records biggest first, each with valgrind's loss_record number")
+
 # a C++ program (tests/targets/cxxmap: mangled names, templates, inlined
 # std:: calls, operator new): valgrind's blocks, and valgrind's file
 # suppresses every record
