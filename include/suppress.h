@@ -97,8 +97,17 @@ size_t vg_stack(struct symbols *sym, const uint64_t *pcs, int n, struct vg_frame
 
 /* The first entry of set, in valgrind's order (the last one read is
  * tried first), that suppresses a record of this kind and stack, or
- * NULL. */
+ * NULL.  A record without a stack (n == 0: untraced, or allocated
+ * before tracing) is suppressed only by an entry that would match any
+ * stack (supp_any_stack). */
 struct supp *supp_match(struct supp_set *set, enum leak_kind kind, const struct vg_frame *f, size_t n);
+
+/* Whether every location line of sp matches any frame: "...", or fun:
+ * or obj: with a pattern of '*' only (a file valgrind reads too, which
+ * it matches against every stack); only such an entry suppresses a
+ * record without a stack.  An entry of "..." alone is refused by
+ * supp_load, as by valgrind. */
+bool supp_any_stack(const struct supp *sp);
 
 /* A suppression for the record in valgrind's --gen-suppressions format
  * (the "{ ... }" block, each line ending in '\n') into sb. */

@@ -95,24 +95,30 @@ summary_line(struct session *s, const char *key, const char *label, uint64_t blo
 
 /* The records' suppressions: valgrind's frames of each traced record,
  * matched against the session's and this command's files; a record
- * suppressed leaves its category for "suppressed". */
+ * without a stack (untraced, allocated before tracing, or without
+ * symbols) only by an entry that matches any stack (supp_any_stack); a
+ * record suppressed leaves its category for "suppressed".  Whether any
+ * stackless record was left unsuppressed into *stackless. */
 static void
-suppress_records(struct session *s, struct record *recs, size_t n, struct supp_set *set)
+suppress_records(struct session *s, struct record *recs, size_t n, struct supp_set *set, bool *stackless)
 {
 	const struct alloc_source *src = session_alloc_source(s);
 	struct symbols *sym = session_symbols(s);
 
+	*stackless = false;
 	for (size_t i = 0; i < n; i++) {
-		struct vg_frame *f;
-		size_t nf;
+		struct vg_frame *f = NULL;
+		size_t nf = 0;
 		int np;
 		const uint64_t *pcs;
 
-		if (!recs[i].stack || !sym)
-			continue;
-		pcs = stack_pcs(src ? src->stacks : NULL, recs[i].stack, &np);
-		nf = vg_stack(sym, pcs, np, &f);
-		recs[i].supp = nf ? supp_match(set, recs[i].kind, f, nf) : NULL;
+		if (recs[i].stack && sym) {
+			pcs = stack_pcs(src ? src->stacks : NULL, recs[i].stack, &np);
+			nf = vg_stack(sym, pcs, np, &f);
+		}
+		recs[i].supp = supp_match(set, recs[i].kind, f, nf);
+		if (!nf && !recs[i].supp)
+			*stackless = true;
 		if (recs[i].supp) {
 			recs[i].supp->records++;
 			recs[i].supp->blocks += recs[i].blocks;
@@ -169,7 +175,7 @@ leaks_exec(struct session *s, int argc, char **argv)
 	VEC(struct record) recs = { 0 };
 	size_t total = 0, cut = 0;
 	unsigned show = s->show_kinds, errors = s->error_kinds;
-	bool gen = s->gen_supp, problem = false;
+	bool gen = s->gen_supp, problem = false, stackless = false;
 	struct supp_set set = { 0 };
 	uint64_t blocks[LEAK_NKINDS], bytes[LEAK_NKINDS], sup_blocks = 0, sup_bytes = 0;
 	int rc = -1;
@@ -237,7 +243,7 @@ leaks_exec(struct session *s, int argc, char **argv)
 		if (!recs.v[i].stack)
 			recs.v[i].what = look_text(s, recs.v[i].look, recs.v[i].value);
 	if (set.v.n)
-		suppress_records(s, recs.v, recs.n, &set);
+		suppress_records(s, recs.v, recs.n, &set, &stackless);
 	memcpy(blocks, r->blocks, sizeof(blocks));
 	memcpy(bytes, r->bytes, sizeof(bytes));
 	for (size_t i = 0; i < recs.n; i++) {
@@ -366,9 +372,10 @@ leaks_exec(struct session *s, int argc, char **argv)
 			em_item_close(s->em);
 		}
 		em_list_close(s->em);
-		if (!r->traced)
-			em_text(s->em, "Nothing was traced: suppressions match allocation stacks (`trace start` before "
-				"the program allocates).\n");
+		if (stackless)
+			em_text(s->em, "%s: only a suppression whose frames are all `...`, `fun:*` or `obj:*` "
+				"suppresses a record without an allocation stack (`trace start` before the "
+				"program allocates).\n", r->traced ? "Some blocks have no stack" : "Nothing was traced");
 	}
 	if (r->h->errors || r->h->warnings) {
 		/* what the walk found (damaged headers, protected chunks) is
@@ -432,7 +439,9 @@ const struct cmd_entry cmd_leaks_entry = {
 		"what counts for --error-exitcode (default definite,indirect).\n"
 		"--suppressions=FILE: a valgrind suppression file (also given to heapdbg\n"
 		"itself, repeatable); a traced record whose allocation stack and kind it\n"
-		"matches is not shown and counts as suppressed.  --gen-suppressions=all:\n"
+		"matches is not shown and counts as suppressed; a record without a stack\n"
+		"(untraced) only by an entry whose frames are all fun:*, obj:* or ....\n"
+		"--gen-suppressions=all:\n"
 		"a suppression after each record, as valgrind writes them.",
 	.options = leaks_opts,
 	.flags = CMD_NEEDS_TARGET,

@@ -334,13 +334,36 @@ frames_match(const struct supp_frame *p, size_t np, const struct vg_frame *f, si
 	}
 }
 
+/* a location line any frame matches: "...", or fun: or obj: with a
+ * pattern of '*' only */
+static bool
+frame_any(const struct supp_frame *pf)
+{
+	if (pf->kind == SL_DOTS)
+		return true;
+	if (pf->kind == SL_SRC || !pf->pat[0])
+		return false;
+	return strspn(pf->pat, "*") == strlen(pf->pat);
+}
+
+bool
+supp_any_stack(const struct supp *sp)
+{
+	for (size_t k = 0; k < sp->nframes; k++)
+		if (!frame_any(&sp->frames[k]))
+			return false;
+	return true;
+}
+
 struct supp *
 supp_match(struct supp_set *set, enum leak_kind kind, const struct vg_frame *f, size_t n)
 {
 	/* valgrind puts each entry it reads in front of the others */
 	for (size_t i = set->v.n; i-- > 0;) {
 		struct supp *sp = &set->v.v[i];
-		if (sp->leak && (sp->kinds & (1u << kind)) && frames_match(sp->frames, sp->nframes, f, n))
+		if (!sp->leak || !(sp->kinds & (1u << kind)))
+			continue;
+		if (n ? frames_match(sp->frames, sp->nframes, f, n) : supp_any_stack(sp))
 			return sp;
 	}
 	return NULL;

@@ -38,12 +38,44 @@ recs = (r.cmd("leaks") or {}).get("records", [])
 ok(recs and recs[0]["kind"] in ("definite", "possible", "indirect"), "records are sorted biggest first")
 ok(all("sample" in x and "what" in x for x in recs), "every record has a sample and what it looks like")
 
+# suppressions on untraced records (they have no allocation stack): an
+# entry whose frames match any stack (fun:*, obj:*, ...; valgrind reads
+# the same file) suppresses them; one that names a frame cannot
+sd = tmpdir("leaks-supp")
+supp = {"any": "match-leak-kinds: definite,indirect\n   fun:*\n   ...",
+        "obj": "match-leak-kinds: possible\n   obj:*",
+        "named": "match-leak-kinds: definite,indirect\n   fun:malloc\n   ..."}
+for k, body in supp.items():
+    with open(os.path.join(sd, k + ".supp"), "w") as f:
+        f.write("{\n   %s\n   Memcheck:Leak\n   %s\n}\n" % (k, body))
+
+
+def check_supp(target, label):
+    r = batch(["--suppressions=" + os.path.join(sd, "any.supp"), "--error-exitcode=7"] + target, "leaks")
+    l = r.cmd("leaks") or {}
+    is_((summary(r)["definite"], summary(r)["indirect"], l.get("suppressed", {}).get("blocks"), r.rc),
+        (0, 0, s["definite"] + s["indirect"], 0),
+        "%s, untraced: fun:* and ... suppress every definite and indirect record (exit 0)" % label)
+    r = batch(["--suppressions=" + os.path.join(sd, "obj.supp")] + target, "leaks")
+    is_((summary(r)["possible"], (r.cmd("leaks") or {}).get("suppressed", {}).get("blocks")), (0, s["possible"]),
+        "%s, untraced: obj:* suppresses the possibly lost records" % label)
+    r = batch(["--suppressions=" + os.path.join(sd, "named.supp"), "--error-exitcode=7"] + target, "leaks")
+    is_((summary(r), (r.cmd("leaks") or {}).get("suppressed", {}).get("blocks"), r.rc), (s, 0, 7),
+        "%s, untraced: fun:malloc cannot match a record without a stack" % label)
+    rt = batch(["--suppressions=" + os.path.join(sd, "named.supp")] + target, "leaks", json_mode=False)
+    ok("Nothing was traced: only a suppression whose frames are all" in rt.out,
+       "%s: the summary says which suppressions apply to untraced records" % label, rt.out[-600:])
+
+
+check_supp(["-p", str(t.pid)], "live")
+
 if have("gcore"):
     d = tmpdir("leaks")
     subprocess.run(["gcore", "-o", os.path.join(d, "core"), str(t.pid)], capture_output=True, timeout=120)
     core = os.path.join(d, "core.%d" % t.pid)
     rc = batch(["-c", core], "leaks")
     is_(summary(rc), s, "core: the same counts as live")
+    check_supp(["-c", core], "core")
     os.unlink(core)
 else:
     skip("core: the same counts", "gcore not installed")
