@@ -135,9 +135,12 @@ void fast_set_need(struct fastpath *fp, uint32_t slot, uint32_t need);
  * traps when it is suspicious (hdagent.h, hda_shm.check); tcache_key:
  * glibc's (0: unknown, not compared), or tcache_key_addr: where the
  * agent reads it at each check (it is set when malloc initialises).
- * Calls returning into [own_lo, own_hi) (glibc's own) are not checked. */
+ * Calls returning into [own_lo, own_hi) (glibc's own) are not checked,
+ * but when tcache_tpoff is not 0 only those of a thread whose TLS word
+ * there (glibc's tcache) is NULL: a dying thread's, freeing its tcache;
+ * glibc's other frees (fclose's, ...) free what the program gave it. */
 void fast_set_check(struct fastpath *fp, uint64_t tcache_key, uint64_t tcache_key_addr, uint64_t own_lo,
-		    uint64_t own_hi);
+		    uint64_t own_hi, int32_t tcache_tpoff);
 /* Is pc (a thread's rip after an int3) the agent's check trap gate?
  * Then the thread's %rdi is its pad frame and %rsi its slot. */
 bool fast_is_check_trap(const struct fastpath *fp, uint64_t pc);

@@ -78,6 +78,12 @@ struct trace_opts {
 	size_t nprefreed;
 	uint64_t tcache_key;	/* glibc 2.34+'s tcache_key (0: unknown) */
 	uint64_t tcache_key_addr;	/* where it is (0: unknown) */
+	/* the TLS variable tcache (the thread's tcache_perthread_struct) at
+	 * this offset from the thread pointer: a free glibc makes itself is
+	 * its own (not checked) only once the thread's tcache is gone, at
+	 * its exit; without it, every free glibc makes is its own */
+	int64_t tcache_tpoff;
+	bool have_tcache_tpoff;
 	/* hold a thread at a memory error (the shell); else report it and
 	 * let the call go on (batch) */
 	bool stop_on_error;

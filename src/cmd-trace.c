@@ -83,6 +83,8 @@ trace_start(struct session *s, int argc, char **argv)
 				o.tcache_key = h->mi->tcache_key;
 				o.tcache_key_addr = h->mi->tcache_key_addr;
 			}
+			o.tcache_tpoff = h->mi->tcache_tpoff;
+			o.have_tcache_tpoff = h->mi->have_tcache_tpoff;
 		} else {
 			hd_clear_error();
 		}

@@ -955,7 +955,7 @@ fast_thread_exit(struct fastpath *fp, pid_t tid)
 
 void
 fast_set_check(struct fastpath *fp, uint64_t tcache_key, uint64_t tcache_key_addr, uint64_t own_lo,
-	       uint64_t own_hi)
+	       uint64_t own_hi, int32_t tcache_tpoff)
 {
 	static const uint8_t gate[2] = { 0xcc, 0xc3 };	/* int3; ret */
 
@@ -963,6 +963,7 @@ fast_set_check(struct fastpath *fp, uint64_t tcache_key, uint64_t tcache_key_add
 		return;		/* (no check: the gate would not trap) */
 	fp->shm->own_lo = own_lo;
 	fp->shm->own_hi = own_hi;
+	fp->shm->tcache_tpoff = tcache_tpoff;
 	fp->shm->tcache_key = tcache_key;
 	fp->shm->tcache_key_addr = tcache_key_addr;
 	__atomic_store_n(&fp->shm->check, 1, __ATOMIC_RELEASE);

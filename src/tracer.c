@@ -185,6 +185,8 @@ struct tracer {
 	bool stop_on_error;
 	bool held;			/* a thread is held at an error: live_run stops */
 	uint64_t own_lo, own_hi;	/* glibc's text: its own frees are not the program's errors */
+	int64_t tcache_tpoff;		/* the TLS tcache (glibc_own_free) */
+	bool have_tcache_tpoff;
 	VEC(struct memerr) errs;
 	/* frees the agent's check trapped while earlier events were still
 	 * being written: judged once the ring is read up to pos */
@@ -439,17 +441,45 @@ find_containing(struct tracer *tr, uint64_t addr, struct memerr *me)
 }
 
 /*
+ * Is a free returning to caller glibc's own, of what glibc holds, and
+ * no error of the program's?  Those come from tcache_thread_shutdown at
+ * a thread's exit, after it set the thread's tcache to NULL: the cached
+ * entries (freed by the program before, so the ledger has them freed)
+ * and the tcache itself (never allocated through malloc).  Any other
+ * free glibc makes (fclose's of its FILE, closedir, freeaddrinfo, ...)
+ * frees what the program handed it and is checked as the program's.
+ * tp: the calling thread's pointer (fs_base) at the call, 0 after it
+ * (a free read from the fast path's ring): without it, or without the
+ * TLS offset of tcache, every free from glibc's text is its own.
+ */
+static bool
+glibc_own_free(struct tracer *tr, uint64_t caller, uint64_t tp)
+{
+	uint64_t tc = 0;
+
+	if (!caller || caller < tr->own_lo || caller >= tr->own_hi)
+		return false;
+	if (!tp || !tr->have_tcache_tpoff)
+		return true;
+	if (target_read_uncached(tr->t, tp + (uint64_t)tr->tcache_tpoff, &tc, 8) != 8)
+		return true;
+	return tc == 0;
+}
+
+/*
  * What the ledger says of a free (or realloc) of addr, at the call:
  * true with *me filled (but for the stack of the call) when it is a
  * memory error.  caller: the call's return address, or 0 and caller_sp:
- * where it is (read only when needed).  at_read: after the call (the
- * fast tracer's event).  A free of a sound chunk the tracer never saw allocated
- * (glibc's own allocations: a thread's tcache; or no walk at the start)
- * is counted, not reported.
+ * where it is (read only when needed); tp: the thread pointer at the
+ * call (0: unknown, and always after the call).  at_read: after the call
+ * (the fast tracer's event).  A free of a sound chunk the tracer never
+ * saw allocated (glibc's own allocations: a thread's tcache; or no walk
+ * at the start) is counted, not reported; so is glibc's own free of
+ * what it holds (glibc_own_free).
  */
 static bool
 ledger_check(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint64_t caller, uint64_t caller_sp,
-	     bool at_read, struct memerr *me)
+	     uint64_t tp, bool at_read, struct memerr *me)
 {
 	bool realloc = func == TF_REALLOC || func == TF_REALLOCARRAY, live;
 	uint64_t idx, size;
@@ -485,7 +515,7 @@ ledger_check(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint6
 	}
 	if (!caller && caller_sp)
 		(void)!target_read_uncached(tr->t, caller_sp, &caller, 8);
-	if (caller && caller >= tr->own_lo && caller < tr->own_hi) {
+	if (glibc_own_free(tr, caller, tp)) {
 		/* glibc's own free of what it holds: a thread's tcache
 		 * entries and tcache at its exit (freed already, or never
 		 * allocated through malloc) */
@@ -536,7 +566,8 @@ static void tr_fast_event(void *ctx, const struct fast_event *ev);
  * reservation it cannot commit until the handler returns): the caller
  * then defers the verdict. */
 static bool
-confirm_error(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint64_t caller_sp, struct memerr *me)
+confirm_error(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint64_t caller_sp, uint64_t tp,
+	      struct memerr *me)
 {
 	if (!tr->fp)
 		return true;
@@ -544,7 +575,7 @@ confirm_error(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint
 		return false;
 	if (tr->deferred.n)
 		apply_deferred(tr, fast_read_pos(tr->fp));
-	return ledger_check(tr, addr, func, tid, 0, caller_sp, false, me);
+	return ledger_check(tr, addr, func, tid, 0, caller_sp, tp, false, me);
 }
 
 static void
@@ -567,7 +598,7 @@ apply_deferred(struct tracer *tr, uint64_t upto)
 			tr->deferred.v[k++] = *d;
 			continue;
 		}
-		if (ledger_check(tr, d->addr, d->func, d->tid, d->caller, 0, true, &me)) {
+		if (ledger_check(tr, d->addr, d->func, d->tid, d->caller, 0, 0, true, &me)) {
 			me.call_stack = d->stack;
 			me.at_read = true;
 			add_error(tr, &me);
@@ -963,11 +994,13 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 		struct memerr me;
 		bool let_go = tt->pass && tt->pass_rsp == at_entry.rsp && tt->pass_addr == p;
 		tt->pass = false;
-		bool err = !let_go && ledger_check(tr, p, called, th->tid, 0, at_entry.rsp, false, &me);
-		if (err && !confirm_error(tr, p, called, th->tid, at_entry.rsp, &me)) {
+		bool err = !let_go && ledger_check(tr, p, called, th->tid, 0, at_entry.rsp, REG_TP(&at_entry), false, &me);
+		if (err && !confirm_error(tr, p, called, th->tid, at_entry.rsp, REG_TP(&at_entry), &me)) {
 			/* judged when the ring is read up to this call */
 			struct deferred d = { fast_reserved(tr->fp), p, 0, 0, called, th->tid };
 			(void)!target_read_uncached(t, at_entry.rsp, &d.caller, 8);
+			if (!glibc_own_free(tr, d.caller, REG_TP(&at_entry)))
+				d.caller = 0;	/* (judged now: the program's) */
 			d.stack = take_stack(tr, th, &at_entry);
 			vec_push(&tr->deferred, d);
 			tr->st.deferred++;
@@ -1098,11 +1131,13 @@ on_agent_check(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
 	/* the events before this call first */
 	drain(tr);
 	tr->st.events[func]++;
-	err = ledger_check(tr, f.rdi, func, th->tid, 0, f.rsp, false, &me);
-	if (err && !confirm_error(tr, f.rdi, func, th->tid, f.rsp, &me)) {
+	err = ledger_check(tr, f.rdi, func, th->tid, 0, f.rsp, REG_TP(&at), false, &me);
+	if (err && !confirm_error(tr, f.rdi, func, th->tid, f.rsp, REG_TP(&at), &me)) {
 		/* judged when the ring is read up to this call */
 		struct deferred d = { fast_reserved(tr->fp), f.rdi, 0, 0, func, th->tid };
 		(void)!target_read_uncached(tr->t, f.rsp, &d.caller, 8);
+		if (!glibc_own_free(tr, d.caller, REG_TP(&at)))
+			d.caller = 0;	/* (judged now: the program's) */
 		d.stack = take_stack(tr, th, &at);
 		vec_push(&tr->deferred, d);
 		tr->st.deferred++;
@@ -1184,7 +1219,7 @@ tr_fast_event(void *ctx, const struct fast_event *ev)
 			rec_free_idx(tr, idx, 0, ev->arg[1]);	/* a block in use: the common case */
 			return;
 		}
-		if (ledger_check(tr, ev->arg[0], bp->func, ev->tid, ev->arg[1], 0, true, &me)) {
+		if (ledger_check(tr, ev->arg[0], bp->func, ev->tid, ev->arg[1], 0, 0, true, &me)) {
 			me.call_stack = caller_stack(tr, ev->arg[1]);
 			me.at_read = true;
 			add_error(tr, &me);
@@ -1236,7 +1271,7 @@ tr_fast_event(void *ctx, const struct fast_event *ev)
 		uint64_t caller = ev->npcs > 1 ? ev->pcs[1] : 0;
 		if (!caller && ev->stack_len >= 8)
 			memcpy(&caller, ev->stack, 8);
-		if (ledger_check(tr, ev->arg[0], bp->func, ev->tid, caller, 0, true, &me)) {
+		if (ledger_check(tr, ev->arg[0], bp->func, ev->tid, caller, 0, 0, true, &me)) {
 			me.call_stack = e.stack;
 			me.at_read = true;
 			add_error(tr, &me);
@@ -1705,7 +1740,9 @@ setup_fast(struct tracer *tr, uint64_t lo, uint64_t hi, const struct trace_opts 
 	/* the memory-error check at free needs every free: not while
 	 * sampling (an unsampled free goes straight to glibc in pad.S) */
 	if (!cfg.sample_rate)
-		fast_set_check(tr->fp, o ? o->tcache_key : 0, o ? o->tcache_key_addr : 0, tr->own_lo, tr->own_hi);
+		fast_set_check(tr->fp, o ? o->tcache_key : 0, o ? o->tcache_key_addr : 0, tr->own_lo, tr->own_hi,
+			       tr->have_tcache_tpoff && tr->tcache_tpoff == (int32_t)tr->tcache_tpoff ?
+				       (int32_t)tr->tcache_tpoff : 0);
 	for (unsigned i = 0; i < tr->nbps; i++) {
 		struct bp *bp = &tr->bps[i];
 		/* a test hook: the names in HEAPDBG_TRACE_FORCE_BREAKPOINT
@@ -1756,6 +1793,8 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 	if (o) {
 		tr->stop_on_error = o->stop_on_error;
 		tr->pre_known = o->pre_known;
+		tr->tcache_tpoff = o->tcache_tpoff;
+		tr->have_tcache_tpoff = o->have_tcache_tpoff && o->tcache_tpoff;
 		if (o->npre) {
 			tr->prev = xreallocarray(NULL, o->npre, sizeof(*tr->prev));
 			memcpy(tr->prev, o->pre, o->npre * sizeof(*tr->prev));

@@ -414,12 +414,18 @@ chunk_suspect(struct hda_shm *s, uint64_t p)
 	return !(nsz & 1) || nsz <= 17 || nsz >= (1ULL << 40);
 }
 
-/* A call glibc makes itself (hda_shm.own_lo..own_hi). */
+/* A call glibc makes itself (hda_shm.own_lo..own_hi) of what it holds:
+ * once the thread's tcache is gone (hda_shm.tcache_tpoff), at its exit. */
 static inline int
 own_call(struct hda_shm *s, struct hda_frame *f)
 {
-	uint64_t ret = *(uint64_t *)f->rsp;
-	return ret >= s->own_lo && ret < s->own_hi;
+	uint64_t ret = *(uint64_t *)f->rsp, tc;
+	if (ret < s->own_lo || ret >= s->own_hi)
+		return 0;
+	if (!s->tcache_tpoff)
+		return 1;
+	__asm__ volatile("movq %%fs:(%1), %0" : "=r"(tc) : "r"((int64_t)s->tcache_tpoff));
+	return !tc;
 }
 
 /* Stop for heapdbg (see hda_shm.check) at its trap gate: it sets the

@@ -223,9 +223,15 @@ struct hda_shm {
 	uint64_t tcache_key;	/* glibc 2.34+'s tcache_key (0: not checked) */
 	uint64_t tcache_key_addr;	/* or where the agent reads it (set at malloc's init) */
 	uint32_t check;
-	uint32_t pad4;
+	/* glibc's TLS tcache at this offset from the thread pointer (0:
+	 * unknown): a call from glibc's text is its own only when the
+	 * thread's tcache is NULL (see own_lo) */
+	int32_t tcache_tpoff;
 	/* calls from here (glibc's text) are not checked: glibc's own frees
-	 * (a dying thread's tcache entries keep their key) are no error */
+	 * (a dying thread's tcache entries keep their key, once
+	 * tcache_thread_shutdown set its tcache to NULL) are no error; with
+	 * tcache_tpoff, glibc's frees in a thread with a tcache (fclose's
+	 * free of a FILE freed already) are checked as the program's */
 	uint64_t own_lo, own_hi;
 	uint64_t sample_seed;	/* each thread's PRNG: from this and seeded */
 	uint64_t seeded;	/* threads seeded so far */

@@ -10,7 +10,11 @@
 # --error-exitcode; in the shell the thread is held at the call (bt
 # shows the target's function, chunk works) and `continue` lets the call
 # go on as natively (glibc aborts, or the program runs on); compared with
-# valgrind's "Invalid free()" where valgrind reports one.
+# valgrind's "Invalid free()" where valgrind reports one.  A double free
+# glibc makes for the program (fclose twice: glibc's own free of the
+# FILE) is reported too, in both tracers, held at the call, with
+# valgrind's block and stacks; a dying thread's tcache, freed by glibc,
+# is not.
 import json, os, re, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from hdtest import *
@@ -205,6 +209,74 @@ for tracer, start in TRACERS:
         is_(first(errs[0].get("stack")), "free_again", "%s: this call in free_again" % label)
     is_(r.rc, 9, "%s: --error-exitcode" % label)
 
+# a double free from inside glibc: fclose twice frees the FILE twice,
+# glibc's own call to free, made for the program
+PROGF = ("open_file", "close_once", "close_twice", "main")
+
+
+def own_frames(st):
+    return [f for f in funcs(st) if f in PROGF]
+
+
+vgf = None
+if not SANITIZERS and have("valgrind"):
+    v = subprocess.run(["valgrind", prog, "fclose"], capture_output=True, text=True, timeout=120)
+    m = re.search(r"Invalid free\(\) / delete / delete\[\] / realloc\(\)\n((?:==\d+==  .*\n)+)", v.stderr)
+    if m:
+        parts = re.split(r"==\d+==  (?:Address .*|Block was alloc'd at)\n", m.group(1))
+        size = re.search(r"Address 0x[0-9a-f]+ is 0 bytes inside a block of size ([\d,]+) free'd", m.group(1))
+        vgf = {"stacks": [[f for f in re.findall(r"(?:at|by) 0x[0-9A-F]+: (\w+) \(", p) if f in PROGF]
+                          for p in parts],
+               "size": int(size.group(1).replace(",", "")) if size else None}
+    ok(vgf and vgf["size"] and vgf["stacks"][0] == ["close_twice", "main"],
+       "valgrind: fclose twice is an Invalid free() at close_twice", v.stderr[-1500:])
+for tracer, start in TRACERS:
+    label = "%s, fclose twice" % tracer
+    r = run(["--run-libc-freeres=no", "--error-exitcode=9", "-batch", "-ex", start, "-ex", "continue",
+             "--args", prog, "fclose"])
+    want = printed(r.err)
+    c = r.cmd("continue") or {}
+    errs = c.get("memory_errors") or []
+    e = errs[0] if errs else {}
+    b = e.get("block") or {}
+    ok(len(errs) == 1 and e.get("kind") == "double-free" and e.get("addr") == want.get("call") and
+       b.get("addr") == want.get("block"), "%s: a double free of the FILE" % label, r)
+    ok(e.get("message", "").startswith("double free of block %s (" % want.get("block")),
+       "%s: says 'double free of block %s'" % (label, want.get("block")), e.get("message"))
+    is_(own_frames(e.get("stack")), ["close_twice", "main"], "%s: this call from close_twice" % label)
+    is_(own_frames(b.get("alloc_stack")), ["open_file", "main"], "%s: allocated in open_file (fopen)" % label)
+    ok(funcs(b.get("free_stack"))[:2] and any("fclose" in (f or "") or f == "_IO_deallocate_file"
+                                              for f in funcs(b.get("free_stack"))[:2]),
+       "%s: first freed by fclose" % label, funcs(b.get("free_stack")))
+    if tracer == "breakpoints":
+        is_(own_frames(b.get("free_stack")), ["close_once", "main"], "%s: first freed from close_once" % label)
+    is_(e.get("at_read"), False, "%s: seen at the call" % label)
+    is_(c.get("signal"), "SIGABRT", "%s, batch: the call went on, glibc aborted as natively" % label)
+    is_(r.rc, 9, "%s: --error-exitcode" % label)
+    if vgf:
+        is_([own_frames(e.get("stack")), own_frames(b.get("free_stack")) if tracer == "breakpoints" else
+             vgf["stacks"][1], own_frames(b.get("alloc_stack"))], vgf["stacks"],
+            "%s: valgrind's three stacks (the program's frames)" % label)
+        is_(b.get("size"), vgf["size"], "%s: valgrind's block size (%s bytes)" % (label, vgf["size"]))
+    s = shell(["--run-libc-freeres=no", "--args", prog, "fclose"], None, start)
+    c0 = s.cmd("continue") or {}
+    e0 = (c0.get("memory_errors") or [{}])[0]
+    ok(c0.get("reason") == "stopped" and e0.get("held") is True and e0.get("kind") == "double-free",
+       "%s, shell: held at the call" % label, c0)
+    bt = s.cmd("bt") or {}
+    fr = [f.get("func") for th in bt.get("threads", []) for f in th.get("frames", [])]
+    ok("close_twice" in fr, "%s, shell: bt shows close_twice" % label, fr)
+    is_((s.cmd("continue", 1) or {}).get("signal"), "SIGABRT", "%s, shell: continue, glibc aborts as natively" % label)
+# threads whose tcache glibc frees at their exit (entries the program
+# freed, and the tcache itself): glibc's own frees, no error
+for tracer, start in TRACERS:
+    r = run(["--error-exitcode=9", "-batch", "-ex", start, "-ex", "continue", "-ex", "trace status",
+             "--args", prog, "threads"])
+    st = [o for o in r.objs if o.get("cmd") == "trace" and o.get("action") == "status"]
+    ok(not (r.cmd("continue") or {}).get("memory_errors") and r.rc == 0 and st and st[0].get("unseen_frees"),
+       "%s: threads' tcaches freed by glibc at their exit are no error (%s frees of glibc's own)" %
+       (tracer, st and st[0].get("unseen_frees")), r)
+
 # the glibc runtimes of HEAPDBG_GLIBC_DIR: the agent's check (the tcache
 # key read from tcache_key, the next chunk's header) and the ledger on each
 runtimes, why = glibc_runtimes()
@@ -228,6 +300,14 @@ for rt in runtimes:
             ok(len(errs) == 1 and errs[0].get("kind") == kind and errs[0].get("at_read") is at_read and
                first(errs[0].get("stack")) in ("free_again", "free_bad"),
                "%s: %s, %s" % (label, kind, "seen at the event" if at_read else "at the call"), r)
+        label = "glibc %s, %s, fclose twice" % (rt.version, tracer)
+        if not rprog:
+            skip(label, err)
+            continue
+        r = run(["--run-libc-freeres=no", "-batch", "-ex", start, "-ex", "continue", "--args", rprog, "fclose"])
+        errs = (r.cmd("continue") or {}).get("memory_errors") or []
+        ok(len(errs) == 1 and errs[0].get("kind") == "double-free" and errs[0].get("at_read") is False and
+           own_frames(errs[0].get("stack")) == ["close_twice", "main"], "%s: a double free, at the call" % label, r)
 if not runtimes:
     skip("glibc runtimes", why)
 

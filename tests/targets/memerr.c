@@ -19,11 +19,18 @@
  *   overflow  16 bytes written past a 2000-byte block over the next
  *             chunk's header ("overflowOVERFLOW"), then free() of the
  *             block: glibc aborts ("free(): invalid next size (normal)")
+ *   fclose    fclose() of a FILE twice: the second frees the FILE again
+ *             from inside glibc (glibc aborts: "free(): double free
+ *             detected in tcache 2"); "block" and "call" are the FILE
+ *   threads   no error: four threads each free blocks into their tcache,
+ *             fclose a FILE and exit, twice (glibc frees each thread's
+ *             tcache entries and tcache at its exit)
  *   pre       for attaching: blocks a, b, c allocated and b freed, then
  *             "ready PID"; once malloc's first byte changes (tracing is
  *             on), free(a) (a block from before tracing) and free(b)
  *             again (run it with the tcache off: glibc does not see it)
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +81,40 @@ realloc_freed(void *p)
 	void *q = realloc(p, 80);
 	sink = q;
 	return q;
+}
+
+NOINLINE static FILE *
+open_file(void)
+{
+	FILE *f = fopen("/dev/null", "r");
+	sink = f;
+	return f;
+}
+
+NOINLINE static void
+close_once(FILE *f)
+{
+	fclose(f);
+	sink = 0;
+}
+
+NOINLINE static void
+close_twice(FILE *f)
+{
+	fclose(f);
+	sink = 0;
+}
+
+static void *
+thread_body(void *arg)
+{
+	void *p[16];
+	for (int i = 0; i < 16; i++)
+		p[i] = make_block(24 + 16 * (i % 4));
+	for (int i = 0; i < 16; i++)
+		free_once(p[i]);	/* into this thread's tcache */
+	close_once(open_file());
+	return arg;
 }
 
 NOINLINE static void
@@ -133,6 +174,22 @@ main(int argc, char **argv)
 		write_past(a, 2000, "overflowOVERFLOW");
 		free_bad(a);
 		sink = b;
+	} else if (!strcmp(mode, "fclose")) {
+		FILE *f = open_file();
+		if (!f)
+			return 1;
+		printf("block %p\ncall %p\n", (void *)f, (void *)f);
+		close_once(f);
+		close_twice(f);
+	} else if (!strcmp(mode, "threads")) {
+		pthread_t t[4];
+		for (int k = 0; k < 2; k++) {
+			for (int i = 0; i < 4; i++)
+				if (pthread_create(&t[i], NULL, thread_body, NULL))
+					return 1;
+			for (int i = 0; i < 4; i++)
+				pthread_join(t[i], NULL);
+		}
 	} else if (!strcmp(mode, "pre")) {
 		unsigned char orig = *(volatile unsigned char *)(uintptr_t)&malloc;
 		char *c;
