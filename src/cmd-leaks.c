@@ -387,8 +387,15 @@ leaks_exec(struct session *s, int argc, char **argv)
 			r->h->warnings == 1 ? "" : "s");
 		em_obj_close(s->em);
 	}
-	if (!(show & (1u << LEAK_REACHABLE)) && blocks[LEAK_REACHABLE] && show == s->show_kinds)
-		em_text(s->em, "Reachable blocks are not shown; `leaks --show-reachable` shows them.\n");
+	if (show == s->show_kinds) {
+		/* the kinds with blocks that the default leaves out, as
+		 * valgrind says of them */
+		bool ind = !(show & (1u << LEAK_INDIRECT)) && blocks[LEAK_INDIRECT];
+		bool rea = !(show & (1u << LEAK_REACHABLE)) && blocks[LEAK_REACHABLE];
+		if (ind || rea)
+			em_text(s->em, "%s blocks are not shown; `leaks --show-leak-kinds=all` shows them.\n",
+				ind && rea ? "Indirectly lost and reachable" : ind ? "Indirectly lost" : "Reachable");
+	}
 	if (problem)
 		s->found_problem = true;
 	for (size_t i = 0; i < recs.n; i++)
@@ -435,7 +442,7 @@ const struct cmd_entry cmd_leaks_entry = {
 		"--error-exitcode=N a definite or indirect leak makes heapdbg exit N.\n"
 		"valgrind's options, with its values (definite, indirect, possible,\n"
 		"reachable, all, none): --show-leak-kinds= the records shown (default\n"
-		"definite,indirect,possible; --show-reachable: all), --errors-for-leak-kinds=\n"
+		"definite,possible, as valgrind's; --show-reachable: all), --errors-for-leak-kinds=\n"
 		"what counts for --error-exitcode (default definite,indirect).\n"
 		"--suppressions=FILE: a valgrind suppression file (also given to heapdbg\n"
 		"itself, repeatable); a traced record whose allocation stack and kind it\n"

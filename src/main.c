@@ -70,7 +70,7 @@ usage(FILE *f)
 "  --gen-suppressions=all|no     `leaks` writes one after each record\n"
 "  --show-leak-kinds=K           `leaks` shows these records (valgrind's values:\n"
 "                                definite,indirect,possible,reachable, all, none;\n"
-"                                default definite,indirect,possible)\n"
+"                                default definite,possible, as valgrind's)\n"
 "  --errors-for-leak-kinds=K     these count for --error-exitcode\n"
 "                                (default definite,indirect)\n"
 "  --version, --help\n"

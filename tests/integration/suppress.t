@@ -202,6 +202,15 @@ def in_order(text):
                        r" in loss record (\d+) of (\d+)", text, re.M)]
 
 
+# valgrind's default --show-leak-kinds (definite,possible): the same
+# records by default, and the line that says what is left out
+vo = in_order(vg().stderr)
+rt = hd(json_mode=False)
+ok(len(vo) >= 5 and in_order(rt.out) == vo, "by default: valgrind's default records (definite, possible)",
+   "got:  %r\nwant: %r" % (in_order(rt.out), vo))
+ok("Indirectly lost and reachable blocks are not shown; `leaks --show-leak-kinds=all` shows them." in rt.out,
+   "by default: says indirect and reachable records are not shown", rt.out[-800:])
+
 for kinds in ("all", "definite,possible"):
     vo = in_order(vg("--show-leak-kinds=" + kinds).stderr)
     ho = in_order(hd("--show-leak-kinds=" + kinds, json_mode=False).out)
