@@ -217,6 +217,8 @@ for kinds in ("all", "definite,possible"):
     ok(len(vo) >= 5 and ho == vo, "--show-leak-kinds=%s: valgrind's records in valgrind's order, numbered as it does"
        % kinds, "got:  %r\nwant: %r" % (ho, vo))
     if kinds == "all":
+        lo = in_order(hd(cmd="leaks --show-leak-kinds=all --limit 3", json_mode=False).out)
+        is_(lo, vo[-3:], "--limit 3: the 3 biggest, still in valgrind's order with its numbers")
         jr = (hd("--show-leak-kinds=all").cmd("leaks") or {}).get("records", [])
         is_([(x.get("loss_record"), len(jr), dict(LEAK_KINDS)[x["kind"]], x["bytes"] + x.get("indirect_bytes", 0))
              for x in jr],
