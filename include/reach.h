@@ -110,9 +110,8 @@ struct reach {
 	uint8_t *state;		/* enum leak_kind */
 	struct u64map clique;	/* indirect block -> the block whose clique holds it */
 	struct u64map indirect;	/* definite leaders -> bytes indirectly lost below */
-	int32_t *parent;	/* first block it was reached from, -1: a root */
-	uint32_t *pedge;	/* parent >= 0: which of the parent's edges reached
-				 * it (reach_via() finds the address again) */
+	int32_t *parent;	/* first block it was reached from, -1: a root
+				 * (which of the parent's edges: reach_via()) */
 	struct u64map root_via;	/* parent -1: block -> the root address holding
 				 * the pointer that reached it (absent: a register) */
 	/* the pointer edges, one streaming pass over the blocks' contents
@@ -123,6 +122,12 @@ struct reach {
 	uint32_t *eoff;
 	uint32_t *edges;
 	size_t nedges;
+	size_t edges_map;	/* (bytes mapped for edges: reach.c's) */
+	size_t cap;		/* (blocks the per-block arrays were made for) */
+	void *mem, *imem;	/* (reach.c's: the mappings holding the per-block
+				 * arrays, and the index's buckets) */
+	size_t memlen, imemlen;
+	bool heuristics;	/* the run applied memcheck's heuristics */
 	struct u64map eheur;	/* interior edge index -> the enum leak_heuristic
 				 * that accepts it (absent: none) */
 	uint8_t *look;		/* enum block_look, and bits of reach.c's (the
@@ -137,10 +142,15 @@ struct reach {
 	size_t nfloors;
 	double seconds;
 	/* the block index: per region of memory holding blocks, the first
-	 * block at or below each page */
+	 * block at or below the start of each bucket of its bytes (about
+	 * two blocks a bucket: the index grows with the blocks, not with
+	 * the bytes) */
 	struct reach_index {
 		uint64_t lo, hi;	/* page-aligned */
-		uint32_t *first;	/* per page */
+		uint32_t *first;	/* per bucket, nb + 1 */
+		size_t nb;
+		unsigned shift;		/* a bucket is 1 << shift bytes */
+		uint32_t b1;		/* one past the region's last block */
 	} *idx;
 	size_t nidx;
 };
