@@ -111,7 +111,8 @@ struct reach {
 	struct u64map clique;	/* indirect block -> the block whose clique holds it */
 	struct u64map indirect;	/* definite leaders -> bytes indirectly lost below */
 	int32_t *parent;	/* first block it was reached from, -1: a root
-				 * (which of the parent's edges: reach_via()) */
+				 * (which of the parent's edges: reach_via());
+				 * NULL until reach_parents() */
 	struct u64map root_via;	/* parent -1: block -> the root address holding
 				 * the pointer that reached it (absent: a register) */
 	/* the pointer edges, one streaming pass over the blocks' contents
@@ -180,10 +181,15 @@ enum leak_heuristic reach_heuristic(const struct reach *r, size_t b);
 /* How block b looks (from the pass over the contents); *value: the
  * vtable address for LOOK_VTABLE, the block's size for LOOK_SIZE. */
 enum block_look reach_look(const struct reach *r, size_t b, uint64_t *value);
+/* The paths from the roots (r->parent, and the root word that reached
+ * each block a root reached): the check keeps none, so they are marked
+ * again, from the same roots over the same edges, the first time they
+ * are asked for.  0, or -1 with an hd error (HD_EINTR). */
+int reach_parents(struct target *t, struct reach *r);
 /* The address holding the pointer that first reached block b (the one
  * that gave it its state): a root's or its parent block's word, found
  * again by reading the parent (the edges keep no addresses); 0 for a
- * register, or for a block no pointer reached. */
+ * register, for a block no pointer reached, or before reach_parents(). */
 uint64_t reach_via(struct target *t, const struct reach *r, long b);
 
 /* Every place that points into [lo, hi): roots (registers, stacks,

@@ -229,7 +229,7 @@ build_index(struct reach *r)
 		x.lo = ALIGN_DOWN(reach_start(r, i), 4096);
 		x.hi = ALIGN_UP(end, 4096);
 		span = x.hi - x.lo;
-		per = 2 * span / (j - i);	/* bytes for two blocks */
+		per = 4 * span / (j - i);	/* a bucket: 1 << shift in (per / 4, per / 2] */
 		for (x.shift = 6; x.shift < 40 && ((uint64_t)2 << x.shift) <= per; x.shift++)
 			;
 		x.nb = (size_t)(span >> x.shift) + 1;
@@ -578,9 +578,12 @@ mark(struct rc *c, uint32_t b, bool interior, int heur, uint64_t v, bool definit
 		r->state[b] = LEAK_POSSIBLE;
 	else
 		return;
-	r->parent[b] = (int32_t)src;
-	if (src < 0)
-		u64map_put(&r->root_via, b, via);
+	if (r->parent) {
+		/* (reach_parents: the check's run keeps no paths) */
+		r->parent[b] = (int32_t)src;
+		if (src < 0)
+			u64map_put(&r->root_via, b, via);
+	}
 	push(c, b);
 }
 
@@ -1155,6 +1158,79 @@ reg_value(const hd_regs_t *r, size_t i)
 
 /* ---- the run ---- */
 
+/* Mark from the roots: registers, then memory. */
+static void
+mark_roots(struct rc *c)
+{
+	struct target *t = c->t;
+
+	for (size_t i = 0; i < t->nthreads; i++) {
+		const hd_regs_t *regs = target_regs(t, t->threads[i]);
+		if (!regs)
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(reg_names); k++)
+			found(c, reg_value(regs, k), 0);
+	}
+	process_stack(c);
+	for_each_root(c, scan_root, NULL);
+	process_stack(c);
+}
+
+/*
+ * The paths (r->parent, r->root_via): the check itself keeps none (4
+ * bytes a block, and a map entry for each block a root reaches), so the
+ * first chain asked for marks from the roots again, the same way over
+ * the same edges and roots (the target is as it was), with a fresh state
+ * array; the check's states (cliques included) are kept.
+ */
+int
+reach_parents(struct target *t, struct reach *r)
+{
+	struct reach_opts o = { NULL, r->heuristics, r->floors, r->nfloors };
+	struct rc c;
+	uint8_t *state = r->state;
+	uint64_t root_bytes = r->root_bytes;
+	unsigned root_regions = r->root_regions;
+	size_t differ = 0;
+
+	if (r->parent)
+		return 0;
+	memset(&c, 0, sizeof(c));
+	c.t = t;
+	c.r = r;
+	c.o = &o;
+	c.clique = -1;
+	if (r->n) {
+		c.lo = reach_start(r, 0);
+		c.hi = reach_start(r, r->n - 1) + MAX(reach_len(r, r->n - 1), 1);
+	}
+	r->parent = big_calloc(r->cap, sizeof(*r->parent));
+	memset(r->parent, 0xff, r->n * sizeof(*r->parent));	/* -1: no parent */
+	r->state = big_calloc(r->cap, 1);
+	c.stack = big_calloc(r->cap, sizeof(*c.stack));
+	mark_roots(&c);
+	for (size_t b = 0; b < r->n; b++)
+		if (r->state[b] != (state[b] == LEAK_INDIRECT ? LEAK_DEFINITE : state[b]))
+			differ++;
+	big_free(c.stack, r->cap, sizeof(*c.stack));
+	big_free(r->state, r->cap, 1);
+	r->state = state;
+	r->root_bytes = root_bytes;
+	r->root_regions = root_regions;
+	free(c.rootbuf.p);
+	free(c.blockbuf.p);
+	if (differ)
+		debug_msg("leaks: %zu blocks marked otherwise the second time (the target changed?)", differ);
+	if (c.interrupted) {
+		big_free(r->parent, r->cap, sizeof(*r->parent));
+		r->parent = NULL;
+		u64map_free(&r->root_via);
+		u64map_init(&r->root_via);
+		return hd_fail(HD_EINTR, "interrupted");
+	}
+	return 0;
+}
+
 static bool
 is_tcache_struct(const struct heap *h, uint64_t chunk)
 {
@@ -1188,7 +1264,6 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 		CARVE(chunk, n);
 		CARVE(state, n);
 		CARVE(look, n);
-		CARVE(parent, n);
 		CARVE(eoff, n + 1);
 		if (o && o->alloc) {
 			CARVE(len, n);
@@ -1228,7 +1303,6 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	/* state: all LEAK_DEFINITE (unreached) */
 	u64map_init(&r->clique);
 	u64map_init(&r->indirect);
-	memset(r->parent, 0xff, n * sizeof(*r->parent));	/* -1: no parent */
 	u64map_init(&r->root_via);
 	u64map_init(&r->eheur);
 	u64map_init(&r->vtables);
@@ -1276,18 +1350,8 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 	debug_msg("leaks: %zu blocks, %zu edges, %zu interior edges a heuristic accepts, %.1f ms",
 		  r->n, r->nedges, r->eheur.n, (hd_now_ns() - t0) / 1e6);
 
-	/* roots: registers, then memory */
 	c.stack = big_calloc(r->cap, sizeof(*c.stack));
-	for (size_t i = 0; i < t->nthreads; i++) {
-		const hd_regs_t *regs = target_regs(t, t->threads[i]);
-		if (!regs)
-			continue;
-		for (size_t k = 0; k < ARRAY_SIZE(reg_names); k++)
-			found(&c, reg_value(regs, k), 0);
-	}
-	process_stack(&c);
-	for_each_root(&c, scan_root, NULL);
-	process_stack(&c);
+	mark_roots(&c);
 	phase("marked", t0);
 
 	/* cliques of what no root reaches */
@@ -1324,6 +1388,7 @@ reach_free(struct reach *r)
 	u64map_free(&r->clique);
 	u64map_free(&r->indirect);
 	u64map_free(&r->root_via);
+	big_free(r->parent, r->cap, sizeof(*r->parent));
 	edges_free(r);
 	u64map_free(&r->eheur);
 	u64map_free(&r->vtables);
@@ -1425,7 +1490,7 @@ reach_via(struct target *t, const struct reach *r, long b)
 	struct via_find vf = { 0, 0, 0 };
 	struct rc c;
 
-	if (b < 0 || (size_t)b >= r->n)
+	if (b < 0 || (size_t)b >= r->n || !r->parent)
 		return 0;
 	if (r->parent[b] < 0) {
 		u64map_get(&r->root_via, (uint64_t)b, &vf.at);
