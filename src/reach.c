@@ -826,6 +826,42 @@ set_look(struct rc *c, uint32_t b, const uint8_t *d, size_t avail)
 	r->look[b] |= look | LOOK_DONE;
 }
 
+/* A word of block b that falls among the blocks: an edge if it points
+ * into one.  false when the edges are too many. */
+static inline bool
+build_word(struct rc *c, struct build *B, uint32_t b, uint64_t v)
+{
+	struct reach *r = c->r;
+	long tb = block_at(r, v, &c->hint);
+	uint32_t e, *ev;
+
+	if (tb < 0 || !points_into_chunk(r, v, (uint32_t)tb))
+		return true;
+	if (B->nedges >= UINT32_MAX - 1) {
+		c->toobig = c->interrupted = true;
+		return false;
+	}
+	if (B->nedges == B->capedges) {
+		marr_need(&B->edges, (B->nedges + 1) * sizeof(uint32_t));
+		B->capedges = B->edges.cap / sizeof(uint32_t);
+	}
+	e = (uint32_t)B->nedges++;
+	ev = (uint32_t *)B->edges.p + e;
+	r->eoff[b + 1] = e + 1;
+	if (v == reach_start(r, tb)) {
+		*ev = (uint32_t)tb;
+		return true;
+	}
+	*ev = (uint32_t)tb | REACH_EDGE_INTERIOR;
+	if (is_new_array0(r, v, (uint32_t)tb))
+		vec_push(&B->array0, e);
+	if (heuristic_candidate(r, v, (uint32_t)tb)) {
+		struct pending_heur ph = { e, (uint32_t)tb, v };
+		vec_push(&B->heur, ph);
+	}
+	return true;
+}
+
 static void
 build_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
 {
@@ -833,42 +869,26 @@ build_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg
 	struct reach *r = c->r;
 	uint32_t b = c->scanning;
 	size_t off = (size_t)(ALIGN_UP(addr, 8) - addr);
-	uint64_t lo = c->lo, span = c->hi - c->lo;
+	const uint64_t lo = c->lo, span = c->hi - c->lo;
 
 	if (addr == reach_start(r, b) && !(r->look[b] & LOOK_DONE))
 		set_look(c, b, d, len);
 	r->heap_bytes += len;
+	/* four words at a time, one branch for the four (most words are
+	 * no pointer: one subtraction and compare each) */
+	for (; off + 32 <= len; off += 32) {
+		uint64_t w[4];
+		memcpy(w, d + off, 32);
+		if (((w[0] - lo) >= span) & ((w[1] - lo) >= span) & ((w[2] - lo) >= span) & ((w[3] - lo) >= span))
+			continue;
+		for (int k = 0; k < 4; k++)
+			if (w[k] - lo < span && !build_word(c, B, b, w[k]))
+				return;
+	}
 	for (; off + 8 <= len; off += 8) {
 		uint64_t v = ptm_rd64(d + off);
-		long tb;
-		uint32_t e, *ev;
-		if (v - lo >= span)
-			continue;	/* (one compare: most words are not pointers) */
-		tb = block_at(r, v, &c->hint);
-		if (tb < 0 || !points_into_chunk(r, v, (uint32_t)tb))
-			continue;
-		if (B->nedges >= UINT32_MAX - 1) {
-			c->toobig = c->interrupted = true;
+		if (v - lo < span && !build_word(c, B, b, v))
 			return;
-		}
-		if (B->nedges == B->capedges) {
-			marr_need(&B->edges, (B->nedges + 1) * sizeof(uint32_t));
-			B->capedges = B->edges.cap / sizeof(uint32_t);
-		}
-		e = (uint32_t)B->nedges++;
-		ev = (uint32_t *)B->edges.p + e;
-		r->eoff[b + 1] = e + 1;
-		if (v == reach_start(r, tb)) {
-			*ev = (uint32_t)tb;
-			continue;
-		}
-		*ev = (uint32_t)tb | REACH_EDGE_INTERIOR;
-		if (is_new_array0(r, v, (uint32_t)tb))
-			vec_push(&B->array0, e);
-		if (heuristic_candidate(r, v, (uint32_t)tb)) {
-			struct pending_heur ph = { e, (uint32_t)tb, v };
-			vec_push(&B->heur, ph);
-		}
 	}
 }
 
