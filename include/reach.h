@@ -110,9 +110,9 @@ struct reach {
 	uint8_t *state;		/* enum leak_kind */
 	struct u64map clique;	/* indirect block -> the block whose clique holds it */
 	struct u64map indirect;	/* definite leaders -> bytes indirectly lost below */
-	int32_t *parent;	/* first block it was reached from, -1: a root */
-	uint32_t *pedge;	/* parent >= 0: which of the parent's edges reached
-				 * it (reach_via() finds the address again) */
+	int32_t *parent;	/* first block it was reached from, -1: a root
+				 * (which of the parent's edges: reach_via());
+				 * NULL until reach_parents() */
 	struct u64map root_via;	/* parent -1: block -> the root address holding
 				 * the pointer that reached it (absent: a register) */
 	/* the pointer edges, one streaming pass over the blocks' contents
@@ -123,6 +123,12 @@ struct reach {
 	uint32_t *eoff;
 	uint32_t *edges;
 	size_t nedges;
+	size_t edges_map;	/* (bytes mapped for edges: reach.c's) */
+	size_t cap;		/* (blocks the per-block arrays were made for) */
+	void *mem, *imem;	/* (reach.c's: the mappings holding the per-block
+				 * arrays, and the index's buckets) */
+	size_t memlen, imemlen;
+	bool heuristics;	/* the run applied memcheck's heuristics */
 	struct u64map eheur;	/* interior edge index -> the enum leak_heuristic
 				 * that accepts it (absent: none) */
 	uint8_t *look;		/* enum block_look, and bits of reach.c's (the
@@ -137,10 +143,15 @@ struct reach {
 	size_t nfloors;
 	double seconds;
 	/* the block index: per region of memory holding blocks, the first
-	 * block at or below each page */
+	 * block at or below the start of each bucket of its bytes (about
+	 * two blocks a bucket: the index grows with the blocks, not with
+	 * the bytes) */
 	struct reach_index {
 		uint64_t lo, hi;	/* page-aligned */
-		uint32_t *first;	/* per page */
+		uint32_t *first;	/* per bucket, nb + 1 */
+		size_t nb;
+		unsigned shift;		/* a bucket is 1 << shift bytes */
+		uint32_t b1;		/* one past the region's last block */
 	} *idx;
 	size_t nidx;
 };
@@ -170,10 +181,15 @@ enum leak_heuristic reach_heuristic(const struct reach *r, size_t b);
 /* How block b looks (from the pass over the contents); *value: the
  * vtable address for LOOK_VTABLE, the block's size for LOOK_SIZE. */
 enum block_look reach_look(const struct reach *r, size_t b, uint64_t *value);
+/* The paths from the roots (r->parent, and the root word that reached
+ * each block a root reached): the check keeps none, so they are marked
+ * again, from the same roots over the same edges, the first time they
+ * are asked for.  0, or -1 with an hd error (HD_EINTR). */
+int reach_parents(struct target *t, struct reach *r);
 /* The address holding the pointer that first reached block b (the one
  * that gave it its state): a root's or its parent block's word, found
  * again by reading the parent (the edges keep no addresses); 0 for a
- * register, or for a block no pointer reached. */
+ * register, for a block no pointer reached, or before reach_parents(). */
 uint64_t reach_via(struct target *t, const struct reach *r, long b);
 
 /* Every place that points into [lo, hi): roots (registers, stacks,

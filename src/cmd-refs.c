@@ -103,7 +103,7 @@ on_ref(void *arg, const struct ref *ref)
 #define CHAIN_RUN_MIN 4
 
 static int
-chain(struct session *s, const struct reach *r, long b)
+chain(struct session *s, struct reach *r, long b)
 {
 	VEC(long) path = { 0 };
 	uint64_t *via;
@@ -132,6 +132,8 @@ chain(struct session *s, const struct reach *r, long b)
 		}
 		return 0;
 	}
+	if (reach_parents(s->t, r) < 0)
+		return -1;
 	for (cur = b; cur >= 0 && guard++ < 1000000; cur = r->parent[cur])
 		vec_push(&path, cur);
 	/* the addresses holding each hop's pointer (read again: the leak

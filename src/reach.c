@@ -113,23 +113,68 @@ ref_region_name(enum ref_region r)
 }
 
 /*
- * A per-block array is written from end to end right away: fault its
- * pages in with one call (on a VM each page's first-touch fault costs
- * microseconds, a third of a big check's time) rather than one at a
- * time.  Only advice: without it (older kernels) the pages fault as
- * they are touched.
+ * Memory.  Every array of a run is sized by the blocks, or grows with
+ * the edges, and is written soon after it is made: each has a mapping
+ * of its own in huge pages (big_calloc: zeroed, faulted 2 MiB at a time
+ * as it is first written; on a VM a 4 KiB page's first touch costs
+ * microseconds, which made up most of a big check's time).  The edges
+ * grow by mremap, which moves the pages and copies nothing.
  */
-static void *
-prefault(void *p, size_t n)
+struct marr {
+	uint8_t *p;
+	size_t cap;	/* bytes mapped */
+};
+
+/* Room for `bytes` bytes in m, keeping what it holds. */
+static void
+marr_need(struct marr *m, size_t bytes)
 {
-#ifdef MADV_POPULATE_WRITE
-	uintptr_t lo = ALIGN_UP((uintptr_t)p, 4096), hi = ALIGN_DOWN((uintptr_t)p + n, 4096);
-	if (n >= (1u << 20) && hi > lo)
-		(void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
-#else
-	(void)n;
+	size_t nc = m->cap ? m->cap : (size_t)2 << 20;
+	void *q;
+
+	if (bytes <= m->cap)
+		return;
+	while (nc < bytes)
+		nc *= 2;
+	if (!m->p)
+		q = mmap(NULL, nc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else
+		q = mremap(m->p, m->cap, nc, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED)
+		hd_fatal("out of memory: %zu bytes for the leak check's edges", nc);
+#ifdef MADV_HUGEPAGE
+	(void)madvise(q, nc, MADV_HUGEPAGE);
 #endif
-	return p;
+	m->p = q;
+	m->cap = nc;
+}
+
+static void
+edges_free(struct reach *r)
+{
+	if (r->edges_map)
+		munmap(r->edges, r->edges_map);
+	else
+		free(r->edges);
+	r->edges = NULL;
+	r->edges_map = 0;
+}
+
+/* HEAPDBG_DEBUG: the time since t0 and the resident set, at a step */
+static void
+phase(const char *what, uint64_t t0)
+{
+	FILE *f;
+	unsigned long size = 0, rss = 0;
+
+	if (!hd_debug)
+		return;
+	if ((f = fopen("/proc/self/statm", "r"))) {
+		if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	debug_msg("leaks: %-12s %8.1f ms, rss %lu KiB", what, (hd_now_ns() - t0) / 1e6, rss * 4);
 }
 
 /* ---- the state of one run ---- */
@@ -139,7 +184,9 @@ struct rc {
 	struct reach *r;
 	const struct reach_opts *o;
 	uint64_t lo, hi;		/* [lowest block start, highest block end) */
-	VEC(uint32_t) stack;		/* mark stack */
+	uint32_t *stack;		/* mark stack: a block is on it once at most
+					 * (LOOK_PENDING), so r->n entries */
+	size_t nstack;
 	/* scratch for reads, one per use: a root piece is scanned from one
 	 * while the blocks it reaches are read into the other (heuristics
 	 * read into buffers of their own) */
@@ -151,49 +198,79 @@ struct rc {
 	uint32_t scanning;		/* the block being scanned */
 	bool interrupted;
 	bool toobig;			/* more edges than a u32 counts */
+	uint64_t t0;			/* (HEAPDBG_DEBUG's timings) */
+	uint64_t vt_lo, vt_hi;		/* maybe_vtable's last mapping */
+	bool vt_yes;
+	size_t hint;			/* block_at's last region */
 };
 
 /* The index: blocks sit in a few dense regions (arena heaps, mmapped
  * chunks); for each region, the first block starting in or before each
- * of its pages.  A lookup is a search among the regions, one array read
- * and a short forward scan: no binary search over a million blocks. */
+ * of its buckets, a bucket a power of two bytes sized for about two
+ * blocks.  A lookup is a search among the regions, one array read and
+ * a forward scan of a block or two (a binary search where a bucket
+ * holds many): no search over a million blocks, and an index of a few
+ * bytes a block whatever the blocks' sizes. */
 static void
 build_index(struct reach *r)
 {
 	VEC(struct reach_index) v = { 0 };
-	size_t i = 0;
+	size_t i = 0, total = 0, at = 0;
 
 	while (i < r->n) {
 		/* a region: blocks no more than a page apart */
 		size_t j = i + 1;
 		struct reach_index x;
-		uint64_t end = reach_start(r, i) + MAX(reach_len(r, i), 1);
+		uint64_t end = reach_start(r, i) + MAX(reach_len(r, i), 1), span, per;
 		while (j < r->n && reach_start(r, j) < ALIGN_UP(end, 4096) + 4096) {
 			end = MAX(end, reach_start(r, j) + MAX(reach_len(r, j), 1));
 			j++;
 		}
 		x.lo = ALIGN_DOWN(reach_start(r, i), 4096);
 		x.hi = ALIGN_UP(end, 4096);
-		x.first = xreallocarray(NULL, (size_t)((x.hi - x.lo) >> 12) + 1, sizeof(uint32_t));
-		for (size_t k = i, page = 0; page <= (x.hi - x.lo) >> 12; page++) {
-			uint64_t pa = x.lo + (page << 12);
-			while (k + 1 < j && reach_start(r, k + 1) <= pa)
-				k++;
-			x.first[page] = (uint32_t)k;
-		}
+		span = x.hi - x.lo;
+		per = 4 * span / (j - i);	/* a bucket: 1 << shift in (per / 4, per / 2] */
+		for (x.shift = 6; x.shift < 40 && ((uint64_t)2 << x.shift) <= per; x.shift++)
+			;
+		x.nb = (size_t)(span >> x.shift) + 1;
+		x.b1 = (uint32_t)j;
+		x.first = NULL;
+		total += x.nb + 1;
 		vec_push(&v, x);
 		i = j;
+	}
+	/* the buckets of every region in one mapping */
+	r->imemlen = total * sizeof(uint32_t);
+	r->imem = big_calloc(total, sizeof(uint32_t));
+	for (size_t g = 0, k = 0; g < v.n; g++) {
+		struct reach_index *x = &v.v[g];
+		x->first = (uint32_t *)r->imem + at;
+		at += x->nb + 1;
+		/* first[q]: the last block starting at or below bucket q's
+		 * start (the region's first block for those before it) */
+		for (size_t q = 0; k < x->b1; k++) {
+			size_t upto = x->nb + 1;	/* the last block: the rest */
+			if (k + 1 < x->b1) {
+				/* the buckets starting below the next block */
+				uint64_t d = reach_start(r, k + 1) - x->lo;
+				upto = (size_t)(d >> x->shift) + ((d & (((uint64_t)1 << x->shift) - 1)) != 0);
+			}
+			for (; q < upto; q++)
+				x->first[q] = (uint32_t)k;
+		}
 	}
 	r->idx = v.v;
 	r->nidx = v.n;
 }
 
-long
-reach_block_at(const struct reach *r, uint64_t v)
+/* The region holding v, or NULL; *hint: the last one found (a guess). */
+static inline const struct reach_index *
+index_region(const struct reach *r, uint64_t v, size_t *hint)
 {
-	size_t lo = 0, hi = r->nidx, b;
-	const struct reach_index *x;
+	size_t lo = 0, hi = r->nidx;
 
+	if (*hint < r->nidx && v >= r->idx[*hint].lo && v < r->idx[*hint].hi)
+		return &r->idx[*hint];
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (v < r->idx[mid].lo)
@@ -201,19 +278,49 @@ reach_block_at(const struct reach *r, uint64_t v)
 		else if (v >= r->idx[mid].hi)
 			lo = mid + 1;
 		else
-			break;
+			return &r->idx[*hint = mid];
 	}
-	if (lo >= hi)
+	return NULL;
+}
+
+static inline long
+block_at(const struct reach *r, uint64_t v, size_t *hint)
+{
+	const struct reach_index *x = index_region(r, v, hint);
+	size_t q, b, last;
+
+	if (!x)
 		return -1;
-	x = &r->idx[lo + (hi - lo) / 2];
-	b = x->first[(v - x->lo) >> 12];
+	q = (size_t)((v - x->lo) >> x->shift);
+	b = x->first[q];
 	if (reach_start(r, b) > v)
 		return -1;	/* before the region's first block */
-	while (b + 1 < r->n && reach_start(r, b + 1) <= v)
-		b++;
+	/* the block is among first[q] .. first[q + 1] */
+	last = q + 1 <= x->nb ? x->first[q + 1] : x->b1 - 1;
+	if (last > b + 8) {
+		size_t lo = b, hi = last;	/* start(lo) <= v */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo + 1) / 2;
+			if (reach_start(r, mid) <= v)
+				lo = mid;
+			else
+				hi = mid - 1;
+		}
+		b = lo;
+	} else {
+		while (b < last && reach_start(r, b + 1) <= v)
+			b++;
+	}
 	if (v - reach_start(r, b) < (reach_len(r, b) ? reach_len(r, b) : 1))
 		return (long)b;
 	return -1;
+}
+
+long
+reach_block_at(const struct reach *r, uint64_t v)
+{
+	size_t hint = 0;
+	return block_at(r, v, &hint);
 }
 
 /* Bytes of [addr, addr+len): the walk's copy, a core's memory, or a read
@@ -405,7 +512,7 @@ push(struct rc *c, uint32_t b)
 {
 	if (!(c->r->look[b] & LOOK_PENDING)) {
 		c->r->look[b] |= LOOK_PENDING;
-		vec_push(&c->stack, b);
+		c->stack[c->nstack++] = b;
 	}
 }
 
@@ -471,11 +578,12 @@ mark(struct rc *c, uint32_t b, bool interior, int heur, uint64_t v, bool definit
 		r->state[b] = LEAK_POSSIBLE;
 	else
 		return;
-	r->parent[b] = (int32_t)src;
-	if (src >= 0)
-		r->pedge[b] = (uint32_t)via;
-	else
-		u64map_put(&r->root_via, b, via);
+	if (r->parent) {
+		/* (reach_parents: the check's run keeps no paths) */
+		r->parent[b] = (int32_t)src;
+		if (src < 0)
+			u64map_put(&r->root_via, b, via);
+	}
 	push(c, b);
 }
 
@@ -512,24 +620,30 @@ scan_block(struct rc *c, uint32_t b)
 	bool definite = r->state[b] != LEAK_POSSIBLE;
 
 	c->scanning = b;
-	for (uint32_t e = r->eoff[b]; e < r->eoff[b + 1]; e++) {
-		uint32_t x = r->edges[e];
+	for (uint32_t e = r->eoff[b], end = r->eoff[b + 1]; e < end; e++) {
+		uint32_t x = r->edges[e], tb = x & ~REACH_EDGE_INTERIOR;
 		bool interior = x & REACH_EDGE_INTERIOR;
 		if (x == REACH_EDGE_NONE)
 			continue;
-		mark(c, x & ~REACH_EDGE_INTERIOR, interior, interior ? (int)edge_heuristic(r, e) : 0, 0, definite,
-		     (long)b, e - r->eoff[b]);
+		if (c->clique < 0 && r->state[tb] == LEAK_REACHABLE) {
+			/* (mark()'s first case, without the call: most
+			 * edges lead to blocks already reached) */
+			if (!interior && (r->look[tb] & LOOK_HEUR))
+				set_heur(r, tb, HEUR_NONE);
+			continue;
+		}
+		mark(c, tb, interior, interior ? (int)edge_heuristic(r, e) : 0, 0, definite, (long)b, 0);
 	}
 }
 
 static void
 process_stack(struct rc *c)
 {
-	while (c->stack.n) {
-		uint32_t b = c->stack.v[--c->stack.n];
+	while (c->nstack) {
+		uint32_t b = c->stack[--c->nstack];
 		c->r->look[b] &= (uint8_t)~LOOK_PENDING;
 		scan_block(c, b);
-		if ((c->stack.n & 0xfff) == 0 && sig_stop_work()) {
+		if ((c->nstack & 0xfff) == 0 && sig_stop_work()) {
 			c->interrupted = true;
 			return;
 		}
@@ -659,7 +773,8 @@ struct pending_heur {
 };
 
 struct build {
-	VEC(uint32_t) edges;
+	struct marr edges;		/* u32 a pointer edge */
+	size_t nedges, capedges;
 	VEC(struct pending_heur) heur;	/* interior edges a heuristic may accept */
 	VEC(uint32_t) array0;		/* edges that are new T[0]'s pointer past the count
 					 * if the block's first word is 0 */
@@ -672,8 +787,15 @@ maybe_vtable(struct rc *c, uint64_t v)
 	const struct mapping *m;
 	if (!v || (v & 7))
 		return false;
+	if (v >= c->vt_lo && v < c->vt_hi)
+		return c->vt_yes;	/* the mapping of the last lookup */
 	m = target_find_mapping(c->t, v);
-	return m && m->path && m->path[0] == '/' && (m->perms & MAP_PERM_R) && !(m->perms & MAP_PERM_X);
+	if (!m)
+		return false;
+	c->vt_lo = m->start;
+	c->vt_hi = m->end;
+	c->vt_yes = m->path && m->path[0] == '/' && (m->perms & MAP_PERM_R) && !(m->perms & MAP_PERM_X);
+	return c->vt_yes;
 }
 
 /* How block b looks, from its first bytes d (avail of them; read again
@@ -704,6 +826,42 @@ set_look(struct rc *c, uint32_t b, const uint8_t *d, size_t avail)
 	r->look[b] |= look | LOOK_DONE;
 }
 
+/* A word of block b that falls among the blocks: an edge if it points
+ * into one.  false when the edges are too many. */
+static inline bool
+build_word(struct rc *c, struct build *B, uint32_t b, uint64_t v)
+{
+	struct reach *r = c->r;
+	long tb = block_at(r, v, &c->hint);
+	uint32_t e, *ev;
+
+	if (tb < 0 || !points_into_chunk(r, v, (uint32_t)tb))
+		return true;
+	if (B->nedges >= UINT32_MAX - 1) {
+		c->toobig = c->interrupted = true;
+		return false;
+	}
+	if (B->nedges == B->capedges) {
+		marr_need(&B->edges, (B->nedges + 1) * sizeof(uint32_t));
+		B->capedges = B->edges.cap / sizeof(uint32_t);
+	}
+	e = (uint32_t)B->nedges++;
+	ev = (uint32_t *)B->edges.p + e;
+	r->eoff[b + 1] = e + 1;
+	if (v == reach_start(r, tb)) {
+		*ev = (uint32_t)tb;
+		return true;
+	}
+	*ev = (uint32_t)tb | REACH_EDGE_INTERIOR;
+	if (is_new_array0(r, v, (uint32_t)tb))
+		vec_push(&B->array0, e);
+	if (heuristic_candidate(r, v, (uint32_t)tb)) {
+		struct pending_heur ph = { e, (uint32_t)tb, v };
+		vec_push(&B->heur, ph);
+	}
+	return true;
+}
+
 static void
 build_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
 {
@@ -711,37 +869,26 @@ build_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg
 	struct reach *r = c->r;
 	uint32_t b = c->scanning;
 	size_t off = (size_t)(ALIGN_UP(addr, 8) - addr);
-	uint64_t lo = c->lo, span = c->hi - c->lo;
+	const uint64_t lo = c->lo, span = c->hi - c->lo;
 
 	if (addr == reach_start(r, b) && !(r->look[b] & LOOK_DONE))
 		set_look(c, b, d, len);
 	r->heap_bytes += len;
+	/* four words at a time, one branch for the four (most words are
+	 * no pointer: one subtraction and compare each) */
+	for (; off + 32 <= len; off += 32) {
+		uint64_t w[4];
+		memcpy(w, d + off, 32);
+		if (((w[0] - lo) >= span) & ((w[1] - lo) >= span) & ((w[2] - lo) >= span) & ((w[3] - lo) >= span))
+			continue;
+		for (int k = 0; k < 4; k++)
+			if (w[k] - lo < span && !build_word(c, B, b, w[k]))
+				return;
+	}
 	for (; off + 8 <= len; off += 8) {
 		uint64_t v = ptm_rd64(d + off);
-		long tb;
-		uint32_t e;
-		if (v - lo >= span)
-			continue;	/* (one compare: most words are not pointers) */
-		tb = reach_block_at(r, v);
-		if (tb < 0 || !points_into_chunk(r, v, (uint32_t)tb))
-			continue;
-		if (B->edges.n >= UINT32_MAX - 1) {
-			c->toobig = c->interrupted = true;
+		if (v - lo < span && !build_word(c, B, b, v))
 			return;
-		}
-		e = (uint32_t)B->edges.n;
-		r->eoff[b + 1] = e + 1;
-		if (v == reach_start(r, tb)) {
-			vec_push(&B->edges, (uint32_t)tb);
-			continue;
-		}
-		vec_push(&B->edges, (uint32_t)tb | REACH_EDGE_INTERIOR);
-		if (is_new_array0(r, v, (uint32_t)tb))
-			vec_push(&B->array0, e);
-		if (heuristic_candidate(r, v, (uint32_t)tb)) {
-			struct pending_heur ph = { e, (uint32_t)tb, v };
-			vec_push(&B->heur, ph);
-		}
 	}
 }
 
@@ -803,8 +950,9 @@ build_edges(struct rc *c)
 	struct build B;
 
 	memset(&B, 0, sizeof(B));
-	r->eoff = prefault(xcalloc(r->n + 1, sizeof(*r->eoff)), (r->n + 1) * sizeof(*r->eoff));
+
 	stream_blocks(c, build_piece, &B);
+	phase("streamed", c->t0);
 	/* a block without a piece (empty, unreadable) has no edges */
 	for (size_t b = 0; b < r->n; b++)
 		if (r->eoff[b + 1] < r->eoff[b])
@@ -812,18 +960,20 @@ build_edges(struct rc *c)
 	for (size_t b = 0; b < r->n && !c->interrupted; b++)
 		if (!(r->look[b] & LOOK_DONE))
 			set_look(c, (uint32_t)b, NULL, 0);
+	r->edges = (uint32_t *)B.edges.p;
+	r->edges_map = B.edges.cap;
+	r->nedges = B.nedges;
 	for (size_t i = 0; i < B.array0.n; i++) {
 		uint32_t e = B.array0.v[i];
-		if (r->look[B.edges.v[e] & ~REACH_EDGE_INTERIOR] & LOOK_ZERO)
-			B.edges.v[e] = REACH_EDGE_NONE;
+		if (r->look[r->edges[e] & ~REACH_EDGE_INTERIOR] & LOOK_ZERO)
+			r->edges[e] = REACH_EDGE_NONE;
 	}
 	vec_free(&B.array0);
-	r->edges = B.edges.n ? xreallocarray(B.edges.v, B.edges.n, sizeof(*r->edges)) : B.edges.v;
-	r->nedges = B.edges.n;
-	B.edges.v = NULL;
+	phase("edges kept", c->t0);
 	if (!c->interrupted)
 		decide_heuristics(c, &B);
 	vec_free(&B.heur);
+	phase("heuristics", c->t0);
 	if (c->toobig)
 		return hd_fail(HD_ENOTSUP, "too many pointers between blocks for the leak check (%zu)", r->nedges);
 	if (c->interrupted)
@@ -1028,6 +1178,79 @@ reg_value(const hd_regs_t *r, size_t i)
 
 /* ---- the run ---- */
 
+/* Mark from the roots: registers, then memory. */
+static void
+mark_roots(struct rc *c)
+{
+	struct target *t = c->t;
+
+	for (size_t i = 0; i < t->nthreads; i++) {
+		const hd_regs_t *regs = target_regs(t, t->threads[i]);
+		if (!regs)
+			continue;
+		for (size_t k = 0; k < ARRAY_SIZE(reg_names); k++)
+			found(c, reg_value(regs, k), 0);
+	}
+	process_stack(c);
+	for_each_root(c, scan_root, NULL);
+	process_stack(c);
+}
+
+/*
+ * The paths (r->parent, r->root_via): the check itself keeps none (4
+ * bytes a block, and a map entry for each block a root reaches), so the
+ * first chain asked for marks from the roots again, the same way over
+ * the same edges and roots (the target is as it was), with a fresh state
+ * array; the check's states (cliques included) are kept.
+ */
+int
+reach_parents(struct target *t, struct reach *r)
+{
+	struct reach_opts o = { NULL, r->heuristics, r->floors, r->nfloors };
+	struct rc c;
+	uint8_t *state = r->state;
+	uint64_t root_bytes = r->root_bytes;
+	unsigned root_regions = r->root_regions;
+	size_t differ = 0;
+
+	if (r->parent)
+		return 0;
+	memset(&c, 0, sizeof(c));
+	c.t = t;
+	c.r = r;
+	c.o = &o;
+	c.clique = -1;
+	if (r->n) {
+		c.lo = reach_start(r, 0);
+		c.hi = reach_start(r, r->n - 1) + MAX(reach_len(r, r->n - 1), 1);
+	}
+	r->parent = big_calloc(r->cap, sizeof(*r->parent));
+	memset(r->parent, 0xff, r->n * sizeof(*r->parent));	/* -1: no parent */
+	r->state = big_calloc(r->cap, 1);
+	c.stack = big_calloc(r->cap, sizeof(*c.stack));
+	mark_roots(&c);
+	for (size_t b = 0; b < r->n; b++)
+		if (r->state[b] != (state[b] == LEAK_INDIRECT ? LEAK_DEFINITE : state[b]))
+			differ++;
+	big_free(c.stack, r->cap, sizeof(*c.stack));
+	big_free(r->state, r->cap, 1);
+	r->state = state;
+	r->root_bytes = root_bytes;
+	r->root_regions = root_regions;
+	free(c.rootbuf.p);
+	free(c.blockbuf.p);
+	if (differ)
+		debug_msg("leaks: %zu blocks marked otherwise the second time (the target changed?)", differ);
+	if (c.interrupted) {
+		big_free(r->parent, r->cap, sizeof(*r->parent));
+		r->parent = NULL;
+		u64map_free(&r->root_via);
+		u64map_init(&r->root_via);
+		return hd_fail(HD_EINTR, "interrupted");
+	}
+	return 0;
+}
+
 static bool
 is_tcache_struct(const struct heap *h, uint64_t chunk)
 {
@@ -1044,13 +1267,34 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	size_t n = 0;
 
 	for (size_t i = 0; i < h->nchunks; i++)
-		if (h->chunks[i].state == CS_USED || h->chunks[i].state == CS_MMAPPED)
+		if ((h->chunks[i].state == CS_USED || h->chunks[i].state == CS_MMAPPED) &&
+		    !is_tcache_struct(h, h->chunks[i].addr))
 			n++;
-	r->chunk = prefault(xreallocarray(NULL, n ? n : 1, sizeof(*r->chunk)), n * sizeof(*r->chunk));
-	if (o && o->alloc) {
-		r->len = xreallocarray(NULL, n ? n : 1, sizeof(*r->len));
-		r->stack = xcalloc(n ? n : 1, sizeof(*r->stack));
-		r->sized = xcalloc(n ? n : 1, 1);
+	/* every per-block array in one mapping of huge pages, faulted as it
+	 * is written (big_calloc) */
+	r->cap = n;
+	for (int pass = 0; pass < 2; pass++) {
+		uint8_t *base = r->mem;
+		size_t off = 0;
+#define CARVE(field, count) do {						\
+		if (pass)							\
+			r->field = (void *)(base + off);			\
+		off += ALIGN_UP((count) * sizeof(*r->field), 8);		\
+	} while (0)
+		CARVE(chunk, n);
+		CARVE(state, n);
+		CARVE(look, n);
+		CARVE(eoff, n + 1);
+		if (o && o->alloc) {
+			CARVE(len, n);
+			CARVE(stack, n);
+			CARVE(sized, n);
+		}
+#undef CARVE
+		if (!pass) {
+			r->memlen = off;
+			r->mem = big_calloc(off, 1);
+		}
 	}
 	n = 0;
 	for (size_t i = 0; i < h->nchunks; i++) {
@@ -1075,18 +1319,13 @@ build_blocks(struct reach *r, const struct reach_opts *o)
 	}
 	r->n = n;
 	r->traced = o && o->alloc;
-	r->state = prefault(xcalloc(n ? n : 1, 1), n * sizeof(*r->state));	/* all LEAK_DEFINITE (unreached) */
+	r->heuristics = o && o->heuristics;
+	/* state: all LEAK_DEFINITE (unreached) */
 	u64map_init(&r->clique);
 	u64map_init(&r->indirect);
-	r->parent = prefault(xreallocarray(NULL, n ? n : 1, sizeof(*r->parent)), n * sizeof(*r->parent));
-	r->pedge = prefault(xcalloc(n ? n : 1, sizeof(*r->pedge)), n * sizeof(*r->pedge));
-	r->look = prefault(xcalloc(n ? n : 1, 1), n * sizeof(*r->look));
 	u64map_init(&r->root_via);
 	u64map_init(&r->eheur);
 	u64map_init(&r->vtables);
-	for (size_t i = 0; i < n; i++) {
-		r->parent[i] = -1;
-	}
 }
 
 int
@@ -1102,18 +1341,22 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 	c.r = r;
 	c.o = o;
 	c.clique = -1;
+	c.t0 = t0;
 	r->h = h;
 	if (o && o->nfloors) {
 		r->floors = xreallocarray(NULL, o->nfloors, sizeof(*r->floors));
 		memcpy(r->floors, o->floors, o->nfloors * sizeof(*r->floors));
 		r->nfloors = o->nfloors;
 	}
+	phase("start", t0);
 	build_blocks(r, o);
+	phase("blocks", t0);
 	if (r->n > REACH_MAX_BLOCKS) {
 		reach_free(r);
 		return hd_fail(HD_ENOTSUP, "too many blocks for the leak check (%zu)", r->n);
 	}
 	build_index(r);
+	phase("index", t0);
 	if (r->n) {
 		c.lo = reach_start(r, 0);
 		c.hi = reach_start(r, r->n - 1) + MAX(reach_len(r, r->n - 1), 1);
@@ -1127,17 +1370,9 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 	debug_msg("leaks: %zu blocks, %zu edges, %zu interior edges a heuristic accepts, %.1f ms",
 		  r->n, r->nedges, r->eheur.n, (hd_now_ns() - t0) / 1e6);
 
-	/* roots: registers, then memory */
-	for (size_t i = 0; i < t->nthreads; i++) {
-		const hd_regs_t *regs = target_regs(t, t->threads[i]);
-		if (!regs)
-			continue;
-		for (size_t k = 0; k < ARRAY_SIZE(reg_names); k++)
-			found(&c, reg_value(regs, k), 0);
-	}
-	process_stack(&c);
-	for_each_root(&c, scan_root, NULL);
-	process_stack(&c);
+	c.stack = big_calloc(r->cap, sizeof(*c.stack));
+	mark_roots(&c);
+	phase("marked", t0);
 
 	/* cliques of what no root reaches */
 	for (size_t i = 0; i < r->n && !c.interrupted; i++) {
@@ -1147,9 +1382,10 @@ reach_run(struct target *t, const struct heap *h, const struct reach_opts *o, st
 		push(&c, (uint32_t)i);
 		process_stack(&c);
 	}
+	phase("cliques", t0);
 	free(c.rootbuf.p);
 	free(c.blockbuf.p);
-	vec_free(&c.stack);
+	big_free(c.stack, r->cap, sizeof(*c.stack));
 	if (c.interrupted) {
 		reach_free(r);
 		return hd_fail(HD_EINTR, "interrupted");
@@ -1168,24 +1404,16 @@ reach_free(struct reach *r)
 {
 	if (!r)
 		return;
-	free(r->len);
-	free(r->chunk);
-	free(r->stack);
-	free(r->sized);
-	free(r->state);
+	big_free(r->mem, r->memlen, 1);
 	u64map_free(&r->clique);
 	u64map_free(&r->indirect);
-	free(r->parent);
-	free(r->pedge);
 	u64map_free(&r->root_via);
-	free(r->eoff);
-	free(r->edges);
+	big_free(r->parent, r->cap, sizeof(*r->parent));
+	edges_free(r);
 	u64map_free(&r->eheur);
-	free(r->look);
 	u64map_free(&r->vtables);
 	free(r->floors);
-	for (size_t i = 0; i < r->nidx; i++)
-		free(r->idx[i].first);
+	big_free(r->imem, r->imemlen, 1);
 	free(r->idx);
 	free(r);
 }
@@ -1249,13 +1477,40 @@ via_piece(struct rc *c, uint64_t addr, const uint8_t *d, size_t len, void *arg)
 	}
 }
 
+/*
+ * Which of its parent's edges reached block b (counting those that are
+ * no pointer, REACH_EDGE_NONE, as the pass found them): the one that
+ * gave b its state, as mark() met them.  A block's state only rises
+ * (definite, possible, reachable) and its parent is set with each rise:
+ * reachable from parent p, the first of p's edges to b that makes it
+ * so from a reachable block (a start pointer, or an interior one a
+ * heuristic accepts); possibly lost, the first of p's edges to b (p
+ * met b while still unreached).
+ */
+static uint32_t
+parent_edge(const struct reach *r, uint32_t b)
+{
+	uint32_t p = (uint32_t)r->parent[b];
+
+	for (uint32_t e = r->eoff[p]; e < r->eoff[p + 1]; e++) {
+		uint32_t x = r->edges[e];
+		if (x == REACH_EDGE_NONE || (x & ~REACH_EDGE_INTERIOR) != b)
+			continue;
+		if (r->state[b] == LEAK_REACHABLE && (x & REACH_EDGE_INTERIOR) &&
+		    !(r->heuristics && edge_heuristic(r, e) != HEUR_NONE))
+			continue;
+		return e - r->eoff[p];
+	}
+	return 0;
+}
+
 uint64_t
 reach_via(struct target *t, const struct reach *r, long b)
 {
 	struct via_find vf = { 0, 0, 0 };
 	struct rc c;
 
-	if (b < 0 || (size_t)b >= r->n)
+	if (b < 0 || (size_t)b >= r->n || !r->parent)
 		return 0;
 	if (r->parent[b] < 0) {
 		u64map_get(&r->root_via, (uint64_t)b, &vf.at);
@@ -1267,7 +1522,7 @@ reach_via(struct target *t, const struct reach *r, long b)
 	c.clique = -1;
 	c.lo = reach_start(r, 0);
 	c.hi = reach_start(r, r->n - 1) + MAX(reach_len(r, r->n - 1), 1);
-	vf.want = r->pedge[b];
+	vf.want = parent_edge(r, (uint32_t)b);
 	for_each_block_piece(&c, (uint32_t)r->parent[b], via_piece, &vf);
 	free(c.blockbuf.p);
 	return vf.at;
