@@ -2200,7 +2200,6 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 		c.arena = (uint16_t)s->arena;
 		c.bits = sf & PTM_SIZE_BITS;
 		c.list = 0;
-		c.owner = 0;
 		c.state = CS_USED;
 		if (prev) {
 			c.list |= CF_HAS_PREV;
@@ -2484,7 +2483,7 @@ check_free_neighbour(struct walker *w, const struct hchunk *c, bool next_says_fr
 			struct finding *f = finding(w, FIND_ERROR, "bin-chunk-inuse", c->addr, (int)c->arena,
 				"free block 0x%" PRIx64 " (%" PRIu64 " bytes, in %s %u) was written after free past its "
 				"end, or the header after it was overwritten: the next chunk 0x%" PRIx64 " says it is "
-				"in use (double free or corruption (!prev))", c->addr + 16, hchunk_usable(c),
+				"in use (double free or corruption (!prev))", (uint64_t)c->addr + 16, hchunk_usable(c),
 				chunk_state_name(c->state), c->list, next);
 			header_evidence(w, f, next, 16);
 		} else if (!ps_eq) {
@@ -2494,7 +2493,7 @@ check_free_neighbour(struct walker *w, const struct hchunk *c, bool next_says_fr
 				"free block 0x%" PRIx64 " is damaged: its chunk size is 0x%" PRIx64 " but the footer "
 				"(the next chunk's prev_size) says 0x%" PRIx64 ": its size was overwritten from the "
 				"block below, or its end written after free (corrupted size vs. prev_size)",
-				c->addr + 16, c->size, nb ? chunk_prev_size(nb) : 0);
+				(uint64_t)c->addr + 16, (uint64_t)c->size, nb ? chunk_prev_size(nb) : 0);
 			header_evidence(w, f, next, 8);
 		}
 		break;
@@ -2504,7 +2503,7 @@ check_free_neighbour(struct walker *w, const struct hchunk *c, bool next_says_fr
 			struct finding *f = finding(w, FIND_ERROR, "fast-chunk-prev-inuse", c->addr, (int)c->arena,
 				"free block 0x%" PRIx64 " (%" PRIu64 " bytes, in a %s) was written after free past its "
 				"end, or the header after it was overwritten: the next chunk's PREV_INUSE is clear",
-				c->addr + 16, hchunk_usable(c), chunk_state_name(c->state));
+				(uint64_t)c->addr + 16, hchunk_usable(c), chunk_state_name(c->state));
 			header_evidence(w, f, next, 16);
 		}
 		break;
@@ -2555,10 +2554,11 @@ classify_chunks(struct walker *w)
 		if (memb) {
 			c->state = (uint8_t)MEMB_STATE(memb);
 			c->list = (uint16_t)MEMB_LIST(memb);
-			c->owner = (uint16_t)MEMB_OWNER(memb);
+			if (c->state == CS_TCACHE && MEMB_OWNER(memb))
+				u64map_put(&w->h->tc_owners, c->addr, MEMB_OWNER(memb));
 			if (c->state != CS_TCACHE && MEMB_ARENA(memb) != c->arena)
 				finding(w, FIND_ERROR, "foreign-chunk", c->addr, (int)c->arena,
-					"chunk 0x%" PRIx64 " of arena %u is in a free list of arena %u", c->addr,
+					"chunk 0x%" PRIx64 " of arena %u is in a free list of arena %u", (uint64_t)c->addr,
 					c->arena, MEMB_ARENA(memb));
 		}
 		count_chunk(ar, c);
@@ -2567,7 +2567,7 @@ classify_chunks(struct walker *w)
 		{
 			struct finding *f = finding(w, FIND_ERROR, "prev-inuse", c->addr, (int)c->arena,
 				"chunk 0x%" PRIx64 "'s PREV_INUSE bit is clear, but the chunk before it, 0x%" PRIx64
-				", is in no free list", c->addr, v[i - 1].addr);
+				", is in no free list", (uint64_t)c->addr, (uint64_t)v[i - 1].addr);
 			header_evidence(w, f, c->addr, 16);
 		}
 		if (c->state != CS_USED) {
@@ -2638,7 +2638,8 @@ mmapped_header(struct walker *w, uint64_t base, uint64_t q, uint64_t prev_size, 
 static void
 add_mmapped(struct walker *w, uint64_t q, uint64_t sz, uint64_t off, uint64_t sf, uint64_t map_len)
 {
-	struct hchunk c = { q, sz, HEAP_NO_ARENA, CS_MMAPPED, (uint8_t)(sf & PTM_SIZE_BITS), 0, 0 };
+	struct hchunk c = { .addr = q, .size = sz, .arena = HEAP_NO_ARENA, .state = CS_MMAPPED,
+			    .bits = sf & PTM_SIZE_BITS, .list = 0 };
 	uint64_t base = q - off, end = ALIGN_UP(base + map_len, PAGE);
 
 	vec_push(&w->mm, c);
@@ -2926,6 +2927,15 @@ hchunk_usable(const struct hchunk *c)
 	return ptm_usable(c->size, c->state == CS_MMAPPED);
 }
 
+unsigned
+hchunk_owner(const struct heap *h, const struct hchunk *c)
+{
+	uint64_t v = 0;
+	if (c->state == CS_TCACHE)
+		u64map_get(&h->tc_owners, c->addr, &v);
+	return (unsigned)v;
+}
+
 uint64_t
 hchunk_mmap_offset(const struct heap *h, const struct hchunk *c)
 {
@@ -2955,6 +2965,7 @@ heap_free(struct heap *h)
 	vec_free(&h->lists);
 	vec_free(&h->list_chunks);
 	u64map_free(&h->mmap_offsets);
+	u64map_free(&h->tc_owners);
 	free(h);
 }
 
@@ -3028,6 +3039,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	w.win_span = SIZE_MAX;
 	w.fast_cap = mi->have_global_max_fast ? MIN(mi->global_max_fast, PTM_MAX_FAST_CHUNK) : PTM_MAX_FAST_CHUNK;
 	u64map_init(&h->mmap_offsets);
+	u64map_init(&h->tc_owners);
 	/* make sure every thread's registers are known (stack exclusion) */
 	for (size_t i = 0; i < t->nthreads; i++)
 		target_regs(t, t->threads[i]);

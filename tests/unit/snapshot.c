@@ -68,7 +68,8 @@ struct fake_heap {
 static void
 add_chunk(struct fake_heap *fh, uint64_t addr, uint64_t size, enum chunk_state st, uint16_t arena)
 {
-	struct hchunk c = { addr, size, st == CS_MMAPPED ? HEAP_NO_ARENA : arena, (uint8_t)st, 1, 0, 0 };
+	struct hchunk c = { .addr = addr, .size = size, .arena = st == CS_MMAPPED ? HEAP_NO_ARENA : arena,
+			    .state = st, .bits = 1, .list = 0 };
 
 	vec_push(&fh->chunks, c);
 	fh->h.chunks = fh->chunks.v;
