@@ -162,7 +162,10 @@ struct walker {
 	size_t cap_last;		/* the capture cap_bytes() found last */
 	VEC(uint32_t) cap_tab;		/* per span bucket: the first capture at or
 					 * above the bucket's address (cap_index) */
-	uint64_t fast_cap;		/* chunks this small are captured */
+	uint64_t fast_cap;		/* chunks this small are captured ... */
+	uint64_t link_lo, link_hi;	/* ... when their first word could be a
+					 * tcache or fastbin link: revealed, 0 or
+					 * 16-aligned in [link_lo, link_hi) */
 	uint64_t copied;		/* bytes of copies made */
 };
 
@@ -2074,6 +2077,26 @@ capture(const struct rspan *s, uint64_t p, struct cap *c)
 	return true;
 }
 
+/* Could the first word of the block at chunk p (stored at b) be a tcache
+ * or fastbin link: once revealed, the end of a list (0) or a chunk (or a
+ * tcache entry) in the heaps?  A block in use whose first word is not is
+ * in no such list, so its bytes need not be kept: that is most of the
+ * small blocks a program uses (its data, or a pointer that safe-linking's
+ * reveal turns into noise).  Only a cache: a list walk that meets a chunk
+ * whose bytes were not kept reads them from the target. */
+static inline bool
+may_link(const struct walker *w, uint64_t p, const uint8_t *b)
+{
+	uint64_t v;
+
+	if (w->L->te_next != 0)
+		return true;	/* (no such layout: tcache's next is its first word) */
+	memcpy(&v, b, 8);
+	if (w->L->safe_linking)
+		v = ptm_reveal(p + 16, v);
+	return !v || (!(v & 15) && v >= w->link_lo && v < w->link_hi);
+}
+
 /* Keep a chunk's first bytes for the free-list walks. */
 static inline void
 cap_keep(struct walker *w, const struct cap *c)
@@ -2180,7 +2203,7 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 			if (have_last && last.addr == prev && !(chunk_size_field(b) & PTM_PREV_INUSE))
 				cap_keep(w, &last);
 			have_last = capture(s, p, &last);
-			if (have_last && ptm_chunksize(chunk_size_field(b)) <= w->fast_cap) {
+			if (have_last && ptm_chunksize(chunk_size_field(b)) <= w->fast_cap && may_link(w, p, last.b + 16)) {
 				cap_keep(w, &last);
 				have_last = false;
 			}
@@ -3044,7 +3067,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	for (size_t i = 0; i < t->nthreads; i++)
 		target_regs(t, t->threads[i]);
 
-#define PHASE(name) debug_msg("walk: %-12s %.1f ms", name, (hd_now_ns() - t0) / 1e6)
+#define PHASE(name) do { long rss_ = 0, x_; FILE *f_ = fopen("/proc/self/statm", "r"); if (f_) { if (fscanf(f_, "%ld %ld", &x_, &rss_) != 2) rss_ = 0; fclose(f_); } debug_msg("walk: %-12s %.1f ms rss %ld KiB", name, (hd_now_ns() - t0) / 1e6, rss_ * 4); } while (0)
 	collect_arenas(&w);
 	check_mp(&w);
 	collect_heaps(&w);
@@ -3062,6 +3085,10 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		for (size_t i = 0; i < h->regions.n; i++)
 			total += h->regions.v[i].end - h->regions.v[i].start;
 		w.list_cap = total / PTM_MINSIZE + 16;
+	}
+	if (h->regions.n) {
+		w.link_lo = h->regions.v[0].start;
+		w.link_hi = h->regions.v[h->regions.n - 1].end;
 	}
 	/* room for the chunks: a guess from the heap's size saves the
 	 * array's growth copies (untouched room costs no memory) */
@@ -3100,9 +3127,11 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		rc = hd_fail(HD_EINTR, "interrupted");
 		goto out;
 	}
-	/* room for the members: every chunk a successor says is free, and
-	 * some (tcache and fastbin chunks are found as the lists go) */
-	mtab_grow(&w, w.prev_frees + w.prev_frees / 4 + 256);
+	/* room for the members: every chunk a successor says is free, or
+	 * every capture (they include the fastbin and small tcache chunks),
+	 * and some (other tcache chunks are found as the lists go): growing
+	 * the table later would hold two tables at once */
+	mtab_grow(&w, MAX(w.prev_frees, w.caps.n) + w.prev_frees / 4 + 1024);
 	walk_tcaches(&w);
 	for (size_t i = 0; i < h->arenas.n; i++) {
 		walk_fastbins(&w, (unsigned)i);
