@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define MAX_ARENAS 4096
 #define MAX_HEAPS_PER_ARENA 65536
@@ -2077,6 +2078,21 @@ capture(const struct rspan *s, uint64_t p, struct cap *c)
 	return true;
 }
 
+/* heapdbg's resident memory now (for HEAPDBG_DEBUG's phase lines). */
+static size_t
+resident_kib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	size_t size = 0, res = 0;
+
+	if (f) {
+		if (fscanf(f, "%zu %zu", &size, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return res * (size_t)(sysconf(_SC_PAGESIZE) / 1024);
+}
+
 /* Could the first word of the block at chunk p (stored at b) be a tcache
  * or fastbin link: once revealed, the end of a list (0) or a chunk (or a
  * tcache entry) in the heaps?  A block in use whose first word is not is
@@ -3067,7 +3083,8 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	for (size_t i = 0; i < t->nthreads; i++)
 		target_regs(t, t->threads[i]);
 
-#define PHASE(name) do { long rss_ = 0, x_; FILE *f_ = fopen("/proc/self/statm", "r"); if (f_) { if (fscanf(f_, "%ld %ld", &x_, &rss_) != 2) rss_ = 0; fclose(f_); } debug_msg("walk: %-12s %.1f ms rss %ld KiB", name, (hd_now_ns() - t0) / 1e6, rss_ * 4); } while (0)
+#define PHASE(name) do { if (hd_debug) debug_msg("walk: %-12s %.1f ms, %zu KiB resident", name, \
+	(hd_now_ns() - t0) / 1e6, resident_kib()); } while (0)
 	collect_arenas(&w);
 	check_mp(&w);
 	collect_heaps(&w);
