@@ -209,17 +209,23 @@ finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t 
 
 /* ---- free-list membership ---- */
 
-/* The membership table at room for want members (a power of two, at
- * most three quarters full), rehashed; calloc()ed room with huge pages:
- * only the slots members land in are ever touched. */
+/* The slot an address hashes to in a table of nc slots (any nc, not
+ * only powers of two: the table is sized to its members, at most 3/4
+ * full, so that a walk's largest table is not up to twice that). */
+static inline size_t
+mtab_home(uint64_t addr, size_t nc)
+{
+	return (size_t)(((unsigned __int128)hash_u64(addr) * nc) >> 64);
+}
+
+/* The membership table at room for want members (at most three quarters
+ * full), rehashed; calloc()ed room with huge pages. */
 static void
 mtab_grow(struct walker *w, size_t want)
 {
 	struct member *old = w->mtab;
-	size_t oc = w->mtab_cap, nc = 1024;
+	size_t oc = w->mtab_cap, nc = MAX(want + want / 3 + 1, 1024);
 
-	while (nc * 3 < want * 4)
-		nc *= 2;
 	if (nc <= oc)
 		return;
 	w->mtab = big_calloc(nc, sizeof(*w->mtab));
@@ -228,7 +234,7 @@ mtab_grow(struct walker *w, size_t want)
 		size_t k;
 		if (!old[i].addr)
 			continue;
-		for (k = hash_u64(old[i].addr) & (nc - 1); w->mtab[k].addr; k = (k + 1) & (nc - 1))
+		for (k = mtab_home(old[i].addr, nc); w->mtab[k].addr; k = k + 1 == nc ? 0 : k + 1)
 			;
 		w->mtab[k] = old[i];
 	}
@@ -240,12 +246,12 @@ mtab_grow(struct walker *w, size_t want)
 static uint64_t *
 mtab_slot(struct walker *w, uint64_t addr, bool *created)
 {
-	size_t k, mask;
+	size_t k, nc;
 
 	if ((w->mtab_n + 1) * 4 > w->mtab_cap * 3)
 		mtab_grow(w, MAX(w->mtab_n + 1, w->mtab_cap));
-	mask = w->mtab_cap - 1;
-	for (k = hash_u64(addr) & mask; w->mtab[k].addr; k = (k + 1) & mask)
+	nc = w->mtab_cap;
+	for (k = mtab_home(addr, nc); w->mtab[k].addr; k = k + 1 == nc ? 0 : k + 1)
 		if (w->mtab[k].addr == addr) {
 			*created = false;
 			return &w->mtab[k].memb;
@@ -262,11 +268,11 @@ mtab_slot(struct walker *w, uint64_t addr, bool *created)
 static bool
 mtab_get(const struct walker *w, uint64_t addr, uint64_t *memb)
 {
-	size_t k, mask = w->mtab_cap - 1;
+	size_t k, nc = w->mtab_cap;
 
-	if (!w->mtab_cap || !addr)
+	if (!nc || !addr)
 		return false;
-	for (k = hash_u64(addr) & mask; w->mtab[k].addr; k = (k + 1) & mask)
+	for (k = mtab_home(addr, nc); w->mtab[k].addr; k = k + 1 == nc ? 0 : k + 1)
 		if (w->mtab[k].addr == addr) {
 			if (memb)
 				*memb = w->mtab[k].memb;
@@ -3043,6 +3049,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	struct heap *h;
 	uint64_t t0 = hd_now_ns();
 	int rc = 0;
+	size_t ncaps = 0;
 
 	*out = NULL;
 	memset(&w, 0, sizeof(w));
@@ -3155,6 +3162,16 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		walk_bins(&w, (unsigned)i);
 	}
 	PHASE("free lists");
+	/* the captures served the list walks: free them before the members'
+	 * sort needs its arrays (what reads a chunk's bytes later, a walk
+	 * resumed past damage or a damaged neighbour's header, reads the
+	 * target as it did for a chunk not captured) */
+	ncaps = w.caps.n;
+	vec_free(&w.caps);
+	vec_free(&w.cap_fence);
+	vec_free(&w.cap_tab);
+	for (size_t i = 0; i < w.spans.n; i++)
+		w.spans.v[i].cap_nb = 0;
 	sort_members(&w);
 	PHASE("members");
 	/* a walk stopped by a bad size resumes where a chain of chunks (or a
@@ -3203,11 +3220,11 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	for (size_t i = 0; i < h->regions.n; i++)
 		if (!h->regions.v[i].data)
 			h->copies = false;
-	h->walk_memory = w.copied + w.wincap + w.caps.n * sizeof(*w.caps.v) +
+	h->walk_memory = w.copied + w.wincap + ncaps * sizeof(struct cap) +
 			 h->nchunks * sizeof(*h->chunks);
 	debug_msg("walk: %s, %" PRIu64 " KiB held (copies %" PRIu64 " KiB, window %zu KiB, %zu chunk captures)",
 		  h->copies ? "copies kept" : "no copies", h->walk_memory >> 10, w.copied >> 10, w.wincap >> 10,
-		  w.caps.n);
+		  ncaps);
 out:
 	for (size_t i = 0; i < h->arenas.n; i++)
 		free(w.ms[i]);
