@@ -110,12 +110,15 @@ struct member {
 };
 
 /* The first bytes of a chunk walked through the window (no copies): its
- * header and the links of a free chunk, for the free-list walks. */
+ * size field and the links of a free chunk, for the free-list walks
+ * ([addr + CAP_FROM, addr + CAP_BYTES): prev_size is not kept, no list
+ * walk reads it). */
 #define CAP_BYTES 32
+#define CAP_FROM 8
 #define CAP_FENCE 32	/* captures a fence stands for */
 struct cap {
 	uint64_t addr;
-	uint8_t b[CAP_BYTES];
+	uint8_t b[CAP_BYTES - CAP_FROM];
 };
 
 /* A tcache entry's key, for the check once tcache_key is known. */
@@ -349,8 +352,8 @@ region_read(struct walker *w, uint64_t addr, void *buf, size_t len)
 static inline const uint8_t *
 cap_in(const struct cap *c, uint64_t addr, size_t len)
 {
-	if (c->addr <= addr && addr + len <= c->addr + CAP_BYTES && addr + len >= addr)
-		return c->b + (addr - c->addr);
+	if (c->addr + CAP_FROM <= addr && addr + len <= c->addr + CAP_BYTES && addr + len >= addr)
+		return c->b + (addr - c->addr - CAP_FROM);
 	return NULL;
 }
 
@@ -1843,14 +1846,14 @@ walk_bins(struct walker *w, unsigned ai)
 				break;
 			}
 			{
-				/* header and links in one look-up (the same bytes
-				 * as three: [p, p+32) is in one region) */
-				uint8_t tmp[32];
-				const uint8_t *b = wbytes(w, p, 32, tmp);
+				/* size and links in one look-up (the same bytes
+				 * as three: [p+8, p+32) is in one region) */
+				uint8_t tmp[24];
+				const uint8_t *b = wbytes(w, p + 8, 24, tmp);
 				if (b) {
-					memcpy(&sf, b + 8, 8);
-					memcpy(&fd, b + 16, 8);
-					memcpy(&bk, b + 24, 8);
+					memcpy(&sf, b, 8);
+					memcpy(&fd, b + 8, 8);
+					memcpy(&bk, b + 16, 8);
 				} else {
 					wread64(w, p + 8, &sf);
 					wread64(w, p + 16, &fd);
@@ -2080,7 +2083,7 @@ capture(const struct rspan *s, uint64_t p, struct cap *c)
 	if (!s->win || p < s->wlo || p + CAP_BYTES > s->filled)
 		return false;
 	c->addr = p;
-	memcpy(c->b, s->buf + (p - s->wlo), CAP_BYTES);
+	memcpy(c->b, s->buf + (p + CAP_FROM - s->wlo), CAP_BYTES - CAP_FROM);
 	return true;
 }
 
@@ -2225,7 +2228,7 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 			if (have_last && last.addr == prev && !(chunk_size_field(b) & PTM_PREV_INUSE))
 				cap_keep(w, &last);
 			have_last = capture(s, p, &last);
-			if (have_last && ptm_chunksize(chunk_size_field(b)) <= w->fast_cap && may_link(w, p, last.b + 16)) {
+			if (have_last && ptm_chunksize(chunk_size_field(b)) <= w->fast_cap && may_link(w, p, last.b + 16 - CAP_FROM)) {
 				cap_keep(w, &last);
 				have_last = false;
 			}
