@@ -11,7 +11,8 @@
  * copied and the copies stay with the walk, so later analyses (leaks,
  * refs, check's abort examination) scan them without reading again.
  * Without it the windows go through one reused buffer, and what the free
- * lists need of each chunk (its first 32 bytes) is kept from that pass:
+ * lists need of a chunk that may be in one (its size field and links) is
+ * kept from that pass:
  * heapdbg's memory then grows with the heap's chunks, not its bytes.  A
  * walk that meets damage (a bad size, fenceposts over foreign memory)
  * copies that one heap region after all, so its results are the same
