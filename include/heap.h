@@ -11,7 +11,8 @@
  * copied and the copies stay with the walk, so later analyses (leaks,
  * refs, check's abort examination) scan them without reading again.
  * Without it the windows go through one reused buffer, and what the free
- * lists need of each chunk (its first 32 bytes) is kept from that pass:
+ * lists need of a chunk that may be in one (its size field and links) is
+ * kept from that pass:
  * heapdbg's memory then grows with the heap's chunks, not its bytes.  A
  * walk that meets damage (a bad size, fenceposts over foreign memory)
  * copies that one heap region after all, so its results are the same
@@ -49,16 +50,23 @@ static inline bool chunk_state_free(enum chunk_state s) { return s != CS_USED &&
 
 #define HEAP_NO_ARENA 0xffff
 
-/* One chunk; 24 bytes so that a million chunks cost 24 MB. */
+/* One chunk in 16 bytes, so that a million chunks cost 16 MB: the walk's
+ * memory (and the time the kernel takes to give it pages) follows the
+ * chunks.  Bit-fields, read as the plain fields they were: an address
+ * fits in 48 bits (the user half of x86-64's and aarch64's 48-bit
+ * address space; glibc's heaps and mappings are there), a chunk's size in
+ * 45 (32 TiB: no span or mapping the walk records is larger).  Pass them
+ * to printf-like functions as (uint64_t)c->addr.  A tcache chunk's thread
+ * is kept out of line (hchunk_owner). */
 struct hchunk {
-	uint64_t addr;		/* chunk header address (user pointer is addr+16) */
-	uint64_t size;		/* chunksize() */
-	uint16_t arena;		/* index into heap->arenas, HEAP_NO_ARENA for mmapped */
-	uint8_t state;		/* enum chunk_state */
-	uint8_t bits;		/* the size field's low 3 bits */
-	uint16_t list;		/* tcache/fastbin/bin index */
-	uint16_t owner;		/* tcache: index of the thread in heap->tcaches */
+	uint64_t addr : 48;	/* chunk header address (user pointer is addr+16) */
+	uint64_t arena : 16;	/* index into heap->arenas, HEAP_NO_ARENA for mmapped */
+	uint64_t size : 45;	/* chunksize() */
+	uint64_t state : 3;	/* enum chunk_state */
+	uint64_t bits : 3;	/* the size field's low 3 bits */
+	uint64_t list : 13;	/* tcache/fastbin/bin index */
 };
+#define HCHUNK_MAX_SIZE ((UINT64_C(1) << 45) - 8)
 
 struct hcount {
 	uint64_t chunks, bytes;
@@ -150,6 +158,7 @@ struct heap {
 	VEC(uint64_t) list_chunks;	/* chunk addresses, list after list */
 	struct hcount mmapped;		/* bytes: whole mappings (prev_size + size) */
 	struct u64map mmap_offsets;	/* mmapped chunk -> its offset (prev_size), if not 0 */
+	struct u64map tc_owners;	/* tcache chunk -> its thread (index in tcaches), if not 0 */
 	uint64_t mmapped_expected_chunks, mmapped_expected_bytes;	/* mp_ */
 	bool mmapped_checked;
 	uint64_t bytes_read;
@@ -195,6 +204,9 @@ bool heap_in_region(const struct heap *h, uint64_t addr, size_t len);
 /* Usable bytes of a chunk, and its user pointer. */
 uint64_t hchunk_usable(const struct hchunk *c);
 static inline uint64_t hchunk_mem(const struct hchunk *c) { return c->addr + 16; }
+/* A tcache chunk's thread: its index in heap->tcaches (0 for any other
+ * chunk). */
+unsigned hchunk_owner(const struct heap *h, const struct hchunk *c);
 /* The mmapped chunk's offset from its mapping start (prev_size). */
 uint64_t hchunk_mmap_offset(const struct heap *h, const struct hchunk *c);
 

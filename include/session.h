@@ -107,6 +107,10 @@ struct snapset;
  * session_free; detaching or running the target leaves them alone). */
 struct snapset *session_snapshots(struct session *s);
 
+/* Hand the cached heap walk to the caller, who frees it (the session
+ * walks again when a command needs one); NULL when there is none or the
+ * cached leak check is made of it. */
+struct heap *session_take_heap(struct session *s);
 /* The target ran (or its memory may have changed): drop cached analyses,
  * refresh symbols when modules may have changed. */
 void session_target_ran(struct session *s);

@@ -26,14 +26,14 @@
 #include "symbols.h"
 #include "util.h"
 
-/* One live chunk: 24 bytes. */
+/* One live chunk: 16 bytes (the size in 45 bits, as a walk's chunk,
+ * heap.h; pass it to printf-like functions as (uint64_t)c->size).  What
+ * the tracer knew of it is out of line: snap_chunk_trace(). */
 struct snap_chunk {
 	uint64_t addr;		/* user pointer (chunk header + 16) */
-	uint64_t size;		/* chunksize() */
-	uint16_t arena;		/* arena index, HEAP_NO_ARENA for mmapped */
-	uint8_t state;		/* CS_USED or CS_MMAPPED */
-	uint8_t pad;
-	uint32_t trace;		/* 1 + index into traces, 0 when not traced */
+	uint64_t size : 45;	/* chunksize() */
+	uint64_t state : 3;	/* CS_USED or CS_MMAPPED */
+	uint64_t arena : 16;	/* arena index, HEAP_NO_ARENA for mmapped */
 };
 
 /* What the tracer knew about a chunk's allocation. */
@@ -84,6 +84,9 @@ struct snapshot {
 	struct snap_chunk *chunks;	/* sorted by address, no duplicates */
 	size_t nchunks;
 	uint64_t bytes;			/* sum of the chunk sizes */
+	uint32_t *trace_of;		/* per chunk: 1 + index into traces, 0 when not
+					 * traced; NULL when no chunk is (trace_cap) */
+	size_t trace_cap;
 	VEC(struct snap_trace) traces;
 	VEC(struct snap_frame) frames;
 	VEC(struct snap_stack) stacks;
@@ -97,6 +100,16 @@ struct snapshot {
 /* An empty snapshot (no chunks, no strings but ""). */
 struct snapshot *snapshot_new(void);
 void snapshot_free(struct snapshot *sn);
+/* Chunk c's allocation record: 1 + its index in sn->traces, 0 when the
+ * tracer did not see it. */
+static inline uint32_t
+snap_chunk_trace(const struct snapshot *sn, const struct snap_chunk *c)
+{
+	size_t i = (size_t)(c - sn->chunks);
+	return sn->trace_of && i < sn->trace_cap ? sn->trace_of[i] : 0;
+}
+/* Set chunk i's (1 + index into traces). */
+void snap_set_trace(struct snapshot *sn, size_t i, uint32_t trace);
 /* The id of string s in sn's table (interned; "" and NULL are 0). */
 uint32_t snapshot_intern(struct snapshot *sn, const char *s);
 static inline const char *
@@ -115,6 +128,10 @@ const char *snapshot_module_name(const struct snapshot *sn, uint32_t module);
  * Never fails (runs out of memory fatally, like every allocation). */
 struct snapshot *snapshot_capture(const struct heap *h, const struct alloc_source *src,
 				  struct symbols *sym);
+/* The same, made of h's own chunk array, which it takes over (h is left
+ * with no chunks; free it with heap_free): no second array. */
+struct snapshot *snapshot_capture_take(struct heap *h, const struct alloc_source *src,
+				       struct symbols *sym);
 
 /* The symbolic identity of a frame, the same in every process running the
  * same code: module base name with function, file and line (function

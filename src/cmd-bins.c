@@ -55,10 +55,10 @@ emit_list(struct session *s, const struct heap *h, const struct hlist *l)
 		if (k < SHOW) {
 			if (ns && hc && hc->addr == c && (ptm_rd64(ns) || ptm_rd64(ns + 8)))
 				em_text(s->em, "%s0x%" PRIx64 " (0x%" PRIx64 ", nextsize chunks 0x%" PRIx64 "/0x%" PRIx64 ")",
-					k ? " -> " : ": ", c + 16, hc->size, ptm_rd64(ns), ptm_rd64(ns + 8));
+					k ? " -> " : ": ", c + 16, (uint64_t)hc->size, ptm_rd64(ns), ptm_rd64(ns + 8));
 			else if (hc && hc->addr == c && l->state != CS_TCACHE && l->state != CS_FASTBIN &&
 				 l->state != CS_SMALLBIN)
-				em_text(s->em, "%s0x%" PRIx64 " (0x%" PRIx64 ")", k ? " -> " : ": ", c + 16, hc->size);
+				em_text(s->em, "%s0x%" PRIx64 " (0x%" PRIx64 ")", k ? " -> " : ": ", c + 16, (uint64_t)hc->size);
 			else
 				em_text(s->em, "%s0x%" PRIx64, k ? " -> " : ": ", c + 16);
 		} else if (k == SHOW) {

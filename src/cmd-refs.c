@@ -222,7 +222,7 @@ refs_exec(struct session *s, int argc, char **argv)
 	b = reach_block_at(r, hchunk_mem(c));
 	if (want_chain) {
 		if (b < 0)
-			return hd_fail(HD_ENOENT, "chunk 0x%" PRIx64 " is %s, not a block in use", c->addr,
+			return hd_fail(HD_ENOENT, "chunk 0x%" PRIx64 " is %s, not a block in use", (uint64_t)c->addr,
 				       chunk_state_name(c->state));
 		return chain(s, r, b);
 	}

@@ -74,7 +74,7 @@ aggregate(const struct snapshot *sn, struct agg_vec *out)
 	u64map_init(&idx);
 	for (size_t i = 0; i < sn->nchunks; i++) {
 		const struct snap_chunk *c = &sn->chunks[i];
-		const struct snap_trace *t = c->trace ? &sn->traces.v[c->trace - 1] : NULL;
+		const struct snap_trace *t = snap_chunk_trace(sn, c) ? &sn->traces.v[snap_chunk_trace(sn, c) - 1] : NULL;
 		struct agg a = { 0 };
 		uint64_t key, *slot;
 		bool created;

@@ -177,6 +177,17 @@ walk_heap(struct session *s, bool copies)
 }
 
 struct heap *
+session_take_heap(struct session *s)
+{
+	struct heap *h = s->heap;
+
+	if (!h || s->reach)
+		return NULL;
+	s->heap = NULL;
+	return h;
+}
+
+struct heap *
 session_heap(struct session *s)
 {
 	return walk_heap(s, true);

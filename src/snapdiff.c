@@ -21,7 +21,8 @@ struct acc {
 static struct snap_group *
 group_of(struct acc *ac, const struct snapshot *sn, const struct snap_chunk *c)
 {
-	const struct snap_trace *t = c->trace ? &sn->traces.v[c->trace - 1] : NULL;
+	uint32_t tr = snap_chunk_trace(sn, c);
+	const struct snap_trace *t = tr ? &sn->traces.v[tr - 1] : NULL;
 	struct snap_group g = { 0 };
 	uint64_t *slot;
 	bool created;
@@ -64,7 +65,7 @@ gcount(struct snap_group *g, const struct snapshot *sn, const struct snap_chunk 
 	if (!g)
 		return;
 	count((struct snap_count *)((char *)g + n_off), c->size);
-	w = c->trace ? snapshot_weight(sn, &sn->traces.v[c->trace - 1]) : 1;
+	w = snap_chunk_trace(sn, c) ? snapshot_weight(sn, &sn->traces.v[snap_chunk_trace(sn, c) - 1]) : 1;
 	e = (struct snap_est *)((char *)g + e_off);
 	e->chunks += w;
 	e->bytes += w * (double)c->size;
@@ -82,10 +83,10 @@ same_alloc(const struct snapshot *a, const struct snap_chunk *x,
 
 	if (x->size != y->size)
 		return false;
-	if (!x->trace || !y->trace)
+	if (!snap_chunk_trace(a, x) || !snap_chunk_trace(b, y))
 		return true;
-	tx = &a->traces.v[x->trace - 1];
-	ty = &b->traces.v[y->trace - 1];
+	tx = &a->traces.v[snap_chunk_trace(a, x) - 1];
+	ty = &b->traces.v[snap_chunk_trace(b, y) - 1];
 	return tx->seq == ty->seq && !memcmp(&tx->time, &ty->time, sizeof(tx->time));
 }
 

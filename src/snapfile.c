@@ -107,8 +107,8 @@ encode_chunks(const struct snapshot *sn, struct sbuf *msg)
 			info |= INFO_MMAPPED;
 		else
 			info |= ((uint64_t)c->arena + 1) << INFO_ARENA_SHIFT;
-		if (c->trace) {
-			const struct snap_trace *t = &sn->traces.v[c->trace - 1];
+		if (snap_chunk_trace(sn, c)) {
+			const struct snap_trace *t = &sn->traces.v[snap_chunk_trace(sn, c) - 1];
 			uint64_t bits;
 			info |= INFO_TRACED;
 			pb_put_varint(&col[3], t->req);
@@ -394,7 +394,7 @@ decode_chunks(struct snapshot *sn, const struct pb_field *cf)
 		if (delta > UINT64_MAX - addr)
 			return hd_fail(HD_EFORMAT, "chunk %zu lies past the end of the address space", i);
 		addr += delta;
-		if (size == 0 || size > MAX_CHUNK_SIZE || addr > UINT64_MAX - size)
+		if (size == 0 || size > MAX_CHUNK_SIZE || size > HCHUNK_MAX_SIZE || addr > UINT64_MAX - size)
 			return hd_fail(HD_EFORMAT, "chunk %zu has an impossible size %" PRIu64, i, size);
 		if (info >> (INFO_ARENA_SHIFT + 16))
 			return hd_fail(HD_EFORMAT, "chunk %zu has unknown flags", i);
@@ -425,7 +425,7 @@ decode_chunks(struct snapshot *sn, const struct pb_field *cf)
 			}
 			t.stack = (uint32_t)stack;
 			vec_push(&sn->traces, t);
-			c->trace = (uint32_t)sn->traces.n;
+			snap_set_trace(sn, i, (uint32_t)sn->traces.n);
 			ntraced++;
 		}
 	}

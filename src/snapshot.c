@@ -38,6 +38,7 @@ snapshot_free(struct snapshot *sn)
 	free(sn->glibc);
 	free(sn->version);
 	free(sn->chunks);
+	free(sn->trace_of);
 	vec_free(&sn->traces);
 	vec_free(&sn->frames);
 	vec_free(&sn->stacks);
@@ -297,44 +298,71 @@ stack_of(struct capture *c, const struct stack_table *st, uint32_t id)
 	return (uint32_t)c->sn->stacks.n;
 }
 
-struct snapshot *
-snapshot_capture(const struct heap *h, const struct alloc_source *src, struct symbols *sym)
+void
+snap_set_trace(struct snapshot *sn, size_t i, uint32_t trace)
+{
+	if (i >= sn->trace_cap) {
+		size_t nc = MAX(MAX(sn->nchunks, i + 1), sn->trace_cap * 2);
+		sn->trace_of = xreallocarray(sn->trace_of, nc, sizeof(*sn->trace_of));
+		memset(sn->trace_of + sn->trace_cap, 0, (nc - sn->trace_cap) * sizeof(*sn->trace_of));
+		sn->trace_cap = nc;
+	}
+	sn->trace_of[i] = trace;
+}
+
+/* snapshot_capture(), into a new array (take false) or into h's own chunk
+ * array, which becomes the snapshot's (take: a snapshot chunk is no
+ * larger than a walk's, and the k-th chunk kept is never after the i-th
+ * read, so the array is rewritten from the front as it is read). */
+static struct snapshot *
+capture_chunks(struct heap *h, bool take, const struct alloc_source *src, struct symbols *sym)
 {
 	struct capture c = { snapshot_new(), sym, { 0 }, { 0 } };
 	struct snapshot *sn = c.sn;
-	size_t n = 0;
+	size_t n = 0, nh = h->nchunks;
 	uint64_t last = 0;
 
+	_Static_assert(sizeof(struct snap_chunk) <= sizeof(struct hchunk), "snapshot chunks fit in place");
 	u64map_init(&c.stacks);
 	u64map_init(&c.modules);
-	for (size_t i = 0; i < h->nchunks; i++)
-		if (h->chunks[i].state == CS_USED || h->chunks[i].state == CS_MMAPPED)
-			n++;
-	sn->chunks = xcalloc(n ? n : 1, sizeof(*sn->chunks));
-	mem_huge_pages(sn->chunks, n * sizeof(*sn->chunks));	/* (written end to end now) */
-	for (size_t i = 0; i < h->nchunks; i++) {
-		const struct hchunk *hc = &h->chunks[i];
-		struct snap_chunk *sc;
+	if (take) {
+		sn->chunks = (struct snap_chunk *)(void *)h->chunks;
+		h->chunks = NULL;
+		h->nchunks = 0;
+	} else {
+		for (size_t i = 0; i < nh; i++)
+			if (h->chunks[i].state == CS_USED || h->chunks[i].state == CS_MMAPPED)
+				n++;
+		sn->chunks = xcalloc(n ? n : 1, sizeof(*sn->chunks));
+		mem_huge_pages(sn->chunks, n * sizeof(*sn->chunks));	/* (written end to end now) */
+	}
+	for (size_t i = 0; i < nh; i++) {
+		struct hchunk hc;
+		struct snap_chunk sc = { 0 };
 		struct alloc_record ar;
 
-		if (hc->state != CS_USED && hc->state != CS_MMAPPED)
+		memcpy(&hc, take ? (const void *)((const struct hchunk *)(const void *)sn->chunks + i) :
+				   (const void *)&h->chunks[i], sizeof(hc));
+		if (hc.state != CS_USED && hc.state != CS_MMAPPED)
 			continue;
-		if (sn->nchunks && hchunk_mem(hc) <= last)
+		if (sn->nchunks && hchunk_mem(&hc) <= last)
 			continue;	/* never two chunks at one address */
-		last = hchunk_mem(hc);
-		sc = &sn->chunks[sn->nchunks++];
-		sc->addr = hchunk_mem(hc);
-		sc->size = hc->size;
-		sc->arena = hc->state == CS_MMAPPED ? HEAP_NO_ARENA : hc->arena;
-		sc->state = hc->state;
-		sn->bytes += hc->size;
-		if (alloc_lookup(src, sc->addr, &ar)) {
+		last = hchunk_mem(&hc);
+		sc.addr = hchunk_mem(&hc);
+		sc.size = hc.size;
+		sc.arena = hc.state == CS_MMAPPED ? HEAP_NO_ARENA : hc.arena;
+		sc.state = hc.state;
+		sn->bytes += hc.size;
+		if (alloc_lookup(src, sc.addr, &ar)) {
 			struct snap_trace t = { ar.req, ar.seq, ar.time, 0 };
 			t.stack = stack_of(&c, src->stacks, ar.stack);
 			vec_push(&sn->traces, t);
-			sc->trace = (uint32_t)sn->traces.n;
+			snap_set_trace(sn, sn->nchunks, (uint32_t)sn->traces.n);
 		}
+		memcpy(&sn->chunks[sn->nchunks++], &sc, sizeof(sc));
 	}
+	if (take)	/* (the room past the chunks kept back to the system) */
+		sn->chunks = xreallocarray(sn->chunks, sn->nchunks ? sn->nchunks : 1, sizeof(*sn->chunks));
 	sn->narenas = (uint32_t)h->arenas.n;
 	u64map_free(&c.stacks);
 	u64map_free(&c.modules);
@@ -342,17 +370,38 @@ snapshot_capture(const struct heap *h, const struct alloc_source *src, struct sy
 }
 
 struct snapshot *
+snapshot_capture(const struct heap *h, const struct alloc_source *src, struct symbols *sym)
+{
+	return capture_chunks((struct heap *)h, false, src, sym);
+}
+
+struct snapshot *
+snapshot_capture_take(struct heap *h, const struct alloc_source *src, struct symbols *sym)
+{
+	return capture_chunks(h, true, src, sym);
+}
+
+struct snapshot *
 snapshot_take(struct session *s, const char *name)
 {
 	const struct alloc_source *src;
-	struct heap *h;
+	struct heap *h, *own = NULL;
 	struct snapshot *sn;
+	bool fresh = !s->heap;
 
 	h = session_glibc_heap_nocopy(s);
 	if (!h)
 		return NULL;
 	src = session_alloc_source(s);
-	sn = snapshot_capture(h, src, src ? session_symbols(s) : NULL);
+	/* a walk made for this snapshot gives it its chunk array (the
+	 * session walks again if a later command needs the chunks): the
+	 * snapshot then costs no memory beyond the walk's */
+	if (fresh)
+		own = session_take_heap(s);
+	if (own)
+		sn = snapshot_capture_take(own, src, src ? session_symbols(s) : NULL);
+	else
+		sn = snapshot_capture(h, src, src ? session_symbols(s) : NULL);
 	sn->name = name ? xstrdup(name) : NULL;
 	sn->time = hd_wall_time();
 	sn->target = xstrdup(target_kind_name(s->t->kind));
@@ -362,6 +411,7 @@ snapshot_take(struct session *s, const char *name)
 	sn->glibc = h->mi->version[0] ? xstrdup(h->mi->version) : NULL;
 	sn->version = xstrdup(HEAPDBG_VERSION);
 	sn->sample_rate = src ? tracer_sample_rate(s->tracer) : 0;
+	heap_free(own);
 	return sn;
 }
 

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define MAX_ARENAS 4096
 #define MAX_HEAPS_PER_ARENA 65536
@@ -109,12 +110,15 @@ struct member {
 };
 
 /* The first bytes of a chunk walked through the window (no copies): its
- * header and the links of a free chunk, for the free-list walks. */
+ * size field and the links of a free chunk, for the free-list walks
+ * ([addr + CAP_FROM, addr + CAP_BYTES): prev_size is not kept, no list
+ * walk reads it). */
 #define CAP_BYTES 32
+#define CAP_FROM 8
 #define CAP_FENCE 32	/* captures a fence stands for */
 struct cap {
 	uint64_t addr;
-	uint8_t b[CAP_BYTES];
+	uint8_t b[CAP_BYTES - CAP_FROM];
 };
 
 /* A tcache entry's key, for the check once tcache_key is known. */
@@ -162,7 +166,10 @@ struct walker {
 	size_t cap_last;		/* the capture cap_bytes() found last */
 	VEC(uint32_t) cap_tab;		/* per span bucket: the first capture at or
 					 * above the bucket's address (cap_index) */
-	uint64_t fast_cap;		/* chunks this small are captured */
+	uint64_t fast_cap;		/* chunks this small are captured ... */
+	uint64_t link_lo, link_hi;	/* ... when their first word could be a
+					 * tcache or fastbin link: revealed, 0 or
+					 * 16-aligned in [link_lo, link_hi) */
 	uint64_t copied;		/* bytes of copies made */
 };
 
@@ -205,17 +212,23 @@ finding(struct walker *w, enum finding_severity sev, const char *kind, uint64_t 
 
 /* ---- free-list membership ---- */
 
-/* The membership table at room for want members (a power of two, at
- * most three quarters full), rehashed; calloc()ed room with huge pages:
- * only the slots members land in are ever touched. */
+/* The slot an address hashes to in a table of nc slots (any nc, not
+ * only powers of two: the table is sized to its members, at most 3/4
+ * full, so that a walk's largest table is not up to twice that). */
+static inline size_t
+mtab_home(uint64_t addr, size_t nc)
+{
+	return (size_t)(((unsigned __int128)hash_u64(addr) * nc) >> 64);
+}
+
+/* The membership table at room for want members (at most three quarters
+ * full), rehashed; calloc()ed room with huge pages. */
 static void
 mtab_grow(struct walker *w, size_t want)
 {
 	struct member *old = w->mtab;
-	size_t oc = w->mtab_cap, nc = 1024;
+	size_t oc = w->mtab_cap, nc = MAX(want + want / 3 + 1, 1024);
 
-	while (nc * 3 < want * 4)
-		nc *= 2;
 	if (nc <= oc)
 		return;
 	w->mtab = big_calloc(nc, sizeof(*w->mtab));
@@ -224,7 +237,7 @@ mtab_grow(struct walker *w, size_t want)
 		size_t k;
 		if (!old[i].addr)
 			continue;
-		for (k = hash_u64(old[i].addr) & (nc - 1); w->mtab[k].addr; k = (k + 1) & (nc - 1))
+		for (k = mtab_home(old[i].addr, nc); w->mtab[k].addr; k = k + 1 == nc ? 0 : k + 1)
 			;
 		w->mtab[k] = old[i];
 	}
@@ -236,12 +249,12 @@ mtab_grow(struct walker *w, size_t want)
 static uint64_t *
 mtab_slot(struct walker *w, uint64_t addr, bool *created)
 {
-	size_t k, mask;
+	size_t k, nc;
 
 	if ((w->mtab_n + 1) * 4 > w->mtab_cap * 3)
 		mtab_grow(w, MAX(w->mtab_n + 1, w->mtab_cap));
-	mask = w->mtab_cap - 1;
-	for (k = hash_u64(addr) & mask; w->mtab[k].addr; k = (k + 1) & mask)
+	nc = w->mtab_cap;
+	for (k = mtab_home(addr, nc); w->mtab[k].addr; k = k + 1 == nc ? 0 : k + 1)
 		if (w->mtab[k].addr == addr) {
 			*created = false;
 			return &w->mtab[k].memb;
@@ -258,11 +271,11 @@ mtab_slot(struct walker *w, uint64_t addr, bool *created)
 static bool
 mtab_get(const struct walker *w, uint64_t addr, uint64_t *memb)
 {
-	size_t k, mask = w->mtab_cap - 1;
+	size_t k, nc = w->mtab_cap;
 
-	if (!w->mtab_cap || !addr)
+	if (!nc || !addr)
 		return false;
-	for (k = hash_u64(addr) & mask; w->mtab[k].addr; k = (k + 1) & mask)
+	for (k = mtab_home(addr, nc); w->mtab[k].addr; k = k + 1 == nc ? 0 : k + 1)
 		if (w->mtab[k].addr == addr) {
 			if (memb)
 				*memb = w->mtab[k].memb;
@@ -339,8 +352,8 @@ region_read(struct walker *w, uint64_t addr, void *buf, size_t len)
 static inline const uint8_t *
 cap_in(const struct cap *c, uint64_t addr, size_t len)
 {
-	if (c->addr <= addr && addr + len <= c->addr + CAP_BYTES && addr + len >= addr)
-		return c->b + (addr - c->addr);
+	if (c->addr + CAP_FROM <= addr && addr + len <= c->addr + CAP_BYTES && addr + len >= addr)
+		return c->b + (addr - c->addr - CAP_FROM);
 	return NULL;
 }
 
@@ -1833,14 +1846,14 @@ walk_bins(struct walker *w, unsigned ai)
 				break;
 			}
 			{
-				/* header and links in one look-up (the same bytes
-				 * as three: [p, p+32) is in one region) */
-				uint8_t tmp[32];
-				const uint8_t *b = wbytes(w, p, 32, tmp);
+				/* size and links in one look-up (the same bytes
+				 * as three: [p+8, p+32) is in one region) */
+				uint8_t tmp[24];
+				const uint8_t *b = wbytes(w, p + 8, 24, tmp);
 				if (b) {
-					memcpy(&sf, b + 8, 8);
-					memcpy(&fd, b + 16, 8);
-					memcpy(&bk, b + 24, 8);
+					memcpy(&sf, b, 8);
+					memcpy(&fd, b + 8, 8);
+					memcpy(&bk, b + 16, 8);
 				} else {
 					wread64(w, p + 8, &sf);
 					wread64(w, p + 16, &fd);
@@ -2070,8 +2083,43 @@ capture(const struct rspan *s, uint64_t p, struct cap *c)
 	if (!s->win || p < s->wlo || p + CAP_BYTES > s->filled)
 		return false;
 	c->addr = p;
-	memcpy(c->b, s->buf + (p - s->wlo), CAP_BYTES);
+	memcpy(c->b, s->buf + (p + CAP_FROM - s->wlo), CAP_BYTES - CAP_FROM);
 	return true;
+}
+
+/* heapdbg's resident memory now (for HEAPDBG_DEBUG's phase lines). */
+static size_t
+resident_kib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	size_t size = 0, res = 0;
+
+	if (f) {
+		if (fscanf(f, "%zu %zu", &size, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return res * (size_t)(sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Could the first word of the block at chunk p (stored at b) be a tcache
+ * or fastbin link: once revealed, the end of a list (0) or a chunk (or a
+ * tcache entry) in the heaps?  A block in use whose first word is not is
+ * in no such list, so its bytes need not be kept: that is most of the
+ * small blocks a program uses (its data, or a pointer that safe-linking's
+ * reveal turns into noise).  Only a cache: a list walk that meets a chunk
+ * whose bytes were not kept reads them from the target. */
+static inline bool
+may_link(const struct walker *w, uint64_t p, const uint8_t *b)
+{
+	uint64_t v;
+
+	if (w->L->te_next != 0)
+		return true;	/* (no such layout: tcache's next is its first word) */
+	memcpy(&v, b, 8);
+	if (w->L->safe_linking)
+		v = ptm_reveal(p + 16, v);
+	return !v || (!(v & 15) && v >= w->link_lo && v < w->link_hi);
 }
 
 /* Keep a chunk's first bytes for the free-list walks. */
@@ -2180,7 +2228,7 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 			if (have_last && last.addr == prev && !(chunk_size_field(b) & PTM_PREV_INUSE))
 				cap_keep(w, &last);
 			have_last = capture(s, p, &last);
-			if (have_last && ptm_chunksize(chunk_size_field(b)) <= w->fast_cap) {
+			if (have_last && ptm_chunksize(chunk_size_field(b)) <= w->fast_cap && may_link(w, p, last.b + 16 - CAP_FROM)) {
 				cap_keep(w, &last);
 				have_last = false;
 			}
@@ -2200,7 +2248,6 @@ walk_span(struct walker *w, struct rspan *s, uint64_t from, bool lists_known)
 		c.arena = (uint16_t)s->arena;
 		c.bits = sf & PTM_SIZE_BITS;
 		c.list = 0;
-		c.owner = 0;
 		c.state = CS_USED;
 		if (prev) {
 			c.list |= CF_HAS_PREV;
@@ -2484,7 +2531,7 @@ check_free_neighbour(struct walker *w, const struct hchunk *c, bool next_says_fr
 			struct finding *f = finding(w, FIND_ERROR, "bin-chunk-inuse", c->addr, (int)c->arena,
 				"free block 0x%" PRIx64 " (%" PRIu64 " bytes, in %s %u) was written after free past its "
 				"end, or the header after it was overwritten: the next chunk 0x%" PRIx64 " says it is "
-				"in use (double free or corruption (!prev))", c->addr + 16, hchunk_usable(c),
+				"in use (double free or corruption (!prev))", (uint64_t)c->addr + 16, hchunk_usable(c),
 				chunk_state_name(c->state), c->list, next);
 			header_evidence(w, f, next, 16);
 		} else if (!ps_eq) {
@@ -2494,7 +2541,7 @@ check_free_neighbour(struct walker *w, const struct hchunk *c, bool next_says_fr
 				"free block 0x%" PRIx64 " is damaged: its chunk size is 0x%" PRIx64 " but the footer "
 				"(the next chunk's prev_size) says 0x%" PRIx64 ": its size was overwritten from the "
 				"block below, or its end written after free (corrupted size vs. prev_size)",
-				c->addr + 16, c->size, nb ? chunk_prev_size(nb) : 0);
+				(uint64_t)c->addr + 16, (uint64_t)c->size, nb ? chunk_prev_size(nb) : 0);
 			header_evidence(w, f, next, 8);
 		}
 		break;
@@ -2504,7 +2551,7 @@ check_free_neighbour(struct walker *w, const struct hchunk *c, bool next_says_fr
 			struct finding *f = finding(w, FIND_ERROR, "fast-chunk-prev-inuse", c->addr, (int)c->arena,
 				"free block 0x%" PRIx64 " (%" PRIu64 " bytes, in a %s) was written after free past its "
 				"end, or the header after it was overwritten: the next chunk's PREV_INUSE is clear",
-				c->addr + 16, hchunk_usable(c), chunk_state_name(c->state));
+				(uint64_t)c->addr + 16, hchunk_usable(c), chunk_state_name(c->state));
 			header_evidence(w, f, next, 16);
 		}
 		break;
@@ -2555,10 +2602,11 @@ classify_chunks(struct walker *w)
 		if (memb) {
 			c->state = (uint8_t)MEMB_STATE(memb);
 			c->list = (uint16_t)MEMB_LIST(memb);
-			c->owner = (uint16_t)MEMB_OWNER(memb);
+			if (c->state == CS_TCACHE && MEMB_OWNER(memb))
+				u64map_put(&w->h->tc_owners, c->addr, MEMB_OWNER(memb));
 			if (c->state != CS_TCACHE && MEMB_ARENA(memb) != c->arena)
 				finding(w, FIND_ERROR, "foreign-chunk", c->addr, (int)c->arena,
-					"chunk 0x%" PRIx64 " of arena %u is in a free list of arena %u", c->addr,
+					"chunk 0x%" PRIx64 " of arena %u is in a free list of arena %u", (uint64_t)c->addr,
 					c->arena, MEMB_ARENA(memb));
 		}
 		count_chunk(ar, c);
@@ -2567,7 +2615,7 @@ classify_chunks(struct walker *w)
 		{
 			struct finding *f = finding(w, FIND_ERROR, "prev-inuse", c->addr, (int)c->arena,
 				"chunk 0x%" PRIx64 "'s PREV_INUSE bit is clear, but the chunk before it, 0x%" PRIx64
-				", is in no free list", c->addr, v[i - 1].addr);
+				", is in no free list", (uint64_t)c->addr, (uint64_t)v[i - 1].addr);
 			header_evidence(w, f, c->addr, 16);
 		}
 		if (c->state != CS_USED) {
@@ -2638,7 +2686,8 @@ mmapped_header(struct walker *w, uint64_t base, uint64_t q, uint64_t prev_size, 
 static void
 add_mmapped(struct walker *w, uint64_t q, uint64_t sz, uint64_t off, uint64_t sf, uint64_t map_len)
 {
-	struct hchunk c = { q, sz, HEAP_NO_ARENA, CS_MMAPPED, (uint8_t)(sf & PTM_SIZE_BITS), 0, 0 };
+	struct hchunk c = { .addr = q, .size = sz, .arena = HEAP_NO_ARENA, .state = CS_MMAPPED,
+			    .bits = sf & PTM_SIZE_BITS, .list = 0 };
 	uint64_t base = q - off, end = ALIGN_UP(base + map_len, PAGE);
 
 	vec_push(&w->mm, c);
@@ -2926,6 +2975,15 @@ hchunk_usable(const struct hchunk *c)
 	return ptm_usable(c->size, c->state == CS_MMAPPED);
 }
 
+unsigned
+hchunk_owner(const struct heap *h, const struct hchunk *c)
+{
+	uint64_t v = 0;
+	if (c->state == CS_TCACHE)
+		u64map_get(&h->tc_owners, c->addr, &v);
+	return (unsigned)v;
+}
+
 uint64_t
 hchunk_mmap_offset(const struct heap *h, const struct hchunk *c)
 {
@@ -2955,6 +3013,7 @@ heap_free(struct heap *h)
 	vec_free(&h->lists);
 	vec_free(&h->list_chunks);
 	u64map_free(&h->mmap_offsets);
+	u64map_free(&h->tc_owners);
 	free(h);
 }
 
@@ -2993,6 +3052,7 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	struct heap *h;
 	uint64_t t0 = hd_now_ns();
 	int rc = 0;
+	size_t ncaps = 0;
 
 	*out = NULL;
 	memset(&w, 0, sizeof(w));
@@ -3028,11 +3088,13 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	w.win_span = SIZE_MAX;
 	w.fast_cap = mi->have_global_max_fast ? MIN(mi->global_max_fast, PTM_MAX_FAST_CHUNK) : PTM_MAX_FAST_CHUNK;
 	u64map_init(&h->mmap_offsets);
+	u64map_init(&h->tc_owners);
 	/* make sure every thread's registers are known (stack exclusion) */
 	for (size_t i = 0; i < t->nthreads; i++)
 		target_regs(t, t->threads[i]);
 
-#define PHASE(name) debug_msg("walk: %-12s %.1f ms", name, (hd_now_ns() - t0) / 1e6)
+#define PHASE(name) do { if (hd_debug) debug_msg("walk: %-12s %.1f ms, %zu KiB resident", name, \
+	(hd_now_ns() - t0) / 1e6, resident_kib()); } while (0)
 	collect_arenas(&w);
 	check_mp(&w);
 	collect_heaps(&w);
@@ -3050,6 +3112,10 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		for (size_t i = 0; i < h->regions.n; i++)
 			total += h->regions.v[i].end - h->regions.v[i].start;
 		w.list_cap = total / PTM_MINSIZE + 16;
+	}
+	if (h->regions.n) {
+		w.link_lo = h->regions.v[0].start;
+		w.link_hi = h->regions.v[h->regions.n - 1].end;
 	}
 	/* room for the chunks: a guess from the heap's size saves the
 	 * array's growth copies (untouched room costs no memory) */
@@ -3088,15 +3154,27 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 		rc = hd_fail(HD_EINTR, "interrupted");
 		goto out;
 	}
-	/* room for the members: every chunk a successor says is free, and
-	 * some (tcache and fastbin chunks are found as the lists go) */
-	mtab_grow(&w, w.prev_frees + w.prev_frees / 4 + 256);
+	/* room for the members: every chunk a successor says is free, or
+	 * every capture (they include the fastbin and small tcache chunks),
+	 * and some (other tcache chunks are found as the lists go): growing
+	 * the table later would hold two tables at once */
+	mtab_grow(&w, MAX(w.prev_frees, w.caps.n) + w.prev_frees / 4 + 1024);
 	walk_tcaches(&w);
 	for (size_t i = 0; i < h->arenas.n; i++) {
 		walk_fastbins(&w, (unsigned)i);
 		walk_bins(&w, (unsigned)i);
 	}
 	PHASE("free lists");
+	/* the captures served the list walks: free them before the members'
+	 * sort needs its arrays (what reads a chunk's bytes later, a walk
+	 * resumed past damage or a damaged neighbour's header, reads the
+	 * target as it did for a chunk not captured) */
+	ncaps = w.caps.n;
+	vec_free(&w.caps);
+	vec_free(&w.cap_fence);
+	vec_free(&w.cap_tab);
+	for (size_t i = 0; i < w.spans.n; i++)
+		w.spans.v[i].cap_nb = 0;
 	sort_members(&w);
 	PHASE("members");
 	/* a walk stopped by a bad size resumes where a chain of chunks (or a
@@ -3145,11 +3223,11 @@ heap_walk_info(struct target *t, struct malloc_info *mi, const struct walk_opts 
 	for (size_t i = 0; i < h->regions.n; i++)
 		if (!h->regions.v[i].data)
 			h->copies = false;
-	h->walk_memory = w.copied + w.wincap + w.caps.n * sizeof(*w.caps.v) +
+	h->walk_memory = w.copied + w.wincap + ncaps * sizeof(struct cap) +
 			 h->nchunks * sizeof(*h->chunks);
 	debug_msg("walk: %s, %" PRIu64 " KiB held (copies %" PRIu64 " KiB, window %zu KiB, %zu chunk captures)",
 		  h->copies ? "copies kept" : "no copies", h->walk_memory >> 10, w.copied >> 10, w.wincap >> 10,
-		  w.caps.n);
+		  ncaps);
 out:
 	for (size_t i = 0; i < h->arenas.n; i++)
 		free(w.ms[i]);

@@ -817,14 +817,14 @@ hi_check(const struct heapimg *b, const struct heap *h, char *why, size_t whylen
 			continue;
 		}
 		if (c->size != e->size)
-			BAD("chunk 0x%" PRIx64 ": size 0x%" PRIx64 ", want 0x%" PRIx64, e->addr, c->size, e->size);
+			BAD("chunk 0x%" PRIx64 ": size 0x%" PRIx64 ", want 0x%" PRIx64, e->addr, (uint64_t)c->size, e->size);
 		if (c->state != e->state)
 			BAD("chunk 0x%" PRIx64 ": state %s, want %s", e->addr, chunk_state_name(c->state),
 			    chunk_state_name(e->state));
 		else if (c->state != CS_USED && c->state != CS_MMAPPED && c->list != e->list)
 			BAD("chunk 0x%" PRIx64 ": list %u, want %u", e->addr, c->list, e->list);
-		if (c->state == CS_TCACHE && e->state == CS_TCACHE && c->owner != e->owner)
-			BAD("chunk 0x%" PRIx64 ": tcache of thread %u, want %d", e->addr, c->owner, e->owner);
+		if (c->state == CS_TCACHE && e->state == CS_TCACHE && (int)hchunk_owner(h, c) != e->owner)
+			BAD("chunk 0x%" PRIx64 ": tcache of thread %u, want %d", e->addr, hchunk_owner(h, c), e->owner);
 		if (c->arena != want_arena)
 			BAD("chunk 0x%" PRIx64 ": arena %u, want %u", e->addr, c->arena, want_arena);
 		if (e->state == CS_MMAPPED && hchunk_mmap_offset(h, c) != e->mmap_off)

@@ -68,7 +68,8 @@ struct fake_heap {
 static void
 add_chunk(struct fake_heap *fh, uint64_t addr, uint64_t size, enum chunk_state st, uint16_t arena)
 {
-	struct hchunk c = { addr, size, st == CS_MMAPPED ? HEAP_NO_ARENA : arena, (uint8_t)st, 1, 0, 0 };
+	struct hchunk c = { .addr = addr, .size = size, .arena = st == CS_MMAPPED ? HEAP_NO_ARENA : arena,
+			    .state = st, .bits = 1, .list = 0 };
 
 	vec_push(&fh->chunks, c);
 	fh->h.chunks = fh->chunks.v;
@@ -121,10 +122,11 @@ same_snapshot(const struct snapshot *a, const struct snapshot *b, char *why, siz
 	for (size_t i = 0; i < a->nchunks; i++) {
 		const struct snap_chunk *x = &a->chunks[i], *y = &b->chunks[i];
 		if (x->addr != y->addr || x->size != y->size || x->state != y->state || x->arena != y->arena ||
-		    !x->trace != !y->trace)
+		    !snap_chunk_trace(a, x) != !snap_chunk_trace(b, y))
 			DIFF("chunk %zu", i);
-		if (x->trace) {
-			const struct snap_trace *s = &a->traces.v[x->trace - 1], *t = &b->traces.v[y->trace - 1];
+		if (snap_chunk_trace(a, x)) {
+			const struct snap_trace *s = &a->traces.v[snap_chunk_trace(a, x) - 1],
+					       *t = &b->traces.v[snap_chunk_trace(b, y) - 1];
 			if (s->req != t->req || s->seq != t->seq || s->time != t->time || s->stack != t->stack)
 				DIFF("trace of chunk %zu", i);
 		}
@@ -149,7 +151,7 @@ same_snapshot(const struct snapshot *a, const struct snapshot *b, char *why, siz
 /* A traced heap: 2 arenas; 10 chunks of 48 traced under stack 1, 5 of
  * 208 under stack 2, 3 untraced of 1008, 2 free chunks, 1 mmapped. */
 static struct snapshot *
-build(struct fake_src *src, uint64_t base)
+build_as(struct fake_src *src, uint64_t base, bool take)
 {
 	struct fake_heap fh;
 	struct snapshot *sn;
@@ -180,7 +182,13 @@ build(struct fake_src *src, uint64_t base)
 	add_chunk(&fh, 0x7f0000001000ULL, 0x21000, CS_MMAPPED, 0);
 	{
 		struct alloc_source as = { src, fake_lookup, src->stacks };
-		sn = snapshot_capture(&fh.h, &as, NULL);
+		if (take) {
+			sn = snapshot_capture_take(&fh.h, &as, NULL);
+			ok(!fh.h.chunks && !fh.h.nchunks, "capture_take: the walk is left with no chunks");
+			fh.chunks.v = NULL;	/* (the snapshot's now) */
+		} else {
+			sn = snapshot_capture(&fh.h, &as, NULL);
+		}
 	}
 	sn->name = xstrdup("t");
 	sn->time = 1700000123.5;
@@ -190,6 +198,34 @@ build(struct fake_src *src, uint64_t base)
 	sn->target = xstrdup("live");
 	fake_heap_free(&fh);
 	return sn;
+}
+
+static struct snapshot *
+build(struct fake_src *src, uint64_t base)
+{
+	return build_as(src, base, false);
+}
+
+/* A snapshot made of the walk's own chunk array (what `snapshot` does
+ * with a walk made for it) is the one made into a new array: every chunk,
+ * free ones dropped in place, and every trace. */
+static void
+test_capture_take(void)
+{
+	struct fake_src s1, s2;
+	struct snapshot *a = build_as(&s1, 0x555555559000ULL, false);
+	struct snapshot *b = build_as(&s2, 0x555555559000ULL, true);
+	char why[128] = "";
+
+	ok(same_snapshot(a, b, why, sizeof(why)), "capture_take: the same snapshot as capture (%s)", why);
+	is_u64(b->nchunks, 19, "capture_take: 19 chunks");
+	ok(b->chunks[10].addr == a->chunks[10].addr && snap_chunk_trace(b, &b->chunks[10]) ==
+	   snap_chunk_trace(a, &a->chunks[10]) && snap_chunk_trace(b, &b->chunks[17]) == 0,
+	   "capture_take: traces stay with their chunks past the free ones");
+	snapshot_free(a);
+	snapshot_free(b);
+	fake_free(&s1);
+	fake_free(&s2);
 }
 
 /* A snapshot with symbolic frames, as if resolved in a process whose
@@ -222,7 +258,7 @@ symbolic(uint64_t load, int nnew)
 		sn->chunks[i].addr = load * 16 + 0x1000 + 208 * (uint64_t)i;
 		sn->chunks[i].size = 208;
 		sn->chunks[i].state = CS_USED;
-		sn->chunks[i].trace = (uint32_t)sn->traces.n;
+		snap_set_trace(sn, (size_t)i, (uint32_t)sn->traces.n);
 		sn->bytes += 208;
 	}
 	sn->nchunks = (size_t)nnew;
@@ -586,7 +622,8 @@ test_exports(void)
 	/* add 3 untraced chunks of 1008 */
 	sym->chunks = xrealloc(sym->chunks, (sym->nchunks + 3) * sizeof(*sym->chunks));
 	for (int i = 0; i < 3; i++) {
-		struct snap_chunk c = { 0x7000000000ULL + 1008 * (uint64_t)i, 1008, 0, CS_USED, 0, 0 };
+		struct snap_chunk c = { .addr = 0x7000000000ULL + 1008 * (uint64_t)i, .size = 1008, .state = CS_USED,
+					.arena = 0 };
 		sym->chunks[sym->nchunks++] = c;
 		sym->bytes += 1008;
 	}
@@ -692,6 +729,7 @@ main(void)
 {
 	hd_quiet_warnings = true;
 	test_capture_and_diff();
+	test_capture_take();
 	test_format();
 	test_sample_rate();
 	test_exports();

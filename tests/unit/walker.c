@@ -153,10 +153,10 @@ walk_diff(const struct heap *a, const struct heap *b, char *why, size_t n)
 	for (size_t i = 0; i < a->nchunks; i++) {
 		const struct hchunk *x = &a->chunks[i], *y = &b->chunks[i];
 		if (x->addr != y->addr || x->size != y->size || x->arena != y->arena || x->state != y->state ||
-		    x->bits != y->bits || x->list != y->list || x->owner != y->owner) {
+		    x->bits != y->bits || x->list != y->list || hchunk_owner(a, x) != hchunk_owner(b, y)) {
 			snprintf(why, n, "chunk %zu: 0x%" PRIx64 " size 0x%" PRIx64 " %s against 0x%" PRIx64
-				 " size 0x%" PRIx64 " %s", i, x->addr, x->size, chunk_state_name(x->state), y->addr,
-				 y->size, chunk_state_name(y->state));
+				 " size 0x%" PRIx64 " %s", i, (uint64_t)x->addr, (uint64_t)x->size, chunk_state_name(x->state),
+				 (uint64_t)y->addr, (uint64_t)y->size, chunk_state_name(y->state));
 			return;
 		}
 	}
@@ -309,7 +309,7 @@ test_clean(const struct malloc_layout *L, uint64_t hp_pagesize)
 	 * PREV_INUSE says "in use" */
 	nsf = hi_r64(s.b, s.tc[1] + 0x20 + 8);
 	c = heap_chunk_at(h, s.tc[1]);
-	ok((nsf & PTM_PREV_INUSE) && c && c->state == CS_TCACHE && c->owner == 0,
+	ok((nsf & PTM_PREV_INUSE) && c && c->state == CS_TCACHE && hchunk_owner(h, c) == 0,
 	   "%s: tcache chunk is free while its successor has PREV_INUSE", s.name);
 	if (has_fastbins(L)) {
 		nsf = hi_r64(s.b, s.fast[0] + 0x30 + 8);
@@ -344,7 +344,7 @@ test_clean(const struct malloc_layout *L, uint64_t hp_pagesize)
 		   "%s: 0x520 chunk in large tcache bin 64", s.name);
 	}
 	c = heap_chunk_at(h, s.a1_cross);
-	ok(c && c->state == CS_TCACHE && c->owner == 0 && c->arena == hi_walk_index(s.b, s.a1),
+	ok(c && c->state == CS_TCACHE && hchunk_owner(h, c) == 0 && c->arena == hi_walk_index(s.b, s.a1),
 	   "%s: another arena's chunk in thread 0's tcache", s.name);
 	/* the second arena: two heaps through heap_info.prev, fenceposts */
 	{
