@@ -58,6 +58,7 @@ struct fast_config {
 	uint32_t stack_max;
 	int depth;		/* frames per stack */
 	bool agent_unwinds;	/* the agent unwinds with published rules */
+	bool free_stacks;	/* a free's event carries its whole stack (else its caller) */
 	uint64_t sample_rate;	/* 0: every call; else about one allocation per this many bytes */
 	uint64_t sample_seed;	/* the threads' PRNGs start from it */
 	fast_inject_fn inject;
@@ -83,7 +84,8 @@ int fast_arm(struct fastpath *fp);
 
 /* One event, as fast_drain() hands it over. */
 struct fast_event {
-	bool is_call;		/* an allocation at its return; else a free at entry */
+	bool is_call;		/* an allocation at its return; else a free at entry (its
+				 * stack as an allocation's, or none: arg[1] is the caller) */
 	uint64_t pos;		/* where it is in the ring (bytes since the start) */
 	unsigned index;
 	pid_t tid;

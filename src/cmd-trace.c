@@ -19,13 +19,14 @@ static int
 trace_start(struct session *s, int argc, char **argv)
 {
 	uint64_t depth = 32, sample = 0;
-	bool breakpoints = false, fast = false;
+	bool breakpoints = false, fast = false, no_free_stacks = false;
 	int npos;
 	const struct opt_spec opts[] = {
 		{ "--depth", OPT_U64, &depth, NULL },
 		{ "--breakpoints", OPT_FLAG, &breakpoints, NULL },
 		{ "--fast", OPT_FLAG, &fast, NULL },
 		{ "--sample", OPT_U64, &sample, NULL },
+		{ "--no-free-stacks", OPT_FLAG, &no_free_stacks, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
 	struct trace_opts o;
@@ -37,7 +38,7 @@ trace_start(struct session *s, int argc, char **argv)
 	if (cmd_parse_opts(argc, argv, opts, &npos) < 0)
 		return -1;
 	if (npos)
-		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N] [--fast | --breakpoints] [--sample BYTES]");
+		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N] [--fast | --breakpoints] [--sample BYTES] [--no-free-stacks]");
 	if (depth > 256)
 		return hd_fail(HD_EUSAGE, "--depth: at most 256 frames");
 	if (s->tracer && tracer_active(s->tracer))
@@ -60,6 +61,7 @@ trace_start(struct session *s, int argc, char **argv)
 	if (!fast && !breakpoints)
 		fast = sample || session_fast_tracer(s);
 	o.breakpoints = !fast;
+	o.no_free_stacks = no_free_stacks;
 	o.stop_on_error = !s->batch;
 	/* the blocks in use now: a free of anything else, not allocated
 	 * since, is an invalid free */
@@ -109,6 +111,9 @@ trace_start(struct session *s, int argc, char **argv)
 		if (st.fast_error)
 			em_fmt(s->em, " ({fast_error:%s})", st.fast_error);
 		em_fmt(s->em, ", stacks of up to {depth:%d} frames", st.depth);
+		em_bool(s->em, "free_stacks", st.free_stacks);
+		if (!st.free_stacks)
+			em_text(s->em, " (a free's: its caller alone)");
 		if (st.sample_rate)
 			em_fmt(s->em, ", sampling about one allocation per {sample_rate:%" PRIu64 "} bytes",
 			       st.sample_rate);
@@ -261,7 +266,7 @@ trace_exec(struct session *s, int argc, char **argv)
 }
 
 static const char *const trace_words[] = { "start", "stop", "status", NULL };
-static const char *const trace_opts[] = { "--depth", "--breakpoints", "--fast", "--sample", NULL };
+static const char *const trace_opts[] = { "--depth", "--breakpoints", "--fast", "--sample", "--no-free-stacks", NULL };
 
 const struct cmd_entry cmd_trace_entry = {
 	.name = "trace",

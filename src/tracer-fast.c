@@ -497,6 +497,7 @@ fast_setup(struct target *t, struct symbols *s, struct fast_entry *e, unsigned n
 		h->spool_off = (uint32_t)spool_off;
 		h->spool_words = SPOOL_WORDS;
 		h->sample_rate = cfg->sample_rate;
+		h->free_stacks = cfg->free_stacks;
 		h->sample_seed = cfg->sample_seed;
 		if (getenv("HEAPDBG_TEST_HELLO_SIGNAL"))
 			h->test_hello_sig = (uint32_t)atoi(getenv("HEAPDBG_TEST_HELLO_SIGNAL"));
@@ -773,9 +774,10 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 		}
 		if (ev.h.type == HDA_EV_HELLO) {
 			answer_hello(fp, &ev.h);
-		} else if (ev.h.type == HDA_EV_FREE || ev.h.type == HDA_EV_CALL || ev.h.type == HDA_EV_CALLID) {
+		} else if (ev.h.type == HDA_EV_FREE || ev.h.type == HDA_EV_CALL || ev.h.type == HDA_EV_CALLID ||
+			   ev.h.type == HDA_EV_FREEID || ev.h.type == HDA_EV_FREESTK) {
 			memset(&fe, 0, sizeof(fe));
-			fe.is_call = ev.h.type != HDA_EV_FREE;
+			fe.is_call = ev.h.type == HDA_EV_CALL || ev.h.type == HDA_EV_CALLID;
 			fe.index = ev.h.func;
 			fe.tid = (pid_t)ev.h.tid;
 			fe.slot = ev.h.slot;
@@ -788,7 +790,7 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 				fe.regs.rsi = ev.h.arg[1];
 				fe.regs.rdx = ev.h.arg[2];
 			}
-			if (ev.h.type == HDA_EV_CALLID && len >= sizeof(struct hda_ev_id)) {
+			if ((ev.h.type == HDA_EV_CALLID || ev.h.type == HDA_EV_FREEID) && len >= sizeof(struct hda_ev_id)) {
 				struct hda_ev_id ei;
 				ring_get(fp, pos, &ei, sizeof(ei));
 				fe.ret = ei.ret;
@@ -797,7 +799,7 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 				fe.stack_id = ei.stack_id;
 				fe.sampled = ei.flags & HDA_EVF_SAMPLED;
 				fe.old_sampled = ei.flags & HDA_EVF_OLD_SAMPLED;
-			} else if (ev.h.type == HDA_EV_CALL && len >= sizeof(ev)) {
+			} else if ((ev.h.type == HDA_EV_CALL || ev.h.type == HDA_EV_FREESTK) && len >= sizeof(ev)) {
 				ring_get(fp, pos, &ev, sizeof(ev));
 				fe.ret = ev.ret;
 				fe.have_out = ev.flags & HDA_EVF_OUT;

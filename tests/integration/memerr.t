@@ -10,7 +10,9 @@
 # --error-exitcode; in the shell the thread is held at the call (bt
 # shows the target's function, chunk works) and `continue` lets the call
 # go on as natively (glibc aborts, or the program runs on); compared with
-# valgrind's "Invalid free()" where valgrind reports one.
+# valgrind's "Invalid free()" where valgrind reports one; the fast
+# tracer's stacks are the breakpoint tracer's frame for frame, and
+# --no-free-stacks keeps a free's caller alone.
 import json, os, re, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from hdtest import *
@@ -93,13 +95,12 @@ def check_error(e, label, mode, kind, words, callf, freef, allocf, want, tracer)
     is_(e.get("addr"), want.get("call"), "%s: the pointer passed" % label)
     ok(e.get("message", "").startswith(words % want), "%s: says '%s'" % (label, words % want), e.get("message"))
     is_(first(e.get("stack")), callf, "%s: this call's stack starts in %s" % (label, callf))
-    if tracer == "breakpoints" or e.get("held") or not e.get("at_read"):
-        ok("main" in funcs(e.get("stack")), "%s: this call's stack goes on to main" % label, funcs(e.get("stack")))
+    ok("main" in funcs(e.get("stack")), "%s: this call's stack goes on to main" % label, funcs(e.get("stack")))
     b = e.get("block") or {}
     if freef:
         is_(first(b.get("free_stack")), freef, "%s: first free in %s" % (label, freef))
-        if tracer == "breakpoints":
-            ok("main" in funcs(b.get("free_stack")), "%s: the first free's stack goes on to main" % label)
+        ok("main" in funcs(b.get("free_stack")), "%s: the first free's stack goes on to main" % label,
+           funcs(b.get("free_stack")))
     if allocf:
         is_(first(b.get("alloc_stack")), allocf, "%s: allocated in %s" % (label, allocf))
         is_(b.get("addr"), want.get("block"), "%s: the block" % label)
@@ -111,6 +112,8 @@ def check_error(e, label, mode, kind, words, callf, freef, allocf, want, tracer)
         is_(e.get("glibc"), "free(): invalid next size (normal)", "%s: glibc's check named" % label)
 
 
+# the three stacks of each error, by tracer: the same frames both ways
+three = {}
 for tracer, start in TRACERS:
     for mode, env, kind, words, callf, freef, allocf, survives, fast_held in cases:
         label = "%s, %s" % (tracer, mode)
@@ -123,6 +126,12 @@ for tracer, start in TRACERS:
         ok(len(errs) == 1, "%s, batch: one memory error" % label, r)
         if errs:
             check_error(errs[0], label + ", batch", mode, kind, words, callf, freef, allocf, want, tracer)
+            b = errs[0].get("block") or {}
+            three.setdefault(mode, []).append([[(f.get("func"), f.get("off"), f.get("line"), f.get("module"))
+                                                for f in (st or {}).get("frames", [])] +
+                                               [("allocator frames", (st or {}).get("allocator_frames"))]
+                                               for st in (errs[0].get("stack"), b.get("free_stack"),
+                                                          b.get("alloc_stack"))])
             is_(errs[0].get("held"), False, "%s, batch: not held" % label)
             if tracer == "fast":
                 is_(errs[0].get("at_read"), not fast_held,
@@ -168,6 +177,30 @@ for tracer, start in TRACERS:
         # (JSON of the held case checked above; the kind is the same)
         if e0:
             is_(e0.get("kind"), kind, "%s, shell: kind" % label)
+
+for mode, got in three.items():
+    # (each frame by function, offset, line and module: the addresses move)
+    if len(got) == 2:
+        is_(got[1], got[0], "%s: the fast tracer's three stacks are the breakpoint tracer's, frame for frame" % mode)
+
+# trace start --no-free-stacks (valgrind's --keep-stacktraces=alloc-then-free
+# is the default; this is alloc-and-caller): a free keeps its caller alone,
+# allocations and this call their whole stacks
+for tracer, start in TRACERS:
+    label = "%s, --no-free-stacks" % tracer
+    r = run(["--run-libc-freeres=no", "-batch", "-ex", start + " --no-free-stacks", "-ex", "continue",
+             "--args", prog, "fastbin"], env=NOTC)
+    is_((r.cmd("trace") or {}).get("free_stacks"), False, "%s: trace start says so" % label)
+    e = ((r.cmd("continue") or {}).get("memory_errors") or [{}])[0]
+    b = e.get("block") or {}
+    is_(funcs(b.get("free_stack")), ["free_once"], "%s: the first free's stack is its caller alone" % label)
+    ok("main" in funcs(b.get("alloc_stack")), "%s: the allocation's stack goes on to main" % label, b)
+    # (the fast tracer sees this fastbin double free at the free's event,
+    # which then carries its caller alone too)
+    is_(funcs(e.get("stack"))[:1] if tracer == "fast" else "main" in funcs(e.get("stack")),
+        ["free_again"] if tracer == "fast" else True, "%s: this call's stack" % label)
+    r = run(["-batch", "-ex", start, "-ex", "continue", "--args", prog, "fastbin"], env=NOTC)
+    is_((r.cmd("trace") or {}).get("free_stacks"), True, "%s: free stacks are on by default" % tracer)
 
 # trace stop with a thread held at an error: it goes on untraced, as
 # natively (glibc aborts it; no SIGTRAP, no trap left)
