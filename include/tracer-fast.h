@@ -103,6 +103,7 @@ struct fast_event {
 	uint32_t stack_id;	/* or the id of a stack published with fast_publish_stack() (0: none) */
 	bool sampled;		/* sampling: the result is a sampled block */
 	bool old_sampled;	/* sampling: realloc's arg[0] was a sampled block */
+	bool checked;		/* realloc's arg[0] was checked at the agent's trap (fast_pass_checked) */
 };
 
 typedef void (*fast_event_fn)(void *ctx, const struct fast_event *ev);
@@ -148,6 +149,9 @@ uint64_t fast_entry_pc(const struct fastpath *fp, uint64_t func);
 /* The thread of slot (its address in the target) passes its next call
  * through unchecked and unrecorded (HDA_SLOT_ONCE).  0 or -1. */
 int fast_pass_once(struct fastpath *fp, uint64_t slot);
+/* The same for a realloc, but its call is recorded (its event says
+ * `checked`: heapdbg judged its pointer at the trap) (HDA_SLOT_NOCHECK). */
+int fast_pass_checked(struct fastpath *fp, uint64_t slot);
 
 /* A thread is gone: forget what its slot says about it. */
 void fast_thread_exit(struct fastpath *fp, pid_t tid);

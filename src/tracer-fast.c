@@ -799,6 +799,7 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 				fe.stack_id = ei.stack_id;
 				fe.sampled = ei.flags & HDA_EVF_SAMPLED;
 				fe.old_sampled = ei.flags & HDA_EVF_OLD_SAMPLED;
+				fe.checked = ei.flags & HDA_EVF_CHECKED;
 			} else if ((ev.h.type == HDA_EV_CALL || ev.h.type == HDA_EV_FREESTK) && len >= sizeof(ev)) {
 				ring_get(fp, pos, &ev, sizeof(ev));
 				fe.ret = ev.ret;
@@ -806,6 +807,7 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 				fe.out = ev.out;
 				fe.sampled = ev.flags & HDA_EVF_SAMPLED;
 				fe.old_sampled = ev.flags & HDA_EVF_OLD_SAMPLED;
+				fe.checked = ev.flags & HDA_EVF_CHECKED;
 				fe.regs.rsp = ev.rsp;
 				fe.regs.rbp = ev.rbp;
 				fe.regs.rbx = ev.rbx;
@@ -984,8 +986,8 @@ fast_entry_pc(const struct fastpath *fp, uint64_t func)
 	return i < fp->n ? fp->ent[i].addr : 0;
 }
 
-int
-fast_pass_once(struct fastpath *fp, uint64_t slot)
+static int
+slot_flag(struct fastpath *fp, uint64_t slot, uint32_t flag)
 {
 	uint64_t off;
 	struct hda_slot *sl;
@@ -995,8 +997,20 @@ fast_pass_once(struct fastpath *fp, uint64_t slot)
 	if (off % sizeof(*sl) || off / sizeof(*sl) >= NSLOTS)
 		return hd_fail(HD_EGENERIC, "0x%" PRIx64 " is no slot of the agent", slot);
 	sl = &fp->slots[off / sizeof(*sl)];
-	__atomic_fetch_or(&sl->flags, HDA_SLOT_ONCE, __ATOMIC_ACQ_REL);
+	__atomic_fetch_or(&sl->flags, flag, __ATOMIC_ACQ_REL);
 	return 0;
+}
+
+int
+fast_pass_checked(struct fastpath *fp, uint64_t slot)
+{
+	return slot_flag(fp, slot, HDA_SLOT_NOCHECK);
+}
+
+int
+fast_pass_once(struct fastpath *fp, uint64_t slot)
+{
+	return slot_flag(fp, slot, HDA_SLOT_ONCE);
 }
 
 void

@@ -1093,7 +1093,10 @@ on_agent_check(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
 	at.r13 = f.r13;
 	at.r14 = f.r14;
 	at.r15 = f.r15;
-	if (fast_pass_once(tr->fp, regs->rsi) < 0 || live_set_regs(tr->t, th, &at) < 0) {
+	/* a free goes on unrecorded (its ledger is taken here); a realloc
+	 * recorded, its pointer not checked again */
+	if ((is_allocation(func) ? fast_pass_checked(tr->fp, regs->rsi) : fast_pass_once(tr->fp, regs->rsi)) < 0 ||
+	    live_set_regs(tr->t, th, &at) < 0) {
 		warn_msg("thread %d: cannot take it back to its call at the agent's check: %s", th->tid, hd_errmsg());
 		return TRAP_NOT_MINE;
 	}
@@ -1101,7 +1104,8 @@ on_agent_check(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
 	tr->st.agent_checks++;
 	/* the events before this call first */
 	drain(tr);
-	tr->st.events[func]++;
+	if (!is_allocation(func))
+		tr->st.events[func]++;	/* (a realloc: counted at its event) */
 	err = ledger_check(tr, f.rdi, func, th->tid, 0, f.rsp, false, &me);
 	if (err && !confirm_error(tr, f.rdi, func, th->tid, f.rsp, &me)) {
 		/* judged when the ring is read up to this call */
@@ -1117,7 +1121,7 @@ on_agent_check(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
 			rec_free(tr, f.rdi, me.call_stack, 0);
 		return TRAP_HOLD;
 	}
-	/* (a realloc goes on untraced) */
+	/* (a realloc is recorded when it returns) */
 	if (!is_allocation(func))
 		rec_free(tr, f.rdi, err ? me.call_stack : take_stack(tr, th, &at), 0);
 	return TRAP_RESUME;
@@ -1248,8 +1252,9 @@ tr_fast_event(void *ctx, const struct fast_event *ev)
 	e.arg[2] = ev->arg[2];
 	e.time = ev->time;
 	e.stack = fast_stack(tr, ev);
-	if ((bp->func == TF_REALLOC || bp->func == TF_REALLOCARRAY) && ev->arg[0]) {
-		/* a realloc's pointer, checked as a free's after the call */
+	if ((bp->func == TF_REALLOC || bp->func == TF_REALLOCARRAY) && ev->arg[0] && !ev->checked) {
+		/* a realloc's pointer, checked as a free's after the call
+		 * (unless checked at the agent's trap already) */
 		struct memerr me;
 		uint64_t caller = ev->npcs > 1 ? ev->pcs[1] : 0;
 		if (!caller && ev->stack_len >= 8)

@@ -669,6 +669,16 @@ free_event(struct hda_shm *s, struct hda_slot *sl, struct hda_frame *f, struct h
 	ring_write(s, sl, &e, sizeof(e), (const void *)(uintptr_t)f->rsp, (uint32_t)need);
 }
 
+/* The call heapdbg checked at its trap and let go (HDA_SLOT_NOCHECK):
+ * recorded, unchecked, its event flagged so heapdbg does not check it
+ * again.  (Not while sampling: there is no check then.) */
+static void
+pass_checked(struct hda_slot *sl, struct hda_frame *f)
+{
+	__atomic_fetch_and(&sl->flags, ~HDA_SLOT_NOCHECK, __ATOMIC_ACQ_REL);
+	f->samp |= HDA_EVF_CHECKED;
+}
+
 int
 hda_enter(struct hda_frame *f)
 {
@@ -711,6 +721,8 @@ hda_enter(struct hda_frame *f)
 			__atomic_fetch_and(&sl->flags, ~HDA_SLOT_ONCE, __ATOMIC_ACQ_REL);
 		return 0;
 	}
+	if (LOAD(sl->flags) & HDA_SLOT_NOCHECK)
+		pass_checked(sl, f);
 	f->tsc = rdtsc();
 	if ((f->func & HDA_FN_FREE)) {
 		struct hda_ev_head h;
@@ -734,7 +746,8 @@ hda_enter(struct hda_frame *f)
 			ring_write(s, sl, &h, sizeof(h), 0, 0);
 		return 0;	/* then the free itself, as called */
 	}
-	if ((f->func & HDA_FN_OLD) && f->rdi && LOAD(s->check) && !own_call(s, f) && chunk_suspect(s, f->rdi))
+	if ((f->func & HDA_FN_OLD) && f->rdi && LOAD(s->check) && !(f->samp & HDA_EVF_CHECKED) && !own_call(s, f) &&
+	    chunk_suspect(s, f->rdi))
 		hold_for_heapdbg(s, sl, f);
 	f->slot = (uint64_t)(uintptr_t)sl;
 	inc32(&sl->in_flight);

@@ -148,6 +148,8 @@ struct hda_rule {
 #define HDA_SLOT_PASS 1u	/* pass through (a vfork child shares this thread) */
 #define HDA_SLOT_ONCE 2u	/* pass the next call through, then clear it (the call heapdbg
 				 * held at a memory error, let go: it runs as called, unchecked) */
+#define HDA_SLOT_NOCHECK 4u	/* the next call goes on unchecked but recorded, its event flagged
+				 * HDA_EVF_CHECKED (a realloc heapdbg checked at its trap) */
 
 struct hda_slot {
 	uint64_t key;		/* the thread pointer (%fs:0); 0: free */
@@ -305,6 +307,7 @@ hda_stack_hash(const uint64_t *pcs, uint32_t n)
 #define HDA_EVF_PCS 2u		/* the agent unwound it: stack_len bytes of pcs (u64) follow */
 #define HDA_EVF_SAMPLED 4u	/* sampling: its result was sampled (else it only freed a sampled arg[0]) */
 #define HDA_EVF_OLD_SAMPLED 8u	/* sampling: realloc's arg[0] was a sampled block */
+#define HDA_EVF_CHECKED 16u	/* realloc's arg[0] was checked by heapdbg at the agent's trap */
 
 struct hda_ev_head {
 	uint64_t commit;	/* pos ^ key, written last */
@@ -353,7 +356,8 @@ struct hda_frame {
 	uint64_t ret;		/* 120 */
 	uint64_t slot;		/* 128: struct hda_slot *, set by hda_enter */
 	uint64_t tsc;		/* 136 */
-	uint64_t samp;		/* 144: HDA_EVF_SAMPLED | HDA_EVF_OLD_SAMPLED, set by hda_enter */
+	uint64_t samp;		/* 144: HDA_EVF_SAMPLED | HDA_EVF_OLD_SAMPLED | HDA_EVF_CHECKED,
+				 * set by hda_enter (the event's flags) */
 };				/* 152 bytes (pad.S's FRAME: 160) */
 
 #define HDA_FRAME_SIZE 152

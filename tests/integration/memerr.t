@@ -202,6 +202,23 @@ for tracer, start in TRACERS:
     r = run(["-batch", "-ex", start, "-ex", "continue", "--args", prog, "fastbin"], env=NOTC)
     is_((r.cmd("trace") or {}).get("free_stacks"), True, "%s: free stacks are on by default" % tracer)
 
+# a realloc the fast tracer's check traps at and lets go (a live block
+# whose second word holds glibc's tcache key) is traced as the breakpoint
+# tracer traces it: the same ledger, no error
+ledgers = {}
+for tracer, start in TRACERS:
+    label = "%s, keyword" % tracer
+    r = run(["--run-libc-freeres=no", "-batch", "-ex", start, "-ex", "continue", "-ex", "trace status",
+             "--args", prog, "keyword"])
+    st = [o for o in r.objs if o.get("cmd") == "trace" and o.get("action") == "status"]
+    st = st[0] if st else {}
+    is_((r.cmd("continue") or {}).get("memory_errors") or [], [], "%s: no memory error" % label)
+    if tracer == "fast":
+        ok((st.get("agent_checks") or 0) >= 1, "%s: the collector's check stopped the realloc" % label, st)
+    ledgers[tracer] = (st.get("outstanding"), (st.get("events") or {}).get("realloc"))
+    ok(ledgers[tracer][1] == 1, "%s: one realloc traced" % label, st)
+is_(ledgers.get("fast"), ledgers.get("breakpoints"), "keyword: the realloc let go at the check is traced (the same ledger)")
+
 # trace stop with a thread held at an error: it goes on untraced, as
 # natively (glibc aborts it; no SIGTRAP, no trap left)
 for tracer, start in TRACERS:

@@ -19,6 +19,10 @@
  *   overflow  16 bytes written past a 2000-byte block over the next
  *             chunk's header ("overflowOVERFLOW"), then free() of the
  *             block: glibc aborts ("free(): invalid next size (normal)")
+ *   keyword   no error: a live 40-byte block whose second word holds
+ *             glibc's tcache key (copied from a freed block's), then
+ *             realloc() of it to 80 bytes (the fast tracer's check traps
+ *             there and heapdbg lets it go on: still traced)
  *   pre       for attaching: blocks a, b, c allocated and b freed, then
  *             "ready PID"; once malloc's first byte changes (tracing is
  *             on), free(a) (a block from before tracing) and free(b)
@@ -70,6 +74,14 @@ free_bad(void *p)
 
 NOINLINE static void *
 realloc_freed(void *p)
+{
+	void *q = realloc(p, 80);
+	sink = q;
+	return q;
+}
+
+NOINLINE static void *
+realloc_live(void *p)
 {
 	void *q = realloc(p, 80);
 	sink = q;
@@ -133,6 +145,14 @@ main(int argc, char **argv)
 		write_past(a, 2000, "overflowOVERFLOW");
 		free_bad(a);
 		sink = b;
+	} else if (!strcmp(mode, "keyword")) {
+		a = make_block(40);
+		b = make_block(40);
+		free_once(b);
+		memcpy(a + 8, b + 8, 8);	/* (the tcache entry's key word) */
+		a = realloc_live(a);
+		printf("block %p 80\n", (void *)a);
+		sink = a;
 	} else if (!strcmp(mode, "pre")) {
 		unsigned char orig = *(volatile unsigned char *)(uintptr_t)&malloc;
 		char *c;
