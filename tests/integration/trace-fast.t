@@ -243,16 +243,18 @@ for prog in ("churn-static", "churn-stripped"):
     is_(st.get("ring", {}).get("lost"), 0, "%s: no event lost" % prog)
 
 # ---- which tracer `trace start` uses ----------------------------------
-# breakpoints by default; `set tracer fast`, HEAPDBG_TRACER=fast; the
-# options win over both
+# fast tracepoints by default; `set tracer breakpoints`,
+# HEAPDBG_TRACER=breakpoints make breakpoints the default; the options win
+# over both
 for label, pre, env, opt, want_fast in (
-        ("default", [], {"HEAPDBG_TRACER": ""}, "", False),	# whatever the caller's environment says
-        ("set tracer fast", ["set tracer fast"], None, "", True),
+        ("default", [], {"HEAPDBG_TRACER": ""}, "", True),
         ("HEAPDBG_TRACER=fast", [], {"HEAPDBG_TRACER": "fast"}, "", True),
-        ("HEAPDBG_TRACER=fast, --breakpoints", [], {"HEAPDBG_TRACER": "fast"}, " --breakpoints", False),
-        ("set tracer breakpoints over HEAPDBG_TRACER=fast", ["set tracer breakpoints"], {"HEAPDBG_TRACER": "fast"},
-         "", False),
-        ("--fast", [], None, " --fast", True)):
+        ("set tracer breakpoints", ["set tracer breakpoints"], {"HEAPDBG_TRACER": ""}, "", False),
+        ("HEAPDBG_TRACER=breakpoints", [], {"HEAPDBG_TRACER": "breakpoints"}, "", False),
+        ("HEAPDBG_TRACER=breakpoints, --fast", [], {"HEAPDBG_TRACER": "breakpoints"}, " --fast", True),
+        ("set tracer fast over HEAPDBG_TRACER=breakpoints", ["set tracer fast"],
+         {"HEAPDBG_TRACER": "breakpoints"}, "", True),
+        ("--breakpoints", [], {"HEAPDBG_TRACER": ""}, " --breakpoints", False)):
     t = Target("churn", [1000])
     r = batch(["-p", str(t.pid)], *pre, "trace start" + opt, "continue 60", env=env, timeout=120)
     drain(t)
