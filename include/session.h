@@ -27,7 +27,7 @@ struct session {
 	bool keep_alloc_frames;		/* allocation stacks keep malloc's own frames */
 	bool no_confirm;		/* `set confirm off`: no question is asked */
 	unsigned name_width;		/* C++ names longer are shortened in text (0: never) */
-	bool fast_tracer;		/* `set tracer fast`: trace start uses --fast */
+	bool fast_tracer;		/* `set tracer fast|breakpoints`: what trace start uses */
 	bool tracer_set;		/* `set tracer` was given (else HEAPDBG_TRACER) */
 	int error_exitcode;		/* --error-exitcode=N, 0 if unset */
 	bool found_problem;		/* a leak of error_kinds or corruption seen */

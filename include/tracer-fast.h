@@ -58,6 +58,7 @@ struct fast_config {
 	uint32_t stack_max;
 	int depth;		/* frames per stack */
 	bool agent_unwinds;	/* the agent unwinds with published rules */
+	bool free_stacks;	/* a free's event carries its whole stack (else its caller) */
 	uint64_t sample_rate;	/* 0: every call; else about one allocation per this many bytes */
 	uint64_t sample_seed;	/* the threads' PRNGs start from it */
 	fast_inject_fn inject;
@@ -83,7 +84,8 @@ int fast_arm(struct fastpath *fp);
 
 /* One event, as fast_drain() hands it over. */
 struct fast_event {
-	bool is_call;		/* an allocation at its return; else a free at entry */
+	bool is_call;		/* an allocation at its return; else a free at entry (its
+				 * stack as an allocation's, or none: arg[1] is the caller) */
 	uint64_t pos;		/* where it is in the ring (bytes since the start) */
 	unsigned index;
 	pid_t tid;
@@ -101,6 +103,7 @@ struct fast_event {
 	uint32_t stack_id;	/* or the id of a stack published with fast_publish_stack() (0: none) */
 	bool sampled;		/* sampling: the result is a sampled block */
 	bool old_sampled;	/* sampling: realloc's arg[0] was a sampled block */
+	bool checked;		/* realloc's arg[0] was checked at the agent's trap (fast_pass_checked) */
 };
 
 typedef void (*fast_event_fn)(void *ctx, const struct fast_event *ev);
@@ -149,6 +152,9 @@ uint64_t fast_entry_pc(const struct fastpath *fp, uint64_t func);
 /* The thread of slot (its address in the target) passes its next call
  * through unchecked and unrecorded (HDA_SLOT_ONCE).  0 or -1. */
 int fast_pass_once(struct fastpath *fp, uint64_t slot);
+/* The same for a realloc, but its call is recorded (its event says
+ * `checked`: heapdbg judged its pointer at the trap) (HDA_SLOT_NOCHECK). */
+int fast_pass_checked(struct fastpath *fp, uint64_t slot);
 
 /* A thread is gone: forget what its slot says about it. */
 void fast_thread_exit(struct fastpath *fp, pid_t tid);

@@ -90,6 +90,7 @@ struct trace_opts {
 	uint64_t sample;	/* 0: every call; else sample about one allocation per this
 				 * many bytes (fast tracepoints on every entry point only) */
 	uint64_t sample_seed;	/* the agent's PRNGs (0: a random one) */
+	bool no_free_stacks;	/* fast tracepoints: a free's stack is its caller alone */
 };
 
 /* Place the breakpoints; every thread must be stopped.  NULL with an hd
@@ -148,6 +149,7 @@ struct trace_status {
 	uint64_t agent_unwinds;		/* stacks unwound in the target by the cached CFI rules (in unwind.fast) */
 	uint64_t stack_ids;		/* of them, sent as the id of a stack heapdbg published */
 	uint64_t sample_rate;		/* 0: every call traced; else the mean bytes between samples */
+	bool free_stacks;		/* a free's whole stack is kept (else its caller alone) */
 	uint64_t sampled;		/* allocations the agent sampled */
 	uint64_t sample_dropped;	/* sampled allocations dropped (the sample set was full there) */
 	uint64_t ring_waits;		/* calls that waited for room in the ring */

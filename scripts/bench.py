@@ -394,7 +394,7 @@ def bench_trace():
     4.4 to 9.1 us in a row), so each round measures the floor, the
     untraced churn and the traced churn back to back, and the ratios are
     the medians of the rounds'."""
-    print("allocation tracer (churn: 4 threads, every entry point)")
+    print("breakpoint tracer (churn: 4 threads, every entry point, trace start --breakpoints)")
     iters = 20000
     rounds = []
     for _ in range(3):
@@ -403,7 +403,7 @@ def bench_trace():
         untraced = churn_seconds(subprocess.run([os.path.join(TARGETS, "churn"), str(iters), "nowait"],
                                                 capture_output=True, text=True).stdout)
         p = start("churn", [iters])
-        r = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "trace start", "-ex", "continue 600",
+        r = heapdbg_json(["-p", str(p.pid), "-batch", "-ex", "trace start --breakpoints", "-ex", "continue 600",
                           "-ex", "trace status"])
         rest = p.stdout.read()
         p.wait()
@@ -539,7 +539,8 @@ def bench_pairs():
     1 and 4 threads: native, fast tracepoints, breakpoints and heaptrack -p,
     in this run, back to back.  ns per pair is the program's own wall time
     over its pairs (4 threads share this machine's cores)."""
-    print("malloc+free pairs, 4 frames deep (pairs: native, trace start --fast, trace start, heaptrack -p)")
+    print("malloc+free pairs, 4 frames deep (pairs: native, trace start (fast), --no-free-stacks, --sample, "
+          "--breakpoints, heaptrack -p)")
     ht = shutil.which("heaptrack")
     for threads in (1, 4):
         native = statistics.median(
@@ -551,21 +552,29 @@ def bench_pairs():
             fast.append((out, st))
         fast.sort(key=lambda x: x[0]["ns_per_pair"] if x[0] else 1e99)
         fo, fst = fast[1]
+        nf = sorted((pairs_traced(threads, 1000000, " --fast --no-free-stacks") for _ in range(3)),
+                    key=lambda x: x[0]["ns_per_pair"] if x[0] else 1e99)[1][0]
         so, sst = pairs_traced(threads, 1000000, " --sample 524288")
-        bo, bst = pairs_traced(threads, 20000, "")
+        bo, bst = pairs_traced(threads, 20000, " --breakpoints")
         row("%d thread%s: native pair" % (threads, "s" if threads > 1 else ""), native, "ns",
             note="median of 3")
         if fo:
             ring = fst.get("ring", {})
             ev = ring.get("events", 0)
-            row("  fast-traced pair (trace start --fast)", fo["ns_per_pair"], "ns",
-                note="%.1fx native, median of 3; goal 5x" % (fo["ns_per_pair"] / native))
+            row("  fast-traced pair (trace start)", fo["ns_per_pair"], "ns",
+                note="%.1fx native, median of 3; goal 5x; full stacks at malloc and free" % (
+                    fo["ns_per_pair"] / native))
             row("  fast: events consumed per second", ev / fo["seconds"] / 1e6 if fo["seconds"] else 0, "M/s",
                 note="%d events, %d ring waits, %d lost, %d stacks unwound in the target" % (
                     ev, ring.get("waits", 0), ring.get("lost", 0),
                     fst.get("unwind", {}).get("agent_unwinds", 0)))
         else:
-            row("  fast-traced pair (trace start --fast)", 0, "", note="FAILED")
+            row("  fast-traced pair (trace start)", 0, "", note="FAILED")
+        if nf:
+            row("  fast, a free's caller alone (--no-free-stacks)", nf["ns_per_pair"], "ns",
+                note="%.1fx native, median of 3" % (nf["ns_per_pair"] / native))
+        else:
+            row("  fast, a free's caller alone (--no-free-stacks)", 0, "", note="FAILED")
         if so:
             row("  sampled pair (trace start --sample 524288)", so["ns_per_pair"], "ns",
                 note="%.2fx native; goal 1.5x; %d allocations sampled" % (
@@ -573,10 +582,10 @@ def bench_pairs():
         else:
             row("  sampled pair (trace start --sample 524288)", 0, "", note="FAILED")
         if bo:
-            row("  breakpoint-traced pair (trace start)", bo["ns_per_pair"], "ns",
+            row("  breakpoint-traced pair (trace start --breakpoints)", bo["ns_per_pair"], "ns",
                 note="%.0fx native; %d stops" % (bo["ns_per_pair"] / native, bst.get("stops", 0)))
         else:
-            row("  breakpoint-traced pair (trace start)", 0, "", note="FAILED")
+            row("  breakpoint-traced pair (trace start --breakpoints)", 0, "", note="FAILED")
         if not ht:
             row("  heaptrack -p pair", 0, "", note="skipped: heaptrack is not installed")
             continue

@@ -9,7 +9,7 @@
  *	name-width N		C++ names longer than N are shortened in
  *				text (0: never); JSON has them in full
  *	tracer fast|breakpoints	what `trace start` uses without --fast or
- *				--breakpoints
+ *				--breakpoints (fast by default)
  */
 #include "config.h"
 #include "cmd.h"
@@ -92,9 +92,10 @@ const struct cmd_entry cmd_set_entry = {
 		"name-width N: C++ names longer than N characters (default 100) are\n"
 		"shown with their template arguments, then their parameters, elided\n"
 		"(`std::map<...>::find(...)`); 0 never shortens.  JSON has full names.\n"
-		"tracer fast: `trace start` uses fast tracepoints (as `trace start --fast`);\n"
-		"breakpoints, the default: breakpoints.  HEAPDBG_TRACER=fast in the\n"
-		"environment makes fast the default.\n"
+		"tracer fast, the default: `trace start` uses fast tracepoints (as\n"
+		"`trace start --fast`); breakpoints: breakpoints (as `trace start\n"
+		"--breakpoints`).  HEAPDBG_TRACER=breakpoints in the environment makes\n"
+		"breakpoints the default.\n"
 		"JSON: allocator_frames, confirm, name_width, tracer.",
 	.words = set_words,
 	.flags = CMD_NO_REPEAT,

@@ -1,9 +1,10 @@
 /*
  * cmd-trace.c - `trace start [--depth N] [--fast|--breakpoints]`, `trace stop`,
  * `trace status`: allocation tracing of every allocator entry point the
- * program calls, with breakpoints (the default), or with --fast with fast
- * tracepoints (a jump into an in-process collector, tracer-fast.h) where
- * they can be set and breakpoints elsewhere (see tracer.h).
+ * program calls, with fast tracepoints (the default: a jump into an
+ * in-process collector, tracer-fast.h) where they can be set and
+ * breakpoints elsewhere, or with --breakpoints with breakpoints only (see
+ * tracer.h).
  */
 #include "config.h"
 #include "cmd.h"
@@ -19,13 +20,14 @@ static int
 trace_start(struct session *s, int argc, char **argv)
 {
 	uint64_t depth = 32, sample = 0;
-	bool breakpoints = false, fast = false;
+	bool breakpoints = false, fast = false, no_free_stacks = false;
 	int npos;
 	const struct opt_spec opts[] = {
 		{ "--depth", OPT_U64, &depth, NULL },
 		{ "--breakpoints", OPT_FLAG, &breakpoints, NULL },
 		{ "--fast", OPT_FLAG, &fast, NULL },
 		{ "--sample", OPT_U64, &sample, NULL },
+		{ "--no-free-stacks", OPT_FLAG, &no_free_stacks, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
 	struct trace_opts o;
@@ -37,7 +39,7 @@ trace_start(struct session *s, int argc, char **argv)
 	if (cmd_parse_opts(argc, argv, opts, &npos) < 0)
 		return -1;
 	if (npos)
-		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N] [--fast | --breakpoints] [--sample BYTES]");
+		return hd_fail(HD_EUSAGE, "usage: trace start [--depth N] [--fast | --breakpoints] [--sample BYTES] [--no-free-stacks]");
 	if (depth > 256)
 		return hd_fail(HD_EUSAGE, "--depth: at most 256 frames");
 	if (s->tracer && tracer_active(s->tracer))
@@ -52,14 +54,15 @@ trace_start(struct session *s, int argc, char **argv)
 	o.depth = (int)depth;
 	if (fast && breakpoints)
 		return hd_fail(HD_EUSAGE, "trace start: --fast or --breakpoints, not both");
-	/* breakpoints stay the default until the fast path has passed the
-	 * whole suite; `set tracer fast` or HEAPDBG_TRACER=fast (to run the
-	 * suite's trace tests with it) make fast the default */
+	/* fast tracepoints by default; `set tracer breakpoints` or
+	 * HEAPDBG_TRACER=breakpoints (to run the suite's trace tests with
+	 * the breakpoint tracer) make breakpoints the default */
 	if (sample && breakpoints)
 		return hd_fail(HD_EUSAGE, "trace start: --sample needs fast tracepoints, not --breakpoints");
 	if (!fast && !breakpoints)
 		fast = sample || session_fast_tracer(s);
 	o.breakpoints = !fast;
+	o.no_free_stacks = no_free_stacks;
 	o.stop_on_error = !s->batch;
 	/* the blocks in use now: a free of anything else, not allocated
 	 * since, is an invalid free */
@@ -111,6 +114,9 @@ trace_start(struct session *s, int argc, char **argv)
 		if (st.fast_error)
 			em_fmt(s->em, " ({fast_error:%s})", st.fast_error);
 		em_fmt(s->em, ", stacks of up to {depth:%d} frames", st.depth);
+		em_bool(s->em, "free_stacks", st.free_stacks);
+		if (!st.free_stacks)
+			em_text(s->em, " (a free's: its caller alone)");
 		if (st.sample_rate)
 			em_fmt(s->em, ", sampling about one allocation per {sample_rate:%" PRIu64 "} bytes",
 			       st.sample_rate);
@@ -263,32 +269,38 @@ trace_exec(struct session *s, int argc, char **argv)
 }
 
 static const char *const trace_words[] = { "start", "stop", "status", NULL };
-static const char *const trace_opts[] = { "--depth", "--breakpoints", "--fast", "--sample", NULL };
+static const char *const trace_opts[] = { "--depth", "--breakpoints", "--fast", "--sample", "--no-free-stacks", NULL };
 
 const struct cmd_entry cmd_trace_entry = {
 	.name = "trace",
-	.usage = "trace start [--depth N] [--fast | --breakpoints] [--sample BYTES] | trace stop | trace status",
-	.summary = "trace every allocation with its stack (breakpoints, or fast tracepoints)",
-	.help = "trace start places a breakpoint on every allocator entry point the program\n"
-		"calls (malloc, free, calloc, realloc, reallocarray, memalign,\n"
-		"aligned_alloc, posix_memalign, valloc, pvalloc), resolved as the dynamic\n"
-		"linker does, so an interposed allocator is traced too.  The breakpoints\n"
-		"are never lifted while threads run: the displaced instruction runs out of\n"
-		"line, so no call of any thread is missed.  Each allocation is recorded\n"
-		"with its requested size and its stack (--depth frames, default 32); frees\n"
-		"remove them.  At most 2 stops per allocation and 1 per free.\n"
-		"trace stop puts every byte back; the records stay for `top` and `leaks`.\n"
-		"trace status: calls per entry point, stops, outstanding blocks and bytes.\n"
-		"If heapdbg is killed with SIGKILL while tracing, the program dies of\n"
-		"SIGTRAP at its next allocation (or of SIGSEGV or SIGILL, for a thread\n"
-		"that was stopped on a breakpoint): no breakpoint design survives that.\n"
-		"SIGTERM, SIGINT and SIGHUP put everything back first.\n"
-		"trace start --fast uses fast tracepoints instead: a jump at each entry point\n"
-		"into a code page heapdbg maps in the program, whose collector records each\n"
-		"call in a ring shared with heapdbg; no call stops its thread.  An entry\n"
-		"point that cannot take the jump gets a breakpoint (trace status says why).\n"
+	.usage = "trace start [--depth N] [--fast | --breakpoints] [--sample BYTES] [--no-free-stacks] | trace stop | "
+		 "trace status",
+	.summary = "trace every allocation with its stack (fast tracepoints, or breakpoints)",
+	.help = "trace start traces every allocator entry point the program calls\n"
+		"(malloc, free, calloc, realloc, reallocarray, memalign, aligned_alloc,\n"
+		"posix_memalign, valloc, pvalloc), resolved as the dynamic linker does, so\n"
+		"an interposed allocator is traced too.  Each allocation is recorded with\n"
+		"its requested size and its stack (--depth frames, default 32), each free\n"
+		"with its stack (--no-free-stacks: its caller alone); frees remove them.\n"
+		"By default with fast tracepoints: a jump at each entry point into a code\n"
+		"page heapdbg maps in the program, whose collector records each call in a\n"
+		"ring shared with heapdbg; no call stops its thread.  An entry point that\n"
+		"cannot take the jump gets a breakpoint, and all of them do when the code\n"
+		"page cannot be mapped (trace start and trace status say which and why).\n"
 		"If heapdbg dies while fast tracing, the collector passes every call\n"
 		"through and the program goes on.\n"
+		"trace start --breakpoints (or set tracer breakpoints, or\n"
+		"HEAPDBG_TRACER=breakpoints) places a breakpoint on every entry point\n"
+		"instead, never lifted while threads run: the displaced instruction runs\n"
+		"out of line, so no call of any thread is missed.  At most 2 stops per\n"
+		"allocation and 1 per free.  If heapdbg is killed with SIGKILL while\n"
+		"tracing with breakpoints, the program dies of SIGTRAP at its next\n"
+		"allocation (or of SIGSEGV or SIGILL, for a thread that was stopped on a\n"
+		"breakpoint): no breakpoint design survives that.  SIGTERM, SIGINT and\n"
+		"SIGHUP put everything back first.\n"
+		"trace stop puts every byte back; the records stay for `top` and `leaks`.\n"
+		"trace status: calls per entry point and the mode of each, stops,\n"
+		"outstanding blocks and bytes.\n"
 		"trace start --sample BYTES (fast tracepoints) records about one allocation\n"
 		"per BYTES allocated (a Poisson draw, as tcmalloc's) and the frees of those\n"
 		"blocks; top scales the samples as pprof does and says they are estimates.",

@@ -497,6 +497,7 @@ fast_setup(struct target *t, struct symbols *s, struct fast_entry *e, unsigned n
 		h->spool_off = (uint32_t)spool_off;
 		h->spool_words = SPOOL_WORDS;
 		h->sample_rate = cfg->sample_rate;
+		h->free_stacks = cfg->free_stacks;
 		h->sample_seed = cfg->sample_seed;
 		if (getenv("HEAPDBG_TEST_HELLO_SIGNAL"))
 			h->test_hello_sig = (uint32_t)atoi(getenv("HEAPDBG_TEST_HELLO_SIGNAL"));
@@ -773,9 +774,10 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 		}
 		if (ev.h.type == HDA_EV_HELLO) {
 			answer_hello(fp, &ev.h);
-		} else if (ev.h.type == HDA_EV_FREE || ev.h.type == HDA_EV_CALL || ev.h.type == HDA_EV_CALLID) {
+		} else if (ev.h.type == HDA_EV_FREE || ev.h.type == HDA_EV_CALL || ev.h.type == HDA_EV_CALLID ||
+			   ev.h.type == HDA_EV_FREEID || ev.h.type == HDA_EV_FREESTK) {
 			memset(&fe, 0, sizeof(fe));
-			fe.is_call = ev.h.type != HDA_EV_FREE;
+			fe.is_call = ev.h.type == HDA_EV_CALL || ev.h.type == HDA_EV_CALLID;
 			fe.index = ev.h.func;
 			fe.tid = (pid_t)ev.h.tid;
 			fe.slot = ev.h.slot;
@@ -788,7 +790,7 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 				fe.regs.rsi = ev.h.arg[1];
 				fe.regs.rdx = ev.h.arg[2];
 			}
-			if (ev.h.type == HDA_EV_CALLID && len >= sizeof(struct hda_ev_id)) {
+			if ((ev.h.type == HDA_EV_CALLID || ev.h.type == HDA_EV_FREEID) && len >= sizeof(struct hda_ev_id)) {
 				struct hda_ev_id ei;
 				ring_get(fp, pos, &ei, sizeof(ei));
 				fe.ret = ei.ret;
@@ -797,13 +799,15 @@ fast_drain(struct fastpath *fp, fast_event_fn fn, void *ctx)
 				fe.stack_id = ei.stack_id;
 				fe.sampled = ei.flags & HDA_EVF_SAMPLED;
 				fe.old_sampled = ei.flags & HDA_EVF_OLD_SAMPLED;
-			} else if (ev.h.type == HDA_EV_CALL && len >= sizeof(ev)) {
+				fe.checked = ei.flags & HDA_EVF_CHECKED;
+			} else if ((ev.h.type == HDA_EV_CALL || ev.h.type == HDA_EV_FREESTK) && len >= sizeof(ev)) {
 				ring_get(fp, pos, &ev, sizeof(ev));
 				fe.ret = ev.ret;
 				fe.have_out = ev.flags & HDA_EVF_OUT;
 				fe.out = ev.out;
 				fe.sampled = ev.flags & HDA_EVF_SAMPLED;
 				fe.old_sampled = ev.flags & HDA_EVF_OLD_SAMPLED;
+				fe.checked = ev.flags & HDA_EVF_CHECKED;
 				fe.regs.rsp = ev.rsp;
 				fe.regs.rbp = ev.rbp;
 				fe.regs.rbx = ev.rbx;
@@ -983,8 +987,8 @@ fast_entry_pc(const struct fastpath *fp, uint64_t func)
 	return i < fp->n ? fp->ent[i].addr : 0;
 }
 
-int
-fast_pass_once(struct fastpath *fp, uint64_t slot)
+static int
+slot_flag(struct fastpath *fp, uint64_t slot, uint32_t flag)
 {
 	uint64_t off;
 	struct hda_slot *sl;
@@ -994,8 +998,20 @@ fast_pass_once(struct fastpath *fp, uint64_t slot)
 	if (off % sizeof(*sl) || off / sizeof(*sl) >= NSLOTS)
 		return hd_fail(HD_EGENERIC, "0x%" PRIx64 " is no slot of the agent", slot);
 	sl = &fp->slots[off / sizeof(*sl)];
-	__atomic_fetch_or(&sl->flags, HDA_SLOT_ONCE, __ATOMIC_ACQ_REL);
+	__atomic_fetch_or(&sl->flags, flag, __ATOMIC_ACQ_REL);
 	return 0;
+}
+
+int
+fast_pass_checked(struct fastpath *fp, uint64_t slot)
+{
+	return slot_flag(fp, slot, HDA_SLOT_NOCHECK);
+}
+
+int
+fast_pass_once(struct fastpath *fp, uint64_t slot)
+{
+	return slot_flag(fp, slot, HDA_SLOT_ONCE);
 }
 
 void

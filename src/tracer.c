@@ -145,6 +145,7 @@ struct tracer {
 	struct unwinder *u;
 	struct unwind_stats unw_acc;	/* of the unwinders before u */
 	int depth;
+	bool no_free_stacks;	/* a free's stack is its caller alone (trace start --no-free-stacks) */
 	bool active;
 	const char *end_reason;
 	struct bp bps[MAX_BPS];
@@ -1019,8 +1020,11 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 		/* the free's stack, unwound from a copy once it runs */
 		uint64_t p = at_entry.rdi;
 		size_t fgot = 0;
-		if (p && tr->u && tr->depth > 0)
+		uint64_t caller = 0;
+		if (p && tr->u && tr->depth > 0 && !tr->no_free_stacks)
 			fgot = target_read_uncached(t, regs->rsp, tr->stackbuf, tt->stack_need ? tt->stack_need : STACK_COPY);
+		else if (p && tr->no_free_stacks)
+			(void)!target_read_uncached(t, regs->rsp, &caller, 8);	/* its caller alone */
 		if (step_over(tr, th, bp, regs) < 0)
 			return TRAP_NOT_MINE;
 		live_resume(t, th);
@@ -1035,7 +1039,7 @@ on_entry(struct tracer *tr, struct target_thread *th, struct bp *bp, hd_regs_t *
 					id = stack_intern(tr->stacks, tr->pcs, n);
 			}
 			if (!deferred)
-				rec_free(tr, p, id, 0);
+				rec_free(tr, p, id, caller);
 		}
 		return TRAP_HOLD;
 	}
@@ -1122,7 +1126,10 @@ on_agent_check(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
 	at.r13 = f.r13;
 	at.r14 = f.r14;
 	at.r15 = f.r15;
-	if (fast_pass_once(tr->fp, regs->rsi) < 0 || live_set_regs(tr->t, th, &at) < 0) {
+	/* a free goes on unrecorded (its ledger is taken here); a realloc
+	 * recorded, its pointer not checked again */
+	if ((is_allocation(func) ? fast_pass_checked(tr->fp, regs->rsi) : fast_pass_once(tr->fp, regs->rsi)) < 0 ||
+	    live_set_regs(tr->t, th, &at) < 0) {
 		warn_msg("thread %d: cannot take it back to its call at the agent's check: %s", th->tid, hd_errmsg());
 		return TRAP_NOT_MINE;
 	}
@@ -1130,7 +1137,8 @@ on_agent_check(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
 	tr->st.agent_checks++;
 	/* the events before this call first */
 	drain(tr);
-	tr->st.events[func]++;
+	if (!is_allocation(func))
+		tr->st.events[func]++;	/* (a realloc: counted at its event) */
 	err = ledger_check(tr, f.rdi, func, th->tid, 0, f.rsp, REG_TP(&at), false, &me);
 	if (err && !confirm_error(tr, f.rdi, func, th->tid, f.rsp, REG_TP(&at), &me)) {
 		/* judged when the ring is read up to this call */
@@ -1148,7 +1156,7 @@ on_agent_check(struct tracer *tr, struct target_thread *th, hd_regs_t *regs)
 			rec_free(tr, f.rdi, me.call_stack, 0);
 		return TRAP_HOLD;
 	}
-	/* (a realloc goes on untraced) */
+	/* (a realloc is recorded when it returns) */
 	if (!is_allocation(func))
 		rec_free(tr, f.rdi, err ? me.call_stack : take_stack(tr, th, &at), 0);
 	return TRAP_RESUME;
@@ -1198,6 +1206,40 @@ tr_on_trap(void *ctx, struct target *t, struct target_thread *th)
 
 /* ---- the fast path's events ---- */
 
+/* The interned stack of an event (an allocation's or a free's): the id
+ * of a stack published before, the agent's pcs, or unwound here from
+ * its stack copy (and its rules published); 0 when it has none. */
+static uint32_t
+fast_stack(struct tracer *tr, const struct fast_event *ev)
+{
+	uint32_t stack = 0;
+
+	if (ev->stack_id && ev->stack_id <= stack_count(tr->stacks)) {
+		stack = ev->stack_id;	/* a stack published before */
+		tr->agent_unwinds++;
+		tr->stack_ids++;
+	} else if (ev->npcs > 0 && tr->depth > 0) {
+		stack = stack_intern(tr->stacks, ev->pcs, MIN(ev->npcs, tr->depth));
+		fast_publish_stack(tr->fp, ev->pcs, ev->npcs, stack);
+		tr->agent_unwinds++;
+	} else if (tr->u && tr->depth > 0 && ev->stack_len >= 8) {
+		uint64_t reach = ev->regs.rsp + 8;
+		struct stack_copy sc = { ev->stack, ev->regs.rsp, ev->stack_len, &reach };
+		int n = unwind_regs(tr->u, ev->tid, &ev->regs, &sc, tr->pcs, tr->depth);
+		fast_set_need(tr->fp, ev->slot, stack_need_after(reach, ev->regs.rsp, 0));
+		if (n > 0)
+			stack = stack_intern(tr->stacks, tr->pcs, n);
+		/* the agent unwinds the same stack itself from now on */
+		for (int i = 0; tr->cfi && i < n; i++) {
+			struct cfi_rule_info ri;
+			uint64_t pc = i == 0 ? tr->pcs[0] : tr->pcs[i] - 1;
+			cfi_rule_info(tr->cfi, pc, &ri);
+			fast_publish_rule(tr->fp, pc, &ri);
+		}
+	}
+	return stack;
+}
+
 static void
 tr_fast_event(void *ctx, const struct fast_event *ev)
 {
@@ -1212,19 +1254,21 @@ tr_fast_event(void *ctx, const struct fast_event *ev)
 	if (!ev->is_call) {
 		/* checked now, after the call: what the agent's check at the
 		 * entry let through (a fastbin double free, a free of a block
-		 * freed long ago); the free's stack is its caller */
+		 * freed long ago); the free's stack as the agent sent it, or
+		 * (--no-free-stacks) its caller */
 		struct memerr me;
 		uint64_t idx;
+		uint32_t fs = fast_stack(tr, ev);
 		if (u64map_get(&tr->live, ev->arg[0], &idx) && tr->recs.v[idx].used) {
-			rec_free_idx(tr, idx, 0, ev->arg[1]);	/* a block in use: the common case */
+			rec_free_idx(tr, idx, fs, ev->arg[1]);	/* a block in use: the common case */
 			return;
 		}
 		if (ledger_check(tr, ev->arg[0], bp->func, ev->tid, ev->arg[1], 0, 0, true, &me)) {
-			me.call_stack = caller_stack(tr, ev->arg[1]);
+			me.call_stack = fs ? fs : caller_stack(tr, ev->arg[1]);
 			me.at_read = true;
 			add_error(tr, &me);
 		}
-		rec_free(tr, ev->arg[0], 0, ev->arg[1]);
+		rec_free(tr, ev->arg[0], fs, ev->arg[1]);
 		return;
 	}
 	memset(&e, 0, sizeof(e));
@@ -1242,31 +1286,10 @@ tr_fast_event(void *ctx, const struct fast_event *ev)
 	e.arg[1] = ev->arg[1];
 	e.arg[2] = ev->arg[2];
 	e.time = ev->time;
-	if (ev->stack_id && ev->stack_id <= stack_count(tr->stacks)) {
-		e.stack = ev->stack_id;	/* a stack published before */
-		tr->agent_unwinds++;
-		tr->stack_ids++;
-	} else if (ev->npcs > 0 && tr->depth > 0) {
-		e.stack = stack_intern(tr->stacks, ev->pcs, MIN(ev->npcs, tr->depth));
-		fast_publish_stack(tr->fp, ev->pcs, ev->npcs, e.stack);
-		tr->agent_unwinds++;
-	} else if (tr->u && tr->depth > 0 && ev->stack_len >= 8) {
-		uint64_t reach = ev->regs.rsp + 8;
-		struct stack_copy sc = { ev->stack, ev->regs.rsp, ev->stack_len, &reach };
-		int n = unwind_regs(tr->u, ev->tid, &ev->regs, &sc, tr->pcs, tr->depth);
-		fast_set_need(tr->fp, ev->slot, stack_need_after(reach, ev->regs.rsp, 0));
-		if (n > 0)
-			e.stack = stack_intern(tr->stacks, tr->pcs, n);
-		/* the agent unwinds the same stack itself from now on */
-		for (int i = 0; tr->cfi && i < n; i++) {
-			struct cfi_rule_info ri;
-			uint64_t pc = i == 0 ? tr->pcs[0] : tr->pcs[i] - 1;
-			cfi_rule_info(tr->cfi, pc, &ri);
-			fast_publish_rule(tr->fp, pc, &ri);
-		}
-	}
-	if ((bp->func == TF_REALLOC || bp->func == TF_REALLOCARRAY) && ev->arg[0]) {
-		/* a realloc's pointer, checked as a free's after the call */
+	e.stack = fast_stack(tr, ev);
+	if ((bp->func == TF_REALLOC || bp->func == TF_REALLOCARRAY) && ev->arg[0] && !ev->checked) {
+		/* a realloc's pointer, checked as a free's after the call
+		 * (unless checked at the agent's trap already) */
 		struct memerr me;
 		uint64_t caller = ev->npcs > 1 ? ev->pcs[1] : 0;
 		if (!caller && ev->stack_len >= 8)
@@ -1719,6 +1742,7 @@ setup_fast(struct tracer *tr, uint64_t lo, uint64_t hi, const struct trace_opts 
 	cfg.depth = tr->depth;
 	cfg.sample_rate = tr->sample_rate;
 	cfg.sample_seed = tr->sample_seed;
+	cfg.free_stacks = !o->no_free_stacks;
 	/* HEAPDBG_UNWIND_VERIFY: every stack is unwound by heapdbg from a
 	 * copy, to be checked against libunwind */
 	cfg.agent_unwinds = tr->u && !getenv("HEAPDBG_UNWIND_VERIFY");
@@ -1777,6 +1801,7 @@ tracer_start(struct target *t, struct symbols *s, struct unwinder *u, const stru
 	tr->u = u;
 	tr->depth = o && o->depth > 0 ? o->depth : 32;
 	tr->sample_rate = o ? o->sample : 0;
+	tr->no_free_stacks = o && o->no_free_stacks;
 	tr->sample_seed = o && o->sample_seed ? o->sample_seed : 0;
 	if (tr->sample_rate && !tr->sample_seed && getrandom(&tr->sample_seed, sizeof(tr->sample_seed), GRND_NONBLOCK) != 8)
 		tr->sample_seed = (uint64_t)(hd_wall_time() * 1e9);
@@ -2272,6 +2297,7 @@ tracer_status(const struct tracer *tr, struct trace_status *st)
 	st->agent_unwinds = tr->agent_unwinds;
 	st->stack_ids = tr->stack_ids;
 	st->sample_rate = tr->sample_rate;
+	st->free_stacks = !tr->no_free_stacks;
 	if (tr->fp) {
 		struct fast_stats fs;
 		fast_stats(tr->fp, &fs);

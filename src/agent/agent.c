@@ -607,6 +607,84 @@ call_size(const struct hda_frame *f)
 	}
 }
 
+/*
+ * A free's event, at its entry, with its whole stack (hda_shm.free_stacks):
+ * unwound here as an allocation's is at its return (the entry's rsp points
+ * at the return address, the callee-saved registers are the caller's), and
+ * sent as the published stack's id (HDA_EV_FREEID), else its pcs, else a
+ * copy of the stack (HDA_EV_FREESTK); h is the head, filled in.  A thread
+ * whose stack is unknown and cannot ask sends the head alone (HDA_EV_FREE:
+ * the caller's one frame).
+ */
+static void
+free_event(struct hda_shm *s, struct hda_slot *sl, struct hda_frame *f, struct hda_ev_head *h)
+{
+	uint32_t slotno = h->slot;
+	uint64_t pcs[HDA_MAX_DEPTH];
+	uint64_t need, avail;
+	struct hda_ev e;
+	int known = stack_known(s, sl, slotno, f->rsp), n;
+	uint32_t id;
+
+	if (known < 0 || !LOAD(hda_priv.enabled)) {
+		if (LOAD(hda_priv.enabled))
+			ring_write(s, sl, h, sizeof(*h), 0, 0);
+		return;
+	}
+	n = known > 0 ? agent_unwind(s, sl, f, pcs) : 0;
+	id = n > 0 ? stack_id(s, pcs, (uint32_t)n) : 0;
+	if (id) {
+		struct hda_ev_id ei;
+		ei.h = *h;
+		ei.h.type = HDA_EV_FREEID;
+		ei.ret = 0;
+		ei.out = 0;
+		ei.stack_id = id;
+		ei.flags = 0;
+		ring_write(s, sl, &ei, sizeof(ei), 0, 0);
+		return;
+	}
+	e.h = *h;
+	e.h.type = HDA_EV_FREESTK;
+	e.ret = 0;
+	e.out = 0;
+	e.pc = 0;
+	e.rsp = f->rsp;
+	e.rbp = f->rbp;
+	e.rbx = f->rbx;
+	e.r12 = f->r12;
+	e.r13 = f->r13;
+	e.r14 = f->r14;
+	e.r15 = f->r15;
+	e.flags = 0;
+	if (n > 0) {
+		e.flags = HDA_EVF_PCS;
+		e.stack_len = (uint32_t)n * 8;
+		ring_write(s, sl, &e, sizeof(e), pcs, e.stack_len);
+		return;
+	}
+	need = LOAD(sl->stack_need);
+	if (!need)
+		need = s->stack_first;
+	if (need > s->stack_max)
+		need = s->stack_max;
+	avail = known > 0 ? LOAD(sl->stack_hi) - f->rsp : 0;
+	if (need > avail)
+		need = avail;
+	e.stack_len = (uint32_t)need;
+	ring_write(s, sl, &e, sizeof(e), (const void *)(uintptr_t)f->rsp, (uint32_t)need);
+}
+
+/* The call heapdbg checked at its trap and let go (HDA_SLOT_NOCHECK):
+ * recorded, unchecked, its event flagged so heapdbg does not check it
+ * again.  (Not while sampling: there is no check then.) */
+static void
+pass_checked(struct hda_slot *sl, struct hda_frame *f)
+{
+	__atomic_fetch_and(&sl->flags, ~HDA_SLOT_NOCHECK, __ATOMIC_ACQ_REL);
+	f->samp |= HDA_EVF_CHECKED;
+}
+
 int
 hda_enter(struct hda_frame *f)
 {
@@ -649,6 +727,8 @@ hda_enter(struct hda_frame *f)
 			__atomic_fetch_and(&sl->flags, ~HDA_SLOT_ONCE, __ATOMIC_ACQ_REL);
 		return 0;
 	}
+	if (LOAD(sl->flags) & HDA_SLOT_NOCHECK)
+		pass_checked(sl, f);
 	f->tsc = rdtsc();
 	if ((f->func & HDA_FN_FREE)) {
 		struct hda_ev_head h;
@@ -666,10 +746,14 @@ hda_enter(struct hda_frame *f)
 		h.arg[0] = f->rdi;
 		h.arg[1] = *(uint64_t *)f->rsp;	/* the caller */
 		h.arg[2] = f->rdx;
-		ring_write(s, sl, &h, sizeof(h), 0, 0);
+		if (LOAD(s->free_stacks))
+			free_event(s, sl, f, &h);
+		else
+			ring_write(s, sl, &h, sizeof(h), 0, 0);
 		return 0;	/* then the free itself, as called */
 	}
-	if ((f->func & HDA_FN_OLD) && f->rdi && LOAD(s->check) && !own_call(s, f) && chunk_suspect(s, f->rdi))
+	if ((f->func & HDA_FN_OLD) && f->rdi && LOAD(s->check) && !(f->samp & HDA_EVF_CHECKED) && !own_call(s, f) &&
+	    chunk_suspect(s, f->rdi))
 		hold_for_heapdbg(s, sl, f);
 	f->slot = (uint64_t)(uintptr_t)sl;
 	inc32(&sl->in_flight);

@@ -44,9 +44,10 @@
  * restore), then hda_exit() records the call with its result, and the pad
  * returns to the caller.  Otherwise it jumps to the body with every
  * register as it was.  A free is recorded at entry, before the block can
- * be handed out again; an allocation at return, with the stack copied
- * from the entry's stack pointer up (the caller's frames do not change
- * while it waits for the call).
+ * be handed out again, with its stack unwound there (the entry's stack
+ * pointer points at the return address); an allocation at return, with
+ * the stack copied from the entry's stack pointer up (the caller's frames
+ * do not change while it waits for the call).
  *
  * The ring: producers reserve [pos, pos+len) by compare-and-swap on head,
  * only when it fits (so a reservation is never waited on), write the
@@ -72,7 +73,10 @@
  * heapdbg publishes each stack it interned from pcs in the stack table
  * (struct hda_stack); a later allocation with the same pcs is sent as
  * the stack's id alone (HDA_EV_CALLID: 80 bytes instead of 144 + 8 a
- * frame, and nothing for heapdbg to hash).
+ * frame, and nothing for heapdbg to hash).  A free's stack takes the same
+ * three forms (HDA_EV_FREEID, HDA_EV_FREESTK with or without HDA_EVF_PCS),
+ * unless free stacks are off (hda_shm.free_stacks 0: HDA_EV_FREE, the
+ * caller alone).
  *
  * Per thread (keyed by its thread pointer, %fs:0): the stack range it may
  * copy from (heapdbg fills it: at trace start, and when a thread asks with
@@ -89,7 +93,7 @@
 #include "hdagent-off.h"	/* the offsets pad.S reads */
 
 #define HDA_MAGIC 0x48444147u	/* "HDAG" */
-#define HDA_VERSION 1
+#define HDA_VERSION 2
 
 #define HDA_CODE_SIZE 16384	/* the code mapping */
 #define HDA_STUB_OFF 8192	/* the first stub */
@@ -144,6 +148,8 @@ struct hda_rule {
 #define HDA_SLOT_PASS 1u	/* pass through (a vfork child shares this thread) */
 #define HDA_SLOT_ONCE 2u	/* pass the next call through, then clear it (the call heapdbg
 				 * held at a memory error, let go: it runs as called, unchecked) */
+#define HDA_SLOT_NOCHECK 4u	/* the next call goes on unchecked but recorded, its event flagged
+				 * HDA_EVF_CHECKED (a realloc heapdbg checked at its trap) */
 
 struct hda_slot {
 	uint64_t key;		/* the thread pointer (%fs:0); 0: free */
@@ -180,7 +186,8 @@ struct hda_shm {
 	uint32_t nrules;	/* a power of two (0: the agent never unwinds) */
 	uint32_t rules_off;	/* struct hda_rule[nrules] */
 	uint32_t depth;		/* frames per stack (<= HDA_MAX_DEPTH) */
-	uint32_t pad3;
+	uint32_t free_stacks;	/* 1: a free's event carries its stack (HDA_EV_FREEID,
+				 * HDA_EV_FREESTK); 0: only its caller (HDA_EV_FREE) */
 	uint64_t entry_pc[HDA_MAX_ENTRIES];	/* the entry points, by index */
 	/* A call whose return address is in one of these is an inner call
 	 * of a traced one (realloc(p, 0) calls free) or its tail call (the
@@ -296,12 +303,17 @@ hda_stack_hash(const uint64_t *pcs, uint32_t n)
 				 * the caller's return address, the free's one-frame stack) */
 #define HDA_EV_HELLO 3		/* a thread asks for its stack range (head only; arg[0] = rsp) */
 #define HDA_EV_CALLID 4		/* an allocation with a known stack (struct hda_ev_id) */
+#define HDA_EV_FREEID 5		/* a free, at its entry, with a known stack (struct hda_ev_id;
+				 * ret and out 0, arg[1] the caller) */
+#define HDA_EV_FREESTK 6	/* a free, at its entry, with its pcs (HDA_EVF_PCS) or a stack
+				 * copy (struct hda_ev; ret and out 0, arg[1] the caller) */
 
 /* hda_ev.flags */
 #define HDA_EVF_OUT 1u		/* out holds *arg[0] after a successful posix_memalign */
 #define HDA_EVF_PCS 2u		/* the agent unwound it: stack_len bytes of pcs (u64) follow */
 #define HDA_EVF_SAMPLED 4u	/* sampling: its result was sampled (else it only freed a sampled arg[0]) */
 #define HDA_EVF_OLD_SAMPLED 8u	/* sampling: realloc's arg[0] was a sampled block */
+#define HDA_EVF_CHECKED 16u	/* realloc's arg[0] was checked by heapdbg at the agent's trap */
 
 struct hda_ev_head {
 	uint64_t commit;	/* pos ^ key, written last */
@@ -350,7 +362,8 @@ struct hda_frame {
 	uint64_t ret;		/* 120 */
 	uint64_t slot;		/* 128: struct hda_slot *, set by hda_enter */
 	uint64_t tsc;		/* 136 */
-	uint64_t samp;		/* 144: HDA_EVF_SAMPLED | HDA_EVF_OLD_SAMPLED, set by hda_enter */
+	uint64_t samp;		/* 144: HDA_EVF_SAMPLED | HDA_EVF_OLD_SAMPLED | HDA_EVF_CHECKED,
+				 * set by hda_enter (the event's flags) */
 };				/* 152 bytes (pad.S's FRAME: 160) */
 
 #define HDA_FRAME_SIZE 152

@@ -14,7 +14,9 @@
 # glibc makes for the program (fclose twice: glibc's own free of the
 # FILE) is reported too, in both tracers, held at the call, with
 # valgrind's block and stacks; a dying thread's tcache, freed by glibc,
-# is not.
+# is not; the fast
+# tracer's stacks are the breakpoint tracer's frame for frame, and
+# --no-free-stacks keeps a free's caller alone.
 import json, os, re, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from hdtest import *
@@ -97,13 +99,12 @@ def check_error(e, label, mode, kind, words, callf, freef, allocf, want, tracer)
     is_(e.get("addr"), want.get("call"), "%s: the pointer passed" % label)
     ok(e.get("message", "").startswith(words % want), "%s: says '%s'" % (label, words % want), e.get("message"))
     is_(first(e.get("stack")), callf, "%s: this call's stack starts in %s" % (label, callf))
-    if tracer == "breakpoints" or e.get("held") or not e.get("at_read"):
-        ok("main" in funcs(e.get("stack")), "%s: this call's stack goes on to main" % label, funcs(e.get("stack")))
+    ok("main" in funcs(e.get("stack")), "%s: this call's stack goes on to main" % label, funcs(e.get("stack")))
     b = e.get("block") or {}
     if freef:
         is_(first(b.get("free_stack")), freef, "%s: first free in %s" % (label, freef))
-        if tracer == "breakpoints":
-            ok("main" in funcs(b.get("free_stack")), "%s: the first free's stack goes on to main" % label)
+        ok("main" in funcs(b.get("free_stack")), "%s: the first free's stack goes on to main" % label,
+           funcs(b.get("free_stack")))
     if allocf:
         is_(first(b.get("alloc_stack")), allocf, "%s: allocated in %s" % (label, allocf))
         is_(b.get("addr"), want.get("block"), "%s: the block" % label)
@@ -115,6 +116,8 @@ def check_error(e, label, mode, kind, words, callf, freef, allocf, want, tracer)
         is_(e.get("glibc"), "free(): invalid next size (normal)", "%s: glibc's check named" % label)
 
 
+# the three stacks of each error, by tracer: the same frames both ways
+three = {}
 for tracer, start in TRACERS:
     for mode, env, kind, words, callf, freef, allocf, survives, fast_held in cases:
         label = "%s, %s" % (tracer, mode)
@@ -127,6 +130,12 @@ for tracer, start in TRACERS:
         ok(len(errs) == 1, "%s, batch: one memory error" % label, r)
         if errs:
             check_error(errs[0], label + ", batch", mode, kind, words, callf, freef, allocf, want, tracer)
+            b = errs[0].get("block") or {}
+            three.setdefault(mode, []).append([[(f.get("func"), f.get("off"), f.get("line"), f.get("module"))
+                                                for f in (st or {}).get("frames", [])] +
+                                               [("allocator frames", (st or {}).get("allocator_frames"))]
+                                               for st in (errs[0].get("stack"), b.get("free_stack"),
+                                                          b.get("alloc_stack"))])
             is_(errs[0].get("held"), False, "%s, batch: not held" % label)
             if tracer == "fast":
                 is_(errs[0].get("at_read"), not fast_held,
@@ -172,6 +181,47 @@ for tracer, start in TRACERS:
         # (JSON of the held case checked above; the kind is the same)
         if e0:
             is_(e0.get("kind"), kind, "%s, shell: kind" % label)
+
+for mode, got in three.items():
+    # (each frame by function, offset, line and module: the addresses move)
+    if len(got) == 2:
+        is_(got[1], got[0], "%s: the fast tracer's three stacks are the breakpoint tracer's, frame for frame" % mode)
+
+# trace start --no-free-stacks (valgrind's --keep-stacktraces=alloc-then-free
+# is the default; this is alloc-and-caller): a free keeps its caller alone,
+# allocations and this call their whole stacks
+for tracer, start in TRACERS:
+    label = "%s, --no-free-stacks" % tracer
+    r = run(["--run-libc-freeres=no", "-batch", "-ex", start + " --no-free-stacks", "-ex", "continue",
+             "--args", prog, "fastbin"], env=NOTC)
+    is_((r.cmd("trace") or {}).get("free_stacks"), False, "%s: trace start says so" % label)
+    e = ((r.cmd("continue") or {}).get("memory_errors") or [{}])[0]
+    b = e.get("block") or {}
+    is_(funcs(b.get("free_stack")), ["free_once"], "%s: the first free's stack is its caller alone" % label)
+    ok("main" in funcs(b.get("alloc_stack")), "%s: the allocation's stack goes on to main" % label, b)
+    # (the fast tracer sees this fastbin double free at the free's event,
+    # which then carries its caller alone too)
+    is_(funcs(e.get("stack"))[:1] if tracer == "fast" else "main" in funcs(e.get("stack")),
+        ["free_again"] if tracer == "fast" else True, "%s: this call's stack" % label)
+    r = run(["-batch", "-ex", start, "-ex", "continue", "--args", prog, "fastbin"], env=NOTC)
+    is_((r.cmd("trace") or {}).get("free_stacks"), True, "%s: free stacks are on by default" % tracer)
+
+# a realloc the fast tracer's check traps at and lets go (a live block
+# whose second word holds glibc's tcache key) is traced as the breakpoint
+# tracer traces it: the same ledger, no error
+ledgers = {}
+for tracer, start in TRACERS:
+    label = "%s, keyword" % tracer
+    r = run(["--run-libc-freeres=no", "-batch", "-ex", start, "-ex", "continue", "-ex", "trace status",
+             "--args", prog, "keyword"])
+    st = [o for o in r.objs if o.get("cmd") == "trace" and o.get("action") == "status"]
+    st = st[0] if st else {}
+    is_((r.cmd("continue") or {}).get("memory_errors") or [], [], "%s: no memory error" % label)
+    if tracer == "fast":
+        ok((st.get("agent_checks") or 0) >= 1, "%s: the collector's check stopped the realloc" % label, st)
+    ledgers[tracer] = (st.get("outstanding"), (st.get("events") or {}).get("realloc"))
+    ok(ledgers[tracer][1] == 1, "%s: one realloc traced" % label, st)
+is_(ledgers.get("fast"), ledgers.get("breakpoints"), "keyword: the realloc let go at the check is traced (the same ledger)")
 
 # trace stop with a thread held at an error: it goes on untraced, as
 # natively (glibc aborts it; no SIGTRAP, no trap left)

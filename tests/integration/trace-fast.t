@@ -17,7 +17,8 @@
 #  - heapdbg stopped (SIGSTOP) while the ring fills, then SIGKILLed: the
 #    waiting threads find it gone and the program finishes its work;
 #  - a static program and a stripped one: exact counts and top;
-#  - which tracer `trace start` uses (set tracer, HEAPDBG_TRACER).
+#  - which tracer `trace start` uses (set tracer, HEAPDBG_TRACER), and
+#    the fall back to breakpoints when the agent cannot be set up.
 import os, signal, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from hdtest import *
@@ -243,16 +244,18 @@ for prog in ("churn-static", "churn-stripped"):
     is_(st.get("ring", {}).get("lost"), 0, "%s: no event lost" % prog)
 
 # ---- which tracer `trace start` uses ----------------------------------
-# breakpoints by default; `set tracer fast`, HEAPDBG_TRACER=fast; the
-# options win over both
+# fast tracepoints by default; `set tracer breakpoints`,
+# HEAPDBG_TRACER=breakpoints make breakpoints the default; the options win
+# over both
 for label, pre, env, opt, want_fast in (
-        ("default", [], {"HEAPDBG_TRACER": ""}, "", False),	# whatever the caller's environment says
-        ("set tracer fast", ["set tracer fast"], None, "", True),
+        ("default", [], {"HEAPDBG_TRACER": ""}, "", True),
         ("HEAPDBG_TRACER=fast", [], {"HEAPDBG_TRACER": "fast"}, "", True),
-        ("HEAPDBG_TRACER=fast, --breakpoints", [], {"HEAPDBG_TRACER": "fast"}, " --breakpoints", False),
-        ("set tracer breakpoints over HEAPDBG_TRACER=fast", ["set tracer breakpoints"], {"HEAPDBG_TRACER": "fast"},
-         "", False),
-        ("--fast", [], None, " --fast", True)):
+        ("set tracer breakpoints", ["set tracer breakpoints"], {"HEAPDBG_TRACER": ""}, "", False),
+        ("HEAPDBG_TRACER=breakpoints", [], {"HEAPDBG_TRACER": "breakpoints"}, "", False),
+        ("HEAPDBG_TRACER=breakpoints, --fast", [], {"HEAPDBG_TRACER": "breakpoints"}, " --fast", True),
+        ("set tracer fast over HEAPDBG_TRACER=breakpoints", ["set tracer fast"],
+         {"HEAPDBG_TRACER": "breakpoints"}, "", True),
+        ("--breakpoints", [], {"HEAPDBG_TRACER": ""}, " --breakpoints", False)):
     t = Target("churn", [1000])
     r = batch(["-p", str(t.pid)], *pre, "trace start" + opt, "continue 60", env=env, timeout=120)
     drain(t)
@@ -260,6 +263,28 @@ for label, pre, env, opt, want_fast in (
     st = st[0] if st else {}
     ok(r.rc == 0 and (st.get("fast", 0) >= 9) == want_fast and (st.get("breakpoints", 0) >= 9) != want_fast,
        "tracer choice, %s: %s" % (label, "fast tracepoints" if want_fast else "breakpoints"), st)
+# the agent cannot be set up at all (a seccomp filter refuses the
+# injected memfd_create): every entry point falls back to a breakpoint,
+# trace start and trace status say why, and the trace is whole
+t = Target("nomemfd", [2000, 10])
+r = batch(["-p", str(t.pid)], "trace start", "continue 60", "trace status", env={"HEAPDBG_TRACER": ""},
+          timeout=120)
+drain(t)
+t.wait(30)
+st0 = [o for o in r.objs if o.get("cmd") == "trace" and o.get("action") == "start"]
+st0 = st0[0] if st0 else {}
+st = [o for o in r.objs if o.get("cmd") == "trace" and o.get("action") == "status"]
+st = st[0] if st else {}
+ok(st0.get("fast") == 0 and st0.get("breakpoints", 0) >= 9 and "memfd_create" in (st0.get("fast_error") or ""),
+   "no memfd in the target: trace start falls back to breakpoints and says why", st0)
+ents = st.get("entries") or []
+ok(ents and all(e.get("mode") == "breakpoint" and "memfd_create" in (e.get("why") or "") for e in ents),
+   "no memfd: trace status gives every entry point's mode, breakpoint, and why", ents)
+is_(((st.get("events") or {}).get("malloc"), (st.get("events") or {}).get("free"), st.get("outstanding")),
+    (2010, 2000, {"blocks": 10, "bytes": 1000}), "no memfd: the breakpoints traced every call")
+ok(any("kept 10 blocks" in l for l in t.lines) and t.proc.returncode == 0, "no memfd: the program ran to its end",
+   t.lines)
+
 t = Target("churn", [1000])
 r = batch(["-p", str(t.pid)], "trace start --fast --breakpoints", timeout=60)
 ok(r.rc != 0 and "not both" in r.err, "trace start --fast --breakpoints is a usage error", r.err)

@@ -25,6 +25,10 @@
  *   threads   no error: four threads each free blocks into their tcache,
  *             fclose a FILE and exit, twice (glibc frees each thread's
  *             tcache entries and tcache at its exit)
+ *   keyword   no error: a live 40-byte block whose second word holds
+ *             glibc's tcache key (copied from a freed block's), then
+ *             realloc() of it to 80 bytes (the fast tracer's check traps
+ *             there and heapdbg lets it go on: still traced)
  *   pre       for attaching: blocks a, b, c allocated and b freed, then
  *             "ready PID"; once malloc's first byte changes (tracing is
  *             on), free(a) (a block from before tracing) and free(b)
@@ -117,6 +121,14 @@ thread_body(void *arg)
 	return arg;
 }
 
+NOINLINE static void *
+realloc_live(void *p)
+{
+	void *q = realloc(p, 80);
+	sink = q;
+	return q;
+}
+
 NOINLINE static void
 write_past(char *p, size_t at, const char *what)
 {
@@ -190,6 +202,14 @@ main(int argc, char **argv)
 			for (int i = 0; i < 4; i++)
 				pthread_join(t[i], NULL);
 		}
+	} else if (!strcmp(mode, "keyword")) {
+		a = make_block(40);
+		b = make_block(40);
+		free_once(b);
+		memcpy(a + 8, b + 8, 8);	/* (the tcache entry's key word) */
+		a = realloc_live(a);
+		printf("block %p 80\n", (void *)a);
+		sink = a;
 	} else if (!strcmp(mode, "pre")) {
 		unsigned char orig = *(volatile unsigned char *)(uintptr_t)&malloc;
 		char *c;
