@@ -206,6 +206,13 @@ struct memerr {
 	uint64_t bytes_at;	/* the bytes found there */
 	uint8_t bytes[16];
 	uint8_t nbytes;
+	/* ME_OVERFLOW into the freed block's own header (its size field no
+	 * longer fits the block: the block below, if any, is in block) */
+	bool own_header;
+	uint64_t hdr_size, want_size;	/* what the header says; what the block's size gives */
+	uint64_t damaged;		/* the block whose header it is */
+	uint64_t damaged_size;
+	uint32_t damaged_stack;
 };
 /* The errors found since the last tracer_clear_errors(), in order. */
 const struct memerr *tracer_errors(struct tracer *tr, size_t *n);

@@ -22,10 +22,12 @@ BUILD="gcc make pkg-config libdw-dev libelf-dev libunwind-dev libreadline-dev zl
 # sqlite3 (a real program to walk), other allocators heapdbg must name,
 # golang-go (go tool pprof reads the pprof export), clang and its libFuzzer
 # runtime (make fuzz, tests/integration/fuzz.t), g++ (a C++ target for
-# the stack format), jq (the README's CI recipe)
+# the stack format), jq (the README's CI recipe), nginx-light and memcached
+# (real services tests/integration/services.t starts on 127.0.0.1; binutils'
+# nm finds their libc's entry points)
 TEST="perl python3 g++ gdb valgrind libc6-dbg elfutils util-linux procps sqlite3
       libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 musl-tools golang-go
-      clang libclang-rt-14-dev jq"
+      clang libclang-rt-14-dev jq nginx-light memcached binutils"
 
 usage() {
 	echo "usage: install-deps.sh [--build-only] [--lock-timeout=SECONDS]" >&2
@@ -93,6 +95,16 @@ done
 remove=
 if dpkg-query -W -f='${Status}' libunwind-14-dev 2>/dev/null | grep -q "install ok installed"; then
 	remove="libunwind-14-dev-"
+fi
+# The services the tests start themselves (nginx, memcached) must not be
+# started system-wide by their packages: a policy-rc.d that says no (exit
+# 101) is in place for the install, unless the machine has its own.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ -n "$TEST" ] && [ ! -e $policy ]; then
+	$SUDO sh -c "printf '#!/bin/sh\\nexit 101\\n' > $policy && chmod 755 $policy"
+	own_policy=1
+	trap '[ $own_policy = 1 ] && $SUDO rm -f $policy' EXIT
 fi
 # shellcheck disable=SC2086
 $SUDO apt-get $LOCK install -y -q --no-install-recommends $BUILD $TEST $remove

@@ -70,8 +70,17 @@ emit_one(struct session *s, const struct memerr *me)
 		snprintf(what, sizeof(what), "free of 0x%" PRIx64 ", which is no heap block", me->addr);
 		break;
 	case ME_OVERFLOW:
-		snprintf(what, sizeof(what), "probable overflow from block 0x%" PRIx64 " (%" PRIu64 " bytes): the "
-			 "header of the next chunk, 0x%" PRIx64 ", is damaged", me->block, me->block_size, me->chunk);
+		if (me->own_header && me->block != me->damaged)
+			snprintf(what, sizeof(what), "probable overflow from block 0x%" PRIx64 " (%" PRIu64 " bytes) "
+				 "below it: the header of block 0x%" PRIx64 " (%" PRIu64 " bytes) is damaged",
+				 me->block, me->block_size, me->damaged, me->damaged_size);
+		else if (me->own_header)
+			snprintf(what, sizeof(what), "the header of block 0x%" PRIx64 " (%" PRIu64 " bytes) is damaged: "
+				 "an overflow from below it or a stray write", me->damaged, me->damaged_size);
+		else
+			snprintf(what, sizeof(what), "probable overflow from block 0x%" PRIx64 " (%" PRIu64 " bytes): "
+				 "the header of the next chunk, 0x%" PRIx64 ", is damaged", me->block, me->block_size,
+				 me->chunk);
 		break;
 	}
 	em_fmt(s->em, "Memory error: {message:%s}", what);
@@ -94,8 +103,25 @@ emit_one(struct session *s, const struct memerr *me)
 		em_addr(s->em, "bytes_at", me->bytes_at);
 		em_str(s->em, "bytes", compact);
 		em_str(s->em, "text", text);
-		em_text(s->em, "   bytes at 0x%" PRIx64 " (prev_size and size of the next chunk): %s  \"%s\"\n",
-			me->bytes_at, hex, text);
+		if (me->own_header) {
+			em_uint(s->em, "size_field", me->hdr_size);
+			em_uint(s->em, "size_expected", me->want_size);
+			em_text(s->em, "   its size field says 0x%" PRIx64 " bytes, where a block of %" PRIu64
+				" bytes has a chunk of 0x%" PRIx64 "%s%s\n", me->hdr_size, me->damaged_size, me->want_size,
+				me->hdr_size > me->want_size && !(me->bytes[8] & 2) ? " (or 16 more)" : "",
+				me->hdr_size > me->want_size ? ": freed, it would take the memory above it" : "");
+			em_text(s->em, "   bytes at 0x%" PRIx64 " (its prev_size and size): %s  \"%s\"\n", me->bytes_at, hex,
+				text);
+			em_obj_open(s->em, "damaged");
+			em_addr(s->em, "addr", me->damaged);
+			em_uint(s->em, "size", me->damaged_size);
+			if (me->block != me->damaged)
+				emit_stack(s, "alloc_stack", me->damaged_stack, "The damaged block was alloc'd at");
+			em_obj_close(s->em);
+		} else {
+			em_text(s->em, "   bytes at 0x%" PRIx64 " (prev_size and size of the next chunk): %s  \"%s\"\n",
+				me->bytes_at, hex, text);
+		}
 	} else {
 		em_text(s->em, "%s\n", valgrind);
 	}

@@ -127,6 +127,7 @@ struct trec {
 	bool pre;		/* freed, and in use when tracing started */
 	uint32_t free_stack;
 	uint64_t free_caller;	/* or only the free's caller (fast), interned when reported */
+	bool aligned;		/* memalign and the like: its chunk may be bigger */
 };
 #define FREED_MAX 65536
 
@@ -239,6 +240,7 @@ rec_add(struct tracer *tr, uint64_t addr, uint64_t req, uint32_t stack, double t
 	r->used = true;
 	r->freed = false;
 	r->pre = false;
+	r->aligned = false;
 	r->rec.req = req;
 	r->rec.stack = stack;
 	r->rec.seq = ++tr->seq;
@@ -363,15 +365,42 @@ enum hdr_verdict {
 	HDR_SOUND,
 	HDR_BAD,	/* the chunk's own header (or the pointer's alignment) */
 	HDR_NEXT,	/* the next chunk's header: an overflow out of this block */
+	HDR_OWN,	/* the block's own size field does not fit the block */
 	HDR_UNREAD,	/* not readable */
 };
 
-/* guess: the chunk size the ledger expects (0: none), to read both
- * headers in one read when it is right */
-static enum hdr_verdict
-header_check(struct tracer *tr, uint64_t addr, bool realloc, uint64_t guess, struct memerr *me)
+/*
+ * Does a block's own header still fit it?  nb: the chunk size glibc makes
+ * of its request (request2size).  A chunk glibc handed out is nb, or nb +
+ * 16 when the remainder was too small to split (malloc from a bin,
+ * realloc in place); memalign's may keep up to nb + MINSIZE.  An mmapped
+ * one is nb + 8 and its lead (prev_size) rounded to pages (huge pages with
+ * glibc.malloc.hugetlb), less the lead; an aligned mmapped one, up to its
+ * alignment more, which the ledger does not know: only the lower bound.
+ */
+static bool
+size_fits(const uint64_t hdr[2], uint64_t nb, bool aligned)
 {
-	uint64_t hdr[2], nxt[2], size;
+	uint64_t size = hdr[1] & ~7ULL, lead = hdr[0];
+
+	if (size < nb)
+		return false;
+	if (hdr[1] & 2) {
+		if (aligned || lead > (1ULL << 40))
+			return true;
+		return size <= ALIGN_UP(nb + 8 + lead, 4096) - lead ||
+		       ((size + lead) % (2u << 20) == 0 && size <= ALIGN_UP(nb + 8 + lead, 2u << 20) - lead);
+	}
+	return size <= nb + (aligned ? 32 : 16);
+}
+
+/* guess: the chunk size the ledger expects (0: none), to read both
+ * headers in one read when it is right, and to check the block's own
+ * size field against (aligned: made by memalign and the like) */
+static enum hdr_verdict
+header_check(struct tracer *tr, uint64_t addr, bool realloc, uint64_t guess, bool aligned, struct memerr *me)
+{
+	uint64_t hdr[2], nxt[2], size, nb = guess;
 	uint8_t both[512];
 
 	if (addr & 15)
@@ -386,6 +415,17 @@ header_check(struct tracer *tr, uint64_t addr, bool realloc, uint64_t guess, str
 	}
 	if (!guess && target_read_uncached(tr->t, addr - 16, hdr, 16) != 16)
 		return HDR_UNREAD;
+	if (nb && !size_fits(hdr, nb, aligned)) {
+		me->chunk = addr - 16;
+		me->bytes_at = addr - 16;
+		memcpy(me->bytes, hdr, 16);
+		me->nbytes = 16;
+		me->own_header = true;
+		me->hdr_size = hdr[1] & ~7ULL;
+		me->want_size = (hdr[1] & 2) && hdr[0] < (1ULL << 40) ? ALIGN_UP(nb + 8 + hdr[0], 4096) - hdr[0] : nb;
+		me->glibc = NULL;	/* glibc may well take it: a chunk that overlaps the next */
+		return HDR_OWN;
+	}
 	if (hdr[1] & 2)
 		return HDR_SOUND;	/* mmapped: munmap_chunk's own check */
 	size = hdr[1] & ~7ULL;
@@ -437,6 +477,24 @@ find_containing(struct tracer *tr, uint64_t addr, struct memerr *me)
 		me->block_size = size;
 		me->block_pre = true;
 		return true;
+	}
+	return false;
+}
+
+/* The traced block in use whose chunk ends at chunk (an overflow out of
+ * it reaches chunk's header): true with it in me's block. */
+static bool
+find_below(struct tracer *tr, uint64_t chunk, struct memerr *me)
+{
+	for (size_t i = 0; i < tr->recs.n; i++) {
+		const struct trec *r = &tr->recs.v[i];
+		uint64_t nb = MAX(ALIGN_UP(r->rec.req + 8, 16), 32);
+		if (r->used && r->addr < chunk && r->addr - 16 + nb <= chunk && r->addr - 16 + nb + 32 >= chunk) {
+			me->block = r->addr;
+			me->block_size = r->rec.req;
+			me->alloc_stack = r->rec.stack;
+			return true;
+		}
 	}
 	return false;
 }
@@ -501,7 +559,10 @@ ledger_check(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint6
 		uint64_t guess = live ? MAX(ALIGN_UP(tr->recs.v[idx].rec.req + 8, 16), 32) : size + 8;
 		/* (after the call, the headers are no evidence: the agent's
 		 * check saw them at the call) */
-		if (at_read || header_check(tr, addr, realloc, guess, me) != HDR_NEXT)
+		if (at_read)
+			return false;
+		v = header_check(tr, addr, realloc, guess, live && tr->recs.v[idx].aligned, me);
+		if (v != HDR_NEXT && v != HDR_OWN)
 			return false;
 		me->kind = ME_OVERFLOW;
 		me->block = addr;
@@ -511,6 +572,15 @@ ledger_check(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint6
 		} else {
 			me->block_size = size;
 			me->block_pre = true;
+		}
+		if (v == HDR_OWN) {
+			/* the damaged block is this one; the bug is likely in
+			 * the block below it */
+			me->damaged = addr;
+			me->damaged_size = me->block_size;
+			me->damaged_stack = me->alloc_stack;
+			if (find_below(tr, addr - 16, me))
+				me->block_pre = false;
 		}
 		return true;
 	}
@@ -539,7 +609,7 @@ ledger_check(struct tracer *tr, uint64_t addr, enum tfunc func, pid_t tid, uint6
 	}
 	/* after the call: glibc took the chunk's header quietly at the
 	 * agent's check, or the agent would have trapped */
-	v = at_read ? HDR_SOUND : header_check(tr, addr, realloc, 0, me);
+	v = at_read ? HDR_SOUND : header_check(tr, addr, realloc, 0, false, me);
 	if (!tr->pre_known || v == HDR_SOUND) {
 		/* without the walk at the start, the old count of frees of
 		 * blocks heapdbg did not see allocated */
@@ -796,6 +866,17 @@ inner_of_fast(struct tracer *tr, uint64_t rsp)
 	return false;
 }
 
+/* The block at addr came from memalign or the like: its chunk may be up
+ * to MINSIZE bigger than its request makes (size_fits). */
+static void
+mark_aligned(struct tracer *tr, uint64_t addr)
+{
+	uint64_t idx;
+
+	if (addr && u64map_get(&tr->live, addr, &idx))
+		tr->recs.v[idx].aligned = true;
+}
+
 /* The result of a traced call, now that it returned. */
 static void
 record_return(struct tracer *tr, const struct shadow *e, const hd_regs_t *regs, const uint64_t *out)
@@ -829,11 +910,12 @@ record_return(struct tracer *tr, const struct shadow *e, const hd_regs_t *regs, 
 	case TF_POSIX_MEMALIGN: {
 		uint64_t p = 0;
 		if (out && (int)r == 0)
-			rec_add(tr, *out, e->arg[2], e->stack, e->time);
+			rec_add(tr, p = *out, e->arg[2], e->stack, e->time);
 		else if (!out && (int)r == 0 && target_read_uncached(tr->t, e->arg[0], &p, 8) == 8)
 			rec_add(tr, p, e->arg[2], e->stack, e->time);
 		else
 			tr->st.failed++;
+		mark_aligned(tr, p);
 		break;
 	}
 	case TF_REALLOC:
@@ -853,6 +935,8 @@ record_return(struct tracer *tr, const struct shadow *e, const hd_regs_t *regs, 
 	default:
 		break;
 	}
+	if (e->func == TF_MEMALIGN || e->func == TF_ALIGNED_ALLOC || e->func == TF_VALLOC || e->func == TF_PVALLOC)
+		mark_aligned(tr, r);
 }
 
 static enum trap_action

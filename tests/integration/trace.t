@@ -56,6 +56,9 @@ def churn_check(label, env=None, iterations=20000, stepall=False, target_env=Non
            for g in top.get("groups", [])), "%s: stacks name the allocating function with file:line" % label)
     if heapcheck:
         ok((r.cmd("check") or {}).get("ok") is True, "%s: the heap is consistent at exit" % label)
+    # every entry point, blocks split, grown and shrunk in place, aligned:
+    # no block's header may look damaged to the free's check
+    is_(st.get("memory_errors"), 0, "%s: no memory error reported on a sound program" % label)
     unw = st.get("unwind", {})
     ok(unw.get("fast", 0) > 0 and unw.get("mismatches", 0) == 0,
        "%s: stacks unwound by the cached CFI rules (%s)" % (label, unw))

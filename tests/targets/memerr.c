@@ -29,6 +29,18 @@
  *             glibc's tcache key (copied from a freed block's), then
  *             realloc() of it to 80 bytes (the fast tracer's check traps
  *             there and heapdbg lets it go on: still traced)
+ *   header    a 40-byte block's overflow writes the next block's size
+ *             field ("headerOV" at its end, then 0xe1: b's chunk covers the
+ *             block above it too, as in how2heap's overlapping_chunks),
+ *             then free() of that next block: glibc takes it quietly and
+ *             the program runs on
+ *   mmaphdr   two mmapped blocks, the lower one's size field made to
+ *             cover the upper one too (how2heap's mmap_overlapping_chunks),
+ *             then free() of the lower: glibc unmaps both; the program
+ *             runs on without touching the upper
+ *   sound     no error: mmapped, aligned, grown, shrunk and calloc'ed
+ *             blocks of many sizes, each freed once (no header may look
+ *             damaged)
  *   pre       for attaching: blocks a, b, c allocated and b freed, then
  *             "ready PID"; once malloc's first byte changes (tracing is
  *             on), free(a) (a block from before tracing) and free(b)
@@ -40,6 +52,7 @@
 #include <string.h>
 #include <stdint.h>
 #include <unistd.h>
+#include <malloc.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #pragma GCC diagnostic ignored "-Wuse-after-free"	/* on purpose */
@@ -210,6 +223,46 @@ main(int argc, char **argv)
 		a = realloc_live(a);
 		printf("block %p 80\n", (void *)a);
 		sink = a;
+	} else if (!strcmp(mode, "header")) {
+		char *c;
+		a = make_block(40);
+		b = make_block(100);
+		c = make_block(100);
+		printf("block %p 40\ndamaged %p 100\ncall %p\n", (void *)a, (void *)b, (void *)b);
+		write_past(a, 32, "headerOV");	/* its last 8 bytes (b's prev_size) */
+		*(uint64_t *volatile)(void *)(a + 40) = 0xe1;	/* past its end: b's size */
+		free_bad(b);
+		sink = c;
+	} else if (!strcmp(mode, "mmaphdr")) {
+		char *hi = make_block(1 << 20), *lo = make_block(1 << 20);
+		uint64_t *lsz = (uint64_t *)(void *)lo - 1, *hsz = (uint64_t *)(void *)hi - 1;
+		if (lo + (*lsz & ~7ULL) != hi) {
+			printf("mmapped blocks not adjacent: %p %p\nsurvived\n", (void *)lo, (void *)hi);
+			return 0;
+		}
+		printf("damaged %p 1048576\ncall %p\n", (void *)lo, (void *)lo);
+		*lsz = ((*lsz & ~7ULL) + (*hsz & ~7ULL)) | 2;
+		free_bad(lo);
+	} else if (!strcmp(mode, "sound")) {
+		static const size_t sizes[] = { 1, 24, 25, 40, 100, 1000, 5000, 70000, 140000, 300000, 1 << 20, 3 << 20 };
+		static const size_t aligns[] = { 16, 64, 256, 4096, 65536 };
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(*sizes); i++) {
+			void *p[10];
+			size_t n = sizes[i];
+			p[0] = make_block(n);
+			p[1] = calloc(1, n);
+			p[2] = realloc(make_block(n), n * 2);
+			p[3] = realloc(make_block(n * 2 + 100), n);
+			p[4] = valloc(n);
+			p[5] = pvalloc(n);
+			p[6] = aligned_alloc(aligns[i % 5], (n + aligns[i % 5] - 1) / aligns[i % 5] * aligns[i % 5]);
+			p[7] = memalign(aligns[(i + 1) % 5], n);
+			if (posix_memalign(&p[8], aligns[(i + 2) % 5], n))
+				p[8] = NULL;
+			p[9] = realloc(memalign(aligns[(i + 3) % 5], n), n + 4096);
+			for (int k = 9; k >= 0; k--)
+				free_once(p[k]);
+		}
 	} else if (!strcmp(mode, "pre")) {
 		unsigned char orig = *(volatile unsigned char *)(uintptr_t)&malloc;
 		char *c;
