@@ -3,7 +3,7 @@
 techniques (shellphish/how2heap), the programs nobody here wrote that
 misuse glibc's heap on purpose.
 
-    scripts/how2heap-corpus.py HOW2HEAP_DIR [GLIBC_DIR_NAME] [--heapdbg PATH] [--json]
+    scripts/how2heap-corpus.py HOW2HEAP_DIR [GLIBC_DIR_NAME] [--heapdbg PATH] [--tracer fast|breakpoints] [--json]
 
 Each technique of HOW2HEAP_DIR/GLIBC_DIR_NAME (glibc_2.36 by default,
 Debian 12's glibc) is built with cc -g and run three ways:
@@ -37,6 +37,7 @@ def main():
     ap.add_argument("glibc", nargs="?", default="glibc_2.36")
     ap.add_argument("--heapdbg", default=os.path.join(TOP, "heapdbg"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--tracer", choices=("fast", "breakpoints"), default="breakpoints")
     ap.add_argument("--timeout", type=float, default=60)
     a = ap.parse_args()
     srcdir = os.path.join(a.dir, a.glibc)
@@ -59,7 +60,7 @@ def main():
             row["skip"] = "hangs natively"
             continue
         try:
-            h = subprocess.run([a.heapdbg, "-q", "--json", "-batch", "-ex", "trace start", "-ex", "continue",
+            h = subprocess.run([a.heapdbg, "-q", "--json", "-batch", "-ex", "trace start --" + a.tracer, "-ex", "continue",
                                 "-ex", "check", "--args", exe], capture_output=True, text=True, errors="replace",
                                timeout=a.timeout * 3, stdin=subprocess.DEVNULL, env=env)
         except subprocess.TimeoutExpired:
