@@ -182,7 +182,7 @@ check_invariants(const struct heap *h)
 			abort();
 		if (c->arena != HEAP_NO_ARENA && c->arena >= h->arenas.n)
 			abort();
-		if (c->state == CS_TCACHE && c->owner >= h->tcaches.n)
+		if (c->state == CS_TCACHE && hchunk_owner(h, c) >= h->tcaches.n)
 			abort();
 		if (heap_chunk_at(h, c->addr) != c && c->size)
 			abort();
