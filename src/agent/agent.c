@@ -607,6 +607,23 @@ call_size(const struct hda_frame *f)
 	}
 }
 
+/* How many bytes of the stack at rsp an event carries for heapdbg's
+ * unwinder: what the thread's stacks needed so far (or the first guess),
+ * no more than the cap, nor past the stack's top (known > 0: its range
+ * is known). */
+static uint64_t
+stack_bytes(const struct hda_shm *s, struct hda_slot *sl, int known, uint64_t rsp)
+{
+	uint64_t need = LOAD(sl->stack_need), avail;
+
+	if (!need)
+		need = s->stack_first;
+	if (need > s->stack_max)
+		need = s->stack_max;
+	avail = known > 0 ? LOAD(sl->stack_hi) - rsp : 0;
+	return need < avail ? need : avail;
+}
+
 /*
  * A free's event, at its entry, with its whole stack (hda_shm.free_stacks):
  * unwound here as an allocation's is at its return (the entry's rsp points
@@ -621,7 +638,7 @@ free_event(struct hda_shm *s, struct hda_slot *sl, struct hda_frame *f, struct h
 {
 	uint32_t slotno = h->slot;
 	uint64_t pcs[HDA_MAX_DEPTH];
-	uint64_t need, avail;
+	uint64_t need;
 	struct hda_ev e;
 	int known = stack_known(s, sl, slotno, f->rsp), n;
 	uint32_t id;
@@ -663,14 +680,7 @@ free_event(struct hda_shm *s, struct hda_slot *sl, struct hda_frame *f, struct h
 		ring_write(s, sl, &e, sizeof(e), pcs, e.stack_len);
 		return;
 	}
-	need = LOAD(sl->stack_need);
-	if (!need)
-		need = s->stack_first;
-	if (need > s->stack_max)
-		need = s->stack_max;
-	avail = known > 0 ? LOAD(sl->stack_hi) - f->rsp : 0;
-	if (need > avail)
-		need = avail;
+	need = stack_bytes(s, sl, known, f->rsp);
 	e.stack_len = (uint32_t)need;
 	ring_write(s, sl, &e, sizeof(e), (const void *)(uintptr_t)f->rsp, (uint32_t)need);
 }
@@ -767,7 +777,7 @@ hda_exit(struct hda_frame *f)
 	struct hda_slot *sl = (struct hda_slot *)(uintptr_t)f->slot;
 	uint32_t slotno = (uint32_t)(sl - (struct hda_slot *)((char *)s + s->slots_off));
 	struct hda_ev e;
-	uint64_t need, avail;
+	uint64_t need;
 	int known;
 
 	if (f->samp) {
@@ -797,14 +807,7 @@ hda_exit(struct hda_frame *f)
 		dec32(&sl->in_flight);
 		return;
 	}
-	need = LOAD(sl->stack_need);
-	if (!need)
-		need = s->stack_first;
-	if (need > s->stack_max)
-		need = s->stack_max;
-	avail = known > 0 ? LOAD(sl->stack_hi) - f->rsp : 0;
-	if (need > avail)
-		need = avail;
+	need = stack_bytes(s, sl, known, f->rsp);
 	e.h.type = HDA_EV_CALL;
 	e.h.func = (uint16_t)(f->func & HDA_FN_INDEX);
 	e.h.tid = sl->tid;
